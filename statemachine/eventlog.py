@@ -1,0 +1,61 @@
+"""Log lines for lifecycle events: a journal subscriber.
+
+Redis trouble is expected weather for this service, not a fault in it, so
+nothing here logs at ERROR. Errors are throttled (1st, 10th, 20th ... of a
+streak, each saying how many were suppressed); losing the link logs one
+WARNING that the memory cache is serving; ``ready`` logs INFO and ends the
+streak.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from statemachine.events import Connected, ErrorSeen, GaveUp, LinkEvent
+from statemachine.throttle import ErrorLogThrottle
+
+__all__ = ["FALLBACK_MESSAGE", "LinkEventLogger"]
+
+FALLBACK_MESSAGE = "Redis unavailable, serving from memory cache"
+
+# Entering "error" from these means requests now go to the memory tier.
+# "connecting" is included: a first connect that fails is a fallback too.
+_FALLBACK_SOURCES = frozenset({"ready", "connecting"})
+
+
+class LinkEventLogger:
+    """Subscribe an instance to a Journal to log the link's story."""
+
+    def __init__(self, logger: logging.Logger, throttle: ErrorLogThrottle) -> None:
+        self.logger = logger
+        self.throttle = throttle
+
+    def __call__(self, event: LinkEvent) -> None:
+        if isinstance(event, ErrorSeen):
+            self._error(event)
+        elif isinstance(event, Connected):
+            self.throttle.reset()
+            self.logger.info("Redis ready (%s -> %s)", event.source, event.dest)
+        elif isinstance(event, GaveUp):
+            self.logger.warning(
+                "Redis still unavailable after %d failed attempts; probing every %.3g s",
+                event.failed_attempts,
+                event.probe_in_s,
+            )
+        else:
+            self.logger.debug(
+                "Redis link %s: %s", type(event).__name__, event.to_dict()
+            )
+
+    def _error(self, event: ErrorSeen) -> None:
+        suppressed = self.throttle.observe()
+        if suppressed is not None:
+            self.logger.warning(
+                "Redis error [%s] in state %s: %s (%d similar suppressed)",
+                event.kind.value,
+                event.source,
+                event.message,
+                suppressed,
+            )
+        if event.dest == "error" and event.source in _FALLBACK_SOURCES:
+            self.logger.warning(FALLBACK_MESSAGE)

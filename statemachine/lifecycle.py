@@ -1,0 +1,185 @@
+"""The conductor the Redis driver calls: one method per thing that happened.
+
+The driver (in ``service/``) does the I/O and the waiting; it tells the
+lifecycle what it saw, and the lifecycle decides the transition, records the
+event in the journal and folds the live view. A driver loop looks like::
+
+    start_connect() -> connect -> connected() | error_seen(kind, msg)
+    error: [disconnected(reason)] -> schedule_retry()
+        BackoffScheduled -> clock.sleep(delay_s) -> start_attempt() -> ...
+        GaveUp           -> clock.sleep(probe_in_s) -> start_attempt() -> ...
+
+Illegal calls raise IllegalTransition and change nothing. ``state`` is a
+cheap attribute read, fit for the per-request path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypedDict, TypeVar
+
+from statemachine.backoff import BackoffPolicy
+from statemachine.clock import Clock
+from statemachine.definition import IllegalTransition, LinkMachine, State
+from statemachine.errors import ErrorKind, drops_link
+from statemachine.events import (
+    BackoffScheduled,
+    Closed,
+    Connected,
+    ConnectStarted,
+    Disconnected,
+    ErrorSeen,
+    GaveUp,
+    LinkEvent,
+    ProbeStarted,
+    ReconnectStarted,
+)
+from statemachine.journal import Journal
+from statemachine.projections import LinkView, evolve
+
+__all__ = ["ConnectionLifecycle"]
+
+# Error messages and reasons are stored in a bounded journal; bounding their
+# length keeps its memory bounded too.
+MAX_MESSAGE_CHARS = 500
+
+E = TypeVar("E", bound=LinkEvent)
+
+
+class _Stamp(TypedDict):
+    seq: int
+    monotonic: float
+    wall: float
+    source: str
+    dest: str
+
+
+def _clip(text: str) -> str:
+    text = str(text)
+    return (
+        text if len(text) <= MAX_MESSAGE_CHARS else text[: MAX_MESSAGE_CHARS - 1] + "…"
+    )
+
+
+class ConnectionLifecycle:
+    """Owns the machine, the journal and the live view of one Redis link."""
+
+    def __init__(
+        self, clock: Clock, policy: BackoffPolicy, journal: Journal | None = None
+    ) -> None:
+        self.clock = clock
+        self.policy = policy
+        self.journal = journal if journal is not None else Journal()
+        if len(self.journal) or self.journal.dropped:
+            # The machine starts in "disconnected"; a used journal would make
+            # the live view and a replay of the journal disagree.
+            raise ValueError("ConnectionLifecycle needs a fresh, empty Journal")
+        self.view = LinkView()
+        self._seq = 0
+        self._machine = LinkMachine(on_record=self._record)
+
+    @property
+    def state(self) -> str:
+        return self._machine.state
+
+    def is_ready(self) -> bool:
+        return self._machine.state == "ready"
+
+    def start_connect(self) -> ConnectStarted:
+        """The first connect begins (lazily or at start-up)."""
+        return self._fire("connect", lambda s: ConnectStarted(**s))
+
+    def start_attempt(self) -> ReconnectStarted | ProbeStarted:
+        """After the scheduled wait: a reconnect attempt, or a probe from failed."""
+        number = self.view.failed_attempts + 1
+        if self.state == State.FAILED:
+            return self._fire("probe", lambda s: ProbeStarted(attempt=number, **s))
+        # Only one attempt per BackoffScheduled: this is what forbids skipping
+        # the backoff. The table alone cannot tell waiting from attempting.
+        if self.view.attempt_in_flight:
+            raise IllegalTransition("attempt", self.state)
+        return self._fire("attempt", lambda s: ReconnectStarted(attempt=number, **s))
+
+    def connected(self) -> Connected:
+        """The attempt in flight succeeded: ready."""
+        # Success needs an attempt: a "ready" out of a backoff wait would skip it.
+        if not self.view.attempt_in_flight:
+            raise IllegalTransition("succeed", self.state)
+        return self._fire("succeed", lambda s: Connected(**s))
+
+    def error_seen(self, kind: ErrorKind, message: str) -> ErrorSeen | None:
+        """Record an error and decide what it does to the link.
+
+        ready: a link-dropping kind moves to error, others are counted.
+        connecting, or reconnecting with an attempt in flight: the attempt
+        failed, whatever the kind. reconnecting while waiting out a backoff,
+        error, failed: counted, no change (late errors of old commands).
+        disconnected and closed: ignored, returns None (there is no link;
+        after close, late errors of cancelled commands are expected noise).
+        """
+        kind = ErrorKind(kind)
+        state = self.state
+        if state in (State.DISCONNECTED, State.CLOSED):
+            return None
+        dropping = drops_link(kind)
+        if state == State.READY:
+            trigger = "fail" if dropping else "note_error"
+        elif (
+            state in (State.CONNECTING, State.RECONNECTING)
+            and self.view.attempt_in_flight
+        ):
+            trigger = "fail"
+        else:
+            trigger = "note_error"
+        text = _clip(message)
+        return self._fire(
+            trigger,
+            lambda s: ErrorSeen(kind=kind, message=text, drops_link=dropping, **s),
+        )
+
+    def disconnected(self, reason: str) -> Disconnected:
+        """The driver tore the live socket down (only in error)."""
+        text = _clip(reason)
+        return self._fire("drop", lambda s: Disconnected(reason=text, **s))
+
+    def schedule_retry(self) -> BackoffScheduled | GaveUp:
+        """In error: schedule the next attempt, or give up when exhausted."""
+        failed = self.view.failed_attempts
+        if self.policy.exhausted(failed):
+            probe_in = self.policy.probe_interval_s
+            return self._fire(
+                "give_up",
+                lambda s: GaveUp(failed_attempts=failed, probe_in_s=probe_in, **s),
+            )
+        number = failed + 1
+        delay = self.policy.delay_for(number)
+        return self._fire(
+            "retry", lambda s: BackoffScheduled(attempt=number, delay_s=delay, **s)
+        )
+
+    def close(self) -> Closed | None:
+        """Shut the link down for good; a second close is a no-op (None)."""
+        if self.state == State.CLOSED:
+            return None
+        return self._fire("close", lambda s: Closed(**s))
+
+    def _fire(self, trigger: str, make: Callable[[_Stamp], E]) -> E:
+        def build(source: str, dest: str) -> E:
+            # Stamped only once the machine accepted the trigger, so a refused
+            # call consumes no sequence number.
+            self._seq += 1
+            stamp = _Stamp(
+                seq=self._seq,
+                monotonic=self.clock.monotonic(),
+                wall=self.clock.wall(),
+                source=source,
+                dest=dest,
+            )
+            return make(stamp)
+
+        return self._machine.fire(trigger, build)
+
+    def _record(self, event: LinkEvent) -> None:
+        # The view first: subscribers reading lifecycle.view see this event.
+        self.view = evolve(self.view, event)
+        self.journal.append(event)
