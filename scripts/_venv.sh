@@ -1,0 +1,24 @@
+# Shared by scripts/run and scripts/test: make sure .venv exists and holds
+# the package (with the extras named in $1, if any). Re-installs only when
+# setup.cfg or pyproject.toml changed since the last install.
+# shellcheck shell=bash
+ensure_venv() {
+  local extras="${1:-}"
+  local root venv stamp want
+  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+  venv="$root/.venv"
+  if [ ! -x "$venv/bin/python" ]; then
+    echo "creating $venv" >&2
+    python3 -m venv "$venv"
+  fi
+  stamp="$venv/.installed${extras:+-$extras}"
+  want="$(cat "$root/setup.cfg" "$root/pyproject.toml" | sha256sum | cut -d' ' -f1)"
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    echo "installing roleready-cache${extras:+[$extras]} into $venv" >&2
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+      -e "$root${extras:+[$extras]}" >&2
+    echo "$want" > "$stamp"
+  fi
+  VENV_PYTHON="$venv/bin/python"
+  export VENV_PYTHON
+}

@@ -1,0 +1,19 @@
+"""Typed keys for everything the application shares between handlers.
+
+Each resource is created and closed by its own `cleanup_ctx` context in
+`service.app`; handlers only read these keys.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from service.config import Settings
+from service.link.driver import RedisLink
+from service.readiness import Readiness
+from statemachine.clock import Clock
+
+SETTINGS = web.AppKey("settings", Settings)
+CLOCK = web.AppKey("clock", Clock)
+READINESS = web.AppKey("readiness", Readiness)
+LINK = web.AppKey("redis_link", RedisLink)

@@ -1,0 +1,48 @@
+"""Run the application until SIGTERM/SIGINT, then drain and shut down.
+
+On a signal, readiness turns 503 first, so load balancers stop sending new
+traffic during SHUTDOWN_DRAIN_MS; then the listener closes, in-flight
+requests get up to SHUTDOWN_TIMEOUT_S to finish, and the cleanup contexts
+close Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from aiohttp import web
+
+from service import keys
+from service.app import create_app
+from service.config import Settings
+
+log = logging.getLogger("roleready.server")
+SHUTDOWN_TIMEOUT_S = 10.0
+
+
+async def serve(settings: Settings) -> None:
+    app = create_app(settings)
+    runner = web.AppRunner(app, shutdown_timeout=SHUTDOWN_TIMEOUT_S, access_log=None)
+    await runner.setup()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        site = web.TCPSite(runner, settings.host, settings.port)
+        await site.start()
+        log.info(
+            "serving on http://%s:%d (redis: %s)",
+            settings.host,
+            settings.port,
+            settings.redis_url_redacted or "disabled, memory only",
+        )
+        await stop.wait()
+        app[keys.READINESS].start_draining()
+        log.info("draining for %d ms before shutdown", settings.shutdown_drain_ms)
+        await asyncio.sleep(settings.shutdown_drain_ms / 1000)
+    finally:
+        await runner.cleanup()
+        log.info("stopped")

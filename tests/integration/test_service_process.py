@@ -1,0 +1,89 @@
+"""The real server process: starts with or without Redis, shuts down gracefully."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+
+from tests.support.redis_server import RedisServer
+from tests.support.service_process import ServiceProcess, http_get
+
+StartService = Callable[..., ServiceProcess]
+
+
+def test_serves_health_with_no_redis_at_all(service_process: StartService) -> None:
+    service = service_process(REDIS_URL="")
+    status, body = http_get(service.base_url + "/health")
+    assert (status, json.loads(body)) == (200, {"status": "ok"})
+    status, body = http_get(service.base_url + "/api/status")
+    assert status == 200
+    assert json.loads(body)["redis"] == {"enabled": False, "state": "disconnected"}
+    assert service.terminate() == 0
+
+
+def test_serves_health_when_the_configured_redis_is_down(
+    service_process: StartService, redis_server: RedisServer
+) -> None:
+    url = redis_server.url
+    redis_server.kill()
+    service = service_process(REDIS_URL=url, REDIS_LAZY_CONNECT="false")
+    assert http_get(service.base_url + "/health")[0] == 200
+    assert http_get(service.base_url + "/health/ready")[0] == 200
+    assert service.terminate() == 0
+
+
+def test_serves_health_with_a_fixture_redis(
+    service_process: StartService, redis_server: RedisServer
+) -> None:
+    service = service_process(REDIS_URL=redis_server.url, REDIS_LAZY_CONNECT="false")
+    assert http_get(service.base_url + "/health")[0] == 200
+    deadline = time.monotonic() + 10
+    state = ""
+    while time.monotonic() < deadline:
+        state = json.loads(http_get(service.base_url + "/api/status")[1])["redis"]["state"]
+        if state == "ready":
+            break
+        time.sleep(0.05)
+    assert state == "ready"
+    assert service.terminate() == 0
+    assert "redis: redis://127.0.0.1" in service.log()
+
+
+def test_sigterm_drains_readiness_first_then_exits_cleanly(
+    service_process: StartService,
+) -> None:
+    service = service_process(REDIS_URL="", SHUTDOWN_DRAIN_MS="1500")
+    assert http_get(service.base_url + "/health/ready")[0] == 200
+    exit_code: list[int] = []
+    stopper = threading.Thread(target=lambda: exit_code.append(service.terminate()))
+    stopper.start()
+    seen = []
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and stopper.is_alive():
+        try:
+            seen.append(http_get(service.base_url + "/health/ready", timeout=0.5)[0])
+        except OSError:
+            break  # the listener has closed after the drain
+        if 503 in seen:
+            break
+        time.sleep(0.05)
+    stopper.join(timeout=15)
+    assert 503 in seen
+    assert exit_code == [0]
+    assert "draining" in service.log()
+
+
+def test_password_in_redis_url_never_reaches_the_log(
+    service_process: StartService, redis_server: RedisServer
+) -> None:
+    url = f"redis://:hunter2@127.0.0.1:{redis_server.port}"
+    service = service_process(REDIS_URL=url, REDIS_LAZY_CONNECT="false", LOG_LEVEL="DEBUG")
+    time.sleep(0.3)  # let the eager connect fail (no password is set on the server)
+    status, body = http_get(service.base_url + "/api/status")
+    assert status == 200
+    assert b"hunter2" not in body
+    service.terminate()
+    assert "hunter2" not in service.log()
+    assert ":***@127.0.0.1" in service.log()

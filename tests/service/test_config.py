@@ -1,0 +1,188 @@
+"""Settings: every variable parsed, every kind of bad value refused by name."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from service.config import DEFAULT_NAMESPACE_TTLS_MS, ConfigError, Settings, redact_url
+
+
+def test_defaults_match_the_design_table() -> None:
+    s = Settings.from_env({})
+    assert (s.host, s.port) == ("0.0.0.0", 3001)
+    assert s.redis_url == "redis://localhost:6379"
+    assert s.redis_tls is False
+    assert s.redis_tls_reject_unauthorized is True
+    assert s.redis_tls_ca_file is None
+    assert s.redis_lazy_connect is True
+    assert s.redis_reconnect_interval_ms == 5000
+    assert s.redis_connect_timeout_ms == 10_000
+    assert s.redis_command_timeout_ms == 250
+    assert s.redis_max_retries_per_request == 3
+    assert s.cache_key_prefix == "roleready"
+    assert dict(s.namespace_ttls_ms) == {
+        "default": 300_000,
+        "resume_parse": 2_592_000_000,
+        "job_analysis": 86_400_000,
+        "ats_score": 21_600_000,
+        "ai_draft": 7_200_000,
+    }
+    assert s.cache_lru_max_items == 1000
+    assert s.cache_lru_ttl_ms == 600_000
+    assert s.cache_max_value_bytes == 1_048_576
+    assert s.cache_api_token is None
+    assert s.log_level == "INFO"
+
+
+def test_every_variable_is_read() -> None:
+    env = {
+        "PORT": "8080",
+        "HOST": "127.0.0.1",
+        "REDIS_URL": "rediss://user:pw@cache.example:6380/2",
+        "REDIS_TLS": "true",
+        "REDIS_TLS_REJECT_UNAUTHORIZED": "false",
+        "REDIS_TLS_CA_FILE": "/etc/ca.pem",
+        "REDIS_LAZY_CONNECT": "false",
+        "REDIS_RECONNECT_INTERVAL_MS": "7000",
+        "REDIS_CONNECT_TIMEOUT_MS": "1500",
+        "REDIS_COMMAND_TIMEOUT_MS": "100",
+        "REDIS_MAX_RETRIES_PER_REQUEST": "0",
+        "REDIS_HEALTH_CHECK_INTERVAL_MS": "300",
+        "REDIS_BACKOFF_BASE_MS": "50",
+        "REDIS_BACKOFF_MAX_MS": "400",
+        "REDIS_BACKOFF_FACTOR": "3",
+        "REDIS_MAX_RECONNECT_ATTEMPTS": "4",
+        "CACHE_KEY_PREFIX": "rr",
+        "CACHE_DEFAULT_TTL_MS": "1000",
+        "CACHE_RESUME_PARSE_TTL_MS": "2000",
+        "CACHE_JOB_ANALYSIS_TTL_MS": "3000",
+        "CACHE_ATS_SCORE_TTL_MS": "4000",
+        "CACHE_AI_DRAFT_TTL_MS": "5000",
+        "CACHE_LRU_MAX_ITEMS": "10",
+        "CACHE_LRU_TTL_MS": "60000",
+        "CACHE_MAX_VALUE_BYTES": "2048",
+        "CACHE_API_TOKEN": "s3cret",
+        "JOURNAL_CAPACITY": "50",
+        "SHUTDOWN_DRAIN_MS": "100",
+        "LOG_LEVEL": "debug",
+    }
+    s = Settings.from_env(env)
+    assert (s.port, s.host) == (8080, "127.0.0.1")
+    assert s.redis_url == "rediss://user:pw@cache.example:6380/2"
+    assert (s.redis_tls, s.redis_tls_reject_unauthorized) == (True, False)
+    assert s.redis_tls_ca_file == "/etc/ca.pem"
+    assert s.redis_lazy_connect is False
+    assert s.redis_reconnect_interval_ms == 7000
+    assert s.redis_connect_timeout_ms == 1500
+    assert s.redis_command_timeout_ms == 100
+    assert s.redis_max_retries_per_request == 0
+    assert s.redis_health_check_interval_ms == 300
+    assert dict(s.namespace_ttls_ms) == {
+        "default": 1000,
+        "resume_parse": 2000,
+        "job_analysis": 3000,
+        "ats_score": 4000,
+        "ai_draft": 5000,
+    }
+    assert (s.cache_lru_max_items, s.cache_lru_ttl_ms) == (10, 60000)
+    assert s.cache_max_value_bytes == 2048
+    assert s.cache_api_token == "s3cret"
+    assert (s.journal_capacity, s.shutdown_drain_ms, s.log_level) == (50, 100, "DEBUG")
+    policy = s.backoff_policy
+    assert (policy.base_s, policy.factor, policy.cap_s) == (0.05, 3.0, 0.4)
+    assert (policy.max_attempts, policy.probe_interval_s) == (4, 7.0)
+
+
+def test_namespace_variables_declare_namespaces_but_lru_ttl_does_not() -> None:
+    s = Settings.from_env({"CACHE_SHORT_LIVED_TTL_MS": "1500", "CACHE_LRU_TTL_MS": "9000"})
+    assert s.namespace_ttls_ms["short_lived"] == 1500
+    assert "lru" not in s.namespace_ttls_ms
+    assert set(DEFAULT_NAMESPACE_TTLS_MS) <= set(s.namespace_ttls_ms)
+
+
+def test_empty_redis_url_means_memory_only() -> None:
+    s = Settings.from_env({"REDIS_URL": ""})
+    assert s.redis_enabled is False
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "fragment"),
+    [
+        ("CACHE_LRU_MAX_ITEMS", "abc", "whole number"),
+        ("CACHE_LRU_MAX_ITEMS", "-1", ">= 0"),
+        ("CACHE_DEFAULT_TTL_MS", "-5", ">= 1"),
+        ("CACHE_AI_DRAFT_TTL_MS", "soon", "whole number"),
+        ("CACHE_CUSTOM_TTL_MS", "0", ">= 1"),
+        ("CACHE_MAX_VALUE_BYTES", "1.5", "whole number"),
+        ("REDIS_URL", "ftp://x", "unknown scheme"),
+        ("REDIS_URL", "localhost:6379", "unknown scheme"),
+        ("REDIS_URL", "redis://", "no host"),
+        ("REDIS_URL", "redis://host:99999", "not a valid URL"),
+        ("REDIS_URL", "redis://host/abc", "database number"),
+        ("REDIS_TLS", "maybe", "true or false"),
+        ("REDIS_LAZY_CONNECT", "2", "true or false"),
+        ("REDIS_COMMAND_TIMEOUT_MS", "0", ">= 1"),
+        ("REDIS_BACKOFF_FACTOR", "0.5", ">= 1.0"),
+        ("REDIS_BACKOFF_FACTOR", "nan", ">= 1.0"),
+        ("PORT", "70000", "<= 65535"),
+        ("PORT", "http", "whole number"),
+        ("HOST", " ", "must not be empty"),
+        ("CACHE_KEY_PREFIX", "a b", "without spaces"),
+        ("LOG_LEVEL", "LOUD", "one of"),
+    ],
+)
+def test_bad_values_are_refused_naming_the_variable(
+    variable: str, value: str, fragment: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({variable: value})
+    assert caught.value.variable == variable
+    assert str(caught.value).startswith(f"{variable}: ")
+    assert fragment in caught.value.problem
+
+
+def test_backoff_cap_below_base_is_refused() -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"REDIS_BACKOFF_BASE_MS": "500", "REDIS_BACKOFF_MAX_MS": "100"})
+    assert caught.value.variable == "REDIS_BACKOFF_MAX_MS"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://:hunter2@db:6379/0", "redis://:***@db:6379/0"),
+        ("rediss://app:hunter2@db:6380", "rediss://app:***@db:6380"),
+        ("redis://db:6379", "redis://db:6379"),
+        ("", ""),
+    ],
+)
+def test_redact_url_hides_passwords(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
+
+
+def test_secrets_never_appear_in_repr() -> None:
+    s = Settings.from_env(
+        {"REDIS_URL": "redis://app:hunter2@db:6379", "CACHE_API_TOKEN": "tok-xyz"}
+    )
+    text = repr(s)
+    assert "hunter2" not in text and "tok-xyz" not in text
+    assert "redis://app:***@db:6379" in text
+
+
+def test_bad_value_stops_start_up_with_exit_2_and_one_line() -> None:
+    env = {"CACHE_LRU_MAX_ITEMS": "abc", "REDIS_URL": "redis://u:hunter2@localhost:1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "service"],
+        env=env | {"PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "CACHE_LRU_MAX_ITEMS" in lines[0] and "abc" in lines[0]
+    assert "hunter2" not in result.stderr + result.stdout
