@@ -3,7 +3,8 @@
 Redis trouble is expected weather for this service, not a fault in it, so
 nothing here logs at ERROR. Errors are throttled (1st, 10th, 20th ... of a
 streak, each saying how many were suppressed); losing the link logs one
-WARNING that the memory cache is serving; ``ready`` logs INFO and ends the
+WARNING that the memory cache is serving; giving up logs one WARNING per
+streak (later failed probes only DEBUG); ``ready`` logs INFO and ends the
 streak.
 """
 
@@ -29,20 +30,26 @@ class LinkEventLogger:
     def __init__(self, logger: logging.Logger, throttle: ErrorLogThrottle) -> None:
         self.logger = logger
         self.throttle = throttle
+        # A failed probe gives up again every probe interval; saying so each
+        # time would be the log flood the throttle exists to prevent.
+        self._gave_up_announced = False
 
     def __call__(self, event: LinkEvent) -> None:
         if isinstance(event, ErrorSeen):
             self._error(event)
         elif isinstance(event, Connected):
             self.throttle.reset()
+            self._gave_up_announced = False
             self.logger.info("Redis ready (%s -> %s)", event.source, event.dest)
-        elif isinstance(event, GaveUp):
+        elif isinstance(event, GaveUp) and not self._gave_up_announced:
+            self._gave_up_announced = True
             self.logger.warning(
                 "Redis still unavailable after %d failed attempts; probing every %.3g s",
                 event.failed_attempts,
                 event.probe_in_s,
             )
-        else:
+        elif self.logger.isEnabledFor(logging.DEBUG):
+            # Guarded: to_dict formats a timestamp, wasted when DEBUG is off.
             self.logger.debug(
                 "Redis link %s: %s", type(event).__name__, event.to_dict()
             )
