@@ -11,13 +11,19 @@ import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from service import keys
+from service.cache.memory import MemoryTier
+from service.cache.redis_tier import RedisTier
+from service.cache.stats import CacheStats
+from service.cache.two_tier import TwoTierCache
 from service.clock import SystemClock
 from service.config import Settings
-from service.http import health
+from service.http import cache_api, health
 from service.link.driver import RedisLink
 from service.link.factory import url_factory
+from service.middlewares import json_errors, token_auth
 from service.readiness import Readiness
 from statemachine.clock import Clock
 from statemachine.eventlog import LinkEventLogger
@@ -27,12 +33,17 @@ from statemachine.throttle import ErrorLogThrottle
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
-    app = web.Application()
+    middlewares: list[Middleware] = [json_errors]
+    if settings.cache_api_token:
+        middlewares.append(token_auth(settings.cache_api_token))
+    app = web.Application(middlewares=middlewares)
     app[keys.SETTINGS] = settings
     app[keys.CLOCK] = clock or SystemClock()
     app[keys.READINESS] = Readiness()
     app.cleanup_ctx.append(redis_link_context)
+    app.cleanup_ctx.append(cache_context)
     health.add_routes(app)
+    cache_api.add_routes(app)
     return app
 
 
@@ -57,3 +68,22 @@ async def redis_link_context(app: web.Application) -> AsyncIterator[None]:
     await link.start()
     yield
     await link.close()
+
+
+async def cache_context(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    link = app[keys.LINK]
+    stats = CacheStats()
+    memory = MemoryTier(
+        settings.cache_lru_max_items,
+        settings.cache_lru_ttl_ms / 1000,
+        app[keys.CLOCK].monotonic,
+    )
+    redis = (
+        RedisTier(link, settings.cache_key_prefix, settings.redis_max_retries_per_request, stats)
+        if link.enabled
+        else None
+    )
+    app[keys.CACHE] = TwoTierCache(memory, redis, settings.namespace_ttls_ms, stats)
+    yield
+    memory.clear()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from service.cache.two_tier import TwoTierCache
 from service.config import Settings
 from service.link.driver import RedisLink
 from service.readiness import Readiness
@@ -17,3 +18,4 @@ SETTINGS = web.AppKey("settings", Settings)
 CLOCK = web.AppKey("clock", Clock)
 READINESS = web.AppKey("readiness", Readiness)
 LINK = web.AppKey("redis_link", RedisLink)
+CACHE = web.AppKey("cache", TwoTierCache)

@@ -6,7 +6,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from aiohttp.test_utils import TestClient
 
+from service.app import create_app
+from service.config import Settings
 from tests.support.redis_server import RedisServer, RedisServers
 from tests.support.service_process import ServiceProcess
 
@@ -42,3 +45,27 @@ def service_process(tmp_path: Path) -> Iterator[Callable[..., ServiceProcess]]:
     yield start
     for process in started:
         process.kill()
+
+
+# Fast reconnects for tests; every other setting keeps its production default.
+FAST_LINK_ENV = {
+    "REDIS_BACKOFF_BASE_MS": "50",
+    "REDIS_BACKOFF_MAX_MS": "200",
+    "REDIS_HEALTH_CHECK_INTERVAL_MS": "100",
+    "REDIS_CONNECT_TIMEOUT_MS": "1000",
+    "REDIS_RECONNECT_INTERVAL_MS": "300",
+}
+
+
+def make_settings(redis_url: str = "", **env: str) -> Settings:
+    return Settings.from_env({**FAST_LINK_ENV, "REDIS_URL": redis_url, **env})
+
+
+@pytest.fixture
+def app_client(aiohttp_client):  # type: ignore[no-untyped-def]
+    """Start an in-process app on a test server: `await app_client(url, **env)`."""
+
+    async def start(redis_url: str = "", **env: str) -> TestClient:
+        return await aiohttp_client(create_app(make_settings(redis_url, **env)))
+
+    return start

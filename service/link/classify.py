@@ -45,13 +45,17 @@ def classify(exc: BaseException) -> ErrorKind:
     if isinstance(exc, redis_errors.ConnectionError | OSError):
         return _connection_kind(exc)
     if isinstance(exc, redis_errors.ResponseError):
-        return _reply_kind(str(exc))
+        return _reply_kind(_text(exc))
     return ErrorKind.RESPONSE
 
 
 def _connection_kind(exc: BaseException) -> ErrorKind:
+    # redis-py wraps the socket's OSError; the errno lives on the original.
     code = getattr(exc, "errno", None)
-    text = str(exc).lower()
+    origin = exc.__cause__ or exc.__context__
+    if code is None and isinstance(origin, OSError):
+        code = origin.errno
+    text = _text(exc).lower()
     if code == errno.ECONNREFUSED or "refused" in text:
         return ErrorKind.CONNECTION_REFUSED
     if code in (errno.ECONNRESET, errno.EPIPE) or "reset" in text or "broken pipe" in text:
@@ -74,8 +78,16 @@ def _reply_kind(text: str) -> ErrorKind:
     return ErrorKind.RESPONSE
 
 
+def _text(exc: BaseException) -> str:
+    # redis-py 8's str() of its errors is a category ("network:ConnectionError");
+    # the message itself is the first argument.
+    if exc.args and isinstance(exc.args[0], str):
+        return exc.args[0]
+    return str(exc)
+
+
 def describe(exc: BaseException) -> str:
     """A short, credential-free message for logs, the journal and /health."""
-    text = str(exc).strip() or type(exc).__name__
+    text = _text(exc).strip() or type(exc).__name__
     text = _CREDENTIALS.sub("//***@", text)
     return text[:MAX_MESSAGE_CHARS]

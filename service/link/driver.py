@@ -25,8 +25,9 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from service.link.classify import classify, describe
+from service.link.classify import REDIS_FAILURES, classify, describe
 from service.link.factory import ClientFactory
+from service.link.pipeline import AutoPipeline
 from statemachine.clock import Clock
 from statemachine.events import BackoffScheduled, ErrorSeen
 from statemachine.lifecycle import ConnectionLifecycle
@@ -40,13 +41,14 @@ DISPOSE_TIMEOUT_S = 1.0
 
 @dataclass(frozen=True, slots=True)
 class LinkSession:
-    """A connected client and the generation it belongs to.
+    """A connected client, its auto-pipeline, and the generation they belong to.
 
     Errors are reported with their generation so that a late failure of a
     command sent on an already replaced client cannot drop the new link.
     """
 
     client: Redis
+    pipeline: AutoPipeline
     generation: int
 
 
@@ -132,11 +134,12 @@ class RedisLink:
         try:
             async with asyncio.timeout(self._connect_timeout_s + self._command_timeout_s):
                 client = await self._factory()
-        except Exception as exc:  # any failure to connect is a failed attempt
+        except Exception as exc:  # noqa: BLE001 - any failure to connect is a failed attempt
             self.lifecycle.error_seen(classify(exc), describe(exc))
             return False
         self._generation += 1
-        self._session = LinkSession(client, self._generation)
+        pipeline = AutoPipeline(client, self._command_timeout_s)
+        self._session = LinkSession(client, pipeline, self._generation)
         self.lifecycle.connected()
         return True
 
@@ -158,7 +161,7 @@ class RedisLink:
         try:
             async with asyncio.timeout(self._command_timeout_s):
                 await session.client.ping()
-        except Exception as exc:
+        except REDIS_FAILURES as exc:
             self.report_error(exc, session.generation)
 
     def _retire(self, reason: str | None) -> None:
@@ -168,11 +171,12 @@ class RedisLink:
         if reason is not None and self.lifecycle.state == "error":
             self.lifecycle.disconnected(reason)
         if session is not None:
-            task = asyncio.create_task(self._dispose(session.client))
+            task = asyncio.create_task(self._dispose(session))
             self._disposals.add(task)
             task.add_done_callback(self._disposals.discard)
 
-    async def _dispose(self, client: Redis) -> None:
+    async def _dispose(self, session: LinkSession) -> None:
         with contextlib.suppress(Exception, asyncio.TimeoutError):
             async with asyncio.timeout(DISPOSE_TIMEOUT_S):
-                await client.aclose()
+                await session.pipeline.close()
+                await session.client.aclose()

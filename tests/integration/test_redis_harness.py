@@ -80,14 +80,13 @@ def test_every_process_is_gone_after_the_group_closes_even_on_failure(
     tmp_path: Path,
 ) -> None:
     pids: list[int] = []
-    with pytest.raises(RuntimeError, match="test body failed"):
-        with RedisServers(tmp_path) as servers:
-            first = servers.start()
-            second = servers.start()
-            second.pause()  # a hung server must be cleaned up too
-            pids = [p for p in (first.pid, second.pid) if p is not None]
-            assert all(_alive(pid) for pid in pids)
-            raise RuntimeError("test body failed")
+    with pytest.raises(RuntimeError, match="test body failed"), RedisServers(tmp_path) as servers:
+        first = servers.start()
+        second = servers.start()
+        second.pause()  # a hung server must be cleaned up too
+        pids = [p for p in (first.pid, second.pid) if p is not None]
+        assert all(_alive(pid) for pid in pids)
+        raise RuntimeError("test body failed")
     assert len(pids) == 2
     assert not any(_alive(pid) for pid in pids)
 

@@ -180,6 +180,7 @@ def test_bad_value_stops_start_up_with_exit_2_and_one_line() -> None:
         capture_output=True,
         text=True,
         timeout=30,
+        check=False,
     )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()

@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Self
 
 from tests.support.ports import free_port
 
@@ -164,7 +165,7 @@ class RedisServers:
         for server in self.servers:
             server.kill()
 
-    def __enter__(self) -> RedisServers:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -1,0 +1,1 @@
+"""The two cache tiers and the cache that puts them together."""

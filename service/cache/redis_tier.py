@@ -1,0 +1,98 @@
+"""The Redis tier: encoded values under `{prefix}:{namespace}:{key}`.
+
+Every operation asks the link for a session first; when the link is not
+ready it gets none and returns at once (the caller serves from memory). A
+failed command is reported to the link, which decides whether the link
+drops; the operation is retried, up to REDIS_MAX_RETRIES_PER_REQUEST times,
+only while the link is still ready. Commands go through the session's
+auto-pipeline, so a read's GET and PTTL share one round trip, and so do the
+commands of concurrent requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from service.cache import codec
+from service.cache.stats import CacheStats
+from service.link.classify import REDIS_FAILURES
+from service.link.driver import RedisLink
+
+Command = Sequence[bytes | str | int | float]
+
+
+@dataclass(slots=True, frozen=True)
+class StoredValue:
+    value: bytes
+    content_type: str
+    # Remaining TTL in Redis, None when the key has no expiry.
+    ttl_ms: int | None
+
+
+class RedisTier:
+    def __init__(self, link: RedisLink, prefix: str, max_retries: int, stats: CacheStats) -> None:
+        self._link = link
+        self._prefix = prefix
+        self._attempts = 1 + max_retries
+        self._stats = stats
+
+    def key(self, namespace: str, key: str) -> str:
+        return f"{self._prefix}:{namespace}:{key}"
+
+    async def fetch(self, namespace: str, key: str) -> StoredValue | None:
+        """The stored value, or None on a miss or when Redis is unavailable."""
+        name = self.key(namespace, key)
+        replies = await self._run((("GET", name), ("PTTL", name)))
+        if replies is None:
+            return None
+        raw, pttl = replies
+        if raw is None or pttl == -2:
+            self._stats.redis_misses += 1
+            return None
+        try:
+            value, content_type = codec.decode(raw)
+        except codec.UndecodableValue:
+            self._stats.redis_misses += 1
+            return None
+        self._stats.redis_hits += 1
+        return StoredValue(value, content_type, pttl if pttl >= 0 else None)
+
+    async def store(self, namespace: str, key: str, value: bytes, content_type: str, ttl_ms: int) -> bool:
+        raw = codec.encode(value, content_type)
+        return await self._run((("SET", self.key(namespace, key), raw, "PX", ttl_ms),)) is not None
+
+    async def remove(self, namespace: str, key: str) -> bool:
+        return await self._run((("DEL", self.key(namespace, key)),)) is not None
+
+    async def _run(self, commands: Sequence[Command]) -> list[Any] | None:
+        """Replies in order, or None when Redis could not answer them."""
+        for _ in range(self._attempts):
+            session = self._link.session()
+            if session is None:
+                return None
+            futures = [session.pipeline.call(*command) for command in commands]
+            try:
+                return [await future for future in futures]
+            except REDIS_FAILURES as exc:
+                _retrieve_all(futures)
+                self._stats.redis_errors += 1
+                self._link.report_error(exc, session.generation)
+        return None
+
+
+def _retrieve_all(futures: list[asyncio.Future[Any]]) -> None:
+    # Siblings of a failed command may hold errors nobody awaits; reading
+    # them keeps asyncio from reporting "exception never retrieved".
+    for future in futures:
+        if future.done() and not future.cancelled():
+            future.exception()
+        elif not future.done():
+            future.add_done_callback(_consume)
+
+
+def _consume(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()

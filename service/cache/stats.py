@@ -1,0 +1,32 @@
+"""Counters of what the cache did, read by /health/detailed and /metrics.
+
+Plain integers bumped on the request path (cheaper than a metrics library's
+locked counters); /metrics exposes them as Prometheus counters at scrape time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(slots=True)
+class CacheStats:
+    memory_hits: int = 0
+    memory_misses: int = 0
+    redis_hits: int = 0
+    # Lookups Redis answered with nothing (absent, expired, or not ours).
+    redis_misses: int = 0
+    # Lookups that found the value in neither tier.
+    misses: int = 0
+    redis_errors: int = 0
+    sets: int = 0
+    deletes: int = 0
+
+    @property
+    def hits(self) -> int:
+        return self.memory_hits + self.redis_hits
+
+    def hit_rate(self) -> float:
+        """Hits over lookups, 0.0 with no traffic."""
+        total = self.hits + self.misses
+        return self.hits / total if total else 0.0

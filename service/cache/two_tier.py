@@ -1,0 +1,88 @@
+"""The two-tier cache: memory first, then Redis, then a miss.
+
+    get ─► memory ──hit──► answer (hit-memory)
+             │miss
+             ▼ (only while the link is ready; otherwise straight to miss)
+           Redis: GET + PTTL in one round trip ──hit──► fill memory ─► hit-redis
+             │miss / unavailable
+             ▼
+           miss
+
+    put ─► memory, then Redis (SET PX)      delete ─► memory, then Redis (DEL)
+
+Every memory-tier write and delete goes through `_remember` / `_forget`: the
+one place where cross-instance invalidation will hook in. A Redis failure is
+never the caller's problem: the operation completes on the memory tier.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Literal
+
+from service.cache.entry import Entry
+from service.cache.memory import MemoryTier
+from service.cache.redis_tier import RedisTier
+from service.cache.stats import CacheStats
+
+Source = Literal["memory", "redis"]
+
+
+class TwoTierCache:
+    def __init__(
+        self,
+        memory: MemoryTier,
+        redis: RedisTier | None,
+        namespace_ttls_ms: Mapping[str, int],
+        stats: CacheStats,
+    ) -> None:
+        self.memory = memory
+        self.redis = redis
+        self.namespace_ttls_ms = namespace_ttls_ms
+        self.stats = stats
+
+    async def get(self, namespace: str, key: str) -> tuple[Entry, Source] | None:
+        memory_key = f"{namespace}:{key}"
+        entry = self.memory.get(memory_key)
+        if entry is not None:
+            self.stats.memory_hits += 1
+            return entry, "memory"
+        self.stats.memory_misses += 1
+        stored = await self.redis.fetch(namespace, key) if self.redis is not None else None
+        if stored is None:
+            self.stats.misses += 1
+            return None
+        ttl_ms = self.namespace_ttls_ms[namespace]
+        if stored.ttl_ms is not None:
+            ttl_ms = min(ttl_ms, stored.ttl_ms)
+        entry = Entry(
+            stored.value,
+            stored.content_type,
+            self.memory.deadline(ttl_ms / 1000),
+            from_redis=True,
+        )
+        self._remember(memory_key, entry)
+        return entry, "redis"
+
+    async def put(
+        self, namespace: str, key: str, value: bytes, content_type: str, ttl_ms: int
+    ) -> None:
+        self.stats.sets += 1
+        entry = Entry(value, content_type, self.memory.deadline(ttl_ms / 1000))
+        # Memory first: Redis's expiry is then set later than memory's, so
+        # the memory copy can never outlive the Redis one.
+        self._remember(f"{namespace}:{key}", entry)
+        if self.redis is not None:
+            await self.redis.store(namespace, key, value, content_type, ttl_ms)
+
+    async def delete(self, namespace: str, key: str) -> None:
+        self.stats.deletes += 1
+        self._forget(f"{namespace}:{key}")
+        if self.redis is not None:
+            await self.redis.remove(namespace, key)
+
+    def _remember(self, memory_key: str, entry: Entry) -> None:
+        self.memory.put(memory_key, entry)
+
+    def _forget(self, memory_key: str) -> None:
+        self.memory.delete(memory_key)

@@ -1,0 +1,121 @@
+"""Automatic pipelining: commands issued in the same moment share one round trip.
+
+    call(GET a) ─┐
+    call(GET b) ─┼─► queue ──(next loop tick)──► one write: GET a, GET b, SET c
+    call(SET c) ─┘                               replies read in order, each
+                                                 resolving its caller's future
+
+One round trip per request is what limits a Redis-backed handler (the
+socket, not Redis, is the bottleneck), so concurrent requests are coalesced
+the way ioredis' auto-pipelining does it. While one batch is on the wire, new
+commands queue and go out together as the next batch, so a busy service sends
+large batches and an idle one sends each command on the next loop tick with
+no added delay. One dedicated connection carries the batches, in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.connection import AbstractConnection
+from redis.exceptions import ResponseError
+
+Command = Sequence[bytes | str | int | float]
+
+
+class AutoPipeline:
+    """Sends queued commands as pipelined batches on one connection."""
+
+    def __init__(self, client: Redis, timeout_s: float) -> None:
+        self._pool = client.connection_pool
+        self._timeout_s = timeout_s
+        self._connection: AbstractConnection | None = None
+        self._queue: list[tuple[Command, asyncio.Future[Any]]] = []
+        self._sender: asyncio.Task[None] | None = None
+
+    def call(self, *args: bytes | str | float) -> asyncio.Future[Any]:
+        """Queue one command; the future resolves to its raw reply or error."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queue.append((args, future))
+        if self._sender is None:
+            # create_task runs on the next tick: every command queued until
+            # then joins this batch.
+            self._sender = asyncio.create_task(self._drain())
+        return future
+
+    async def close(self) -> None:
+        if self._sender is not None:
+            self._sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sender
+        self._fail_all(self._queue, ConnectionError("pipeline closed"))
+        self._queue = []
+        await self._drop_connection()
+
+    async def _drain(self) -> None:
+        try:
+            while self._queue:
+                batch, self._queue = self._queue, []
+                await self._send(batch)
+        finally:
+            self._sender = None
+
+    async def _send(self, batch: list[tuple[Command, asyncio.Future[Any]]]) -> None:
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                connection = await self._connect()
+                packed = connection.pack_commands(args for args, _ in batch)
+                await connection.send_packed_command(packed, check_health=False)
+                for _, future in batch:
+                    await self._read_one(connection, future)
+        except BaseException as exc:
+            # The connection's protocol position is unknown now: never reuse it.
+            self._fail_all(batch, exc)
+            await self._drop_connection()
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+
+    @staticmethod
+    async def _read_one(connection: AbstractConnection, future: asyncio.Future[Any]) -> None:
+        try:
+            reply = await connection.read_response()
+        except ResponseError as exc:
+            # An error reply belongs to its command; the stream stays in step.
+            if not future.done():
+                future.set_exception(exc)
+            return
+        # A caller that gave up (cancelled) still had its reply read above.
+        if not future.done():
+            future.set_result(reply)
+
+    async def _connect(self) -> AbstractConnection:
+        if self._connection is None:
+            self._connection = await self._pool.get_connection()
+        return self._connection
+
+    async def _drop_connection(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        with contextlib.suppress(Exception):
+            await connection.disconnect(nowait=True)
+        with contextlib.suppress(Exception):
+            await self._pool.release(connection)
+
+    @staticmethod
+    def _fail_all(
+        batch: list[tuple[Command, asyncio.Future[Any]]], exc: BaseException
+    ) -> None:
+        if isinstance(exc, asyncio.CancelledError):
+            exc = ConnectionError("pipeline closed")
+        elif isinstance(exc, TimeoutError):
+            exc = TimeoutError("Redis did not answer within the command timeout")
+        for _, future in batch:
+            if not future.done():
+                future.set_exception(exc)
+                # Callers that were cancelled never retrieve it; mark it seen.
+                future.exception()

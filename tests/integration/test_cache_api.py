@@ -1,0 +1,226 @@
+"""The HTTP cache API against real redis-server processes (and memory-only)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import pytest
+import redis.asyncio as aioredis
+from aiohttp.test_utils import TestClient
+
+from service import keys
+from tests.support.redis_server import RedisServer
+from tests.support.waiting import link_state
+
+StartClient = Callable[..., Awaitable[TestClient]]
+
+
+@pytest.fixture(params=["memory-only", "redis"])
+async def client(request, app_client: StartClient, redis_servers) -> TestClient:  # type: ignore[no-untyped-def]
+    """The same endpoint tests run memory-only and with a real Redis."""
+    if request.param == "memory-only":
+        return await app_client("")
+    server = redis_servers.start()
+    client = await app_client(server.url)
+    await client.get("/cache/default/warm-up")  # lazy connect starts here
+    await link_state(client.app, "ready")
+    return client
+
+
+async def test_put_get_delete_round_trip(client: TestClient) -> None:
+    put = await client.put(
+        "/cache/default/user:1", data=b'{"a":1}', headers={"Content-Type": "application/json"}
+    )
+    assert put.status == 204
+    got = await client.get("/cache/default/user:1")
+    assert got.status == 200
+    assert got.headers["X-Cache"] == "hit-memory"
+    assert got.headers["Content-Type"] == "application/json"
+    assert await got.read() == b'{"a":1}'
+    assert (await client.delete("/cache/default/user:1")).status == 204
+    assert (await client.delete("/cache/default/user:1")).status == 204  # idempotent
+    miss = await client.get("/cache/default/user:1")
+    assert miss.status == 404
+    assert miss.headers["X-Cache"] == "miss"
+    assert (await miss.json())["error"] == "miss"
+
+
+async def test_content_type_with_parameters_and_binary_body(client: TestClient) -> None:
+    body = bytes(range(256)) * 4
+    await client.put(
+        "/cache/ai_draft/d-1", data=body, headers={"Content-Type": "text/plain; charset=latin-1"}
+    )
+    got = await client.get("/cache/ai_draft/d-1")
+    assert got.headers["Content-Type"] == "text/plain; charset=latin-1"
+    assert await got.read() == body
+
+
+async def test_missing_content_type_defaults_to_octet_stream(client: TestClient) -> None:
+    await client.put("/cache/default/raw", data=b"x", headers={"Content-Type": ""})
+    got = await client.get("/cache/default/raw")
+    assert got.headers["Content-Type"] == "application/octet-stream"
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "code"),
+    [
+        ("/cache/nope/k", 404, "unknown_namespace"),
+        ("/cache/default/has%20space", 400, "bad_key"),
+        ("/cache/default/" + "k" * 513, 400, "bad_key"),
+        ("/cache/default/a%2Fb", 400, "bad_key"),
+    ],
+)
+async def test_bad_targets_are_refused_and_change_nothing(
+    client: TestClient, path: str, status: int, code: str
+) -> None:
+    for method in ("GET", "PUT", "DELETE"):
+        response = await client.request(method, path, data=b"v")
+        assert response.status == status, method
+        body = await response.json()
+        assert body["error"] == code and body["message"]
+    assert len(client.app[keys.CACHE].memory) == 0
+
+
+async def test_key_of_512_characters_is_accepted(client: TestClient) -> None:
+    path = "/cache/default/" + "k" * 512
+    assert (await client.put(path, data=b"v")).status == 204
+    assert (await client.get(path)).status == 200
+
+
+@pytest.mark.parametrize("ttl", ["abc", "0", "-5", "1.5", "300001", ""])
+async def test_bad_ttl_ms_is_refused(client: TestClient, ttl: str) -> None:
+    response = await client.put(f"/cache/default/k?ttl_ms={ttl}", data=b"v")
+    assert response.status == 400
+    assert (await response.json())["error"] == "bad_ttl_ms"
+    assert (await client.get("/cache/default/k")).status == 404
+
+
+async def test_body_over_the_limit_is_refused_with_413(app_client: StartClient) -> None:
+    client = await app_client("", CACHE_MAX_VALUE_BYTES="10")
+    assert (await client.put("/cache/default/k", data=b"x" * 10)).status == 204
+    declared = await client.put("/cache/default/big", data=b"x" * 11)
+    assert declared.status == 413
+    assert (await declared.json())["error"] == "too_large"
+
+    async def chunks():  # type: ignore[no-untyped-def]
+        for _ in range(5):
+            yield b"xxxx"
+
+    streamed = await client.put("/cache/default/big", data=chunks())
+    assert streamed.status == 413
+    assert (await client.get("/cache/default/big")).status == 404
+
+
+async def test_token_is_required_when_configured(app_client: StartClient) -> None:
+    client = await app_client("", CACHE_API_TOKEN="tok-123")
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "tok-123"}):
+        response = await client.put("/cache/default/k", data=b"v", headers=headers)
+        assert response.status == 401
+        body = await response.text()
+        assert "tok-123" not in body
+        assert response.headers["WWW-Authenticate"] == "Bearer"
+    good = {"Authorization": "Bearer tok-123"}
+    assert (await client.get("/cache/default/k", headers=good)).status == 404
+    assert (await client.put("/cache/default/k", data=b"v", headers=good)).status == 204
+    assert (await client.get("/cache/default/k", headers=good)).status == 200
+    assert (await client.get("/health")).status == 200  # health stays open
+
+
+async def test_unknown_route_and_method_answer_json(client: TestClient) -> None:
+    response = await client.get("/nowhere")
+    assert response.status == 404
+    assert (await response.json())["error"] == "not_found"
+    response = await client.post("/cache/default/k", data=b"v")
+    assert response.status == 405
+    assert "PUT" in response.headers["Allow"]
+
+
+async def test_memory_tier_evicts_least_recently_used(app_client: StartClient) -> None:
+    client = await app_client("", CACHE_LRU_MAX_ITEMS="3")
+    for key in "abc":
+        await client.put(f"/cache/default/{key}", data=key.encode())
+    assert (await client.get("/cache/default/a")).status == 200  # a is now most recent
+    await client.put("/cache/default/d", data=b"d")
+    assert (await client.get("/cache/default/b")).status == 404
+    for key in "acd":
+        assert (await client.get(f"/cache/default/{key}")).status == 200
+
+
+async def test_two_instances_share_values_through_redis(
+    app_client: StartClient, redis_server: RedisServer
+) -> None:
+    first = await app_client(redis_server.url, REDIS_LAZY_CONNECT="false")
+    second = await app_client(redis_server.url, REDIS_LAZY_CONNECT="false")
+    await link_state(first.app, "ready")
+    await link_state(second.app, "ready")
+    await first.put("/cache/job_analysis/j-7", data=b"analysis", headers={"Content-Type": "text/plain"})
+    got = await second.get("/cache/job_analysis/j-7")
+    assert (got.status, got.headers["X-Cache"]) == (200, "hit-redis")
+    assert got.headers["Content-Type"] == "text/plain"
+    assert await got.read() == b"analysis"
+    again = await second.get("/cache/job_analysis/j-7")
+    assert again.headers["X-Cache"] == "hit-memory"
+    await first.delete("/cache/job_analysis/j-7")
+    third = await app_client(redis_server.url, REDIS_LAZY_CONNECT="false")
+    await link_state(third.app, "ready")
+    assert (await third.get("/cache/job_analysis/j-7")).status == 404
+
+
+async def test_redis_keys_follow_the_prefix_scheme_with_ttl(
+    app_client: StartClient, redis_server: RedisServer
+) -> None:
+    client = await app_client(redis_server.url, REDIS_LAZY_CONNECT="false", CACHE_KEY_PREFIX="rr")
+    await link_state(client.app, "ready")
+    await client.put("/cache/ats_score/s-1?ttl_ms=60000", data=b"93")
+    raw = aioredis.Redis(port=redis_server.port)
+    assert await raw.exists("rr:ats_score:s-1") == 1
+    assert 59_000 < await raw.pttl("rr:ats_score:s-1") <= 60_000
+    await raw.aclose()
+
+
+async def test_short_namespace_expires_in_both_tiers(
+    app_client: StartClient, redis_server: RedisServer
+) -> None:
+    client = await app_client(
+        redis_server.url, REDIS_LAZY_CONNECT="false", CACHE_BRIEF_TTL_MS="300"
+    )
+    await link_state(client.app, "ready")
+    await client.put("/cache/brief/k", data=b"v")
+    assert (await client.get("/cache/brief/k")).status == 200
+    raw = aioredis.Redis(port=redis_server.port)
+    assert 0 < await raw.pttl("roleready:brief:k") <= 300
+    await asyncio.sleep(0.35)
+    assert (await client.get("/cache/brief/k")).status == 404
+    assert await raw.exists("roleready:brief:k") == 0
+    await raw.aclose()
+
+
+async def test_ttl_ms_shortens_the_namespace_ttl(
+    app_client: StartClient, redis_server: RedisServer
+) -> None:
+    client = await app_client(redis_server.url, REDIS_LAZY_CONNECT="false")
+    await link_state(client.app, "ready")
+    await client.put("/cache/default/short?ttl_ms=200", data=b"v")
+    raw = aioredis.Redis(port=redis_server.port)
+    assert 0 < await raw.pttl("roleready:default:short") <= 200
+    await asyncio.sleep(0.25)
+    assert (await client.get("/cache/default/short")).status == 404
+    await raw.aclose()
+
+
+async def test_memory_copy_never_outlives_redis_ttl(
+    app_client: StartClient, redis_server: RedisServer
+) -> None:
+    writer = await app_client(redis_server.url, REDIS_LAZY_CONNECT="false")
+    reader = await app_client(redis_server.url, REDIS_LAZY_CONNECT="false")
+    await link_state(writer.app, "ready")
+    await link_state(reader.app, "ready")
+    await writer.put("/cache/default/k?ttl_ms=400", data=b"v")
+    await asyncio.sleep(0.2)
+    filled = await reader.get("/cache/default/k")
+    assert filled.headers["X-Cache"] == "hit-redis"
+    # The reader's memory copy got Redis's remaining ~200 ms, not the
+    # namespace's 300 s: once Redis has expired the key, so has memory.
+    await asyncio.sleep(0.25)
+    assert (await reader.get("/cache/default/k")).status == 404

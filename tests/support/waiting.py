@@ -1,0 +1,26 @@
+"""Wait for a condition in tests without fixed sleeps."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from aiohttp import web
+
+from service import keys
+
+
+async def eventually(check: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or check}")
+        await asyncio.sleep(0.01)
+
+
+async def link_state(app: web.Application, *states: str, timeout: float = 10.0) -> str:
+    """Wait until the app's Redis link is in one of `states`; return it."""
+    lifecycle = app[keys.LINK].lifecycle
+    await eventually(lambda: lifecycle.state in states, timeout, f"link state in {states}")
+    return lifecycle.state
