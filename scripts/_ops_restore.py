@@ -1,0 +1,172 @@
+"""scripts/restore-redis: put a backup back into a stopped server's data directory.
+
+Flow: refuse if a redis-server is using the directory (_ops_running) ->
+refuse if files would be replaced without --force -> unpack into a staging
+directory and verify (_ops_stage) -> move replaced files aside as
+`<name>.before-restore-<UTC stamp>` -> rename the staged files into place
+-> optionally rebuild the AOF from the RDB (_ops_rebuild) -> give the files
+the data directory's owner (when run as root, like the guide's chown).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from _ops_rebuild import rebuild_aof
+from _ops_redis import EXIT_OK, OpsError
+from _ops_running import ensure_stopped
+from _ops_stage import (
+    backup_kind,
+    find_manifest,
+    stage_aof,
+    stage_rdb,
+    verify_aof,
+    verify_rdb,
+)
+
+EXIT_WOULD_OVERWRITE = 4
+
+EPILOG = """\
+exit codes: 0 restored; 1 bad backup (failed redis-check-rdb/-aof) or rebuild
+failed; 2 bad usage; 3 a redis-server is using the data directory;
+4 files would be replaced and --force was not given.
+
+"Running" means: a process named redis-server whose working directory is
+--data-dir (Redis chdir()s into its `dir`; checked through /proc), or, with
+--port, anything listening on --host:--port.
+
+RDB into a server with appendonly yes: Redis 7 then loads only the AOF and
+ignores dump.rdb (and with the AOF directory merely moved aside it starts
+EMPTY). Use --rebuild-aof: a temporary redis-server on a private socket
+loads the RDB and writes a fresh AOF directory from it.
+"""
+
+
+def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="restore-redis", epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Restore dump_*.rdb[.gz] or appendonly_*.tar.gz into a stopped "
+                    "Redis server's data directory.")
+    parser.add_argument("backup", type=Path, help="the backup file to restore")
+    parser.add_argument("--data-dir", type=Path, required=True,
+                        help="the stopped server's `dir` (e.g. /var/lib/redis)")
+    parser.add_argument("--dbfilename", default="dump.rdb", help="server's dbfilename")
+    parser.add_argument("--appenddirname", default="appendonlydir",
+                        help="server's appenddirname (default appendonlydir)")
+    parser.add_argument("--appendfilename", default="appendonly.aof",
+                        help="server's appendfilename (default appendonly.aof)")
+    parser.add_argument("--host", default=environ.get("REDIS_HOST", "127.0.0.1"),
+                        help="with --port: where the server would listen")
+    parser.add_argument("--port", type=int, default=None,
+                        help="also refuse when anything listens on --host:PORT")
+    parser.add_argument("--force", action="store_true",
+                        help="replace existing files (they are moved aside, not deleted)")
+    parser.add_argument("--rebuild-aof", action="store_true",
+                        help="after restoring an RDB, build the AOF directory from it "
+                             "(for servers with appendonly yes)")
+    parser.add_argument("--timeout", type=float, default=300.0,
+                        help="seconds allowed for --rebuild-aof (default 300)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    args = build_parser(os.environ if environ is None else environ).parse_args(argv)
+    try:
+        for line in run_restore(args):
+            print(f"restore-redis: {line}")
+    except OpsError as exc:
+        print(f"restore-redis: error: {exc}", file=sys.stderr)
+        return exc.code
+    return EXIT_OK
+
+
+def run_restore(args: argparse.Namespace) -> list[str]:
+    kind = backup_kind(args.backup)
+    if kind == "aof" and args.rebuild_aof:
+        raise OpsError("--rebuild-aof applies to RDB backups only", 2)
+    if not args.backup.is_file():
+        raise OpsError(f"{args.backup}: no such backup file", 2)
+    data_dir = args.data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    report = ensure_stopped(data_dir, args.host, args.port)
+    replaced = files_to_replace(kind, args, data_dir)
+    stamp = time.strftime("%Y%m%d_%H%M%S", time.gmtime())
+    with tempfile.TemporaryDirectory(dir=data_dir, prefix=".restore-") as tmp:
+        staged, check = stage_and_verify(kind, args, Path(tmp))
+        report.append(f"verified {args.backup} ({check})")
+        for name in replaced:
+            aside = unused_name(data_dir / f"{name}.before-restore-{stamp}")
+            os.replace(data_dir / name, aside)
+            report.append(f"moved the existing {name} to {aside}")
+        os.replace(staged, data_dir / staged.name)
+        report.append(f"restored {data_dir / staged.name}")
+    if args.rebuild_aof:
+        report.append(rebuild_aof(data_dir, args.dbfilename, args.appenddirname,
+                                  args.appendfilename, args.timeout))
+        report.append(verify_aof(find_manifest(data_dir / args.appenddirname,
+                                               args.appendfilename)))
+    match_owner(data_dir, [args.dbfilename, args.appenddirname])
+    report.append(next_step(kind, args))
+    return report
+
+
+def files_to_replace(kind: str, args: argparse.Namespace, data_dir: Path) -> list[str]:
+    """Existing names the restore replaces; refuses without --force (and the RDB pitfall)."""
+    aof_present = (data_dir / args.appenddirname).exists()
+    if kind == "rdb" and aof_present and not (args.rebuild_aof or args.force):
+        raise OpsError(
+            f"{data_dir} holds {args.appenddirname}/: a server with appendonly yes loads "
+            "only the AOF and would ignore the restored RDB. Use --rebuild-aof --force to "
+            "rebuild the AOF from this backup, or --force (server with appendonly no) to "
+            f"move {args.appenddirname}/ aside", EXIT_WOULD_OVERWRITE)
+    names = [args.dbfilename, args.appenddirname] if kind == "rdb" else [args.appenddirname]
+    existing = [name for name in names if (data_dir / name).exists()]
+    if existing and not args.force:
+        raise OpsError(f"{', '.join(existing)} already in {data_dir}: pass --force to "
+                       "replace (the old files are moved aside, not deleted)",
+                       EXIT_WOULD_OVERWRITE)
+    return existing
+
+
+def unused_name(path: Path) -> Path:
+    """`path`, or `path_2`, `path_3`...: never replace an earlier set-aside copy."""
+    candidate, n = path, 1
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.name}_{n}")
+    return candidate
+
+
+def stage_and_verify(kind: str, args: argparse.Namespace, staging: Path) -> tuple[Path, str]:
+    if kind == "rdb":
+        rdb = stage_rdb(args.backup, staging, args.dbfilename)
+        return rdb, verify_rdb(rdb)
+    aof_dir = stage_aof(args.backup, staging, args.appenddirname)
+    return aof_dir, verify_aof(find_manifest(aof_dir, args.appendfilename))
+
+
+def match_owner(data_dir: Path, names: list[str]) -> None:
+    """As root, give restored files the data directory's owner (Redis must write them)."""
+    if os.geteuid() != 0:
+        return
+    owner = data_dir.stat()
+    for name in names:
+        path = data_dir / name
+        for item in [path, *(path.rglob("*") if path.is_dir() else [])]:
+            if item.exists():
+                os.chown(item, owner.st_uid, owner.st_gid)
+
+
+def next_step(kind: str, args: argparse.Namespace) -> str:
+    if kind == "aof" or args.rebuild_aof:
+        return ("start the server with appendonly yes (appenddirname "
+                f"{args.appenddirname}); it loads the AOF")
+    return ("start the server with appendonly no to load the RDB (with appendonly yes it "
+            "would ignore it: use --rebuild-aof)")
