@@ -20,9 +20,10 @@ from service.cache.stats import CacheStats
 from service.cache.two_tier import TwoTierCache
 from service.clock import SystemClock
 from service.config import Settings
-from service.http import cache_api, health
+from service.http import cache_api, health, metrics
 from service.link.driver import RedisLink
 from service.link.factory import url_factory
+from service.metrics import Metrics, request_timer
 from service.middlewares import json_errors, token_auth
 from service.readiness import Readiness
 from statemachine.clock import Clock
@@ -33,17 +34,21 @@ from statemachine.throttle import ErrorLogThrottle
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
-    middlewares: list[Middleware] = [json_errors]
+    registry = Metrics()
+    # Outermost first: the timer sees the status json_errors settled on.
+    middlewares: list[Middleware] = [request_timer(registry), json_errors]
     if settings.cache_api_token:
         middlewares.append(token_auth(settings.cache_api_token))
     app = web.Application(middlewares=middlewares)
     app[keys.SETTINGS] = settings
     app[keys.CLOCK] = clock or SystemClock()
     app[keys.READINESS] = Readiness()
+    app[keys.METRICS] = registry
     app.cleanup_ctx.append(redis_link_context)
     app.cleanup_ctx.append(cache_context)
     health.add_routes(app)
     cache_api.add_routes(app)
+    metrics.add_routes(app)
     return app
 
 
@@ -84,6 +89,8 @@ async def cache_context(app: web.Application) -> AsyncIterator[None]:
         if link.enabled
         else None
     )
-    app[keys.CACHE] = TwoTierCache(memory, redis, settings.namespace_ttls_ms, stats)
+    cache = TwoTierCache(memory, redis, settings.namespace_ttls_ms, stats)
+    app[keys.CACHE] = cache
+    app[keys.METRICS].watch(cache, link)
     yield
     memory.clear()

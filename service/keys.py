@@ -11,6 +11,7 @@ from aiohttp import web
 from service.cache.two_tier import TwoTierCache
 from service.config import Settings
 from service.link.driver import RedisLink
+from service.metrics import Metrics
 from service.readiness import Readiness
 from statemachine.clock import Clock
 
@@ -19,3 +20,4 @@ CLOCK = web.AppKey("clock", Clock)
 READINESS = web.AppKey("readiness", Readiness)
 LINK = web.AppKey("redis_link", RedisLink)
 CACHE = web.AppKey("cache", TwoTierCache)
+METRICS = web.AppKey("metrics", Metrics)

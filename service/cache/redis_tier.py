@@ -11,7 +11,6 @@ commands of concurrent requests.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +19,7 @@ from service.cache import codec
 from service.cache.stats import CacheStats
 from service.link.classify import REDIS_FAILURES
 from service.link.driver import RedisLink
+from service.link.pipeline import mark_retrieved
 
 Command = Sequence[bytes | str | int | float]
 
@@ -77,22 +77,8 @@ class RedisTier:
             try:
                 return [await future for future in futures]
             except REDIS_FAILURES as exc:
-                _retrieve_all(futures)
+                mark_retrieved(futures)
                 self._stats.redis_errors += 1
                 self._link.report_error(exc, session.generation)
         return None
 
-
-def _retrieve_all(futures: list[asyncio.Future[Any]]) -> None:
-    # Siblings of a failed command may hold errors nobody awaits; reading
-    # them keeps asyncio from reporting "exception never retrieved".
-    for future in futures:
-        if future.done() and not future.cancelled():
-            future.exception()
-        elif not future.done():
-            future.add_done_callback(_consume)
-
-
-def _consume(future: asyncio.Future[Any]) -> None:
-    if not future.cancelled():
-        future.exception()

@@ -1,11 +1,15 @@
-"""Liveness, readiness and status endpoints for load balancers and people."""
+"""Liveness, readiness, the detailed health document, the journal, status."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from service import __version__, keys
-from service.http.responses import json_response
+from service.health_report import detailed_report
+from service.http.responses import error_response, json_response
+from service.link.probe import probe
+
+DEFAULT_EVENTS_LIMIT = 100
 
 
 async def liveness(request: web.Request) -> web.Response:
@@ -20,14 +24,48 @@ async def readiness(request: web.Request) -> web.Response:
     return json_response({"status": "ready"})
 
 
+async def detailed(request: web.Request) -> web.Response:
+    """The guide's document; always 200, bounded by the command timeout."""
+    link = request.app[keys.LINK]
+    result = await probe(link)
+    lifecycle = link.lifecycle
+    report = detailed_report(
+        request.app[keys.CACHE], lifecycle.view, lifecycle.state, link.enabled, result
+    )
+    return json_response(report)
+
+
+async def events(request: web.Request) -> web.Response:
+    """The journal's most recent events, newest last."""
+    journal = request.app[keys.LINK].lifecycle.journal
+    raw = request.query.get("limit", str(DEFAULT_EVENTS_LIMIT))
+    if not raw.isdigit() or int(raw) < 1:
+        return error_response(400, "bad_limit", "limit must be a whole number >= 1.")
+    recent = journal.events(int(raw))
+    return json_response(
+        {
+            "state": request.app[keys.LINK].lifecycle.state,
+            "dropped": journal.dropped,
+            "count": len(recent),
+            "events": [event.to_dict() for event in recent],
+        }
+    )
+
+
 async def status(request: web.Request) -> web.Response:
     link = request.app[keys.LINK]
+    settings = request.app[keys.SETTINGS]
     return json_response(
         {
             "status": "ok",
             "service": "roleready-cache",
             "version": __version__,
-            "redis": {"enabled": link.enabled, "state": link.lifecycle.state},
+            "redis": {
+                "enabled": link.enabled,
+                "state": link.lifecycle.state,
+                "url": settings.redis_url_redacted or None,
+            },
+            "namespaces": sorted(settings.namespace_ttls_ms),
         }
     )
 
@@ -35,4 +73,6 @@ async def status(request: web.Request) -> web.Response:
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/health", liveness)
     app.router.add_get("/health/ready", readiness)
+    app.router.add_get("/health/detailed", detailed)
+    app.router.add_get("/health/events", events)
     app.router.add_get("/api/status", status)

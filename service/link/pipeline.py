@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
@@ -119,3 +119,21 @@ class AutoPipeline:
                 future.set_exception(exc)
                 # Callers that were cancelled never retrieve it; mark it seen.
                 future.exception()
+
+
+def mark_retrieved(futures: Iterable[asyncio.Future[Any]]) -> None:
+    """Mark errors nobody will await as seen, now or when they arrive.
+
+    When one command of a request fails, its siblings' errors are never
+    awaited; without this asyncio reports "exception was never retrieved".
+    """
+    for future in futures:
+        if future.done():
+            _consume(future)
+        else:
+            future.add_done_callback(_consume)
+
+
+def _consume(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()

@@ -19,7 +19,7 @@ def test_serves_health_with_no_redis_at_all(service_process: StartService) -> No
     assert (status, json.loads(body)) == (200, {"status": "ok"})
     status, body = http_get(service.base_url + "/api/status")
     assert status == 200
-    assert json.loads(body)["redis"] == {"enabled": False, "state": "disconnected"}
+    assert json.loads(body)["redis"] == {"enabled": False, "state": "disconnected", "url": None}
     assert service.terminate() == 0
 
 

@@ -1,0 +1,24 @@
+"""GET /metrics: Prometheus text exposition of the app's registry."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from service import keys
+from service.link.probe import probe
+
+
+async def metrics(request: web.Request) -> web.Response:
+    registry = request.app[keys.METRICS]
+    collector = registry.cache_collector
+    if collector is not None:
+        # A fresh, bounded look at Redis memory for the memory alert.
+        collector.last_probe = await probe(request.app[keys.LINK])
+    body = generate_latest(registry.registry)
+    # CONTENT_TYPE_LATEST carries a charset, which content_type= refuses.
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/metrics", metrics)

@@ -1,0 +1,171 @@
+"""Prometheus metrics: cache and link figures read at scrape time, plus
+HTTP request durations observed by a middleware.
+
+Counters that already exist as projections or plain counters (the link's
+view, `CacheStats`) are not copied into prometheus-client objects on every
+request; a custom collector reads them when /metrics is scraped. Each app
+has its own registry, so several apps in one process (tests) never clash.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    Metric,
+    StateSetMetricFamily,
+)
+from prometheus_client.registry import Collector
+
+from service.cache.two_tier import TwoTierCache
+from service.link.driver import RedisLink
+from service.link.probe import ProbeResult
+from statemachine.definition import State
+
+PREFIX = "roleready"
+STATES = [state.value for state in State]
+
+
+class CacheCollector(Collector):
+    """Reads the cache counters and the link's projection at scrape time."""
+
+    def __init__(self, cache: TwoTierCache, link: RedisLink) -> None:
+        self._cache = cache
+        self._link = link
+        # Filled by the /metrics handler right before a scrape (bounded probe).
+        self.last_probe: ProbeResult | None = None
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._cache_metrics()
+        yield from self._link_metrics()
+
+    def _cache_metrics(self) -> Iterator[Metric]:
+        stats = self._cache.stats
+        hits = CounterMetricFamily(
+            f"{PREFIX}_cache_hits", "Lookups answered by a tier.", labels=["tier"]
+        )
+        hits.add_metric(["memory"], stats.memory_hits)
+        hits.add_metric(["redis"], stats.redis_hits)
+        misses = CounterMetricFamily(
+            f"{PREFIX}_cache_misses", "Lookups a tier could not answer.", labels=["tier"]
+        )
+        misses.add_metric(["memory"], stats.memory_misses)
+        misses.add_metric(["redis"], stats.redis_misses)
+        lookups = CounterMetricFamily(
+            f"{PREFIX}_cache_lookups", "GET outcomes across both tiers.", labels=["result"]
+        )
+        lookups.add_metric(["hit_memory"], stats.memory_hits)
+        lookups.add_metric(["hit_redis"], stats.redis_hits)
+        lookups.add_metric(["miss"], stats.misses)
+        yield hits
+        yield misses
+        yield lookups
+        yield CounterMetricFamily(f"{PREFIX}_cache_sets", "PUTs stored.", value=stats.sets)
+        yield CounterMetricFamily(f"{PREFIX}_cache_deletes", "DELETEs done.", value=stats.deletes)
+        memory = self._cache.memory
+        yield GaugeMetricFamily(
+            f"{PREFIX}_memory_cache_entries", "Entries in the memory tier.", value=len(memory)
+        )
+        yield GaugeMetricFamily(
+            f"{PREFIX}_memory_cache_capacity", "Capacity of the memory tier.", value=memory.capacity
+        )
+        yield CounterMetricFamily(
+            f"{PREFIX}_memory_cache_evictions", "LRU evictions.", value=memory.evictions
+        )
+
+    def _link_metrics(self) -> Iterator[Metric]:
+        view = self._link.lifecycle.view
+        state = self._link.lifecycle.state
+        yield StateSetMetricFamily(
+            f"{PREFIX}_redis_connection_state",
+            "The Redis connection state machine's current state.",
+            value={name: name == state for name in STATES},
+        )
+        yield GaugeMetricFamily(
+            f"{PREFIX}_redis_up", "1 while the Redis link is ready.", value=int(state == "ready")
+        )
+        yield GaugeMetricFamily(
+            f"{PREFIX}_redis_enabled", "1 unless running memory-only.", value=int(self._link.enabled)
+        )
+        yield CounterMetricFamily(
+            f"{PREFIX}_redis_errors", "Redis errors seen (all kinds).", value=view.errors_total
+        )
+        yield CounterMetricFamily(
+            f"{PREFIX}_redis_reconnects", "Successful re-connections.", value=view.reconnects_total
+        )
+        yield GaugeMetricFamily(
+            f"{PREFIX}_redis_reconnect_attempts",
+            "Reconnect attempts since the link was last ready.",
+            value=view.reconnect_attempts,
+        )
+        yield from self._memory_metrics()
+
+    def _memory_metrics(self) -> Iterator[Metric]:
+        probe = self.last_probe
+        if probe is None:
+            return
+        if probe.used_memory_bytes is not None:
+            yield GaugeMetricFamily(
+                f"{PREFIX}_redis_used_memory_bytes",
+                "Redis used_memory at the last scrape.",
+                value=probe.used_memory_bytes,
+            )
+        if probe.maxmemory_bytes is not None:
+            yield GaugeMetricFamily(
+                f"{PREFIX}_redis_maxmemory_bytes",
+                "Redis maxmemory (0 = unlimited) at the last scrape.",
+                value=probe.maxmemory_bytes,
+            )
+        yield GaugeMetricFamily(
+            f"{PREFIX}_redis_ping_seconds",
+            "PING round-trip time at the last scrape.",
+            value=probe.response_time_s,
+        )
+
+
+class Metrics:
+    """The app's registry and its request-duration histogram."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.request_duration = Histogram(
+            f"{PREFIX}_http_request_duration_seconds",
+            "HTTP request duration by route, method and status.",
+            labelnames=["route", "method", "status"],
+            registry=self.registry,
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+        )
+        self.cache_collector: CacheCollector | None = None
+        self._children: dict[tuple[str, str, int], Histogram] = {}
+
+    def watch(self, cache: TwoTierCache, link: RedisLink) -> CacheCollector:
+        self.cache_collector = CacheCollector(cache, link)
+        self.registry.register(self.cache_collector)
+        return self.cache_collector
+
+    def observe(self, route: str, method: str, status: int, seconds: float) -> None:
+        key = (route, method, status)
+        child = self._children.get(key)
+        if child is None:
+            # labels() is the slow part; each combination is resolved once.
+            child = self._children[key] = self.request_duration.labels(route, method, str(status))
+        child.observe(seconds)
+
+
+def request_timer(metrics: Metrics) -> Middleware:
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        started = time.perf_counter()
+        response = await handler(request)
+        resource = request.match_info.route.resource
+        route = resource.canonical if resource is not None else "unmatched"
+        metrics.observe(route, request.method, response.status, time.perf_counter() - started)
+        return response
+
+    return middleware
