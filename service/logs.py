@@ -9,5 +9,8 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 def configure_logging(level: str) -> None:
     logging.basicConfig(level=level, format=FORMAT)
-    # aiohttp's access log is one line per request: useful at DEBUG only.
-    logging.getLogger("aiohttp.access").setLevel(max(logging.getLevelName(level), logging.WARNING))
+    # aiohttp's access log is one line per request: too much below DEBUG.
+    quiet = max(logging.getLevelName(level), logging.WARNING)
+    logging.getLogger("aiohttp.access").setLevel(quiet)
+    # transitions logs every callback at INFO; the journal already tells the story.
+    logging.getLogger("transitions").setLevel(quiet)

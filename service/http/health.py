@@ -27,7 +27,7 @@ async def readiness(request: web.Request) -> web.Response:
 async def detailed(request: web.Request) -> web.Response:
     """The guide's document; always 200, bounded by the command timeout."""
     link = request.app[keys.LINK]
-    result = await probe(link)
+    result = await probe(link, request.app[keys.SETTINGS].redis_command_timeout_ms / 1000)
     lifecycle = link.lifecycle
     report = detailed_report(
         request.app[keys.CACHE], lifecycle.view, lifecycle.state, link.enabled, result

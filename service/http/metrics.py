@@ -14,7 +14,9 @@ async def metrics(request: web.Request) -> web.Response:
     collector = registry.cache_collector
     if collector is not None:
         # A fresh, bounded look at Redis memory for the memory alert.
-        collector.last_probe = await probe(request.app[keys.LINK])
+        collector.last_probe = await probe(
+            request.app[keys.LINK], request.app[keys.SETTINGS].redis_command_timeout_ms / 1000
+        )
     body = generate_latest(registry.registry)
     # CONTENT_TYPE_LATEST carries a charset, which content_type= refuses.
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -77,6 +77,7 @@ class RedisLink:
         self._generation = 0
         self._wake = asyncio.Event()
         self._dropped = asyncio.Event()
+        self._ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._disposals: set[asyncio.Task[None]] = set()
 
@@ -91,6 +92,17 @@ class RedisLink:
         if self._factory is not None and not self._wake.is_set():
             self._wake.set()  # lazy connect: the first use starts the link
         return None
+
+    async def first_session(self, timeout_s: float) -> LinkSession | None:
+        """Like `session()`, but a link that has never connected (lazy) gets
+        up to `timeout_s` to do so: a health probe is a first use too."""
+        session = self.session()
+        if session is None and self.lifecycle.state in ("disconnected", "connecting"):
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout_s):
+                    await self._ready.wait()
+            session = self.session()
+        return session
 
     def report_error(self, exc: BaseException, generation: int) -> None:
         if generation != self._generation or self.lifecycle.state == "closed":
@@ -141,6 +153,7 @@ class RedisLink:
         pipeline = AutoPipeline(client, self._command_timeout_s)
         self._session = LinkSession(client, pipeline, self._generation)
         self.lifecycle.connected()
+        self._ready.set()
         return True
 
     async def _watch(self) -> None:
@@ -167,6 +180,7 @@ class RedisLink:
     def _retire(self, reason: str | None) -> None:
         """Forget the current client; close it in the background."""
         session, self._session = self._session, None
+        self._ready.clear()
         self._generation += 1
         if reason is not None and self.lifecycle.state == "error":
             self.lifecycle.disconnected(reason)

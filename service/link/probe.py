@@ -37,9 +37,12 @@ def _int(value: str | None) -> int | None:
     return int(value) if value is not None and value.isdigit() else None
 
 
-async def probe(link: RedisLink) -> ProbeResult | None:
-    """None when the link is not ready or Redis did not answer in time."""
-    session = link.session()
+async def probe(link: RedisLink, timeout_s: float) -> ProbeResult | None:
+    """None when the link is not ready or Redis did not answer in time.
+
+    A lazy link that never connected is woken and given `timeout_s` to do so,
+    so the first health check after start-up shows the real state."""
+    session = await link.first_session(timeout_s)
     if session is None:
         return None
     started = time.perf_counter()

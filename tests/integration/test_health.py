@@ -231,3 +231,13 @@ async def test_metrics_parse_and_move_with_traffic(
     await link_state(client.app, "ready")
     back = await _metrics(client)
     assert back[("roleready_redis_reconnects_total", ())] == 1
+
+
+async def test_first_health_check_of_a_lazy_link_connects_it(
+    app_client: StartClient, redis_server: RedisServer
+) -> None:
+    client = await app_client(redis_server.url)  # REDIS_LAZY_CONNECT defaults to true
+    assert client.app[keys.LINK].lifecycle.state == "disconnected"
+    body = await _detailed(client)
+    assert body["status"] == "healthy"
+    assert body["checks"]["redis"]["connectionStatus"] == "ready"

@@ -1,0 +1,69 @@
+"""Fixtures for the ops tests: run scripts/* as an operator would, start servers.
+
+Scripts run as child processes from the checkout (their shebang, their exit
+code, their output), with an environment scrubbed of the variables they
+read, so the machine's settings (or its Redis on 6379) never leak in.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+
+import pytest
+
+from tests.ops.servers import OpsRedis
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPTS = ROOT / "scripts"
+REDIS_CONF = ROOT / "deploy" / "redis.conf"
+SCRIPT_TIMEOUT_S = 60
+SCRUBBED = (
+    "REDISCLI_AUTH", "REDIS_URL", "REDIS_HOST", "REDIS_PORT", "REDIS_USER", "REDIS_TLS",
+    "REDIS_TLS_CA_FILE", "REDIS_TLS_REJECT_UNAUTHORIZED", "BACKUP_DIR", "RETENTION_DAYS",
+    "BACKUP_TIMEOUT_S",
+)
+
+# The scripts' modules, importable for the few tests that need one function.
+if str(SCRIPTS) not in sys.path:
+    sys.path.insert(0, str(SCRIPTS))
+
+RunScript = Callable[..., subprocess.CompletedProcess[str]]
+StartServer = Callable[..., OpsRedis]
+
+
+def run(name: str, *args: object, env: Mapping[str, str] | None = None,
+        path_prefix: Path | None = None) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if k not in SCRUBBED}
+    if path_prefix is not None:
+        environ["PATH"] = f"{path_prefix}{os.pathsep}{environ.get('PATH', '')}"
+    environ.update(env or {})
+    return subprocess.run(
+        [str(SCRIPTS / name), *map(str, args)], env=environ, capture_output=True,
+        text=True, timeout=SCRIPT_TIMEOUT_S, check=False,
+    )
+
+
+@pytest.fixture
+def run_script() -> RunScript:
+    return run
+
+
+@pytest.fixture
+def ops_redis(tmp_path: Path) -> Iterator[StartServer]:
+    """`ops_redis(data_dir=None, conf=None, *args, password=None)`; all killed afterwards."""
+    started: list[OpsRedis] = []
+
+    def start(*args: str, data_dir: Path | None = None, conf: Path | None = None,
+              password: str | None = None) -> OpsRedis:
+        directory = data_dir or tmp_path / f"redis-{len(started)}"
+        server = OpsRedis(directory, conf=conf, args=args, password=password)
+        started.append(server)
+        return server.start()
+
+    yield start
+    for server in started:
+        server.kill()
