@@ -9,8 +9,7 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 def configure_logging(level: str) -> None:
     logging.basicConfig(level=level, format=FORMAT)
-    # aiohttp's access log is one line per request: too much below DEBUG.
-    quiet = max(logging.getLevelName(level), logging.WARNING)
-    logging.getLogger("aiohttp.access").setLevel(quiet)
-    # transitions logs every callback at INFO; the journal already tells the story.
-    logging.getLogger("transitions").setLevel(quiet)
+    # transitions logs every callback at INFO; the journal already tells that
+    # story, so its own lines are only wanted at DEBUG.
+    if level != "DEBUG":
+        logging.getLogger("transitions").setLevel(logging.WARNING)
