@@ -15,7 +15,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import redis
@@ -95,9 +95,9 @@ class OpsRedis:
             self.process.wait(timeout=5)
 
 
-def wait_for(condition: object, timeout: float = 10.0, what: str = "condition") -> None:
+def wait_for(condition: Callable[[], bool], timeout: float = 10.0,
+             what: str = "condition") -> None:
     """Poll `condition()` until true; fail the test after `timeout` seconds."""
-    assert callable(condition)
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
