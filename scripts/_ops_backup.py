@@ -13,7 +13,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from _ops_aof import backup_aof
@@ -78,28 +78,31 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         if args.retention_days < 0 or args.timeout <= 0:
             raise OpsError("--retention-days must be >= 0 and --timeout > 0", 2)
         for line in run_backup(args, RedisCli(endpoint_from_args(args, environ))):
-            print(f"backup-redis: {line}")
+            print(f"backup-redis: {line}", flush=True)
     except OpsError as exc:
         print(f"backup-redis: error: {exc}", file=sys.stderr)
         return exc.code
     return EXIT_OK
 
 
-def run_backup(args: argparse.Namespace, cli: RedisCli) -> list[str]:
-    """Make the backup; return what was written and deleted, for the operator."""
+def run_backup(args: argparse.Namespace, cli: RedisCli) -> Iterator[str]:
+    """Make the backup, yielding what was written and deleted as it happens.
+
+    A generator, so that when a later step fails the operator has already
+    been told about the files the earlier steps wrote.
+    """
     deadline = time.monotonic() + args.timeout
     cli.run("PING")
     args.backup_dir.mkdir(parents=True, exist_ok=True)
     stamp = unique_stamp(args.backup_dir)
-    report = [rdb_backup(args, cli, args.backup_dir / f"dump_{stamp}.rdb.gz", deadline)]
+    yield rdb_backup(args, cli, args.backup_dir / f"dump_{stamp}.rdb.gz", deadline)
     if not args.skip_aof and cli.config_get("appendonly") == "yes":
         archive = backup_aof(cli, args.data_dir, args.backup_dir / f"appendonly_{stamp}.tar.gz",
                              deadline)
-        report.append(f"wrote {archive.path} ({archive.size} bytes; {len(archive.files)} AOF "
-                      f"files + manifest from {archive.source})")
+        yield (f"wrote {archive.path} ({archive.size} bytes; {len(archive.files)} AOF "
+               f"files + manifest from {archive.source})")
     for old in prune(args.backup_dir, args.retention_days, time.time()):
-        report.append(f"deleted {old} (older than {args.retention_days} days)")
-    return report
+        yield f"deleted {old} (older than {args.retention_days} days)"
 
 
 def rdb_backup(args: argparse.Namespace, cli: RedisCli, target: Path, deadline: float) -> str:

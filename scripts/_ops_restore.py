@@ -15,7 +15,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from _ops_rebuild import rebuild_aof
@@ -80,14 +80,16 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     args = build_parser(os.environ if environ is None else environ).parse_args(argv)
     try:
         for line in run_restore(args):
-            print(f"restore-redis: {line}")
+            print(f"restore-redis: {line}", flush=True)
     except OpsError as exc:
         print(f"restore-redis: error: {exc}", file=sys.stderr)
         return exc.code
     return EXIT_OK
 
 
-def run_restore(args: argparse.Namespace) -> list[str]:
+def run_restore(args: argparse.Namespace) -> Iterator[str]:
+    """Restore, yielding each step as it happens (so a late failure still shows
+    which files were already moved aside)."""
     kind = backup_kind(args.backup)
     if kind == "aof" and args.rebuild_aof:
         raise OpsError("--rebuild-aof applies to RDB backups only", 2)
@@ -95,26 +97,24 @@ def run_restore(args: argparse.Namespace) -> list[str]:
         raise OpsError(f"{args.backup}: no such backup file", 2)
     data_dir = args.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    report = ensure_stopped(data_dir, args.host, args.port)
+    yield from ensure_stopped(data_dir, args.host, args.port)
     replaced = files_to_replace(kind, args, data_dir)
     stamp = time.strftime("%Y%m%d_%H%M%S", time.gmtime())
     with tempfile.TemporaryDirectory(dir=data_dir, prefix=".restore-") as tmp:
         staged, check = stage_and_verify(kind, args, Path(tmp))
-        report.append(f"verified {args.backup} ({check})")
+        yield f"verified {args.backup} ({check})"
         for name in replaced:
             aside = unused_name(data_dir / f"{name}.before-restore-{stamp}")
             os.replace(data_dir / name, aside)
-            report.append(f"moved the existing {name} to {aside}")
+            yield f"moved the existing {name} to {aside}"
         os.replace(staged, data_dir / staged.name)
-        report.append(f"restored {data_dir / staged.name}")
+        yield f"restored {data_dir / staged.name}"
     if args.rebuild_aof:
-        report.append(rebuild_aof(data_dir, args.dbfilename, args.appenddirname,
-                                  args.appendfilename, args.timeout))
-        report.append(verify_aof(find_manifest(data_dir / args.appenddirname,
-                                               args.appendfilename)))
+        yield rebuild_aof(data_dir, args.dbfilename, args.appenddirname,
+                          args.appendfilename, args.timeout)
+        yield verify_aof(find_manifest(data_dir / args.appenddirname, args.appendfilename))
     match_owner(data_dir, [args.dbfilename, args.appenddirname])
-    report.append(next_step(kind, args))
-    return report
+    yield next_step(kind, args)
 
 
 def files_to_replace(kind: str, args: argparse.Namespace, data_dir: Path) -> list[str]:

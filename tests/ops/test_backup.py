@@ -1,0 +1,162 @@
+"""scripts/backup-redis against real servers: success, failure, timeout, retention, secrets."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import re
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from _ops_aof import rewrites_paused
+from _ops_redis import Endpoint, RedisCli
+
+from tests.ops.conftest import REDIS_CONF, RunScript, StartServer
+from tests.support.ports import free_port
+
+DAY_S = 86400
+
+
+def age(path: Path, days: float) -> Path:
+    """Give `path` an mtime `days` in the past."""
+    when = time.time() - days * DAY_S
+    os.utime(path, (when, when))
+    return path
+
+
+def test_backup_writes_a_timestamped_gzipped_rdb(
+    ops_redis: StartServer, run_script: RunScript, tmp_path: Path
+) -> None:
+    server = ops_redis()
+    with server.client() as client:
+        client.set("greeting", "hello")
+    result = run_script("backup-redis", "--port", server.port, "--backup-dir", tmp_path / "b")
+    assert result.returncode == 0, result.stderr
+    [dump] = (tmp_path / "b").iterdir()  # no AOF archive: appendonly is no here
+    assert re.fullmatch(r"dump_\d{8}_\d{6}\.rdb\.gz", dump.name)
+    assert f"wrote {dump} (" in result.stdout
+    with gzip.open(dump) as rdb:
+        assert rdb.read(5) == b"REDIS"
+
+
+def test_failed_bgsave_exits_1_with_a_clear_message_and_deletes_nothing(
+    ops_redis: StartServer, run_script: RunScript, tmp_path: Path
+) -> None:
+    doomed = tmp_path / "doomed"
+    doomed.mkdir()
+    server = ops_redis("--dir", str(doomed))
+    # Redis chdir()ed into `dir`; once it is gone no snapshot file can be
+    # created there (chmod would not do: the tests run as root).
+    doomed.rmdir()
+    with server.client() as client:
+        client.set("k", "v")
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    old = backups / "dump_20000101_000000.rdb.gz"
+    old.write_bytes(b"an old backup")
+    age(old, 100)
+    result = run_script("backup-redis", "--port", server.port, "--backup-dir", backups,
+                        "--retention-days", "30")
+    assert result.returncode == 1
+    assert "BGSAVE failed (rdb_last_bgsave_status:err)" in result.stderr
+    assert [p.name for p in backups.iterdir()] == [old.name]  # not pruned, no partial file
+
+
+def test_bgsave_slower_than_the_time_limit_exits_4(
+    ops_redis: StartServer, run_script: RunScript, tmp_path: Path
+) -> None:
+    # rdb-key-save-delay (microseconds per key) makes the snapshot take ~20 s.
+    server = ops_redis("--rdb-key-save-delay", "1000000")
+    with server.client() as client:
+        client.mset({f"k{i}": i for i in range(20)})
+    result = run_script("backup-redis", "--port", server.port, "--backup-dir", tmp_path / "b",
+                        "--timeout", "1")
+    assert result.returncode == 4
+    assert "BGSAVE did not finish before the time limit" in result.stderr
+    assert not list((tmp_path / "b").iterdir())
+
+
+def test_retention_deletes_only_backups_older_than_the_limit(
+    ops_redis: StartServer, run_script: RunScript, tmp_path: Path
+) -> None:
+    server = ops_redis()
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    names = ["dump_20000101_000000.rdb.gz", "appendonly_20000101_000000.tar.gz",
+             "dump_20000201_000000.rdb.gz", "notes.txt"]
+    old_dump, old_aof, recent, unrelated = (backups / name for name in names)
+    for path, days in ((old_dump, 40), (old_aof, 40), (recent, 10), (unrelated, 400)):
+        path.write_bytes(b"x")
+        age(path, days)
+    result = run_script("backup-redis", "--port", server.port, "--backup-dir", backups,
+                        "--retention-days", "30")
+    assert result.returncode == 0, result.stderr
+    assert f"deleted {old_dump} (older than 30 days)" in result.stdout
+    assert f"deleted {old_aof} (older than 30 days)" in result.stdout
+    assert recent.exists() and unrelated.exists()
+    assert not old_dump.exists() and not old_aof.exists()
+
+
+def test_unreachable_server_exits_3(run_script: RunScript, tmp_path: Path) -> None:
+    port = free_port()
+    result = run_script("backup-redis", "--port", port, "--backup-dir", tmp_path / "b")
+    assert result.returncode == 3
+    assert f"cannot connect to redis://127.0.0.1:{port}" in result.stderr
+
+
+def test_password_only_from_rediscli_auth_never_in_argv_or_output(
+    ops_redis: StartServer, run_script: RunScript, tmp_path: Path
+) -> None:
+    secret = "s3cret-backup-password"
+    server = ops_redis(conf=REDIS_CONF, password=secret)
+    shim, calls = _recording_redis_cli(tmp_path)
+    args = ["backup-redis", "--port", server.port, "--backup-dir", tmp_path / "b"]
+
+    denied = run_script(*args, path_prefix=shim)
+    assert denied.returncode == 3
+    assert "refused authentication" in denied.stderr and "REDISCLI_AUTH" in denied.stderr
+
+    done = run_script(*args, env={"REDISCLI_AUTH": secret}, path_prefix=shim)
+    assert done.returncode == 0, done.stderr
+    assert "appendonly_" in done.stdout  # the AOF path ran authenticated too
+    assert "CONFIG SET auto-aof-rewrite-percentage 0" in calls.read_text()
+    assert secret not in calls.read_text()
+    assert secret not in done.stdout + done.stderr + denied.stdout + denied.stderr
+
+
+def _recording_redis_cli(tmp_path: Path) -> tuple[Path, Path]:
+    """A redis-cli first on PATH that logs its arguments, then runs the real one."""
+    real = shutil.which("redis-cli")
+    assert real is not None
+    shim, calls = tmp_path / "shim", tmp_path / "redis-cli-calls.log"
+    shim.mkdir()
+    wrapper = shim / "redis-cli"
+    wrapper.write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> "{calls}"\nexec "{real}" "$@"\n')
+    wrapper.chmod(0o755)
+    return shim, calls
+
+
+def test_unreadable_aof_dir_fails_clearly(
+    ops_redis: StartServer, run_script: RunScript, tmp_path: Path
+) -> None:
+    server = ops_redis(conf=REDIS_CONF)
+    result = run_script("backup-redis", "--port", server.port, "--backup-dir", tmp_path / "b",
+                        "--data-dir", tmp_path / "not-the-data-dir")
+    assert result.returncode == 1
+    assert "AOF manifest" in result.stderr and "is not readable here" in result.stderr
+    # The RDB was still saved: not found under --data-dir, so fetched over the network.
+    assert "fetched with redis-cli --rdb" in result.stdout
+    assert len(list((tmp_path / "b").glob("dump_*.rdb.gz"))) == 1
+
+
+def test_paused_aof_rewrites_are_resumed_even_when_the_copy_fails(
+    ops_redis: StartServer,
+) -> None:
+    server = ops_redis(conf=REDIS_CONF)
+    cli = RedisCli(Endpoint(port=server.port))
+    with pytest.raises(RuntimeError, match="copy failed"), rewrites_paused(cli):
+        assert cli.config_get("auto-aof-rewrite-percentage") == "0"
+        raise RuntimeError("copy failed")
+    assert cli.config_get("auto-aof-rewrite-percentage") == "100"
