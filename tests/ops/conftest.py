@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.ops.servers import OpsRedis
+from tests.ops.tls import Certificates
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ROOT / "scripts"
@@ -54,13 +55,13 @@ def run_script() -> RunScript:
 
 @pytest.fixture
 def ops_redis(tmp_path: Path) -> Iterator[StartServer]:
-    """`ops_redis(data_dir=None, conf=None, *args, password=None)`; all killed afterwards."""
+    """`ops_redis(*args, data_dir=, conf=, password=, tls=)`; all killed afterwards."""
     started: list[OpsRedis] = []
 
     def start(*args: str, data_dir: Path | None = None, conf: Path | None = None,
-              password: str | None = None) -> OpsRedis:
+              password: str | None = None, tls: Certificates | None = None) -> OpsRedis:
         directory = data_dir or tmp_path / f"redis-{len(started)}"
-        server = OpsRedis(directory, conf=conf, args=args, password=password)
+        server = OpsRedis(directory, conf=conf, args=args, password=password, tls=tls)
         started.append(server)
         return server.start()
 

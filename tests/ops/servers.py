@@ -20,6 +20,7 @@ from pathlib import Path
 
 import redis
 
+from tests.ops.tls import Certificates
 from tests.support.ports import free_port
 from tests.support.redis_server import redis_server_binary
 
@@ -31,12 +32,14 @@ class OpsRedis:
     """One redis-server on a free loopback port with its own data directory."""
 
     def __init__(self, data_dir: Path, *, conf: Path | None = None,
-                 args: Sequence[str] = (), password: str | None = None) -> None:
+                 args: Sequence[str] = (), password: str | None = None,
+                 tls: Certificates | None = None) -> None:
         self.data_dir = data_dir
         self.conf = conf
-        self.port = free_port()
+        self.port = free_port()  # the TLS port when `tls` is given (no plain port then)
         self.args = list(args)
         self.password = password
+        self.tls = tls
         self.log = data_dir / "redis.log"
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -44,9 +47,10 @@ class OpsRedis:
         # Without a config file, the harness's fast defaults (no persistence).
         defaults = [] if self.conf else ["--save", "", "--appendonly", "no"]
         password = ["--requirepass", self.password] if self.password else []
+        listen = self.tls.server_args(self.port) if self.tls else ["--port", str(self.port)]
         return [
             redis_server_binary(), *([str(self.conf)] if self.conf else []),
-            "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.data_dir),
+            *listen, "--bind", "127.0.0.1", "--dir", str(self.data_dir),
             "--daemonize", "no", "--logfile", str(self.log),
             "--repl-diskless-sync-delay", "0", *defaults, *password, *self.args,
         ]
@@ -69,9 +73,10 @@ class OpsRedis:
     def _log_text(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
-    def client(self, **options: object) -> redis.Redis:
-        return redis.Redis(host="127.0.0.1", port=self.port, password=self.password,
-                           socket_timeout=10, **options)  # type: ignore[arg-type]
+    def client(self) -> redis.Redis:
+        tls = {"ssl": True, "ssl_ca_certs": str(self.tls.ca)} if self.tls else {}
+        return redis.Redis(host="localhost" if self.tls else "127.0.0.1", port=self.port,
+                           password=self.password, socket_timeout=10, **tls)  # type: ignore[arg-type]
 
     def stop(self) -> None:
         """SIGTERM: a clean shutdown (also ends any fork child)."""
