@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -39,14 +40,7 @@ def test_serves_health_with_a_fixture_redis(
 ) -> None:
     service = service_process(REDIS_URL=redis_server.url, REDIS_LAZY_CONNECT="false")
     assert http_get(service.base_url + "/health")[0] == 200
-    deadline = time.monotonic() + 10
-    state = ""
-    while time.monotonic() < deadline:
-        state = json.loads(http_get(service.base_url + "/api/status")[1])["redis"]["state"]
-        if state == "ready":
-            break
-        time.sleep(0.05)
-    assert state == "ready"
+    _wait_ready(service)
     assert service.terminate() == 0
     assert "redis: redis://127.0.0.1" in service.log()
 
@@ -87,3 +81,40 @@ def test_password_in_redis_url_never_reaches_the_log(
     service.terminate()
     assert "hunter2" not in service.log()
     assert ":***@127.0.0.1" in service.log()
+
+
+
+def _wait_ready(service: ServiceProcess) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        body = json.loads(http_get(service.base_url + "/api/status")[1])
+        if body["redis"]["state"] == "ready":
+            return
+        time.sleep(0.05)
+    raise AssertionError("the service's Redis link never became ready")
+
+
+def test_in_flight_request_finishes_during_shutdown(
+    service_process: StartService, redis_server: RedisServer
+) -> None:
+    service = service_process(
+        REDIS_URL=redis_server.url, REDIS_LAZY_CONNECT="false", REDIS_COMMAND_TIMEOUT_MS="1500"
+    )
+    _wait_ready(service)
+    redis_server.pause()  # the next memory miss waits on Redis for up to 1.5 s
+    try:
+        answers: list[int] = []
+        request = threading.Thread(
+            target=lambda: answers.append(
+                http_get(service.base_url + "/cache/default/slow", timeout=10)[0]
+            )
+        )
+        request.start()
+        time.sleep(0.3)  # the handler is now waiting on the hung Redis
+        assert service.process is not None
+        service.process.send_signal(signal.SIGTERM)
+        request.join(timeout=10)
+    finally:
+        redis_server.resume()
+    assert answers == [404]  # answered as a miss, not cut off
+    assert service.process.wait(timeout=15) == 0
