@@ -1,0 +1,42 @@
+"""The ops scripts as commands: runnable from a checkout, documented, standard library only."""
+
+from __future__ import annotations
+
+import ast
+import os
+import sys
+
+import pytest
+
+from tests.ops.conftest import SCRIPTS, RunScript
+
+COMMANDS = ["backup-redis", "restore-redis", "check-production"]
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_help_documents_exit_codes(name: str, run_script: RunScript) -> None:
+    path = SCRIPTS / name
+    assert os.access(path, os.X_OK)
+    assert path.read_text().startswith("#!/usr/bin/env python3\n")
+    result = run_script(name, "--help")
+    assert result.returncode == 0
+    assert result.stdout.startswith(f"usage: {name}")
+    assert "exit codes:" in result.stdout
+
+
+def test_bad_usage_exits_2(run_script: RunScript) -> None:
+    result = run_script("backup-redis", "--retention-days", "soon")
+    assert result.returncode == 2
+    assert "--retention-days: invalid int value: 'soon'" in result.stderr
+
+
+def test_scripts_import_only_the_standard_library_and_each_other() -> None:
+    # They must run on a Redis host without the project's virtualenv, and
+    # must never reach into the service's internals.
+    for path in [*SCRIPTS.glob("_ops_*.py"), *(SCRIPTS / n for n in COMMANDS)]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            for name in names:
+                top = name.split(".")[0]
+                assert top in sys.stdlib_module_names or top.startswith("_ops_"), (path, name)
