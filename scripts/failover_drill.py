@@ -1,0 +1,371 @@
+"""scripts/failover-drill: the guide's "Test Redis Failover" (and "Test Cache
+Recovery") as one command against a running service, over HTTP only.
+
+Flow (failover mode):
+
+    /health 200 -> /health/detailed healthy -> stop command -> poll until
+    unhealthy (time to detect) -> /api/status, /health/ready, PUT+GET served
+    from memory -> start command -> poll until healthy (time to recover) ->
+    /health/events since the drill began: ready -> error -> reconnecting ... -> ready
+
+Once the stop command has been run, the start command and the wait for
+recovery always run, even after a failed step or Ctrl-C, so a drill never
+leaves Redis down. Standard library only: plain python3 runs it, no virtualenv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+JOURNAL_LIMIT = 1000  # the service's default JOURNAL_CAPACITY
+OUTAGE_STATES = frozenset({"error", "reconnecting", "failed"})
+
+
+
+class StepFailed(Exception):
+    """A step's check did not hold; the message says what was seen."""
+
+
+@dataclass
+class Step:
+    number: int
+    name: str
+    status: str = "skip"  # pass | fail | skip
+    duration_s: float | None = None
+    detail: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: bytes
+    headers: dict[str, str]
+    elapsed_s: float
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body)
+        except ValueError as exc:
+            raise StepFailed(f"expected JSON, got {self.body[:120]!r}") from exc
+
+
+class Service:
+    """The service's HTTP API; any answer (even 5xx) is a Reply, no answer raises."""
+
+    def __init__(self, url: str, timeout_s: float, token: str | None) -> None:
+        self.url = url.rstrip("/")
+        self.timeout_s = timeout_s
+        self.token = token
+
+    def call(self, method: str, path: str, body: bytes | None = None) -> Reply:
+        request = urllib.request.Request(self.url + path, data=body, method=method)
+        if self.token and path.startswith("/cache/"):
+            request.add_header("Authorization", f"Bearer {self.token}")
+        if body is not None:
+            request.add_header("Content-Type", "text/plain")
+        started = time.monotonic()
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+                return Reply(response.status, response.read(), dict(response.headers),
+                             time.monotonic() - started)
+        except urllib.error.HTTPError as exc:
+            return Reply(exc.code, exc.read(), dict(exc.headers), time.monotonic() - started)
+        except (OSError, urllib.error.URLError) as exc:
+            raise StepFailed(f"{method} {path}: no answer from {self.url} ({exc})") from exc
+
+    def get_json(self, path: str) -> Any:
+        reply = self.call("GET", path)
+        if reply.status != 200:
+            raise StepFailed(f"GET {path} answered {reply.status}: {reply.body[:200]!r}")
+        return reply.json()
+
+    def redis_check(self) -> dict[str, Any]:
+        return dict(self.get_json("/health/detailed")["checks"]["redis"])
+
+    def last_seq(self) -> int:
+        events = self.get_json("/health/events?limit=1")["events"]
+        return int(events[-1]["seq"]) if events else 0
+
+
+def run_command(command: str, timeout_s: float) -> tuple[float, str]:
+    """Run `command` through the shell; output goes to a file, not a pipe, so a
+    start command that leaves a daemon behind cannot hold the drill open."""
+    with tempfile.TemporaryFile() as output:
+        started = time.monotonic()
+        try:
+            code = subprocess.run(command, shell=True, stdin=subprocess.DEVNULL, stdout=output,
+                                  stderr=subprocess.STDOUT, timeout=timeout_s,
+                                  check=False).returncode
+        except subprocess.TimeoutExpired as exc:
+            raise StepFailed(f"`{command}` still running after {timeout_s:g} s") from exc
+        elapsed = time.monotonic() - started
+        output.seek(0)
+        tail = output.read().decode(errors="replace").strip()[-300:]
+    if code != 0:
+        raise StepFailed(f"`{command}` exited {code}" + (f": {tail}" if tail else ""))
+    return elapsed, f"`{command}` exit 0 in {elapsed:.2f} s"
+
+
+def wait_for_redis(service: Service, want: str, *, since: float, timeout_s: float,
+                   poll_s: float, after: str) -> tuple[float, dict[str, Any]]:
+    """Poll /health/detailed until checks.redis.status == `want`; return the
+    seconds from `since` (a time.monotonic() mark) to the poll that saw it."""
+    while True:
+        check = service.redis_check()
+        waited = time.monotonic() - since
+        if check.get("status") == want:
+            return round(waited, 3), check
+        if check.get("enabled") is False:
+            raise StepFailed("the service runs memory-only (REDIS_URL is empty): nothing to drill")
+        if waited >= timeout_s:
+            raise StepFailed(
+                f"checks.redis.status still {check.get('status')!r} {waited:.2f} s {after} "
+                f"(connectionStatus={check.get('connectionStatus')!r}, "
+                f"lastError={check.get('lastError')!r})")
+        time.sleep(min(poll_s, max(0.0, timeout_s - waited)))
+
+
+def journal_path(events: Sequence[dict[str, Any]]) -> list[str]:
+    """The states the link went through: the first event's source, then each new state."""
+    changes = [e for e in events if e["from"] != e["to"]]
+    return [changes[0]["from"], *(e["to"] for e in changes)] if changes else []
+
+
+def check_sequence(events: Sequence[dict[str, Any]]) -> str:
+    """Raise StepFailed unless the states read ready -> error -> ... -> ready."""
+    path = journal_path(events)
+    shown = " -> ".join(path) or "(no state changes)"
+    if path[:2] != ["ready", "error"]:
+        raise StepFailed(f"expected the journal to start ready -> error, got {shown}")
+    if "ready" not in path[2:]:
+        raise StepFailed(f"the link never returned to ready: {shown}")
+    back = path.index("ready", 2)
+    between = path[1:back]
+    if "reconnecting" not in between or not set(between) <= OUTAGE_STATES:
+        raise StepFailed(f"unexpected states during the outage: {shown}")
+    if back != len(path) - 1:
+        raise StepFailed(f"the link left ready again after recovering: {shown}")
+    return shown
+
+
+class Drill:
+    """Runs steps in order, prints each as it ends, and keeps Redis's restore
+    steps running once the stop command has been attempted."""
+
+    def __init__(self, service: Service, args: argparse.Namespace,
+                 out: Callable[[str], None]) -> None:
+        self.service = service
+        self.args = args
+        self.out = out
+        self.steps: list[Step] = []
+        self.failure: Step | None = None
+        self.stop_attempted = False
+        self.context: dict[str, Any] = {"timings": {}, "journal": None, "cache": {}}
+        self.keys: list[str] = []
+
+    def step(self, name: str, action: Callable[[Step], str], *, restores: bool = False) -> Step:
+        step = Step(len(self.steps) + 1, name)
+        self.steps.append(step)
+        if self.failure is not None and not (restores and self.stop_attempted):
+            self.out(f"[SKIP] {step.number}. {name}")
+            return step
+        started = time.monotonic()
+        try:
+            step.detail = action(step)
+            step.status = "pass"
+        except StepFailed as exc:
+            step.status, step.detail = "fail", str(exc)
+        except KeyboardInterrupt:
+            step.status, step.detail = "fail", "interrupted (Ctrl-C)"
+        step.duration_s = round(time.monotonic() - started, 3)
+        if step.status == "fail" and self.failure is None:
+            self.failure = step
+        self.out(f"[{step.status.upper()}] {step.number}. {name} ({step.duration_s:.2f} s): "
+                 f"{step.detail}")
+        return step
+
+    # -- steps shared by both modes ------------------------------------------------
+
+    def service_answers(self, step: Step) -> str:
+        reply = self.service.call("GET", "/health")
+        if reply.status != 200 or reply.json() != {"status": "ok"}:
+            raise StepFailed(f"GET /health answered {reply.status}: {reply.body[:200]!r}")
+        return 'GET /health -> 200 {"status":"ok"}'
+
+    def redis_healthy(self, step: Step) -> str:
+        _, check = wait_for_redis(self.service, "healthy", since=time.monotonic(),
+                                  timeout_s=self.args.detect_timeout,
+                                  poll_s=self.args.poll_interval, after="into the drill")
+        self.context["since_seq"] = self.service.last_seq()
+        self.context["reconnects_before"] = self._cache_check()["redis"]["reconnects"]
+        step.data = {"check": check}
+        return (f"checks.redis.status=healthy connectionStatus={check['connectionStatus']} "
+                f"responseTime={check.get('responseTime')}")
+
+    def stop_redis(self, step: Step) -> str:
+        self.stop_attempted = True
+        _, detail = run_command(self.args.stop_cmd, self.args.command_timeout)
+        self.context["stopped_at"] = time.monotonic()
+        return detail
+
+    def fallback_detected(self, step: Step) -> str:
+        detect, check = wait_for_redis(self.service, "unhealthy",
+                                       since=self.context["stopped_at"],
+                                       timeout_s=self.args.detect_timeout,
+                                       poll_s=self.args.poll_interval,
+                                       after="after the stop command")
+        self.context["timings"]["time_to_detect_s"] = detect
+        step.data = {"check": check}
+        return (f"unhealthy {detect:.2f} s after the stop command "
+                f"(connectionStatus={check['connectionStatus']}, lastError={check['lastError']!r})")
+
+    def start_redis(self, step: Step) -> str:
+        _, detail = run_command(self.args.start_cmd, self.args.command_timeout)
+        self.context["started_at"] = time.monotonic()
+        return detail
+
+    def recovered(self, step: Step) -> str:
+        recover, check = wait_for_redis(self.service, "healthy",
+                                        since=self.context["started_at"],
+                                        timeout_s=self.args.recover_timeout,
+                                        poll_s=self.args.poll_interval,
+                                        after="after the start command")
+        self.context["timings"]["time_to_recover_s"] = recover
+        step.data = {"check": check}
+        return f"healthy {recover:.2f} s after the start command"
+
+    def fetch_journal(self) -> list[dict[str, Any]]:
+        """Events since step 2, also kept (the first 200) for the report."""
+        since = int(self.context["since_seq"])
+        doc = self.service.get_json(f"/health/events?limit={JOURNAL_LIMIT}")
+        events = [e for e in doc["events"] if int(e["seq"]) > since]
+        self.context["journal"] = {"since_seq": since, "state": doc["state"],
+                                   "path": journal_path(events), "events": events[:200]}
+        return events
+
+    def journal(self, step: Step) -> str:
+        since = int(self.context["since_seq"])
+        events = self.fetch_journal()
+        if events and int(events[0]["seq"]) != since + 1:
+            raise StepFailed(f"journal events {since + 1}..{events[0]['seq'] - 1} were dropped "
+                             "(raise JOURNAL_CAPACITY); the sequence cannot be checked")
+        shown = check_sequence(events)
+        errors = [e for e in events if e["type"] == "ErrorSeen"]
+        back = next(e for e in reversed(events) if e["to"] == "ready" and e["from"] != "ready")
+        outage = round(float(back["monotonic"]) - float(errors[0]["monotonic"]), 3)
+        self.context["timings"]["service_outage_s"] = outage
+        return f"{shown} ({len(events)} events, service-side outage {outage:.2f} s)"
+
+    # -- the failover mode's cache check -------------------------------------------
+
+    def still_serves(self, step: Step) -> str:
+        status = self.service.call("GET", "/api/status")
+        ready = self.service.call("GET", "/health/ready")
+        if status.status != 200 or ready.status != 200:
+            raise StepFailed(f"/api/status answered {status.status}, "
+                             f"/health/ready answered {ready.status}")
+        key = self._new_key("outage")
+        put, got = self._put_get(key, want_source="hit-memory")
+        step.data = {"api_status_s": status.elapsed_s, "put_s": put.elapsed_s,
+                     "get_s": got.elapsed_s, "key": key}
+        return (f"/api/status 200, /health/ready 200, PUT {put.status} "
+                f"({put.elapsed_s * 1000:.0f} ms), GET 200 X-Cache: hit-memory "
+                f"({got.elapsed_s * 1000:.0f} ms)")
+
+    # -- cache-recovery mode ----------------------------------------------------------
+
+    def populate(self, step: Step) -> str:
+        for index in range(self.args.keys):
+            self._put_get(self._new_key(f"k{index}"))
+        entries = self._cache_check()["memory"]["entries"]
+        self.context["cache"]["entries_before"] = entries
+        return f"{self.args.keys} keys PUT and read back; checks.cache.memory.entries={entries}"
+
+    def reconnected(self, step: Step) -> str:
+        detail = self.recovered(step)
+        reconnects = self._cache_check()["redis"]["reconnects"]
+        before = self.context["reconnects_before"]
+        step.data["reconnects"] = {"before": before, "after": reconnects}
+        if reconnects <= before:
+            raise StepFailed(f"healthy, but checks.cache.redis.reconnects stayed at {reconnects}")
+        return f"{detail}; checks.cache.redis.reconnects {before} -> {reconnects}"
+
+    def earlier_keys(self, step: Step) -> str:
+        seen: dict[str, int] = {}
+        for key in self.keys[: self.args.keys]:
+            path = f"/cache/{self.args.namespace}/{key}"
+            got = self.service.call("GET", path)
+            source = str(got.headers.get("X-Cache"))
+            if (got.status, source) != (404, "miss") and (
+                    got.status != 200 or got.body != f"failover drill {key}".encode()):
+                raise StepFailed(f"GET {path} answered {got.status} X-Cache: {source} "
+                                 f"{got.body[:120]!r}")
+            seen[source] = seen.get(source, 0) + 1
+        entries = self._cache_check()["memory"]["entries"]
+        self.context["cache"].update(entries_after=entries, earlier_keys=seen)
+        counts = ", ".join(f"{name} {count}" for name, count in sorted(seen.items()))
+        return f"{self.args.keys} earlier keys: {counts}; checks.cache.memory.entries={entries}"
+
+    def write_after(self, step: Step) -> str:
+        put, got = self._put_get(self._new_key("after"))
+        check = self.service.redis_check()
+        if check["status"] != "healthy":
+            raise StepFailed(f"the write went through, but Redis is {check['status']} "
+                             f"(connectionStatus={check['connectionStatus']})")
+        return f"PUT {put.status}, GET 200 X-Cache: {got.headers.get('X-Cache')}; Redis healthy"
+
+    def _put_get(self, key: str, want_source: str | None = None) -> tuple[Reply, Reply]:
+        path = f"/cache/{self.args.namespace}/{key}"
+        body = f"failover drill {key}".encode()
+        put = self.service.call("PUT", path, body)
+        if put.status != 204:
+            raise StepFailed(f"PUT {path} answered {put.status}: {put.body[:200]!r}")
+        got = self.service.call("GET", path)
+        source = got.headers.get("X-Cache")
+        if got.status != 200 or got.body != body:
+            raise StepFailed(f"GET {path} after PUT answered {got.status} X-Cache: {source} "
+                             f"{got.body[:120]!r}")
+        if want_source is not None and source != want_source:
+            raise StepFailed(f"GET {path} answered X-Cache: {source}, expected {want_source}")
+        return put, got
+
+    def _new_key(self, label: str) -> str:
+        key = f"failover-drill-{self.context['run_id']}-{label}"
+        self.keys.append(key)
+        return key
+
+    def _cache_check(self) -> dict[str, Any]:
+        return dict(self.service.get_json("/health/detailed")["checks"]["cache"])
+
+    def finish(self) -> list[str]:
+        """After the steps: keep the journal for the report even when a step failed
+        before the journal check, then delete the drill's keys."""
+        if self.context["journal"] is None and "since_seq" in self.context:
+            try:
+                self.fetch_journal()
+            except StepFailed:
+                pass
+        return self.cleanup()
+
+    def cleanup(self) -> list[str]:
+        """Delete the drill's keys; returns those that could not be deleted."""
+        left = []
+        for key in self.keys:
+            try:
+                reply = self.service.call("DELETE", f"/cache/{self.args.namespace}/{key}")
+                if reply.status != 204:
+                    left.append(key)
+            except StepFailed:
+                left.append(key)
+        return left
