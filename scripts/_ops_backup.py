@@ -18,6 +18,7 @@ from pathlib import Path
 
 from _ops_aof import backup_aof
 from _ops_redis import (
+    EXIT_FAILED,
     EXIT_OK,
     OpsError,
     RedisCli,
@@ -82,6 +83,9 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     except OpsError as exc:
         print(f"backup-redis: error: {exc}", file=sys.stderr)
         return exc.code
+    except OSError as exc:  # unwritable backup dir, full disk, permissions
+        print(f"backup-redis: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     return EXIT_OK
 
 

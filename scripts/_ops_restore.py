@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from _ops_rebuild import rebuild_aof
-from _ops_redis import EXIT_OK, OpsError
+from _ops_redis import EXIT_FAILED, EXIT_OK, OpsError
 from _ops_running import ensure_stopped
 from _ops_stage import (
     backup_kind,
@@ -84,6 +84,9 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     except OpsError as exc:
         print(f"restore-redis: error: {exc}", file=sys.stderr)
         return exc.code
+    except OSError as exc:  # unwritable backup dir, full disk, permissions
+        print(f"restore-redis: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     return EXIT_OK
 
 

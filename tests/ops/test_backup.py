@@ -160,3 +160,14 @@ def test_paused_aof_rewrites_are_resumed_even_when_the_copy_fails(
         assert cli.config_get("auto-aof-rewrite-percentage") == "0"
         raise RuntimeError("copy failed")
     assert cli.config_get("auto-aof-rewrite-percentage") == "100"
+
+
+def test_backup_dir_that_cannot_be_created_exits_1(
+    ops_redis: StartServer, run_script: RunScript, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    server = ops_redis()
+    result = run_script("backup-redis", "--port", server.port, "--backup-dir", blocker / "b")
+    assert result.returncode == 1
+    assert "Not a directory" in result.stderr
