@@ -98,10 +98,10 @@ def test_in_flight_request_finishes_during_shutdown(
     service_process: StartService, redis_server: RedisServer
 ) -> None:
     service = service_process(
-        REDIS_URL=redis_server.url, REDIS_LAZY_CONNECT="false", REDIS_COMMAND_TIMEOUT_MS="1500"
+        REDIS_URL=redis_server.url, REDIS_LAZY_CONNECT="false", REDIS_COMMAND_TIMEOUT_MS="3000"
     )
     _wait_ready(service)
-    redis_server.pause()  # the next memory miss waits on Redis for up to 1.5 s
+    redis_server.pause()  # the next memory miss waits on Redis for up to 3 s
     try:
         answers: list[int] = []
         request = threading.Thread(
@@ -110,7 +110,7 @@ def test_in_flight_request_finishes_during_shutdown(
             )
         )
         request.start()
-        time.sleep(0.3)  # the handler is now waiting on the hung Redis
+        time.sleep(1.0)  # ample time for the handler to be waiting on Redis
         assert service.process is not None
         service.process.send_signal(signal.SIGTERM)
         request.join(timeout=10)
