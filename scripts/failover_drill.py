@@ -231,9 +231,16 @@ class Drill:
                 f"(connectionStatus={check['connectionStatus']}, lastError={check['lastError']!r})")
 
     def start_redis(self, step: Step) -> str:
+        held = ""
+        if self.failure is None and "stopped_at" in self.context:
+            # --hold: keep Redis down long enough for the backoff to grow.
+            remaining = self.args.hold - (time.monotonic() - self.context["stopped_at"])
+            if remaining > 0:
+                time.sleep(remaining)
+                held = f" (after holding Redis down {self.args.hold:g} s)"
         _, detail = run_command(self.args.start_cmd, self.args.command_timeout)
         self.context["started_at"] = time.monotonic()
-        return detail
+        return detail + held
 
     def recovered(self, step: Step) -> str:
         recover, check = wait_for_redis(self.service, "healthy",

@@ -9,11 +9,13 @@ so no test leaves a Redis behind.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import shlex
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from itertools import pairwise
@@ -24,7 +26,7 @@ import pytest
 from failover_drill import StepFailed, check_sequence, journal_path
 
 from tests.conftest import FAST_LINK_ENV
-from tests.ops.conftest import RunScript, run
+from tests.ops.conftest import SCRIPTS, RunScript, run
 from tests.support.ports import free_port, port_is_open
 from tests.support.redis_server import ping, redis_server_binary
 from tests.support.service_process import ServiceProcess
@@ -189,11 +191,13 @@ def test_cache_recovery_mode_passes_and_reports_memory_entries(
     service = start_service(tmp_path / "service.log", daemon_redis.url, CACHE_API_TOKEN=TOKEN)
     try:
         result = drill(run_script, service, daemon_redis, "--mode", "cache-recovery",
-                       "--keys", 5, "--json", tmp_path / "report.json", token=TOKEN)
+                       "--keys", 5, "--hold", 0.6, "--json", tmp_path / "report.json",
+                       token=TOKEN)
     finally:
         service.kill()
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.splitlines()[-1] == "PASS: all 10 steps passed"
+    assert "(after holding Redis down 0.6 s)" in result.stdout
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["drill"] == "cache-recovery"
     assert report["cache"]["entries_before"] >= 5
@@ -219,6 +223,31 @@ def test_drill_never_stops_redis_when_the_service_is_not_healthy_first(
     assert result.returncode == 1
     assert "FAIL: step 2 (Redis healthy)" in result.stderr and "memory-only" in result.stderr
     assert not marker.exists()
+
+
+def test_help_documents_both_modes_and_exit_codes(run_script: RunScript) -> None:
+    path = SCRIPTS / "failover-drill"
+    assert os.access(path, os.X_OK)
+    assert path.read_text().startswith("#!/usr/bin/env python3\n")
+    result = run_script("failover-drill", "--help")
+    assert result.returncode == 0
+    assert result.stdout.startswith("usage: failover-drill")
+    for needle in ("cache-recovery mode", "exit codes:", "--stop-cmd", "--recover-timeout"):
+        assert needle in result.stdout
+    bad = run_script("failover-drill", "--recover-timeout", "-1")
+    assert bad.returncode == 2 and "--recover-timeout" in bad.stderr
+
+
+def test_drill_imports_only_the_standard_library() -> None:
+    # It runs with any python3 on an operator's host, and talks to the
+    # service over HTTP only: never `import service`.
+    for path in (SCRIPTS / "failover-drill", SCRIPTS / "failover_drill.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            for name in names:
+                top = name.split(".")[0]
+                assert top in sys.stdlib_module_names or top == "failover_drill", (path, name)
 
 
 @pytest.mark.parametrize("states", [
