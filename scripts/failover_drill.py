@@ -118,10 +118,13 @@ def run_command(command: str, timeout_s: float) -> tuple[float, str]:
 
 
 def wait_for_redis(service: Service, want: str, *, since: float, timeout_s: float,
-                   poll_s: float, after: str) -> tuple[float, dict[str, Any]]:
+                   poll_s: float, after: str,
+                   interrupted: Callable[[], bool] = lambda: False) -> tuple[float, dict[str, Any]]:
     """Poll /health/detailed until checks.redis.status == `want`; return the
     seconds from `since` (a time.monotonic() mark) to the poll that saw it."""
     while True:
+        if interrupted():
+            raise StepFailed(f"interrupted (Ctrl-C) while waiting for {want!r}")
         check = service.redis_check()
         waited = time.monotonic() - since
         if check.get("status") == want:
@@ -161,7 +164,11 @@ def check_sequence(events: Sequence[dict[str, Any]]) -> str:
 
 class Drill:
     """Runs steps in order, prints each as it ends, and keeps Redis's restore
-    steps running once the stop command has been attempted."""
+    steps running once the stop command has been attempted.
+
+    Ctrl-C is a request, not an exception: `on_sigint` counts it, waits and
+    the hold notice it, the remaining checks are skipped and Redis is started
+    again. A second Ctrl-C raises KeyboardInterrupt (abort at once)."""
 
     def __init__(self, service: Service, args: argparse.Namespace,
                  out: Callable[[str], None]) -> None:
@@ -173,10 +180,23 @@ class Drill:
         self.stop_attempted = False
         self.context: dict[str, Any] = {"timings": {}, "journal": None, "cache": {}}
         self.keys: list[str] = []
+        self.interrupts = 0
+
+    def on_sigint(self, signum: int, frame: object) -> None:
+        self.interrupts += 1
+        if self.interrupts > 1:
+            raise KeyboardInterrupt
+
+    def interrupted(self) -> bool:
+        return self.interrupts > 0
 
     def step(self, name: str, action: Callable[[Step], str], *, restores: bool = False) -> Step:
         step = Step(len(self.steps) + 1, name)
         self.steps.append(step)
+        if self.interrupts and self.failure is None:
+            self.failure = Step(step.number, name, "fail", 0.0, "interrupted (Ctrl-C) before it")
+            self.out(f"[STOP] Ctrl-C before step {step.number}; "
+                     + ("starting Redis again" if self.stop_attempted else "Redis not touched"))
         if self.failure is not None and not (restores and self.stop_attempted):
             self.out(f"[SKIP] {step.number}. {name}")
             return step
@@ -186,8 +206,11 @@ class Drill:
             step.status = "pass"
         except StepFailed as exc:
             step.status, step.detail = "fail", str(exc)
-        except KeyboardInterrupt:
-            step.status, step.detail = "fail", "interrupted (Ctrl-C)"
+        except (KeyError, TypeError, IndexError, ValueError) as exc:
+            # Not the document this service serves: is --url the right service?
+            step.status = "fail"
+            step.detail = (f"unexpected answer from {self.service.url} "
+                           f"({exc.__class__.__name__}: {exc})")
         step.duration_s = round(time.monotonic() - started, 3)
         if step.status == "fail" and self.failure is None:
             self.failure = step
@@ -206,7 +229,8 @@ class Drill:
     def redis_healthy(self, step: Step) -> str:
         _, check = wait_for_redis(self.service, "healthy", since=time.monotonic(),
                                   timeout_s=self.args.detect_timeout,
-                                  poll_s=self.args.poll_interval, after="into the drill")
+                                  poll_s=self.args.poll_interval, after="into the drill",
+                                  interrupted=self.interrupted)
         self.context["since_seq"] = self.service.last_seq()
         self.context["reconnects_before"] = self._cache_check()["redis"]["reconnects"]
         step.data = {"check": check}
@@ -224,7 +248,8 @@ class Drill:
                                        since=self.context["stopped_at"],
                                        timeout_s=self.args.detect_timeout,
                                        poll_s=self.args.poll_interval,
-                                       after="after the stop command")
+                                       after="after the stop command",
+                                       interrupted=self.interrupted)
         self.context["timings"]["time_to_detect_s"] = detect
         step.data = {"check": check}
         return (f"unhealthy {detect:.2f} s after the stop command "
@@ -234,15 +259,20 @@ class Drill:
         held = ""
         if self.failure is None and "stopped_at" in self.context:
             # --hold: keep Redis down long enough for the backoff to grow.
-            remaining = self.args.hold - (time.monotonic() - self.context["stopped_at"])
-            if remaining > 0:
-                time.sleep(remaining)
-                held = f" (after holding Redis down {self.args.hold:g} s)"
+            until = float(self.context["stopped_at"]) + self.args.hold
+            while time.monotonic() < until and not self.interrupts:
+                time.sleep(min(0.1, until - time.monotonic()))
+            held = f" (after holding Redis down {self.args.hold:g} s)" if self.args.hold else ""
+        interrupted = self.failure is None and self.interrupts > 0
         _, detail = run_command(self.args.start_cmd, self.args.command_timeout)
         self.context["started_at"] = time.monotonic()
+        if interrupted:
+            raise StepFailed(f"interrupted (Ctrl-C) while holding Redis down; started it: {detail}")
         return detail + held
 
     def recovered(self, step: Step) -> str:
+        if "started_at" not in self.context:
+            raise StepFailed("the start command did not complete: Redis may still be down")
         recover, check = wait_for_redis(self.service, "healthy",
                                         since=self.context["started_at"],
                                         timeout_s=self.args.recover_timeout,
@@ -268,9 +298,9 @@ class Drill:
             raise StepFailed(f"journal events {since + 1}..{events[0]['seq'] - 1} were dropped "
                              "(raise JOURNAL_CAPACITY); the sequence cannot be checked")
         shown = check_sequence(events)
-        errors = [e for e in events if e["type"] == "ErrorSeen"]
+        down = next(e for e in events if (e["from"], e["to"]) == ("ready", "error"))
         back = next(e for e in reversed(events) if e["to"] == "ready" and e["from"] != "ready")
-        outage = round(float(back["monotonic"]) - float(errors[0]["monotonic"]), 3)
+        outage = round(float(back["monotonic"]) - float(down["monotonic"]), 3)
         self.context["timings"]["service_outage_s"] = outage
         return f"{shown} ({len(events)} events, service-side outage {outage:.2f} s)"
 

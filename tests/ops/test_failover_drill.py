@@ -185,6 +185,40 @@ def test_drill_fails_naming_the_recovery_step_when_redis_never_returns(
     assert report["journal"]["path"][:2] == ["ready", "error"]  # kept for the post-mortem
 
 
+# Runs the script (argv[1:]) with Python's own SIGINT handler: a test runner
+# started in the background inherits SIGINT ignored, a terminal user does not.
+AS_IF_IN_A_TERMINAL = (
+    "import runpy, signal, sys, os; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "sys.argv = sys.argv[1:]; sys.path.insert(0, os.path.dirname(sys.argv[0])); "
+    "runpy.run_path(sys.argv[0], run_name='__main__')"
+)
+
+
+def test_ctrl_c_while_redis_is_held_down_still_starts_it_again(
+    service: ServiceProcess, daemon_redis: DaemonRedis
+) -> None:
+    drill_process = subprocess.Popen(
+        [sys.executable, "-c", AS_IF_IN_A_TERMINAL, str(SCRIPTS / "failover-drill"),
+         "--url", service.base_url,
+         "--stop-cmd", daemon_redis.stop_cmd, "--start-cmd", daemon_redis.start_cmd,
+         "--hold", "60", "--recover-timeout", "10", "--poll-interval", "0.05"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert drill_process.stdout is not None
+        for line in drill_process.stdout:
+            if line.startswith("[PASS] 5."):
+                break
+        drill_process.send_signal(signal.SIGINT)
+        out, err = drill_process.communicate(timeout=20)
+    finally:
+        drill_process.kill()
+    assert drill_process.returncode == 1
+    assert "FAIL: step 6 (start Redis): interrupted (Ctrl-C)" in err
+    assert "[PASS] 7. Redis recovered" in out
+    assert ping(daemon_redis.port)
+
+
 def test_cache_recovery_mode_passes_and_reports_memory_entries(
     run_script: RunScript, daemon_redis: DaemonRedis, tmp_path: Path
 ) -> None:
