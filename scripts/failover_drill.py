@@ -31,7 +31,6 @@ JOURNAL_LIMIT = 1000  # the service's default JOURNAL_CAPACITY
 OUTAGE_STATES = frozenset({"error", "reconnecting", "failed"})
 
 
-
 class StepFailed(Exception):
     """A step's check did not hold; the message says what was seen."""
 
