@@ -1,0 +1,253 @@
+"""Load generation for scripts/bench: wrk when installed, else Python workers.
+
+A `Workload` is a fixed list of requests that every connection cycles
+through (each thread starting at its own offset). Both generators take the
+same workload and give the same `LoadResult`, so the service and a baseline
+are always driven by the same tool with the same concurrency:
+
+    wrk        one process, -t threads, a generated Lua script that cycles the
+               requests and prints its figures as one JSON line in done()
+    python     -t worker processes (scripts/bench_pyload.py), each running
+               connections/threads keep-alive connections on one event loop
+
+`statuses=True` also counts answers by class (2xx, 404, other); wrk then
+parses every response in Lua, so throughput runs leave it off and count
+only what wrk calls status errors (every answer >= 400).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from bench_procs import BenchError, die_with_parent
+from bench_wrk import lua_script
+
+WRK_TIMEOUT_S = 5
+RESULT_MARK = "BENCH_JSON "
+# How long past its duration a generator may take to report before it is killed.
+GRACE_S = 30.0
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    body: bytes = b""
+    content_type: str | None = None
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    requests: tuple[Request, ...]
+
+    def to_json(self) -> list[dict[str, Any]]:
+        return [
+            {"method": r.method, "path": r.path, "content_type": r.content_type,
+             "body": base64.b64encode(r.body).decode()}
+            for r in self.requests
+        ]
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    requests: int
+    duration_s: float
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    # Answers that were not 2xx (with statuses=False: answers >= 400).
+    non_2xx: int
+    # Connect/read/write errors and timeouts: requests that got no answer.
+    socket_errors: int
+    # Only with statuses=True: 404 answers, and answers neither 2xx nor 404.
+    not_found: int | None = None
+    other_status: int | None = None
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.duration_s if self.duration_s > 0 else 0.0
+
+    @property
+    def bad(self) -> int:
+        """Answers an outage must never cause: not 2xx/404, or no answer at all."""
+        other = self.other_status if self.other_status is not None else self.non_2xx
+        return other + self.socket_errors
+
+
+class RunningLoad(Protocol):
+    def wait(self) -> LoadResult: ...
+    def stop(self) -> None: ...
+
+
+class Generator(Protocol):
+    name: str
+    version: str
+    threads: int
+    connections: int
+
+    def start(self, base_url: str, workload: Workload, duration_s: int, *,
+              statuses: bool = False) -> RunningLoad: ...
+
+
+class _Child:
+    """A generator child process whose stdout carries one result line."""
+
+    def __init__(self, argv: list[str], deadline_s: float) -> None:
+        self.argv = argv
+        self.deadline_s = deadline_s
+        self.popen = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+            # The bench runs no threads, so preexec_fn is safe here.
+            text=True, preexec_fn=die_with_parent,  # noqa: PLW1509
+        )
+
+    def result(self) -> dict[str, Any]:
+        try:
+            out, err = self.popen.communicate(timeout=self.deadline_s)
+        except BaseException:
+            self.stop()
+            raise
+        for line in out.splitlines():
+            if line.startswith(RESULT_MARK):
+                parsed: dict[str, Any] = json.loads(line[len(RESULT_MARK):])
+                return parsed
+        raise BenchError(f"{Path(self.argv[0]).name} gave no result: {err.strip()[-400:]}")
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGKILL)
+            self.popen.wait()
+
+
+class _WrkRun:
+    def __init__(self, child: _Child, statuses: bool) -> None:
+        self._child = child
+        self._statuses = statuses
+
+    def wait(self) -> LoadResult:
+        raw = self._child.result()
+        socket_errors = raw["connect"] + raw["read"] + raw["write"] + raw["timeout"]
+        if not self._statuses:
+            return LoadResult(raw["requests"], raw["duration_us"] / 1e6, raw["p50_us"] / 1e3,
+                              raw["p99_us"] / 1e3, raw["max_us"] / 1e3, raw["status_errors"],
+                              socket_errors)
+        non_2xx = raw["s404"] + raw["sother"]
+        return LoadResult(raw["requests"], raw["duration_us"] / 1e6, raw["p50_us"] / 1e3,
+                          raw["p99_us"] / 1e3, raw["max_us"] / 1e3, non_2xx, socket_errors,
+                          raw["s404"], raw["sother"])
+
+    def stop(self) -> None:
+        self._child.stop()
+
+
+class Wrk:
+    """The wrk binary (Debian package `wrk`)."""
+
+    name = "wrk"
+
+    def __init__(self, binary: str, threads: int, connections: int, run_dir: Path) -> None:
+        self.binary = binary
+        self.threads = threads
+        self.connections = connections
+        self.run_dir = run_dir
+        self.version = _wrk_version(binary)
+        self._scripts = 0
+
+    def start(self, base_url: str, workload: Workload, duration_s: int, *,
+              statuses: bool = False) -> RunningLoad:
+        self._scripts += 1
+        script = self.run_dir / f"wrk-{self._scripts}-{workload.name}.lua"
+        script.write_text(lua_script(workload.requests, statuses=statuses))
+        argv = [self.binary, "-t", str(self.threads), "-c", str(self.connections),
+                "-d", f"{duration_s}s", "--timeout", f"{WRK_TIMEOUT_S}s", "-s", str(script),
+                base_url]
+        return _WrkRun(_Child(argv, duration_s + GRACE_S), statuses)
+
+
+def _wrk_version(binary: str) -> str:
+    done = subprocess.run([binary, "--version"], capture_output=True, text=True, check=False)
+    words = (done.stdout + done.stderr).split()
+    return words[1] if len(words) > 1 else "unknown"
+
+
+class _PythonRun:
+    def __init__(self, children: list[_Child]) -> None:
+        self._children = children
+
+    def wait(self) -> LoadResult:
+        try:
+            parts = [child.result() for child in self._children]
+        finally:
+            self.stop()
+        latencies = sorted(us for part in parts for us in part["latencies_us"])
+        duration = max(part["duration_s"] for part in parts)
+
+        def pick(q: float) -> float:
+            return percentile(latencies, q) / 1e3
+
+        s404 = sum(part["s404"] for part in parts)
+        sother = sum(part["sother"] for part in parts)
+        return LoadResult(len(latencies), duration, pick(50), pick(99),
+                          latencies[-1] / 1e3 if latencies else 0.0, s404 + sother,
+                          sum(part["errors"] for part in parts), s404, sother)
+
+    def stop(self) -> None:
+        for child in self._children:
+            child.stop()
+
+
+class PythonLoad:
+    """Worker processes of scripts/bench_pyload.py, one per 'thread'."""
+
+    name = "python"
+
+    def __init__(self, threads: int, connections: int, run_dir: Path) -> None:
+        self.threads = threads
+        self.connections = connections
+        self.run_dir = run_dir
+        self.version = sys.version.split()[0]
+        self._files = 0
+
+    def start(self, base_url: str, workload: Workload, duration_s: int, *,
+              statuses: bool = False) -> RunningLoad:
+        self._files += 1
+        spec = self.run_dir / f"load-{self._files}-{workload.name}.json"
+        spec.write_text(json.dumps(workload.to_json()))
+        worker = Path(__file__).with_name("bench_pyload.py")
+        start_at = time.monotonic() + 0.5  # every worker starts at the same moment
+        per_worker = max(1, self.connections // self.threads)
+        children = [
+            _Child([sys.executable, str(worker), base_url, str(spec), "--connections",
+                    str(per_worker), "--duration", str(duration_s), "--start-at", str(start_at),
+                    "--offset", str(index * 7919)], duration_s + GRACE_S)
+            for index in range(self.threads)
+        ]
+        return _PythonRun(children)
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    """Nearest-rank percentile of an ascending list (0.0 when empty)."""
+    if not sorted_values:
+        return 0.0
+    rank = max(1, round(q / 100 * len(sorted_values)))
+    return float(sorted_values[min(rank, len(sorted_values)) - 1])
+
+
+def make_generator(choice: str, threads: int, connections: int, run_dir: Path) -> Generator:
+    """wrk when asked for or (with 'auto') when on PATH, else the Python workers."""
+    binary = shutil.which("wrk")
+    if choice == "wrk" and binary is None:
+        raise BenchError("--generator wrk: wrk is not on PATH (Debian: apt-get install wrk)")
+    if choice in ("wrk", "auto") and binary is not None:
+        return Wrk(binary, threads, connections, run_dir)
+    return PythonLoad(threads, connections, run_dir)

@@ -1,0 +1,126 @@
+"""In-process: the memory tier against cachetools' LRUCache and TTLCache.
+
+    get-hit   every key present (capacity keys), read in a fixed order
+    set       twice capacity distinct keys, so (at steady state) every set evicts
+
+The memory tier is built as the service builds it (SystemClock's monotonic
+clock, a TTL cap) and written as the two-tier cache writes it: a new Entry
+with a deadline per set. cachetools is driven through its fastest public
+path (`cache[key]`, `cache[key] = value`). Each contender runs its own plain
+loop, so no call wrapper is timed; rounds interleave the contenders.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+from cachetools import LRUCache, TTLCache
+
+from service.cache.entry import Entry
+from service.cache.memory import MemoryTier
+from service.clock import SystemClock
+
+CAPACITY = 1000
+TTL_S = 600.0
+VALUE = b"x" * 64
+CONTENT_TYPE = "application/json"
+Loop = Callable[[list[str], int], float]
+
+
+def _timed(body: Callable[[], None]) -> float:
+    started = time.perf_counter()
+    body()
+    return time.perf_counter() - started
+
+
+def tier_get(keys: list[str], passes: int) -> float:
+    tier = MemoryTier(CAPACITY, TTL_S, SystemClock().monotonic)
+    for key in keys:
+        tier.put(key, Entry(VALUE, CONTENT_TYPE, tier.deadline(TTL_S)))
+    get = tier.get
+
+    def body() -> None:
+        for _ in range(passes):
+            for key in keys:
+                get(key)
+
+    return _timed(body)
+
+
+def tier_set(keys: list[str], passes: int) -> float:
+    tier = MemoryTier(CAPACITY, TTL_S, SystemClock().monotonic)
+    put, deadline = tier.put, tier.deadline
+
+    def body() -> None:
+        for _ in range(passes):
+            for key in keys:
+                put(key, Entry(VALUE, CONTENT_TYPE, deadline(TTL_S)))
+
+    return _timed(body)
+
+
+def cache_get(make: Callable[[], Any]) -> Loop:
+    def run(keys: list[str], passes: int) -> float:
+        cache = make()
+        for key in keys:
+            cache[key] = VALUE
+
+        def body() -> None:
+            for _ in range(passes):
+                for key in keys:
+                    cache[key]
+
+        return _timed(body)
+
+    return run
+
+
+def cache_set(make: Callable[[], Any]) -> Loop:
+    def run(keys: list[str], passes: int) -> float:
+        cache = make()
+
+        def body() -> None:
+            for _ in range(passes):
+                for key in keys:
+                    cache[key] = VALUE
+
+        return _timed(body)
+
+    return run
+
+
+def _lru() -> LRUCache[str, bytes]:
+    return LRUCache(maxsize=CAPACITY)
+
+
+def _ttl() -> TTLCache[str, bytes]:
+    return TTLCache(maxsize=CAPACITY, ttl=TTL_S)
+
+
+def measure(contenders: dict[str, Loop], keys: list[str], ops: int,
+            rounds: int) -> dict[str, float]:
+    passes = max(1, ops // len(keys))
+    seconds: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(rounds):
+        for name, loop in contenders.items():
+            seconds[name].append(loop(keys, passes))
+    return {name: passes * len(keys) / statistics.median(s) for name, s in seconds.items()}
+
+
+def with_ratios(rates: dict[str, float]) -> dict[str, float]:
+    return {**rates, "ratio_vs_lru": rates["memory_tier"] / rates["lru_cache"],
+            "ratio_vs_ttl": rates["memory_tier"] / rates["ttl_cache"]}
+
+
+def run_memory(ops: int, rounds: int) -> dict[str, Any]:
+    resident = [f"default:key{i}" for i in range(CAPACITY)]
+    churn = [f"default:key{i}" for i in range(2 * CAPACITY)]
+    get_hit = measure({"memory_tier": tier_get, "lru_cache": cache_get(_lru),
+                       "ttl_cache": cache_get(_ttl)}, resident, ops, rounds)
+    sets = measure({"memory_tier": tier_set, "lru_cache": cache_set(_lru),
+                    "ttl_cache": cache_set(_ttl)}, churn, ops, rounds)
+    return {"capacity": CAPACITY, "ops_per_measurement": ops, "rounds": rounds,
+            "target_ratio": 1.0, "get_hit": with_ratios(get_hit), "set": with_ratios(sets)}

@@ -1,0 +1,157 @@
+"""What an outage costs under steady load: Redis killed, or hung (SIGSTOP).
+
+One round, with the outage mix running throughout (3 memory-hit GETs : 1 PUT):
+
+    failure phase   lead_s of healthy load, then kill/SIGSTOP Redis, load on
+    outage phase    Redis still down, the link long since detected it
+    recovery phase  back_after_s in, Redis is restarted on its port / SIGCONT
+
+Detection (failure -> the state leaves `ready`) and recovery (Redis back ->
+`ready`) are read afterwards from /health/events, whose events carry the
+service's CLOCK_MONOTONIC; the bench's own time.monotonic() is the same
+clock, so nothing polls the service while it is under load.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from bench_load import Generator, LoadResult, Workload
+from bench_procs import BenchError, HttpProcess, RedisProcess, http_json
+
+READY_TIMEOUT_S = 20.0
+PHASES = ("failure", "outage", "recovery")
+
+
+@dataclass(frozen=True)
+class OutagePlan:
+    lead_s: float
+    failure_s: int
+    outage_s: int
+    recovery_s: int
+    back_after_s: float
+
+
+def wait_ready(service: HttpProcess) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        status, body = http_json(service.url + "/api/status")
+        if status == 200 and body["redis"]["state"] == "ready":
+            return
+        time.sleep(0.02)
+    raise BenchError(f"{service.name}: Redis link not ready within {READY_TIMEOUT_S:.0f} s")
+
+
+def break_redis(redis: RedisProcess, kind: str) -> None:
+    if kind == "kill":
+        redis.kill()
+    else:
+        redis.pause()
+
+
+def restore_redis(redis: RedisProcess, kind: str) -> None:
+    if kind == "kill":
+        redis.start()  # same port, empty data set: the memory tier carries on
+    else:
+        redis.resume()
+
+
+def load_around(generator: Generator, service: HttpProcess, workload: Workload,
+                duration_s: int, after_s: float, action: Any) -> tuple[LoadResult, float]:
+    """Run the load, call `action()` `after_s` into it; (result, monotonic of action)."""
+    running = generator.start(service.url, workload, duration_s, statuses=True)
+    try:
+        time.sleep(after_s)
+        at = time.monotonic()
+        action()
+        return running.wait(), at
+    finally:
+        running.stop()
+
+
+def outage_round(generator: Generator, service: HttpProcess, redis: RedisProcess, kind: str,
+                 plan: OutagePlan, workload: Workload) -> dict[str, Any]:
+    wait_ready(service)
+    failure, failed_at = load_around(generator, service, workload, plan.failure_s, plan.lead_s,
+                                     lambda: break_redis(redis, kind))
+    outage_started = time.monotonic()
+    outage = generator.start(service.url, workload, plan.outage_s, statuses=True).wait()
+    recovery, back_at = load_around(generator, service, workload, plan.recovery_s,
+                                    plan.back_after_s, lambda: restore_redis(redis, kind))
+    wait_ready(service)
+    _, body = http_json(service.url + "/health/events?limit=1000")
+    timings = link_timings(body["events"], failed_at, back_at)
+    detected = timings["detection_ms"]
+    timings["detected_before_outage_phase"] = (
+        detected is not None and failed_at + detected / 1000 <= outage_started
+    )
+    phases = dict(zip(PHASES, (failure, outage, recovery), strict=True))
+    return {**timings, "phases": {name: phase_figures(r) for name, r in phases.items()}}
+
+
+def link_timings(events: list[dict[str, Any]], failed_at: float,
+                 back_at: float) -> dict[str, Any]:
+    """Detection, recovery and the backoff step pending at recovery, in ms."""
+    left = next((e for e in events if e["from"] == "ready" and e["to"] != "ready"
+                 and e["monotonic"] >= failed_at), None)
+    connected = next((e for e in events if e["type"] == "Connected"
+                      and e["monotonic"] >= back_at), None)
+    pending = None
+    if connected is not None:
+        waits = [e for e in events if e["type"] in ("BackoffScheduled", "GaveUp")
+                 and e["monotonic"] < connected["monotonic"]]
+        if waits:
+            pending = 1000 * waits[-1].get("delay_s", waits[-1].get("probe_in_s", 0.0))
+    return {
+        "detection_ms": None if left is None else 1000 * (left["monotonic"] - failed_at),
+        "recovery_ms": None if connected is None else 1000 * (connected["monotonic"] - back_at),
+        "pending_backoff_ms": pending,
+    }
+
+
+def phase_figures(result: LoadResult) -> dict[str, Any]:
+    return {
+        "requests": result.requests, "rps": result.rps, "p50_ms": result.p50_ms,
+        "p99_ms": result.p99_ms, "max_ms": result.max_ms,
+        "not_found": result.not_found or 0, "bad": result.bad,
+    }
+
+
+def _median(values: Iterable[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return statistics.median(present) if present else None
+
+
+def summarize(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    phases = {}
+    for name in PHASES:
+        figures = [r["phases"][name] for r in rounds]
+        phases[name] = {
+            "p50_ms": statistics.median(f["p50_ms"] for f in figures),
+            "p99_ms": statistics.median(f["p99_ms"] for f in figures),
+            "max_ms": max(f["max_ms"] for f in figures),
+            "requests": sum(f["requests"] for f in figures),
+            "not_found": sum(f["not_found"] for f in figures),
+            "bad": sum(f["bad"] for f in figures),
+        }
+    return {
+        "detection_ms": _median(r["detection_ms"] for r in rounds),
+        "recovery_ms": _median(r["recovery_ms"] for r in rounds),
+        "pending_backoff_ms": _median(r["pending_backoff_ms"] for r in rounds),
+        "phases": phases,
+        "rounds": rounds,
+    }
+
+
+def run_outages(generator: Generator, service: HttpProcess, redis: RedisProcess,
+                workload: Workload, plan: OutagePlan, rounds: int) -> dict[str, Any]:
+    """Every round of `kill`, then every round of `pause`."""
+    return {
+        kind: summarize([outage_round(generator, service, redis, kind, plan, workload)
+                         for _ in range(rounds)])
+        for kind in ("kill", "pause")
+    }

@@ -1,0 +1,235 @@
+"""The processes scripts/bench starts: redis-server, the service, the baselines.
+
+Every process is started through one `Processes` group, in its own session
+(so a Ctrl-C at the terminal reaches only the bench, which then stops them
+in order) and with a parent-death signal (so they die with the bench even
+when it is killed outright). `Processes.close()` stops everything it
+started, paused servers included; scripts/bench calls it on every exit path.
+Servers listen on free loopback ports, never on the machine's 6379.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+START_TIMEOUT_S = 15.0
+# Variables the service reads: the machine's own values never leak into a run.
+SERVICE_VARIABLE_PREFIXES = ("REDIS_", "CACHE_")
+SERVICE_VARIABLES = ("HOST", "PORT", "LOG_LEVEL", "JOURNAL_CAPACITY", "SHUTDOWN_DRAIN_MS")
+STOP_TIMEOUT_S = 10.0
+PR_SET_PDEATHSIG = 1
+
+
+class BenchError(RuntimeError):
+    """A process would not start or answer: the run cannot go on."""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def die_with_parent() -> None:
+    """Runs in the child before exec: SIGKILL it when the bench dies."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass  # not Linux: Processes.close() still stops it on a normal exit
+
+
+def redis_ping(port: int, timeout: float = 0.5) -> bool:
+    """True when a server on `port` answers PING with PONG (raw RESP)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+            sock.sendall(b"*1\r\n$4\r\nPING\r\n")
+            return sock.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def http_json(url: str, *, method: str = "GET", body: bytes | None = None,
+              headers: Mapping[str, str] | None = None, timeout: float = 2.0) -> tuple[int, Any]:
+    """One request with the standard library; (status, parsed JSON or None)."""
+    request = urllib.request.Request(url, data=body, method=method, headers=dict(headers or {}))
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        status, raw = exc.code, exc.read()
+    try:
+        return status, json.loads(raw) if raw else None
+    except ValueError:
+        return status, None
+
+
+def _scrubbed_environ() -> dict[str, str]:
+    return {
+        name: value for name, value in os.environ.items()
+        if name not in SERVICE_VARIABLES and not name.startswith(SERVICE_VARIABLE_PREFIXES)
+    }
+
+
+class Process:
+    """One child process with a log file in the run's directory."""
+
+    def __init__(self, name: str, argv: Sequence[str], log_path: Path,
+                 env: Mapping[str, str] | None = None) -> None:
+        self.name = name
+        self.argv = list(argv)
+        self.log_path = log_path
+        self.env = dict(env) if env is not None else None
+        self.popen: subprocess.Popen[bytes] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def spawn(self) -> None:
+        with self.log_path.open("ab") as log:
+            self.popen = subprocess.Popen(
+                self.argv, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                # The bench runs no threads, so preexec_fn is safe here.
+                stdin=subprocess.DEVNULL, start_new_session=True,
+                preexec_fn=die_with_parent,  # noqa: PLW1509
+            )
+
+    def send(self, signum: signal.Signals) -> None:
+        if self.running:
+            assert self.popen is not None
+            os.kill(self.popen.pid, signum)
+
+    def stop(self, signum: signal.Signals = signal.SIGTERM) -> None:
+        """Ask it to exit (a paused process is woken first); kill when it won't."""
+        if not self.running:
+            return
+        assert self.popen is not None
+        self.send(signal.SIGCONT)
+        self.send(signum)
+        try:
+            self.popen.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            self.popen.wait(timeout=STOP_TIMEOUT_S)
+
+    def log_tail(self, lines: int = 8) -> str:
+        if not self.log_path.exists():
+            return "(no log)"
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def wait_until(self, ready: Any, what: str) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not ready():
+            if not self.running:
+                raise BenchError(f"{self.name} exited at start-up:\n{self.log_tail()}")
+            if time.monotonic() > deadline:
+                raise BenchError(f"{self.name} did not {what} within {START_TIMEOUT_S:.0f} s")
+            time.sleep(0.005)
+
+
+class RedisProcess(Process):
+    """redis-server without persistence; kill, pause, resume, restart in place."""
+
+    def __init__(self, name: str, data_dir: Path) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise BenchError("redis-server is not on PATH (Debian: apt-get install redis-server)")
+        self.port = free_port()
+        data_dir.mkdir(parents=True, exist_ok=True)
+        argv = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(data_dir),
+                "--daemonize", "no", "--save", "", "--appendonly", "no"]
+        super().__init__(name, argv, data_dir / "redis.log")
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.spawn()
+        self.wait_until(lambda: redis_ping(self.port), "answer PING")
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    def pause(self) -> None:
+        self.send(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self.send(signal.SIGCONT)
+
+
+class HttpProcess(Process):
+    """An HTTP server child (the service or a baseline) on a free port."""
+
+    def __init__(self, name: str, argv: Sequence[str], log_path: Path,
+                 env: Mapping[str, str] | None = None, port: int | None = None) -> None:
+        self.port = port or free_port()
+        super().__init__(name, argv, log_path, env)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, probe_path: str = "/health") -> None:
+        self.spawn()
+        self.wait_until(lambda: self._answers(probe_path), f"answer {probe_path}")
+
+    def _answers(self, path: str) -> bool:
+        try:
+            return http_json(self.url + path, timeout=0.5)[0] == 200
+        except OSError:
+            return False
+
+
+class Processes:
+    """Everything the run started, stopped in reverse order by `close()`."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        self.started: list[Process] = []
+
+    def redis(self, name: str) -> RedisProcess:
+        server = RedisProcess(name, self.run_dir / name)
+        self.started.append(server)
+        server.start()
+        return server
+
+    def service(self, name: str, env: Mapping[str, str]) -> HttpProcess:
+        port = free_port()
+        full_env = {**_scrubbed_environ(), "HOST": "127.0.0.1", "PORT": str(port),
+                    "LOG_LEVEL": "WARNING", **env}
+        process = HttpProcess(name, [sys.executable, "-m", "service"],
+                              self.run_dir / f"{name}.log", full_env, port)
+        self.started.append(process)
+        process.start("/health")
+        return process
+
+    def baseline(self, name: str, mode: str, *args: str) -> HttpProcess:
+        script = Path(__file__).with_name("bench_baselines.py")
+        port = free_port()
+        argv = [sys.executable, str(script), mode, "--port", str(port), *args]
+        process = HttpProcess(name, argv, self.run_dir / f"{name}.log", port=port)
+        self.started.append(process)
+        process.start("/ping")
+        return process
+
+    def close(self) -> None:
+        for process in reversed(self.started):
+            # Stop the others whatever this one does; the parent-death
+            # signal is the backstop for a process that would not stop.
+            with contextlib.suppress(Exception):
+                process.stop()

@@ -1,0 +1,97 @@
+"""The table scripts/bench prints, built from the same dict it writes as JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _n(value: float | None, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def header(report: dict[str, Any]) -> list[str]:
+    machine, gen, settings = report["machine"], report["generator"], report["settings"]
+    return [
+        (f"roleready-cache bench ({'quick' if settings['quick'] else 'default'} run, "
+         f"{report['runtime_s']:.0f} s)"),
+        (f"machine: {machine['cpu_model']}, {machine['cpus']} CPUs, Python {machine['python']}, "
+         f"redis-server {machine['redis_server']}"),
+        (f"load: {gen['name']} {gen['version']}, {gen['threads']} threads x {gen['connections']} "
+         f"connections; {settings['rounds']} round(s) x {settings['duration_s']} s, medians; "
+         f"value {settings['value_bytes']} B"),
+    ]
+
+
+def throughput_lines(throughput: dict[str, Any]) -> list[str]:
+    lines = ["", f"{'throughput':<24}{'service':>27}{'baseline':>27}{'ratio':>9}{'target':>9}",
+             (f"{'':<24}{'req/s':>11}{'p50 ms':>8}{'p99 ms':>8}{'req/s':>11}{'p50 ms':>8}"
+              f"{'p99 ms':>8}")]
+    for figures in throughput.values():
+        s, b = figures["service"], figures["baseline"]
+        lines.append(
+            f"{figures['title']:<24}{_n(s['rps'], 0):>11}{_n(s['p50_ms']):>8}{_n(s['p99_ms']):>8}"
+            f"{_n(b['rps'], 0):>11}{_n(b['p50_ms']):>8}{_n(b['p99_ms']):>8}"
+            f"{figures['ratio']:>8.2f}x{figures['target_ratio']:>7.2f}x"
+        )
+        lines.append(f"{'':<4}vs {figures['baseline_kind']}")
+        if s["non_2xx"] or b["non_2xx"] or s["socket_errors"] or b["socket_errors"]:
+            lines.append(f"{'':<4}! non-2xx {s['non_2xx']}/{b['non_2xx']}, socket errors "
+                         f"{s['socket_errors']}/{b['socket_errors']} (service/baseline)")
+    return lines
+
+
+def outage_lines(outage: dict[str, Any]) -> list[str]:
+    link = outage["link"]
+    lines = ["", f"outage under load ({outage['workload']}); link: " + ", ".join(
+        f"{name}={value}" for name, value in link["env"].items()),
+        (f"{'':<9}{'phase':<10}{'req/s':>9}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>9}{'404':>6}"
+         f"{'bad':>5}")]
+    for kind in ("kill", "pause"):
+        scenario = outage[kind]
+        for index, (name, phase) in enumerate(scenario["phases"].items()):
+            rps = phase["requests"] / max(1, len(scenario["rounds"])) / outage["phase_s"][name]
+            lines.append(f"{kind if index == 0 else '':<9}{name:<10}{_n(rps, 0):>9}"
+                         f"{_n(phase['p50_ms']):>8}{_n(phase['p99_ms']):>8}"
+                         f"{_n(phase['max_ms'], 1):>9}{phase['not_found']:>6}{phase['bad']:>5}")
+        lines.append(f"{'':<9}detection {_n(scenario['detection_ms'], 1)} ms, recovery "
+                     f"{_n(scenario['recovery_ms'], 0)} ms (pending backoff "
+                     f"{_n(scenario['pending_backoff_ms'], 0)} ms), medians")
+    return lines
+
+
+def memory_lines(memory: dict[str, Any]) -> list[str]:
+    lines = ["", (f"{'in-process (M ops/s)':<24}{'memory tier':>12}{'LRUCache':>10}"
+                  f"{'TTLCache':>10}{'vs LRU':>9}{'vs TTL':>9}")]
+    for key, title in (("get_hit", "get hit"), ("set", "set (evicting)")):
+        row = memory[key]
+        lines.append(f"{title:<24}{row['memory_tier'] / 1e6:>12.2f}{row['lru_cache'] / 1e6:>10.2f}"
+                     f"{row['ttl_cache'] / 1e6:>10.2f}{row['ratio_vs_lru']:>8.2f}x"
+                     f"{row['ratio_vs_ttl']:>8.2f}x")
+    return lines
+
+
+def _with_unit(value: float | None, unit: str) -> str:
+    if unit == "x":
+        return f"{_n(value)}x"
+    return f"{_n(value, 1 if unit == 'ms' else 0)} {unit}"
+
+
+def target_lines(targets: list[dict[str, Any]]) -> list[str]:
+    lines = ["", "targets"]
+    for t in targets:
+        mark = "met" if t["met"] else "NOT MET"
+        lines.append(f"  {mark:<8}{t['name']}: {_with_unit(t['measured'], t['unit'])} "
+                     f"({t['comparison']} {_with_unit(t['limit'], t['unit'])})")
+    return lines
+
+
+def render(report: dict[str, Any]) -> str:
+    lines = header(report)
+    if "throughput" in report:
+        lines += throughput_lines(report["throughput"])
+    if "outage" in report:
+        lines += outage_lines(report["outage"])
+    if "memory_tier" in report:
+        lines += memory_lines(report["memory_tier"])
+    lines += target_lines(report["targets"])
+    return "\n".join(lines)

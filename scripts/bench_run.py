@@ -1,0 +1,135 @@
+"""The sections of one bench run: which servers each starts and what it measures.
+
+    throughput  one redis-server; the service twice (default memory tier, and
+                CACHE_LRU_MAX_ITEMS=0 so every GET is a Redis hit); the three
+                bare baselines; comparisons 1-3 of issue 7
+    outage      its own redis-server and service (fast reconnects), so killing
+                Redis disturbs nothing else; comparison 4
+    memory      in this process, before any server starts; comparison 5
+"""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import bench_workloads as wl
+from bench_compare import Comparison, compare
+from bench_load import Generator
+from bench_memory import run_memory
+from bench_outage import OutagePlan, run_outages, wait_ready
+from bench_procs import HttpProcess, Processes
+
+# The outage service reconnects fast so a round takes seconds, not minutes;
+# every other setting (REDIS_COMMAND_TIMEOUT_MS=250 included) is the default.
+OUTAGE_LINK_ENV = {
+    "REDIS_LAZY_CONNECT": "false",
+    "REDIS_COMMAND_TIMEOUT_MS": "250",
+    "REDIS_HEALTH_CHECK_INTERVAL_MS": "250",
+    "REDIS_BACKOFF_BASE_MS": "100",
+    "REDIS_BACKOFF_MAX_MS": "1000",
+    "REDIS_CONNECT_TIMEOUT_MS": "1000",
+}
+
+
+@dataclass(frozen=True)
+class Plan:
+    quick: bool
+    rounds: int
+    duration_s: int
+    warmup_s: int
+    value_bytes: int
+    memory_ops: int
+    outage: OutagePlan
+
+
+def machine() -> dict[str, Any]:
+    model = "unknown CPU"
+    cpus = 0
+    with open("/proc/cpuinfo") as cpuinfo:
+        for line in cpuinfo:
+            name, _, value = line.partition(":")
+            if name.strip() == "model name":
+                model = value.strip()
+                cpus += 1
+    redis = subprocess.run(["redis-server", "--version"], capture_output=True, text=True,
+                           check=False).stdout.split()
+    version = next((w[2:] for w in redis if w.startswith("v=")), "unknown")
+    return {"cpu_model": model, "cpus": cpus, "python": platform.python_version(),
+            "kernel": platform.release(), "redis_server": version}
+
+
+def _service(procs: Processes, name: str, redis_url: str, **env: str) -> HttpProcess:
+    service = procs.service(name, {"REDIS_URL": redis_url, "REDIS_LAZY_CONNECT": "false",
+                                   "CACHE_KEY_PREFIX": f"bench-{name}", **env})
+    wait_ready(service)
+    return service
+
+
+def run_throughput(procs: Processes, generator: Generator, plan: Plan,
+                   value: bytes, value_file: Path) -> dict[str, Any]:
+    redis = procs.redis("redis")
+    memory = _service(procs, "service-memory", redis.url)
+    redis_only = _service(procs, "service-redis", redis.url, CACHE_LRU_MAX_ITEMS="0")
+    bare = procs.baseline("baseline-bytes", "bytes", "--value-file", str(value_file))
+    bare_get = procs.baseline("baseline-redis-get", "redis-get", "--redis-url", redis.url)
+    bare_set = procs.baseline("baseline-redis-set", "redis-set", "--redis-url", redis.url)
+    for server in (memory, redis_only, bare_set):
+        wl.seed_hot_keys(server.url, value)
+    wl.check_hit(memory.url, "hit-memory")
+    wl.check_hit(redis_only.url, "hit-redis")
+    comparisons = (
+        Comparison("memory_hit_get", "GET memory hit", wl.hot_get(), memory.url, bare.url,
+                   "bare aiohttp handler returning the same bytes", 0.9),
+        Comparison("redis_hit_get", "GET Redis hit", wl.hot_get(), redis_only.url,
+                   bare_get.url, "bare aiohttp handler, one redis-py GET per request", 1.5),
+        Comparison("put", "PUT", wl.put(value), memory.url, bare_set.url,
+                   "bare aiohttp handler, one redis-py SET per request", 1.5),
+    )
+    return {
+        c.key: compare(generator, c, rounds=plan.rounds, duration_s=plan.duration_s,
+                       warmup_s=plan.warmup_s)
+        for c in comparisons
+    }
+
+
+def run_outage(procs: Processes, generator: Generator, plan: Plan,
+               value: bytes) -> dict[str, Any]:
+    redis = procs.redis("redis-outage")
+    service = _service(procs, "service-outage", redis.url, **OUTAGE_LINK_ENV)
+    wl.seed_hot_keys(service.url, value)
+    o = plan.outage
+    results = run_outages(generator, service, redis, wl.outage_mix(value), o, plan.rounds)
+    return {
+        "workload": "3 memory-hit GETs : 1 PUT",
+        "link": {
+            "env": OUTAGE_LINK_ENV,
+            "command_timeout_ms": int(OUTAGE_LINK_ENV["REDIS_COMMAND_TIMEOUT_MS"]),
+            "health_check_interval_ms": int(OUTAGE_LINK_ENV["REDIS_HEALTH_CHECK_INTERVAL_MS"]),
+        },
+        "plan": {"lead_s": o.lead_s, "back_after_s": o.back_after_s},
+        "phase_s": {"failure": o.failure_s, "outage": o.outage_s, "recovery": o.recovery_s},
+        **results,
+    }
+
+
+def run_sections(procs: Processes, generator: Generator, plan: Plan, sections: set[str],
+                 run_dir: Path) -> dict[str, Any]:
+    """Every requested section's figures, keyed as in the JSON."""
+    report: dict[str, Any] = {}
+    value = wl.make_value(plan.value_bytes)
+    value_file = run_dir / "value.bin"
+    value_file.write_bytes(value)
+    if "memory" in sections:
+        started = time.monotonic()
+        report["memory_tier"] = run_memory(plan.memory_ops, plan.rounds)
+        report["memory_tier"]["runtime_s"] = time.monotonic() - started
+    if "throughput" in sections:
+        report["throughput"] = run_throughput(procs, generator, plan, value, value_file)
+    if "outage" in sections:
+        report["outage"] = run_outage(procs, generator, plan, value)
+    return report

@@ -1,0 +1,94 @@
+"""The targets of issue 7, checked against a run's figures (read by people).
+
+Each target says what was measured, the limit and whether it was met; the
+bench prints them and writes them to the JSON, and never fails on them: on
+a noisy machine a missed target is a finding to report, not a crash.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+THROUGHPUT_TARGETS = (
+    ("memory_hit_get", "GET memory hit vs bare aiohttp bytes"),
+    ("redis_hit_get", "GET Redis hit vs bare aiohttp + redis-py GET"),
+    ("put", "PUT vs bare aiohttp + redis-py SET"),
+)
+# Slack the issue allows: outage p99 over the memory-hit p99, a hung request
+# over the command timeout, recovery over the pending backoff step.
+P99_SLACK_MS = 2.0
+HANG_SLACK_MS = 50.0
+RECOVERY_SLACK_MS = 500.0
+
+
+def target(name: str, measured: float | None, limit: float, unit: str,
+           at_least: bool = False) -> dict[str, Any]:
+    if measured is None:
+        met = False
+    else:
+        met = measured >= limit if at_least else measured <= limit
+    return {"name": name, "measured": measured, "limit": limit, "unit": unit,
+            "comparison": ">=" if at_least else "<=", "met": met}
+
+
+def throughput_targets(throughput: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        target(title, throughput[key]["ratio"], throughput[key]["target_ratio"], "x",
+               at_least=True)
+        for key, title in THROUGHPUT_TARGETS if key in throughput
+    ]
+
+
+def _worst(rounds: list[dict[str, Any]], key: str) -> float | None:
+    values = [r[key] for r in rounds]
+    return None if any(v is None for v in values) else max(values)
+
+
+def outage_targets(outage: dict[str, Any], memory_hit_p99_ms: float | None) -> list[dict[str, Any]]:
+    link = outage["link"]
+    detect_limit = link["command_timeout_ms"] + link["health_check_interval_ms"]
+    found = []
+    for kind in ("kill", "pause"):
+        scenario = outage[kind]
+        phases = scenario["phases"]
+        bad = sum(phase["bad"] for phase in phases.values())
+        found.append(target(f"{kind}: non-2xx/404 answers and socket errors", bad, 0, "answers"))
+        found.append(target(f"{kind}: worst detection", _worst(scenario["rounds"], "detection_ms"),
+                            detect_limit, "ms"))
+        excess = [
+            None if r["recovery_ms"] is None else r["recovery_ms"] - (r["pending_backoff_ms"] or 0)
+            for r in scenario["rounds"]
+        ]
+        worst_excess = None if None in excess else max(e for e in excess if e is not None)
+        found.append(target(f"{kind}: worst recovery beyond the pending backoff step",
+                            worst_excess, RECOVERY_SLACK_MS, "ms"))
+        if memory_hit_p99_ms is not None:
+            found.append(target(f"{kind}: p99 once detected (memory-hit p99 {memory_hit_p99_ms:.2f} ms"
+                                f" + {P99_SLACK_MS:.0f})", phases["outage"]["p99_ms"],
+                                memory_hit_p99_ms + P99_SLACK_MS, "ms"))
+    hung = max(outage["pause"]["phases"][name]["max_ms"] for name in ("failure", "outage"))
+    found.append(target("pause: slowest request while hung", hung,
+                        link["command_timeout_ms"] + HANG_SLACK_MS, "ms"))
+    return found
+
+
+def memory_targets(memory: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        target(f"memory tier {op} vs {other}", memory[key][f"ratio_vs_{short}"],
+               memory["target_ratio"], "x", at_least=True)
+        for key, op in (("get_hit", "get-hit"), ("set", "set"))
+        for short, other in (("lru", "LRUCache"), ("ttl", "TTLCache"))
+    ]
+
+
+def evaluate(report: dict[str, Any]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    throughput = report.get("throughput")
+    if throughput is not None:
+        found += throughput_targets(throughput)
+    if "outage" in report:
+        p99 = throughput["memory_hit_get"]["service"]["p99_ms"] if throughput else None
+        found += outage_targets(report["outage"], p99)
+    if "memory_tier" in report:
+        found += memory_targets(report["memory_tier"])
+    return found

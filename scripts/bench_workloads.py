@@ -1,0 +1,74 @@
+"""What scripts/bench sends: the stored value, the keys, the request mixes.
+
+    hot GET     GET /cache/default/hot{0..63}            (seeded first)
+    PUT         PUT /cache/default/put{0..255}           a 1 KiB JSON value
+    outage mix  3 hot GETs : 1 PUT /cache/default/out{i} (GETs stay memory hits;
+                                                          PUTs always go to Redis)
+
+The same workload drives the service and its baseline; keys are seeded
+through each server's own PUT handler, so the service stores them encoded
+under its prefix and the redis-set baseline under `bench:`.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+
+from bench_load import Request, Workload
+from bench_procs import BenchError, http_json
+
+NAMESPACE = "default"
+CONTENT_TYPE = "application/json"
+HOT_KEYS = 64
+PUT_KEYS = 256
+
+
+def make_value(size: int) -> bytes:
+    """A JSON document of exactly `size` bytes (an ATS score, say)."""
+    head = b'{"score": 87, "keywords": ["python", "aiohttp", "redis"], "pad": "'
+    tail = b'"}'
+    filler = max(0, size - len(head) - len(tail))
+    value = head + b"x" * filler + tail
+    json.loads(value)  # it must stay valid JSON at any size we pick
+    return value
+
+
+def path(key: str) -> str:
+    return f"/cache/{NAMESPACE}/{key}"
+
+
+def hot_get() -> Workload:
+    return Workload("hot-get", tuple(Request("GET", path(f"hot{i}")) for i in range(HOT_KEYS)))
+
+
+def put(value: bytes) -> Workload:
+    return Workload("put", tuple(
+        Request("PUT", path(f"put{i}"), value, CONTENT_TYPE) for i in range(PUT_KEYS)
+    ))
+
+
+def outage_mix(value: bytes) -> Workload:
+    requests: list[Request] = []
+    for i in range(HOT_KEYS):
+        requests.extend(Request("GET", path(f"hot{(i * 3 + j) % HOT_KEYS}")) for j in range(3))
+        requests.append(Request("PUT", path(f"out{i}"), value, CONTENT_TYPE))
+    return Workload("outage-mix", tuple(requests))
+
+
+def seed_hot_keys(base_url: str, value: bytes) -> None:
+    """PUT every hot key through the server's own handler."""
+    for i in range(HOT_KEYS):
+        status, _ = http_json(base_url + path(f"hot{i}"), method="PUT", body=value,
+                              headers={"Content-Type": CONTENT_TYPE})
+        if status != 204:
+            raise BenchError(f"seeding {base_url}{path(f'hot{i}')} answered {status}")
+
+
+def check_hit(base_url: str, expected_cache_header: str | None) -> None:
+    """One GET of a hot key must be a hit (of the expected tier, for the service)."""
+    with urllib.request.urlopen(base_url + path("hot0"), timeout=2) as response:
+        header = response.headers.get("X-Cache")
+        if response.status != 200 or header != expected_cache_header:
+            raise BenchError(f"{base_url}: expected a hit ({expected_cache_header}), "
+                             f"got {response.status} X-Cache={header}")
