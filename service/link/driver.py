@@ -97,7 +97,8 @@ class RedisLink:
         """Like `session()`, but a link that has never connected (lazy) gets
         up to `timeout_s` to do so: a health probe is a first use too."""
         session = self.session()
-        if session is None and self.lifecycle.state in ("disconnected", "connecting"):
+        never_connected = self.lifecycle.state in ("disconnected", "connecting")
+        if session is None and self.enabled and never_connected:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(timeout_s):
                     await self._ready.wait()

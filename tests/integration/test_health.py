@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -241,3 +242,12 @@ async def test_first_health_check_of_a_lazy_link_connects_it(
     body = await _detailed(client)
     assert body["status"] == "healthy"
     assert body["checks"]["redis"]["connectionStatus"] == "ready"
+
+
+async def test_memory_only_health_check_does_not_wait_for_a_connect(
+    app_client: StartClient,
+) -> None:
+    client = await app_client("")
+    link = client.app[keys.LINK]
+    # A 10 s allowance that must not be used: there is nothing to connect to.
+    assert await asyncio.wait_for(link.first_session(10.0), timeout=2.0) is None
