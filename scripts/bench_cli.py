@@ -21,7 +21,7 @@ from typing import Any
 
 from bench_load import make_generator
 from bench_outage import OutagePlan
-from bench_procs import BenchError, Processes
+from bench_procs import ROOT, BenchError, Placement, Processes
 from bench_report import render
 from bench_run import Plan, machine, run_sections
 from bench_targets import evaluate
@@ -51,8 +51,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--quick", action="store_true",
                         help="1 round of 1 s per figure, short outage phases (smoke test)")
-    parser.add_argument("--rounds", type=int, help="rounds per figure (default 3; --quick 1)")
-    parser.add_argument("--duration", type=int, help="seconds per load run (default 4; --quick 1)")
+    parser.add_argument("--rounds", type=int,
+                        help="rounds per throughput/memory figure (default 5; --quick 1)")
+    parser.add_argument("--duration", type=int, help="seconds per load run (default 2; --quick 1)")
+    parser.add_argument("--outage-rounds", type=int,
+                        help="rounds of each outage (default 3; --quick 1)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the figures here")
     parser.add_argument("--generator", choices=("auto", "wrk", "python"), default="auto",
                         help="load generator (auto: wrk when on PATH, else Python workers)")
@@ -63,26 +66,35 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--only", default=",".join(SECTIONS),
                         help=f"comma-separated sections to run (default {','.join(SECTIONS)})")
     parser.add_argument("--keep", action="store_true", help="keep the run directory (logs)")
+    parser.add_argument("--no-pin", dest="pin", action="store_false",
+                        help="do not give the server under test a CPU of its own")
+    parser.add_argument("--service-root", type=Path, metavar="DIR",
+                        help="run `python -m service` from this checkout instead (before/after)")
     args = parser.parse_args(argv)
     args.sections = {s.strip() for s in args.only.split(",") if s.strip()}
     if not args.sections or not args.sections <= set(SECTIONS):
         parser.error(f"--only takes some of {', '.join(SECTIONS)}")
-    for name in ("rounds", "duration", "threads", "connections", "value_bytes"):
+    for name in ("rounds", "duration", "outage_rounds", "threads", "connections", "value_bytes"):
         value = getattr(args, name)
         if value is not None and value < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1")
     if args.connections < args.threads:
         parser.error("--connections must be >= --threads")
+    if args.service_root is not None and not (args.service_root / "service").is_dir():
+        parser.error(f"--service-root {args.service_root}: no service/ package there")
     return args
 
 
 def make_plan(args: argparse.Namespace) -> Plan:
     if args.quick:
         outage = OutagePlan(lead_s=0.5, failure_s=2, outage_s=1, recovery_s=2, back_after_s=0.3)
-        return Plan(True, args.rounds or 1, args.duration or 1, 0, args.value_bytes, 50_000,
-                    outage)
+        return Plan(True, args.rounds or 1, args.outage_rounds or 1, args.duration or 1, 0,
+                    args.value_bytes, 50_000, outage)
+    # Many short rounds, alternating service and baseline, beat a few long
+    # ones on a machine whose speed drifts by tens of percent within seconds.
     outage = OutagePlan(lead_s=1.0, failure_s=3, outage_s=2, recovery_s=3, back_after_s=0.5)
-    return Plan(False, args.rounds or 3, args.duration or 4, 1, args.value_bytes, 300_000, outage)
+    return Plan(False, args.rounds or 5, args.outage_rounds or 3, args.duration or 2, 1,
+                args.value_bytes, 300_000, outage)
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -92,8 +104,10 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 def measure(args: argparse.Namespace, run_dir: Path) -> dict[str, Any]:
     started = time.monotonic()
     plan = make_plan(args)
-    generator = make_generator(args.generator, args.threads, args.connections, run_dir)
-    procs = Processes(run_dir)
+    placement = Placement.choose(args.pin)
+    generator = make_generator(args.generator, args.threads, args.connections, run_dir,
+                               placement.others)
+    procs = Processes(run_dir, (args.service_root or ROOT).resolve(), placement)
     try:
         figures = run_sections(procs, generator, plan, args.sections, run_dir)
     finally:
@@ -103,8 +117,11 @@ def measure(args: argparse.Namespace, run_dir: Path) -> dict[str, Any]:
         "machine": machine(),
         "generator": {"name": generator.name, "version": generator.version,
                       "threads": generator.threads, "connections": generator.connections},
-        "settings": {"quick": plan.quick, "rounds": plan.rounds, "duration_s": plan.duration_s,
-                     "warmup_s": plan.warmup_s, "value_bytes": plan.value_bytes},
+        "settings": {"quick": plan.quick, "rounds": plan.rounds,
+                     "outage_rounds": plan.outage_rounds, "duration_s": plan.duration_s,
+                     "warmup_s": plan.warmup_s, "value_bytes": plan.value_bytes,
+                     "service_root": str(procs.service_root),
+                     "placement": placement.describe()},
         **figures,
     }
     report["targets"] = evaluate(report)

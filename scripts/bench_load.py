@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from bench_procs import BenchError, die_with_parent
+from bench_procs import BenchError, CPUs, child_setup
 from bench_wrk import lua_script
 
 WRK_TIMEOUT_S = 5
@@ -102,13 +102,13 @@ class Generator(Protocol):
 class _Child:
     """A generator child process whose stdout carries one result line."""
 
-    def __init__(self, argv: list[str], deadline_s: float) -> None:
+    def __init__(self, argv: list[str], deadline_s: float, cpus: CPUs) -> None:
         self.argv = argv
         self.deadline_s = deadline_s
         self.popen = subprocess.Popen(
             argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
             # The bench runs no threads, so preexec_fn is safe here.
-            text=True, preexec_fn=die_with_parent,  # noqa: PLW1509
+            text=True, preexec_fn=child_setup(cpus),  # noqa: PLW1509
         )
 
     def result(self) -> dict[str, Any]:
@@ -155,11 +155,13 @@ class Wrk:
 
     name = "wrk"
 
-    def __init__(self, binary: str, threads: int, connections: int, run_dir: Path) -> None:
+    def __init__(self, binary: str, threads: int, connections: int, run_dir: Path,
+                 cpus: CPUs) -> None:
         self.binary = binary
         self.threads = threads
         self.connections = connections
         self.run_dir = run_dir
+        self.cpus = cpus
         self.version = _wrk_version(binary)
         self._scripts = 0
 
@@ -171,7 +173,7 @@ class Wrk:
         argv = [self.binary, "-t", str(self.threads), "-c", str(self.connections),
                 "-d", f"{duration_s}s", "--timeout", f"{WRK_TIMEOUT_S}s", "-s", str(script),
                 base_url]
-        return _WrkRun(_Child(argv, duration_s + GRACE_S), statuses)
+        return _WrkRun(_Child(argv, duration_s + GRACE_S, self.cpus), statuses)
 
 
 def _wrk_version(binary: str) -> str:
@@ -211,10 +213,11 @@ class PythonLoad:
 
     name = "python"
 
-    def __init__(self, threads: int, connections: int, run_dir: Path) -> None:
+    def __init__(self, threads: int, connections: int, run_dir: Path, cpus: CPUs) -> None:
         self.threads = threads
         self.connections = connections
         self.run_dir = run_dir
+        self.cpus = cpus
         self.version = sys.version.split()[0]
         self._files = 0
 
@@ -229,7 +232,7 @@ class PythonLoad:
         children = [
             _Child([sys.executable, str(worker), base_url, str(spec), "--connections",
                     str(per_worker), "--duration", str(duration_s), "--start-at", str(start_at),
-                    "--offset", str(index * 7919)], duration_s + GRACE_S)
+                    "--offset", str(index * 7919)], duration_s + GRACE_S, self.cpus)
             for index in range(self.threads)
         ]
         return _PythonRun(children)
@@ -243,11 +246,12 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return float(sorted_values[min(rank, len(sorted_values)) - 1])
 
 
-def make_generator(choice: str, threads: int, connections: int, run_dir: Path) -> Generator:
+def make_generator(choice: str, threads: int, connections: int, run_dir: Path,
+                   cpus: CPUs) -> Generator:
     """wrk when asked for or (with 'auto') when on PATH, else the Python workers."""
     binary = shutil.which("wrk")
     if choice == "wrk" and binary is None:
         raise BenchError("--generator wrk: wrk is not on PATH (Debian: apt-get install wrk)")
     if choice in ("wrk", "auto") and binary is not None:
-        return Wrk(binary, threads, connections, run_dir)
-    return PythonLoad(threads, connections, run_dir)
+        return Wrk(binary, threads, connections, run_dir, cpus)
+    return PythonLoad(threads, connections, run_dir, cpus)

@@ -8,11 +8,18 @@ clock, a TTL cap) and written as the two-tier cache writes it: a new Entry
 with a deadline per set. cachetools is driven through its fastest public
 path (`cache[key]`, `cache[key] = value`). Each contender runs its own plain
 loop, so no call wrapper is timed; rounds interleave the contenders.
+
+Runs as its own process (scripts/bench starts it with PYTHONPATH set to the
+checkout under test), so the bench's own heap does not colour the figures:
+    python scripts/bench_memory.py --ops N --rounds R   -> one JSON line
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -124,3 +131,16 @@ def run_memory(ops: int, rounds: int) -> dict[str, Any]:
                     "ttl_cache": cache_set(_ttl)}, churn, ops, rounds)
     return {"capacity": CAPACITY, "ops_per_measurement": ops, "rounds": rounds,
             "target_ratio": 1.0, "get_hit": with_ratios(get_hit), "set": with_ratios(sets)}
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ops", type=int, default=300_000, help="operations per measurement")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args(argv)
+    print(json.dumps(run_memory(args.ops, args.rounds)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

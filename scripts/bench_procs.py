@@ -22,10 +22,12 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT_S = 15.0
 # Variables the service reads: the machine's own values never leak into a run.
 SERVICE_VARIABLE_PREFIXES = ("REDIS_", "CACHE_")
@@ -50,6 +52,48 @@ def die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     except (OSError, AttributeError):
         pass  # not Linux: Processes.close() still stops it on a normal exit
+
+
+CPUs = frozenset[int] | None
+
+
+def child_setup(cpus: CPUs) -> Callable[[], None]:
+    """What a child runs before exec: die with the bench, stay on `cpus`."""
+
+    def setup() -> None:
+        die_with_parent()
+        if cpus:
+            os.sched_setaffinity(0, cpus)
+
+    return setup
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Which CPUs the servers under test get, and which everything else gets.
+
+    With two or more CPUs the HTTP server under test (the service or a
+    baseline, one at a time under load) gets the first CPU to itself, and
+    redis-server, the load generator and the bench share the rest: on a
+    2-core machine, letting the scheduler move a single-threaded server
+    between cores it shares with wrk made runs differ by a third.
+    """
+
+    servers: CPUs = None
+    others: CPUs = None
+
+    @classmethod
+    def choose(cls, pin: bool) -> Placement:
+        cpus = sorted(os.sched_getaffinity(0))
+        if not pin or len(cpus) < 2:
+            return cls()
+        return cls(frozenset(cpus[:1]), frozenset(cpus[1:]))
+
+    def describe(self) -> str:
+        if self.servers is None or self.others is None:
+            return "not pinned"
+        return (f"server under test on CPU {','.join(map(str, sorted(self.servers)))}; "
+                f"redis-server and load generator on CPU {','.join(map(str, sorted(self.others)))}")
 
 
 def redis_ping(port: int, timeout: float = 0.5) -> bool:
@@ -87,12 +131,15 @@ def _scrubbed_environ() -> dict[str, str]:
 class Process:
     """One child process with a log file in the run's directory."""
 
-    def __init__(self, name: str, argv: Sequence[str], log_path: Path,
-                 env: Mapping[str, str] | None = None) -> None:
+    def __init__(self, name: str, argv: Sequence[str], log_path: Path, *,
+                 env: Mapping[str, str] | None = None, cwd: Path | None = None,
+                 cpus: CPUs = None) -> None:
         self.name = name
         self.argv = list(argv)
         self.log_path = log_path
         self.env = dict(env) if env is not None else None
+        self.cwd = cwd
+        self.cpus = cpus
         self.popen: subprocess.Popen[bytes] | None = None
 
     @property
@@ -102,10 +149,10 @@ class Process:
     def spawn(self) -> None:
         with self.log_path.open("ab") as log:
             self.popen = subprocess.Popen(
-                self.argv, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                self.argv, env=self.env, cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT,
                 # The bench runs no threads, so preexec_fn is safe here.
                 stdin=subprocess.DEVNULL, start_new_session=True,
-                preexec_fn=die_with_parent,  # noqa: PLW1509
+                preexec_fn=child_setup(self.cpus),  # noqa: PLW1509
             )
 
     def send(self, signum: signal.Signals) -> None:
@@ -144,7 +191,7 @@ class Process:
 class RedisProcess(Process):
     """redis-server without persistence; kill, pause, resume, restart in place."""
 
-    def __init__(self, name: str, data_dir: Path) -> None:
+    def __init__(self, name: str, data_dir: Path, cpus: CPUs = None) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             raise BenchError("redis-server is not on PATH (Debian: apt-get install redis-server)")
@@ -152,7 +199,7 @@ class RedisProcess(Process):
         data_dir.mkdir(parents=True, exist_ok=True)
         argv = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(data_dir),
                 "--daemonize", "no", "--save", "", "--appendonly", "no"]
-        super().__init__(name, argv, data_dir / "redis.log")
+        super().__init__(name, argv, data_dir / "redis.log", cpus=cpus)
 
     @property
     def url(self) -> str:
@@ -175,10 +222,11 @@ class RedisProcess(Process):
 class HttpProcess(Process):
     """An HTTP server child (the service or a baseline) on a free port."""
 
-    def __init__(self, name: str, argv: Sequence[str], log_path: Path,
-                 env: Mapping[str, str] | None = None, port: int | None = None) -> None:
+    def __init__(self, name: str, argv: Sequence[str], log_path: Path, *,
+                 env: Mapping[str, str] | None = None, port: int | None = None,
+                 cwd: Path | None = None, cpus: CPUs = None) -> None:
         self.port = port or free_port()
-        super().__init__(name, argv, log_path, env)
+        super().__init__(name, argv, log_path, env=env, cwd=cwd, cpus=cpus)
 
     @property
     def url(self) -> str:
@@ -196,24 +244,33 @@ class HttpProcess(Process):
 
 
 class Processes:
-    """Everything the run started, stopped in reverse order by `close()`."""
+    """Everything the run started, stopped in reverse order by `close()`.
 
-    def __init__(self, run_dir: Path) -> None:
+    The service runs as `python -m service` from `service_root` (this checkout
+    by default; another one, e.g. `git archive` of an older commit, to compare
+    before and after a change on the same machine).
+    """
+
+    def __init__(self, run_dir: Path, service_root: Path = ROOT,
+                 placement: Placement | None = None) -> None:
         self.run_dir = run_dir
+        self.service_root = service_root
+        self.placement = placement or Placement()
         self.started: list[Process] = []
 
     def redis(self, name: str) -> RedisProcess:
-        server = RedisProcess(name, self.run_dir / name)
+        server = RedisProcess(name, self.run_dir / name, self.placement.others)
         self.started.append(server)
         server.start()
         return server
 
-    def service(self, name: str, env: Mapping[str, str]) -> HttpProcess:
+    def service(self, name: str, env: Mapping[str, str], root: Path | None = None) -> HttpProcess:
         port = free_port()
         full_env = {**_scrubbed_environ(), "HOST": "127.0.0.1", "PORT": str(port),
                     "LOG_LEVEL": "WARNING", **env}
         process = HttpProcess(name, [sys.executable, "-m", "service"],
-                              self.run_dir / f"{name}.log", full_env, port)
+                              self.run_dir / f"{name}.log", env=full_env, port=port,
+                              cwd=root or self.service_root, cpus=self.placement.servers)
         self.started.append(process)
         process.start("/health")
         return process
@@ -222,7 +279,8 @@ class Processes:
         script = Path(__file__).with_name("bench_baselines.py")
         port = free_port()
         argv = [sys.executable, str(script), mode, "--port", str(port), *args]
-        process = HttpProcess(name, argv, self.run_dir / f"{name}.log", port=port)
+        process = HttpProcess(name, argv, self.run_dir / f"{name}.log", port=port,
+                              cpus=self.placement.servers)
         self.started.append(process)
         process.start("/ping")
         return process

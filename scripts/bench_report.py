@@ -19,6 +19,7 @@ def header(report: dict[str, Any]) -> list[str]:
         (f"load: {gen['name']} {gen['version']}, {gen['threads']} threads x {gen['connections']} "
          f"connections; {settings['rounds']} round(s) x {settings['duration_s']} s, medians; "
          f"value {settings['value_bytes']} B"),
+        f"placement: {settings['placement']}",
     ]
 
 

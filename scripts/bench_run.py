@@ -10,8 +10,11 @@
 
 from __future__ import annotations
 
+import json
+import os
 import platform
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,9 +23,8 @@ from typing import Any
 import bench_workloads as wl
 from bench_compare import Comparison, compare
 from bench_load import Generator
-from bench_memory import run_memory
 from bench_outage import OutagePlan, run_outages, wait_ready
-from bench_procs import HttpProcess, Processes
+from bench_procs import BenchError, CPUs, HttpProcess, Processes, child_setup
 
 # The outage service reconnects fast so a round takes seconds, not minutes;
 # every other setting (REDIS_COMMAND_TIMEOUT_MS=250 included) is the default.
@@ -40,6 +42,7 @@ OUTAGE_LINK_ENV = {
 class Plan:
     quick: bool
     rounds: int
+    outage_rounds: int
     duration_s: int
     warmup_s: int
     value_bytes: int
@@ -63,9 +66,11 @@ def machine() -> dict[str, Any]:
             "kernel": platform.release(), "redis_server": version}
 
 
-def _service(procs: Processes, name: str, redis_url: str, **env: str) -> HttpProcess:
+def start_service(procs: Processes, name: str, redis_url: str, root: Path | None = None,
+                  **env: str) -> HttpProcess:
+    """The service (from `root`, default the run's checkout), its link ready."""
     service = procs.service(name, {"REDIS_URL": redis_url, "REDIS_LAZY_CONNECT": "false",
-                                   "CACHE_KEY_PREFIX": f"bench-{name}", **env})
+                                   "CACHE_KEY_PREFIX": f"bench-{name}", **env}, root)
     wait_ready(service)
     return service
 
@@ -73,8 +78,8 @@ def _service(procs: Processes, name: str, redis_url: str, **env: str) -> HttpPro
 def run_throughput(procs: Processes, generator: Generator, plan: Plan,
                    value: bytes, value_file: Path) -> dict[str, Any]:
     redis = procs.redis("redis")
-    memory = _service(procs, "service-memory", redis.url)
-    redis_only = _service(procs, "service-redis", redis.url, CACHE_LRU_MAX_ITEMS="0")
+    memory = start_service(procs, "service-memory", redis.url)
+    redis_only = start_service(procs, "service-redis", redis.url, CACHE_LRU_MAX_ITEMS="0")
     bare = procs.baseline("baseline-bytes", "bytes", "--value-file", str(value_file))
     bare_get = procs.baseline("baseline-redis-get", "redis-get", "--redis-url", redis.url)
     bare_set = procs.baseline("baseline-redis-set", "redis-set", "--redis-url", redis.url)
@@ -100,10 +105,11 @@ def run_throughput(procs: Processes, generator: Generator, plan: Plan,
 def run_outage(procs: Processes, generator: Generator, plan: Plan,
                value: bytes) -> dict[str, Any]:
     redis = procs.redis("redis-outage")
-    service = _service(procs, "service-outage", redis.url, **OUTAGE_LINK_ENV)
+    service = start_service(procs, "service-outage", redis.url, **OUTAGE_LINK_ENV)
     wl.seed_hot_keys(service.url, value)
     o = plan.outage
-    results = run_outages(generator, service, redis, wl.outage_mix(value), o, plan.rounds)
+    results = run_outages(generator, service, redis, wl.outage_mix(value), o,
+                          plan.outage_rounds)
     return {
         "workload": "3 memory-hit GETs : 1 PUT",
         "link": {
@@ -117,6 +123,22 @@ def run_outage(procs: Processes, generator: Generator, plan: Plan,
     }
 
 
+def run_memory(service_root: Path, cpus: CPUs, ops: int, rounds: int) -> dict[str, Any]:
+    """scripts/bench_memory.py in its own process, importing `service_root`'s tier."""
+    script = Path(__file__).with_name("bench_memory.py")
+    done = subprocess.run(
+        [sys.executable, str(script), "--ops", str(ops), "--rounds", str(rounds)],
+        env={**os.environ, "PYTHONPATH": str(service_root)}, capture_output=True, text=True,
+        timeout=300, check=False,
+        # The bench runs no threads, so preexec_fn is safe here.
+        preexec_fn=child_setup(cpus),
+    )
+    if done.returncode != 0:
+        raise BenchError(f"bench_memory.py failed: {done.stderr.strip()[-800:]}")
+    figures: dict[str, Any] = json.loads(done.stdout)
+    return figures
+
+
 def run_sections(procs: Processes, generator: Generator, plan: Plan, sections: set[str],
                  run_dir: Path) -> dict[str, Any]:
     """Every requested section's figures, keyed as in the JSON."""
@@ -126,7 +148,8 @@ def run_sections(procs: Processes, generator: Generator, plan: Plan, sections: s
     value_file.write_bytes(value)
     if "memory" in sections:
         started = time.monotonic()
-        report["memory_tier"] = run_memory(plan.memory_ops, plan.rounds)
+        report["memory_tier"] = run_memory(procs.service_root, procs.placement.servers,
+                                           plan.memory_ops, plan.rounds)
         report["memory_tier"]["runtime_s"] = time.monotonic() - started
     if "throughput" in sections:
         report["throughput"] = run_throughput(procs, generator, plan, value, value_file)

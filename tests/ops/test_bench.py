@@ -85,7 +85,7 @@ def test_outage_has_phases_detection_and_recovery(run: tuple[dict[str, Any], str
     for kind in ("kill", "pause"):
         scenario = outage[kind]
         assert_numbers(scenario, "detection_ms", "recovery_ms", "pending_backoff_ms")
-        assert len(scenario["rounds"]) == figures["settings"]["rounds"]
+        assert len(scenario["rounds"]) == figures["settings"]["outage_rounds"]
         assert set(scenario["phases"]) == {"failure", "outage", "recovery"}
         for phase in scenario["phases"].values():
             assert_numbers(phase, "p50_ms", "p99_ms", "max_ms")
