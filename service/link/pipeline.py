@@ -12,6 +12,13 @@ commands queue and go out together as the next batch, so a busy service sends
 large batches and an idle one sends each command on the next loop tick with
 no added delay. One dedicated connection carries the batches, in order.
 
+A command's time budget (REDIS_COMMAND_TIMEOUT_MS) starts when it is queued,
+not when its batch is sent: a batch's deadline is its first command's queue
+time plus the budget. Behind a batch stuck on a hung server, the next batch
+has already spent most of its budget waiting, so it fails right after the
+stuck one instead of getting a full budget of its own, and a hung Redis
+costs a request at most the budget, not twice that.
+
 That connection is built from the client's pool settings (address, TLS,
 credentials) but without a socket timeout of its own: every batch already
 runs under one deadline, and redis-py's per-operation timeout would add a
@@ -42,11 +49,16 @@ class AutoPipeline:
         self._timeout_s = timeout_s
         self._connection: AbstractConnection | None = None
         self._queue: list[tuple[Command, asyncio.Future[Any]]] = []
+        # Loop time at which the oldest queued command's budget runs out.
+        self._deadline = 0.0
         self._sender: asyncio.Task[None] | None = None
 
     def call(self, *args: bytes | str | float) -> asyncio.Future[Any]:
         """Queue one command; the future resolves to its raw reply or error."""
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        if not self._queue:
+            self._deadline = loop.time() + self._timeout_s
         self._queue.append((args, future))
         if self._sender is None:
             # create_task runs on the next tick: every command queued until
@@ -67,13 +79,18 @@ class AutoPipeline:
         try:
             while self._queue:
                 batch, self._queue = self._queue, []
-                await self._send(batch)
+                await self._send(batch, self._deadline)
         finally:
             self._sender = None
 
-    async def _send(self, batch: list[tuple[Command, asyncio.Future[Any]]]) -> None:
+    async def _send(self, batch: list[tuple[Command, asyncio.Future[Any]]],
+                    deadline: float) -> None:
+        if deadline <= asyncio.get_running_loop().time():
+            # Spent waiting behind an earlier batch: never put it on the wire.
+            self._fail_all(batch, TimeoutError())
+            return
         try:
-            async with asyncio.timeout(self._timeout_s):
+            async with asyncio.timeout_at(deadline):
                 connection = await self._connect()
                 packed = connection.pack_commands(args for args, _ in batch)
                 await connection.send_packed_command(packed, check_health=False)
