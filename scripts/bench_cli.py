@@ -52,8 +52,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true",
                         help="1 round of 1 s per figure, short outage phases (smoke test)")
     parser.add_argument("--rounds", type=int,
-                        help="rounds per throughput/memory figure (default 5; --quick 1)")
-    parser.add_argument("--duration", type=int, help="seconds per load run (default 2; --quick 1)")
+                        help="rounds per throughput/memory figure (default 9; --quick 1)")
+    parser.add_argument("--duration", type=int, help="seconds per load run (default 1)")
     parser.add_argument("--outage-rounds", type=int,
                         help="rounds of each outage (default 3; --quick 1)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the figures here")
@@ -93,7 +93,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
     # Many short rounds, alternating service and baseline, beat a few long
     # ones on a machine whose speed drifts by tens of percent within seconds.
     outage = OutagePlan(lead_s=1.0, failure_s=3, outage_s=2, recovery_s=3, back_after_s=0.5)
-    return Plan(False, args.rounds or 5, args.outage_rounds or 3, args.duration or 2, 1,
+    return Plan(False, args.rounds or 9, args.outage_rounds or 3, args.duration or 1, 1,
                 args.value_bytes, 300_000, outage)
 
 

@@ -9,6 +9,7 @@ close Redis.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 
@@ -33,6 +34,7 @@ async def serve(settings: Settings) -> None:
     try:
         site = web.TCPSite(runner, settings.host, settings.port)
         await site.start()
+        _freeze_start_up_objects()
         log.info(
             "serving on http://%s:%d (redis: %s)",
             settings.host,
@@ -46,3 +48,15 @@ async def serve(settings: Settings) -> None:
     finally:
         await runner.cleanup()
         log.info("stopped")
+
+
+def _freeze_start_up_objects() -> None:
+    """Keep what start-up built (modules, the app, ~50k objects) out of GC passes.
+
+    They live as long as the process, yet every full collection traversed
+    them again: under load that was several 20-30 ms pauses a minute, each
+    one stalling every request in flight. Garbage from start-up is collected
+    first, so nothing collectable is frozen.
+    """
+    gc.collect()
+    gc.freeze()
