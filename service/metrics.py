@@ -3,25 +3,33 @@ HTTP request durations observed by a middleware.
 
 Counters that already exist as projections or plain counters (the link's
 view, `CacheStats`) are not copied into prometheus-client objects on every
-request; a custom collector reads them when /metrics is scraped. Each app
-has its own registry, so several apps in one process (tests) never clash.
+request; a custom collector reads them when /metrics is scraped. The same
+goes for request durations: plain per-bucket counts, exposed at scrape time
+exactly as a prometheus-client Histogram would expose them. Each app has its
+own registry, so several apps in one process (tests) never clash.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from bisect import bisect_left
+from collections.abc import Iterator, Sequence
+from itertools import accumulate
 
+import prometheus_client.metrics
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
-from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client import CollectorRegistry
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
+    HistogramMetricFamily,
     Metric,
     StateSetMetricFamily,
 )
 from prometheus_client.registry import Collector
+from prometheus_client.samples import Sample
+from prometheus_client.utils import INF, floatToGoString
 
 from service.cache.two_tier import TwoTierCache
 from service.link.driver import RedisLink
@@ -30,6 +38,11 @@ from statemachine.definition import State
 
 PREFIX = "roleready"
 STATES = [state.value for state in State]
+REQUEST_DURATION_BUCKETS = (
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+)
+# (route, method, status) of one request-duration series.
+RequestKey = tuple[str, str, int]
 
 
 class CacheCollector(Collector):
@@ -129,20 +142,72 @@ class CacheCollector(Collector):
         )
 
 
+class _Series:
+    """One label combination: observations per bucket (not cumulative), sum."""
+
+    __slots__ = ("counts", "created", "total")
+
+    def __init__(self, buckets: int) -> None:
+        self.counts = [0] * buckets
+        self.total = 0.0
+        self.created = time.time()
+
+
+class RequestDurations(Collector):
+    """A histogram observed without locks, exposed like prometheus-client's.
+
+    prometheus-client's Histogram takes two threading locks and walks the
+    buckets in Python on every observation; requests are observed on the one
+    event-loop thread, so plain counters and a bisect do. Scrapes see the same
+    family: `_bucket` (cumulative, `le`), `_count`, `_sum` and `_created`.
+    """
+
+    def __init__(self, name: str, documentation: str, buckets: Sequence[float]) -> None:
+        self.name = name
+        self.documentation = documentation
+        self._bounds = (*buckets, INF)
+        self._le = [floatToGoString(bound) for bound in self._bounds]
+        self._series: dict[RequestKey, _Series] = {}
+
+    def observe(self, key: RequestKey, seconds: float) -> None:
+        series = self._series.get(key)
+        if series is None:
+            series = self._series[key] = _Series(len(self._bounds))
+        # The first bucket whose upper bound is >= seconds, as `le` means.
+        series.counts[bisect_left(self._bounds, seconds)] += 1
+        series.total += seconds
+
+    def collect(self) -> Iterator[Metric]:
+        family = HistogramMetricFamily(
+            self.name, self.documentation, labels=["route", "method", "status"]
+        )
+        # prometheus-client's own switch (PROMETHEUS_DISABLE_CREATED_SERIES).
+        created = getattr(prometheus_client.metrics, "_use_created", True)
+        for (route, method, status), series in list(self._series.items()):
+            labels = [route, method, str(status)]
+            cumulative = list(accumulate(series.counts))
+            family.add_metric(labels, list(zip(self._le, cumulative, strict=True)), series.total)
+            if created:
+                family.samples.append(Sample(
+                    self.name + "_created",
+                    {"route": route, "method": method, "status": labels[2]},
+                    series.created,
+                ))
+        yield family
+
+
 class Metrics:
     """The app's registry and its request-duration histogram."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
-        self.request_duration = Histogram(
+        self.request_durations = RequestDurations(
             f"{PREFIX}_http_request_duration_seconds",
             "HTTP request duration by route, method and status.",
-            labelnames=["route", "method", "status"],
-            registry=self.registry,
-            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+            REQUEST_DURATION_BUCKETS,
         )
+        self.registry.register(self.request_durations)
         self.cache_collector: CacheCollector | None = None
-        self._children: dict[tuple[str, str, int], Histogram] = {}
 
     def watch(self, cache: TwoTierCache, link: RedisLink) -> CacheCollector:
         self.cache_collector = CacheCollector(cache, link)
@@ -150,12 +215,7 @@ class Metrics:
         return self.cache_collector
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
-        key = (route, method, status)
-        child = self._children.get(key)
-        if child is None:
-            # labels() is the slow part; each combination is resolved once.
-            child = self._children[key] = self.request_duration.labels(route, method, str(status))
-        child.observe(seconds)
+        self.request_durations.observe((route, method, status), seconds)
 
 
 def request_timer(metrics: Metrics) -> Middleware:
