@@ -23,8 +23,8 @@ from service.config import Settings
 from service.http import cache_api, health, metrics
 from service.link.driver import RedisLink
 from service.link.factory import url_factory
-from service.metrics import Metrics, request_timer
-from service.middlewares import json_errors, token_auth
+from service.metrics import Metrics
+from service.middlewares import timed_json_errors, token_auth
 from service.readiness import Readiness
 from statemachine.clock import Clock
 from statemachine.eventlog import LinkEventLogger
@@ -35,8 +35,8 @@ from statemachine.throttle import ErrorLogThrottle
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
     registry = Metrics()
-    # Outermost first: the timer sees the status json_errors settled on.
-    middlewares: list[Middleware] = [request_timer(registry), json_errors]
+    # Outermost first: token refusals are timed and answered like any other.
+    middlewares: list[Middleware] = [timed_json_errors(registry)]
     if settings.cache_api_token:
         middlewares.append(token_auth(settings.cache_api_token))
     app = web.Application(middlewares=middlewares)

@@ -17,8 +17,6 @@ from collections.abc import Iterator, Sequence
 from itertools import accumulate
 
 import prometheus_client.metrics
-from aiohttp import web
-from aiohttp.typedefs import Handler, Middleware
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -216,16 +214,3 @@ class Metrics:
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
         self.request_durations.observe((route, method, status), seconds)
-
-
-def request_timer(metrics: Metrics) -> Middleware:
-    @web.middleware
-    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        started = time.perf_counter()
-        response = await handler(request)
-        resource = request.match_info.route.resource
-        route = resource.canonical if resource is not None else "unmatched"
-        metrics.observe(route, request.method, response.status, time.perf_counter() - started)
-        return response
-
-    return middleware
