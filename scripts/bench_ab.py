@@ -1,14 +1,15 @@
-"""Before/after: two checkouts of the service, interleaved in one run.
+"""Before/after: two checkouts of the service under the same load at the same time.
 
     python scripts/bench_ab.py --before DIR [--after DIR] [--rounds N] [--duration S]
 
-On a machine whose speed drifts by tens of percent from one second to the
-next, two separate bench runs cannot show a 5 % change; this runs both
-versions side by side instead, 15 paired rounds of 1 s in alternating order
-(the median of the paired ratios is good to about +-3 % here), through the same
-comparisons as scripts/bench (memory-hit GET, Redis-hit GET, PUT), with
-"after" in the service's place and "before" in the baseline's. Make a
-"before" tree with e.g.
+This machine's CPUs change speed by tens of percent from one second to the
+next, so two runs made one after the other (even paired, seconds apart) cannot
+show a 5 % change. Here both versions share the one CPU given to servers and
+are loaded at the same moment, each by its own generator with half the
+connections: the scheduler splits the CPU evenly, any slow patch slows both
+alike, and the ratio of their throughputs is the inverse ratio of their CPU
+cost per request. Cases as in scripts/bench: memory-hit GET, Redis-hit GET,
+PUT. Make a "before" tree with e.g.
     mkdir /tmp/before && git archive <commit> service statemachine | tar -x -C /tmp/before
 """
 
@@ -17,43 +18,65 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import statistics
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import bench_workloads as wl
-from bench_compare import Comparison, compare
-from bench_load import make_generator
-from bench_procs import ROOT, BenchError, Placement, Processes
+from bench_load import Generator, Workload, make_generator
+from bench_procs import ROOT, BenchError, HttpProcess, Placement, Processes
 from bench_run import start_service
 
 CASES = ("memory_hit_get", "redis_hit_get", "put")
 
 
+def side_by_side(generator: Generator, before: HttpProcess, after: HttpProcess,
+                 workload: Workload, rounds: int, duration_s: int) -> dict[str, Any]:
+    """`rounds` rounds loading both at once; medians of each side and of the ratio."""
+    figures: dict[str, list[dict[str, float]]] = {"before": [], "after": []}
+    sides = (("before", before), ("after", after))
+    for index in range(rounds):
+        order = sides if index % 2 == 0 else sides[::-1]  # neither always starts first
+        cpu = {"before": before.cpu_seconds(), "after": after.cpu_seconds()}
+        running = {side: generator.start(server.url, workload, duration_s)
+                   for side, server in order}
+        for side, server in sides:
+            load = running[side].wait()
+            used = server.cpu_seconds() - cpu[side]
+            figures[side].append({"rps": load.rps, "p99_ms": load.p99_ms,
+                                  "cpu_us_per_request": used * 1e6 / max(1, load.requests)})
+    ratios = [a["rps"] / b["rps"] for a, b in zip(figures["after"], figures["before"],
+                                                     strict=True) if b["rps"]]
+    return {
+        side: {name: statistics.median(r[name] for r in rows) for name in rows[0]}
+        for side, rows in figures.items()
+    } | {"ratio": statistics.median(ratios), "ratio_per_round": ratios}
+
+
 def run(args: argparse.Namespace, run_dir: Path) -> dict[str, Any]:
     placement = Placement.choose(pin=True)
-    generator = make_generator("auto", 2, 50, run_dir, placement.others)
+    # Half the usual connections per side: 50 in all, as in scripts/bench.
+    generator = make_generator("auto", 1, 25, run_dir, placement.others)
     procs = Processes(run_dir, placement=placement)
     value = wl.make_value(1024)
     try:
         redis = procs.redis("redis")
-        started = {}
-        for side, root in (("before", args.before), ("after", args.after)):
+        started: dict[str, dict[str, HttpProcess]] = {}
+        for side, root in (("after", args.after), ("before", args.before)):
             memory = start_service(procs, f"{side}-memory", redis.url, root.resolve())
             redis_only = start_service(procs, f"{side}-redis", redis.url, root.resolve(),
                                        CACHE_LRU_MAX_ITEMS="0")
             for server in (memory, redis_only):
                 wl.seed_hot_keys(server.url, value)
-            started[side] = {"memory_hit_get": memory.url, "redis_hit_get": redis_only.url,
-                             "put": memory.url}
+            started[side] = {"memory_hit_get": memory, "redis_hit_get": redis_only,
+                             "put": memory}
         workloads = {"memory_hit_get": wl.hot_get(), "redis_hit_get": wl.hot_get(),
                      "put": wl.put(value)}
         return {
-            case: compare(generator, Comparison(case, case, workloads[case],
-                                                started["after"][case],
-                                                started["before"][case], "before", 1.0),
-                          rounds=args.rounds, duration_s=args.duration, warmup_s=1)
+            case: side_by_side(generator, started["before"][case], started["after"][case],
+                               workloads[case], args.rounds, args.duration)
             for case in args.cases
         }
     finally:
@@ -64,8 +87,8 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", type=Path, required=True)
     parser.add_argument("--after", type=Path, default=ROOT)
-    parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--duration", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--duration", type=int, default=2)
     parser.add_argument("--cases", default=",".join(CASES))
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
@@ -81,11 +104,11 @@ def main(argv: list[str]) -> int:
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
     for case, r in results.items():
-        after, before = r["service"], r["baseline"]
-        print(f"{case:<16} before {before['rps']:>8,.0f} req/s p99 {before['p99_ms']:6.2f} ms | "
-              f"after {after['rps']:>8,.0f} req/s p99 {after['p99_ms']:6.2f} ms | after/before "
-              f"{r['ratio']:.3f} (median of paired rounds; of medians "
-              f"{r['ratio_of_medians']:.3f})")
+        before, after = r["before"], r["after"]
+        print(f"{case:<15} before {before['rps']:>7,.0f} req/s {before['cpu_us_per_request']:5.1f} "
+              f"CPU us/req | after {after['rps']:>7,.0f} req/s "
+              f"{after['cpu_us_per_request']:5.1f} CPU us/req | after/before {r['ratio']:.3f} "
+              f"(rounds {min(r['ratio_per_round']):.3f}..{max(r['ratio_per_round']):.3f})")
     if args.json is not None:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     return 0

@@ -6,16 +6,24 @@ goes first so that drift on a noisy machine hits both alike. Figures are
 medians over the rounds (max latency: the worst round; error counts: summed).
 The ratio is the median of the per-round ratios: the two runs of a round are
 seconds apart, so a slow patch of the machine cancels out of their ratio,
-while it can pull one side's median alone.
+while it can pull one side's median alone. Each side's CPU time per request
+(from /proc, so the servers must be this machine's processes) is the figure
+the machine's drift disturbs least.
 """
 
 from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from bench_load import Generator, LoadResult, Workload
+
+
+class Server(Protocol):
+    @property
+    def url(self) -> str: ...
+    def cpu_seconds(self) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -23,18 +31,33 @@ class Comparison:
     key: str
     title: str
     workload: Workload
-    service_url: str
-    baseline_url: str
-    baseline: str
+    service: Server
+    baseline: Server
+    baseline_kind: str
     target_ratio: float
 
 
-def run_one(generator: Generator, url: str, workload: Workload, duration_s: int) -> LoadResult:
-    return generator.start(url, workload, duration_s).wait()
+@dataclass(frozen=True)
+class Measured:
+    load: LoadResult
+    cpu_s: float
+
+    @property
+    def cpu_us_per_request(self) -> float:
+        return self.cpu_s * 1e6 / self.load.requests if self.load.requests else 0.0
 
 
-def summarize(results: list[LoadResult]) -> dict[str, Any]:
+def run_one(generator: Generator, server: Server, workload: Workload,
+            duration_s: int) -> Measured:
+    cpu_before = server.cpu_seconds()
+    load = generator.start(server.url, workload, duration_s).wait()
+    return Measured(load, server.cpu_seconds() - cpu_before)
+
+
+def summarize(measured: list[Measured]) -> dict[str, Any]:
+    results = [m.load for m in measured]
     return {
+        "cpu_us_per_request": statistics.median(m.cpu_us_per_request for m in measured),
         "rps": statistics.median(r.rps for r in results),
         "p50_ms": statistics.median(r.p50_ms for r in results),
         "p99_ms": statistics.median(r.p99_ms for r in results),
@@ -43,32 +66,36 @@ def summarize(results: list[LoadResult]) -> dict[str, Any]:
         "non_2xx": sum(r.non_2xx for r in results),
         "socket_errors": sum(r.socket_errors for r in results),
         "rounds": [
-            {"rps": r.rps, "p50_ms": r.p50_ms, "p99_ms": r.p99_ms, "max_ms": r.max_ms}
-            for r in results
+            {"rps": m.load.rps, "p50_ms": m.load.p50_ms, "p99_ms": m.load.p99_ms,
+             "max_ms": m.load.max_ms, "cpu_us_per_request": m.cpu_us_per_request}
+            for m in measured
         ],
     }
 
 
 def compare(generator: Generator, comparison: Comparison, *, rounds: int, duration_s: int,
             warmup_s: int) -> dict[str, Any]:
-    urls = {"service": comparison.service_url, "baseline": comparison.baseline_url}
+    servers = {"service": comparison.service, "baseline": comparison.baseline}
     if warmup_s > 0:
-        for url in urls.values():
-            run_one(generator, url, comparison.workload, warmup_s)
-    results: dict[str, list[LoadResult]] = {"service": [], "baseline": []}
+        for server in servers.values():
+            run_one(generator, server, comparison.workload, warmup_s)
+    results: dict[str, list[Measured]] = {"service": [], "baseline": []}
     for index in range(rounds):
         order = ("service", "baseline") if index % 2 == 0 else ("baseline", "service")
         for side in order:
-            results[side].append(run_one(generator, urls[side], comparison.workload, duration_s))
+            results[side].append(run_one(generator, servers[side], comparison.workload,
+                                         duration_s))
     service, baseline = summarize(results["service"]), summarize(results["baseline"])
     paired = [
-        s.rps / b.rps if b.rps else 0.0
+        s.load.rps / b.load.rps if b.load.rps else 0.0
         for s, b in zip(results["service"], results["baseline"], strict=True)
     ]
     ratio = statistics.median(paired)
     return {
         "title": comparison.title,
-        "baseline_kind": comparison.baseline,
+        "baseline_kind": comparison.baseline_kind,
+        "cpu_ratio": (baseline["cpu_us_per_request"] / service["cpu_us_per_request"]
+                      if service["cpu_us_per_request"] else 0.0),
         "service": service,
         "baseline": baseline,
         "ratio": ratio,

@@ -34,6 +34,7 @@ SERVICE_VARIABLE_PREFIXES = ("REDIS_", "CACHE_")
 SERVICE_VARIABLES = ("HOST", "PORT", "LOG_LEVEL", "JOURNAL_CAPACITY", "SHUTDOWN_DRAIN_MS")
 STOP_TIMEOUT_S = 10.0
 PR_SET_PDEATHSIG = 1
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 class BenchError(RuntimeError):
@@ -172,6 +173,12 @@ class Process:
         except subprocess.TimeoutExpired:
             self.popen.kill()
             self.popen.wait(timeout=STOP_TIMEOUT_S)
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the process has used so far (Linux /proc)."""
+        assert self.popen is not None
+        fields = Path(f"/proc/{self.popen.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
     def log_tail(self, lines: int = 8) -> str:
         if not self.log_path.exists():

@@ -88,11 +88,11 @@ def run_throughput(procs: Processes, generator: Generator, plan: Plan,
     wl.check_hit(memory.url, "hit-memory")
     wl.check_hit(redis_only.url, "hit-redis")
     comparisons = (
-        Comparison("memory_hit_get", "GET memory hit", wl.hot_get(), memory.url, bare.url,
+        Comparison("memory_hit_get", "GET memory hit", wl.hot_get(), memory, bare,
                    "bare aiohttp handler returning the same bytes", 0.9),
-        Comparison("redis_hit_get", "GET Redis hit", wl.hot_get(), redis_only.url,
-                   bare_get.url, "bare aiohttp handler, one redis-py GET per request", 1.5),
-        Comparison("put", "PUT", wl.put(value), memory.url, bare_set.url,
+        Comparison("redis_hit_get", "GET Redis hit", wl.hot_get(), redis_only, bare_get,
+                   "bare aiohttp handler, one redis-py GET per request", 1.5),
+        Comparison("put", "PUT", wl.put(value), memory, bare_set,
                    "bare aiohttp handler, one redis-py SET per request", 1.5),
     )
     return {
