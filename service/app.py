@@ -2,7 +2,9 @@
 
 Every shared resource is created in its own `cleanup_ctx` context, stored
 under a typed key from `service.keys`, and closed when the app shuts down,
-in reverse order of creation.
+in reverse order of creation. The HTTP modules declare their routes on a
+table of their own; `mount_routes` adds them to the app with the per-request
+layer (timing, JSON errors, token) around each handler.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
-from aiohttp.typedefs import Middleware
 
 from service import keys
 from service.cache.memory import MemoryTier
@@ -24,7 +25,7 @@ from service.http import cache_api, health, metrics
 from service.link.driver import RedisLink
 from service.link.factory import url_factory
 from service.metrics import Metrics
-from service.middlewares import timed_json_errors, token_auth
+from service.middlewares import mount_routes
 from service.readiness import Readiness
 from statemachine.clock import Clock
 from statemachine.eventlog import LinkEventLogger
@@ -35,20 +36,19 @@ from statemachine.throttle import ErrorLogThrottle
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
     registry = Metrics()
-    # Outermost first: token refusals are timed and answered like any other.
-    middlewares: list[Middleware] = [timed_json_errors(registry)]
-    if settings.cache_api_token:
-        middlewares.append(token_auth(settings.cache_api_token))
-    app = web.Application(middlewares=middlewares)
+    app = web.Application()
     app[keys.SETTINGS] = settings
     app[keys.CLOCK] = clock or SystemClock()
     app[keys.READINESS] = Readiness()
     app[keys.METRICS] = registry
     app.cleanup_ctx.append(redis_link_context)
     app.cleanup_ctx.append(cache_context)
-    health.add_routes(app)
-    cache_api.add_routes(app)
-    metrics.add_routes(app)
+    # Only its router is used: it collects what each module declares.
+    declared = web.Application()
+    health.add_routes(declared)
+    cache_api.add_routes(declared)
+    metrics.add_routes(declared)
+    mount_routes(app, declared.router, registry, settings.cache_api_token)
     return app
 
 
