@@ -13,6 +13,10 @@
 Every memory-tier write and delete goes through `_remember` / `_forget`: the
 one place where cross-instance invalidation will hook in. A Redis failure is
 never the caller's problem: the operation completes on the memory tier.
+
+`get` is also offered in its two halves, `get_memory` (synchronous) and
+`get_redis` (after a memory miss), so the HTTP handler answers a memory hit
+without creating and awaiting a coroutine.
 """
 
 from __future__ import annotations
@@ -42,12 +46,23 @@ class TwoTierCache:
         self.stats = stats
 
     async def get(self, namespace: str, key: str) -> tuple[Entry, Source] | None:
-        memory_key = f"{namespace}:{key}"
-        entry = self.memory.get(memory_key)
+        entry = self.get_memory(namespace, key)
         if entry is not None:
-            self.stats.memory_hits += 1
             return entry, "memory"
-        self.stats.memory_misses += 1
+        entry = await self.get_redis(namespace, key)
+        return None if entry is None else (entry, "redis")
+
+    def get_memory(self, namespace: str, key: str) -> Entry | None:
+        """The memory tier's entry, counted as a memory hit or miss."""
+        entry = self.memory.get(f"{namespace}:{key}")
+        if entry is None:
+            self.stats.memory_misses += 1
+        else:
+            self.stats.memory_hits += 1
+        return entry
+
+    async def get_redis(self, namespace: str, key: str) -> Entry | None:
+        """After `get_memory` missed: Redis's entry, now remembered, or a miss."""
         stored = await self.redis.fetch(namespace, key) if self.redis is not None else None
         if stored is None:
             self.stats.misses += 1
@@ -61,8 +76,8 @@ class TwoTierCache:
             self.memory.deadline(ttl_ms / 1000),
             from_redis=True,
         )
-        self._remember(memory_key, entry)
-        return entry, "redis"
+        self._remember(f"{namespace}:{key}", entry)
+        return entry
 
     async def put(
         self, namespace: str, key: str, value: bytes, content_type: str, ttl_ms: int

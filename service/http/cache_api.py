@@ -1,4 +1,8 @@
-"""GET/PUT/DELETE /cache/{namespace}/{key}: parse, call the cache, answer."""
+"""GET/PUT/DELETE /cache/{namespace}/{key}: parse, call the cache, answer.
+
+These run on every cache request, so each looks the app's resources up once
+and a memory hit is answered without awaiting anything.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ import re
 from aiohttp import web
 
 from service import keys
+from service.cache.entry import Entry
+from service.config import Settings
 from service.http.responses import error_response
 
 # RFC 3986 unreserved characters plus ':' (keys often carry ids like "job:42").
@@ -22,11 +28,12 @@ class BadRequest(Exception):
         self.response = response
 
 
-def _target(request: web.Request) -> tuple[str, str, int]:
+def _target(request: web.Request, settings: Settings) -> tuple[str, str, int]:
     """The namespace, key and namespace TTL (ms) of a /cache/ request."""
-    namespace = request.match_info["namespace"]
-    key = request.match_info["key"]
-    ttl_ms = request.app[keys.SETTINGS].namespace_ttls_ms.get(namespace)
+    match = request.match_info
+    namespace = match["namespace"]
+    key = match["key"]
+    ttl_ms = settings.namespace_ttls_ms.get(namespace)
     if ttl_ms is None:
         raise BadRequest(
             error_response(404, "unknown_namespace", f"No namespace named {namespace!r}.")
@@ -43,6 +50,8 @@ def _target(request: web.Request) -> tuple[str, str, int]:
 
 
 def _ttl(request: web.Request, namespace_ttl_ms: int) -> int:
+    if "?" not in request.raw_path:
+        return namespace_ttl_ms  # no query string: nothing to parse
     raw = request.query.get("ttl_ms")
     if raw is None:
         return namespace_ttl_ms
@@ -77,44 +86,50 @@ async def _body(request: web.Request, limit: int) -> bytes:
 
 
 async def get_entry(request: web.Request) -> web.Response:
+    app = request.app
     try:
-        namespace, key, _ = _target(request)
+        namespace, key, _ = _target(request, app[keys.SETTINGS])
     except BadRequest as bad:
         return bad.response
-    found = await request.app[keys.CACHE].get(namespace, key)
-    if found is None:
-        response = error_response(404, "miss", f"No cached value for {namespace}/{key}.")
-        response.headers.update(MISS_HEADERS)
-        return response
-    entry, source = found
+    cache = app[keys.CACHE]
+    entry = cache.get_memory(namespace, key)
+    if entry is not None:
+        return _hit(entry, "hit-memory")
+    entry = await cache.get_redis(namespace, key)
+    if entry is not None:
+        return _hit(entry, "hit-redis")
+    response = error_response(404, "miss", f"No cached value for {namespace}/{key}.")
+    response.headers.update(MISS_HEADERS)
+    return response
+
+
+def _hit(entry: Entry, x_cache: str) -> web.Response:
     return web.Response(
-        body=entry.value,
-        headers={
-            "Content-Type": entry.content_type,
-            "X-Cache": "hit-memory" if source == "memory" else "hit-redis",
-        },
+        body=entry.value, headers={"Content-Type": entry.content_type, "X-Cache": x_cache}
     )
 
 
 async def put_entry(request: web.Request) -> web.Response:
-    settings = request.app[keys.SETTINGS]
+    app = request.app
+    settings = app[keys.SETTINGS]
     try:
-        namespace, key, namespace_ttl_ms = _target(request)
+        namespace, key, namespace_ttl_ms = _target(request, settings)
         ttl_ms = _ttl(request, namespace_ttl_ms)
         value = await _body(request, settings.cache_max_value_bytes)
     except BadRequest as bad:
         return bad.response
     content_type = request.headers.get("Content-Type") or DEFAULT_CONTENT_TYPE
-    await request.app[keys.CACHE].put(namespace, key, value, content_type, ttl_ms)
+    await app[keys.CACHE].put(namespace, key, value, content_type, ttl_ms)
     return web.Response(status=204)
 
 
 async def delete_entry(request: web.Request) -> web.Response:
+    app = request.app
     try:
-        namespace, key, _ = _target(request)
+        namespace, key, _ = _target(request, app[keys.SETTINGS])
     except BadRequest as bad:
         return bad.response
-    await request.app[keys.CACHE].delete(namespace, key)
+    await app[keys.CACHE].delete(namespace, key)
     return web.Response(status=204)
 
 
