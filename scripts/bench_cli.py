@@ -94,7 +94,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
     # ones on a machine whose speed drifts by tens of percent within seconds.
     outage = OutagePlan(lead_s=1.0, failure_s=3, outage_s=2, recovery_s=3, back_after_s=0.5)
     return Plan(False, args.rounds or 9, args.outage_rounds or 3, args.duration or 1, 1,
-                args.value_bytes, 300_000, outage)
+                args.value_bytes, 100_000, outage)
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

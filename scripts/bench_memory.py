@@ -3,9 +3,9 @@
     get-hit   every key present (capacity keys), read in a fixed order
     set       twice capacity distinct keys, so (at steady state) every set evicts
 
-The memory tier is built as the service builds it (SystemClock's monotonic
-clock, a TTL cap) and written as the two-tier cache writes it: a new Entry
-with a deadline per set. cachetools is driven through its fastest public
+The memory tier is built as the service builds it (service.app's clock
+reader for the real clock, a TTL cap) and written as the two-tier cache
+writes it: a new Entry with a deadline per set. cachetools is driven through its fastest public
 path (`cache[key]`, `cache[key] = value`). Each contender runs its own plain
 loop, so no call wrapper is timed; rounds interleave the contenders.
 
@@ -26,6 +26,7 @@ from typing import Any
 
 from cachetools import LRUCache, TTLCache
 
+import service.app
 from service.cache.entry import Entry
 from service.cache.memory import MemoryTier
 from service.clock import SystemClock
@@ -37,6 +38,12 @@ CONTENT_TYPE = "application/json"
 Loop = Callable[[list[str], int], float]
 
 
+def _service_clock() -> Callable[[], float]:
+    # Older checkouts (--service-root) handed the tier SystemClock().monotonic.
+    reader = getattr(service.app, "monotonic_reader", None)
+    return reader(SystemClock()) if reader is not None else SystemClock().monotonic
+
+
 def _timed(body: Callable[[], None]) -> float:
     started = time.perf_counter()
     body()
@@ -44,7 +51,7 @@ def _timed(body: Callable[[], None]) -> float:
 
 
 def tier_get(keys: list[str], passes: int) -> float:
-    tier = MemoryTier(CAPACITY, TTL_S, SystemClock().monotonic)
+    tier = MemoryTier(CAPACITY, TTL_S, _service_clock())
     for key in keys:
         tier.put(key, Entry(VALUE, CONTENT_TYPE, tier.deadline(TTL_S)))
     get = tier.get
@@ -58,7 +65,7 @@ def tier_get(keys: list[str], passes: int) -> float:
 
 
 def tier_set(keys: list[str], passes: int) -> float:
-    tier = MemoryTier(CAPACITY, TTL_S, SystemClock().monotonic)
+    tier = MemoryTier(CAPACITY, TTL_S, _service_clock())
     put, deadline = tier.put, tier.deadline
 
     def body() -> None:
@@ -109,17 +116,20 @@ def _ttl() -> TTLCache[str, bytes]:
 
 def measure(contenders: dict[str, Loop], keys: list[str], ops: int,
             rounds: int) -> dict[str, float]:
+    """Median rates, and the memory tier's ratios as medians of per-round ratios
+    (the contenders of a round run milliseconds apart, so CPU drift cancels)."""
     passes = max(1, ops // len(keys))
     seconds: dict[str, list[float]] = {name: [] for name in contenders}
     for _ in range(rounds):
         for name, loop in contenders.items():
             seconds[name].append(loop(keys, passes))
-    return {name: passes * len(keys) / statistics.median(s) for name, s in seconds.items()}
-
-
-def with_ratios(rates: dict[str, float]) -> dict[str, float]:
-    return {**rates, "ratio_vs_lru": rates["memory_tier"] / rates["lru_cache"],
-            "ratio_vs_ttl": rates["memory_tier"] / rates["ttl_cache"]}
+    rates = {name: passes * len(keys) / statistics.median(s) for name, s in seconds.items()}
+    tier = seconds["memory_tier"]
+    for name, short in (("lru_cache", "lru"), ("ttl_cache", "ttl")):
+        rates[f"ratio_vs_{short}"] = statistics.median(
+            other / own for own, other in zip(tier, seconds[name], strict=True)
+        )
+    return rates
 
 
 def run_memory(ops: int, rounds: int) -> dict[str, Any]:
@@ -130,7 +140,7 @@ def run_memory(ops: int, rounds: int) -> dict[str, Any]:
     sets = measure({"memory_tier": tier_set, "lru_cache": cache_set(_lru),
                     "ttl_cache": cache_set(_ttl)}, churn, ops, rounds)
     return {"capacity": CAPACITY, "ops_per_measurement": ops, "rounds": rounds,
-            "target_ratio": 1.0, "get_hit": with_ratios(get_hit), "set": with_ratios(sets)}
+            "target_ratio": 1.0, "get_hit": get_hit, "set": sets}
 
 
 def main(argv: list[str]) -> int:

@@ -10,7 +10,8 @@ layer (timing, JSON errors, token) around each handler.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
@@ -52,6 +53,17 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     return app
 
 
+def monotonic_reader(clock: Clock) -> Callable[[], float]:
+    """The clock's monotonic reader; for the real clock, time.monotonic itself.
+
+    The memory tier reads the clock on every hit: calling the C function
+    directly spares a Python frame (~30 ns of a ~250 ns read).
+    """
+    if type(clock) is SystemClock:
+        return time.monotonic
+    return clock.monotonic
+
+
 async def redis_link_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     clock = app[keys.CLOCK]
@@ -82,7 +94,7 @@ async def cache_context(app: web.Application) -> AsyncIterator[None]:
     memory = MemoryTier(
         settings.cache_lru_max_items,
         settings.cache_lru_ttl_ms / 1000,
-        app[keys.CLOCK].monotonic,
+        monotonic_reader(app[keys.CLOCK]),
     )
     redis = (
         RedisTier(link, settings.cache_key_prefix, settings.redis_max_retries_per_request, stats)

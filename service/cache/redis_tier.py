@@ -12,8 +12,7 @@ commands of concurrent requests.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from service.cache import codec
 from service.cache.stats import CacheStats
@@ -24,8 +23,9 @@ from service.link.pipeline import mark_retrieved
 Command = Sequence[bytes | str | int | float]
 
 
-@dataclass(slots=True, frozen=True)
-class StoredValue:
+class StoredValue(NamedTuple):
+    """A value read back from Redis (a NamedTuple: built on every Redis hit)."""
+
     value: bytes
     content_type: str
     # Remaining TTL in Redis, None when the key has no expiry.
@@ -74,8 +74,12 @@ class RedisTier:
             if session is None:
                 return None
             futures = [session.pipeline.call(*command) for command in commands]
+            replies: list[Any] = []
             try:
-                return [await future for future in futures]
+                # A plain loop: an async comprehension is a coroutine of its own.
+                for future in futures:
+                    replies.append(await future)
+                return replies
             except REDIS_FAILURES as exc:
                 mark_retrieved(futures)
                 self._stats.redis_errors += 1
