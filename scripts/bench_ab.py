@@ -18,41 +18,18 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import statistics
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import bench_workloads as wl
-from bench_load import Generator, Workload, make_generator
+from bench_compare import side_by_side
+from bench_load import make_generator
 from bench_procs import ROOT, BenchError, HttpProcess, Placement, Processes
 from bench_run import start_service
 
 CASES = ("memory_hit_get", "redis_hit_get", "put")
-
-
-def side_by_side(generator: Generator, before: HttpProcess, after: HttpProcess,
-                 workload: Workload, rounds: int, duration_s: int) -> dict[str, Any]:
-    """`rounds` rounds loading both at once; medians of each side and of the ratio."""
-    figures: dict[str, list[dict[str, float]]] = {"before": [], "after": []}
-    sides = (("before", before), ("after", after))
-    for index in range(rounds):
-        order = sides if index % 2 == 0 else sides[::-1]  # neither always starts first
-        cpu = {"before": before.cpu_seconds(), "after": after.cpu_seconds()}
-        running = {side: generator.start(server.url, workload, duration_s)
-                   for side, server in order}
-        for side, server in sides:
-            load = running[side].wait()
-            used = server.cpu_seconds() - cpu[side]
-            figures[side].append({"rps": load.rps, "p99_ms": load.p99_ms,
-                                  "cpu_us_per_request": used * 1e6 / max(1, load.requests)})
-    ratios = [a["rps"] / b["rps"] for a, b in zip(figures["after"], figures["before"],
-                                                     strict=True) if b["rps"]]
-    return {
-        side: {name: statistics.median(r[name] for r in rows) for name in rows[0]}
-        for side, rows in figures.items()
-    } | {"ratio": statistics.median(ratios), "ratio_per_round": ratios}
 
 
 def run(args: argparse.Namespace, run_dir: Path) -> dict[str, Any]:
@@ -74,11 +51,13 @@ def run(args: argparse.Namespace, run_dir: Path) -> dict[str, Any]:
                              "put": memory}
         workloads = {"memory_hit_get": wl.hot_get(), "redis_hit_get": wl.hot_get(),
                      "put": wl.put(value)}
-        return {
-            case: side_by_side(generator, started["before"][case], started["after"][case],
-                               workloads[case], args.rounds, args.duration)
-            for case in args.cases
-        }
+        results = {}
+        for case in args.cases:
+            pair = side_by_side(generator, started["before"][case], started["after"][case],
+                                workloads[case], args.rounds, args.duration)
+            results[case] = {"before": pair["first"], "after": pair["second"],
+                             "ratio": pair["ratio"], "ratio_per_round": pair["ratio_per_round"]}
+        return results
     finally:
         procs.close()
 

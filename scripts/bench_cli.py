@@ -19,6 +19,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from bench_compare import Rounds
 from bench_load import make_generator
 from bench_outage import OutagePlan
 from bench_procs import ROOT, BenchError, Placement, Processes
@@ -52,8 +53,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true",
                         help="1 round of 1 s per figure, short outage phases (smoke test)")
     parser.add_argument("--rounds", type=int,
-                        help="rounds per throughput/memory figure (default 9; --quick 1)")
-    parser.add_argument("--duration", type=int, help="seconds per load run (default 1)")
+                        help="rounds of each throughput comparison, each way (default 5; "
+                             "--quick 1); the memory tier gets three times as many")
+    parser.add_argument("--duration", type=int,
+                        help="seconds per load run, one after the other (default 1; side by "
+                             "side twice that)")
     parser.add_argument("--outage-rounds", type=int,
                         help="rounds of each outage (default 3; --quick 1)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the figures here")
@@ -86,15 +90,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def make_plan(args: argparse.Namespace) -> Plan:
+    duration = args.duration or 1
     if args.quick:
+        rounds = args.rounds or 1
         outage = OutagePlan(lead_s=0.5, failure_s=2, outage_s=1, recovery_s=2, back_after_s=0.3)
-        return Plan(True, args.rounds or 1, args.outage_rounds or 1, args.duration or 1, 0,
-                    args.value_bytes, 50_000, outage)
-    # Many short rounds, alternating service and baseline, beat a few long
-    # ones on a machine whose speed drifts by tens of percent within seconds.
+        return Plan(True, Rounds(rounds, duration, rounds, duration, 0),
+                    args.outage_rounds or 1, 3 * rounds, 50_000, args.value_bytes, outage)
+    # Many short rounds beat a few long ones on a machine whose speed drifts
+    # by tens of percent within seconds.
+    rounds = args.rounds or 5
     outage = OutagePlan(lead_s=1.0, failure_s=3, outage_s=2, recovery_s=3, back_after_s=0.5)
-    return Plan(False, args.rounds or 9, args.outage_rounds or 3, args.duration or 1, 1,
-                args.value_bytes, 100_000, outage)
+    return Plan(False, Rounds(rounds, duration, rounds, 2 * duration, 1),
+                args.outage_rounds or 3, 3 * rounds, 100_000, args.value_bytes, outage)
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -107,9 +114,12 @@ def measure(args: argparse.Namespace, run_dir: Path) -> dict[str, Any]:
     placement = Placement.choose(args.pin)
     generator = make_generator(args.generator, args.threads, args.connections, run_dir,
                                placement.others)
+    # Side by side, each of the two servers gets half the load.
+    split = make_generator(args.generator, max(1, args.threads // 2),
+                           max(1, args.connections // 2), run_dir, placement.others)
     procs = Processes(run_dir, (args.service_root or ROOT).resolve(), placement)
     try:
-        figures = run_sections(procs, generator, plan, args.sections, run_dir)
+        figures = run_sections(procs, (generator, split), plan, args.sections, run_dir)
     finally:
         procs.close()
     report: dict[str, Any] = {
@@ -117,9 +127,13 @@ def measure(args: argparse.Namespace, run_dir: Path) -> dict[str, Any]:
         "machine": machine(),
         "generator": {"name": generator.name, "version": generator.version,
                       "threads": generator.threads, "connections": generator.connections},
-        "settings": {"quick": plan.quick, "rounds": plan.rounds,
-                     "outage_rounds": plan.outage_rounds, "duration_s": plan.duration_s,
-                     "warmup_s": plan.warmup_s, "value_bytes": plan.value_bytes,
+        "settings": {"quick": plan.quick, "rounds": plan.throughput.rounds,
+                     "duration_s": plan.throughput.duration_s,
+                     "side_by_side_rounds": plan.throughput.side_by_side_rounds,
+                     "side_by_side_s": plan.throughput.side_by_side_s,
+                     "warmup_s": plan.throughput.warmup_s,
+                     "outage_rounds": plan.outage_rounds, "memory_rounds": plan.memory_rounds,
+                     "value_bytes": plan.value_bytes,
                      "service_root": str(procs.service_root),
                      "placement": placement.describe()},
         **figures,

@@ -17,27 +17,34 @@ def header(report: dict[str, Any]) -> list[str]:
         (f"machine: {machine['cpu_model']}, {machine['cpus']} CPUs, Python {machine['python']}, "
          f"redis-server {machine['redis_server']}"),
         (f"load: {gen['name']} {gen['version']}, {gen['threads']} threads x {gen['connections']} "
-         f"connections; {settings['rounds']} round(s) x {settings['duration_s']} s, medians; "
-         f"value {settings['value_bytes']} B"),
+         f"connections; value {settings['value_bytes']} B; medians of {settings['rounds']} "
+         f"round(s) x {settings['duration_s']} s one after the other, and of "
+         f"{settings['side_by_side_rounds']} x {settings['side_by_side_s']} s side by side"),
         f"placement: {settings['placement']}",
     ]
 
 
 def throughput_lines(throughput: dict[str, Any]) -> list[str]:
-    lines = ["", f"{'throughput':<24}{'service':>27}{'baseline':>27}{'ratio':>9}{'target':>9}",
-             (f"{'':<24}{'req/s':>11}{'p50 ms':>8}{'p99 ms':>8}{'req/s':>11}{'p50 ms':>8}"
-              f"{'p99 ms':>8}")]
+    lines = ["", (f"{'throughput':<16}{'service, alone':>32}{'baseline, alone':>32}"
+                  f"{'ratio':>8}{'target':>8}{'alone':>8}"),
+             (f"{'':<16}{'req/s':>9}{'p50 ms':>7}{'p99 ms':>7}{'CPU us':>9}"
+              f"{'req/s':>9}{'p50 ms':>7}{'p99 ms':>7}{'CPU us':>9}")]
     for figures in throughput.values():
         s, b = figures["service"], figures["baseline"]
         lines.append(
-            f"{figures['title']:<24}{_n(s['rps'], 0):>11}{_n(s['p50_ms']):>8}{_n(s['p99_ms']):>8}"
-            f"{_n(b['rps'], 0):>11}{_n(b['p50_ms']):>8}{_n(b['p99_ms']):>8}"
-            f"{figures['ratio']:>8.2f}x{figures['target_ratio']:>7.2f}x"
+            f"{figures['title']:<16}{_n(s['rps'], 0):>9}{_n(s['p50_ms']):>7}{_n(s['p99_ms']):>7}"
+            f"{_n(s['cpu_us_per_request'], 1):>9}"
+            f"{_n(b['rps'], 0):>9}{_n(b['p50_ms']):>7}{_n(b['p99_ms']):>7}"
+            f"{_n(b['cpu_us_per_request'], 1):>9}"
+            f"{figures['ratio']:>7.2f}x{figures['target_ratio']:>7.2f}x"
+            f"{figures['ratio_one_after_the_other']:>7.2f}x"
         )
         lines.append(f"{'':<4}vs {figures['baseline_kind']}")
         if s["non_2xx"] or b["non_2xx"] or s["socket_errors"] or b["socket_errors"]:
             lines.append(f"{'':<4}! non-2xx {s['non_2xx']}/{b['non_2xx']}, socket errors "
                          f"{s['socket_errors']}/{b['socket_errors']} (service/baseline)")
+    lines.append("  ratio: both loaded side by side on one CPU (robust to CPU drift); "
+                 "alone: median of per-round ratios, one after the other")
     return lines
 
 

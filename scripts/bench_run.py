@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import bench_workloads as wl
-from bench_compare import Comparison, compare
+from bench_compare import Comparison, Rounds, compare
 from bench_load import Generator
 from bench_outage import OutagePlan, run_outages, wait_ready
 from bench_procs import BenchError, CPUs, HttpProcess, Processes, child_setup
@@ -41,12 +41,11 @@ OUTAGE_LINK_ENV = {
 @dataclass(frozen=True)
 class Plan:
     quick: bool
-    rounds: int
+    throughput: Rounds
     outage_rounds: int
-    duration_s: int
-    warmup_s: int
-    value_bytes: int
+    memory_rounds: int
     memory_ops: int
+    value_bytes: int
     outage: OutagePlan
 
 
@@ -75,7 +74,7 @@ def start_service(procs: Processes, name: str, redis_url: str, root: Path | None
     return service
 
 
-def run_throughput(procs: Processes, generator: Generator, plan: Plan,
+def run_throughput(procs: Processes, generator: Generator, split: Generator, plan: Plan,
                    value: bytes, value_file: Path) -> dict[str, Any]:
     redis = procs.redis("redis")
     memory = start_service(procs, "service-memory", redis.url)
@@ -95,11 +94,7 @@ def run_throughput(procs: Processes, generator: Generator, plan: Plan,
         Comparison("put", "PUT", wl.put(value), memory, bare_set,
                    "bare aiohttp handler, one redis-py SET per request", 1.5),
     )
-    return {
-        c.key: compare(generator, c, rounds=plan.rounds, duration_s=plan.duration_s,
-                       warmup_s=plan.warmup_s)
-        for c in comparisons
-    }
+    return {c.key: compare(generator, split, c, plan.throughput) for c in comparisons}
 
 
 def run_outage(procs: Processes, generator: Generator, plan: Plan,
@@ -139,8 +134,8 @@ def run_memory(service_root: Path, cpus: CPUs, ops: int, rounds: int) -> dict[st
     return figures
 
 
-def run_sections(procs: Processes, generator: Generator, plan: Plan, sections: set[str],
-                 run_dir: Path) -> dict[str, Any]:
+def run_sections(procs: Processes, generators: tuple[Generator, Generator], plan: Plan,
+                 sections: set[str], run_dir: Path) -> dict[str, Any]:
     """Every requested section's figures, keyed as in the JSON."""
     report: dict[str, Any] = {}
     value = wl.make_value(plan.value_bytes)
@@ -149,10 +144,10 @@ def run_sections(procs: Processes, generator: Generator, plan: Plan, sections: s
     if "memory" in sections:
         started = time.monotonic()
         report["memory_tier"] = run_memory(procs.service_root, procs.placement.servers,
-                                           plan.memory_ops, plan.rounds)
+                                           plan.memory_ops, plan.memory_rounds)
         report["memory_tier"]["runtime_s"] = time.monotonic() - started
     if "throughput" in sections:
-        report["throughput"] = run_throughput(procs, generator, plan, value, value_file)
+        report["throughput"] = run_throughput(procs, *generators, plan, value, value_file)
     if "outage" in sections:
-        report["outage"] = run_outage(procs, generator, plan, value)
+        report["outage"] = run_outage(procs, generators[0], plan, value)
     return report

@@ -65,12 +65,17 @@ def test_throughput_comparisons_have_both_sides_and_a_ratio(
     throughput = figures["throughput"]
     assert set(throughput) == {"memory_hit_get", "redis_hit_get", "put"}
     for comparison in throughput.values():
-        assert_numbers(comparison, "ratio", "target_ratio")
+        assert_numbers(comparison, "ratio", "target_ratio", "ratio_one_after_the_other")
         assert isinstance(comparison["met"], bool)
-        assert len(comparison["ratio_per_round"]) == rounds
+        assert len(comparison["ratio_per_round"]) == figures["settings"]["side_by_side_rounds"]
+        assert len(comparison["ratio_one_after_the_other_per_round"]) == rounds
+        for side in ("service", "baseline"):
+            assert_numbers(comparison["side_by_side"][side], "rps", "p99_ms",
+                           "cpu_us_per_request")
         for side in ("service", "baseline"):
             figures_of_side = comparison[side]
-            assert_numbers(figures_of_side, "rps", "p50_ms", "p99_ms", "max_ms")
+            assert_numbers(figures_of_side, "rps", "p50_ms", "p99_ms", "max_ms",
+                           "cpu_us_per_request")
             assert figures_of_side["requests"] > 0
             assert isinstance(figures_of_side["non_2xx"], int)
             assert isinstance(figures_of_side["socket_errors"], int)
