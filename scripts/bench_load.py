@@ -227,7 +227,7 @@ class PythonLoad:
         spec = self.run_dir / f"load-{self._files}-{workload.name}.json"
         spec.write_text(json.dumps(workload.to_json()))
         worker = Path(__file__).with_name("bench_pyload.py")
-        start_at = time.monotonic() + 0.5  # every worker starts at the same moment
+        start_at = time.monotonic() + 0.2  # every worker starts at the same moment
         per_worker = max(1, self.connections // self.threads)
         children = [
             _Child([sys.executable, str(worker), base_url, str(spec), "--connections",

@@ -229,19 +229,23 @@ class RedisProcess(Process):
 class HttpProcess(Process):
     """An HTTP server child (the service or a baseline) on a free port."""
 
-    def __init__(self, name: str, argv: Sequence[str], log_path: Path, *,
+    def __init__(self, name: str, argv: Sequence[str], log_path: Path, probe_path: str, *,
                  env: Mapping[str, str] | None = None, port: int | None = None,
                  cwd: Path | None = None, cpus: CPUs = None) -> None:
         self.port = port or free_port()
+        self.probe_path = probe_path
         super().__init__(name, argv, log_path, env=env, cwd=cwd, cpus=cpus)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, probe_path: str = "/health") -> None:
+    def start(self) -> None:
         self.spawn()
-        self.wait_until(lambda: self._answers(probe_path), f"answer {probe_path}")
+        self.wait_answering()
+
+    def wait_answering(self) -> None:
+        self.wait_until(lambda: self._answers(self.probe_path), f"answer {self.probe_path}")
 
     def _answers(self, path: str) -> bool:
         try:
@@ -271,25 +275,31 @@ class Processes:
         server.start()
         return server
 
-    def service(self, name: str, env: Mapping[str, str], root: Path | None = None) -> HttpProcess:
+    def service(self, name: str, env: Mapping[str, str], root: Path | None = None, *,
+                wait: bool = True) -> HttpProcess:
+        """`python -m service`; with wait=False, call wait_answering() later."""
         port = free_port()
         full_env = {**_scrubbed_environ(), "HOST": "127.0.0.1", "PORT": str(port),
                     "LOG_LEVEL": "WARNING", **env}
         process = HttpProcess(name, [sys.executable, "-m", "service"],
-                              self.run_dir / f"{name}.log", env=full_env, port=port,
+                              self.run_dir / f"{name}.log", "/health", env=full_env, port=port,
                               cwd=root or self.service_root, cpus=self.placement.servers)
-        self.started.append(process)
-        process.start("/health")
-        return process
+        return self._launch(process, wait)
 
-    def baseline(self, name: str, mode: str, *args: str) -> HttpProcess:
+    def baseline(self, name: str, mode: str, *args: str, wait: bool = True) -> HttpProcess:
+        """A bare handler of scripts/bench_baselines.py; wait as for service()."""
         script = Path(__file__).with_name("bench_baselines.py")
         port = free_port()
         argv = [sys.executable, str(script), mode, "--port", str(port), *args]
-        process = HttpProcess(name, argv, self.run_dir / f"{name}.log", port=port,
+        process = HttpProcess(name, argv, self.run_dir / f"{name}.log", "/ping", port=port,
                               cpus=self.placement.servers)
+        return self._launch(process, wait)
+
+    def _launch(self, process: HttpProcess, wait: bool) -> HttpProcess:
         self.started.append(process)
-        process.start("/ping")
+        process.spawn()
+        if wait:
+            process.wait_answering()
         return process
 
     def close(self) -> None:
