@@ -26,7 +26,8 @@ from typing import Any
 import bench_workloads as wl
 from bench_compare import side_by_side
 from bench_load import make_generator
-from bench_procs import ROOT, BenchError, HttpProcess, Placement, Processes
+from bench_os import Placement
+from bench_procs import ROOT, BenchError, HttpProcess, Processes
 from bench_run import start_service
 
 CASES = ("memory_hit_get", "redis_hit_get", "put")
@@ -44,7 +45,7 @@ def run(args: argparse.Namespace, run_dir: Path) -> dict[str, Any]:
         for side, root in (("after", args.after), ("before", args.before)):
             memory = start_service(procs, f"{side}-memory", redis.url, root.resolve())
             redis_only = start_service(procs, f"{side}-redis", redis.url, root.resolve(),
-                                       CACHE_LRU_MAX_ITEMS="0")
+                                       {"CACHE_LRU_MAX_ITEMS": "0"})
             for server in (memory, redis_only):
                 wl.seed_hot_keys(server.url, value)
             started[side] = {"memory_hit_get": memory, "redis_hit_get": redis_only,

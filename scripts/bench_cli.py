@@ -21,8 +21,9 @@ from typing import Any
 
 from bench_compare import Rounds
 from bench_load import make_generator
+from bench_os import Placement
 from bench_outage import OutagePlan
-from bench_procs import ROOT, BenchError, Placement, Processes
+from bench_procs import ROOT, BenchError, Processes
 from bench_report import render
 from bench_run import Plan, machine, run_sections
 from bench_targets import evaluate

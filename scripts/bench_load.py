@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from bench_procs import BenchError, CPUs, child_setup
+from bench_os import CPUs, child_setup
+from bench_procs import BenchError
 from bench_wrk import lua_script
 
 WRK_TIMEOUT_S = 5

@@ -11,7 +11,6 @@ Servers listen on free loopback ports, never on the machine's 6379.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import os
 import shutil
@@ -22,10 +21,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from bench_os import CPUs, Placement, child_setup, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT_S = 15.0
@@ -33,68 +33,11 @@ START_TIMEOUT_S = 15.0
 SERVICE_VARIABLE_PREFIXES = ("REDIS_", "CACHE_")
 SERVICE_VARIABLES = ("HOST", "PORT", "LOG_LEVEL", "JOURNAL_CAPACITY", "SHUTDOWN_DRAIN_MS")
 STOP_TIMEOUT_S = 10.0
-PR_SET_PDEATHSIG = 1
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 class BenchError(RuntimeError):
     """A process would not start or answer: the run cannot go on."""
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def die_with_parent() -> None:
-    """Runs in the child before exec: SIGKILL it when the bench dies."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):
-        pass  # not Linux: Processes.close() still stops it on a normal exit
-
-
-CPUs = frozenset[int] | None
-
-
-def child_setup(cpus: CPUs) -> Callable[[], None]:
-    """What a child runs before exec: die with the bench, stay on `cpus`."""
-
-    def setup() -> None:
-        die_with_parent()
-        if cpus:
-            os.sched_setaffinity(0, cpus)
-
-    return setup
-
-
-@dataclass(frozen=True)
-class Placement:
-    """Which CPUs the servers under test get, and which everything else gets.
-
-    With two or more CPUs the HTTP server under test (the service or a
-    baseline, one at a time under load) gets the first CPU to itself, and
-    redis-server, the load generator and the bench share the rest: on a
-    2-core machine, letting the scheduler move a single-threaded server
-    between cores it shares with wrk made runs differ by a third.
-    """
-
-    servers: CPUs = None
-    others: CPUs = None
-
-    @classmethod
-    def choose(cls, pin: bool) -> Placement:
-        cpus = sorted(os.sched_getaffinity(0))
-        if not pin or len(cpus) < 2:
-            return cls()
-        return cls(frozenset(cpus[:1]), frozenset(cpus[1:]))
-
-    def describe(self) -> str:
-        if self.servers is None or self.others is None:
-            return "not pinned"
-        return (f"server under test on CPU {','.join(map(str, sorted(self.servers)))}; "
-                f"redis-server and load generator on CPU {','.join(map(str, sorted(self.others)))}")
 
 
 def redis_ping(port: int, timeout: float = 0.5) -> bool:

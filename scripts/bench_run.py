@@ -16,6 +16,7 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,9 @@ from typing import Any
 import bench_workloads as wl
 from bench_compare import Comparison, Rounds, compare
 from bench_load import Generator
+from bench_os import CPUs, child_setup
 from bench_outage import OutagePlan, run_outages, wait_ready
-from bench_procs import BenchError, CPUs, HttpProcess, Processes, child_setup
+from bench_procs import BenchError, HttpProcess, Processes
 
 # The outage service reconnects fast so a round takes seconds, not minutes;
 # every other setting (REDIS_COMMAND_TIMEOUT_MS=250 included) is the default.
@@ -71,9 +73,9 @@ def service_env(name: str, redis_url: str, **env: str) -> dict[str, str]:
 
 
 def start_service(procs: Processes, name: str, redis_url: str, root: Path | None = None,
-                  **env: str) -> HttpProcess:
+                  env: Mapping[str, str] | None = None) -> HttpProcess:
     """The service (from `root`, default the run's checkout), its link ready."""
-    service = procs.service(name, service_env(name, redis_url, **env), root)
+    service = procs.service(name, service_env(name, redis_url, **(env or {})), root)
     wait_ready(service)
     return service
 
@@ -114,7 +116,7 @@ def run_throughput(procs: Processes, generator: Generator, split: Generator, pla
 def run_outage(procs: Processes, generator: Generator, plan: Plan,
                value: bytes) -> dict[str, Any]:
     redis = procs.redis("redis-outage")
-    service = start_service(procs, "service-outage", redis.url, **OUTAGE_LINK_ENV)
+    service = start_service(procs, "service-outage", redis.url, env=OUTAGE_LINK_ENV)
     wl.seed_hot_keys(service.url, value)
     o = plan.outage
     results = run_outages(generator, service, redis, wl.outage_mix(value), o,

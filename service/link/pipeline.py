@@ -12,19 +12,19 @@ commands queue and go out together as the next batch, so a busy service sends
 large batches and an idle one sends each command on the next loop tick with
 no added delay. One dedicated connection carries the batches, in order.
 
-A command's time budget (REDIS_COMMAND_TIMEOUT_MS) starts when it is queued,
-not when its batch is sent: a batch's deadline is its first command's queue
-time plus the budget. Behind a batch stuck on a hung server, the next batch
-has already spent most of its budget waiting, so it fails right after the
-stuck one instead of getting a full budget of its own, and a hung Redis
-costs a request at most the budget, not twice that.
-
 That connection is built from the client's pool settings (address, TLS,
 credentials) but without a socket timeout of its own: every batch already
 runs under one deadline, and redis-py's per-operation timeout would add a
 timer per reply read and a task per write (~15 % of a Redis-bound request).
 Batches are packed by `pack`, not redis-py's pack_commands: the same bytes
 at a third of the cost.
+
+A command's time budget (REDIS_COMMAND_TIMEOUT_MS) starts when it is queued,
+not when its batch is sent: a batch's deadline is its first command's queue
+time plus the budget. Behind a batch stuck on a hung server, the next batch
+has already spent most of its budget waiting, so it fails right after the
+stuck one instead of getting a full budget of its own, and a hung Redis
+costs a request at most the budget, not twice that.
 """
 
 from __future__ import annotations
