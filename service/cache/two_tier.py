@@ -53,16 +53,20 @@ class TwoTierCache:
         return None if entry is None else (entry, "redis")
 
     def get_memory(self, namespace: str, key: str) -> Entry | None:
-        """The memory tier's entry, counted as a memory hit or miss."""
+        """The memory tier's entry (a counted memory hit), or None.
+
+        A miss is counted by `get_redis`, which follows one: a caller that
+        refuses the request after a miss (a bad key) leaves no count behind.
+        """
         entry = self.memory.get(f"{namespace}:{key}")
-        if entry is None:
-            self.stats.memory_misses += 1
-        else:
+        if entry is not None:
             self.stats.memory_hits += 1
         return entry
 
     async def get_redis(self, namespace: str, key: str) -> Entry | None:
-        """After `get_memory` missed: Redis's entry, now remembered, or a miss."""
+        """After `get_memory` missed (counted here): Redis's entry, now
+        remembered, or a miss."""
+        self.stats.memory_misses += 1
         stored = await self.redis.fetch(namespace, key) if self.redis is not None else None
         if stored is None:
             self.stats.misses += 1

@@ -1,7 +1,10 @@
 """GET/PUT/DELETE /cache/{namespace}/{key}: parse, call the cache, answer.
 
 These run on every cache request, so each looks the app's resources up once
-and a memory hit is answered without awaiting anything.
+and a memory hit is answered without awaiting anything, and without checking
+the key: a key is only ever stored after passing the check, so one found in
+the memory tier passed it (namespaces cannot contain ':', so the memory key
+`namespace:key` is unambiguous once the namespace is known).
 """
 
 from __future__ import annotations
@@ -30,14 +33,24 @@ class BadRequest(Exception):
 
 def _target(request: web.Request, settings: Settings) -> tuple[str, str, int]:
     """The namespace, key and namespace TTL (ms) of a /cache/ request."""
+    namespace, key, ttl_ms = _in_namespace(request, settings)
+    _check_key(key)
+    return namespace, key, ttl_ms
+
+
+def _in_namespace(request: web.Request, settings: Settings) -> tuple[str, str, int]:
+    """The namespace (404 unless configured), the unchecked key, the namespace TTL."""
     match = request.match_info
     namespace = match["namespace"]
-    key = match["key"]
     ttl_ms = settings.namespace_ttls_ms.get(namespace)
     if ttl_ms is None:
         raise BadRequest(
             error_response(404, "unknown_namespace", f"No namespace named {namespace!r}.")
         )
+    return namespace, match["key"], ttl_ms
+
+
+def _check_key(key: str) -> None:
     if KEY_PATTERN.fullmatch(key) is None:
         raise BadRequest(
             error_response(
@@ -46,7 +59,6 @@ def _target(request: web.Request, settings: Settings) -> tuple[str, str, int]:
                 "Keys are 1-512 characters of letters, digits and . _ ~ : -",
             )
         )
-    return namespace, key, ttl_ms
 
 
 def _ttl(request: web.Request, namespace_ttl_ms: int) -> int:
@@ -87,14 +99,15 @@ async def _body(request: web.Request, limit: int) -> bytes:
 
 async def get_entry(request: web.Request) -> web.Response:
     app = request.app
+    cache = app[keys.CACHE]
     try:
-        namespace, key, _ = _target(request, app[keys.SETTINGS])
+        namespace, key, _ = _in_namespace(request, app[keys.SETTINGS])
+        entry = cache.get_memory(namespace, key)
+        if entry is not None:
+            return _hit(entry, "hit-memory")  # its key was checked when it was stored
+        _check_key(key)
     except BadRequest as bad:
         return bad.response
-    cache = app[keys.CACHE]
-    entry = cache.get_memory(namespace, key)
-    if entry is not None:
-        return _hit(entry, "hit-memory")
     entry = await cache.get_redis(namespace, key)
     if entry is not None:
         return _hit(entry, "hit-redis")
