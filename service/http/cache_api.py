@@ -21,6 +21,7 @@ from service.http.responses import error_response
 # RFC 3986 unreserved characters plus ':' (keys often carry ids like "job:42").
 KEY_PATTERN = re.compile(r"[A-Za-z0-9._~:-]{1,512}")
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
+MAX_CONTENT_TYPE_CHARS = 255
 MISS_HEADERS = {"X-Cache": "miss"}
 
 
@@ -122,16 +123,30 @@ def _hit(entry: Entry, x_cache: str) -> web.Response:
     )
 
 
+def _content_type(request: web.Request) -> str:
+    """The PUT's Content-Type: printable ASCII (media types are), at most 255."""
+    value = request.headers.get("Content-Type") or DEFAULT_CONTENT_TYPE
+    if len(value) > MAX_CONTENT_TYPE_CHARS or not (value.isascii() and value.isprintable()):
+        raise BadRequest(
+            error_response(
+                400,
+                "bad_content_type",
+                f"Content-Type must be printable ASCII of at most {MAX_CONTENT_TYPE_CHARS} characters.",
+            )
+        )
+    return value
+
+
 async def put_entry(request: web.Request) -> web.Response:
     app = request.app
     settings = app[keys.SETTINGS]
     try:
         namespace, key, namespace_ttl_ms = _target(request, settings)
         ttl_ms = _ttl(request, namespace_ttl_ms)
+        content_type = _content_type(request)
         value = await _body(request, settings.cache_max_value_bytes)
     except BadRequest as bad:
         return bad.response
-    content_type = request.headers.get("Content-Type") or DEFAULT_CONTENT_TYPE
     await app[keys.CACHE].put(namespace, key, value, content_type, ttl_ms)
     return web.Response(status=204)
 

@@ -224,3 +224,15 @@ async def test_memory_copy_never_outlives_redis_ttl(
     # namespace's 300 s: once Redis has expired the key, so has memory.
     await asyncio.sleep(0.25)
     assert (await reader.get("/cache/default/k")).status == 404
+
+
+@pytest.mark.parametrize("content_type", ["text/plain; name=\u20ac", "text/" + "x" * 300])
+async def test_bad_content_type_is_refused_and_stores_nothing(
+    client: TestClient, content_type: str
+) -> None:
+    response = await client.put(
+        "/cache/default/ct", data=b"v", headers={"Content-Type": content_type}
+    )
+    assert response.status == 400
+    assert (await response.json())["error"] == "bad_content_type"
+    assert (await client.get("/cache/default/ct")).status == 404
