@@ -3,8 +3,8 @@
 Every shared resource is created in its own `cleanup_ctx` context, stored
 under a typed key from `service.keys`, and closed when the app shuts down,
 in reverse order of creation. The HTTP modules declare their routes on a
-table of their own; `mount_routes` adds them to the app with the per-request
-layer (timing, JSON errors, token) around each handler.
+router of their own; `mount_routes` adds them to the app with the
+per-request layer (timing, JSON errors, token) around each handler.
 """
 
 from __future__ import annotations
@@ -44,12 +44,13 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app[keys.METRICS] = registry
     app.cleanup_ctx.append(redis_link_context)
     app.cleanup_ctx.append(cache_context)
-    # Only its router is used: it collects what each module declares.
-    declared = web.Application()
+    # The modules declare their routes on a router of their own; mount_routes
+    # copies them onto the app with the per-request layer around each handler.
+    declared = web.UrlDispatcher()
     health.add_routes(declared)
     cache_api.add_routes(declared)
     metrics.add_routes(declared)
-    mount_routes(app, declared.router, registry, settings.cache_api_token)
+    mount_routes(app, declared, registry, settings.cache_api_token)
     return app
 
 

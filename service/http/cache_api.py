@@ -161,8 +161,8 @@ async def delete_entry(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-def add_routes(app: web.Application) -> None:
+def add_routes(router: web.UrlDispatcher) -> None:
     path = "/cache/{namespace}/{key}"
-    app.router.add_get(path, get_entry, allow_head=False)
-    app.router.add_put(path, put_entry)
-    app.router.add_delete(path, delete_entry)
+    router.add_get(path, get_entry, allow_head=False)
+    router.add_put(path, put_entry)
+    router.add_delete(path, delete_entry)

@@ -70,9 +70,9 @@ async def status(request: web.Request) -> web.Response:
     )
 
 
-def add_routes(app: web.Application) -> None:
-    app.router.add_get("/health", liveness)
-    app.router.add_get("/health/ready", readiness)
-    app.router.add_get("/health/detailed", detailed)
-    app.router.add_get("/health/events", events)
-    app.router.add_get("/api/status", status)
+def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_get("/health", liveness)
+    router.add_get("/health/ready", readiness)
+    router.add_get("/health/detailed", detailed)
+    router.add_get("/health/events", events)
+    router.add_get("/api/status", status)

@@ -22,5 +22,5 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-def add_routes(app: web.Application) -> None:
-    app.router.add_get("/metrics", metrics)
+def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_get("/metrics", metrics)
