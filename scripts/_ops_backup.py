@@ -18,12 +18,11 @@ from pathlib import Path
 
 from _ops_aof import backup_aof
 from _ops_redis import (
-    EXIT_FAILED,
-    EXIT_OK,
     OpsError,
     RedisCli,
     add_connection_arguments,
     endpoint_from_args,
+    report_progress,
 )
 from _ops_snapshot import bgsave, fetch_and_gzip, local_rdb, write_gzip
 
@@ -75,18 +74,13 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     # SIGTERM (cron killed, container stopping) must still run the `finally`
     # that puts auto-aof-rewrite-percentage back.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    try:
+
+    def steps() -> Iterator[str]:
         if args.retention_days < 0 or args.timeout <= 0:
             raise OpsError("--retention-days must be >= 0 and --timeout > 0", 2)
-        for line in run_backup(args, RedisCli(endpoint_from_args(args, environ))):
-            print(f"backup-redis: {line}", flush=True)
-    except OpsError as exc:
-        print(f"backup-redis: error: {exc}", file=sys.stderr)
-        return exc.code
-    except OSError as exc:  # unwritable backup dir, full disk, permissions
-        print(f"backup-redis: error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    return EXIT_OK
+        return run_backup(args, RedisCli(endpoint_from_args(args, environ)))
+
+    return report_progress("backup-redis", steps)
 
 
 def run_backup(args: argparse.Namespace, cli: RedisCli) -> Iterator[str]:

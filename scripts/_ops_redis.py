@@ -14,8 +14,9 @@ import argparse
 import os
 import shutil
 import subprocess
+import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 AUTH_ENV = "REDISCLI_AUTH"
@@ -193,3 +194,18 @@ def poll(check: Callable[[], dict[str, str] | None], deadline: float, what: str,
 def remaining(deadline: float, floor: float = 1.0) -> float:
     """Seconds left before `deadline`, but never less than `floor` for one call."""
     return max(deadline - time.monotonic(), floor)
+
+
+def report_progress(prog: str, steps: Callable[[], Iterable[str]]) -> int:
+    """Print each progress line of a command as `prog: line`; turn its failures
+    into one `prog: error: ...` line on stderr and the matching exit code."""
+    try:
+        for line in steps():
+            print(f"{prog}: {line}", flush=True)
+    except OpsError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return exc.code
+    except OSError as exc:  # unwritable backup dir, full disk, permissions
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from _ops_rebuild import rebuild_aof
-from _ops_redis import EXIT_FAILED, EXIT_OK, OpsError
+from _ops_redis import OpsError, report_progress
 from _ops_running import ensure_stopped
 from _ops_stage import (
     backup_kind,
@@ -78,16 +77,7 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     args = build_parser(os.environ if environ is None else environ).parse_args(argv)
-    try:
-        for line in run_restore(args):
-            print(f"restore-redis: {line}", flush=True)
-    except OpsError as exc:
-        print(f"restore-redis: error: {exc}", file=sys.stderr)
-        return exc.code
-    except OSError as exc:  # unwritable backup dir, full disk, permissions
-        print(f"restore-redis: error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    return EXIT_OK
+    return report_progress("restore-redis", lambda: run_restore(args))
 
 
 def run_restore(args: argparse.Namespace) -> Iterator[str]:
