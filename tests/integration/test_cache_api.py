@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient
 
 from service import keys
 from tests.support.redis_server import RedisServer
-from tests.support.waiting import link_state
+from tests.support.waiting import link_state, ready_client
 
 StartClient = Callable[..., Awaitable[TestClient]]
 
@@ -150,10 +150,8 @@ async def test_memory_tier_evicts_least_recently_used(app_client: StartClient) -
 async def test_two_instances_share_values_through_redis(
     app_client: StartClient, redis_server: RedisServer
 ) -> None:
-    first = await app_client(redis_server.url, REDIS_LAZY_CONNECT="false")
-    second = await app_client(redis_server.url, REDIS_LAZY_CONNECT="false")
-    await link_state(first.app, "ready")
-    await link_state(second.app, "ready")
+    first = await ready_client(app_client, redis_server.url)
+    second = await ready_client(app_client, redis_server.url)
     await first.put("/cache/job_analysis/j-7", data=b"analysis", headers={"Content-Type": "text/plain"})
     got = await second.get("/cache/job_analysis/j-7")
     assert (got.status, got.headers["X-Cache"]) == (200, "hit-redis")
@@ -162,16 +160,14 @@ async def test_two_instances_share_values_through_redis(
     again = await second.get("/cache/job_analysis/j-7")
     assert again.headers["X-Cache"] == "hit-memory"
     await first.delete("/cache/job_analysis/j-7")
-    third = await app_client(redis_server.url, REDIS_LAZY_CONNECT="false")
-    await link_state(third.app, "ready")
+    third = await ready_client(app_client, redis_server.url)
     assert (await third.get("/cache/job_analysis/j-7")).status == 404
 
 
 async def test_redis_keys_follow_the_prefix_scheme_with_ttl(
     app_client: StartClient, redis_server: RedisServer
 ) -> None:
-    client = await app_client(redis_server.url, REDIS_LAZY_CONNECT="false", CACHE_KEY_PREFIX="rr")
-    await link_state(client.app, "ready")
+    client = await ready_client(app_client, redis_server.url, CACHE_KEY_PREFIX="rr")
     await client.put("/cache/ats_score/s-1?ttl_ms=60000", data=b"93")
     raw = aioredis.Redis(port=redis_server.port)
     assert await raw.exists("rr:ats_score:s-1") == 1
@@ -182,10 +178,7 @@ async def test_redis_keys_follow_the_prefix_scheme_with_ttl(
 async def test_short_namespace_expires_in_both_tiers(
     app_client: StartClient, redis_server: RedisServer
 ) -> None:
-    client = await app_client(
-        redis_server.url, REDIS_LAZY_CONNECT="false", CACHE_BRIEF_TTL_MS="300"
-    )
-    await link_state(client.app, "ready")
+    client = await ready_client(app_client, redis_server.url, CACHE_BRIEF_TTL_MS="300")
     await client.put("/cache/brief/k", data=b"v")
     assert (await client.get("/cache/brief/k")).status == 200
     raw = aioredis.Redis(port=redis_server.port)
@@ -199,8 +192,7 @@ async def test_short_namespace_expires_in_both_tiers(
 async def test_ttl_ms_shortens_the_namespace_ttl(
     app_client: StartClient, redis_server: RedisServer
 ) -> None:
-    client = await app_client(redis_server.url, REDIS_LAZY_CONNECT="false")
-    await link_state(client.app, "ready")
+    client = await ready_client(app_client, redis_server.url)
     await client.put("/cache/default/short?ttl_ms=200", data=b"v")
     raw = aioredis.Redis(port=redis_server.port)
     assert 0 < await raw.pttl("roleready:default:short") <= 200
@@ -212,10 +204,8 @@ async def test_ttl_ms_shortens_the_namespace_ttl(
 async def test_memory_copy_never_outlives_redis_ttl(
     app_client: StartClient, redis_server: RedisServer
 ) -> None:
-    writer = await app_client(redis_server.url, REDIS_LAZY_CONNECT="false")
-    reader = await app_client(redis_server.url, REDIS_LAZY_CONNECT="false")
-    await link_state(writer.app, "ready")
-    await link_state(reader.app, "ready")
+    writer = await ready_client(app_client, redis_server.url)
+    reader = await ready_client(app_client, redis_server.url)
     await writer.put("/cache/default/k?ttl_ms=400", data=b"v")
     await asyncio.sleep(0.2)
     filled = await reader.get("/cache/default/k")

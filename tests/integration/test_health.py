@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from service import keys
 from tests.support.redis_server import RedisServer
-from tests.support.waiting import eventually, link_state
+from tests.support.waiting import eventually, link_state, ready_client
 
 StartClient = Callable[..., Awaitable[TestClient]]
 
@@ -74,8 +74,7 @@ async def _probes_stay_up(client: TestClient) -> None:
 async def test_document_matches_the_guide_with_redis_up(
     app_client: StartClient, redis_server: RedisServer
 ) -> None:
-    client = await app_client(redis_server.url, REDIS_LAZY_CONNECT="false")
-    await link_state(client.app, "ready")
+    client = await ready_client(app_client, redis_server.url)
     await client.put("/cache/default/a", data=b"1")
     for path in ("/cache/default/a", "/cache/default/a", "/cache/default/a", "/cache/default/b"):
         await client.get(path)
@@ -108,8 +107,7 @@ async def test_memory_only_reports_redis_disabled(app_client: StartClient) -> No
 
 
 async def test_killed_then_restarted_redis(app_client: StartClient, redis_server: RedisServer) -> None:
-    client = await app_client(redis_server.url, REDIS_LAZY_CONNECT="false")
-    await link_state(client.app, "ready")
+    client = await ready_client(app_client, redis_server.url)
     redis_server.kill()
     state = await link_state(client.app, "error", "reconnecting", "failed")
     body = await _detailed(client)
@@ -133,8 +131,7 @@ async def test_killed_then_restarted_redis(app_client: StartClient, redis_server
 
 
 async def test_hung_redis_still_gets_an_answer(app_client: StartClient, redis_server: RedisServer) -> None:
-    client = await app_client(redis_server.url, REDIS_LAZY_CONNECT="false")
-    await link_state(client.app, "ready")
+    client = await ready_client(app_client, redis_server.url)
     redis_server.pause()
     try:
         # The probe itself detects the hang: bounded by the command timeout.
@@ -153,8 +150,7 @@ async def test_hung_redis_still_gets_an_answer(app_client: StartClient, redis_se
 async def test_events_show_the_failover_sequence(
     app_client: StartClient, redis_server: RedisServer
 ) -> None:
-    client = await app_client(redis_server.url, REDIS_LAZY_CONNECT="false")
-    await link_state(client.app, "ready")
+    client = await ready_client(app_client, redis_server.url)
     redis_server.kill()
     await link_state(client.app, "reconnecting", "failed")
     redis_server.restart()
@@ -195,8 +191,7 @@ async def _metrics(client: TestClient) -> dict[tuple[str, tuple[tuple[str, str],
 async def test_metrics_parse_and_move_with_traffic(
     app_client: StartClient, redis_server: RedisServer
 ) -> None:
-    client = await app_client(redis_server.url, REDIS_LAZY_CONNECT="false")
-    await link_state(client.app, "ready")
+    client = await ready_client(app_client, redis_server.url)
     before = await _metrics(client)
     await client.put("/cache/default/m", data=b"1")
     await client.get("/cache/default/m")

@@ -13,7 +13,7 @@ from service.app import create_app
 from tests.conftest import make_settings
 from tests.support.ports import free_port
 from tests.support.redis_server import RedisServer, RedisServers
-from tests.support.waiting import eventually, link_state
+from tests.support.waiting import eventually, link_state, ready_client
 
 StartClient = Callable[..., Awaitable[TestClient]]
 
@@ -49,8 +49,7 @@ async def test_lazy_link_connects_on_first_use(
 async def test_kill_then_restart_reconnects_at_the_next_attempt(
     app_client: StartClient, redis_server: RedisServer
 ) -> None:
-    client = await app_client(redis_server.url, REDIS_LAZY_CONNECT="false")
-    await link_state(client.app, "ready")
+    client = await ready_client(app_client, redis_server.url)
     redis_server.kill()
     await link_state(client.app, "reconnecting", "failed")
     # Let at least one reconnect attempt fail against the dead port.
@@ -71,8 +70,7 @@ async def test_kill_then_restart_reconnects_at_the_next_attempt(
 async def test_hang_times_out_and_resume_brings_the_link_back(
     app_client: StartClient, redis_server: RedisServer
 ) -> None:
-    client = await app_client(redis_server.url, REDIS_LAZY_CONNECT="false")
-    await link_state(client.app, "ready")
+    client = await ready_client(app_client, redis_server.url)
     redis_server.pause()
     try:
         await link_state(client.app, "reconnecting", "error", "failed")

@@ -8,7 +8,7 @@ from aiohttp.test_utils import TestClient
 
 from service import keys
 from tests.support.redis_server import RedisServer
-from tests.support.waiting import link_state
+from tests.support.waiting import link_state, ready_client
 
 StartClient = Callable[..., Awaitable[TestClient]]
 NOT_READY = ("error", "reconnecting", "failed")
@@ -27,10 +27,8 @@ async def _exercise(client: TestClient, key: str) -> None:
 
 
 async def _ready_pair(app_client: StartClient, server: RedisServer) -> tuple[TestClient, TestClient]:
-    service = await app_client(server.url, REDIS_LAZY_CONNECT="false")
-    observer = await app_client(server.url, REDIS_LAZY_CONNECT="false", CACHE_LRU_MAX_ITEMS="0")
-    await link_state(service.app, "ready")
-    await link_state(observer.app, "ready")
+    service = await ready_client(app_client, server.url)
+    observer = await ready_client(app_client, server.url, CACHE_LRU_MAX_ITEMS="0")
     return service, observer
 
 
@@ -83,8 +81,7 @@ async def test_hung_redis_is_detected_and_served_from_memory(
 async def test_idle_link_notices_a_dead_server_without_traffic(
     app_client: StartClient, redis_server: RedisServer
 ) -> None:
-    service = await app_client(redis_server.url, REDIS_LAZY_CONNECT="false")
-    await link_state(service.app, "ready")
+    service = await ready_client(app_client, redis_server.url)
     redis_server.kill()
     # No request is made: the periodic PING must find out.
     await link_state(service.app, *NOT_READY)
@@ -97,8 +94,7 @@ async def test_errors_while_ready_are_counted_not_fatal(
 ) -> None:
     import redis.asyncio as aioredis
 
-    service = await app_client(redis_server.url, REDIS_LAZY_CONNECT="false")
-    await link_state(service.app, "ready")
+    service = await ready_client(app_client, redis_server.url)
     raw = aioredis.Redis(port=redis_server.port)
     # Someone else wrote a hash under our key: GET answers WRONGTYPE.
     await raw.hset("roleready:default:foreign", "f", "v")

@@ -24,7 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.ops.conftest import ROOT
 from tests.support.redis_server import RedisServer
-from tests.support.waiting import link_state
+from tests.support.waiting import ready_client
 
 RULES = ROOT / "deploy" / "prometheus" / "alerts.yml"
 PROMTOOL = shutil.which("promtool")
@@ -75,8 +75,7 @@ def test_the_guide_s_five_alerts_exist_with_their_durations_and_runbooks() -> No
 async def test_every_metric_in_the_rules_is_exposed_by_a_live_service(
     app_client: Callable[..., Awaitable[TestClient]], redis_server: RedisServer
 ) -> None:
-    client = await app_client(redis_server.url, REDIS_LAZY_CONNECT="false")
-    await link_state(client.app, "ready")
+    client = await ready_client(app_client, redis_server.url)
     await client.put("/cache/default/k", data=b"v")
     await client.get("/cache/default/k")
     response = await client.get("/metrics")

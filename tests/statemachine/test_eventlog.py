@@ -38,12 +38,17 @@ def test_throttle_every_one_logs_everything() -> None:
         ErrorLogThrottle(every=0)
 
 
+def logged_lifecycle() -> ConnectionLifecycle:
+    """A fresh lifecycle whose journal feeds the throttled event logger."""
+    journal = Journal()
+    journal.subscribe(LinkEventLogger(logging.getLogger(LOGGER), ErrorLogThrottle()))
+    return ConnectionLifecycle(FakeClock(), BackoffPolicy(), journal)
+
+
 def outage_with_logger(errors: int) -> ConnectionLifecycle:
     """Ready, then a Redis outage producing ``errors`` errors (the drop, then
     one per failed attempt or probe); left in ``error``."""
-    journal = Journal()
-    journal.subscribe(LinkEventLogger(logging.getLogger(LOGGER), ErrorLogThrottle()))
-    lc = ConnectionLifecycle(FakeClock(), BackoffPolicy(), journal)
+    lc = logged_lifecycle()
     lc.start_connect()
     lc.connected()
     lc.error_seen(ErrorKind.CONNECTION_RESET, "Connection reset by peer")
@@ -106,9 +111,7 @@ def test_first_connect_failure_is_a_fallback_too(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG, logger=LOGGER)
-    journal = Journal()
-    journal.subscribe(LinkEventLogger(logging.getLogger(LOGGER), ErrorLogThrottle()))
-    lc = ConnectionLifecycle(FakeClock(), BackoffPolicy(), journal)
+    lc = logged_lifecycle()
     lc.start_connect()
     lc.error_seen(ErrorKind.CONNECTION_REFUSED, "Connection refused")
     assert records(caplog, logging.WARNING)[-1] == FALLBACK_MESSAGE
@@ -118,9 +121,7 @@ def test_reply_errors_on_a_ready_link_are_not_a_fallback(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG, logger=LOGGER)
-    journal = Journal()
-    journal.subscribe(LinkEventLogger(logging.getLogger(LOGGER), ErrorLogThrottle()))
-    lc = ConnectionLifecycle(FakeClock(), BackoffPolicy(), journal)
+    lc = logged_lifecycle()
     lc.start_connect()
     lc.connected()
     for _ in range(3):

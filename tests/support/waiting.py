@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.test_utils import TestClient
 
 from service import keys
 
@@ -24,3 +25,12 @@ async def link_state(app: web.Application, *states: str, timeout: float = 10.0) 
     lifecycle = app[keys.LINK].lifecycle
     await eventually(lambda: lifecycle.state in states, timeout, f"link state in {states}")
     return lifecycle.state
+
+
+async def ready_client(
+    app_client: Callable[..., Awaitable[TestClient]], redis_url: str, **env: str
+) -> TestClient:
+    """An in-process app that connects at start-up, once its link is ready."""
+    client = await app_client(redis_url, REDIS_LAZY_CONNECT="false", **env)
+    await link_state(client.app, "ready")
+    return client
