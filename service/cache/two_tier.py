@@ -14,22 +14,19 @@ Every memory-tier write and delete goes through `_remember` / `_forget`: the
 one place where cross-instance invalidation will hook in. A Redis failure is
 never the caller's problem: the operation completes on the memory tier.
 
-`get` is also offered in its two halves, `get_memory` (synchronous) and
-`get_redis` (after a memory miss), so the HTTP handler answers a memory hit
-without creating and awaiting a coroutine.
+A read is two calls, `get_memory` (synchronous) and `get_redis` (after a
+memory miss), so the HTTP handler answers a memory hit without creating and
+awaiting a coroutine.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Literal
 
 from service.cache.entry import Entry
 from service.cache.memory import MemoryTier
 from service.cache.redis_tier import RedisTier
 from service.cache.stats import CacheStats
-
-Source = Literal["memory", "redis"]
 
 
 class TwoTierCache:
@@ -44,13 +41,6 @@ class TwoTierCache:
         self.redis = redis
         self.namespace_ttls_ms = namespace_ttls_ms
         self.stats = stats
-
-    async def get(self, namespace: str, key: str) -> tuple[Entry, Source] | None:
-        entry = self.get_memory(namespace, key)
-        if entry is not None:
-            return entry, "memory"
-        entry = await self.get_redis(namespace, key)
-        return None if entry is None else (entry, "redis")
 
     def get_memory(self, namespace: str, key: str) -> Entry | None:
         """The memory tier's entry (a counted memory hit), or None.
