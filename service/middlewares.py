@@ -25,7 +25,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from service.http.responses import error_response
-from service.metrics import Metrics
+from service.metrics import Metrics, Observe
 
 log = logging.getLogger("roleready.http")
 PROTECTED_PREFIX = "/cache/"
@@ -42,12 +42,14 @@ def mount_routes(
     for route in declared.routes():
         assert route.resource is not None
         path = route.resource.canonical
-        handler = instrumented(route.handler, path, metrics, token)
+        observe = metrics.request_durations.observer(path, route.method)
+        handler = instrumented(route.handler, observe, token)
         app.router.add_route(route.method, path, handler, name=route.name)
-    app.router.add_route("*", FALLBACK_PATH, instrumented(unmatched, UNMATCHED, metrics, token))
+    observe = metrics.request_durations.observer(UNMATCHED, "*")
+    app.router.add_route("*", FALLBACK_PATH, instrumented(unmatched, observe, token))
 
 
-def instrumented(handler: Handler, route: str, metrics: Metrics, token: str | None) -> Handler:
+def instrumented(handler: Handler, observe: Observe, token: str | None) -> Handler:
     """`handler` timed, its errors answered as DESIGN.md JSON, /cache/ guarded.
 
     Every answer is observed with the status the caller gets (401, and JSON
@@ -55,9 +57,10 @@ def instrumented(handler: Handler, route: str, metrics: Metrics, token: str | No
     pass through unobserved.
     """
     expected = f"Bearer {token}".encode() if token else None
+    perf_counter = time.perf_counter
 
     async def answer(request: web.Request) -> web.StreamResponse:
-        started = time.perf_counter()
+        started = perf_counter()
         try:
             if expected is not None and not _authorized(request, expected):
                 response: web.StreamResponse = _unauthorized()
@@ -71,7 +74,7 @@ def instrumented(handler: Handler, route: str, metrics: Metrics, token: str | No
             # Never leak internals (or secrets inside them) to the caller.
             log.exception("unhandled error on %s %s", request.method, request.path)
             response = error_response(500, "internal", "The service failed to handle this request.")
-        metrics.observe(route, request.method, response.status, time.perf_counter() - started)
+        observe(request.method, response.status, perf_counter() - started)
         return response
 
     return answer

@@ -64,23 +64,17 @@ class TwoTierCache:
         ttl_ms = self.namespace_ttls_ms[namespace]
         if stored.ttl_ms is not None:
             ttl_ms = min(ttl_ms, stored.ttl_ms)
-        entry = Entry(
-            stored.value,
-            stored.content_type,
-            self.memory.deadline(ttl_ms / 1000),
-            from_redis=True,
+        return self._remember(
+            f"{namespace}:{key}", stored.value, stored.content_type, ttl_ms, from_redis=True
         )
-        self._remember(f"{namespace}:{key}", entry)
-        return entry
 
     async def put(
         self, namespace: str, key: str, value: bytes, content_type: str, ttl_ms: int
     ) -> None:
         self.stats.sets += 1
-        entry = Entry(value, content_type, self.memory.deadline(ttl_ms / 1000))
         # Memory first: Redis's expiry is then set later than memory's, so
         # the memory copy can never outlive the Redis one.
-        self._remember(f"{namespace}:{key}", entry)
+        self._remember(f"{namespace}:{key}", value, content_type, ttl_ms)
         if self.redis is not None:
             await self.redis.store(namespace, key, value, content_type, ttl_ms)
 
@@ -90,8 +84,11 @@ class TwoTierCache:
         if self.redis is not None:
             await self.redis.remove(namespace, key)
 
-    def _remember(self, memory_key: str, entry: Entry) -> None:
-        self.memory.put(memory_key, entry)
+    def _remember(
+        self, memory_key: str, value: bytes, content_type: str, ttl_ms: int,
+        from_redis: bool = False,
+    ) -> Entry:
+        return self.memory.put(memory_key, value, content_type, ttl_ms / 1000, from_redis)
 
     def _forget(self, memory_key: str) -> None:
         self.memory.delete(memory_key)

@@ -22,7 +22,10 @@ from service.http.responses import error_response
 KEY_PATTERN = re.compile(r"[A-Za-z0-9._~:-]{1,512}")
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 MAX_CONTENT_TYPE_CHARS = 255
-MISS_HEADERS = {"X-Cache": "miss"}
+X_CACHE = "X-Cache"
+MISS_HEADERS = {X_CACHE: "miss"}
+HIT_MEMORY = "hit-memory"
+HIT_REDIS = "hit-redis"
 
 
 class BadRequest(Exception):
@@ -99,28 +102,27 @@ async def _body(request: web.Request, limit: int) -> bytes:
 
 
 async def get_entry(request: web.Request) -> web.Response:
-    app = request.app
-    cache = app[keys.CACHE]
+    match = request.match_info
+    namespace = match["namespace"]
+    key = match["key"]
+    cache = request.app[keys.CACHE]
+    entry = cache.get_memory(namespace, key)
+    if entry is not None:
+        return _hit(entry, HIT_MEMORY)
     try:
-        namespace, key, _ = _in_namespace(request, app[keys.SETTINGS])
-        entry = cache.get_memory(namespace, key)
-        if entry is not None:
-            return _hit(entry, "hit-memory")  # its key was checked when it was stored
-        _check_key(key)
+        _target(request, request.app[keys.SETTINGS])
     except BadRequest as bad:
         return bad.response
     entry = await cache.get_redis(namespace, key)
     if entry is not None:
-        return _hit(entry, "hit-redis")
+        return _hit(entry, HIT_REDIS)
     response = error_response(404, "miss", f"No cached value for {namespace}/{key}.")
     response.headers.update(MISS_HEADERS)
     return response
 
 
 def _hit(entry: Entry, x_cache: str) -> web.Response:
-    return web.Response(
-        body=entry.value, headers={"Content-Type": entry.content_type, "X-Cache": x_cache}
-    )
+    return web.Response(body=entry.value, headers={"Content-Type": entry.content_type, X_CACHE: x_cache})
 
 
 def _content_type(request: web.Request) -> str:
