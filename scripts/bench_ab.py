@@ -1,6 +1,7 @@
 """Before/after: two checkouts of the service under the same load at the same time.
 
     python scripts/bench_ab.py --before DIR [--after DIR] [--rounds N] [--duration S]
+                               [--instances N] [--cases memory_hit_get,...]
 
 This machine's CPUs change speed by tens of percent from one second to the
 next, so two runs made one after the other (even paired, seconds apart) cannot
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import bench_workloads as wl
-from bench_compare import side_by_side
+from bench_compare import Comparison, side_by_side
 from bench_load import make_generator
 from bench_os import Placement
 from bench_procs import ROOT, BenchError, HttpProcess, Processes
@@ -41,23 +42,30 @@ def run(args: argparse.Namespace, run_dir: Path) -> dict[str, Any]:
     value = wl.make_value(1024)
     try:
         redis = procs.redis("redis")
-        started: dict[str, dict[str, HttpProcess]] = {}
+        started: dict[str, dict[str, list[HttpProcess]]] = {}
         for side, root in (("after", args.after), ("before", args.before)):
-            memory = start_service(procs, f"{side}-memory", redis.url, root.resolve())
-            redis_only = start_service(procs, f"{side}-redis", redis.url, root.resolve(),
-                                       {"CACHE_LRU_MAX_ITEMS": "0"})
-            for server in (memory, redis_only):
-                wl.seed_hot_keys(server.url, value)
-            started[side] = {"memory_hit_get": memory, "redis_hit_get": redis_only,
-                             "put": memory}
+            servers: dict[str, list[HttpProcess]] = {case: [] for case in CASES}
+            for i in range(args.instances):
+                memory = start_service(procs, f"{side}-memory-{i}", redis.url, root.resolve())
+                redis_only = start_service(procs, f"{side}-redis-{i}", redis.url,
+                                           root.resolve(), {"CACHE_LRU_MAX_ITEMS": "0"})
+                for server in (memory, redis_only):
+                    wl.seed_hot_keys(server.url, value)
+                servers["memory_hit_get"].append(memory)
+                servers["redis_hit_get"].append(redis_only)
+                servers["put"].append(memory)
+            started[side] = servers
         workloads = {"memory_hit_get": wl.hot_get(), "redis_hit_get": wl.hot_get(),
                      "put": wl.put(value)}
         results = {}
         for case in args.cases:
-            pair = side_by_side(generator, started["before"][case], started["after"][case],
-                                workloads[case], args.rounds, args.duration)
-            results[case] = {"before": pair["first"], "after": pair["second"],
-                             "ratio": pair["ratio"], "ratio_per_round": pair["ratio_per_round"]}
+            # "service" is the after tree, "baseline" the before tree.
+            comparison = Comparison(case, case, workloads[case], tuple(started["after"][case]),
+                                    tuple(started["before"][case]), "before", 1.0)
+            pair = side_by_side(generator, comparison, args.rounds, args.duration)
+            results[case] = {"before": pair["baseline"], "after": pair["service"],
+                             "ratio": pair["ratio"], "ratio_per_round": pair["ratio_per_round"],
+                             "cpu_ratio": pair["cpu_ratio"]}
         return results
     finally:
         procs.close()
@@ -67,7 +75,9 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", type=Path, required=True)
     parser.add_argument("--after", type=Path, default=ROOT)
-    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--instances", type=int, default=3,
+                        help="processes of each tree the rounds rotate over")
     parser.add_argument("--duration", type=int, default=2)
     parser.add_argument("--cases", default=",".join(CASES))
     parser.add_argument("--json", type=Path)
@@ -88,7 +98,8 @@ def main(argv: list[str]) -> int:
         print(f"{case:<15} before {before['rps']:>7,.0f} req/s {before['cpu_us_per_request']:5.1f} "
               f"CPU us/req | after {after['rps']:>7,.0f} req/s "
               f"{after['cpu_us_per_request']:5.1f} CPU us/req | after/before {r['ratio']:.3f} "
-              f"(rounds {min(r['ratio_per_round']):.3f}..{max(r['ratio_per_round']):.3f})")
+              f"(rounds {min(r['ratio_per_round']):.3f}..{max(r['ratio_per_round']):.3f}; "
+              f"CPU {r['cpu_ratio']:.3f})")
     if args.json is not None:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     return 0

@@ -56,8 +56,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true",
                         help="1 round of 1 s per figure, short outage phases (smoke test)")
     parser.add_argument("--rounds", type=int,
-                        help="rounds of each throughput comparison, each way (default 5; "
+                        help="rounds of each throughput comparison, each way (default 6; "
                              "--quick 1); the memory tier gets three times as many")
+    parser.add_argument("--instances", type=int,
+                        help="processes of each server the throughput rounds rotate over "
+                             "(default 3; --quick 1)")
     parser.add_argument("--duration", type=int,
                         help="seconds per load run, one after the other (default 1; side by "
                              "side twice that)")
@@ -81,7 +84,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args.sections = {s.strip() for s in args.only.split(",") if s.strip()}
     if not args.sections or not args.sections <= set(SECTIONS):
         parser.error(f"--only takes some of {', '.join(SECTIONS)}")
-    for name in ("rounds", "duration", "outage_rounds", "threads", "connections", "value_bytes"):
+    for name in ("rounds", "instances", "duration", "outage_rounds", "threads", "connections",
+                 "value_bytes"):
         value = getattr(args, name)
         if value is not None and value < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1")
@@ -97,13 +101,13 @@ def make_plan(args: argparse.Namespace) -> Plan:
     if args.quick:
         rounds = args.rounds or 1
         outage = OutagePlan(lead_s=0.5, failure_s=2, outage_s=1, recovery_s=2, back_after_s=0.3)
-        return Plan(True, Rounds(rounds, duration, rounds, duration, 0),
+        return Plan(True, Rounds(rounds, duration, rounds, duration, 0, args.instances or 1),
                     args.outage_rounds or 1, 3 * rounds, 50_000, args.value_bytes, outage)
     # Many short rounds beat a few long ones on a machine whose speed drifts
-    # by tens of percent within seconds.
-    rounds = args.rounds or 5
+    # by tens of percent within seconds; 6 rounds visit each of 3 instances twice.
+    rounds = args.rounds or 6
     outage = OutagePlan(lead_s=1.0, failure_s=3, outage_s=2, recovery_s=3, back_after_s=0.5)
-    return Plan(False, Rounds(rounds, duration, rounds, 2 * duration, 1),
+    return Plan(False, Rounds(rounds, duration, rounds, 2 * duration, 1, args.instances or 3),
                 args.outage_rounds or 3, 3 * rounds, 100_000, args.value_bytes, outage)
 
 
@@ -135,6 +139,7 @@ def measure(args: argparse.Namespace, run_dir: Path) -> dict[str, Any]:
                      "side_by_side_rounds": plan.throughput.side_by_side_rounds,
                      "side_by_side_s": plan.throughput.side_by_side_s,
                      "warmup_s": plan.throughput.warmup_s,
+                     "instances": plan.throughput.instances,
                      "outage_rounds": plan.outage_rounds, "memory_rounds": plan.memory_rounds,
                      "value_bytes": plan.value_bytes,
                      "service_root": str(procs.service_root),

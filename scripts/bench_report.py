@@ -19,14 +19,15 @@ def header(report: dict[str, Any]) -> list[str]:
         (f"load: {gen['name']} {gen['version']}, {gen['threads']} threads x {gen['connections']} "
          f"connections; value {settings['value_bytes']} B; medians of {settings['rounds']} "
          f"round(s) x {settings['duration_s']} s one after the other, and of "
-         f"{settings['side_by_side_rounds']} x {settings['side_by_side_s']} s side by side"),
+         f"{settings['side_by_side_rounds']} x {settings['side_by_side_s']} s side by side, "
+         f"rotating over {settings['instances']} process(es) of each server"),
         f"placement: {settings['placement']}",
     ]
 
 
 def throughput_lines(throughput: dict[str, Any]) -> list[str]:
     lines = ["", (f"{'throughput':<16}{'service, alone':>32}{'baseline, alone':>32}"
-                  f"{'ratio':>8}{'target':>8}{'alone':>8}"),
+                  f"{'ratio':>8}{'target':>8}{'alone':>8}{'CPU':>8}"),
              (f"{'':<16}{'req/s':>9}{'p50 ms':>7}{'p99 ms':>7}{'CPU us':>9}"
               f"{'req/s':>9}{'p50 ms':>7}{'p99 ms':>7}{'CPU us':>9}")]
     for figures in throughput.values():
@@ -37,14 +38,15 @@ def throughput_lines(throughput: dict[str, Any]) -> list[str]:
             f"{_n(b['rps'], 0):>9}{_n(b['p50_ms']):>7}{_n(b['p99_ms']):>7}"
             f"{_n(b['cpu_us_per_request'], 1):>9}"
             f"{figures['ratio']:>7.2f}x{figures['target_ratio']:>7.2f}x"
-            f"{figures['ratio_one_after_the_other']:>7.2f}x"
+            f"{figures['ratio_one_after_the_other']:>7.2f}x{figures['cpu_ratio']:>7.2f}x"
         )
         lines.append(f"{'':<4}vs {figures['baseline_kind']}")
         if s["non_2xx"] or b["non_2xx"] or s["socket_errors"] or b["socket_errors"]:
             lines.append(f"{'':<4}! non-2xx {s['non_2xx']}/{b['non_2xx']}, socket errors "
                          f"{s['socket_errors']}/{b['socket_errors']} (service/baseline)")
     lines.append("  ratio: both loaded side by side on one CPU (robust to CPU drift); "
-                 "alone: median of per-round ratios, one after the other")
+                 "alone: median of per-round ratios, one after the other;")
+    lines.append("  CPU: side by side, baseline CPU time per request / the service's")
     return lines
 
 

@@ -83,25 +83,31 @@ def start_service(procs: Processes, name: str, redis_url: str, root: Path | None
 def run_throughput(procs: Processes, generator: Generator, split: Generator, plan: Plan,
                    value: bytes, value_file: Path) -> dict[str, Any]:
     redis = procs.redis("redis")
-    # Started together (each takes most of a second to import), then waited for.
-    memory = procs.service("service-memory", service_env("service-memory", redis.url),
-                           wait=False)
-    redis_only = procs.service("service-redis", service_env(
-        "service-redis", redis.url, CACHE_LRU_MAX_ITEMS="0"), wait=False)
-    bare = procs.baseline("baseline-bytes", "bytes", "--value-file", str(value_file),
-                          wait=False)
-    bare_get = procs.baseline("baseline-redis-get", "redis-get", "--redis-url", redis.url,
-                              wait=False)
-    bare_set = procs.baseline("baseline-redis-set", "redis-set", "--redis-url", redis.url,
-                              wait=False)
-    for server in (memory, redis_only, bare, bare_get, bare_set):
+    # Every process is started at once (each takes most of a second to
+    # import), then waited for; `instances` of each kind (see Comparison.pair).
+    instances = range(plan.throughput.instances)
+    memory = tuple(procs.service(f"service-memory-{i}", service_env(
+        "service-memory", redis.url), wait=False) for i in instances)
+    redis_only = tuple(procs.service(f"service-redis-{i}", service_env(
+        "service-redis", redis.url, CACHE_LRU_MAX_ITEMS="0"), wait=False) for i in instances)
+    bare = tuple(procs.baseline(f"baseline-bytes-{i}", "bytes", "--value-file",
+                                str(value_file), wait=False) for i in instances)
+    bare_get = tuple(procs.baseline(f"baseline-redis-get-{i}", "redis-get", "--redis-url",
+                                    redis.url, wait=False) for i in instances)
+    bare_set = tuple(procs.baseline(f"baseline-redis-set-{i}", "redis-set", "--redis-url",
+                                    redis.url, wait=False) for i in instances)
+    for server in (*memory, *redis_only, *bare, *bare_get, *bare_set):
         server.wait_answering()
-    for service in (memory, redis_only):
+    for service in (*memory, *redis_only):
         wait_ready(service)
-    for server in (memory, redis_only, bare_set):
+    # The service instances of a kind share one key prefix, so seeding one
+    # seeds Redis for all; each memory tier is filled through its own PUTs.
+    for server in (*memory, redis_only[0], bare_set[0]):
         wl.seed_hot_keys(server.url, value)
-    wl.check_hit(memory.url, "hit-memory")
-    wl.check_hit(redis_only.url, "hit-redis")
+    for service in memory:
+        wl.check_hit(service.url, "hit-memory")
+    for service in redis_only:
+        wl.check_hit(service.url, "hit-redis")
     comparisons = (
         Comparison("memory_hit_get", "GET memory hit", wl.hot_get(), memory, bare,
                    "bare aiohttp handler returning the same bytes", 0.9),

@@ -2,6 +2,7 @@
 
     request ─► route's handler, instrumented: start the clock
                  ─► /cache/ path and a token set? wrong token ─► 401 JSON
+                 ─► the handler's fast path, if it has one, answers? ─► that answer
                  ─► the handler ─► raised HTTP error ─► JSON; anything else ─► 500 JSON
                ─► observe (route, method, status, seconds) ─► answer
     no route matched ─► the fallback route, instrumented the same way ─► 404/405 JSON
@@ -13,6 +14,12 @@ current-app fixer, then ours) and looks the chain up in an LRU cache: about
 wraps each route's handler once, at start-up, and ends the table with a
 fallback route for what the router cannot match: answers, status codes,
 headers and metrics are what the middlewares gave.
+
+A handler may declare a fast path (`@fast_path(answer)`): a synchronous
+function tried first that answers or returns None. A memory-tier hit is
+answered that way without creating and awaiting the handler's coroutine.
+The handler itself must still answer everything, hits included: the fast
+path only saves work.
 """
 
 from __future__ import annotations
@@ -20,6 +27,8 @@ from __future__ import annotations
 import hmac
 import logging
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -33,6 +42,20 @@ PROTECTED_PREFIX = "/cache/"
 # it after every other route.
 FALLBACK_PATH = "/{tail:.*}"
 UNMATCHED = "unmatched"
+FAST_PATH_ATTRIBUTE = "fast_path"
+# Answers synchronously, or returns None to let the handler answer.
+FastPath = Callable[[web.Request], web.StreamResponse | None]
+H = TypeVar("H", bound=Handler)
+
+
+def fast_path(answer: FastPath) -> Callable[[H], H]:
+    """Mark a handler with the synchronous `answer` the per-request layer tries first."""
+
+    def mark(handler: H) -> H:
+        setattr(handler, FAST_PATH_ATTRIBUTE, answer)
+        return handler
+
+    return mark
 
 
 def mount_routes(
@@ -58,6 +81,7 @@ def instrumented(handler: Handler, observe: Observe, token: str | None) -> Handl
     """
     expected = f"Bearer {token}".encode() if token else None
     perf_counter = time.perf_counter
+    fast: FastPath | None = getattr(handler, FAST_PATH_ATTRIBUTE, None)
 
     async def answer(request: web.Request) -> web.StreamResponse:
         started = perf_counter()
@@ -65,7 +89,8 @@ def instrumented(handler: Handler, observe: Observe, token: str | None) -> Handl
             if expected is not None and not _authorized(request, expected):
                 response: web.StreamResponse = _unauthorized()
             else:
-                response = await handler(request)
+                answered = fast(request) if fast is not None else None
+                response = answered if answered is not None else await handler(request)
         except web.HTTPException as exc:
             if exc.status < 400:
                 raise

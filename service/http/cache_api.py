@@ -1,10 +1,10 @@
 """GET/PUT/DELETE /cache/{namespace}/{key}: parse, call the cache, answer.
 
-These run on every cache request, so each looks the app's resources up once
-and a memory hit is answered without awaiting anything, and without checking
-the key: a key is only ever stored after passing the check, so one found in
-the memory tier passed it (namespaces cannot contain ':', so the memory key
-`namespace:key` is unambiguous once the namespace is known).
+These run on every cache request, so each looks the app's resources up once,
+and a memory hit is answered by `answer_from_memory`, the GET handler's fast
+path (see service.middlewares): synchronously, and without checking the key
+or namespace, since only checked ones are ever stored (namespaces cannot
+contain ':', so the memory key `namespace:key` is unambiguous).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from service import keys
 from service.cache.entry import Entry
 from service.config import Settings
 from service.http.responses import error_response
+from service.middlewares import fast_path
 
 # RFC 3986 unreserved characters plus ':' (keys often carry ids like "job:42").
 KEY_PATTERN = re.compile(r"[A-Za-z0-9._~:-]{1,512}")
@@ -101,19 +102,28 @@ async def _body(request: web.Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def get_entry(request: web.Request) -> web.Response:
+def answer_from_memory(request: web.Request) -> web.Response | None:
+    """A memory-tier hit, answered without awaiting anything; None otherwise.
+
+    No key or namespace checks: only keys that passed them, in configured
+    namespaces, are ever stored, so whatever is found passed them.
+    """
     match = request.match_info
-    namespace = match["namespace"]
-    key = match["key"]
-    cache = request.app[keys.CACHE]
-    entry = cache.get_memory(namespace, key)
-    if entry is not None:
-        return _hit(entry, HIT_MEMORY)
+    entry = request.app[keys.CACHE].get_memory(match["namespace"], match["key"])
+    return None if entry is None else _hit(entry, HIT_MEMORY)
+
+
+@fast_path(answer_from_memory)
+async def get_entry(request: web.Request) -> web.Response:
+    hit = answer_from_memory(request)
+    if hit is not None:
+        return hit
+    app = request.app
     try:
-        _target(request, request.app[keys.SETTINGS])
+        namespace, key, _ = _target(request, app[keys.SETTINGS])
     except BadRequest as bad:
         return bad.response
-    entry = await cache.get_redis(namespace, key)
+    entry = await app[keys.CACHE].get_redis(namespace, key)
     if entry is not None:
         return _hit(entry, HIT_REDIS)
     response = error_response(404, "miss", f"No cached value for {namespace}/{key}.")

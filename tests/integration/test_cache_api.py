@@ -7,9 +7,10 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 import redis.asyncio as aioredis
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, make_mocked_request
 
 from service import keys
+from service.http import cache_api
 from tests.support.redis_server import RedisServer
 from tests.support.waiting import link_state, ready_client
 
@@ -124,6 +125,8 @@ async def test_token_is_required_when_configured(app_client: StartClient) -> Non
     assert (await client.get("/cache/default/k", headers=good)).status == 404
     assert (await client.put("/cache/default/k", data=b"v", headers=good)).status == 204
     assert (await client.get("/cache/default/k", headers=good)).status == 200
+    # A memory hit is answered by the fast path, still behind the token.
+    assert (await client.get("/cache/default/k")).status == 401
     assert (await client.get("/health")).status == 200  # health stays open
 
 
@@ -226,3 +229,19 @@ async def test_bad_content_type_is_refused_and_stores_nothing(
     assert response.status == 400
     assert (await response.json())["error"] == "bad_content_type"
     assert (await client.get("/cache/default/ct")).status == 404
+
+
+async def test_get_handler_answers_hits_without_its_fast_path(client: TestClient) -> None:
+    """The fast path only saves work: the handler alone gives the same answers."""
+    stored = await client.put("/cache/default/direct", data=b"v", headers={"Content-Type": "text/plain"})
+    assert stored.status == 204
+    for key, status in (("direct", 200), ("absent", 404), ("bad key!", 400)):
+        request = make_mocked_request(
+            "GET", "/", match_info={"namespace": "default", "key": key}, app=client.app
+        )
+        response = await cache_api.get_entry(request)
+        assert response.status == status, key
+    hit = await cache_api.get_entry(make_mocked_request(
+        "GET", "/", match_info={"namespace": "default", "key": "direct"}, app=client.app
+    ))
+    assert hit.headers["X-Cache"] == "hit-memory" and hit.body == b"v"
