@@ -15,6 +15,7 @@ import time
 from bisect import bisect_left
 from collections.abc import Callable, Iterator, Sequence
 from itertools import accumulate
+from typing import TYPE_CHECKING
 
 import prometheus_client.metrics
 from prometheus_client import CollectorRegistry
@@ -34,6 +35,9 @@ from service.link.driver import RedisLink
 from service.link.probe import ProbeResult
 from statemachine.definition import State
 
+if TYPE_CHECKING:
+    from aiohttp.web import Request
+
 PREFIX = "roleready"
 STATES = [state.value for state in State]
 REQUEST_DURATION_BUCKETS = (
@@ -41,8 +45,8 @@ REQUEST_DURATION_BUCKETS = (
 )
 # (route, method, status) of one request-duration series.
 RequestKey = tuple[str, str, int]
-# Records one answer of a route: (request method, status, seconds).
-Observe = Callable[[str, int, float], None]
+# Records one answer of a route: (the request, its status, seconds taken).
+Observe = Callable[["Request", int, float], None]
 
 
 class CacheCollector(Collector):
@@ -142,8 +146,12 @@ class CacheCollector(Collector):
         )
 
 
-class _Series:
-    """One label combination: observations per bucket (not cumulative), sum."""
+class Series:
+    """One label combination: observations per bucket (not cumulative), sum.
+
+    Recording `seconds` is `counts[bisect_left(bounds, seconds)] += 1` and
+    `total += seconds`, with the `bounds` of the RequestDurations it belongs to.
+    """
 
     __slots__ = ("counts", "created", "total")
 
@@ -167,7 +175,7 @@ class RequestDurations(Collector):
         self.documentation = documentation
         self._bounds = (*buckets, INF)
         self._le = [floatToGoString(bound) for bound in self._bounds]
-        self._series: dict[RequestKey, _Series] = {}
+        self._series: dict[RequestKey, Series] = {}
 
     def observe(self, key: RequestKey, seconds: float) -> None:
         series = self._series_for(key)
@@ -176,18 +184,21 @@ class RequestDurations(Collector):
         series.total += seconds
 
     def observer(self, route: str, method: str) -> Observe:
-        """`observe(method, status, seconds)` for one route, as `observe` does.
+        """`observe(request, status, seconds)` for one route, as `observe` does.
 
         A route with one method (every cache route) finds its series by
-        status alone, so an observation builds no key and makes one call;
-        only a route that takes any method ("*") keys by the request's method.
+        status alone, so an observation builds no key, reads nothing from the
+        request and makes one call; only a route that takes any method ("*")
+        keys by the request's method.
         """
         if method == "*":
-            return lambda method, status, seconds: self.observe((route, method, status), seconds)
-        by_status: dict[int, _Series] = {}
+            return lambda request, status, seconds: self.observe(
+                (route, request.method, status), seconds
+            )
+        by_status: dict[int, Series] = {}
         bounds = self._bounds
 
-        def observe(_: str, status: int, seconds: float) -> None:
+        def observe(_: Request, status: int, seconds: float) -> None:
             series = by_status.get(status)
             if series is None:
                 series = by_status[status] = self._series_for((route, method, status))
@@ -196,10 +207,19 @@ class RequestDurations(Collector):
 
         return observe
 
-    def _series_for(self, key: RequestKey) -> _Series:
+    @property
+    def bounds(self) -> tuple[float, ...]:
+        """Upper bounds of the buckets, +Inf last, as `Series.counts` holds them."""
+        return self._bounds
+
+    def series(self, route: str, method: str, status: int) -> Series:
+        """The series of one route, method and status, to be recorded into directly."""
+        return self._series_for((route, method, status))
+
+    def _series_for(self, key: RequestKey) -> Series:
         series = self._series.get(key)
         if series is None:
-            series = self._series[key] = _Series(len(self._bounds))
+            series = self._series[key] = Series(len(self._bounds))
         return series
 
     def collect(self) -> Iterator[Metric]:

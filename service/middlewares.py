@@ -1,8 +1,9 @@
 """The per-request layer: timing, JSON for every error, bearer-token auth for /cache/.
 
-    request ─► route's handler, instrumented: start the clock
+    request ─► the route's fast path, if it has one (token permitting): an answer?
+                 ─► 200 with its body and headers, timed ─► answer
+               ─► route's handler, instrumented: start the clock
                  ─► /cache/ path and a token set? wrong token ─► 401 JSON
-                 ─► the handler's fast path, if it has one, answers? ─► that answer
                  ─► the handler ─► raised HTTP error ─► JSON; anything else ─► 500 JSON
                ─► observe (route, method, status, seconds) ─► answer
     no route matched ─► the fallback route, instrumented the same way ─► 404/405 JSON
@@ -15,11 +16,12 @@ wraps each route's handler once, at start-up, and ends the table with a
 fallback route for what the router cannot match: answers, status codes,
 headers and metrics are what the middlewares gave.
 
-A handler may declare a fast path (`@fast_path(answer)`): a synchronous
-function tried first that answers or returns None. A memory-tier hit is
-answered that way without creating and awaiting the handler's coroutine.
-The handler itself must still answer everything, hits included: the fast
-path only saves work.
+A handler may declare a fast path (`@fast_path(factory)`; `factory(app)`
+gives the function for one app): a synchronous function tried first that
+returns a 200's body and headers, or None. A memory-tier hit is answered
+that way, without creating and awaiting the handler's coroutine and without
+going through `request.app`. The handler itself must still answer
+everything, hits included: the fast path only saves work.
 """
 
 from __future__ import annotations
@@ -27,14 +29,16 @@ from __future__ import annotations
 import hmac
 import logging
 import time
+from bisect import bisect_left
 from collections.abc import Callable
 from typing import TypeVar
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from multidict import CIMultiDict
 
 from service.http.responses import error_response
-from service.metrics import Metrics, Observe
+from service.metrics import Metrics, Observe, Series
 
 log = logging.getLogger("roleready.http")
 PROTECTED_PREFIX = "/cache/"
@@ -43,16 +47,21 @@ PROTECTED_PREFIX = "/cache/"
 FALLBACK_PATH = "/{tail:.*}"
 UNMATCHED = "unmatched"
 FAST_PATH_ATTRIBUTE = "fast_path"
+# A fast path's answer, always a 200: its body and its headers (a fresh
+# CIMultiDict each time: aiohttp adds to it).
+FastAnswer = tuple[bytes, CIMultiDict[str]]
 # Answers synchronously, or returns None to let the handler answer.
-FastPath = Callable[[web.Request], web.StreamResponse | None]
+FastPath = Callable[[web.Request], FastAnswer | None]
+# Builds a route's fast path for one application (it may keep the app at hand).
+FastPathFactory = Callable[[web.Application], FastPath]
 H = TypeVar("H", bound=Handler)
 
 
-def fast_path(answer: FastPath) -> Callable[[H], H]:
-    """Mark a handler with the synchronous `answer` the per-request layer tries first."""
+def fast_path(factory: FastPathFactory) -> Callable[[H], H]:
+    """Mark a handler with the fast path the per-request layer tries first."""
 
     def mark(handler: H) -> H:
-        setattr(handler, FAST_PATH_ATTRIBUTE, answer)
+        setattr(handler, FAST_PATH_ATTRIBUTE, factory)
         return handler
 
     return mark
@@ -65,8 +74,13 @@ def mount_routes(
     for route in declared.routes():
         assert route.resource is not None
         path = route.resource.canonical
-        observe = metrics.request_durations.observer(path, route.method)
+        durations = metrics.request_durations
+        observe = durations.observer(path, route.method)
         handler = instrumented(route.handler, observe, token)
+        factory: FastPathFactory | None = getattr(route.handler, FAST_PATH_ATTRIBUTE, None)
+        if factory is not None:
+            ok = durations.series(path, route.method, 200)
+            handler = with_fast_path(handler, factory(app), ok, durations.bounds, token)
         app.router.add_route(route.method, path, handler, name=route.name)
     observe = metrics.request_durations.observer(UNMATCHED, "*")
     app.router.add_route("*", FALLBACK_PATH, instrumented(unmatched, observe, token))
@@ -81,7 +95,6 @@ def instrumented(handler: Handler, observe: Observe, token: str | None) -> Handl
     """
     expected = f"Bearer {token}".encode() if token else None
     perf_counter = time.perf_counter
-    fast: FastPath | None = getattr(handler, FAST_PATH_ATTRIBUTE, None)
 
     async def answer(request: web.Request) -> web.StreamResponse:
         started = perf_counter()
@@ -89,8 +102,7 @@ def instrumented(handler: Handler, observe: Observe, token: str | None) -> Handl
             if expected is not None and not _authorized(request, expected):
                 response: web.StreamResponse = _unauthorized()
             else:
-                answered = fast(request) if fast is not None else None
-                response = answered if answered is not None else await handler(request)
+                response = await handler(request)
         except web.HTTPException as exc:
             if exc.status < 400:
                 raise
@@ -99,8 +111,41 @@ def instrumented(handler: Handler, observe: Observe, token: str | None) -> Handl
             # Never leak internals (or secrets inside them) to the caller.
             log.exception("unhandled error on %s %s", request.method, request.path)
             response = error_response(500, "internal", "The service failed to handle this request.")
-        observe(request.method, response.status, perf_counter() - started)
+        observe(request, response.status, perf_counter() - started)
         return response
+
+    return answer
+
+
+def with_fast_path(
+    instrumented_handler: Handler, fast: FastPath, ok: Series, bounds: tuple[float, ...],
+    token: str | None,
+) -> Handler:
+    """`fast` tried first, behind the token; `instrumented_handler` answers
+    when it declines, and also when it fails (logged: the fast path only
+    saves work, so the handler's answer is the right one).
+
+    A fast answer is a 200 by construction, so it is timed and recorded into
+    its series right here, without the call to `observe`: on a memory hit,
+    that call was this layer's biggest cost.
+    """
+    expected = f"Bearer {token}".encode() if token else None
+    perf_counter = time.perf_counter
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        started = perf_counter()
+        if expected is None or _authorized(request, expected):
+            try:
+                found = fast(request)
+                if found is not None:
+                    response = web.Response(body=found[0], headers=found[1])
+                    seconds = perf_counter() - started
+                    ok.counts[bisect_left(bounds, seconds)] += 1
+                    ok.total += seconds
+                    return response
+            except Exception:
+                log.exception("unhandled error on %s %s", request.method, request.path)
+        return await instrumented_handler(request)
 
     return answer
 

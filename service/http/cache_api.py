@@ -1,9 +1,9 @@
 """GET/PUT/DELETE /cache/{namespace}/{key}: parse, call the cache, answer.
 
 These run on every cache request, so each looks the app's resources up once,
-and a memory hit is answered by `answer_from_memory`, the GET handler's fast
-path (see service.middlewares): synchronously, and without checking the key
-or namespace, since only checked ones are ever stored (namespaces cannot
+and a memory hit is answered by the GET handler's fast path (see
+`memory_answerer` and service.middlewares): synchronously, and without
+checking the key or namespace, since only checked ones are ever stored (namespaces cannot
 contain ':', so the memory key `namespace:key` is unambiguous).
 """
 
@@ -11,19 +11,21 @@ from __future__ import annotations
 
 import re
 
-from aiohttp import web
+from aiohttp import hdrs, web
+from multidict import CIMultiDict, istr
 
 from service import keys
 from service.cache.entry import Entry
 from service.config import Settings
 from service.http.responses import error_response
-from service.middlewares import fast_path
+from service.middlewares import FastAnswer, FastPath, fast_path
 
 # RFC 3986 unreserved characters plus ':' (keys often carry ids like "job:42").
 KEY_PATTERN = re.compile(r"[A-Za-z0-9._~:-]{1,512}")
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 MAX_CONTENT_TYPE_CHARS = 255
-X_CACHE = "X-Cache"
+X_CACHE = istr("X-Cache")
+MAX_HEADER_TEMPLATES = 64
 MISS_HEADERS = {X_CACHE: "miss"}
 HIT_MEMORY = "hit-memory"
 HIT_REDIS = "hit-redis"
@@ -102,28 +104,53 @@ async def _body(request: web.Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def answer_from_memory(request: web.Request) -> web.Response | None:
-    """A memory-tier hit, answered without awaiting anything; None otherwise.
+def memory_answerer(app: web.Application) -> FastPath:
+    """The GET handler's fast path for `app`: a memory-tier hit's body and
+    headers, found without awaiting anything; None otherwise.
 
     No key or namespace checks: only keys that passed them, in configured
     namespaces, are ever stored, so whatever is found passed them.
     """
-    match = request.match_info
-    entry = request.app[keys.CACHE].get_memory(match["namespace"], match["key"])
-    return None if entry is None else _hit(entry, HIT_MEMORY)
+    templates: dict[str, CIMultiDict[str]] = {}
+
+    def answer_from_memory(request: web.Request) -> FastAnswer | None:
+        match = request.match_info
+        entry = app[keys.CACHE].get_memory(match["namespace"], match["key"])
+        if entry is None:
+            return None
+        headers = templates.get(entry.content_type) or _hit_headers(
+            templates, entry.content_type
+        )
+        return entry.value, headers.copy()
+
+    return answer_from_memory
 
 
-@fast_path(answer_from_memory)
+def _hit_headers(templates: dict[str, CIMultiDict[str]], content_type: str) -> CIMultiDict[str]:
+    """A memory hit's headers for `content_type`, kept to be copied per answer:
+    aiohttp would otherwise turn a plain dict into a CIMultiDict on every one.
+    Content types come from clients, so only a few dozen are kept."""
+    if len(templates) >= MAX_HEADER_TEMPLATES:
+        templates.clear()
+    headers = templates[content_type] = CIMultiDict(
+        {hdrs.CONTENT_TYPE: content_type, X_CACHE: HIT_MEMORY}
+    )
+    return headers
+
+
+@fast_path(memory_answerer)
 async def get_entry(request: web.Request) -> web.Response:
-    hit = answer_from_memory(request)
-    if hit is not None:
-        return hit
     app = request.app
+    cache = app[keys.CACHE]
+    match = request.match_info
+    entry = cache.get_memory(match["namespace"], match["key"])
+    if entry is not None:
+        return _hit(entry, HIT_MEMORY)  # as the fast path answers; see memory_answerer
     try:
         namespace, key, _ = _target(request, app[keys.SETTINGS])
     except BadRequest as bad:
         return bad.response
-    entry = await app[keys.CACHE].get_redis(namespace, key)
+    entry = await cache.get_redis(namespace, key)
     if entry is not None:
         return _hit(entry, HIT_REDIS)
     response = error_response(404, "miss", f"No cached value for {namespace}/{key}.")
@@ -132,7 +159,9 @@ async def get_entry(request: web.Request) -> web.Response:
 
 
 def _hit(entry: Entry, x_cache: str) -> web.Response:
-    return web.Response(body=entry.value, headers={"Content-Type": entry.content_type, X_CACHE: x_cache})
+    return web.Response(
+        body=entry.value, headers={hdrs.CONTENT_TYPE: entry.content_type, X_CACHE: x_cache}
+    )
 
 
 def _content_type(request: web.Request) -> str:

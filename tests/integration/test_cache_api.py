@@ -245,3 +245,17 @@ async def test_get_handler_answers_hits_without_its_fast_path(client: TestClient
         "GET", "/", match_info={"namespace": "default", "key": "direct"}, app=client.app
     ))
     assert hit.headers["X-Cache"] == "hit-memory" and hit.body == b"v"
+
+
+async def test_many_content_types_are_each_served_with_their_own(client: TestClient) -> None:
+    """Hit headers are kept per content type, a bounded number of them."""
+    count = cache_api.MAX_HEADER_TEMPLATES + 5
+    for i in range(count):
+        stored = await client.put(f"/cache/default/t{i}", data=b"v",
+                                  headers={"Content-Type": f"application/x-t{i}"})
+        assert stored.status == 204
+    for _ in range(2):
+        for i in range(count):
+            got = await client.get(f"/cache/default/t{i}")
+            assert got.headers["Content-Type"] == f"application/x-t{i}"
+            assert got.headers["X-Cache"] == "hit-memory"

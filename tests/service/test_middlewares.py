@@ -1,25 +1,30 @@
-"""The per-request layer: a handler's fast path answers first, or hands over;
-either way the answer is timed, errors become JSON, and the token applies."""
+"""The per-request layer: a handler's fast path answers first, or hands over
+to the handler (also when it fails); either way the answer is timed and the
+token applies."""
 
 from __future__ import annotations
 
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from multidict import CIMultiDict
 
 from service.metrics import Metrics
-from service.middlewares import fast_path, mount_routes
+from service.middlewares import FastAnswer, FastPath, fast_path, mount_routes
 
 
 def _app(token: str | None = None) -> tuple[web.Application, Metrics, list[str]]:
     calls: list[str] = []
 
-    def quick(request: web.Request) -> web.Response | None:
+    def quick(request: web.Request) -> FastAnswer | None:
         calls.append("fast")
         if request.match_info["key"] == "boom":
             raise RuntimeError("secret detail")
-        return web.Response(text="fast") if request.match_info["key"] == "hot" else None
+        if request.match_info["key"] != "hot":
+            return None
+        return b"fast", CIMultiDict({"Content-Type": "text/plain"})
 
-    @fast_path(quick)
+    @fast_path(lambda app: quick)
     async def handler(request: web.Request) -> web.Response:
         calls.append("handler")
         return web.Response(text="slow")
@@ -58,14 +63,16 @@ async def test_handler_answers_when_the_fast_path_declines() -> None:
         assert _count(metrics, "200") == 1
 
 
-async def test_a_failing_fast_path_is_a_json_500_without_internals() -> None:
-    app, metrics, _ = _app()
+async def test_a_failing_fast_path_is_logged_and_the_handler_answers(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app, metrics, calls = _app()
     async with TestClient(TestServer(app)) as client:
         response = await client.get("/cache/boom")
-        assert response.status == 500
-        body = await response.json()
-        assert body["error"] == "internal" and "secret" not in str(body)
-        assert _count(metrics, "500") == 1
+        assert (response.status, await response.text()) == (200, "slow")
+        assert calls == ["fast", "handler"]
+        assert _count(metrics, "200") == 1
+    assert "unhandled error on GET /cache/boom" in caplog.text
 
 
 async def test_token_is_checked_before_the_fast_path() -> None:
@@ -76,3 +83,26 @@ async def test_token_is_checked_before_the_fast_path() -> None:
         assert _count(metrics, "401") == 1
         ok = await client.get("/cache/hot", headers={"Authorization": "Bearer tok"})
         assert ok.status == 200 and calls == ["fast"]
+
+
+async def test_fast_path_factory_gets_each_app() -> None:
+    built_for: list[web.Application] = []
+
+    def factory(app: web.Application) -> FastPath:
+        built_for.append(app)
+        return lambda request: (str(id(app)).encode(), CIMultiDict())
+
+    @fast_path(factory)
+    async def handler(request: web.Request) -> web.Response:
+        raise AssertionError("the fast path always answers here")
+
+    apps = []
+    for _ in range(2):
+        declared = web.UrlDispatcher()
+        declared.add_get("/x", handler, allow_head=False)
+        app = web.Application()
+        mount_routes(app, declared, Metrics(), None)
+        apps.append(app)
+    assert built_for == apps
+    async with TestClient(TestServer(apps[1])) as client:
+        assert await (await client.get("/x")).text() == str(id(apps[1]))
