@@ -149,8 +149,11 @@ def compare(generator: Generator, split: Generator, comparison: Comparison,
             plan: Rounds) -> dict[str, Any]:
     """`generator` drives one server at a time; `split` (half the load) each of two."""
     if plan.warmup_s > 0:
-        for server in (*comparison.services, *comparison.baselines):
-            run_one(generator, server, comparison.workload, plan.warmup_s)
+        # Every instance at once: warming is about first requests, not speed.
+        warming = [split.start(server.url, comparison.workload, plan.warmup_s)
+                   for server in (*comparison.services, *comparison.baselines)]
+        for load in warming:
+            load.wait()
     alone = one_after_the_other(generator, comparison, plan.rounds, plan.duration_s)
     service, baseline = summarize(alone["service"]), summarize(alone["baseline"])
     paired = [

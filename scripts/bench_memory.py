@@ -7,7 +7,9 @@ The memory tier is built as the service builds it (service.app's clock
 reader for the real clock, a TTL cap) and written as the two-tier cache
 writes it: value, content type and TTL, from which the tier builds the entry
 and its deadline. cachetools is driven through its fastest public
-path (`cache[key]`, `cache[key] = value`). Each contender runs its own plain
+path (`cache[key]`, `cache[key] = value`); for reads also through
+`LRUCache.get(key)`, the call that, like the tier's get, answers None on a
+miss (reported, not a target). Each contender runs its own plain
 loop, so no call wrapper is timed; rounds interleave the contenders.
 
 Runs as its own process (scripts/bench starts it with PYTHONPATH set to the
@@ -110,6 +112,24 @@ def cache_get(make: Callable[[], Any]) -> Loop:
     return run
 
 
+def cache_get_method(make: Callable[[], Any]) -> Loop:
+    """`cache.get(key)`: the call that, like the tier's get, answers None on a miss."""
+    def run(keys: list[str], passes: int) -> float:
+        cache = make()
+        for key in keys:
+            cache[key] = VALUE
+        get = cache.get
+
+        def body() -> None:
+            for _ in range(passes):
+                for key in keys:
+                    get(key)
+
+        return _timed(body)
+
+    return run
+
+
 def cache_set(make: Callable[[], Any]) -> Loop:
     def run(keys: list[str], passes: int) -> float:
         cache = make()
@@ -143,7 +163,9 @@ def measure(contenders: dict[str, Loop], keys: list[str], ops: int,
             seconds[name].append(loop(keys, passes))
     rates = {name: passes * len(keys) / statistics.median(s) for name, s in seconds.items()}
     tier = seconds["memory_tier"]
-    for name, short in (("lru_cache", "lru"), ("ttl_cache", "ttl")):
+    for name, short in (("lru_cache", "lru"), ("ttl_cache", "ttl"), ("lru_cache_get", "lru_get")):
+        if name not in seconds:
+            continue
         rates[f"ratio_vs_{short}"] = statistics.median(
             other / own for own, other in zip(tier, seconds[name], strict=True)
         )
@@ -154,7 +176,8 @@ def run_memory(ops: int, rounds: int) -> dict[str, Any]:
     resident = [f"default:key{i}" for i in range(CAPACITY)]
     churn = [f"default:key{i}" for i in range(2 * CAPACITY)]
     get_hit = measure({"memory_tier": tier_get, "lru_cache": cache_get(_lru),
-                       "ttl_cache": cache_get(_ttl)}, resident, ops, rounds)
+                       "ttl_cache": cache_get(_ttl), "lru_cache_get": cache_get_method(_lru)},
+                      resident, ops, rounds)
     sets = measure({"memory_tier": tier_set, "lru_cache": cache_set(_lru),
                     "ttl_cache": cache_set(_ttl)}, churn, ops, rounds)
     return {"capacity": CAPACITY, "ops_per_measurement": ops, "rounds": rounds,

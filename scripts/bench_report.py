@@ -77,6 +77,11 @@ def memory_lines(memory: dict[str, Any]) -> list[str]:
         lines.append(f"{title:<24}{row['memory_tier'] / 1e6:>12.2f}{row['lru_cache'] / 1e6:>10.2f}"
                      f"{row['ttl_cache'] / 1e6:>10.2f}{row['ratio_vs_lru']:>8.2f}x"
                      f"{row['ratio_vs_ttl']:>8.2f}x")
+    get_method = memory["get_hit"].get("ratio_vs_lru_get")
+    if get_method is not None:
+        lines.append(f"  get hit vs LRUCache.get(key) (None on a miss, as the tier's get): "
+                     f"{get_method:.2f}x; the tier reads the clock on every get, so it never "
+                     f"serves an expired entry")
     return lines
 
 
