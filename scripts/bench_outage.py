@@ -6,6 +6,10 @@ One round, with the outage mix running throughout (3 memory-hit GETs : 1 PUT):
     outage phase    Redis still down, the link long since detected it
     recovery phase  back_after_s in, Redis is restarted on its port / SIGCONT
 
+The p99 "once detected" is held against the same mix on a memory-only
+service (REDIS_URL empty, measured by scripts/bench_run.py): what serving
+costs when Redis plays no part, PUTs included.
+
 Detection (failure -> the state leaves `ready`) and recovery (Redis back ->
 `ready`) are read afterwards from /health/events, whose events carry the
 service's CLOCK_MONOTONIC; the bench's own time.monotonic() is the same

@@ -66,6 +66,10 @@ def outage_lines(outage: dict[str, Any]) -> list[str]:
         lines.append(f"{'':<9}detection {_n(scenario['detection_ms'], 1)} ms, recovery "
                      f"{_n(scenario['recovery_ms'], 0)} ms (pending backoff "
                      f"{_n(scenario['pending_backoff_ms'], 0)} ms), medians")
+    reference = outage.get("memory_only_mix")
+    if reference is not None:
+        lines.append(f"{'':<9}same mix, memory only (no Redis at all): p50 "
+                     f"{_n(reference['p50_ms'])} ms, p99 {_n(reference['p99_ms'])} ms")
     return lines
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import bench_workloads as wl
-from bench_compare import Comparison, Rounds, compare
+from bench_compare import Comparison, Rounds, compare, run_one
 from bench_load import Generator
 from bench_os import CPUs, child_setup
 from bench_outage import OutagePlan, run_outages, wait_ready
@@ -125,8 +126,14 @@ def run_outage(procs: Processes, generator: Generator, plan: Plan,
     service = start_service(procs, "service-outage", redis.url, env=OUTAGE_LINK_ENV)
     wl.seed_hot_keys(service.url, value)
     o = plan.outage
-    results = run_outages(generator, service, redis, wl.outage_mix(value), o,
-                          plan.outage_rounds)
+    mix = wl.outage_mix(value)
+    results = run_outages(generator, service, redis, mix, o, plan.outage_rounds)
+    # What the same mix costs when Redis plays no part at all: the floor an
+    # outage, once detected, is held to (its PUTs cost more than memory hits).
+    memory_only = procs.service("service-memory-only", {"REDIS_URL": ""})
+    wl.seed_hot_keys(memory_only.url, value)
+    reference = [run_one(generator, memory_only, mix, o.outage_s).load
+                 for _ in range(plan.outage_rounds)]
     return {
         "workload": "3 memory-hit GETs : 1 PUT",
         "link": {
@@ -136,6 +143,11 @@ def run_outage(procs: Processes, generator: Generator, plan: Plan,
         },
         "plan": {"lead_s": o.lead_s, "back_after_s": o.back_after_s},
         "phase_s": {"failure": o.failure_s, "outage": o.outage_s, "recovery": o.recovery_s},
+        "memory_only_mix": {
+            "p50_ms": statistics.median(r.p50_ms for r in reference),
+            "p99_ms": statistics.median(r.p99_ms for r in reference),
+            "rounds": len(reference),
+        },
         **results,
     }
 

@@ -91,6 +91,7 @@ def test_outage_has_phases_detection_and_recovery(run: tuple[dict[str, Any], str
     outage = figures["outage"]
     assert isinstance(outage["link"]["env"], dict)
     assert_numbers(outage["link"], "command_timeout_ms", "health_check_interval_ms")
+    assert_numbers(outage["memory_only_mix"], "p50_ms", "p99_ms", "rounds")
     for kind in ("kill", "pause"):
         scenario = outage[kind]
         assert_numbers(scenario, "detection_ms", "recovery_ms", "pending_backoff_ms")

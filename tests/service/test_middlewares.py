@@ -52,6 +52,14 @@ async def test_fast_path_answers_without_the_handler_and_is_timed() -> None:
         assert (response.status, await response.text()) == (200, "fast")
         assert calls == ["fast"]
         assert _count(metrics, "200") == 1
+        labels = {"route": "/cache/{key}", "method": "GET", "status": "200"}
+        registry = metrics.registry
+        seconds = registry.get_sample_value("roleready_http_request_duration_seconds_sum", labels)
+        assert seconds is not None and 0 < seconds < 0.0005
+        first = registry.get_sample_value(
+            "roleready_http_request_duration_seconds_bucket", {**labels, "le": "0.0005"}
+        )
+        assert first == 1
 
 
 async def test_handler_answers_when_the_fast_path_declines() -> None:
