@@ -38,7 +38,7 @@ exit codes: 0 measured (targets met or not: they are read by people, see the
 table); 1 a server would not start or a measurement failed (logs are kept);
 2 bad usage; 130 interrupted (everything started is stopped first).
 
-The default run takes about 2 min 15 s on 2 cores, --quick about 25 s (wrk)
+The default run takes about 2 min 35 s on 2 cores, --quick about 25 s (wrk)
 or 28 s (Python generator). Without wrk (Debian: apt-get install wrk) the
 Python generator runs; on 2 cores it cannot saturate a memory-hit server.
 """
