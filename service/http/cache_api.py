@@ -3,8 +3,9 @@
 These run on every cache request, so each looks the app's resources up once,
 and a memory hit is answered by the GET handler's fast path (see
 `memory_answerer` and service.middlewares): synchronously, and without
-checking the key or namespace, since only checked ones are ever stored (namespaces cannot
-contain ':', so the memory key `namespace:key` is unambiguous).
+checking the key or namespace, since only checked ones are ever stored
+(namespaces cannot contain ':', so the memory key `namespace:key` is
+unambiguous).
 """
 
 from __future__ import annotations
