@@ -25,11 +25,13 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from cachetools import LRUCache, TTLCache
 
 import service.app
+import service.cache.memory
 from service.cache.entry import Entry
 from service.cache.memory import MemoryTier
 from service.clock import SystemClock
@@ -180,8 +182,9 @@ def run_memory(ops: int, rounds: int) -> dict[str, Any]:
                       resident, ops, rounds)
     sets = measure({"memory_tier": tier_set, "lru_cache": cache_set(_lru),
                     "ttl_cache": cache_set(_ttl)}, churn, ops, rounds)
+    compiled = Path(service.cache.memory.__file__ or "").suffix == ".so"
     return {"capacity": CAPACITY, "ops_per_measurement": ops, "rounds": rounds,
-            "target_ratio": 1.0, "get_hit": get_hit, "set": sets}
+            "compiled": compiled, "target_ratio": 1.0, "get_hit": get_hit, "set": sets}
 
 
 def main(argv: list[str]) -> int:
