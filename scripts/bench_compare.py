@@ -16,8 +16,8 @@ and the side-by-side ratio of CPU time per request are reported too.
 
 One process of a kind is not all processes of that kind: two identical bare
 servers, side by side, differed by a steady 5 % (memory layout, hash seeds),
-so each side runs as several processes and the rounds rotate over them. Medians throughout; max
-latency is the worst round; error counts are summed.
+so each side runs as several processes and the rounds rotate over them.
+Medians throughout; max latency is the worst round; error counts are summed.
 """
 
 from __future__ import annotations
