@@ -93,7 +93,7 @@ def instrumented(handler: Handler, observe: Observe, token: str | None) -> Handl
     404/405/500, included); redirects (HTTPException < 400) and cancellations
     pass through unobserved.
     """
-    expected = f"Bearer {token}".encode() if token else None
+    expected = _expected_authorization(token)
     perf_counter = time.perf_counter
 
     async def answer(request: web.Request) -> web.StreamResponse:
@@ -129,7 +129,7 @@ def with_fast_path(
     its series right here, without the call to `observe`: on a memory hit,
     that call was this layer's biggest cost.
     """
-    expected = f"Bearer {token}".encode() if token else None
+    expected = _expected_authorization(token)
     perf_counter = time.perf_counter
     first_bound = bounds[0]
 
@@ -164,6 +164,11 @@ async def unmatched(request: web.Request) -> web.StreamResponse:
     if allowed:
         raise web.HTTPMethodNotAllowed(request.method, allowed)
     raise web.HTTPNotFound()
+
+
+def _expected_authorization(token: str | None) -> bytes | None:
+    """The Authorization header /cache/ requests must carry; None when no token is set."""
+    return f"Bearer {token}".encode() if token else None
 
 
 def _authorized(request: web.Request, expected: bytes) -> bool:
