@@ -11,9 +11,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 # setup.cfg reads README.md as the long description, so it is part of the build.
-# setup.py compiles the memory tier with mypyc when a C compiler is present;
-# this slim image has none, so the tier runs as plain Python (same behaviour).
-COPY pyproject.toml setup.cfg setup.py README.md ./
+COPY pyproject.toml setup.cfg README.md ./
 COPY service ./service
 COPY statemachine ./statemachine
 RUN pip install . && rm -rf /app/build

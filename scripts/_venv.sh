@@ -1,7 +1,6 @@
 # Shared by scripts/run and scripts/test: make sure .venv exists and holds
 # the package (with the extras named in $1, if any). Re-installs only when
-# setup.cfg, pyproject.toml, setup.py or a module setup.py compiles changed
-# since the last install.
+# setup.cfg or pyproject.toml changed since the last install.
 # shellcheck shell=bash
 ensure_venv() {
   local extras="${1:-}"
@@ -13,10 +12,7 @@ ensure_venv() {
     python3 -m venv "$venv"
   fi
   stamp="$venv/.installed${extras:+-$extras}"
-  # The modules setup.py compiles count too: their built extensions sit next
-  # to them and would otherwise shadow an edited source.
-  want="$(cd "$root" && cat setup.cfg pyproject.toml setup.py \
-    $(grep -o '"service/[a-z_/]*\.py"' setup.py | tr -d '"') | sha256sum | cut -d' ' -f1)"
+  want="$(cd "$root" && cat setup.cfg pyproject.toml | sha256sum | cut -d' ' -f1)"
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     echo "installing roleready-cache${extras:+[$extras]} into $venv" >&2
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \

@@ -1,7 +1,7 @@
 """The composition root: `create_app(settings)` builds the aiohttp application.
 
 Every shared resource is created in its own `cleanup_ctx` context, stored
-under a typed key from `service.keys`, and closed when the app shuts down,
+under a typed key from `service.appkeys`, and closed when the app shuts down,
 in reverse order of creation. The HTTP modules declare their routes on a
 router of their own; `mount_routes` adds them to the app with the
 per-request layer (timing, JSON errors, token) around each handler.
@@ -15,18 +15,18 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
-from service import keys
+from service import appkeys
 from service.cache.memory import MemoryTier
 from service.cache.redis_tier import RedisTier
 from service.cache.stats import CacheStats
 from service.cache.two_tier import TwoTierCache
 from service.clock import SystemClock
+from service.collectors import Metrics
 from service.config import Settings
-from service.http import cache_api, health, metrics
+from service.http import cache_api, health, metrics_endpoint
+from service.http.request_layer import mount_routes
 from service.link.driver import RedisLink
 from service.link.factory import url_factory
-from service.metrics import Metrics
-from service.middlewares import mount_routes
 from service.readiness import Readiness
 from statemachine.clock import Clock
 from statemachine.eventlog import LinkEventLogger
@@ -38,10 +38,10 @@ from statemachine.throttle import ErrorLogThrottle
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
     registry = Metrics()
     app = web.Application()
-    app[keys.SETTINGS] = settings
-    app[keys.CLOCK] = clock or SystemClock()
-    app[keys.READINESS] = Readiness()
-    app[keys.METRICS] = registry
+    app[appkeys.SETTINGS] = settings
+    app[appkeys.CLOCK] = clock or SystemClock()
+    app[appkeys.READINESS] = Readiness()
+    app[appkeys.METRICS] = registry
     app.cleanup_ctx.append(redis_link_context)
     app.cleanup_ctx.append(cache_context)
     # The modules declare their routes on a router of their own; mount_routes
@@ -49,7 +49,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     declared = web.UrlDispatcher()
     health.add_routes(declared)
     cache_api.add_routes(declared)
-    metrics.add_routes(declared)
+    metrics_endpoint.add_routes(declared)
     mount_routes(app, declared, registry, settings.cache_api_token)
     return app
 
@@ -66,8 +66,8 @@ def monotonic_reader(clock: Clock) -> Callable[[], float]:
 
 
 async def redis_link_context(app: web.Application) -> AsyncIterator[None]:
-    settings = app[keys.SETTINGS]
-    clock = app[keys.CLOCK]
+    settings = app[appkeys.SETTINGS]
+    clock = app[appkeys.CLOCK]
     journal = Journal(settings.journal_capacity)
     journal.subscribe(
         LinkEventLogger(logging.getLogger("roleready.redis"), ErrorLogThrottle(every=10))
@@ -82,20 +82,20 @@ async def redis_link_context(app: web.Application) -> AsyncIterator[None]:
         command_timeout_s=settings.redis_command_timeout_ms / 1000,
         connect_timeout_s=settings.redis_connect_timeout_ms / 1000,
     )
-    app[keys.LINK] = link
+    app[appkeys.LINK] = link
     await link.start()
     yield
     await link.close()
 
 
 async def cache_context(app: web.Application) -> AsyncIterator[None]:
-    settings = app[keys.SETTINGS]
-    link = app[keys.LINK]
+    settings = app[appkeys.SETTINGS]
+    link = app[appkeys.LINK]
     stats = CacheStats()
     memory = MemoryTier(
         settings.cache_lru_max_items,
         settings.cache_lru_ttl_ms / 1000,
-        monotonic_reader(app[keys.CLOCK]),
+        monotonic_reader(app[appkeys.CLOCK]),
     )
     redis = (
         RedisTier(link, settings.cache_key_prefix, settings.redis_max_retries_per_request, stats)
@@ -103,7 +103,7 @@ async def cache_context(app: web.Application) -> AsyncIterator[None]:
         else None
     )
     cache = TwoTierCache(memory, redis, settings.namespace_ttls_ms, stats)
-    app[keys.CACHE] = cache
-    app[keys.METRICS].watch(cache, link)
+    app[appkeys.CACHE] = cache
+    app[appkeys.METRICS].watch(cache, link)
     yield
     memory.clear()

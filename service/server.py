@@ -15,7 +15,7 @@ import signal
 
 from aiohttp import web
 
-from service import keys
+from service import appkeys
 from service.app import create_app
 from service.config import Settings
 
@@ -42,7 +42,7 @@ async def serve(settings: Settings) -> None:
             settings.redis_url_redacted or "disabled, memory only",
         )
         await stop.wait()
-        app[keys.READINESS].start_draining()
+        app[appkeys.READINESS].start_draining()
         log.info("draining for %d ms before shutdown", settings.shutdown_drain_ms)
         await asyncio.sleep(settings.shutdown_drain_ms / 1000)
     finally:

@@ -2,7 +2,7 @@
 
 These run on every cache request, so each looks the app's resources up once,
 and a memory hit is answered by the GET handler's fast path (see
-`memory_answerer` and service.middlewares): synchronously, and without
+`memory_answerer` and service.http.request_layer): synchronously, and without
 checking the key or namespace, since only checked ones are ever stored
 (namespaces cannot contain ':', so the memory key `namespace:key` is
 unambiguous).
@@ -15,11 +15,11 @@ import re
 from aiohttp import hdrs, web
 from multidict import CIMultiDict, istr
 
-from service import keys
+from service import appkeys
 from service.cache.entry import Entry
 from service.config import Settings
+from service.http.request_layer import FastAnswer, FastPath, fast_path
 from service.http.responses import error_response
-from service.middlewares import FastAnswer, FastPath, fast_path
 
 # RFC 3986 unreserved characters plus ':' (keys often carry ids like "job:42").
 KEY_PATTERN = re.compile(r"[A-Za-z0-9._~:-]{1,512}")
@@ -116,7 +116,7 @@ def memory_answerer(app: web.Application) -> FastPath:
 
     def answer_from_memory(request: web.Request) -> FastAnswer | None:
         match = request.match_info
-        entry = app[keys.CACHE].get_memory(match["namespace"], match["key"])
+        entry = app[appkeys.CACHE].get_memory(match["namespace"], match["key"])
         if entry is None:
             return None
         headers = templates.get(entry.content_type) or _hit_headers(
@@ -142,13 +142,13 @@ def _hit_headers(templates: dict[str, CIMultiDict[str]], content_type: str) -> C
 @fast_path(memory_answerer)
 async def get_entry(request: web.Request) -> web.Response:
     app = request.app
-    cache = app[keys.CACHE]
+    cache = app[appkeys.CACHE]
     match = request.match_info
     entry = cache.get_memory(match["namespace"], match["key"])
     if entry is not None:
         return _hit(entry, HIT_MEMORY)  # as the fast path answers; see memory_answerer
     try:
-        namespace, key, _ = _target(request, app[keys.SETTINGS])
+        namespace, key, _ = _target(request, app[appkeys.SETTINGS])
     except BadRequest as bad:
         return bad.response
     entry = await cache.get_redis(namespace, key)
@@ -181,7 +181,7 @@ def _content_type(request: web.Request) -> str:
 
 async def put_entry(request: web.Request) -> web.Response:
     app = request.app
-    settings = app[keys.SETTINGS]
+    settings = app[appkeys.SETTINGS]
     try:
         namespace, key, namespace_ttl_ms = _target(request, settings)
         ttl_ms = _ttl(request, namespace_ttl_ms)
@@ -189,17 +189,17 @@ async def put_entry(request: web.Request) -> web.Response:
         value = await _body(request, settings.cache_max_value_bytes)
     except BadRequest as bad:
         return bad.response
-    await app[keys.CACHE].put(namespace, key, value, content_type, ttl_ms)
+    await app[appkeys.CACHE].put(namespace, key, value, content_type, ttl_ms)
     return web.Response(status=204)
 
 
 async def delete_entry(request: web.Request) -> web.Response:
     app = request.app
     try:
-        namespace, key, _ = _target(request, app[keys.SETTINGS])
+        namespace, key, _ = _target(request, app[appkeys.SETTINGS])
     except BadRequest as bad:
         return bad.response
-    await app[keys.CACHE].delete(namespace, key)
+    await app[appkeys.CACHE].delete(namespace, key)
     return web.Response(status=204)
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from service import __version__, keys
-from service.health_report import detailed_report
+from service import __version__, appkeys
+from service.http.health_report import detailed_report
 from service.http.responses import error_response, json_response
 from service.link.probe import probe
 
@@ -19,32 +19,32 @@ async def liveness(request: web.Request) -> web.Response:
 
 async def readiness(request: web.Request) -> web.Response:
     """200 while serving (memory fallback included), 503 while draining."""
-    if request.app[keys.READINESS].draining:
+    if request.app[appkeys.READINESS].draining:
         return json_response({"status": "draining"}, status=503)
     return json_response({"status": "ready"})
 
 
 async def detailed(request: web.Request) -> web.Response:
     """The guide's document; always 200, bounded by the command timeout."""
-    link = request.app[keys.LINK]
-    result = await probe(link, request.app[keys.SETTINGS].redis_command_timeout_ms / 1000)
+    link = request.app[appkeys.LINK]
+    result = await probe(link, request.app[appkeys.SETTINGS].redis_command_timeout_ms / 1000)
     lifecycle = link.lifecycle
     report = detailed_report(
-        request.app[keys.CACHE], lifecycle.view, lifecycle.state, link.enabled, result
+        request.app[appkeys.CACHE], lifecycle.view, lifecycle.state, link.enabled, result
     )
     return json_response(report)
 
 
 async def events(request: web.Request) -> web.Response:
     """The journal's most recent events, newest last."""
-    journal = request.app[keys.LINK].lifecycle.journal
+    journal = request.app[appkeys.LINK].lifecycle.journal
     raw = request.query.get("limit", str(DEFAULT_EVENTS_LIMIT))
     if not raw.isdigit() or int(raw) < 1:
         return error_response(400, "bad_limit", "limit must be a whole number >= 1.")
     recent = journal.events(int(raw))
     return json_response(
         {
-            "state": request.app[keys.LINK].lifecycle.state,
+            "state": request.app[appkeys.LINK].lifecycle.state,
             "dropped": journal.dropped,
             "count": len(recent),
             "events": [event.to_dict() for event in recent],
@@ -53,8 +53,8 @@ async def events(request: web.Request) -> web.Response:
 
 
 async def status(request: web.Request) -> web.Response:
-    link = request.app[keys.LINK]
-    settings = request.app[keys.SETTINGS]
+    link = request.app[appkeys.LINK]
+    settings = request.app[appkeys.SETTINGS]
     return json_response(
         {
             "status": "ok",

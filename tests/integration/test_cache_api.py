@@ -9,7 +9,7 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient, make_mocked_request
 
-from service import keys
+from service import appkeys
 from service.http import cache_api
 from tests.support.redis_server import RedisServer
 from tests.support.waiting import link_state, ready_client
@@ -80,7 +80,7 @@ async def test_bad_targets_are_refused_and_change_nothing(
         assert response.status == status, method
         body = await response.json()
         assert body["error"] == code and body["message"]
-    assert len(client.app[keys.CACHE].memory) == 0
+    assert len(client.app[appkeys.CACHE].memory) == 0
 
 
 async def test_key_of_512_characters_is_accepted(client: TestClient) -> None:

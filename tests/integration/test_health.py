@@ -12,7 +12,7 @@ import aiohttp
 from aiohttp.test_utils import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from service import keys
+from service import appkeys
 from tests.support.redis_server import RedisServer
 from tests.support.waiting import eventually, link_state, ready_client
 
@@ -217,7 +217,7 @@ async def test_metrics_parse_and_move_with_traffic(
     assert after[("roleready_http_request_duration_seconds_count", route)] == 1
 
     redis_server.kill()
-    lifecycle = client.app[keys.LINK].lifecycle
+    lifecycle = client.app[appkeys.LINK].lifecycle
     await eventually(lambda: lifecycle.view.reconnect_attempts >= 1, what="a reconnect attempt")
     down = await _metrics(client)
     assert down[("roleready_redis_up", ())] == 0
@@ -233,7 +233,7 @@ async def test_first_health_check_of_a_lazy_link_connects_it(
     app_client: StartClient, redis_server: RedisServer
 ) -> None:
     client = await app_client(redis_server.url)  # REDIS_LAZY_CONNECT defaults to true
-    assert client.app[keys.LINK].lifecycle.state == "disconnected"
+    assert client.app[appkeys.LINK].lifecycle.state == "disconnected"
     body = await _detailed(client)
     assert body["status"] == "healthy"
     assert body["checks"]["redis"]["connectionStatus"] == "ready"
@@ -243,6 +243,6 @@ async def test_memory_only_health_check_does_not_wait_for_a_connect(
     app_client: StartClient,
 ) -> None:
     client = await app_client("")
-    link = client.app[keys.LINK]
+    link = client.app[appkeys.LINK]
     # A 10 s allowance that must not be used: there is nothing to connect to.
     assert await asyncio.wait_for(link.first_session(10.0), timeout=2.0) is None

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp.test_utils import TestClient
 
-from service import keys
+from service import appkeys
 from service.app import create_app
 from tests.conftest import make_settings
 from tests.support.ports import free_port
@@ -19,7 +19,7 @@ StartClient = Callable[..., Awaitable[TestClient]]
 
 
 def _path(client: TestClient) -> list[tuple[str, str, str]]:
-    events = client.app[keys.LINK].lifecycle.journal.events()
+    events = client.app[appkeys.LINK].lifecycle.journal.events()
     return [(type(e).__name__, e.source, e.dest) for e in events]
 
 
@@ -37,7 +37,7 @@ async def test_lazy_link_connects_on_first_use(
 ) -> None:
     client = await app_client(redis_server.url)
     await asyncio.sleep(0.05)
-    assert client.app[keys.LINK].lifecycle.state == "disconnected"
+    assert client.app[appkeys.LINK].lifecycle.state == "disconnected"
     await client.get("/cache/default/k")
     await link_state(client.app, "ready")
     assert _path(client) == [
@@ -53,7 +53,7 @@ async def test_kill_then_restart_reconnects_at_the_next_attempt(
     redis_server.kill()
     await link_state(client.app, "reconnecting", "failed")
     # Let at least one reconnect attempt fail against the dead port.
-    lifecycle = client.app[keys.LINK].lifecycle
+    lifecycle = client.app[appkeys.LINK].lifecycle
     await eventually(lambda: lifecycle.view.failed_attempts >= 1, what="a failed attempt")
     redis_server.restart()
     await link_state(client.app, "ready")
@@ -74,7 +74,7 @@ async def test_hang_times_out_and_resume_brings_the_link_back(
     redis_server.pause()
     try:
         await link_state(client.app, "reconnecting", "error", "failed")
-        lifecycle = client.app[keys.LINK].lifecycle
+        lifecycle = client.app[appkeys.LINK].lifecycle
         assert lifecycle.view.last_error_kind == "timeout"
     finally:
         redis_server.resume()
@@ -88,7 +88,7 @@ async def test_redis_that_starts_after_the_service(
     port = free_port()
     client = await app_client(f"redis://127.0.0.1:{port}")
     assert (await client.get("/cache/default/k")).status == 404  # wakes the link
-    lifecycle = client.app[keys.LINK].lifecycle
+    lifecycle = client.app[appkeys.LINK].lifecycle
     await eventually(lambda: lifecycle.view.failed_attempts >= 2, what="two failed attempts")
     redis_servers.start(port=port)
     await link_state(client.app, "ready")
@@ -104,7 +104,7 @@ async def test_gives_up_after_the_attempt_limit_then_probes(app_client: StartCli
         REDIS_MAX_RECONNECT_ATTEMPTS="3",
         REDIS_RECONNECT_INTERVAL_MS="20",
     )
-    lifecycle = client.app[keys.LINK].lifecycle
+    lifecycle = client.app[appkeys.LINK].lifecycle
     await eventually(
         lambda: sum(1 for name, *_ in _path(client) if name == "ProbeStarted") >= 2,
         what="two probes",
@@ -126,7 +126,7 @@ async def test_closing_the_app_closes_the_link_and_its_tasks(redis_server: Redis
     before = {t for t in asyncio.all_tasks() if not t.done()}
     assert any(t.get_name() == "redis-link-supervisor" for t in before)
     await server.close()
-    assert app[keys.LINK].lifecycle.state == "closed"
+    assert app[appkeys.LINK].lifecycle.state == "closed"
     await asyncio.sleep(0)
     left = [t for t in asyncio.all_tasks() if t.get_name() == "redis-link-supervisor"]
     assert all(t.done() for t in left)

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp.test_utils import TestClient
 
-from service import keys
+from service import appkeys
 from tests.support.redis_server import RedisServer
 from tests.support.waiting import link_state, ready_client
 
@@ -56,7 +56,7 @@ async def test_killed_redis_is_served_from_memory_then_used_again(
     assert (await service.get("/cache/default/never-set")).status == 404
     redis_server.restart()
     await _writes_reach_redis_again(service, observer)
-    assert service.app[keys.LINK].lifecycle.view.reconnects_total == 1
+    assert service.app[appkeys.LINK].lifecycle.view.reconnects_total == 1
 
 
 async def test_hung_redis_is_detected_and_served_from_memory(
@@ -71,7 +71,7 @@ async def test_hung_redis_is_detected_and_served_from_memory(
         assert miss.status == 404
         await link_state(service.app, *NOT_READY)
         await _exercise(service, "k2")
-        view = service.app[keys.LINK].lifecycle.view
+        view = service.app[appkeys.LINK].lifecycle.view
         assert view.last_error_kind == "timeout"
     finally:
         redis_server.resume()
@@ -85,7 +85,7 @@ async def test_idle_link_notices_a_dead_server_without_traffic(
     redis_server.kill()
     # No request is made: the periodic PING must find out.
     await link_state(service.app, *NOT_READY)
-    events = [e.to_dict()["type"] for e in service.app[keys.LINK].lifecycle.journal.events()]
+    events = [e.to_dict()["type"] for e in service.app[appkeys.LINK].lifecycle.journal.events()]
     assert "ErrorSeen" in events and "Disconnected" in events
 
 
@@ -101,8 +101,8 @@ async def test_errors_while_ready_are_counted_not_fatal(
     await raw.aclose()
     got = await service.get("/cache/default/foreign")
     assert got.status == 404
-    lifecycle = service.app[keys.LINK].lifecycle
+    lifecycle = service.app[appkeys.LINK].lifecycle
     assert lifecycle.state == "ready"
     assert lifecycle.view.last_error_kind == "wrongtype"
     # Retried while ready: 1 try + REDIS_MAX_RETRIES_PER_REQUEST (3).
-    assert service.app[keys.CACHE].stats.redis_errors == 4
+    assert service.app[appkeys.CACHE].stats.redis_errors == 4

@@ -5,7 +5,7 @@ from __future__ import annotations
 from service.cache.memory import MemoryTier
 from service.cache.stats import CacheStats
 from service.cache.two_tier import TwoTierCache
-from service.health_report import detailed_report, percent
+from service.http.health_report import detailed_report, percent
 from service.link.probe import ProbeResult, parse_info
 from statemachine.clock import FakeClock
 from statemachine.projections import LinkView

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from service import keys
+from service import appkeys
 
 
 async def eventually(check: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
@@ -22,7 +22,7 @@ async def eventually(check: Callable[[], bool], timeout: float = 10.0, what: str
 
 async def link_state(app: web.Application, *states: str, timeout: float = 10.0) -> str:
     """Wait until the app's Redis link is in one of `states`; return it."""
-    lifecycle = app[keys.LINK].lifecycle
+    lifecycle = app[appkeys.LINK].lifecycle
     await eventually(lambda: lifecycle.state in states, timeout, f"link state in {states}")
     return lifecycle.state
 

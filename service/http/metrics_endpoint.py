@@ -5,17 +5,17 @@ from __future__ import annotations
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from service import keys
+from service import appkeys
 from service.link.probe import probe
 
 
 async def metrics(request: web.Request) -> web.Response:
-    registry = request.app[keys.METRICS]
+    registry = request.app[appkeys.METRICS]
     collector = registry.cache_collector
     if collector is not None:
         # A fresh, bounded look at Redis memory for the memory alert.
         collector.last_probe = await probe(
-            request.app[keys.LINK], request.app[keys.SETTINGS].redis_command_timeout_ms / 1000
+            request.app[appkeys.LINK], request.app[appkeys.SETTINGS].redis_command_timeout_ms / 1000
         )
     body = generate_latest(registry.registry)
     # CONTENT_TYPE_LATEST carries a charset, which content_type= refuses.

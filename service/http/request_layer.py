@@ -37,8 +37,8 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from multidict import CIMultiDict
 
+from service.collectors import Metrics, Observe, Series
 from service.http.responses import error_response
-from service.metrics import Metrics, Observe, Series
 
 log = logging.getLogger("roleready.http")
 PROTECTED_PREFIX = "/cache/"

@@ -9,8 +9,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from multidict import CIMultiDict
 
-from service.metrics import Metrics
-from service.middlewares import FastAnswer, FastPath, fast_path, mount_routes
+from service.collectors import Metrics
+from service.http.request_layer import FastAnswer, FastPath, fast_path, mount_routes
 
 
 def _app(token: str | None = None) -> tuple[web.Application, Metrics, list[str]]:

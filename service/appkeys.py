@@ -9,9 +9,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from service.cache.two_tier import TwoTierCache
+from service.collectors import Metrics
 from service.config import Settings
 from service.link.driver import RedisLink
-from service.metrics import Metrics
 from service.readiness import Readiness
 from statemachine.clock import Clock
 
