@@ -10,8 +10,7 @@ per-request layer (timing, JSON errors, token) around each handler.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 
@@ -54,17 +53,6 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     return app
 
 
-def monotonic_reader(clock: Clock) -> Callable[[], float]:
-    """The clock's monotonic reader; for the real clock, time.monotonic itself.
-
-    The memory tier reads the clock on every hit: calling the C function
-    directly spares a Python frame (~30 ns of a ~250 ns read).
-    """
-    if type(clock) is SystemClock:
-        return time.monotonic
-    return clock.monotonic
-
-
 async def redis_link_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[appkeys.SETTINGS]
     clock = app[appkeys.CLOCK]
@@ -94,8 +82,9 @@ async def cache_context(app: web.Application) -> AsyncIterator[None]:
     stats = CacheStats()
     memory = MemoryTier(
         settings.cache_lru_max_items,
+        settings.cache_lru_max_bytes,
         settings.cache_lru_ttl_ms / 1000,
-        monotonic_reader(app[appkeys.CLOCK]),
+        app[appkeys.CLOCK].monotonic,
     )
     redis = (
         RedisTier(link, settings.cache_key_prefix, settings.redis_max_retries_per_request, stats)

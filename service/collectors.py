@@ -92,6 +92,15 @@ class CacheCollector(Collector):
         yield GaugeMetricFamily(
             f"{PREFIX}_memory_cache_capacity", "Capacity of the memory tier.", value=memory.capacity
         )
+        yield GaugeMetricFamily(
+            f"{PREFIX}_memory_cache_bytes",
+            "Estimated bytes held by the memory tier (bodies and metadata).",
+            value=memory.bytes_used,
+        )
+        yield GaugeMetricFamily(
+            f"{PREFIX}_memory_cache_max_bytes", "Byte budget of the memory tier.",
+            value=memory.max_bytes,
+        )
         yield CounterMetricFamily(
             f"{PREFIX}_memory_cache_evictions", "LRU evictions.", value=memory.evictions
         )

@@ -134,6 +134,7 @@ class Settings:
     cache_key_prefix: str = "roleready"
     namespace_ttls_ms: Mapping[str, int] = field(default_factory=lambda: DEFAULT_NAMESPACE_TTLS_MS)
     cache_lru_max_items: int = 1000
+    cache_lru_max_bytes: int = 67_108_864
     cache_lru_ttl_ms: int = 600_000
     cache_max_value_bytes: int = 1_048_576
     cache_api_token: str | None = field(default=None, repr=False)
@@ -203,6 +204,7 @@ class Settings:
             cache_key_prefix=_key_prefix(env.text("CACHE_KEY_PREFIX", "roleready")),
             namespace_ttls_ms=_namespaces(env),
             cache_lru_max_items=env.integer("CACHE_LRU_MAX_ITEMS", 1000),
+            cache_lru_max_bytes=env.integer("CACHE_LRU_MAX_BYTES", 67_108_864),
             cache_lru_ttl_ms=env.integer("CACHE_LRU_TTL_MS", 600_000, minimum=1),
             cache_max_value_bytes=env.integer("CACHE_MAX_VALUE_BYTES", 1_048_576, minimum=1),
             cache_api_token=env.text("CACHE_API_TOKEN", "") or None,

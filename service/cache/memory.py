@@ -1,108 +1,143 @@
-"""The memory tier: an LRU with per-entry deadlines and a capacity.
+"""The memory tier: an LRU with per-entry deadlines, bounded by entries and bytes.
 
-    get(key) ─► entry? ──no──► None
-                  │yes
-                  ▼
-               deadline passed? ──yes──► drop it ─► None
-                  │no
-                  ▼
-               mark most recent ─► entry
+    get(namespace, key) ─► entry? ──no──► None
+                             │yes
+                             ▼
+                          deadline passed? ──yes──► drop it ─► None
+                             │no
+                             ▼
+                          mark most recent ─► entry
 
-    put(key, value, type, ttl) ─► Entry(deadline = now + min(ttl, cap))
-                               ─► store as most recent ─► over capacity? evict the least recent
+    put(namespace, key, value, type, ttl) ─► drop any older copy
+        ─► too large to keep? ──yes──► False
+             │no
+             ▼
+           Entry(deadline = now + min(ttl, cap)) as the most recent
+        ─► evict the least recent until both bounds hold ─► True
 
 An entry expires at the earliest of the TTL its writer asked for (its
 namespace's, or Redis's remaining TTL when filled from Redis) and the tier's
 TTL cap. Expired entries are never served: a read that finds one removes it.
 
-`get` and `put` run on every cache request, so they are closures over locals
-bound per instance in `__init__`: a read is one dict lookup, one clock read
-and one `move_to_end`, with no attribute lookups; that is why this is an
-OrderedDict and not a wrapper around a general-purpose cache.
+Two bounds hold at once: at most `capacity` entries and at most `max_bytes`
+of estimated memory (body, content type, key and a fixed per-entry overhead).
+A value larger than 1/16 of the byte budget is never kept: one such value
+would evict a sixteenth of the tier, and a few would flush it.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Protocol
 
-from service.cache.entry import Entry, new_entry
+from service.cache.entry import Entry
+
+# Bytes an entry costs beyond its body, content type and key: the tuple, the
+# float deadline, the bytes and str headers, the OrderedDict's slot and link
+# (measured with tracemalloc by tests/service/test_memory_tier.py).
+ENTRY_OVERHEAD_BYTES = 320
+# The largest entry kept is this fraction of the byte budget.
+LARGEST_ENTRY_SHARE = 16
 
 
-class Put(Protocol):
-    def __call__(
-        self, key: str, value: bytes, content_type: str, ttl_s: float, from_redis: bool = False
-    ) -> Entry: ...
+def entry_size(key: str, value: bytes, content_type: str) -> int:
+    """What one entry counts against the byte budget."""
+    return len(value) + len(content_type) + len(key) + ENTRY_OVERHEAD_BYTES
 
 
 class MemoryTier:
-    """Least-recently-used entries are evicted once `capacity` is exceeded."""
+    """Least-recently-used entries are evicted once either bound is exceeded.
 
-    def __init__(self, capacity: int, ttl_cap_s: float, now: Callable[[], float]) -> None:
+    `capacity` and `max_bytes` may be changed at run time: the next `put`
+    evicts down to them (`resize` does it at once).
+    """
+
+    def __init__(
+        self, capacity: int, max_bytes: int, ttl_cap_s: float, now: Callable[[], float]
+    ) -> None:
         self.capacity = capacity
+        self.max_bytes = max_bytes
         self.ttl_cap_s = ttl_cap_s
         self._now = now
         self._entries: OrderedDict[str, Entry] = OrderedDict()
+        self.bytes_used = 0
         self.evictions = 0
         self.expirations = 0
-        self.get: Callable[[str], Entry | None] = self._build_get()
-        self.put: Put = self._build_put()
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def _build_get(self) -> Callable[[str], Entry | None]:
-        """`get(key)`: the live entry for `key` (now the most recent), or None."""
-        entries = self._entries
-        now = self._now
-        touch = entries.move_to_end
+    def __contains__(self, key: str) -> bool:
+        return key in self._entries
 
-        def get(key: str) -> Entry | None:
-            # A subscript is cheaper than dict.get, and misses are the rare case.
-            try:
-                entry = entries[key]
-            except KeyError:
-                return None
-            if entry.expires_at <= now():
-                del entries[key]
-                self.expirations += 1
-                return None
-            touch(key)
-            return entry
+    def largest_entry(self) -> int:
+        """The largest entry size (see `entry_size`) this tier keeps."""
+        return self.max_bytes // LARGEST_ENTRY_SHARE
 
-        return get
+    def get(self, namespace: str, key: str) -> Entry | None:
+        """The live entry (now the most recent), or None."""
+        return self.get_by_name(f"{namespace}:{key}")
 
-    def _build_put(self) -> Put:
-        """`put(key, value, content_type, ttl_s, from_redis=False)`: store the
-        value for at most `ttl_s` (and the tier's cap) as the most recent
-        entry; return the entry. With capacity 0 it is built but not kept."""
-        entries = self._entries
-        now = self._now
-        touch = entries.move_to_end
-        evict_oldest = entries.popitem
-        capacity = self.capacity
-        cap_s = self.ttl_cap_s
+    def get_by_name(self, name: str) -> Entry | None:
+        """`get` by the entry's name, `namespace:key` (the HTTP fast path
+        has it at hand; namespaces cannot contain ':', so it is unambiguous)."""
+        entry = self._entries.get(name)
+        if entry is None:
+            return None
+        if entry.expires_at <= self._now():
+            self._remove(name)
+            self.expirations += 1
+            return None
+        self._entries.move_to_end(name)
+        return entry
 
-        def put(
-            key: str, value: bytes, content_type: str, ttl_s: float, from_redis: bool = False
-        ) -> Entry:
-            # A conditional rather than min(): the builtin call costs several times as much.
-            expires_at = now() + (ttl_s if ttl_s < cap_s else cap_s)  # noqa: FURB136
-            entry = new_entry(value, content_type, expires_at, from_redis)
-            if capacity > 0:
-                entries[key] = entry
-                touch(key)
-                # One entry in, at most one out: never more than capacity.
-                if len(entries) > capacity:
-                    evict_oldest(False)
-                    self.evictions += 1
-            return entry
+    def admits(self, namespace: str, key: str, value: bytes, content_type: str) -> bool:
+        """Whether `put` would keep this value."""
+        size = entry_size(f"{namespace}:{key}", value, content_type)
+        return self.capacity > 0 and size <= self.largest_entry()
 
-        return put
+    def put(
+        self, namespace: str, key: str, value: bytes, content_type: str, ttl_ms: int,
+        from_redis: bool = False,
+    ) -> bool:
+        """Keep the value for at most `ttl_ms` (and the tier's cap) as the
+        most recent entry. False when it is not kept (see `admits`), and then
+        no older copy is kept either: the tier never serves a replaced value."""
+        name = f"{namespace}:{key}"
+        self._remove(name)
+        size = entry_size(name, value, content_type)
+        if self.capacity <= 0 or size > self.largest_entry():
+            return False
+        expires_at = self._now() + min(ttl_ms / 1000, self.ttl_cap_s)
+        self._entries[name] = Entry(value, content_type, expires_at, from_redis, size)
+        self.bytes_used += size
+        self._evict()
+        return True
 
-    def delete(self, key: str) -> bool:
-        return self._entries.pop(key, None) is not None
+    def delete(self, namespace: str, key: str) -> bool:
+        """Forget the key; True (there is nothing left to do), as for every tier."""
+        self._remove(f"{namespace}:{key}")
+        return True
+
+    def resize(self, capacity: int, max_bytes: int) -> None:
+        """New bounds, enforced now."""
+        self.capacity = capacity
+        self.max_bytes = max_bytes
+        self._evict()
 
     def clear(self) -> None:
         self._entries.clear()
+        self.bytes_used = 0
+
+    def _evict(self) -> None:
+        entries = self._entries
+        while entries and (len(entries) > self.capacity or self.bytes_used > self.max_bytes):
+            _, oldest = entries.popitem(last=False)
+            self.bytes_used -= oldest.size
+            self.evictions += 1
+
+    def _remove(self, key: str) -> Entry | None:
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self.bytes_used -= entry.size
+        return entry

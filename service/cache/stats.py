@@ -18,7 +18,6 @@ class CacheStats:
     redis_misses: int = 0
     # Lookups that found the value in neither tier.
     misses: int = 0
-    redis_errors: int = 0
     sets: int = 0
     deletes: int = 0
 

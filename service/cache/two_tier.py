@@ -1,32 +1,58 @@
 """The two-tier cache: memory first, then Redis, then a miss.
 
-    get ─► memory ──hit──► answer (hit-memory)
+    get ─► memory ──hit──► Lookup(MEMORY)
              │miss
-             ▼ (only while the link is ready; otherwise straight to miss)
-           Redis: GET + PTTL in one round trip ──hit──► fill memory ─► hit-redis
+             ▼ (only while the link is ready; otherwise straight to a miss)
+           Redis: GET + PTTL in one round trip ──hit──► fill memory ─► Lookup(REDIS)
              │miss / unavailable
              ▼
-           miss
+           None
 
-    put ─► memory, then Redis (SET PX)      delete ─► memory, then Redis (DEL)
+    write ─► memory, then Redis (SET PX): Redis unavailable ─► MEMORY_FALLBACK
+             too large for memory ─► Redis only, then drop memory's older copy
+    delete ─► memory, then Redis (DEL)
 
-Every memory-tier write and delete goes through `_remember` / `_forget`: the
-one place where cross-instance invalidation will hook in. A Redis failure is
-never the caller's problem: the operation completes on the memory tier.
+A Redis failure is never the caller's problem: the operation completes on
+the memory tier ("fall back to memory"), except for a value too large for
+memory, which Redis alone can hold: with Redis unavailable it is not stored
+anywhere (NOT_STORED) and nothing changes.
 
 A read is two calls, `get_memory` (synchronous) and `get_redis` (after a
 memory miss), so the HTTP handler answers a memory hit without creating and
-awaiting a coroutine.
+awaiting a coroutine; `get` is the two together.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from enum import Enum
+from typing import NamedTuple
 
 from service.cache.entry import Entry
 from service.cache.memory import MemoryTier
 from service.cache.redis_tier import RedisTier
 from service.cache.stats import CacheStats
+
+
+class Source(str, Enum):
+    """Where a hit came from; the values are the X-Cache header's."""
+
+    MEMORY = "hit-memory"
+    REDIS = "hit-redis"
+
+
+class Lookup(NamedTuple):
+    value: bytes
+    content_type: str
+    source: Source
+
+
+class Write(Enum):
+    """Where a PUT landed."""
+
+    STORED = "stored"  # in Redis (and in memory when it fits)
+    MEMORY_FALLBACK = "memory_fallback"  # Redis unavailable or memory-only mode
+    NOT_STORED = "not_stored"  # too large for memory, and Redis unavailable
 
 
 class TwoTierCache:
@@ -42,53 +68,73 @@ class TwoTierCache:
         self.namespace_ttls_ms = namespace_ttls_ms
         self.stats = stats
 
+    async def get(self, namespace: str, key: str) -> Lookup | None:
+        entry = self.get_memory(namespace, key)
+        if entry is not None:
+            return Lookup(entry.value, entry.content_type, Source.MEMORY)
+        return await self.get_redis(namespace, key)
+
     def get_memory(self, namespace: str, key: str) -> Entry | None:
         """The memory tier's entry (a counted memory hit), or None.
 
         A miss is counted by `get_redis`, which follows one: a caller that
         refuses the request after a miss (a bad key) leaves no count behind.
         """
-        entry = self.memory.get(f"{namespace}:{key}")
+        entry = self.memory.get_by_name(f"{namespace}:{key}")
         if entry is not None:
             self.stats.memory_hits += 1
         return entry
 
-    async def get_redis(self, namespace: str, key: str) -> Entry | None:
-        """After `get_memory` missed (counted here): Redis's entry, now
-        remembered, or a miss."""
+    async def get_redis(self, namespace: str, key: str) -> Lookup | None:
+        """After `get_memory` missed (counted here): Redis's value, now
+        remembered, or None."""
         self.stats.memory_misses += 1
-        stored = await self.redis.fetch(namespace, key) if self.redis is not None else None
+        stored = await self.redis.get(namespace, key) if self.redis is not None else None
         if stored is None:
             self.stats.misses += 1
             return None
         ttl_ms = self.namespace_ttls_ms[namespace]
         if stored.ttl_ms is not None:
             ttl_ms = min(ttl_ms, stored.ttl_ms)
-        return self._remember(
-            f"{namespace}:{key}", stored.value, stored.content_type, ttl_ms, from_redis=True
-        )
+        self.memory.put(namespace, key, stored.value, stored.content_type, ttl_ms, from_redis=True)
+        return Lookup(stored.value, stored.content_type, Source.REDIS)
 
     async def put(
         self, namespace: str, key: str, value: bytes, content_type: str, ttl_ms: int
-    ) -> None:
+    ) -> bool:
+        """True when the value was stored in at least one tier."""
+        written = await self.write(namespace, key, value, content_type, ttl_ms)
+        return written is not Write.NOT_STORED
+
+    async def write(
+        self, namespace: str, key: str, value: bytes, content_type: str, ttl_ms: int
+    ) -> Write:
+        """`put`, telling where the value landed."""
+        if not self.memory.admits(namespace, key, value, content_type):
+            return await self._put_redis_only(namespace, key, value, content_type, ttl_ms)
         self.stats.sets += 1
         # Memory first: Redis's expiry is then set later than memory's, so
         # the memory copy can never outlive the Redis one.
-        self._remember(f"{namespace}:{key}", value, content_type, ttl_ms)
-        if self.redis is not None:
-            await self.redis.store(namespace, key, value, content_type, ttl_ms)
+        self.memory.put(namespace, key, value, content_type, ttl_ms)
+        if self.redis is not None and await self.redis.put(
+            namespace, key, value, content_type, ttl_ms
+        ):
+            return Write.STORED
+        return Write.MEMORY_FALLBACK
 
-    async def delete(self, namespace: str, key: str) -> None:
+    async def _put_redis_only(
+        self, namespace: str, key: str, value: bytes, content_type: str, ttl_ms: int
+    ) -> Write:
+        if self.redis is None or not await self.redis.put(
+            namespace, key, value, content_type, ttl_ms
+        ):
+            return Write.NOT_STORED
+        self.stats.sets += 1
+        self.memory.delete(namespace, key)
+        return Write.STORED
+
+    async def delete(self, namespace: str, key: str) -> bool:
+        """False when Redis could not remove it (memory did)."""
         self.stats.deletes += 1
-        self._forget(f"{namespace}:{key}")
-        if self.redis is not None:
-            await self.redis.remove(namespace, key)
-
-    def _remember(
-        self, memory_key: str, value: bytes, content_type: str, ttl_ms: int,
-        from_redis: bool = False,
-    ) -> Entry:
-        return self.memory.put(memory_key, value, content_type, ttl_ms / 1000, from_redis)
-
-    def _forget(self, memory_key: str) -> None:
-        self.memory.delete(memory_key)
+        self.memory.delete(namespace, key)
+        return self.redis is None or await self.redis.delete(namespace, key)

@@ -16,7 +16,7 @@ from aiohttp import hdrs, web
 from multidict import CIMultiDict, istr
 
 from service import appkeys
-from service.cache.entry import Entry
+from service.cache.two_tier import Lookup, Source, Write
 from service.config import Settings
 from service.http.request_layer import FastAnswer, FastPath, fast_path
 from service.http.responses import error_response
@@ -28,8 +28,10 @@ MAX_CONTENT_TYPE_CHARS = 255
 X_CACHE = istr("X-Cache")
 MAX_HEADER_TEMPLATES = 64
 MISS_HEADERS = {X_CACHE: "miss"}
-HIT_MEMORY = "hit-memory"
-HIT_REDIS = "hit-redis"
+# Seconds a client should wait before retrying a PUT that could not be stored
+# (the first reconnect attempt comes after REDIS_BACKOFF_BASE_MS, 1 s).
+NOT_STORED_RETRY_AFTER_S = 1
+_hit_header_templates: dict[tuple[str, Source], CIMultiDict[str]] = {}
 
 
 class BadRequest(Exception):
@@ -105,6 +107,20 @@ async def _body(request: web.Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def hit_headers(content_type: str, source: Source) -> CIMultiDict[str]:
+    """A hit's headers, copied from a kept template: aiohttp would otherwise
+    turn a plain dict into a CIMultiDict on every answer. Content types come
+    from clients, so only a few dozen templates are kept."""
+    template = _hit_header_templates.get((content_type, source))
+    if template is None:
+        if len(_hit_header_templates) >= MAX_HEADER_TEMPLATES:
+            _hit_header_templates.clear()
+        template = _hit_header_templates[(content_type, source)] = CIMultiDict(
+            {hdrs.CONTENT_TYPE: content_type, X_CACHE: source.value}
+        )
+    return template.copy()
+
+
 def memory_answerer(app: web.Application) -> FastPath:
     """The GET handler's fast path for `app`: a memory-tier hit's body and
     headers, found without awaiting anything; None otherwise.
@@ -112,31 +128,15 @@ def memory_answerer(app: web.Application) -> FastPath:
     No key or namespace checks: only keys that passed them, in configured
     namespaces, are ever stored, so whatever is found passed them.
     """
-    templates: dict[str, CIMultiDict[str]] = {}
 
     def answer_from_memory(request: web.Request) -> FastAnswer | None:
         match = request.match_info
         entry = app[appkeys.CACHE].get_memory(match["namespace"], match["key"])
         if entry is None:
             return None
-        headers = templates.get(entry.content_type) or _hit_headers(
-            templates, entry.content_type
-        )
-        return entry.value, headers.copy()
+        return entry.value, hit_headers(entry.content_type, Source.MEMORY)
 
     return answer_from_memory
-
-
-def _hit_headers(templates: dict[str, CIMultiDict[str]], content_type: str) -> CIMultiDict[str]:
-    """A memory hit's headers for `content_type`, kept to be copied per answer:
-    aiohttp would otherwise turn a plain dict into a CIMultiDict on every one.
-    Content types come from clients, so only a few dozen are kept."""
-    if len(templates) >= MAX_HEADER_TEMPLATES:
-        templates.clear()
-    headers = templates[content_type] = CIMultiDict(
-        {hdrs.CONTENT_TYPE: content_type, X_CACHE: HIT_MEMORY}
-    )
-    return headers
 
 
 @fast_path(memory_answerer)
@@ -145,24 +145,22 @@ async def get_entry(request: web.Request) -> web.Response:
     cache = app[appkeys.CACHE]
     match = request.match_info
     entry = cache.get_memory(match["namespace"], match["key"])
-    if entry is not None:
-        return _hit(entry, HIT_MEMORY)  # as the fast path answers; see memory_answerer
+    if entry is not None:  # as the fast path answers; see memory_answerer
+        return _hit(Lookup(entry.value, entry.content_type, Source.MEMORY))
     try:
         namespace, key, _ = _target(request, app[appkeys.SETTINGS])
     except BadRequest as bad:
         return bad.response
-    entry = await cache.get_redis(namespace, key)
-    if entry is not None:
-        return _hit(entry, HIT_REDIS)
+    found = await cache.get_redis(namespace, key)
+    if found is not None:
+        return _hit(found)
     response = error_response(404, "miss", f"No cached value for {namespace}/{key}.")
     response.headers.update(MISS_HEADERS)
     return response
 
 
-def _hit(entry: Entry, x_cache: str) -> web.Response:
-    return web.Response(
-        body=entry.value, headers={hdrs.CONTENT_TYPE: entry.content_type, X_CACHE: x_cache}
-    )
+def _hit(found: Lookup) -> web.Response:
+    return web.Response(body=found.value, headers=hit_headers(found.content_type, found.source))
 
 
 def _content_type(request: web.Request) -> str:
@@ -189,8 +187,26 @@ async def put_entry(request: web.Request) -> web.Response:
         value = await _body(request, settings.cache_max_value_bytes)
     except BadRequest as bad:
         return bad.response
-    await app[appkeys.CACHE].put(namespace, key, value, content_type, ttl_ms)
+    written = await app[appkeys.CACHE].write(namespace, key, value, content_type, ttl_ms)
+    if written is Write.NOT_STORED:
+        return _not_stored(app[appkeys.LINK].enabled, settings.cache_lru_max_bytes)
     return web.Response(status=204)
+
+
+def _not_stored(redis_enabled: bool, memory_bytes: int) -> web.Response:
+    """A value only Redis may hold (over 1/16 of CACHE_LRU_MAX_BYTES): 503 to
+    retry while Redis is unreachable; 413 when there is no Redis at all."""
+    if not redis_enabled:
+        return error_response(
+            413, "too_large",
+            f"Without Redis, values are limited to 1/16 of the memory tier's {memory_bytes} bytes.",
+        )
+    response = error_response(
+        503, "not_stored",
+        "The value is too large for the memory tier and Redis is unreachable; nothing was stored.",
+    )
+    response.headers["Retry-After"] = str(NOT_STORED_RETRY_AFTER_S)
+    return response
 
 
 async def delete_entry(request: web.Request) -> web.Response:

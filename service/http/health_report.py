@@ -44,6 +44,8 @@ def cache_check(cache: TwoTierCache, view: LinkView, state: str, enabled: bool) 
             "entries": len(memory),
             "capacity": memory.capacity,
             "utilizationPercent": percent(len(memory), memory.capacity),
+            "bytesUsed": memory.bytes_used,
+            "maxBytes": memory.max_bytes,
         },
         "redis": {
             "enabled": enabled,

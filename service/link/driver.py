@@ -1,4 +1,4 @@
-"""The supervisor that drives the connection state machine with real I/O.
+"""The Redis link: runs commands for the cache and keeps itself connected.
 
     first use (lazy) or start-up (eager)
         │
@@ -10,10 +10,18 @@
       error ─────────────────────────────────────────────────────────────┘
         └─ 10 failed attempts ─► failed ── probe every REDIS_RECONNECT_INTERVAL_MS
 
+Everything that talks to Redis goes through `execute(commands)`: it sends
+the batch on the auto-pipeline's connection when the link is ready, reports
+a failure (with the generation of the connection it happened on, so a late
+error of a replaced connection cannot drop the new one), retries while the
+link is still ready, and answers None when Redis could not: the caller then
+serves from memory at once. The cache tiers and the health probe only say
+what to send. The idle health PING goes through the same connection, so a
+dead or hung traffic connection is noticed on an idle service too.
+
 The machine (`statemachine.ConnectionLifecycle`) decides states, delays and
-when to give up; this module only performs the I/O it asks for and reports
-what happened. Cache operations read `session()` and never wait on it: when
-the link is not ready they get None and serve from memory at once.
+when to give up; the supervisor task here performs the I/O it asks for and
+reports what happened.
 """
 
 from __future__ import annotations
@@ -21,14 +29,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
 from service.link.classify import REDIS_FAILURES, classify, describe
 from service.link.factory import ClientFactory
-from service.link.pipeline import AutoPipeline
+from service.link.pipeline import AutoPipeline, Command, mark_retrieved
 from statemachine.clock import Clock
+from statemachine.definition import State
 from statemachine.events import BackoffScheduled, ErrorSeen
 from statemachine.lifecycle import ConnectionLifecycle
 
@@ -40,12 +52,19 @@ DISPOSE_TIMEOUT_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
-class LinkSession:
-    """A connected client, its auto-pipeline, and the generation they belong to.
+class Optional:
+    """A command whose error reply (for example refused by an ACL) is answered
+    as None instead of failing its batch, and is not counted as an error."""
 
-    Errors are reported with their generation so that a late failure of a
-    command sent on an already replaced client cannot drop the new link.
-    """
+    args: Command
+
+
+Request = Command | Optional
+
+
+@dataclass(frozen=True, slots=True)
+class LinkSession:
+    """A connected client, its auto-pipeline, and the generation they belong to."""
 
     client: Redis
     pipeline: AutoPipeline
@@ -78,6 +97,7 @@ class RedisLink:
         self._wake = asyncio.Event()
         self._dropped = asyncio.Event()
         self._ready = asyncio.Event()
+        self._closing = False
         self._task: asyncio.Task[None] | None = None
         self._disposals: set[asyncio.Task[None]] = set()
 
@@ -87,29 +107,49 @@ class RedisLink:
 
     def session(self) -> LinkSession | None:
         """The live session when the link is ready, else None (never waits)."""
-        if self.lifecycle.state == "ready":
+        if self.lifecycle.is_ready():
             return self._session
         if self._factory is not None and not self._wake.is_set():
             self._wake.set()  # lazy connect: the first use starts the link
         return None
 
-    async def first_session(self, timeout_s: float) -> LinkSession | None:
-        """Like `session()`, but a link that has never connected (lazy) gets
-        up to `timeout_s` to do so: a health probe is a first use too."""
-        session = self.session()
-        never_connected = self.lifecycle.state in ("disconnected", "connecting")
-        if session is None and self.enabled and never_connected:
+    async def execute(
+        self, commands: Sequence[Request], *, retries: int = 0
+    ) -> list[Any] | None:
+        """The replies to `commands`, sent as one batch, in order; None when
+        the link is not ready or the batch failed `1 + retries` times while
+        it stayed ready. Never waits for a link that is not ready."""
+        for _ in range(1 + retries):
+            session = self.session()
+            if session is None:
+                return None
+            call = session.pipeline.call
+            futures = [call(*(c.args if isinstance(c, Optional) else c)) for c in commands]
+            replies: list[Any] = []
+            try:
+                # A plain loop: an async comprehension is a coroutine of its own.
+                for future, command in zip(futures, commands, strict=True):
+                    replies.append(await _reply(future, isinstance(command, Optional)))
+                return replies
+            except REDIS_FAILURES as exc:
+                mark_retrieved(futures)
+                self.report_error(exc, session.generation)
+        return None
+
+    async def first_connect(self, timeout_s: float) -> None:
+        """Give a link that has never connected (lazy) up to `timeout_s` to
+        do so; return at once otherwise. A health probe is a first use too."""
+        never_connected = self.lifecycle.state in (State.DISCONNECTED, State.CONNECTING)
+        if self.session() is None and self.enabled and never_connected:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(timeout_s):
                     await self._ready.wait()
-            session = self.session()
-        return session
 
     def report_error(self, exc: BaseException, generation: int) -> None:
-        if generation != self._generation or self.lifecycle.state == "closed":
+        if generation != self._generation or self._closing:
             return
         event = self.lifecycle.error_seen(classify(exc), describe(exc))
-        if isinstance(event, ErrorSeen) and event.source == "ready" and event.dest != "ready":
+        if isinstance(event, ErrorSeen) and event.source == State.READY and event.dest != State.READY:
             self._dropped.set()
 
     async def start(self) -> None:
@@ -120,39 +160,62 @@ class RedisLink:
             self._wake.set()
 
     async def close(self) -> None:
-        if self.lifecycle.state != "closed":
-            self.lifecycle.close()
+        """Stop the supervisor, then record `closed`: never raises, whatever
+        await point the supervisor was at."""
+        self._closing = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        self.lifecycle.close()
         self._retire(None)
         if self._disposals:
             await asyncio.gather(*self._disposals, return_exceptions=True)
 
     async def _supervise(self) -> None:
+        # After each await, `_closing` is checked: a cancellation swallowed
+        # by a library must not let the loop fire a trigger after close.
         await self._wake.wait()
+        if self._closing:
+            return
         self.lifecycle.start_connect()
         while True:
-            if await self._attempt():
+            connected = await self._attempt()
+            if self._closing:
+                return
+            if connected:
                 await self._watch()
+                if self._closing:
+                    return
                 self._retire("link dropped after error")
             plan = self.lifecycle.schedule_retry()
             delay = plan.delay_s if isinstance(plan, BackoffScheduled) else plan.probe_in_s
             await self._clock.sleep(delay)
+            if self._closing:
+                return
             self.lifecycle.start_attempt()
 
     async def _attempt(self) -> bool:
+        """Connect the traffic connection and PING on it; ready when it answers."""
         assert self._factory is not None
+        client: Redis | None = None
+        pipeline: AutoPipeline | None = None
         try:
             async with asyncio.timeout(self._connect_timeout_s + self._command_timeout_s):
                 client = await self._factory()
+                pipeline = AutoPipeline(client, self._command_timeout_s)
+                await pipeline.open()
+                await pipeline.call("PING")
         except Exception as exc:  # noqa: BLE001 - any failure to connect is a failed attempt
-            self.lifecycle.error_seen(classify(exc), describe(exc))
+            if client is not None:
+                self._dispose_later(client, pipeline)
+            if not self._closing:
+                self.lifecycle.error_seen(classify(exc), describe(exc))
             return False
         self._generation += 1
-        pipeline = AutoPipeline(client, self._command_timeout_s)
         self._session = LinkSession(client, pipeline, self._generation)
+        if self._closing:
+            return False
         self.lifecycle.connected()
         self._ready.set()
         return True
@@ -160,38 +223,42 @@ class RedisLink:
     async def _watch(self) -> None:
         """Return once the link has left `ready`; PING while it is idle."""
         self._dropped.clear()
-        while self.lifecycle.state == "ready":
+        while self.lifecycle.is_ready() and not self._closing:
             try:
                 async with asyncio.timeout(self._health_check_interval_s):
                     await self._dropped.wait()
                 return
             except TimeoutError:
-                await self._ping()
-
-    async def _ping(self) -> None:
-        session = self._session
-        if session is None:
-            return
-        try:
-            async with asyncio.timeout(self._command_timeout_s):
-                await session.client.ping()
-        except REDIS_FAILURES as exc:
-            self.report_error(exc, session.generation)
+                await self.execute((("PING",),))
 
     def _retire(self, reason: str | None) -> None:
         """Forget the current client; close it in the background."""
         session, self._session = self._session, None
         self._ready.clear()
         self._generation += 1
-        if reason is not None and self.lifecycle.state == "error":
+        if reason is not None and self.lifecycle.state == State.ERROR:
             self.lifecycle.disconnected(reason)
         if session is not None:
-            task = asyncio.create_task(self._dispose(session))
-            self._disposals.add(task)
-            task.add_done_callback(self._disposals.discard)
+            self._dispose_later(session.client, session.pipeline)
 
-    async def _dispose(self, session: LinkSession) -> None:
+    def _dispose_later(self, client: Redis, pipeline: AutoPipeline | None) -> None:
+        task = asyncio.create_task(self._dispose(client, pipeline))
+        self._disposals.add(task)
+        task.add_done_callback(self._disposals.discard)
+
+    @staticmethod
+    async def _dispose(client: Redis, pipeline: AutoPipeline | None) -> None:
         with contextlib.suppress(Exception, asyncio.TimeoutError):
             async with asyncio.timeout(DISPOSE_TIMEOUT_S):
-                await session.pipeline.close()
-                await session.client.aclose()
+                if pipeline is not None:
+                    await pipeline.close()
+                await client.aclose()
+
+
+async def _reply(future: asyncio.Future[Any], optional: bool) -> Any:
+    if not optional:
+        return await future
+    try:
+        return await future
+    except ResponseError:
+        return None

@@ -1,5 +1,5 @@
-"""How to obtain a connected Redis client: the one factory the link calls on
-every attempt.
+"""How to obtain a Redis client: the one factory the link calls on every
+attempt.
 
 Keeping this behind one async callable lets Sentinel or Cluster discovery
 replace it later without touching the supervisor. The client is built so
@@ -43,19 +43,14 @@ def client_options(settings: Settings) -> dict[str, Any]:
 
 
 def url_factory(settings: Settings) -> ClientFactory:
-    """A factory that connects to REDIS_URL and proves the link with PING."""
+    """A factory of clients for REDIS_URL. It opens no connection: the link
+    connects the one that carries traffic and proves it with PING."""
     options = client_options(settings)
     url = settings.redis_url
     if settings.redis_tls and url.startswith("redis://"):
         url = "rediss://" + url[len("redis://") :]
 
     async def open_client() -> Redis:
-        client = Redis.from_url(url, **options)
-        try:
-            await client.ping()
-        except BaseException:
-            await client.aclose()
-            raise
-        return client
+        return Redis.from_url(url, **options)
 
     return open_client

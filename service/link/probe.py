@@ -3,6 +3,10 @@
 Used by /health/detailed and /metrics. Both commands share one pipelined
 round trip with the command timeout, so a hung Redis costs a probe at most
 REDIS_COMMAND_TIMEOUT_MS; when the link is not ready it costs nothing.
+
+PING alone decides whether Redis is healthy. INFO is optional: a Redis user
+whose ACL refuses it gets a null memory figure, not an unhealthy check and
+not a counted error, so the probe never contradicts the state machine.
 """
 
 from __future__ import annotations
@@ -10,9 +14,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from service.link.classify import REDIS_FAILURES
-from service.link.driver import RedisLink
-from service.link.pipeline import mark_retrieved
+from service.link.driver import Optional, RedisLink
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +25,9 @@ class ProbeResult:
     maxmemory_bytes: int | None
 
 
-def parse_info(raw: bytes | str) -> dict[str, str]:
+def parse_info(raw: bytes | str | None) -> dict[str, str]:
+    if raw is None:
+        return {}
     text = raw.decode() if isinstance(raw, bytes) else raw
     fields: dict[str, str] = {}
     for line in text.splitlines():
@@ -42,20 +46,13 @@ async def probe(link: RedisLink, timeout_s: float) -> ProbeResult | None:
 
     A lazy link that never connected is woken and given `timeout_s` to do so,
     so the first health check after start-up shows the real state."""
-    session = await link.first_session(timeout_s)
-    if session is None:
-        return None
+    await link.first_connect(timeout_s)
     started = time.perf_counter()
-    ping = session.pipeline.call("PING")
-    info = session.pipeline.call("INFO", "memory")
-    try:
-        await ping
-        elapsed = time.perf_counter() - started
-        fields = parse_info(await info)
-    except REDIS_FAILURES as exc:
-        mark_retrieved((ping, info))
-        link.report_error(exc, session.generation)
+    replies = await link.execute((("PING",), Optional(("INFO", "memory"))))
+    if replies is None:
         return None
+    elapsed = time.perf_counter() - started
+    fields = parse_info(replies[1])
     return ProbeResult(
         response_time_s=elapsed,
         used_memory_bytes=_int(fields.get("used_memory")),

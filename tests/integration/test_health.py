@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from service import appkeys
+from service.cache.memory import entry_size
 from tests.support.redis_server import RedisServer
 from tests.support.waiting import eventually, link_state, ready_client
 
@@ -86,7 +87,11 @@ async def test_document_matches_the_guide_with_redis_up(
     assert re.fullmatch(r"\d+(\.\d+)?[BKMG]", redis["memoryUsed"])
     assert (redis["connectionStatus"], redis["lastError"], redis["lastErrorTime"]) == ("ready", None, None)
     cache = body["checks"]["cache"]
-    assert cache["memory"] == {"entries": 1, "capacity": 1000, "utilizationPercent": "0.10"}
+    assert cache["memory"] == {
+        "entries": 1, "capacity": 1000, "utilizationPercent": "0.10",
+        "bytesUsed": entry_size("default:a", b"1", "application/octet-stream"),
+        "maxBytes": 64 * 1024 * 1024,
+    }
     assert cache["redis"]["hits"] == 3 and cache["redis"]["misses"] == 1
     assert cache["redis"]["hitRate"] == "75.00%"
     assert cache["redis"]["status"] == "ready" and cache["redis"]["enabled"] is True
@@ -245,4 +250,5 @@ async def test_memory_only_health_check_does_not_wait_for_a_connect(
     client = await app_client("")
     link = client.app[appkeys.LINK]
     # A 10 s allowance that must not be used: there is nothing to connect to.
-    assert await asyncio.wait_for(link.first_session(10.0), timeout=2.0) is None
+    await asyncio.wait_for(link.first_connect(10.0), timeout=2.0)
+    assert link.session() is None

@@ -105,4 +105,4 @@ async def test_errors_while_ready_are_counted_not_fatal(
     assert lifecycle.state == "ready"
     assert lifecycle.view.last_error_kind == "wrongtype"
     # Retried while ready: 1 try + REDIS_MAX_RETRIES_PER_REQUEST (3).
-    assert service.app[appkeys.CACHE].stats.redis_errors == 4
+    assert lifecycle.view.errors_total == 4

@@ -1,91 +1,164 @@
-"""The memory tier: LRU order, capacity, deadlines, with a fake clock."""
+"""The memory tier: LRU order, both bounds, deadlines, with a fake clock."""
 
 from __future__ import annotations
 
+import os
+import tracemalloc
+
+import pytest
+
 from service.cache.entry import Entry
-from service.cache.memory import MemoryTier
+from service.cache.memory import MemoryTier, entry_size
 from statemachine.clock import FakeClock
 
+MIB = 1 << 20
 
-def _tier(capacity: int = 3, cap_s: float = 60.0) -> tuple[MemoryTier, FakeClock]:
+
+def _tier(
+    capacity: int = 3, cap_s: float = 60.0, max_bytes: int = 64 * MIB
+) -> tuple[MemoryTier, FakeClock]:
     clock = FakeClock()
-    return MemoryTier(capacity, cap_s, clock.monotonic), clock
+    return MemoryTier(capacity, max_bytes, cap_s, clock.monotonic), clock
+
+
+def _put(tier: MemoryTier, key: str, value: bytes = b"v", ttl_ms: int = 10_000) -> bool:
+    return tier.put("ns", key, value, "text/plain", ttl_ms)
+
+
+def _value(tier: MemoryTier, key: str) -> bytes | None:
+    entry = tier.get("ns", key)
+    return None if entry is None else entry.value
 
 
 def test_get_returns_what_put_stored() -> None:
     tier, _ = _tier()
-    tier.put("a", b"1", "text/plain", 10.0)
-    found = tier.get("a")
-    assert found is not None and found.value == b"1"
-    assert tier.get("b") is None
+    assert _put(tier, "a", b"1") is True
+    assert _value(tier, "a") == b"1"
+    assert tier.get("ns", "b") is None
+    assert tier.get_by_name("ns:a") is tier.get("ns", "a")
 
 
 def test_evicts_least_recently_used_beyond_capacity() -> None:
     tier, _ = _tier(capacity=2)
-    tier.put("a", b"a", "text/plain", 10.0)
-    tier.put("b", b"b", "text/plain", 10.0)
-    assert tier.get("a") is not None  # a is now most recent
-    tier.put("c", b"c", "text/plain", 10.0)
-    assert tier.get("b") is None
-    assert tier.get("a") is not None and tier.get("c") is not None
+    _put(tier, "a")
+    _put(tier, "b")
+    assert _value(tier, "a") is not None  # a is now most recent
+    _put(tier, "c")
+    assert _value(tier, "b") is None
+    assert _value(tier, "a") is not None and _value(tier, "c") is not None
     assert (len(tier), tier.evictions) == (2, 1)
 
 
 def test_overwrite_refreshes_recency_without_growing() -> None:
     tier, _ = _tier(capacity=2)
-    tier.put("a", b"a", "text/plain", 10.0)
-    tier.put("b", b"b", "text/plain", 10.0)
-    tier.put("a", b"a2", "text/plain", 10.0)
-    tier.put("c", b"c", "text/plain", 10.0)
-    assert tier.get("b") is None
-    found = tier.get("a")
-    assert found is not None and found.value == b"a2"
+    _put(tier, "a", b"a")
+    _put(tier, "b", b"b")
+    _put(tier, "a", b"a2")
+    _put(tier, "c", b"c")
+    assert _value(tier, "b") is None
+    assert _value(tier, "a") == b"a2"
+    assert tier.bytes_used == entry_size("ns:a", b"a2", "text/plain") + entry_size(
+        "ns:c", b"c", "text/plain"
+    )
 
 
 def test_expired_entries_are_never_served() -> None:
     tier, clock = _tier()
-    tier.put("a", b"a", "text/plain", 5)
+    _put(tier, "a", ttl_ms=5000)
     clock.advance(4.999)
-    assert tier.get("a") is not None
+    assert _value(tier, "a") is not None
     clock.advance(0.001)
-    assert tier.get("a") is None
-    assert (len(tier), tier.expirations) == (0, 1)
+    assert _value(tier, "a") is None
+    assert (len(tier), tier.expirations, tier.bytes_used) == (0, 1, 0)
 
 
 def test_ttl_is_capped_by_the_tier_cap() -> None:
     tier, clock = _tier(cap_s=2.0)
-    tier.put("a", b"a", "text/plain", 3600)
+    _put(tier, "a", ttl_ms=3_600_000)
     clock.advance(2.0)
-    assert tier.get("a") is None
+    assert _value(tier, "a") is None
 
 
 def test_capacity_zero_disables_the_tier() -> None:
     tier, _ = _tier(capacity=0)
-    tier.put("a", b"a", "text/plain", 10.0)
-    assert tier.get("a") is None and len(tier) == 0
+    assert _put(tier, "a") is False
+    assert _value(tier, "a") is None and len(tier) == 0
 
 
 def test_delete_and_clear() -> None:
     tier, _ = _tier()
-    tier.put("a", b"a", "text/plain", 10.0)
-    tier.put("b", b"b", "text/plain", 10.0)
-    assert tier.delete("a") is True
-    assert tier.delete("a") is False
+    _put(tier, "a")
+    _put(tier, "b")
+    assert tier.delete("ns", "a") is True
+    assert _value(tier, "a") is None and len(tier) == 1
     tier.clear()
-    assert len(tier) == 0
+    assert (len(tier), tier.bytes_used) == (0, 0)
 
 
-def test_put_returns_the_entry_it_stored_with_its_deadline() -> None:
+def test_the_stored_entry_carries_its_deadline_origin_and_size() -> None:
     tier, clock = _tier(cap_s=60.0)
     clock.advance(100.0)
-    short = tier.put("a", b"a", "text/plain", 5.0, from_redis=True)
-    capped = tier.put("b", b"b", "application/json", 3600.0)
-    assert short == Entry(b"a", "text/plain", 105.0, from_redis=True)
-    assert capped == Entry(b"b", "application/json", 160.0)
-    assert tier.get("a") is short and tier.get("b") is capped
+    tier.put("ns", "a", b"a", "text/plain", 5000, from_redis=True)
+    tier.put("ns", "b", b"b", "application/json", 3_600_000)
+    assert tier.get("ns", "a") == Entry(
+        b"a", "text/plain", 105.0, True, entry_size("ns:a", b"a", "text/plain")
+    )
+    assert tier.get("ns", "b") == Entry(
+        b"b", "application/json", 160.0, False, entry_size("ns:b", b"b", "application/json")
+    )
 
 
-def test_capacity_zero_still_returns_the_entry_for_the_caller() -> None:
-    tier, _ = _tier(capacity=0)
-    entry = tier.put("a", b"a", "text/plain", 1.0)
-    assert entry.value == b"a" and len(tier) == 0 and tier.evictions == 0
+def test_a_changed_capacity_is_the_limit_from_then_on() -> None:
+    tier, _ = _tier(capacity=10)
+    for key in "abcde":
+        _put(tier, key)
+    tier.capacity = 3
+    _put(tier, "f")
+    assert len(tier) == 3
+    tier.resize(capacity=2, max_bytes=tier.max_bytes)
+    assert len(tier) == 2 and _value(tier, "f") is not None
+
+
+def test_evicts_least_recently_used_until_the_byte_budget_holds() -> None:
+    value = b"x" * 1000
+    size = entry_size("ns:a", value, "text/plain")
+    tier, _ = _tier(capacity=1000, max_bytes=size * 16)
+    for key in "abcdefghijklmnopqrst":  # 20 one-letter keys: each entry is `size`
+        assert _put(tier, key, value)
+    assert tier.bytes_used <= tier.max_bytes
+    assert len(tier) == 16 and tier.evictions == 4
+
+
+def test_a_value_over_a_sixteenth_of_the_budget_is_not_kept_nor_its_older_copy() -> None:
+    tier, _ = _tier(capacity=100, max_bytes=16 * 1024)
+    assert _put(tier, "big", b"small") is True
+    big = b"x" * 1024
+    assert tier.admits("ns", "big", big, "text/plain") is False
+    assert _put(tier, "big", big) is False
+    assert _value(tier, "big") is None and tier.bytes_used == 0
+
+
+def test_ten_thousand_large_puts_stay_within_the_byte_budget() -> None:
+    # The defect: 1,000 PUTs of 1 MiB took the process to 1 GiB. Scaled down.
+    tier, _ = _tier(capacity=1000, max_bytes=4 * MIB)
+    value = os.urandom(200 * 1024)
+    for i in range(10_000):
+        _put(tier, str(i), value)
+    assert tier.bytes_used <= 4 * MIB and len(tier) == 4 * MIB // entry_size("ns:9999", value, "text/plain")
+
+
+@pytest.mark.parametrize("body", [10, 100, 4096])
+def test_the_size_estimate_matches_what_an_entry_really_allocates(body: int) -> None:
+    tier, _ = _tier(capacity=100_000, max_bytes=1 << 40)
+    n = 5000
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(n):
+            # Key and value are built here, as a request would build them.
+            tier.put("ns", f"key-{i:06d}", os.urandom(body), "text/plain", 10_000)
+        allocated = (tracemalloc.get_traced_memory()[0] - before) / n
+    finally:
+        tracemalloc.stop()
+    estimated = tier.bytes_used / n
+    assert 0.8 * allocated <= estimated <= 1.25 * allocated, (estimated, allocated)
