@@ -33,7 +33,7 @@ from prometheus_client.utils import INF, floatToGoString
 from service.cache.two_tier import TwoTierCache
 from service.link.driver import RedisLink
 from service.link.probe import ProbeResult
-from statemachine.definition import State
+from statemachine.states import State
 
 if TYPE_CHECKING:
     from aiohttp.web import Request
@@ -114,7 +114,7 @@ class CacheCollector(Collector):
             value={name: name == state for name in STATES},
         )
         yield GaugeMetricFamily(
-            f"{PREFIX}_redis_up", "1 while the Redis link is ready.", value=int(state == "ready")
+            f"{PREFIX}_redis_up", "1 while the Redis link is ready.", value=int(self._link.lifecycle.is_ready())
         )
         yield GaugeMetricFamily(
             f"{PREFIX}_redis_enabled", "1 unless running memory-only.", value=int(self._link.enabled)

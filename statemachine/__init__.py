@@ -7,12 +7,7 @@ injected ``Clock``. The driver in ``service/`` does the I/O and calls
 
 from statemachine.backoff import BackoffPolicy
 from statemachine.clock import Clock, FakeClock, iso_utc
-from statemachine.definition import (
-    TRANSITIONS,
-    IllegalTransition,
-    State,
-    allowed_triggers,
-)
+from statemachine.definition import TRANSITIONS, Guards, IllegalTransition
 from statemachine.errors import RECONNECT_KINDS, ErrorKind, drops_link
 from statemachine.eventlog import FALLBACK_MESSAGE, LinkEventLogger
 from statemachine.events import (
@@ -30,6 +25,7 @@ from statemachine.events import (
 from statemachine.journal import Journal
 from statemachine.lifecycle import ConnectionLifecycle
 from statemachine.projections import LinkView, evolve, replay
+from statemachine.states import State
 from statemachine.throttle import ErrorLogThrottle
 
 __all__ = [
@@ -49,6 +45,7 @@ __all__ = [
     "ErrorSeen",
     "FakeClock",
     "GaveUp",
+    "Guards",
     "IllegalTransition",
     "Journal",
     "LinkEvent",
@@ -57,7 +54,6 @@ __all__ = [
     "ProbeStarted",
     "ReconnectStarted",
     "State",
-    "allowed_triggers",
     "drops_link",
     "evolve",
     "iso_utc",

@@ -1,4 +1,4 @@
-"""The connection states and transitions, declared as one table.
+"""The connection states and transitions, declared as one table with guards.
 
     disconnected --connect--> connecting --succeed--> ready
     ready / connecting / reconnecting --fail--> error --retry--> reconnecting
@@ -7,9 +7,18 @@
     every state but closed --close--> closed
 
 ``note_error`` (an error counted without a change of state), ``drop`` (the
-socket torn down after an error) and ``attempt`` are reflexive. The table is
-built into a synchronous ``transitions.Machine``: triggers are called from
-one asyncio thread and the callbacks do no I/O, so there is nothing to await.
+socket torn down after an error) and ``attempt`` are reflexive. A row may
+name conditions, all of which must hold for it to apply; where a trigger has
+several rows the first that applies wins, and a trigger no row admits is
+refused. So the table alone answers "may this happen now?": success needs an
+attempt in flight, a reconnect attempt needs none (one attempt per scheduled
+wait: the backoff cannot be skipped), only a link-dropping error fails a
+ready link, and ``retry`` and ``give_up`` split on the backoff policy.
+
+The conditions read the live facts through ``Guards`` (the lifecycle), and
+the error kind from the trigger's arguments. The table is built into a
+synchronous ``transitions.Machine``: triggers are called from one asyncio
+thread and the callbacks do no I/O, so there is nothing to await.
 ``AsyncMachine`` would be a trap here: a trigger fired while another one's
 callbacks run cancels them unless ``queued=True``, and each trigger costs a
 task switch. This module is the only one that touches ``transitions``.
@@ -18,60 +27,62 @@ task switch. This module is the only one that touches ``transitions``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from enum import Enum
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from transitions import Machine
 
+from statemachine.errors import ErrorKind, drops_link
 from statemachine.events import LinkEvent
+from statemachine.states import State
 
 __all__ = [
     "TRANSITIONS",
+    "Guards",
     "IllegalTransition",
     "LinkMachine",
     "State",
-    "allowed_triggers",
 ]
 
 
-class State(str, Enum):
-    """The seven states of the Redis link."""
+class Guards(Protocol):
+    """The facts the conditions read, kept by the lifecycle's live view."""
 
-    DISCONNECTED = "disconnected"  # initial: nothing attempted yet (lazy connect)
-    CONNECTING = "connecting"  # the first attempt
-    READY = "ready"
-    ERROR = "error"  # an error ended a link or an attempt
-    RECONNECTING = "reconnecting"  # waiting out a backoff or making a retry
-    FAILED = "failed"  # gave up; probes every probe interval
-    CLOSED = "closed"  # shut down deliberately; terminal
+    def attempt_in_flight(self) -> bool: ...
+
+    def attempts_exhausted(self) -> bool: ...
 
 
 _S = State
 _ALL_BUT_CLOSED = tuple(s for s in State if s is not State.CLOSED)
 _SAME = "="  # transitions' marker for "dest is the source": a reflexive transition
 
-# trigger, sources, dest
-TRANSITIONS: tuple[tuple[str, tuple[State, ...], str], ...] = (
-    ("connect", (_S.DISCONNECTED,), _S.CONNECTING.value),
-    ("succeed", (_S.CONNECTING, _S.RECONNECTING), _S.READY.value),
-    ("fail", (_S.READY, _S.CONNECTING, _S.RECONNECTING), _S.ERROR.value),
-    ("note_error", (_S.READY, _S.RECONNECTING, _S.ERROR, _S.FAILED), _SAME),
-    ("drop", (_S.ERROR,), _SAME),
-    ("retry", (_S.ERROR,), _S.RECONNECTING.value),
-    ("give_up", (_S.ERROR,), _S.FAILED.value),
-    ("probe", (_S.FAILED,), _S.RECONNECTING.value),
-    ("attempt", (_S.RECONNECTING,), _SAME),
-    ("close", _ALL_BUT_CLOSED, _S.CLOSED.value),
+# Each condition: (guards, the trigger's keyword arguments) -> bool.
+Condition = Callable[[Guards, dict[str, Any]], bool]
+CONDITIONS: dict[str, Condition] = {
+    "attempt_in_flight": lambda g, _: g.attempt_in_flight(),
+    "no_attempt_in_flight": lambda g, _: not g.attempt_in_flight(),
+    "drops_link": lambda _, kw: drops_link(ErrorKind(kw["kind"])),
+    "keeps_link": lambda _, kw: not drops_link(ErrorKind(kw["kind"])),
+    "attempts_left": lambda g, _: not g.attempts_exhausted(),
+    "attempts_exhausted": lambda g, _: g.attempts_exhausted(),
+}
+
+# trigger, sources, dest, conditions (names in CONDITIONS; all must hold)
+TRANSITIONS: tuple[tuple[str, tuple[State, ...], str, tuple[str, ...]], ...] = (
+    ("connect", (_S.DISCONNECTED,), _S.CONNECTING.value, ()),
+    ("succeed", (_S.CONNECTING, _S.RECONNECTING), _S.READY.value, ("attempt_in_flight",)),
+    ("fail", (_S.READY,), _S.ERROR.value, ("drops_link",)),
+    ("fail", (_S.CONNECTING, _S.RECONNECTING), _S.ERROR.value, ("attempt_in_flight",)),
+    ("note_error", (_S.READY,), _SAME, ("keeps_link",)),
+    ("note_error", (_S.RECONNECTING,), _SAME, ("no_attempt_in_flight",)),
+    ("note_error", (_S.ERROR, _S.FAILED), _SAME, ()),
+    ("drop", (_S.ERROR,), _SAME, ()),
+    ("retry", (_S.ERROR,), _S.RECONNECTING.value, ("attempts_left",)),
+    ("give_up", (_S.ERROR,), _S.FAILED.value, ("attempts_exhausted",)),
+    ("probe", (_S.FAILED,), _S.RECONNECTING.value, ()),
+    ("attempt", (_S.RECONNECTING,), _SAME, ("no_attempt_in_flight",)),
+    ("close", _ALL_BUT_CLOSED, _S.CLOSED.value, ()),
 )
-
-
-def allowed_triggers() -> dict[str, frozenset[str]]:
-    """For each state, the triggers the table accepts there."""
-    allowed: dict[str, set[str]] = {s.value: set() for s in State}
-    for trigger, sources, _dest in TRANSITIONS:
-        for source in sources:
-            allowed[source.value].add(trigger)
-    return {state: frozenset(triggers) for state, triggers in allowed.items()}
 
 
 class IllegalTransition(Exception):
@@ -84,7 +95,7 @@ class IllegalTransition(Exception):
 
 
 class _Model:
-    """The state holder; transitions sets ``state`` as a plain attribute."""
+    """The state holder; transitions sets ``state`` and adds ``may_<trigger>``."""
 
     state: str
 
@@ -102,16 +113,21 @@ class LinkMachine:
     (transitions 0.9, checked by a test), so every transition is recorded.
     """
 
-    def __init__(self, on_record: Callable[[LinkEvent], None]) -> None:
+    def __init__(self, on_record: Callable[[LinkEvent], None], guards: Guards) -> None:
         self._on_record = on_record
-        self._allowed = allowed_triggers()
+        self._guards = guards
         self._model = _Model()
         self._machine = Machine(
             model=self._model,
             states=[s.value for s in State],
             transitions=[
-                {"trigger": t, "source": [s.value for s in srcs], "dest": dest}
-                for t, srcs, dest in TRANSITIONS
+                {
+                    "trigger": trigger,
+                    "source": [s.value for s in sources],
+                    "dest": dest,
+                    "conditions": [self._condition(name) for name in conditions],
+                }
+                for trigger, sources, dest, conditions in TRANSITIONS
             ],
             initial=State.DISCONNECTED.value,
             auto_transitions=False,  # no to_<state>(): only the table's moves exist
@@ -123,12 +139,20 @@ class LinkMachine:
     def state(self) -> str:
         return self._model.state
 
-    def can(self, trigger: str) -> bool:
-        return trigger in self._allowed[self._model.state]
+    def triggers(self) -> list[str]:
+        """The triggers some row names for the current state (conditions aside)."""
+        return list(self._machine.get_triggers(self._model.state))
 
-    def fire(self, trigger: str, build: Callable[[str, str], E]) -> E:
+    def can(self, trigger: str, **kwargs: Any) -> bool:
+        """Whether ``trigger`` with these arguments would be accepted now."""
+        if trigger not in self._machine.get_triggers(self._model.state):
+            return False
+        may: Callable[..., bool] = getattr(self._model, f"may_{trigger}")
+        return may(**kwargs)
+
+    def fire(self, trigger: str, build: Callable[[str, str], E], **kwargs: Any) -> E:
         """Run ``trigger``; raise IllegalTransition (changing nothing) if refused."""
-        if not self.can(trigger):
+        if not self.can(trigger, **kwargs):
             raise IllegalTransition(trigger, self._model.state)
         built: list[E] = []
 
@@ -137,11 +161,15 @@ class LinkMachine:
             built.append(event)
             return event
 
-        self._machine.events[trigger].trigger(self._model, build=build_and_keep)
+        self._machine.events[trigger].trigger(self._model, build=build_and_keep, **kwargs)
         return built[0]
 
-    def _after_state_change(self, event_data: Any) -> None:
+    def _condition(self, name: str) -> Callable[[Any], bool]:
+        check = CONDITIONS[name]
         # event_data is transitions' EventData; its attributes are dynamic.
+        return lambda event_data: check(self._guards, event_data.kwargs)
+
+    def _after_state_change(self, event_data: Any) -> None:
         transition = event_data.transition
         build: Build = event_data.kwargs["build"]
         self._on_record(build(transition.source, transition.dest))

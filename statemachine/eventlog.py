@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 
 from statemachine.events import Connected, ErrorSeen, GaveUp, LinkEvent
+from statemachine.states import State
 from statemachine.throttle import ErrorLogThrottle
 
 __all__ = ["FALLBACK_MESSAGE", "LinkEventLogger"]
@@ -21,7 +22,7 @@ FALLBACK_MESSAGE = "Redis unavailable, serving from memory cache"
 
 # Entering "error" from these means requests now go to the memory tier.
 # "connecting" is included: a first connect that fails is a fallback too.
-_FALLBACK_SOURCES = frozenset({"ready", "connecting"})
+_FALLBACK_SOURCES = frozenset({State.READY, State.CONNECTING})
 
 
 class LinkEventLogger:
@@ -64,5 +65,5 @@ class LinkEventLogger:
                 event.message,
                 suppressed,
             )
-        if event.dest == "error" and event.source in _FALLBACK_SOURCES:
+        if event.dest == State.ERROR and event.source in _FALLBACK_SOURCES:
             self.logger.warning(FALLBACK_MESSAGE)

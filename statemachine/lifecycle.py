@@ -9,8 +9,10 @@ event in the journal and folds the live view. A driver loop looks like::
         BackoffScheduled -> clock.sleep(delay_s) -> start_attempt() -> ...
         GaveUp           -> clock.sleep(probe_in_s) -> start_attempt() -> ...
 
-Illegal calls raise IllegalTransition and change nothing. ``state`` is a
-cheap attribute read, fit for the per-request path.
+Which trigger a call fires, and whether it is legal, is the transition
+table's answer (its conditions read this lifecycle as ``Guards``): illegal
+calls raise IllegalTransition and change nothing. ``state`` is a cheap
+attribute read, fit for the per-request path.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import TypedDict, TypeVar
 
 from statemachine.backoff import BackoffPolicy
 from statemachine.clock import Clock
-from statemachine.definition import IllegalTransition, LinkMachine, State
+from statemachine.definition import LinkMachine
 from statemachine.errors import ErrorKind, drops_link
 from statemachine.events import (
     BackoffScheduled,
@@ -36,6 +38,7 @@ from statemachine.events import (
 )
 from statemachine.journal import Journal
 from statemachine.projections import LinkView, evolve
+from statemachine.states import State
 
 __all__ = ["ConnectionLifecycle"]
 
@@ -76,14 +79,22 @@ class ConnectionLifecycle:
             raise ValueError("ConnectionLifecycle needs a fresh, empty Journal")
         self.view = LinkView()
         self._seq = 0
-        self._machine = LinkMachine(on_record=self._record)
+        self._machine = LinkMachine(on_record=self._record, guards=self)
 
     @property
     def state(self) -> str:
         return self._machine.state
 
     def is_ready(self) -> bool:
-        return self._machine.state == "ready"
+        return self._machine.state == State.READY
+
+    def attempt_in_flight(self) -> bool:
+        """Guard: a connect, reconnect or probe has started and not ended."""
+        return self.view.attempt_in_flight
+
+    def attempts_exhausted(self) -> bool:
+        """Guard: the backoff policy allows no further reconnect attempt."""
+        return self.policy.exhausted(self.view.failed_attempts)
 
     def start_connect(self) -> ConnectStarted:
         """The first connect begins (lazily or at start-up)."""
@@ -94,23 +105,16 @@ class ConnectionLifecycle:
         number = self.view.failed_attempts + 1
         if self.state == State.FAILED:
             return self._fire("probe", lambda s: ProbeStarted(attempt=number, **s))
-        # Only one attempt per BackoffScheduled: this is what forbids skipping
-        # the backoff. The table alone cannot tell waiting from attempting.
-        if self.view.attempt_in_flight:
-            raise IllegalTransition("attempt", self.state)
         return self._fire("attempt", lambda s: ReconnectStarted(attempt=number, **s))
 
     def connected(self) -> Connected:
         """The attempt in flight succeeded: ready."""
-        # Success needs an attempt: a "ready" out of a backoff wait would skip it.
-        if not self.view.attempt_in_flight:
-            raise IllegalTransition("succeed", self.state)
         return self._fire("succeed", lambda s: Connected(**s))
 
     def error_seen(self, kind: ErrorKind, message: str) -> ErrorSeen | None:
-        """Record an error and decide what it does to the link.
+        """Record an error; the table decides what it does to the link.
 
-        ready: a link-dropping kind moves to error, others are counted.
+        ready: a link-dropping kind fails it, others are counted.
         connecting, or reconnecting with an attempt in flight: the attempt
         failed, whatever the kind. reconnecting while waiting out a backoff,
         error, failed: counted, no change (late errors of old commands).
@@ -118,23 +122,15 @@ class ConnectionLifecycle:
         after close, late errors of cancelled commands are expected noise).
         """
         kind = ErrorKind(kind)
-        state = self.state
-        if state in (State.DISCONNECTED, State.CLOSED):
+        if self.state in (State.DISCONNECTED, State.CLOSED):
             return None
-        dropping = drops_link(kind)
-        if state == State.READY:
-            trigger = "fail" if dropping else "note_error"
-        elif (
-            state in (State.CONNECTING, State.RECONNECTING)
-            and self.view.attempt_in_flight
-        ):
-            trigger = "fail"
-        else:
-            trigger = "note_error"
+        trigger = "fail" if self._machine.can("fail", kind=kind) else "note_error"
         text = _clip(message)
+        dropping = drops_link(kind)
         return self._fire(
             trigger,
             lambda s: ErrorSeen(kind=kind, message=text, drops_link=dropping, **s),
+            kind=kind,
         )
 
     def disconnected(self, reason: str) -> Disconnected:
@@ -145,7 +141,7 @@ class ConnectionLifecycle:
     def schedule_retry(self) -> BackoffScheduled | GaveUp:
         """In error: schedule the next attempt, or give up when exhausted."""
         failed = self.view.failed_attempts
-        if self.policy.exhausted(failed):
+        if self._machine.can("give_up"):
             probe_in = self.policy.probe_interval_s
             return self._fire(
                 "give_up",
@@ -163,7 +159,7 @@ class ConnectionLifecycle:
             return None
         return self._fire("close", lambda s: Closed(**s))
 
-    def _fire(self, trigger: str, make: Callable[[_Stamp], E]) -> E:
+    def _fire(self, trigger: str, make: Callable[[_Stamp], E], **kwargs: object) -> E:
         def build(source: str, dest: str) -> E:
             # Stamped only once the machine accepted the trigger, so a refused
             # call consumes no sequence number.
@@ -177,7 +173,7 @@ class ConnectionLifecycle:
             )
             return make(stamp)
 
-        return self._machine.fire(trigger, build)
+        return self._machine.fire(trigger, build, **kwargs)
 
     def _record(self, event: LinkEvent) -> None:
         # The view first: subscribers reading lifecycle.view see this event.

@@ -22,6 +22,7 @@ from statemachine.events import (
     ProbeStarted,
     ReconnectStarted,
 )
+from statemachine.states import State
 
 __all__ = ["LinkView", "evolve", "replay"]
 
@@ -37,7 +38,7 @@ class LinkView:
     ``next_retry_at`` is the monotonic time it ends.
     """
 
-    state: str = "disconnected"
+    state: str = State.DISCONNECTED
     reconnect_attempts: int = 0
     failed_attempts: int = 0
     last_error: str | None = None
@@ -67,7 +68,7 @@ def _started(view: LinkView, *, reconnect: bool) -> LinkView:
 
 
 def _errored(view: LinkView, event: ErrorSeen) -> LinkView:
-    failed_reconnect = event.source == "reconnecting" and event.dest == "error"
+    failed_reconnect = event.source == State.RECONNECTING and event.dest == State.ERROR
     ends_attempt = event.source != event.dest
     return replace(
         view,
@@ -87,7 +88,7 @@ def _connected(view: LinkView, event: Connected) -> LinkView:
         failed_attempts=0,
         ready_total=view.ready_total + 1,
         reconnects_total=view.reconnects_total
-        + (1 if event.source == "reconnecting" else 0),
+        + (1 if event.source == State.RECONNECTING else 0),
         last_ready_time=event.wall,
         attempt_in_flight=False,
     )

@@ -13,6 +13,7 @@ from service.cache.two_tier import TwoTierCache
 from service.link.probe import ProbeResult
 from statemachine.clock import iso_utc
 from statemachine.projections import LinkView
+from statemachine.states import State
 
 
 def percent(part: float, whole: float) -> str:
@@ -23,7 +24,7 @@ def percent(part: float, whole: float) -> str:
 def redis_check(
     view: LinkView, state: str, enabled: bool, probe: ProbeResult | None
 ) -> dict[str, Any]:
-    healthy = enabled and state == "ready" and probe is not None
+    healthy = enabled and state == State.READY and probe is not None
     return {
         "status": "healthy" if healthy else "unhealthy",
         "responseTime": f"{round(probe.response_time_s * 1000)}ms" if probe else None,

@@ -40,9 +40,9 @@ from service.link.classify import REDIS_FAILURES, classify, describe
 from service.link.factory import ClientFactory
 from service.link.pipeline import AutoPipeline, Command, mark_retrieved
 from statemachine.clock import Clock
-from statemachine.definition import State
 from statemachine.events import BackoffScheduled, ErrorSeen
 from statemachine.lifecycle import ConnectionLifecycle
+from statemachine.states import State
 
 log = logging.getLogger("roleready.redis")
 
