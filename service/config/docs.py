@@ -34,7 +34,10 @@ __all__ = [
 
 README_BEGIN = "<!-- settings table: generated from service/config, do not edit -->"
 README_END = "<!-- end of settings table -->"
-REGENERATE = "python -c 'from service.config.docs import markdown_table; print(markdown_table())'"
+REGENERATE = (
+    ".venv/bin/python -c 'from service.config.docs import markdown_table; "
+    "print(markdown_table())'"
+)
 NAMESPACE_PATTERN = "CACHE_<NAME>_TTL_MS"
 
 
