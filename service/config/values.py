@@ -168,7 +168,7 @@ class Choice(Kind[str]):
 
 
 @dataclass(frozen=True)
-class OptionalText(Kind["str | None"]):
+class OptionalText(Kind[str | None]):
     """Free text (a path, a secret); empty means unset (None)."""
 
     def parse(self, raw: str) -> str | None:

@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from dataclasses import fields
 
 import pytest
 
 from service.config import (
     DEFAULT_NAMESPACE_TTLS_MS,
-    SETTINGS,
     ConfigError,
     Settings,
-    namespace_of,
     redact_url,
 )
 from statemachine import (
@@ -190,24 +187,6 @@ def test_backoff_cap_has_one_default_even_when_the_base_is_raised() -> None:
 def test_blank_numbers_and_flags_mean_their_default() -> None:
     s = Settings.from_env({"PORT": " ", "REDIS_TLS": "", "CACHE_DEFAULT_TTL_MS": ""})
     assert (s.port, s.redis_tls, s.namespace_ttls_ms["default"]) == (3001, False, 300_000)
-
-
-def test_every_settings_field_is_declared_under_its_variable_name() -> None:
-    declared = {s.attribute: s for s in SETTINGS}
-    assert set(declared) | {"namespace_ttls_ms"} == {f.name for f in fields(Settings)}
-    for setting in SETTINGS:
-        assert setting.attribute == setting.variable.lower()
-        assert getattr(Settings(), setting.attribute) == setting.default
-        assert setting.help and "|" not in setting.help and "\n" not in setting.help
-
-
-def test_only_namespace_variables_end_in_ttl_ms() -> None:
-    # DESIGN.md: no setting but CACHE_LRU_TTL_MS may end in _TTL_MS.
-    ttl_like = [s.variable for s in SETTINGS if s.variable.endswith("_TTL_MS")]
-    assert ttl_like == ["CACHE_LRU_TTL_MS"]
-    assert namespace_of("CACHE_LRU_TTL_MS") is None
-    assert namespace_of("CACHE_AI_DRAFT_TTL_MS") == "ai_draft"
-    assert namespace_of("CACHE_LRU_MAX_BYTES") is None
 
 
 def _fail_until_given_up(lc: ConnectionLifecycle, clock: FakeClock) -> list[float]:

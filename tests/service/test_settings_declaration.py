@@ -1,15 +1,16 @@
-"""The documentation of the settings is the declaration: README table and --help."""
+"""One declaration per setting: Settings fields, the README table and --help agree."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
 import service.__main__ as entry
-from service.config import DEFAULT_NAMESPACE_TTLS_MS, SETTINGS
+from service.config import DEFAULT_NAMESPACE_TTLS_MS, SETTINGS, Settings, namespace_of
 from service.config.docs import (
     README_BEGIN,
     README_END,
@@ -20,6 +21,24 @@ from service.config.docs import (
 )
 
 README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def test_every_settings_field_is_declared_under_its_variable_name() -> None:
+    declared = {s.attribute: s for s in SETTINGS}
+    assert set(declared) | {"namespace_ttls_ms"} == {f.name for f in fields(Settings)}
+    for setting in SETTINGS:
+        assert setting.attribute == setting.variable.lower()
+        assert getattr(Settings(), setting.attribute) == setting.default
+        assert setting.help and "|" not in setting.help and "\n" not in setting.help
+
+
+def test_only_namespace_variables_end_in_ttl_ms() -> None:
+    # DESIGN.md: no setting but CACHE_LRU_TTL_MS may end in _TTL_MS.
+    ttl_like = [s.variable for s in SETTINGS if s.variable.endswith("_TTL_MS")]
+    assert ttl_like == ["CACHE_LRU_TTL_MS"]
+    assert namespace_of("CACHE_LRU_TTL_MS") is None
+    assert namespace_of("CACHE_AI_DRAFT_TTL_MS") == "ai_draft"
+    assert namespace_of("CACHE_LRU_MAX_BYTES") is None
 
 
 def _readme_table() -> str:
