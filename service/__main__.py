@@ -1,27 +1,69 @@
-"""`python -m service` and the `roleready-cache` console script."""
+"""`python -m service` and the `roleready-cache` console script.
+
+The command line only asks for help: everything else is configured by
+environment variables. ``--help`` is answered before the environment is
+read, so it works even when a variable is malformed, and it never starts
+the server or touches Redis.
+"""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import logging
 import os
 import sys
+import textwrap
 
-from service.config import ConfigError, Settings
+from service.config import ConfigError, Settings, startup_report
+from service.config.docs import help_text
 from service.logs import configure_logging
 from service.server import serve
 
 EXIT_CONFIG = 2
+DESCRIPTION = (
+    "Two-tier cache service: an in-process LRU in front of Redis that keeps "
+    "answering while Redis fails. It is configured by environment variables "
+    "only; a malformed value stops start-up (exit 2) with one line naming the "
+    "variable."
+)
+log = logging.getLogger("roleready.config")
 
 
 def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    if parser.parse_args(argv).help:
+        print(parser.format_help())
+        return 0
     try:
         settings = Settings.from_env(os.environ)
     except ConfigError as exc:
         print(f"roleready-cache: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     configure_logging(settings.log_level)
+    report = startup_report(settings, os.environ)
+    for line in report.lines:
+        log.info("%s", line)
+    for warning in report.warnings:
+        log.warning("%s", warning)
     asyncio.run(serve(settings))
     return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    # Our own -h/--help (not argparse's) so main() returns 0 instead of
+    # raising SystemExit, like every other outcome.
+    parser = argparse.ArgumentParser(
+        prog="roleready-cache",
+        description=textwrap.fill(DESCRIPTION, width=78),
+        epilog=help_text(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        add_help=False,
+    )
+    parser.add_argument(
+        "-h", "--help", action="store_true", help="print the settings with their defaults and exit"
+    )
+    return parser
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Settings: every variable parsed, every kind of bad value refused by name."""
+"""Settings: every variable parsed, every kind of bad value refused by name,
+and the production defaults pinned by what they make the link do."""
 
 from __future__ import annotations
 
@@ -7,7 +8,22 @@ import sys
 
 import pytest
 
-from service.config import DEFAULT_NAMESPACE_TTLS_MS, ConfigError, Settings, redact_url
+from service.config import (
+    DEFAULT_NAMESPACE_TTLS_MS,
+    ConfigError,
+    Settings,
+    redact_url,
+)
+from statemachine import (
+    BackoffScheduled,
+    ConnectionLifecycle,
+    ErrorKind,
+    FakeClock,
+    GaveUp,
+    ProbeStarted,
+)
+
+REFUSED = "Error 111 connecting to localhost:6379. Connection refused."
 
 
 def test_defaults_match_the_design_table() -> None:
@@ -31,6 +47,7 @@ def test_defaults_match_the_design_table() -> None:
         "ai_draft": 7_200_000,
     }
     assert s.cache_lru_max_items == 1000
+    assert s.cache_lru_max_bytes == 67_108_864  # 64 MiB
     assert s.cache_lru_ttl_ms == 600_000
     assert s.cache_max_value_bytes == 1_048_576
     assert s.cache_api_token is None
@@ -62,6 +79,7 @@ def test_every_variable_is_read() -> None:
         "CACHE_ATS_SCORE_TTL_MS": "4000",
         "CACHE_AI_DRAFT_TTL_MS": "5000",
         "CACHE_LRU_MAX_ITEMS": "10",
+        "CACHE_LRU_MAX_BYTES": "0",
         "CACHE_LRU_TTL_MS": "60000",
         "CACHE_MAX_VALUE_BYTES": "2048",
         "CACHE_API_TOKEN": "s3cret",
@@ -88,6 +106,7 @@ def test_every_variable_is_read() -> None:
         "ai_draft": 5000,
     }
     assert (s.cache_lru_max_items, s.cache_lru_ttl_ms) == (10, 60000)
+    assert s.cache_lru_max_bytes == 0
     assert s.cache_max_value_bytes == 2048
     assert s.cache_api_token == "s3cret"
     assert (s.journal_capacity, s.shutdown_drain_ms, s.log_level) == (50, 100, "DEBUG")
@@ -113,6 +132,9 @@ def test_empty_redis_url_means_memory_only() -> None:
     [
         ("CACHE_LRU_MAX_ITEMS", "abc", "whole number"),
         ("CACHE_LRU_MAX_ITEMS", "-1", ">= 0"),
+        ("CACHE_LRU_MAX_BYTES", "-1", ">= 0"),
+        ("CACHE_LRU_MAX_BYTES", "64MiB", "whole number"),
+        ("CACHE_CUSTOM_TTL_MS", "", "whole number"),
         ("CACHE_DEFAULT_TTL_MS", "-5", ">= 1"),
         ("CACHE_AI_DRAFT_TTL_MS", "soon", "whole number"),
         ("CACHE_CUSTOM_TTL_MS", "0", ">= 1"),
@@ -148,6 +170,68 @@ def test_backoff_cap_below_base_is_refused() -> None:
     with pytest.raises(ConfigError) as caught:
         Settings.from_env({"REDIS_BACKOFF_BASE_MS": "500", "REDIS_BACKOFF_MAX_MS": "100"})
     assert caught.value.variable == "REDIS_BACKOFF_MAX_MS"
+    assert "REDIS_BACKOFF_BASE_MS (500)" in caught.value.problem
+
+
+def test_backoff_cap_has_one_default_even_when_the_base_is_raised() -> None:
+    # The cap used to default to max(10000, base) here and 10000 elsewhere.
+    assert Settings.from_env({"REDIS_BACKOFF_BASE_MS": "3000"}).redis_backoff_max_ms == 10_000
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"REDIS_BACKOFF_BASE_MS": "20000"})
+    assert caught.value.variable == "REDIS_BACKOFF_MAX_MS"
+    assert caught.value.problem.endswith("got 10000 (its default)")
+    raised = {"REDIS_BACKOFF_BASE_MS": "20000", "REDIS_BACKOFF_MAX_MS": "20000"}
+    assert Settings.from_env(raised).backoff_policy.cap_s == 20.0
+
+
+def test_blank_numbers_and_flags_mean_their_default() -> None:
+    s = Settings.from_env({"PORT": " ", "REDIS_TLS": "", "CACHE_DEFAULT_TTL_MS": ""})
+    assert (s.port, s.redis_tls, s.namespace_ttls_ms["default"]) == (3001, False, 300_000)
+
+
+def _fail_until_given_up(lc: ConnectionLifecycle, clock: FakeClock) -> list[float]:
+    """From a refused first connect: wait out each backoff on the clock (as
+    the driver does), attempt, be refused; return the delays waited."""
+    lc.start_connect()
+    lc.error_seen(ErrorKind.CONNECTION_REFUSED, REFUSED)
+    delays = []
+    while isinstance(step := lc.schedule_retry(), BackoffScheduled):
+        assert lc.state == "reconnecting"
+        delays.append(step.delay_s)
+        clock.advance(step.delay_s)
+        lc.start_attempt()
+        lc.error_seen(ErrorKind.CONNECTION_REFUSED, REFUSED)
+    return delays
+
+
+def test_default_settings_back_off_1_2_4_8_10_s_then_fail_and_probe_every_5_s() -> None:
+    # Pins the production defaults by their effect: a changed backoff base,
+    # factor, cap, attempt limit or probe interval fails here.
+    settings = Settings.from_env({})
+    clock = FakeClock()
+    lc = ConnectionLifecycle(clock, settings.backoff_policy)
+
+    delays = _fail_until_given_up(lc, clock)
+
+    assert delays == [1.0, 2.0, 4.0, 8.0, 10.0, 10.0, 10.0, 10.0, 10.0, 10.0]
+    assert lc.state == "failed"
+    gave_up = lc.journal.events()[-1]
+    assert isinstance(gave_up, GaveUp) and gave_up.failed_attempts == 10
+    assert settings.redis_reconnect_interval_ms == 5000
+    for _ in range(3):
+        assert isinstance(gave_up, GaveUp) and gave_up.probe_in_s == 5.0
+        clock.advance(gave_up.probe_in_s)
+        assert isinstance(lc.start_attempt(), ProbeStarted)
+        lc.error_seen(ErrorKind.CONNECTION_REFUSED, REFUSED)
+        gave_up = lc.schedule_retry()
+        assert lc.state == "failed"
+    assert clock.monotonic() == sum(delays) + 3 * 5.0
+
+
+def test_default_health_check_and_command_budget() -> None:
+    settings = Settings.from_env({})
+    assert settings.redis_health_check_interval_ms == 1000
+    assert settings.redis_command_timeout_ms == 250
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,219 @@
+"""The one settings object: its fields are the declarations of the variables.
+
+Each field's default is a ``declared()`` call naming the variable, its kind
+(type and bounds), its default and its help, so nothing about a setting is
+written twice. ``Settings.from_env`` reads every declared variable, the
+cross-field bounds and the ``CACHE_<NAME>_TTL_MS`` namespaces; the first
+malformed value raises ``ConfigError`` naming its variable, so the service
+never starts half-configured.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from types import MappingProxyType
+from typing import Any
+
+from service.config.declaration import (
+    DEFAULT_NAMESPACE_TTLS_MS,
+    NAMESPACE_VARIABLE,
+    Setting,
+    declared,
+    namespace_setting,
+    setting_of,
+)
+from service.config.values import (
+    Choice,
+    ConfigError,
+    Flag,
+    Host,
+    Integer,
+    KeyPrefix,
+    Number,
+    OptionalText,
+    RedisUrl,
+    redact_url,
+)
+from statemachine.backoff import BackoffPolicy
+
+__all__ = ["LOG_LEVELS", "SETTINGS", "VARIABLES", "Settings", "namespace_of"]
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+_WHOLE = Integer(minimum=0)
+_POSITIVE = Integer(minimum=1)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Everything the service reads from its environment, validated."""
+
+    host: str = declared("HOST", Host(), "0.0.0.0", "HTTP listen address")
+    port: int = declared("PORT", Integer(1, 65535), 3001, "HTTP listen port")
+    redis_url: str = declared(
+        "REDIS_URL", RedisUrl(), "redis://localhost:6379",
+        "redis:// or rediss:// (TLS); user:password in the URL is honoured and "
+        "never logged; empty = memory only",
+        secret=True,
+    )
+    redis_tls: bool = declared("REDIS_TLS", Flag(), False, "force TLS even for redis://")
+    redis_tls_reject_unauthorized: bool = declared(
+        "REDIS_TLS_REJECT_UNAUTHORIZED", Flag(), True, "verify the server certificate"
+    )
+    redis_tls_ca_file: str | None = declared(
+        "REDIS_TLS_CA_FILE", OptionalText(), None, "CA bundle for rediss://",
+        shown_default="(system)",
+    )
+    redis_lazy_connect: bool = declared(
+        "REDIS_LAZY_CONNECT", Flag(), True, "connect on first use instead of at start-up"
+    )
+    redis_reconnect_interval_ms: int = declared(
+        "REDIS_RECONNECT_INTERVAL_MS", _POSITIVE, 5000,
+        "probe period after the machine has given up (state `failed`)",
+    )
+    redis_connect_timeout_ms: int = declared(
+        "REDIS_CONNECT_TIMEOUT_MS", _POSITIVE, 10_000, "TCP/TLS connect timeout"
+    )
+    redis_command_timeout_ms: int = declared(
+        "REDIS_COMMAND_TIMEOUT_MS", _POSITIVE, 250,
+        "per-command budget; a hung Redis costs a request at most this",
+    )
+    redis_max_retries_per_request: int = declared(
+        "REDIS_MAX_RETRIES_PER_REQUEST", _WHOLE, 3,
+        "retries of one cache operation while connected",
+    )
+    redis_health_check_interval_ms: int = declared(
+        "REDIS_HEALTH_CHECK_INTERVAL_MS", _POSITIVE, 1000,
+        "PING period on an idle ready link, so a dead or hung server is noticed "
+        "without traffic",
+    )
+    redis_backoff_base_ms: int = declared(
+        "REDIS_BACKOFF_BASE_MS", _POSITIVE, 1000,
+        "first reconnect delay; each next one is REDIS_BACKOFF_FACTOR times longer",
+    )
+    redis_backoff_max_ms: int = declared(
+        "REDIS_BACKOFF_MAX_MS", _POSITIVE, 10_000,
+        "cap on the reconnect delay (the defaults give 1, 2, 4, 8, then 10 s)",
+        at_least="REDIS_BACKOFF_BASE_MS",
+    )
+    redis_backoff_factor: float = declared(
+        "REDIS_BACKOFF_FACTOR", Number(minimum=1.0), 2.0,
+        "growth of the reconnect delay after each failed attempt",
+    )
+    redis_max_reconnect_attempts: int = declared(
+        "REDIS_MAX_RECONNECT_ATTEMPTS", _POSITIVE, 10,
+        "failed reconnect attempts before `failed` (then probes every "
+        "REDIS_RECONNECT_INTERVAL_MS)",
+    )
+    cache_key_prefix: str = declared(
+        "CACHE_KEY_PREFIX", KeyPrefix(), "roleready",
+        "Redis key = `{prefix}:{namespace}:{key}`",
+    )
+    # Not one variable: CACHE_<NAME>_TTL_MS (declaration.namespace_setting).
+    namespace_ttls_ms: Mapping[str, int] = field(default_factory=lambda: DEFAULT_NAMESPACE_TTLS_MS)
+    cache_lru_max_items: int = declared(
+        "CACHE_LRU_MAX_ITEMS", _WHOLE, 1000, "memory tier capacity (entries)"
+    )
+    cache_lru_max_bytes: int = declared(
+        "CACHE_LRU_MAX_BYTES", _WHOLE, 64 * 1024 * 1024,
+        "memory tier byte budget, counting bodies and metadata",
+    )
+    cache_lru_ttl_ms: int = declared(
+        "CACHE_LRU_TTL_MS", _POSITIVE, 600_000, "memory tier TTL cap"
+    )
+    cache_max_value_bytes: int = declared(
+        "CACHE_MAX_VALUE_BYTES", _POSITIVE, 1_048_576, "larger PUT bodies get 413"
+    )
+    cache_api_token: str | None = declared(
+        "CACHE_API_TOKEN", OptionalText(), None,
+        "when set, /cache/* requires `Authorization: Bearer <token>`",
+        shown_default="(none)", secret=True,
+    )
+    journal_capacity: int = declared(
+        "JOURNAL_CAPACITY", _POSITIVE, 1000, "connection events kept for /health/events"
+    )
+    shutdown_drain_ms: int = declared(
+        "SHUTDOWN_DRAIN_MS", _WHOLE, 0,
+        "after SIGTERM, how long readiness answers 503 before the listener closes",
+    )
+    log_level: str = declared(
+        "LOG_LEVEL", Choice(LOG_LEVELS), "INFO", "logging threshold"
+    )
+
+    @property
+    def redis_enabled(self) -> bool:
+        return self.redis_url != ""
+
+    @property
+    def redis_url_redacted(self) -> str:
+        return redact_url(self.redis_url)
+
+    @property
+    def backoff_policy(self) -> BackoffPolicy:
+        return BackoffPolicy(
+            base_s=self.redis_backoff_base_ms / 1000,
+            factor=self.redis_backoff_factor,
+            cap_s=self.redis_backoff_max_ms / 1000,
+            max_attempts=self.redis_max_reconnect_attempts,
+            probe_interval_s=self.redis_reconnect_interval_ms / 1000,
+        )
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{name}={getattr(self, name)!r}"
+            for name in self.__dataclass_fields__
+            if self.__dataclass_fields__[name].repr
+        )
+        token = "***" if self.cache_api_token else None
+        return (
+            f"Settings(redis_url={self.redis_url_redacted!r}, "
+            f"cache_api_token={token!r}, {shown})"
+        )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        values: dict[str, Any] = {s.attribute: s.read(environ) for s in SETTINGS}
+        _check_lower_bounds(values, environ)
+        return cls(namespace_ttls_ms=_namespace_ttls(environ), **values)
+
+
+# Every declared variable, in the order of the Settings fields.
+SETTINGS: tuple[Setting[Any], ...] = tuple(
+    s for s in (setting_of(f.metadata) for f in fields(Settings)) if s is not None
+)
+VARIABLES = frozenset(s.variable for s in SETTINGS)
+
+
+def namespace_of(variable: str) -> str | None:
+    """The namespace a CACHE_<NAME>_TTL_MS variable declares, else None.
+
+    Declared settings that fit the pattern (CACHE_LRU_TTL_MS) are not
+    namespaces.
+    """
+    match = NAMESPACE_VARIABLE.match(variable)
+    if match is None or variable in VARIABLES:
+        return None
+    return match.group(1).lower()
+
+
+def _check_lower_bounds(values: Mapping[str, Any], environ: Mapping[str, str]) -> None:
+    for setting in SETTINGS:
+        if setting.at_least is None:
+            continue
+        floor = values[setting.at_least.lower()]
+        value = values[setting.attribute]
+        if value < floor:
+            unset = "" if setting.variable in environ else " (its default)"
+            raise ConfigError(
+                setting.variable,
+                f"must be >= {setting.at_least} ({floor}), got {value}{unset}",
+            )
+
+
+def _namespace_ttls(environ: Mapping[str, str]) -> Mapping[str, int]:
+    ttls = dict(DEFAULT_NAMESPACE_TTLS_MS)
+    for variable in sorted(environ):
+        namespace = namespace_of(variable)
+        if namespace is not None:
+            ttls[namespace] = namespace_setting(namespace).read(environ)
+    return MappingProxyType(ttls)

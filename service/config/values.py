@@ -1,0 +1,233 @@
+"""Value kinds: how one raw environment string becomes a typed, bounded value.
+
+A kind parses a string and raises ``ValueError`` carrying only the problem;
+the setting that owns the kind wraps it in ``ConfigError`` with the
+variable's name, so no message can name the wrong variable. ``describe()``
+is the type and bounds that ``--help`` shows next to the variable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+__all__ = [
+    "REDIS_SCHEMES",
+    "Choice",
+    "ConfigError",
+    "Flag",
+    "Host",
+    "Integer",
+    "KeyPrefix",
+    "Kind",
+    "Number",
+    "OptionalText",
+    "RedisUrl",
+    "redact_url",
+]
+
+T = TypeVar("T")
+REDIS_SCHEMES = ("redis", "rediss")
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+class ConfigError(ValueError):
+    """A variable holds a value the service cannot run with."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+        self.problem = problem
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced, safe for logs and health output."""
+    if not url:
+        return url
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return "<unparseable url>"
+    if password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    netloc = f"{user}:***@{host}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+class Kind(Generic[T]):
+    """What one setting accepts."""
+
+    @property
+    def blank_is_default(self) -> bool:
+        """Whether an empty value means "unset": for numbers and flags it
+        does, for REDIS_URL blank is a meaningful value (memory only)."""
+        return False
+
+    def parse(self, raw: str) -> T:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Integer(Kind[int]):
+    """A whole number within [minimum, maximum]; ``required`` when there is
+    no default to fall back to on a blank value."""
+
+    minimum: int = 0
+    maximum: int | None = None
+    required: bool = False
+
+    @property
+    def blank_is_default(self) -> bool:
+        return not self.required
+
+    def parse(self, raw: str) -> int:
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            raise ValueError(f"expected a whole number, got {raw!r}") from None
+        if value < self.minimum:
+            raise ValueError(f"must be >= {self.minimum}, got {value}")
+        if self.maximum is not None and value > self.maximum:
+            raise ValueError(f"must be <= {self.maximum}, got {value}")
+        return value
+
+    def describe(self) -> str:
+        if self.maximum is None:
+            return f"whole number >= {self.minimum}"
+        return f"whole number {self.minimum}-{self.maximum}"
+
+
+@dataclass(frozen=True)
+class Number(Kind[float]):
+    """A finite-or-infinite number >= minimum (NaN is refused)."""
+
+    minimum: float
+
+    @property
+    def blank_is_default(self) -> bool:
+        return True
+
+    def parse(self, raw: str) -> float:
+        try:
+            value = float(raw.strip())
+        except ValueError:
+            raise ValueError(f"expected a number, got {raw!r}") from None
+        if not value >= self.minimum:  # also rejects nan
+            raise ValueError(f"must be >= {self.minimum}, got {raw.strip()}")
+        return value
+
+    def describe(self) -> str:
+        return f"number >= {self.minimum:g}"
+
+
+@dataclass(frozen=True)
+class Flag(Kind[bool]):
+    """true/false, yes/no, on/off, 1/0 (any case)."""
+
+    @property
+    def blank_is_default(self) -> bool:
+        return True
+
+    def parse(self, raw: str) -> bool:
+        lowered = raw.strip().lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+        raise ValueError(f"expected true or false, got {raw!r}")
+
+    def describe(self) -> str:
+        return "true or false"
+
+
+@dataclass(frozen=True)
+class Choice(Kind[str]):
+    """One of a fixed set of words, any case; kept upper-case."""
+
+    options: Sequence[str]
+
+    def parse(self, raw: str) -> str:
+        value = raw.strip().upper()
+        if value not in self.options:
+            raise ValueError(f"expected one of {', '.join(self.options)}, got {raw!r}")
+        return value
+
+    def describe(self) -> str:
+        return "one of " + ", ".join(self.options)
+
+
+@dataclass(frozen=True)
+class OptionalText(Kind[str | None]):
+    """Free text (a path, a secret); empty means unset (None)."""
+
+    def parse(self, raw: str) -> str | None:
+        return raw or None
+
+    def describe(self) -> str:
+        return "text; empty = unset"
+
+
+@dataclass(frozen=True)
+class Host(Kind[str]):
+    """A listen address: surrounding spaces dropped, never empty."""
+
+    def parse(self, raw: str) -> str:
+        if not raw.strip():
+            raise ValueError("must not be empty")
+        return raw.strip()
+
+    def describe(self) -> str:
+        return "host name or address"
+
+
+@dataclass(frozen=True)
+class KeyPrefix(Kind[str]):
+    """The first part of every Redis key: a space would split redis-cli words."""
+
+    def parse(self, raw: str) -> str:
+        if not raw or any(ch.isspace() for ch in raw):
+            raise ValueError("must be non-empty and without spaces")
+        return raw
+
+    def describe(self) -> str:
+        return "text without spaces"
+
+
+@dataclass(frozen=True)
+class RedisUrl(Kind[str]):
+    """redis:// or rediss:// with a host; the empty string means memory only."""
+
+    def parse(self, raw: str) -> str:
+        value = raw.strip()
+        if value == "":
+            return ""
+        try:
+            parts = urlsplit(value)
+            port = parts.port
+        except ValueError:
+            raise ValueError("is not a valid URL (bad port?)") from None
+        if parts.scheme not in REDIS_SCHEMES:
+            scheme = parts.scheme or "(none)"
+            raise ValueError(f"unknown scheme {scheme!r}; use redis:// or rediss://")
+        if not parts.hostname:
+            raise ValueError("has no host")
+        if port == 0:
+            raise ValueError("port must be 1-65535")
+        db = parts.path.strip("/")
+        if db and not db.isdigit():
+            raise ValueError("the path must be a database number")
+        return value
+
+    def describe(self) -> str:
+        return "redis:// or rediss:// URL, or empty"

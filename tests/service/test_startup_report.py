@@ -1,0 +1,134 @@
+"""Start-up report: namespaces with TTLs, unknown variables, near-miss namespaces,
+and never a variable's value in a warning."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import pytest
+
+import service.__main__ as entry
+from service.config import Settings, startup_report
+from service.config.report import edit_distance
+
+SECRET = "hunter2-s3cret"
+
+
+def _report(env: dict[str, str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    report = startup_report(Settings.from_env(env), env)
+    return report.lines, report.warnings
+
+
+def test_a_clean_environment_lists_the_built_in_namespaces_and_warns_nothing() -> None:
+    lines, warnings = _report({"PATH": "/bin", "REDIS_URL": "redis://db:6379"})
+    expected = (
+        "namespaces and TTLs: ai_draft=7200000 ms, ats_score=21600000 ms, "
+        "default=300000 ms, job_analysis=86400000 ms, resume_parse=2592000000 ms"
+    )
+    assert lines == (expected,)
+    assert warnings == ()
+
+
+def test_a_misspelt_namespace_variable_shows_in_the_line_and_warns() -> None:
+    lines, warnings = _report({"CACHE_DEFUALT_TTL_MS": "1000"})
+    assert "defualt=1000 ms (declared)" in lines[0]
+    assert "default=300000 ms," in lines[0]
+    expected = (
+        "CACHE_DEFUALT_TTL_MS declares namespace 'defualt', close to the built-in "
+        "'default' (CACHE_DEFAULT_TTL_MS): a misspelling?"
+    )
+    assert warnings == (expected,)
+
+
+def test_a_namespace_far_from_the_built_ins_is_not_a_misspelling() -> None:
+    lines, warnings = _report({"CACHE_COVER_LETTER_TTL_MS": "1000"})
+    assert "cover_letter=1000 ms (declared)" in lines[0]
+    assert warnings == ()
+
+
+@pytest.mark.parametrize(
+    ("variable", "hint"),
+    [
+        ("REDIS_PASWORD", ""),
+        ("CACHE_LRU_MAX_ITMES", "; did you mean CACHE_LRU_MAX_ITEMS?"),
+        ("REDIS_CONECT_TIMEOUT_MS", "; did you mean REDIS_CONNECT_TIMEOUT_MS?"),
+        ("CACHE_default_TTL_MS", ""),  # namespace variables are upper-case
+        ("CACHE_AI_DRAFT_STALE_MS", ""),  # named in DESIGN.md, not read yet
+    ],
+)
+def test_unknown_redis_and_cache_variables_are_named_never_their_value(
+    variable: str, hint: str
+) -> None:
+    _, warnings = _report({variable: SECRET})
+    assert warnings == (f"unknown variable {variable} is ignored{hint}",)
+
+
+def test_other_variables_and_known_ones_are_not_warned_about() -> None:
+    env = {
+        "HOME": "/root",
+        "REDISCLI_AUTH": SECRET,
+        "PORT": "3001",
+        "CACHE_API_TOKEN": SECRET,
+        "CACHE_LRU_TTL_MS": "1000",
+        "CACHE_LRU_MAX_BYTES": "1024",
+    }
+    assert _report(env)[1] == ()
+
+
+def test_no_line_or_warning_ever_holds_a_value() -> None:
+    env = {
+        "REDIS_URL": f"redis://app:{SECRET}@db:6379",
+        "CACHE_API_TOKEN": SECRET,
+        "REDIS_SENTINEL_PASSWORD": SECRET,
+        "CACHE_TOKEN": SECRET,
+        "CACHE_DEFUALT_TTL_MS": "987654",
+    }
+    lines, warnings = _report(env)
+    assert len(warnings) == 3
+    for text in (*lines, *warnings):
+        assert SECRET not in text
+    for warning in warnings:
+        assert "987654" not in warning
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "distance"),
+    [
+        ("default", "default", 0),
+        ("defualt", "default", 1),  # a swap counts once
+        ("defaults", "default", 1),
+        ("ats_scores", "ats_score", 1),
+        ("dflt", "default", 3),
+        ("", "abc", 3),
+        ("job_analysis", "ai_draft", 10),
+    ],
+)
+def test_edit_distance(a: str, b: str, distance: int) -> None:
+    assert edit_distance(a, b) == distance == edit_distance(b, a)
+
+
+def test_main_logs_the_report_then_serves(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    served: list[Settings] = []
+
+    async def serve(settings: Settings) -> None:
+        served.append(settings)
+
+    levels: list[str] = []
+    monkeypatch.setattr(entry, "serve", serve)
+    monkeypatch.setattr(entry, "configure_logging", levels.append)
+    for name in [n for n in os.environ if n.startswith(("REDIS_", "CACHE_"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("CACHE_DEFUALT_TTL_MS", "1000")
+    monkeypatch.setenv("REDIS_PASWORD", SECRET)
+    caplog.set_level(logging.INFO, logger="roleready.config")
+
+    assert entry.main([]) == 0
+
+    assert levels == ["INFO"] and len(served) == 1
+    records = [(r.levelno, r.getMessage()) for r in caplog.records]
+    assert records[0][0] == logging.INFO and "defualt=1000 ms" in records[0][1]
+    assert [level for level, _ in records[1:]] == [logging.WARNING, logging.WARNING]
+    assert "REDIS_PASWORD" in caplog.text and SECRET not in caplog.text
