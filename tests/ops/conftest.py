@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
@@ -27,10 +26,6 @@ SCRUBBED = (
     "REDIS_TLS_CA_FILE", "REDIS_TLS_REJECT_UNAUTHORIZED", "BACKUP_DIR", "RETENTION_DAYS",
     "BACKUP_TIMEOUT_S",
 )
-
-# The scripts' modules, importable for the few tests that need one function.
-if str(SCRIPTS) not in sys.path:
-    sys.path.insert(0, str(SCRIPTS))
 
 RunScript = Callable[..., subprocess.CompletedProcess[str]]
 StartServer = Callable[..., OpsRedis]

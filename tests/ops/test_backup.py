@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 import pytest
-from _ops_aof import rewrites_paused
-from _ops_redis import Endpoint, RedisCli
 
+from scripts.redisops.aof import rewrites_paused
+from scripts.redisops.rediscli import Endpoint, RedisCli
 from tests.ops.conftest import REDIS_CONF, RunScript, StartServer
 from tests.support.ports import free_port
 

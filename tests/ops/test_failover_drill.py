@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from failover_drill import StepFailed, check_sequence, journal_path
 
+from scripts.drill.journal import check_sequence, journal_path
+from scripts.drill.probe import StepFailed
 from tests.conftest import FAST_LINK_ENV
 from tests.ops.conftest import SCRIPTS, RunScript, run
 from tests.support.ports import free_port, port_is_open
@@ -275,13 +276,14 @@ def test_help_documents_both_modes_and_exit_codes(run_script: RunScript) -> None
 def test_drill_imports_only_the_standard_library() -> None:
     # It runs with any python3 on an operator's host, and talks to the
     # service over HTTP only: never `import service`.
-    for path in (SCRIPTS / "failover-drill", SCRIPTS / "failover_drill.py"):
+    for path in (SCRIPTS / "failover-drill", *(SCRIPTS / "drill").glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             for name in names:
                 top = name.split(".")[0]
-                assert top in sys.stdlib_module_names or top == "failover_drill", (path, name)
+                assert top in sys.stdlib_module_names or name.startswith("scripts.drill"), (
+                    path, name)
 
 
 @pytest.mark.parametrize("states", [

@@ -25,9 +25,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench_os import CPUs, Placement, child_setup, free_port
+from scripts.benchmark.placement import CPUs, Placement, child_setup, free_port
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 15.0
 # Variables the service reads: the machine's own values never leak into a run.
 SERVICE_VARIABLE_PREFIXES = ("REDIS_", "CACHE_")
@@ -66,10 +66,24 @@ def http_json(url: str, *, method: str = "GET", body: bytes | None = None,
 
 
 def _scrubbed_environ() -> dict[str, str]:
+    # No PYTHONPATH either: the service is imported from its own checkout (cwd).
     return {
         name: value for name, value in os.environ.items()
-        if name not in SERVICE_VARIABLES and not name.startswith(SERVICE_VARIABLE_PREFIXES)
+        if name not in (*SERVICE_VARIABLES, "PYTHONPATH")
+        and not name.startswith(SERVICE_VARIABLE_PREFIXES)
     }
+
+
+def module_argv(module: str, *args: str) -> list[str]:
+    """`python -m scripts.benchmark.<module> ...`: run it with `module_env()`."""
+    return [sys.executable, "-m", f"scripts.benchmark.{module}", *args]
+
+
+def module_env(*first: Path) -> dict[str, str]:
+    """This environment with `first`, then this checkout, ahead on PYTHONPATH."""
+    inherited = os.environ.get("PYTHONPATH", "")
+    path = [str(p) for p in (*first, ROOT)] + ([inherited] if inherited else [])
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
 
 
 class Process:
@@ -230,12 +244,11 @@ class Processes:
         return self._launch(process, wait)
 
     def baseline(self, name: str, mode: str, *args: str, wait: bool = True) -> HttpProcess:
-        """A bare handler of scripts/bench_baselines.py; wait as for service()."""
-        script = Path(__file__).with_name("bench_baselines.py")
+        """A bare handler of baselines.py; wait as for service()."""
         port = free_port()
-        argv = [sys.executable, str(script), mode, "--port", str(port), *args]
+        argv = module_argv("baselines", mode, "--port", str(port), *args)
         process = HttpProcess(name, argv, self.run_dir / f"{name}.log", "/ping", port=port,
-                              cpus=self.placement.servers)
+                              env=module_env(), cpus=self.placement.servers)
         return self._launch(process, wait)
 
     def _launch(self, process: HttpProcess, wait: bool) -> HttpProcess:
