@@ -1,4 +1,5 @@
-"""The processes scripts/bench starts: redis-server, the service, the baselines.
+"""The processes scripts/bench starts: redis-server (through the tests' harness,
+tests/support/redis_server.py), the service, the baselines.
 
 Every process is started through one `Processes` group, in its own session
 (so a Ctrl-C at the terminal reaches only the bench, which then stops them
@@ -13,9 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,7 +24,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from scripts.benchmark.placement import CPUs, Placement, child_setup, free_port
+from scripts.benchmark.placement import CPUs, Placement, child_setup
+from tests.support.ports import free_port
+from tests.support.redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 15.0
@@ -38,16 +39,6 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 class BenchError(RuntimeError):
     """A process would not start or answer: the run cannot go on."""
-
-
-def redis_ping(port: int, timeout: float = 0.5) -> bool:
-    """True when a server on `port` answers PING with PONG (raw RESP)."""
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
-            sock.sendall(b"*1\r\n$4\r\nPING\r\n")
-            return sock.recv(64).startswith(b"+PONG")
-    except OSError:
-        return False
 
 
 def http_json(url: str, *, method: str = "GET", body: bytes | None = None,
@@ -152,35 +143,16 @@ class Process:
             time.sleep(0.005)
 
 
-class RedisProcess(Process):
-    """redis-server without persistence; kill, pause, resume, restart in place."""
+class RedisProcess(RedisServer):
+    """The tests' redis-server harness (no persistence; kill, pause, resume,
+    start again on the same port); failures to start are BenchErrors."""
 
-    def __init__(self, name: str, data_dir: Path, cpus: CPUs = None) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise BenchError("redis-server is not on PATH (Debian: apt-get install redis-server)")
-        self.port = free_port()
-        data_dir.mkdir(parents=True, exist_ok=True)
-        argv = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(data_dir),
-                "--daemonize", "no", "--save", "", "--appendonly", "no"]
-        super().__init__(name, argv, data_dir / "redis.log", cpus=cpus)
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        self.spawn()
-        self.wait_until(lambda: redis_ping(self.port), "answer PING")
-
-    def kill(self) -> None:
-        self.stop(signal.SIGKILL)
-
-    def pause(self) -> None:
-        self.send(signal.SIGSTOP)
-
-    def resume(self) -> None:
-        self.send(signal.SIGCONT)
+    def start(self) -> RedisProcess:
+        try:
+            super().start()
+        except RuntimeError as exc:
+            raise BenchError(str(exc)) from exc
+        return self
 
 
 class HttpProcess(Process):
@@ -224,10 +196,11 @@ class Processes:
         self.run_dir = run_dir
         self.service_root = service_root
         self.placement = placement or Placement()
-        self.started: list[Process] = []
+        self.started: list[Process | RedisServer] = []
 
     def redis(self, name: str) -> RedisProcess:
-        server = RedisProcess(name, self.run_dir / name, self.placement.others)
+        server = RedisProcess(self.run_dir / name,
+                              preexec_fn=child_setup(self.placement.others))
         self.started.append(server)
         server.start()
         return server
