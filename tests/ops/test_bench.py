@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "scripts" / "bench"
 RUN_TIMEOUT_S = 150
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(RUN_TIMEOUT_S + 30)]
+pytestmark = [pytest.mark.slow, pytest.mark.redis, pytest.mark.timeout(RUN_TIMEOUT_S + 30)]
 
 
 def is_number(value: object) -> bool:

@@ -230,7 +230,8 @@ def test_cache_recovery_mode_passes_and_reports_memory_entries(
     assert report["keys_left_behind"] == []
 
 
-def test_drill_never_stredis_factory_when_the_service_is_not_healthy_first(
+@pytest.mark.redis  # a memory-only service process
+def test_drill_never_stops_redis_when_the_service_is_not_healthy_first(
     run_script: RunScript, tmp_path: Path
 ) -> None:
     service = start_service(tmp_path / "service.log", "")  # memory-only
