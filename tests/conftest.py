@@ -1,4 +1,12 @@
-"""Shared fixtures: real redis-server processes on free loopback ports."""
+"""Shared fixtures: real redis-server processes on free loopback ports; markers.
+
+Markers (declared in setup.cfg): `redis` is added here to every test that
+uses a fixture starting redis-server or the service process, so
+`scripts/test -m "not redis"` runs the pure part in seconds; a test that
+starts one some other way carries the mark itself, and an unmarked test that
+tries is stopped with a message saying so. `slow` tests get SLOW_TIMEOUT_S
+instead of setup.cfg's per-test timeout.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +20,35 @@ from service.app import create_app
 from service.config import Settings
 from tests.support.redis_server import RedisServer, RedisServers
 from tests.support.service_process import ServiceProcess
+
+# Fixtures that start redis-server or the service process (or depend on one
+# that does: pytest's item.fixturenames holds the whole closure).
+SERVER_FIXTURES = frozenset({"redis_servers", "service_process", "daemon_redis", "passing_drill"})
+SLOW_TIMEOUT_S = 180
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.redis)
+        if item.get_closest_marker("slow") and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(SLOW_TIMEOUT_S))
+
+
+@pytest.fixture(autouse=True)
+def _servers_only_in_redis_tests(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Keep the `redis` mark honest: an unmarked test cannot start a server."""
+    if request.node.get_closest_marker("redis") is not None:
+        return
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise RuntimeError(f"{request.node.nodeid} starts a server: mark it "
+                           "pytest.mark.redis or use a fixture in tests/conftest.py")
+
+    monkeypatch.setattr(RedisServer, "start", refuse)
+    monkeypatch.setattr(ServiceProcess, "start", refuse)
 
 
 @pytest.fixture

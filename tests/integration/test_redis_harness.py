@@ -12,6 +12,8 @@ import redis
 from tests.support.ports import port_is_open
 from tests.support.redis_server import RedisServer, RedisServers, ping
 
+pytestmark = pytest.mark.redis
+
 
 def _alive(pid: int) -> bool:
     try:

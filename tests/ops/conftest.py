@@ -1,4 +1,4 @@
-"""Fixtures for the ops tests: run scripts/* as an operator would, start servers.
+"""Fixtures for the ops tests: run scripts/* as an operator would.
 
 Scripts run as child processes from the checkout (their shebang, their exit
 code, their output), with an environment scrubbed of the variables they
@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
 
-from tests.ops.servers import OpsRedis
-from tests.ops.tls import Certificates
+from tests.support.redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ROOT / "scripts"
@@ -28,12 +26,8 @@ SCRUBBED = (
     "BACKUP_TIMEOUT_S",
 )
 
-# The scripts' modules, importable for the few tests that need one function.
-if str(SCRIPTS) not in sys.path:
-    sys.path.insert(0, str(SCRIPTS))
-
 RunScript = Callable[..., subprocess.CompletedProcess[str]]
-StartServer = Callable[..., OpsRedis]
+StartServer = Callable[..., RedisServer]  # the redis_factory fixture
 
 
 def run(name: str, *args: object, env: Mapping[str, str] | None = None,
@@ -51,20 +45,3 @@ def run(name: str, *args: object, env: Mapping[str, str] | None = None,
 @pytest.fixture
 def run_script() -> RunScript:
     return run
-
-
-@pytest.fixture
-def ops_redis(tmp_path: Path) -> Iterator[StartServer]:
-    """`ops_redis(*args, data_dir=, conf=, password=, tls=)`; all killed afterwards."""
-    started: list[OpsRedis] = []
-
-    def start(*args: str, data_dir: Path | None = None, conf: Path | None = None,
-              password: str | None = None, tls: Certificates | None = None) -> OpsRedis:
-        directory = data_dir or tmp_path / f"redis-{len(started)}"
-        server = OpsRedis(directory, conf=conf, args=args, password=password, tls=tls)
-        started.append(server)
-        return server.start()
-
-    yield start
-    for server in started:
-        server.kill()

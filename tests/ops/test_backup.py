@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 import pytest
-from _ops_aof import rewrites_paused
-from _ops_redis import Endpoint, RedisCli
 
+from scripts.redisops.aof import rewrites_paused
+from scripts.redisops.rediscli import Endpoint, RedisCli
 from tests.ops.conftest import REDIS_CONF, RunScript, StartServer
 from tests.support.ports import free_port
 
@@ -27,9 +27,9 @@ def age(path: Path, days: float) -> Path:
 
 
 def test_backup_writes_a_timestamped_gzipped_rdb(
-    ops_redis: StartServer, run_script: RunScript, tmp_path: Path
+    redis_factory: StartServer, run_script: RunScript, tmp_path: Path
 ) -> None:
-    server = ops_redis()
+    server = redis_factory()
     with server.client() as client:
         client.set("greeting", "hello")
     result = run_script("backup-redis", "--port", server.port, "--backup-dir", tmp_path / "b")
@@ -42,11 +42,11 @@ def test_backup_writes_a_timestamped_gzipped_rdb(
 
 
 def test_failed_bgsave_exits_1_with_a_clear_message_and_deletes_nothing(
-    ops_redis: StartServer, run_script: RunScript, tmp_path: Path
+    redis_factory: StartServer, run_script: RunScript, tmp_path: Path
 ) -> None:
     doomed = tmp_path / "doomed"
     doomed.mkdir()
-    server = ops_redis("--dir", str(doomed))
+    server = redis_factory("--dir", str(doomed))
     # Redis chdir()ed into `dir`; once it is gone no snapshot file can be
     # created there (chmod would not do: the tests run as root).
     doomed.rmdir()
@@ -65,10 +65,10 @@ def test_failed_bgsave_exits_1_with_a_clear_message_and_deletes_nothing(
 
 
 def test_bgsave_slower_than_the_time_limit_exits_4(
-    ops_redis: StartServer, run_script: RunScript, tmp_path: Path
+    redis_factory: StartServer, run_script: RunScript, tmp_path: Path
 ) -> None:
     # rdb-key-save-delay (microseconds per key) makes the snapshot take ~20 s.
-    server = ops_redis("--rdb-key-save-delay", "1000000")
+    server = redis_factory("--rdb-key-save-delay", "1000000")
     with server.client() as client:
         client.mset({f"k{i}": i for i in range(20)})
     result = run_script("backup-redis", "--port", server.port, "--backup-dir", tmp_path / "b",
@@ -79,9 +79,9 @@ def test_bgsave_slower_than_the_time_limit_exits_4(
 
 
 def test_retention_deletes_only_backups_older_than_the_limit(
-    ops_redis: StartServer, run_script: RunScript, tmp_path: Path
+    redis_factory: StartServer, run_script: RunScript, tmp_path: Path
 ) -> None:
-    server = ops_redis()
+    server = redis_factory()
     backups = tmp_path / "backups"
     backups.mkdir()
     names = ["dump_20000101_000000.rdb.gz", "appendonly_20000101_000000.tar.gz",
@@ -107,10 +107,10 @@ def test_unreachable_server_exits_3(run_script: RunScript, tmp_path: Path) -> No
 
 
 def test_password_only_from_rediscli_auth_never_in_argv_or_output(
-    ops_redis: StartServer, run_script: RunScript, tmp_path: Path
+    redis_factory: StartServer, run_script: RunScript, tmp_path: Path
 ) -> None:
     secret = "s3cret-backup-password"
-    server = ops_redis(conf=REDIS_CONF, password=secret)
+    server = redis_factory(conf=REDIS_CONF, password=secret)
     shim, calls = _recording_redis_cli(tmp_path)
     args = ["backup-redis", "--port", server.port, "--backup-dir", tmp_path / "b"]
 
@@ -139,9 +139,9 @@ def _recording_redis_cli(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def test_unreadable_aof_dir_fails_clearly(
-    ops_redis: StartServer, run_script: RunScript, tmp_path: Path
+    redis_factory: StartServer, run_script: RunScript, tmp_path: Path
 ) -> None:
-    server = ops_redis(conf=REDIS_CONF)
+    server = redis_factory(conf=REDIS_CONF)
     result = run_script("backup-redis", "--port", server.port, "--backup-dir", tmp_path / "b",
                         "--data-dir", tmp_path / "not-the-data-dir")
     assert result.returncode == 1
@@ -152,9 +152,9 @@ def test_unreadable_aof_dir_fails_clearly(
 
 
 def test_paused_aof_rewrites_are_resumed_even_when_the_copy_fails(
-    ops_redis: StartServer,
+    redis_factory: StartServer,
 ) -> None:
-    server = ops_redis(conf=REDIS_CONF)
+    server = redis_factory(conf=REDIS_CONF)
     cli = RedisCli(Endpoint(port=server.port))
     with pytest.raises(RuntimeError, match="copy failed"), rewrites_paused(cli):
         assert cli.config_get("auto-aof-rewrite-percentage") == "0"
@@ -163,11 +163,11 @@ def test_paused_aof_rewrites_are_resumed_even_when_the_copy_fails(
 
 
 def test_backup_dir_that_cannot_be_created_exits_1(
-    ops_redis: StartServer, run_script: RunScript, tmp_path: Path
+    redis_factory: StartServer, run_script: RunScript, tmp_path: Path
 ) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    server = ops_redis()
+    server = redis_factory()
     result = run_script("backup-redis", "--port", server.port, "--backup-dir", blocker / "b")
     assert result.returncode == 1
     assert "Not a directory" in result.stderr

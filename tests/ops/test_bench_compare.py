@@ -1,4 +1,4 @@
-"""scripts/bench_compare: rounds rotate over the instances of each side, and
+"""scripts/benchmark/compare.py: rounds rotate over the instances of each side, and
 the side-by-side ratios (throughput and CPU per request) come from the
 rounds' own figures. Fake servers and a fake generator: no processes."""
 
@@ -7,8 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pytest
-from bench_compare import Comparison, side_by_side
-from bench_load import LoadResult, Request, Workload
+
+from scripts.benchmark.compare import Comparison, side_by_side
+from scripts.benchmark.load import LoadResult, Request, Workload
 
 WORKLOAD = Workload("w", (Request("GET", "/x"),))
 

@@ -7,9 +7,9 @@ import time
 from pathlib import Path
 
 from tests.ops.conftest import REDIS_CONF, RunScript, StartServer
-from tests.ops.servers import wait_for
-from tests.ops.tls import make_certificates
 from tests.support.ports import free_port
+from tests.support.tls import make_certificates
+from tests.support.waiting import wait_for
 
 SECRET = "s3cret-check-password"
 ITEMS = ["redis.connection", "persistence.rdb", "persistence.aof", "persistence.last-save",
@@ -29,10 +29,10 @@ def lines_by_item(stdout: str) -> dict[str, tuple[str, str]]:
 
 
 def test_a_well_configured_deployment_passes_every_item(
-    ops_redis: StartServer, run_script: RunScript, tmp_path: Path
+    redis_factory: StartServer, run_script: RunScript, tmp_path: Path
 ) -> None:
     certs = make_certificates(tmp_path / "tls")
-    tls_port = ops_redis(conf=REDIS_CONF, password=SECRET, tls=certs).port
+    tls_port = redis_factory(conf=REDIS_CONF, password=SECRET, tls=certs).port
     env = {"REDIS_URL": f"rediss://:{SECRET}@localhost:{tls_port}",
            "REDIS_TLS_CA_FILE": str(certs.ca)}
     backups = tmp_path / "backups"
@@ -55,9 +55,9 @@ def test_a_well_configured_deployment_passes_every_item(
 
 
 def test_a_badly_configured_deployment_fails_each_item(
-    ops_redis: StartServer, run_script: RunScript, tmp_path: Path
+    redis_factory: StartServer, run_script: RunScript, tmp_path: Path
 ) -> None:
-    server = ops_redis()  # no save points, no AOF, no maxmemory, noeviction, no password
+    server = redis_factory()  # no save points, no AOF, no maxmemory, noeviction, no password
     result = run_script("check-production", "--backup-dir", tmp_path / "none",
                         env={"REDIS_URL": f"redis://127.0.0.1:{server.port}"})
     assert result.returncode == 1
@@ -74,11 +74,11 @@ def test_a_badly_configured_deployment_fails_each_item(
 
 
 def test_stale_backup_failed_save_and_unverified_tls_are_reported(
-    ops_redis: StartServer, run_script: RunScript, tmp_path: Path
+    redis_factory: StartServer, run_script: RunScript, tmp_path: Path
 ) -> None:
     doomed = tmp_path / "doomed"
     doomed.mkdir()
-    server = ops_redis("--dir", str(doomed), "--maxmemory", "64mb",
+    server = redis_factory("--dir", str(doomed), "--maxmemory", "64mb",
                        "--maxmemory-policy", "volatile-lru", password=SECRET,
                        tls=make_certificates(tmp_path / "tls"))
     doomed.rmdir()  # the next BGSAVE cannot create its file

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import os
+import subprocess
 import sys
 
 import pytest
@@ -33,10 +34,19 @@ def test_bad_usage_exits_2(run_script: RunScript) -> None:
 def test_scripts_import_only_the_standard_library_and_each_other() -> None:
     # They must run on a Redis host without the project's virtualenv, and
     # must never reach into the service's internals.
-    for path in [*SCRIPTS.glob("_ops_*.py"), *(SCRIPTS / n for n in COMMANDS)]:
+    for path in [*(SCRIPTS / "redisops").glob("*.py"), *(SCRIPTS / n for n in COMMANDS)]:
         for node in ast.walk(ast.parse(path.read_text())):
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             for name in names:
                 top = name.split(".")[0]
-                assert top in sys.stdlib_module_names or top.startswith("_ops_"), (path, name)
+                assert top in sys.stdlib_module_names or name.startswith("scripts.redisops"), (
+                    path, name)
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_commands_run_without_site_packages(name: str) -> None:
+    # -I -S: no site-packages, no PYTHONPATH: what a bare python3 has.
+    done = subprocess.run([sys.executable, "-I", "-S", str(SCRIPTS / name), "--help"],
+                          capture_output=True, text=True, timeout=30, check=False)
+    assert done.returncode == 0, done.stderr

@@ -72,10 +72,10 @@ def test_redis_service_is_the_guides_flag_for_flag(compose: dict[str, Any]) -> N
 
 
 def test_redis_command_is_accepted_by_a_real_redis_server(
-    compose: dict[str, Any], ops_redis: StartServer
+    compose: dict[str, Any], redis_factory: StartServer
 ) -> None:
     flags = compose["services"]["redis"]["command"].split()[1:]
-    with ops_redis(*flags).client() as client:
+    with redis_factory(*flags).client() as client:
         config = client.config_get("*")
     assert config["appendonly"] == "yes" and config["appendfsync"] == "everysec"
     assert config["save"] == "60 1000 300 100 900 1"

@@ -23,39 +23,36 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from failover_drill import StepFailed, check_sequence, journal_path
 
+from scripts.drill.journal import check_sequence, journal_path
+from scripts.drill.probe import StepFailed
 from tests.conftest import FAST_LINK_ENV
 from tests.ops.conftest import SCRIPTS, RunScript, run
-from tests.support.ports import free_port, port_is_open
-from tests.support.redis_server import ping, redis_server_binary
+from tests.support.ports import port_is_open
+from tests.support.redis_server import RedisServer, ping
 from tests.support.service_process import ServiceProcess
+from tests.support.waiting import wait_for
 
 TOKEN = "drill-token"
 
 
 class DaemonRedis:
-    """A redis-server the drill stops and starts with shell commands."""
+    """A redis-server the drill stops and starts with shell commands: the
+    harness's command line, daemonized, with a pidfile."""
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
-        self.port = free_port()
+        harness = RedisServer(data_dir)
+        self.port, self.url = harness.port, harness.url
         self.pidfile = data_dir / "redis.pid"
         self.stop_cmd = shlex.join(["redis-cli", "-p", str(self.port), "shutdown", "nosave"])
-        self.start_cmd = shlex.join([
-            redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1",
-            "--dir", str(data_dir), "--daemonize", "yes", "--pidfile", str(self.pidfile),
-            "--logfile", str(data_dir / "redis.log"), "--save", "", "--appendonly", "no",
-        ])
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}"
+        self.start_cmd = shlex.join(
+            [*harness.command_line(), "--daemonize", "yes", "--pidfile", str(self.pidfile)])
 
     def start(self) -> DaemonRedis:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         subprocess.run(self.start_cmd, shell=True, check=True, timeout=10)
-        wait_until(lambda: ping(self.port), "redis-server to answer PING")
+        wait_for(lambda: ping(self.port), what="redis-server to answer PING")
         return self
 
     def kill(self) -> None:
@@ -65,15 +62,7 @@ class DaemonRedis:
             cmdline = Path(f"/proc/{pid}/cmdline")
             if cmdline.exists() and b"redis-server" in cmdline.read_bytes():
                 os.kill(pid, signal.SIGKILL)
-        wait_until(lambda: not port_is_open(self.port), f"port {self.port} to close")
-
-
-def wait_until(condition: Any, what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
+        wait_for(lambda: not port_is_open(self.port), what=f"port {self.port} to close")
 
 
 @pytest.fixture
@@ -241,6 +230,7 @@ def test_cache_recovery_mode_passes_and_reports_memory_entries(
     assert report["keys_left_behind"] == []
 
 
+@pytest.mark.redis  # a memory-only service process
 def test_drill_never_stops_redis_when_the_service_is_not_healthy_first(
     run_script: RunScript, tmp_path: Path
 ) -> None:
@@ -275,13 +265,14 @@ def test_help_documents_both_modes_and_exit_codes(run_script: RunScript) -> None
 def test_drill_imports_only_the_standard_library() -> None:
     # It runs with any python3 on an operator's host, and talks to the
     # service over HTTP only: never `import service`.
-    for path in (SCRIPTS / "failover-drill", SCRIPTS / "failover_drill.py"):
+    for path in (SCRIPTS / "failover-drill", *(SCRIPTS / "drill").glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             for name in names:
                 top = name.split(".")[0]
-                assert top in sys.stdlib_module_names or top == "failover_drill", (path, name)
+                assert top in sys.stdlib_module_names or name.startswith("scripts.drill"), (
+                    path, name)
 
 
 @pytest.mark.parametrize("states", [

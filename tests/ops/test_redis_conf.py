@@ -41,8 +41,8 @@ def directives(path: Path) -> dict[str, str]:
     return {name: " ".join(values) for name, values in found.items()}
 
 
-def test_a_real_server_started_with_it_has_every_setting(ops_redis: StartServer) -> None:
-    server = ops_redis(conf=REDIS_CONF)
+def test_a_real_server_started_with_it_has_every_setting(redis_factory: StartServer) -> None:
+    server = redis_factory(conf=REDIS_CONF)
     with server.client() as client:
         config = client.config_get("*")
     assert {name: config[name] for name in EXPECTED} == EXPECTED
@@ -68,12 +68,12 @@ def test_it_agrees_with_the_compose_file_on_every_shared_flag() -> None:
     assert {n: " ".join(v) for n, v in from_compose.items()} == {n: conf[n] for n in from_compose}
 
 
-def test_acknowledged_writes_survive_a_crash(ops_redis: StartServer) -> None:
-    server = ops_redis(conf=REDIS_CONF)
+def test_acknowledged_writes_survive_a_crash(redis_factory: StartServer) -> None:
+    server = redis_factory(conf=REDIS_CONF)
     with server.client() as client:
         client.mset({f"k{i}": i for i in range(100)})
     # SIGKILL: no shutdown save. The AOF write happened before the reply
     # (appendfsync everysec only delays the fsync), so a process crash loses nothing.
     server.kill()
-    with ops_redis(data_dir=server.data_dir, conf=REDIS_CONF).client() as client:
+    with redis_factory(data_dir=server.data_dir, conf=REDIS_CONF).client() as client:
         assert client.mget([f"k{i}" for i in range(100)]) == [str(i).encode() for i in range(100)]

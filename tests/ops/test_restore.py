@@ -18,12 +18,12 @@ MakeBackup = Callable[..., Path]
 
 
 @pytest.fixture
-def rdb_backup(ops_redis: StartServer, tmp_path: Path) -> MakeBackup:
+def rdb_backup(redis_factory: StartServer, tmp_path: Path) -> MakeBackup:
     """`rdb_backup(**keys)`: a dump_*.rdb.gz of a server holding exactly those keys."""
     made: list[Path] = []
 
     def make(**keys: str) -> Path:
-        server = ops_redis()
+        server = redis_factory()
         with server.client() as client:
             client.mset(keys)
             client.save()
@@ -58,7 +58,7 @@ def test_refuses_when_the_given_port_answers(
 
 
 def test_replaces_files_only_with_force_and_keeps_the_old_ones(
-    rdb_backup: MakeBackup, run_script: RunScript, ops_redis: StartServer, tmp_path: Path
+    rdb_backup: MakeBackup, run_script: RunScript, redis_factory: StartServer, tmp_path: Path
 ) -> None:
     first, second = rdb_backup(v="first"), rdb_backup(v="second")
     data = tmp_path / "data"
@@ -75,7 +75,7 @@ def test_replaces_files_only_with_force_and_keeps_the_old_ones(
     [aside] = data.glob("dump.rdb.before-restore-*")
     assert f"moved the existing dump.rdb to {aside}" in forced.stdout
     assert aside.read_bytes() == original
-    with ops_redis(data_dir=data).client() as client:
+    with redis_factory(data_dir=data).client() as client:
         assert client.get("v") == b"second"
 
 

@@ -13,10 +13,11 @@ import time
 from pathlib import Path
 
 import pytest
+import redis
 
 from tests.ops.conftest import REDIS_CONF, RunScript, StartServer
 from tests.ops.dataset import assert_same, fill, snapshot
-from tests.ops.servers import aof_rewrite_idle, wait_for
+from tests.support.waiting import wait_for
 
 # PTTL is read at different moments in the two snapshots; rounding slack on top.
 TTL_SLACK_MS = 50
@@ -31,11 +32,16 @@ def elapsed_ms(started: float) -> int:
     return int((time.monotonic() - started) * 1000) + TTL_SLACK_MS
 
 
+def aof_rewrite_idle(client: redis.Redis) -> bool:
+    info = client.info("persistence")
+    return not info["aof_rewrite_in_progress"] and not info["aof_rewrite_scheduled"]
+
+
 @pytest.mark.parametrize("fetch", [False, True], ids=["copied-from-dir", "fetched-rdb"])
 def test_rdb_backup_restores_every_key_value_and_ttl(
-    fetch: bool, ops_redis: StartServer, run_script: RunScript, tmp_path: Path
+    fetch: bool, redis_factory: StartServer, run_script: RunScript, tmp_path: Path
 ) -> None:
-    source = ops_redis()
+    source = redis_factory()
     with source.client() as client:
         written = fill(client)
         started = time.monotonic()
@@ -53,16 +59,16 @@ def test_rdb_backup_restores_every_key_value_and_ttl(
     assert restore.returncode == 0, restore.stderr
     assert f"redis-check-rdb: OK ({written} keys)" in restore.stdout
 
-    with ops_redis(data_dir=restored).client() as client:
+    with redis_factory(data_dir=restored).client() as client:
         after = snapshot(client)
     assert len(after) == written
     assert_same(before, after, elapsed_ms(started))
 
 
 def test_aof_backup_restores_base_and_incr_files(
-    ops_redis: StartServer, run_script: RunScript, tmp_path: Path
+    redis_factory: StartServer, run_script: RunScript, tmp_path: Path
 ) -> None:
-    source = ops_redis(conf=REDIS_CONF)
+    source = redis_factory(conf=REDIS_CONF)
     with source.client() as client:
         fill(client, per_type=300, prefix="base")
         client.bgrewriteaof()  # these keys move into the base file
@@ -90,7 +96,7 @@ def test_aof_backup_restores_base_and_incr_files(
     assert "redis-check-aof: all AOF files and manifest are valid" in restore.stdout
     assert not (restored / "dump.rdb").exists()  # so the data can only come from the AOF
 
-    with ops_redis(data_dir=restored, conf=REDIS_CONF).client() as client:
+    with redis_factory(data_dir=restored, conf=REDIS_CONF).client() as client:
         after = snapshot(client)
     assert len(after) == 2 * 300 * 5 - 2
     assert after[b"base:0:str"][1] == b"overwritten after the rewrite"
@@ -98,9 +104,9 @@ def test_aof_backup_restores_base_and_incr_files(
 
 
 def test_rdb_into_an_appendonly_server_needs_rebuild_aof(
-    ops_redis: StartServer, run_script: RunScript, tmp_path: Path
+    redis_factory: StartServer, run_script: RunScript, tmp_path: Path
 ) -> None:
-    source = ops_redis(conf=REDIS_CONF)
+    source = redis_factory(conf=REDIS_CONF)
     with source.client() as client:
         written = fill(client, per_type=200)
         started = time.monotonic()
@@ -113,7 +119,7 @@ def test_rdb_into_an_appendonly_server_needs_rebuild_aof(
     assert run_script("restore-redis", dump, "--data-dir", data).returncode == 0
 
     # The pitfall: with appendonly yes, the restored dump.rdb is ignored.
-    naive = ops_redis(data_dir=data, conf=REDIS_CONF)
+    naive = redis_factory(data_dir=data, conf=REDIS_CONF)
     with naive.client() as client:
         assert client.dbsize() == 0
     naive.kill()
@@ -122,6 +128,6 @@ def test_rdb_into_an_appendonly_server_needs_rebuild_aof(
     assert fixed.returncode == 0, fixed.stderr
     assert f"rebuilt appendonlydir/ from dump.rdb ({written} keys)" in fixed.stdout
     assert list(data.glob("appendonlydir.before-restore-*"))  # the empty AOF, set aside
-    with ops_redis(data_dir=data, conf=REDIS_CONF).client() as client:
+    with redis_factory(data_dir=data, conf=REDIS_CONF).client() as client:
         after = snapshot(client)
     assert_same(before, after, elapsed_ms(started))

@@ -12,6 +12,16 @@ from aiohttp.test_utils import TestClient
 from service import appkeys
 
 
+def wait_for(condition: Callable[[], bool], timeout: float = 10.0,
+             what: str = "condition") -> None:
+    """Poll `condition()` until true, outside an event loop; fail after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
 async def eventually(check: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
     deadline = time.monotonic() + timeout
     while not check():

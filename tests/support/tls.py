@@ -1,4 +1,4 @@
-"""A throw-away CA and server certificate (openssl CLI) for TLS-only test servers.
+"""A throw-away CA and server certificate (openssl CLI) for TLS-only redis-servers.
 
 The server certificate names localhost and 127.0.0.1 (subjectAltName), as
 clients that check hostnames require.

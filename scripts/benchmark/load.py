@@ -7,7 +7,7 @@ are always driven by the same tool with the same concurrency:
 
     wrk        one process, -t threads, a generated Lua script that cycles the
                requests and prints its figures as one JSON line in done()
-    python     -t worker processes (scripts/bench_pyload.py), each running
+    python     -t worker processes (pyload.py), each running
                connections/threads keep-alive connections on one event loop
 
 `statuses=True` also counts answers by class (2xx, 404, other); wrk then
@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from bench_os import CPUs, child_setup
-from bench_procs import BenchError
-from bench_wrk import lua_script
+from scripts.benchmark.placement import CPUs, child_setup
+from scripts.benchmark.processes import BenchError, module_argv, module_env
+from scripts.benchmark.wrk import lua_script
 
 WRK_TIMEOUT_S = 5
 RESULT_MARK = "BENCH_JSON "
@@ -103,11 +103,13 @@ class Generator(Protocol):
 class _Child:
     """A generator child process whose stdout carries one result line."""
 
-    def __init__(self, argv: list[str], deadline_s: float, cpus: CPUs) -> None:
+    def __init__(self, argv: list[str], deadline_s: float, cpus: CPUs,
+                 env: dict[str, str] | None = None) -> None:
         self.argv = argv
         self.deadline_s = deadline_s
         self.popen = subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+            argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
             # The bench runs no threads, so preexec_fn is safe here.
             text=True, preexec_fn=child_setup(cpus),  # noqa: PLW1509
         )
@@ -122,7 +124,8 @@ class _Child:
             if line.startswith(RESULT_MARK):
                 parsed: dict[str, Any] = json.loads(line[len(RESULT_MARK):])
                 return parsed
-        raise BenchError(f"{Path(self.argv[0]).name} gave no result: {err.strip()[-400:]}")
+        name = self.argv[2] if self.argv[1:2] == ["-m"] else Path(self.argv[0]).name
+        raise BenchError(f"{name} gave no result: {err.strip()[-400:]}")
 
     def stop(self) -> None:
         if self.popen.poll() is None:
@@ -210,7 +213,7 @@ class _PythonRun:
 
 
 class PythonLoad:
-    """Worker processes of scripts/bench_pyload.py, one per 'thread'."""
+    """Worker processes of pyload.py, one per 'thread'."""
 
     name = "python"
 
@@ -227,13 +230,13 @@ class PythonLoad:
         self._files += 1
         spec = self.run_dir / f"load-{self._files}-{workload.name}.json"
         spec.write_text(json.dumps(workload.to_json()))
-        worker = Path(__file__).with_name("bench_pyload.py")
         start_at = time.monotonic() + 0.2  # every worker starts at the same moment
         per_worker = max(1, self.connections // self.threads)
         children = [
-            _Child([sys.executable, str(worker), base_url, str(spec), "--connections",
-                    str(per_worker), "--duration", str(duration_s), "--start-at", str(start_at),
-                    "--offset", str(index * 7919)], duration_s + GRACE_S, self.cpus)
+            _Child(module_argv("pyload", base_url, str(spec), "--connections", str(per_worker),
+                               "--duration", str(duration_s), "--start-at", str(start_at),
+                               "--offset", str(index * 7919)),
+                   duration_s + GRACE_S, self.cpus, env=module_env())
             for index in range(self.threads)
         ]
         return _PythonRun(children)

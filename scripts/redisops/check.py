@@ -4,7 +4,7 @@ Reads the same environment the service reads (REDIS_URL, REDIS_TLS,
 REDIS_TLS_CA_FILE, REDIS_TLS_REJECT_UNAUTHORIZED) to find Redis and judge
 TLS; --host/--port override the address (password then from REDISCLI_AUTH).
 Gathers facts with redis-cli (INFO, CONFIG GET save, one PING without
-credentials), runs the items in _ops_checks and prints one line each.
+credentials), runs the items in checklist.py and prints one line each.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-import _ops_checks as checks
-from _ops_redis import AUTH_ENV, Endpoint, OpsError, RedisCli, env_flag
+from scripts.redisops import checklist as checks
+from scripts.redisops.rediscli import AUTH_ENV, Endpoint, OpsError, RedisCli, env_flag
 
 DEFAULT_URL = "redis://localhost:6379"
 EXIT_FAIL = 1

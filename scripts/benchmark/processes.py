@@ -1,4 +1,5 @@
-"""The processes scripts/bench starts: redis-server, the service, the baselines.
+"""The processes scripts/bench starts: redis-server (through the tests' harness,
+tests/support/redis_server.py), the service, the baselines.
 
 Every process is started through one `Processes` group, in its own session
 (so a Ctrl-C at the terminal reaches only the bench, which then stops them
@@ -13,9 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,9 +24,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench_os import CPUs, Placement, child_setup, free_port
+from scripts.benchmark.placement import CPUs, Placement, child_setup
+from tests.support.ports import free_port
+from tests.support.redis_server import RedisServer
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 15.0
 # Variables the service reads: the machine's own values never leak into a run.
 SERVICE_VARIABLE_PREFIXES = ("REDIS_", "CACHE_")
@@ -38,16 +39,6 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 class BenchError(RuntimeError):
     """A process would not start or answer: the run cannot go on."""
-
-
-def redis_ping(port: int, timeout: float = 0.5) -> bool:
-    """True when a server on `port` answers PING with PONG (raw RESP)."""
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
-            sock.sendall(b"*1\r\n$4\r\nPING\r\n")
-            return sock.recv(64).startswith(b"+PONG")
-    except OSError:
-        return False
 
 
 def http_json(url: str, *, method: str = "GET", body: bytes | None = None,
@@ -66,10 +57,24 @@ def http_json(url: str, *, method: str = "GET", body: bytes | None = None,
 
 
 def _scrubbed_environ() -> dict[str, str]:
+    # No PYTHONPATH either: the service is imported from its own checkout (cwd).
     return {
         name: value for name, value in os.environ.items()
-        if name not in SERVICE_VARIABLES and not name.startswith(SERVICE_VARIABLE_PREFIXES)
+        if name not in (*SERVICE_VARIABLES, "PYTHONPATH")
+        and not name.startswith(SERVICE_VARIABLE_PREFIXES)
     }
+
+
+def module_argv(module: str, *args: str) -> list[str]:
+    """`python -m scripts.benchmark.<module> ...`: run it with `module_env()`."""
+    return [sys.executable, "-m", f"scripts.benchmark.{module}", *args]
+
+
+def module_env(*first: Path) -> dict[str, str]:
+    """This environment with `first`, then this checkout, ahead on PYTHONPATH."""
+    inherited = os.environ.get("PYTHONPATH", "")
+    path = [str(p) for p in (*first, ROOT)] + ([inherited] if inherited else [])
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
 
 
 class Process:
@@ -138,35 +143,16 @@ class Process:
             time.sleep(0.005)
 
 
-class RedisProcess(Process):
-    """redis-server without persistence; kill, pause, resume, restart in place."""
+class RedisProcess(RedisServer):
+    """The tests' redis-server harness (no persistence; kill, pause, resume,
+    start again on the same port); failures to start are BenchErrors."""
 
-    def __init__(self, name: str, data_dir: Path, cpus: CPUs = None) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise BenchError("redis-server is not on PATH (Debian: apt-get install redis-server)")
-        self.port = free_port()
-        data_dir.mkdir(parents=True, exist_ok=True)
-        argv = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(data_dir),
-                "--daemonize", "no", "--save", "", "--appendonly", "no"]
-        super().__init__(name, argv, data_dir / "redis.log", cpus=cpus)
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        self.spawn()
-        self.wait_until(lambda: redis_ping(self.port), "answer PING")
-
-    def kill(self) -> None:
-        self.stop(signal.SIGKILL)
-
-    def pause(self) -> None:
-        self.send(signal.SIGSTOP)
-
-    def resume(self) -> None:
-        self.send(signal.SIGCONT)
+    def start(self) -> RedisProcess:
+        try:
+            super().start()
+        except RuntimeError as exc:
+            raise BenchError(str(exc)) from exc
+        return self
 
 
 class HttpProcess(Process):
@@ -210,10 +196,11 @@ class Processes:
         self.run_dir = run_dir
         self.service_root = service_root
         self.placement = placement or Placement()
-        self.started: list[Process] = []
+        self.started: list[Process | RedisServer] = []
 
     def redis(self, name: str) -> RedisProcess:
-        server = RedisProcess(name, self.run_dir / name, self.placement.others)
+        server = RedisProcess(self.run_dir / name,
+                              preexec_fn=child_setup(self.placement.others))
         self.started.append(server)
         server.start()
         return server
@@ -230,12 +217,11 @@ class Processes:
         return self._launch(process, wait)
 
     def baseline(self, name: str, mode: str, *args: str, wait: bool = True) -> HttpProcess:
-        """A bare handler of scripts/bench_baselines.py; wait as for service()."""
-        script = Path(__file__).with_name("bench_baselines.py")
+        """A bare handler of baselines.py; wait as for service()."""
         port = free_port()
-        argv = [sys.executable, str(script), mode, "--port", str(port), *args]
+        argv = module_argv("baselines", mode, "--port", str(port), *args)
         process = HttpProcess(name, argv, self.run_dir / f"{name}.log", "/ping", port=port,
-                              cpus=self.placement.servers)
+                              env=module_env(), cpus=self.placement.servers)
         return self._launch(process, wait)
 
     def _launch(self, process: HttpProcess, wait: bool) -> HttpProcess:

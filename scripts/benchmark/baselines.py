@@ -8,7 +8,7 @@ Each runs as its own process with the service's server settings: the same
 route pattern, `web.AppRunner(access_log=None)`, the default asyncio event
 loop, no middlewares. They are deliberately naive: one Redis round trip per
 request is what the service's auto-pipelining is compared with.
-Run: python scripts/bench_baselines.py MODE --port N [--redis-url URL] [--value-file F]
+Run: python -m scripts.benchmark.baselines MODE --port N [--redis-url URL] [--value-file F]
 """
 
 from __future__ import annotations

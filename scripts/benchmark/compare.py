@@ -26,7 +26,7 @@ import statistics
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from bench_load import Generator, LoadResult, Workload
+from scripts.benchmark.load import Generator, LoadResult, Workload
 
 
 class Server(Protocol):

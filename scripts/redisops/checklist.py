@@ -1,6 +1,6 @@
 """The production checklist items, as pure functions of observed facts.
 
-Used by scripts/check-production (_ops_check gathers the facts). Each item
+Used by scripts/check-production (check.py gathers the facts). Each item
 of the guide's "Production Checklist" that can be observed from outside
 becomes one Result: PASS, WARN (works, but not what the guide recommends)
 or FAIL (the guide's requirement is not met). Keeping them pure lets each

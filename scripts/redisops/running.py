@@ -17,7 +17,7 @@ import os
 import socket
 from pathlib import Path
 
-from _ops_redis import OpsError
+from scripts.redisops.rediscli import OpsError
 
 EXIT_RUNNING = 3
 SERVER_NAMES = ("redis-server",)

@@ -11,23 +11,27 @@
 from __future__ import annotations
 
 import json
-import os
 import platform
 import statistics
 import subprocess
-import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import bench_workloads as wl
-from bench_compare import Comparison, Rounds, compare, run_one
-from bench_load import Generator
-from bench_os import CPUs, child_setup
-from bench_outage import OutagePlan, run_outages, wait_ready
-from bench_procs import BenchError, HttpProcess, Processes
+from scripts.benchmark import workloads as wl
+from scripts.benchmark.compare import Comparison, Rounds, compare, run_one
+from scripts.benchmark.load import Generator
+from scripts.benchmark.outage import OutagePlan, run_outages, wait_ready
+from scripts.benchmark.placement import CPUs, child_setup
+from scripts.benchmark.processes import (
+    BenchError,
+    HttpProcess,
+    Processes,
+    module_argv,
+    module_env,
+)
 
 # The outage service reconnects fast so a round takes seconds, not minutes;
 # every other setting (REDIS_COMMAND_TIMEOUT_MS=250 included) is the default.
@@ -153,17 +157,17 @@ def run_outage(procs: Processes, generator: Generator, plan: Plan,
 
 
 def run_memory(service_root: Path, cpus: CPUs, ops: int, rounds: int) -> dict[str, Any]:
-    """scripts/bench_memory.py in its own process, importing `service_root`'s tier."""
-    script = Path(__file__).with_name("bench_memory.py")
+    """memory.py in its own process, importing `service_root`'s tier."""
     done = subprocess.run(
-        [sys.executable, str(script), "--ops", str(ops), "--rounds", str(rounds)],
-        env={**os.environ, "PYTHONPATH": str(service_root)}, capture_output=True, text=True,
+        module_argv("memory", "--ops", str(ops), "--rounds", str(rounds)),
+        # The service from `service_root` (cwd and first on the path), the rest from here.
+        cwd=service_root, env=module_env(service_root), capture_output=True, text=True,
         timeout=300, check=False,
         # The bench runs no threads, so preexec_fn is safe here.
         preexec_fn=child_setup(cpus),
     )
     if done.returncode != 0:
-        raise BenchError(f"bench_memory.py failed: {done.stderr.strip()[-800:]}")
+        raise BenchError(f"memory.py failed: {done.stderr.strip()[-800:]}")
     figures: dict[str, Any] = json.loads(done.stdout)
     return figures
 

@@ -19,7 +19,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from _ops_redis import EXIT_TIMEOUT, OpsError, RedisCli, poll, remaining
+from scripts.redisops.rediscli import EXIT_TIMEOUT, OpsError, RedisCli, poll, remaining
 
 # BGSAVE refuses while another fork child runs; these replies mean "try again".
 BUSY_REPLIES = ("already in progress", "rewriting in progress", "can't bgsave right now")

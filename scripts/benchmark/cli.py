@@ -19,14 +19,14 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from bench_compare import Rounds
-from bench_load import make_generator
-from bench_os import Placement
-from bench_outage import OutagePlan
-from bench_procs import ROOT, BenchError, Processes
-from bench_report import render
-from bench_run import Plan, machine, run_sections
-from bench_targets import evaluate
+from scripts.benchmark.compare import Rounds
+from scripts.benchmark.load import make_generator
+from scripts.benchmark.outage import OutagePlan
+from scripts.benchmark.placement import Placement
+from scripts.benchmark.processes import ROOT, BenchError, Processes
+from scripts.benchmark.report import render
+from scripts.benchmark.sections import Plan, machine, run_sections
+from scripts.benchmark.targets import evaluate
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -176,6 +176,3 @@ def main(argv: list[str]) -> int:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
     return EXIT_OK
 
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

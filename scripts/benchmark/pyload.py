@@ -1,6 +1,6 @@
 """One worker process of the Python load generator (used when wrk is missing).
 
-    python scripts/bench_pyload.py BASE_URL WORKLOAD.json --connections N
+    python -m scripts.benchmark.pyload BASE_URL WORKLOAD.json --connections N
         --duration S --start-at MONOTONIC [--offset K]
 
 Opens N keep-alive HTTP/1.1 connections and keeps exactly one request in

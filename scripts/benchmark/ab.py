@@ -1,7 +1,9 @@
 """Before/after: two checkouts of the service under the same load at the same time.
 
-    python scripts/bench_ab.py --before DIR [--after DIR] [--rounds N] [--duration S]
-                               [--instances N] [--cases memory_hit_get,...]
+    .venv/bin/python -m scripts.benchmark.ab --before DIR [--after DIR] [--rounds N]
+        [--duration S] [--instances N] [--cases memory_hit_get,...] [--json FILE]
+
+(from the checkout's root, after scripts/bench has made .venv and installed wrk).
 
 This machine's CPUs change speed by tens of percent from one second to the
 next, so two runs made one after the other (even paired, seconds apart) cannot
@@ -24,12 +26,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import bench_workloads as wl
-from bench_compare import Comparison, side_by_side
-from bench_load import make_generator
-from bench_os import Placement
-from bench_procs import ROOT, BenchError, HttpProcess, Processes
-from bench_run import start_service
+from scripts.benchmark import workloads as wl
+from scripts.benchmark.compare import Comparison, side_by_side
+from scripts.benchmark.load import make_generator
+from scripts.benchmark.placement import Placement
+from scripts.benchmark.processes import ROOT, BenchError, HttpProcess, Processes
+from scripts.benchmark.sections import start_service
 
 CASES = ("memory_hit_get", "redis_hit_get", "put")
 
@@ -72,7 +74,8 @@ def run(args: argparse.Namespace, run_dir: Path) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m scripts.benchmark.ab",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("--before", type=Path, required=True)
     parser.add_argument("--after", type=Path, default=ROOT)
     parser.add_argument("--rounds", type=int, default=6)
@@ -89,7 +92,7 @@ def main(argv: list[str]) -> int:
     try:
         results = run(args, run_dir)
     except BenchError as exc:
-        print(f"bench_ab: {exc}", file=sys.stderr)
+        print(f"benchmark.ab: {exc}", file=sys.stderr)
         return 1
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)

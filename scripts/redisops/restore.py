@@ -1,10 +1,10 @@
 """scripts/restore-redis: put a backup back into a stopped server's data directory.
 
-Flow: refuse if a redis-server is using the directory (_ops_running) ->
+Flow: refuse if a redis-server is using the directory (running.py) ->
 refuse if files would be replaced without --force -> unpack into a staging
-directory and verify (_ops_stage) -> move replaced files aside as
+directory and verify (stage.py) -> move replaced files aside as
 `<name>.before-restore-<UTC stamp>` -> rename the staged files into place
--> optionally rebuild the AOF from the RDB (_ops_rebuild) -> give the files
+-> optionally rebuild the AOF from the RDB (rebuild.py) -> give the files
 the data directory's owner (when run as root, like the guide's chown).
 """
 
@@ -17,10 +17,10 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-from _ops_rebuild import rebuild_aof
-from _ops_redis import OpsError, report_progress
-from _ops_running import ensure_stopped
-from _ops_stage import (
+from scripts.redisops.rebuild import rebuild_aof
+from scripts.redisops.rediscli import OpsError, report_progress
+from scripts.redisops.running import ensure_stopped
+from scripts.redisops.stage import (
     backup_kind,
     find_manifest,
     stage_aof,

@@ -1,8 +1,8 @@
 """scripts/backup-redis: snapshot a Redis server's RDB (and AOF) into a backup dir.
 
-Flow: PING -> BGSAVE and wait (_ops_snapshot) -> gzip the RDB as
+Flow: PING -> BGSAVE and wait (snapshot.py) -> gzip the RDB as
 dump_YYYYmmdd_HHMMSS.rdb.gz -> when appendonly is yes, archive the AOF
-directory as appendonly_YYYYmmdd_HHMMSS.tar.gz (_ops_aof) -> delete backups
+directory as appendonly_YYYYmmdd_HHMMSS.tar.gz (aof.py) -> delete backups
 older than the retention, only after this backup succeeded.
 """
 
@@ -16,15 +16,15 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-from _ops_aof import backup_aof
-from _ops_redis import (
+from scripts.redisops.aof import backup_aof
+from scripts.redisops.rediscli import (
     OpsError,
     RedisCli,
     add_connection_arguments,
     endpoint_from_args,
     report_progress,
 )
-from _ops_snapshot import bgsave, fetch_and_gzip, local_rdb, write_gzip
+from scripts.redisops.snapshot import bgsave, fetch_and_gzip, local_rdb, write_gzip
 
 PATTERNS = ("dump_*.rdb.gz", "appendonly_*.tar.gz")
 DAY_S = 86400

@@ -7,7 +7,7 @@ One round, with the outage mix running throughout (3 memory-hit GETs : 1 PUT):
     recovery phase  back_after_s in, Redis is restarted on its port / SIGCONT
 
 The p99 "once detected" is held against the same mix on a memory-only
-service (REDIS_URL empty, measured by scripts/bench_run.py): what serving
+service (REDIS_URL empty, measured by sections.py): what serving
 costs when Redis plays no part, PUTs included.
 
 Detection (failure -> the state leaves `ready`) and recovery (Redis back ->
@@ -24,8 +24,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from bench_load import Generator, LoadResult, Workload
-from bench_procs import BenchError, HttpProcess, RedisProcess, http_json
+from scripts.benchmark.load import Generator, LoadResult, Workload
+from scripts.benchmark.processes import BenchError, HttpProcess, RedisProcess, http_json
 
 READY_TIMEOUT_S = 20.0
 PHASES = ("failure", "outage", "recovery")

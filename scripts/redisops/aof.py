@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from _ops_redis import OpsError, RedisCli, poll, remaining
+from scripts.redisops.rediscli import OpsError, RedisCli, poll, remaining
 
 REWRITE_SETTING = "auto-aof-rewrite-percentage"
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 import json
 import urllib.request
 
-from bench_load import Request, Workload
-from bench_procs import BenchError, http_json
+from scripts.benchmark.load import Request, Workload
+from scripts.benchmark.processes import BenchError, http_json
 
 NAMESPACE = "default"
 CONTENT_TYPE = "application/json"

@@ -12,9 +12,10 @@ path (`cache[key]`, `cache[key] = value`); for reads also through
 miss (reported, not a target). Each contender runs its own plain
 loop, so no call wrapper is timed; rounds interleave the contenders.
 
-Runs as its own process (scripts/bench starts it with PYTHONPATH set to the
-checkout under test), so the bench's own heap does not colour the figures:
-    python scripts/bench_memory.py --ops N --rounds R   -> one JSON line
+The tier comes from tier.py, the benchmark's one import of the service.
+Runs as its own process (scripts/bench starts it from the checkout under
+test), so the bench's own heap does not colour the figures:
+    python -m scripts.benchmark.memory --ops N --rounds R   -> one JSON line
 """
 
 from __future__ import annotations
@@ -23,79 +24,14 @@ import argparse
 import json
 import statistics
 import sys
-import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from cachetools import LRUCache, TTLCache
 
-import service.app
-import service.cache.memory
-from service.cache.entry import Entry
-from service.cache.memory import MemoryTier
-from service.clock import SystemClock
+from scripts.benchmark.tier import CAPACITY, TTL_S, VALUE, tier_get, tier_set, timed
 
-CAPACITY = 1000
-TTL_S = 600.0
-VALUE = b"x" * 64
-CONTENT_TYPE = "application/json"
 Loop = Callable[[list[str], int], float]
-
-
-def _service_clock() -> Callable[[], float]:
-    # Older checkouts (--service-root) handed the tier SystemClock().monotonic.
-    reader = getattr(service.app, "monotonic_reader", None)
-    return reader(SystemClock()) if reader is not None else SystemClock().monotonic
-
-
-def _timed(body: Callable[[], None]) -> float:
-    started = time.perf_counter()
-    body()
-    return time.perf_counter() - started
-
-
-def tier_get(keys: list[str], passes: int) -> float:
-    tier = MemoryTier(CAPACITY, TTL_S, _service_clock())
-    for key in keys:
-        if hasattr(tier, "deadline"):  # older checkouts (--service-root)
-            tier.put(key, Entry(VALUE, CONTENT_TYPE, tier.deadline(TTL_S)))
-        else:
-            tier.put(key, VALUE, CONTENT_TYPE, TTL_S)
-    get = tier.get
-
-    def body() -> None:
-        for _ in range(passes):
-            for key in keys:
-                get(key)
-
-    return _timed(body)
-
-
-def tier_set(keys: list[str], passes: int) -> float:
-    tier = MemoryTier(CAPACITY, TTL_S, _service_clock())
-    if hasattr(tier, "deadline"):
-        return _tier_set_entries(tier, keys, passes)
-    put = tier.put
-
-    def body() -> None:
-        for _ in range(passes):
-            for key in keys:
-                put(key, VALUE, CONTENT_TYPE, TTL_S)
-
-    return _timed(body)
-
-
-def _tier_set_entries(tier: Any, keys: list[str], passes: int) -> float:
-    # Older checkouts (--service-root): the writer built the Entry and its deadline.
-    put, deadline = tier.put, tier.deadline
-
-    def body() -> None:
-        for _ in range(passes):
-            for key in keys:
-                put(key, Entry(VALUE, CONTENT_TYPE, deadline(TTL_S)))
-
-    return _timed(body)
 
 
 def cache_get(make: Callable[[], Any]) -> Loop:
@@ -109,7 +45,7 @@ def cache_get(make: Callable[[], Any]) -> Loop:
                 for key in keys:
                     cache[key]
 
-        return _timed(body)
+        return timed(body)
 
     return run
 
@@ -127,7 +63,7 @@ def cache_get_method(make: Callable[[], Any]) -> Loop:
                 for key in keys:
                     get(key)
 
-        return _timed(body)
+        return timed(body)
 
     return run
 
@@ -141,7 +77,7 @@ def cache_set(make: Callable[[], Any]) -> Loop:
                 for key in keys:
                     cache[key] = VALUE
 
-        return _timed(body)
+        return timed(body)
 
     return run
 
@@ -182,9 +118,8 @@ def run_memory(ops: int, rounds: int) -> dict[str, Any]:
                       resident, ops, rounds)
     sets = measure({"memory_tier": tier_set, "lru_cache": cache_set(_lru),
                     "ttl_cache": cache_set(_ttl)}, churn, ops, rounds)
-    compiled = Path(service.cache.memory.__file__ or "").suffix == ".so"
     return {"capacity": CAPACITY, "ops_per_measurement": ops, "rounds": rounds,
-            "compiled": compiled, "target_ratio": 1.0, "get_hit": get_hit, "set": sets}
+            "target_ratio": 1.0, "get_hit": get_hit, "set": sets}
 
 
 def main(argv: list[str]) -> int:

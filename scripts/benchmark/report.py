@@ -74,8 +74,7 @@ def outage_lines(outage: dict[str, Any]) -> list[str]:
 
 
 def memory_lines(memory: dict[str, Any]) -> list[str]:
-    compiled = "compiled by mypyc" if memory.get("compiled") else "plain Python"
-    lines = ["", f"in-process: the memory tier ({compiled}) against cachetools",
+    lines = ["", "in-process: the memory tier against cachetools",
              (f"{'in-process (M ops/s)':<24}{'memory tier':>12}{'LRUCache':>10}"
                   f"{'TTLCache':>10}{'vs LRU':>9}{'vs TTL':>9}")]
     for key, title in (("get_hit", "get hit"), ("set", "set (evicting)")):

@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _ops_redis import Endpoint, OpsError, RedisCli, poll, remaining
+from scripts.redisops.rediscli import Endpoint, OpsError, RedisCli, poll, remaining
 
 
 def rebuild_aof(data_dir: Path, dbfilename: str, appenddirname: str,

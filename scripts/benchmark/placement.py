@@ -1,8 +1,8 @@
 """What scripts/bench asks of the operating system for the processes it starts.
 
-Free loopback ports; a parent-death signal, so a child dies with the bench
-even when the bench is killed outright; and CPU placement (Linux affinity),
-so the server under test has a CPU of its own.
+A parent-death signal, so a child dies with the bench even when the bench is
+killed outright; and CPU placement (Linux affinity), so the server under
+test has a CPU of its own.
 """
 
 from __future__ import annotations
@@ -10,17 +10,10 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 
 PR_SET_PDEATHSIG = 1
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def die_with_parent() -> None:

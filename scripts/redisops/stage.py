@@ -16,8 +16,8 @@ import subprocess
 import tarfile
 from pathlib import Path
 
-from _ops_aof import manifest_files
-from _ops_redis import OpsError
+from scripts.redisops.aof import manifest_files
+from scripts.redisops.rediscli import OpsError
 
 RDB_MAGIC = b"REDIS"
 CHECK_TIMEOUT_S = 600

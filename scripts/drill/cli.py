@@ -1,0 +1,224 @@
+"""scripts/failover-drill's command line: parse, run the steps in order, report.
+
+The steps live in steps.py (the Drill), the HTTP and shell side in probe.py,
+the journal check in journal.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+from scripts.drill.probe import Service
+from scripts.drill.steps import EXIT_FAILED, EXIT_OK, Drill
+
+EXIT_INTERRUPTED = 130
+
+DESCRIPTION = """\
+The guide's "Test Redis Failover" as one command against a running service:
+stop Redis, check the service falls back to memory and keeps serving, start
+Redis, check it recovers; PASS/FAIL per step, times to detect and recover."""
+
+EPILOG = """\
+failover mode (default): the guide's seven steps plus a journal check
+  1 GET /health answers 200      2 /health/detailed .checks.redis.status is healthy
+  3 run --stop-cmd (exit 0)      4 .checks.redis.status turns unhealthy within --detect-timeout
+  5 /api/status and /health/ready answer 200; a PUT then GET of a unique key
+    in --namespace returns the same body with X-Cache: hit-memory
+  6 run --start-cmd (exit 0)     7 .checks.redis.status is healthy within --recover-timeout
+  8 /health/events since step 2 read ready -> error -> reconnecting (error,
+    reconnecting and failed may repeat) -> ready, and nothing after that
+
+cache-recovery mode: the guide's "Test Cache Recovery"; passes when
+  1-2 as above   3 --keys keys are PUT and read back   4 stop   5 unhealthy in time
+  6 start        7 healthy in time, and checks.cache.redis.reconnects went up
+  8 every earlier key reads back with its exact body or as a 404 miss (never
+    another body, never an error status); memory-tier entries before and after
+    are reported: the memory tier lives in the service process and survives a
+    Redis restart, while Redis itself comes back empty unless it persists
+  9 a key written after recovery reads back, and Redis is still healthy
+  10 the journal check (step 8 of failover mode)
+
+Once the stop command has run, the start command and the wait for recovery
+run even after a failed step or a Ctrl-C (which skips the remaining checks
+and any --hold), so the drill does not leave Redis down; a second Ctrl-C
+aborts at once (exit 130).
+
+Time to detect / recover: from the stop / start command's return to the
+first poll that saw the change (resolution --poll-interval). "Service-side
+outage" is the journal's interval from the link's first error to Connected.
+Keys the drill wrote are deleted at the end (best effort). CACHE_API_TOKEN,
+when set, is sent as the bearer token for /cache/*. The stop/start commands
+are printed and reported as given: pass a Redis password through the
+environment (REDISCLI_AUTH), never on their command line.
+
+exit codes: 0 every step passed; 1 a step failed, timed out or was
+interrupted (the message names the step); 2 bad usage; 130 aborted by a
+second Ctrl-C.
+
+examples:
+  scripts/failover-drill --json drill.json      # docker compose: container roleready-redis
+  scripts/failover-drill --stop-cmd 'systemctl stop redis' --start-cmd 'systemctl start redis'
+  scripts/failover-drill --url http://localhost:3001 --hold 10 \\
+    --stop-cmd 'redis-cli -p 6392 shutdown nosave' \\
+    --start-cmd 'redis-server --port 6392 --daemonize yes'
+"""
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="failover-drill", description=DESCRIPTION,
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add = parser.add_argument
+    add("--mode", choices=("failover", "cache-recovery"), default="failover",
+        help="which drill (default %(default)s; the steps are below)")
+    add("--url", default="http://localhost:3001", help="the service (default %(default)s)")
+    add("--stop-cmd", default="docker stop roleready-redis",
+        help="shell command that stops Redis (default: %(default)s)")
+    add("--start-cmd", default="docker start roleready-redis",
+        help="shell command that starts Redis again (default: %(default)s)")
+    add("--detect-timeout", type=positive, default=30.0, metavar="S",
+        help="seconds to wait for unhealthy after the stop (and for healthy at first) "
+        "(default %(default)s)")
+    add("--recover-timeout", type=positive, default=60.0, metavar="S",
+        help="seconds to wait for healthy after the start command (default %(default)s)")
+    add("--hold", type=non_negative, default=0.0, metavar="S",
+        help="keep Redis stopped at least S seconds before the start command, so the "
+        "reconnect backoff grows as in a real outage (default %(default)s)")
+    add("--poll-interval", type=positive, default=0.25, metavar="S",
+        help="seconds between /health/detailed polls (default %(default)s)")
+    add("--command-timeout", type=positive, default=60.0, metavar="S",
+        help="time limit for each stop/start command (default %(default)s)")
+    add("--http-timeout", type=positive, default=5.0, metavar="S",
+        help="time limit for each HTTP request (default %(default)s)")
+    add("--namespace", default="default",
+        help="cache namespace for the drill's keys (default %(default)s)")
+    add("--keys", type=int, default=20, help="keys populated in cache-recovery mode (default 20)")
+    add("--json", metavar="FILE", help="also write a JSON report to FILE")
+    args = parser.parse_args(argv)
+    if not 1 <= args.keys <= 1000:
+        parser.error("--keys must be between 1 and 1000")
+    return args
+
+
+def non_negative(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be zero or more seconds: {text}")
+    return value
+
+
+def positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds: {text}")
+    return value
+
+
+def run_failover(drill: Drill) -> None:
+    drill.step("service answers", drill.service_answers)
+    drill.step("Redis healthy", drill.redis_healthy)
+    drill.step("stop Redis", drill.stop_redis)
+    drill.step("fallback detected", drill.fallback_detected)
+    drill.step("service still works", drill.still_serves)
+    drill.step("start Redis", drill.start_redis, restores=True)
+    drill.step("Redis recovered", drill.recovered, restores=True)
+    drill.step("journal sequence", drill.journal)
+
+
+def run_cache_recovery(drill: Drill) -> None:
+    drill.step("service answers", drill.service_answers)
+    drill.step("Redis healthy", drill.redis_healthy)
+    drill.step("populate cache", drill.populate)
+    drill.step("stop Redis", drill.stop_redis)
+    drill.step("outage detected", drill.fallback_detected)
+    drill.step("start Redis", drill.start_redis, restores=True)
+    drill.step("Redis reconnected", drill.reconnected, restores=True)
+    drill.step("earlier keys consistent", drill.earlier_keys)
+    drill.step("write after recovery", drill.write_after)
+    drill.step("journal sequence", drill.journal)
+
+
+def report(drill: Drill, args: argparse.Namespace, started: str, total_s: float,
+           left: list[str]) -> dict[str, Any]:
+    failure = drill.failure
+    return {
+        "drill": args.mode, "url": args.url, "passed": failure is None,
+        "exit_code": EXIT_OK if failure is None else EXIT_FAILED,
+        "started_at": started, "finished_at": now_iso(),
+        "failure": None if failure is None else
+        {"step": failure.number, "name": failure.name, "message": failure.detail},
+        "timings": {"time_to_detect_s": None, "time_to_recover_s": None,
+                    "service_outage_s": None, **drill.context["timings"],
+                    "total_s": round(total_s, 3)},
+        "steps": [asdict(step) for step in drill.steps],
+        "journal": drill.context["journal"],
+        "cache": drill.context["cache"] or None,
+        "keys_left_behind": left,
+        "settings": {name: getattr(args, name) for name in (
+            "stop_cmd", "start_cmd", "detect_timeout", "recover_timeout", "hold",
+            "poll_interval")},
+    }
+
+
+def write_json(path: str, result: dict[str, Any]) -> bool:
+    try:
+        with open(path, "w", encoding="utf-8") as handle:
+            json.dump(result, handle, indent=2)
+            handle.write("\n")
+    except OSError as exc:
+        print(f"FAIL: cannot write the JSON report {path}: {exc}", file=sys.stderr)
+        return False
+    return True
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def seconds(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f} s"
+
+
+def main(argv: Sequence[str]) -> int:
+    args = parse_args(argv)
+    service = Service(args.url, args.http_timeout, os.environ.get("CACHE_API_TOKEN") or None)
+    drill = Drill(service, args, lambda line: print(line, flush=True))
+    drill.context["run_id"] = uuid.uuid4().hex[:12]
+    started, clock = now_iso(), time.monotonic()
+    print(f"{args.mode} drill against {args.url}", flush=True)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, drill.on_sigint)
+    try:
+        (run_failover if args.mode == "failover" else run_cache_recovery)(drill)
+    except KeyboardInterrupt:
+        print("ABORTED by a second Ctrl-C: Redis may still be stopped", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    left = drill.finish()
+    result = report(drill, args, started, time.monotonic() - clock, left)
+    timings = result["timings"]
+    print(f"time to detect: {seconds(timings['time_to_detect_s'])}")
+    print(f"time to recover: {seconds(timings['time_to_recover_s'])}")
+    print(f"service-side outage (journal): {seconds(timings['service_outage_s'])}")
+    if left:
+        print(f"warning: could not delete drill keys: {', '.join(left)}")
+    if args.json and not write_json(args.json, result):
+        return EXIT_FAILED
+    failure = drill.failure
+    passed = sum(step.status == "pass" for step in drill.steps)
+    if failure is None:
+        print(f"PASS: all {passed} steps passed")
+        return EXIT_OK
+    print(f"FAIL: step {failure.number} ({failure.name}): {failure.detail}", file=sys.stderr)
+    print(f"FAIL: {passed} of {len(drill.steps)} steps passed")
+    return EXIT_FAILED
+

@@ -1,0 +1,115 @@
+"""The service as the drill sees it: HTTP answers, shell commands, health polls.
+
+Standard library only, like the rest of scripts/drill/.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+class StepFailed(Exception):
+    """A step's check did not hold; the message says what was seen."""
+
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: bytes
+    headers: dict[str, str]
+    elapsed_s: float
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body)
+        except ValueError as exc:
+            raise StepFailed(f"expected JSON, got {self.body[:120]!r}") from exc
+
+
+class Service:
+    """The service's HTTP API; any answer (even 5xx) is a Reply, no answer raises."""
+
+    def __init__(self, url: str, timeout_s: float, token: str | None) -> None:
+        self.url = url.rstrip("/")
+        self.timeout_s = timeout_s
+        self.token = token
+
+    def call(self, method: str, path: str, body: bytes | None = None) -> Reply:
+        request = urllib.request.Request(self.url + path, data=body, method=method)
+        if self.token and path.startswith("/cache/"):
+            request.add_header("Authorization", f"Bearer {self.token}")
+        if body is not None:
+            request.add_header("Content-Type", "text/plain")
+        started = time.monotonic()
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+                return Reply(response.status, response.read(), dict(response.headers),
+                             time.monotonic() - started)
+        except urllib.error.HTTPError as exc:
+            return Reply(exc.code, exc.read(), dict(exc.headers), time.monotonic() - started)
+        except (OSError, urllib.error.URLError) as exc:
+            raise StepFailed(f"{method} {path}: no answer from {self.url} ({exc})") from exc
+
+    def get_json(self, path: str) -> Any:
+        reply = self.call("GET", path)
+        if reply.status != 200:
+            raise StepFailed(f"GET {path} answered {reply.status}: {reply.body[:200]!r}")
+        return reply.json()
+
+    def redis_check(self) -> dict[str, Any]:
+        return dict(self.get_json("/health/detailed")["checks"]["redis"])
+
+    def last_seq(self) -> int:
+        events = self.get_json("/health/events?limit=1")["events"]
+        return int(events[-1]["seq"]) if events else 0
+
+
+def run_command(command: str, timeout_s: float) -> tuple[float, str]:
+    """Run `command` through the shell; output goes to a file, not a pipe, so a
+    start command that leaves a daemon behind cannot hold the drill open."""
+    with tempfile.TemporaryFile() as output:
+        started = time.monotonic()
+        try:
+            code = subprocess.run(command, shell=True, stdin=subprocess.DEVNULL, stdout=output,
+                                  stderr=subprocess.STDOUT, timeout=timeout_s,
+                                  check=False).returncode
+        except subprocess.TimeoutExpired as exc:
+            raise StepFailed(f"`{command}` still running after {timeout_s:g} s") from exc
+        elapsed = time.monotonic() - started
+        output.seek(0)
+        tail = output.read().decode(errors="replace").strip()[-300:]
+    if code != 0:
+        raise StepFailed(f"`{command}` exited {code}" + (f": {tail}" if tail else ""))
+    return elapsed, f"`{command}` exit 0 in {elapsed:.2f} s"
+
+
+def wait_for_redis(service: Service, want: str, *, since: float, timeout_s: float,
+                   poll_s: float, after: str,
+                   interrupted: Callable[[], bool] = lambda: False) -> tuple[float, dict[str, Any]]:
+    """Poll /health/detailed until checks.redis.status == `want`; return the
+    seconds from `since` (a time.monotonic() mark) to the poll that saw it."""
+    while True:
+        if interrupted():
+            raise StepFailed(f"interrupted (Ctrl-C) while waiting for {want!r}")
+        check = service.redis_check()
+        waited = time.monotonic() - since
+        if check.get("status") == want:
+            return round(waited, 3), check
+        if check.get("enabled") is False:
+            raise StepFailed("the service runs memory-only (REDIS_URL is empty): nothing to drill")
+        if waited >= timeout_s:
+            raise StepFailed(
+                f"checks.redis.status still {check.get('status')!r} {waited:.2f} s {after} "
+                f"(connectionStatus={check.get('connectionStatus')!r}, "
+                f"lastError={check.get('lastError')!r})")
+        time.sleep(min(poll_s, max(0.0, timeout_s - waited)))
+

@@ -1,0 +1,5 @@
+"""Redis operations for a Redis host: backup, restore, production checklist.
+
+Standard library and redis-cli only, so plain python3 runs them without the
+project's virtualenv; they never import the service.
+"""
