@@ -18,6 +18,7 @@ from aiohttp.test_utils import TestClient
 
 from service.app import create_app
 from service.config import Settings
+from statemachine.clock import Clock
 from tests.support.redis_server import RedisServer, RedisServers
 from tests.support.service_process import ServiceProcess
 
@@ -100,9 +101,10 @@ def make_settings(redis_url: str = "", **env: str) -> Settings:
 
 @pytest.fixture
 def app_client(aiohttp_client):  # type: ignore[no-untyped-def]
-    """Start an in-process app on a test server: `await app_client(url, **env)`."""
+    """Start an in-process app on a test server: `await app_client(url, **env)`;
+    `clock=` gives it a clock of the test's (a FakeClock moves memory-tier time)."""
 
-    async def start(redis_url: str = "", **env: str) -> TestClient:
-        return await aiohttp_client(create_app(make_settings(redis_url, **env)))
+    async def start(redis_url: str = "", *, clock: Clock | None = None, **env: str) -> TestClient:
+        return await aiohttp_client(create_app(make_settings(redis_url, **env), clock=clock))
 
     return start

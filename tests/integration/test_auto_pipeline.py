@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 import pytest
+from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
+from service import appkeys
 from service.link.pipeline import AutoPipeline
 from tests.support.redis_server import RedisServer
-
-
-async def _commands_processed(client: Redis) -> int:
-    return int((await client.info("stats"))["total_commands_processed"])
+from tests.support.waiting import ready_client
 
 
 async def test_concurrent_calls_share_one_round_trip_in_order(redis_server: RedisServer) -> None:
@@ -24,6 +24,8 @@ async def test_concurrent_calls_share_one_round_trip_in_order(redis_server: Redi
     reads = [pipeline.call("GET", f"k{i}") for i in range(200)]
     assert await asyncio.gather(*writes) == [b"OK"] * 200
     assert await asyncio.gather(*reads) == [str(i).encode() for i in range(200)]
+    # The PING alone, then all 400 queued in one loop turn: two writes in all.
+    assert (pipeline.batches_sent, pipeline.commands_sent) == (2, 401)
     clients = await client.client_list()
     # The pipeline used one connection besides this test's own.
     assert len(clients) == 2
@@ -75,3 +77,20 @@ async def test_a_cancelled_caller_does_not_desynchronise_replies(redis_server: R
     assert await pipeline.call("GET", "a") == b"1"
     await pipeline.close()
     await client.aclose()
+
+
+async def test_concurrent_requests_to_the_service_share_round_trips(
+    app_client: Callable[..., Awaitable[TestClient]], redis_server: RedisServer
+) -> None:
+    service = await ready_client(app_client, redis_server.url, CACHE_LRU_MAX_ITEMS="0")
+    session = service.app[appkeys.LINK].session()
+    assert session is not None
+    pipeline = session.pipeline
+    before = (pipeline.batches_sent, pipeline.commands_sent)
+    answers = await asyncio.gather(*(service.get(f"/cache/default/k{i}") for i in range(50)))
+    assert [a.status for a in answers] == [404] * 50
+    batches = pipeline.batches_sent - before[0]
+    commands = pipeline.commands_sent - before[1]
+    # GET + PTTL per request, and (idle PINGs aside) far fewer writes than requests.
+    assert commands >= 100
+    assert batches <= commands / 4, (batches, commands)

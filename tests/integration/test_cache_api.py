@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -11,8 +10,9 @@ from aiohttp.test_utils import TestClient, make_mocked_request
 
 from service import appkeys
 from service.http import cache_api
+from statemachine.clock import FakeClock
 from tests.support.redis_server import RedisServer
-from tests.support.waiting import link_state, ready_client
+from tests.support.waiting import eventually_async, link_state, ready_client
 
 StartClient = Callable[..., Awaitable[TestClient]]
 
@@ -178,29 +178,41 @@ async def test_redis_keys_follow_the_prefix_scheme_with_ttl(
     await raw.aclose()
 
 
+# TTL tests: the memory tier runs on a FakeClock moved by the test, Redis on
+# real time, which is only ever waited for (polled), never raced against.
+
+
 async def test_short_namespace_expires_in_both_tiers(
     app_client: StartClient, redis_server: RedisServer
 ) -> None:
-    client = await ready_client(app_client, redis_server.url, CACHE_BRIEF_TTL_MS="300")
+    clock = FakeClock()
+    client = await ready_client(app_client, redis_server.url, clock, CACHE_BRIEF_TTL_MS="300")
     await client.put("/cache/brief/k", data=b"v")
-    assert (await client.get("/cache/brief/k")).status == 200
+    got = await client.get("/cache/brief/k")
+    assert (got.status, got.headers["X-Cache"]) == (200, "hit-memory")
     raw = aioredis.Redis(port=redis_server.port)
-    assert 0 < await raw.pttl("roleready:brief:k") <= 300
-    await asyncio.sleep(0.35)
+    assert await raw.pttl("roleready:brief:k") <= 300
+    await eventually_async(lambda: _gone(raw, "roleready:brief:k"), what="Redis expiry")
+    clock.advance(0.299)
+    assert (await client.get("/cache/brief/k")).headers["X-Cache"] == "hit-memory"
+    clock.advance(0.001)
     assert (await client.get("/cache/brief/k")).status == 404
-    assert await raw.exists("roleready:brief:k") == 0
     await raw.aclose()
 
 
 async def test_ttl_ms_shortens_the_namespace_ttl(
     app_client: StartClient, redis_server: RedisServer
 ) -> None:
-    client = await ready_client(app_client, redis_server.url)
-    await client.put("/cache/default/short?ttl_ms=200", data=b"v")
+    clock = FakeClock()
+    client = await ready_client(app_client, redis_server.url, clock)
+    await client.put("/cache/default/short?ttl_ms=5000", data=b"v")
     raw = aioredis.Redis(port=redis_server.port)
-    assert 0 < await raw.pttl("roleready:default:short") <= 200
-    await asyncio.sleep(0.25)
-    assert (await client.get("/cache/default/short")).status == 404
+    assert await raw.pttl("roleready:default:short") <= 5000  # not the namespace's 300 s
+    clock.advance(4.999)
+    assert (await client.get("/cache/default/short")).headers["X-Cache"] == "hit-memory"
+    clock.advance(0.001)
+    # Memory's copy has expired; Redis (real time) still holds it.
+    assert (await client.get("/cache/default/short")).headers["X-Cache"] == "hit-redis"
     await raw.aclose()
 
 
@@ -208,15 +220,21 @@ async def test_memory_copy_never_outlives_redis_ttl(
     app_client: StartClient, redis_server: RedisServer
 ) -> None:
     writer = await ready_client(app_client, redis_server.url)
-    reader = await ready_client(app_client, redis_server.url)
-    await writer.put("/cache/default/k?ttl_ms=400", data=b"v")
-    await asyncio.sleep(0.2)
+    clock = FakeClock()
+    reader = await ready_client(app_client, redis_server.url, clock)
+    await writer.put("/cache/default/k?ttl_ms=60000", data=b"v")
     filled = await reader.get("/cache/default/k")
     assert filled.headers["X-Cache"] == "hit-redis"
-    # The reader's memory copy got Redis's remaining ~200 ms, not the
-    # namespace's 300 s: once Redis has expired the key, so has memory.
-    await asyncio.sleep(0.25)
-    assert (await reader.get("/cache/default/k")).status == 404
+    # The reader's memory copy got Redis's remaining TTL (at most 60 s), not
+    # the namespace's 300 s: once Redis has expired the key, so has memory.
+    entry = reader.app[appkeys.CACHE].memory.get("default", "k")
+    assert entry is not None and entry.expires_at - clock.monotonic() <= 60.0
+    clock.advance(60.0)
+    assert (await reader.get("/cache/default/k")).headers["X-Cache"] == "hit-redis"
+
+
+async def _gone(raw: aioredis.Redis, name: str) -> bool:
+    return await raw.exists(name) == 0
 
 
 @pytest.mark.parametrize("content_type", ["text/plain; name=\u20ac", "text/" + "x" * 300])

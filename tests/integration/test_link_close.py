@@ -65,7 +65,7 @@ class ClosingClock(FakeClock):
         await self._at_close.point()
 
 
-def _link(factory: Callable[[], "asyncio.Future[Redis] | object"], clock: FakeClock) -> RedisLink:
+def _link(factory: Callable[[], asyncio.Future[Redis] | object], clock: FakeClock) -> RedisLink:
     return RedisLink(
         ConnectionLifecycle(clock, BackoffPolicy()),
         factory,  # type: ignore[arg-type]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp.test_utils import TestClient
 
 from service import appkeys
 from tests.support.redis_server import RedisServer
-from tests.support.waiting import link_state, ready_client
+from tests.support.waiting import eventually, link_state, ready_client
 
 StartClient = Callable[..., Awaitable[TestClient]]
 NOT_READY = ("error", "reconnecting", "failed")
@@ -106,3 +107,84 @@ async def test_errors_while_ready_are_counted_not_fatal(
     assert lifecycle.view.last_error_kind == "wrongtype"
     # Retried while ready: 1 try + REDIS_MAX_RETRIES_PER_REQUEST (3).
     assert lifecycle.view.errors_total == 4
+
+
+# The defaults a hang meets in production: REDIS_COMMAND_TIMEOUT_MS 250 and a
+# health PING only every 1000 ms, so the request itself meets the hang.
+PRODUCTION_TIMING = {"REDIS_HEALTH_CHECK_INTERVAL_MS": "1000"}
+# The budget plus scheduling slack on a loaded 2-core machine; a deadline
+# even 4x the budget (1 s) fails this.
+HANG_BUDGET_S = 0.25 + 0.5
+
+
+async def test_a_request_meeting_a_hung_redis_costs_at_most_the_command_timeout(
+    app_client: StartClient, redis_server: RedisServer
+) -> None:
+    service = await ready_client(app_client, redis_server.url, **PRODUCTION_TIMING)
+    settings = service.app[appkeys.SETTINGS]
+    assert (settings.redis_command_timeout_ms, settings.redis_health_check_interval_ms) == (250, 1000)
+    redis_server.pause()
+    try:
+        started = time.monotonic()
+        miss = await service.get("/cache/default/unknown")
+        elapsed = time.monotonic() - started
+        assert miss.status == 404
+        assert elapsed < HANG_BUDGET_S, f"{elapsed:.3f} s"
+        # The PUT after it is answered from memory at once (the link dropped).
+        started = time.monotonic()
+        assert (await service.put("/cache/default/k", data=b"v")).status == 204
+        assert time.monotonic() - started < HANG_BUDGET_S
+    finally:
+        redis_server.resume()
+
+
+async def test_an_idle_link_notices_its_traffic_connection_was_killed(
+    app_client: StartClient, redis_server: RedisServer
+) -> None:
+    service = await ready_client(app_client, redis_server.url)
+    link = service.app[appkeys.LINK]
+    replies = await link.execute((("CLIENT", "ID"),))
+    assert replies is not None
+    with redis_server.client() as admin:
+        # Only the connection that carries the cache's commands; no request follows.
+        assert admin.execute_command("CLIENT", "KILL", "ID", replies[0]) == 1
+    await eventually(lambda: link.lifecycle.view.reconnects_total == 1, what="a reconnect")
+    assert link.lifecycle.view.last_error_kind in ("connection", "connection_reset")
+
+
+# Largest entry kept in memory: 1/16 of 16 KiB = 1 KiB.
+SMALL_MEMORY = {"CACHE_LRU_MAX_BYTES": "16384"}
+LARGE = b"L" * 2048
+
+
+async def test_a_value_too_large_for_memory_lives_in_redis_alone(
+    app_client: StartClient, redis_server: RedisServer
+) -> None:
+    service = await ready_client(app_client, redis_server.url, **SMALL_MEMORY)
+    assert (await service.put("/cache/default/big", data=LARGE)).status == 204
+    for _ in range(2):  # never kept in memory: every read comes from Redis
+        got = await service.get("/cache/default/big")
+        assert (got.status, got.headers["X-Cache"], await got.read()) == (200, "hit-redis", LARGE)
+    assert len(service.app[appkeys.CACHE].memory) == 0
+
+
+async def test_a_too_large_put_during_an_outage_is_503_and_changes_nothing(
+    app_client: StartClient, redis_server: RedisServer
+) -> None:
+    service = await ready_client(app_client, redis_server.url, **SMALL_MEMORY)
+    assert (await service.put("/cache/default/k", data=b"small")).status == 204
+    redis_server.kill()
+    await service.get("/cache/default/other")  # meets the dead server
+    await link_state(service.app, *NOT_READY)
+    refused = await service.put("/cache/default/k", data=LARGE)
+    assert (refused.status, refused.headers["Retry-After"]) == (503, "1")
+    assert (await refused.json())["error"] == "not_stored"
+    got = await service.get("/cache/default/k")
+    assert (got.status, await got.read()) == (200, b"small")
+
+
+async def test_memory_only_refuses_a_value_it_cannot_keep(app_client: StartClient) -> None:
+    service = await app_client("", **SMALL_MEMORY)
+    refused = await service.put("/cache/default/k", data=LARGE)
+    assert refused.status == 413 and (await refused.json())["error"] == "too_large"
+    assert (await service.get("/cache/default/k")).status == 404

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from tests.support.ports import unread_bytes
 from tests.support.redis_server import RedisServer
 from tests.support.service_process import ServiceProcess, http_get
 
@@ -74,7 +75,8 @@ def test_password_in_redis_url_never_reaches_the_log(
 ) -> None:
     url = f"redis://:hunter2@127.0.0.1:{redis_server.port}"
     service = service_process(REDIS_URL=url, REDIS_LAZY_CONNECT="false", LOG_LEVEL="DEBUG")
-    time.sleep(0.3)  # let the eager connect fail (no password is set on the server)
+    # Wait for the eager connect's outcome (the server has no password set).
+    _wait_state(service, "ready", "error", "reconnecting", "failed")
     status, body = http_get(service.base_url + "/api/status")
     assert status == 200
     assert b"hunter2" not in body
@@ -83,22 +85,28 @@ def test_password_in_redis_url_never_reaches_the_log(
     assert ":***@127.0.0.1" in service.log()
 
 
-
 def _wait_ready(service: ServiceProcess) -> None:
+    _wait_state(service, "ready")
+
+
+def _wait_state(service: ServiceProcess, *states: str) -> None:
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         body = json.loads(http_get(service.base_url + "/api/status")[1])
-        if body["redis"]["state"] == "ready":
+        if body["redis"]["state"] in states:
             return
         time.sleep(0.05)
-    raise AssertionError("the service's Redis link never became ready")
+    raise AssertionError(f"the service's Redis link never reached {states}")
 
 
 def test_in_flight_request_finishes_during_shutdown(
     service_process: StartService, redis_server: RedisServer
 ) -> None:
+    # No idle PING during the test: the only bytes sent to the paused Redis
+    # are the request's own commands.
     service = service_process(
-        REDIS_URL=redis_server.url, REDIS_LAZY_CONNECT="false", REDIS_COMMAND_TIMEOUT_MS="3000"
+        REDIS_URL=redis_server.url, REDIS_LAZY_CONNECT="false", REDIS_COMMAND_TIMEOUT_MS="3000",
+        REDIS_HEALTH_CHECK_INTERVAL_MS="60000",
     )
     _wait_ready(service)
     redis_server.pause()  # the next memory miss waits on Redis for up to 3 s
@@ -110,7 +118,11 @@ def test_in_flight_request_finishes_during_shutdown(
             )
         )
         request.start()
-        time.sleep(1.0)  # ample time for the handler to be waiting on Redis
+        # The handler is waiting on Redis once its GET sits unread in Redis's socket.
+        deadline = time.monotonic() + 10
+        while unread_bytes(redis_server.port) == 0:
+            assert time.monotonic() < deadline, "the request never reached Redis"
+            time.sleep(0.01)
         assert service.process is not None
         service.process.send_signal(signal.SIGTERM)
         request.join(timeout=10)

@@ -10,6 +10,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from service import appkeys
+from statemachine.clock import Clock
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 10.0,
@@ -30,6 +31,17 @@ async def eventually(check: Callable[[], bool], timeout: float = 10.0, what: str
         await asyncio.sleep(0.01)
 
 
+async def eventually_async(
+    check: Callable[[], Awaitable[bool]], timeout: float = 10.0, what: str = ""
+) -> None:
+    """`eventually` for a check that must await (a Redis query)."""
+    deadline = time.monotonic() + timeout
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or check}")
+        await asyncio.sleep(0.01)
+
+
 async def link_state(app: web.Application, *states: str, timeout: float = 10.0) -> str:
     """Wait until the app's Redis link is in one of `states`; return it."""
     lifecycle = app[appkeys.LINK].lifecycle
@@ -38,9 +50,10 @@ async def link_state(app: web.Application, *states: str, timeout: float = 10.0) 
 
 
 async def ready_client(
-    app_client: Callable[..., Awaitable[TestClient]], redis_url: str, **env: str
+    app_client: Callable[..., Awaitable[TestClient]], redis_url: str,
+    clock: Clock | None = None, **env: str,
 ) -> TestClient:
     """An in-process app that connects at start-up, once its link is ready."""
-    client = await app_client(redis_url, REDIS_LAZY_CONNECT="false", **env)
+    client = await app_client(redis_url, clock=clock, REDIS_LAZY_CONNECT="false", **env)
     await link_state(client.app, "ready")
     return client
