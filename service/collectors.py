@@ -1,52 +1,37 @@
-"""Prometheus metrics: cache and link figures read at scrape time, plus
-HTTP request durations observed by a middleware.
+"""Prometheus metrics of one app: its registry, and the cache and link
+figures read at scrape time.
 
 Counters that already exist as projections or plain counters (the link's
 view, `CacheStats`) are not copied into prometheus-client objects on every
-request; a custom collector reads them when /metrics is scraped. The same
-goes for request durations: plain per-bucket counts, exposed at scrape time
-exactly as a prometheus-client Histogram would expose them. Each app has its
-own registry, so several apps in one process (tests) never clash.
+request; a custom collector reads them when /metrics is scraped. Request
+durations are service/http/request_durations.py's. Each app has its own
+registry, so several apps in one process (tests) never clash.
 """
 
 from __future__ import annotations
 
-import time
-from bisect import bisect_left
-from collections.abc import Callable, Iterator, Sequence
-from itertools import accumulate
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
 
-import prometheus_client.metrics
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
-    HistogramMetricFamily,
     Metric,
     StateSetMetricFamily,
 )
 from prometheus_client.registry import Collector
-from prometheus_client.samples import Sample
-from prometheus_client.utils import INF, floatToGoString
 
 from service.cache.two_tier import TwoTierCache
+from service.http.request_durations import RequestDurations
 from service.link.driver import RedisLink
 from service.link.probe import ProbeResult
 from statemachine.states import State
-
-if TYPE_CHECKING:
-    from aiohttp.web import Request
 
 PREFIX = "roleready"
 STATES = [state.value for state in State]
 REQUEST_DURATION_BUCKETS = (
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 )
-# (route, method, status) of one request-duration series.
-RequestKey = tuple[str, str, int]
-# Records one answer of a route: (the request, its status, seconds taken).
-Observe = Callable[["Request", int, float], None]
 
 
 class CacheCollector(Collector):
@@ -153,101 +138,6 @@ class CacheCollector(Collector):
             "PING round-trip time at the last scrape.",
             value=probe.response_time_s,
         )
-
-
-class Series:
-    """One label combination: observations per bucket (not cumulative), sum.
-
-    Recording `seconds` is `counts[bisect_left(bounds, seconds)] += 1` and
-    `total += seconds`, with the `bounds` of the RequestDurations it belongs to.
-    """
-
-    __slots__ = ("counts", "created", "total")
-
-    def __init__(self, buckets: int) -> None:
-        self.counts = [0] * buckets
-        self.total = 0.0
-        self.created = time.time()
-
-
-class RequestDurations(Collector):
-    """A histogram observed without locks, exposed like prometheus-client's.
-
-    prometheus-client's Histogram takes two threading locks and walks the
-    buckets in Python on every observation; requests are observed on the one
-    event-loop thread, so plain counters and a bisect do. Scrapes see the same
-    family: `_bucket` (cumulative, `le`), `_count`, `_sum` and `_created`.
-    """
-
-    def __init__(self, name: str, documentation: str, buckets: Sequence[float]) -> None:
-        self.name = name
-        self.documentation = documentation
-        self._bounds = (*buckets, INF)
-        self._le = [floatToGoString(bound) for bound in self._bounds]
-        self._series: dict[RequestKey, Series] = {}
-
-    def observe(self, key: RequestKey, seconds: float) -> None:
-        series = self._series_for(key)
-        # The first bucket whose upper bound is >= seconds, as `le` means.
-        series.counts[bisect_left(self._bounds, seconds)] += 1
-        series.total += seconds
-
-    def observer(self, route: str, method: str) -> Observe:
-        """`observe(request, status, seconds)` for one route, as `observe` does.
-
-        A route with one method (every cache route) finds its series by
-        status alone, so an observation builds no key, reads nothing from the
-        request and makes one call; only a route that takes any method ("*")
-        keys by the request's method.
-        """
-        if method == "*":
-            return lambda request, status, seconds: self.observe(
-                (route, request.method, status), seconds
-            )
-        by_status: dict[int, Series] = {}
-        bounds = self._bounds
-
-        def observe(_: Request, status: int, seconds: float) -> None:
-            series = by_status.get(status)
-            if series is None:
-                series = by_status[status] = self._series_for((route, method, status))
-            series.counts[bisect_left(bounds, seconds)] += 1
-            series.total += seconds
-
-        return observe
-
-    @property
-    def bounds(self) -> tuple[float, ...]:
-        """Upper bounds of the buckets, +Inf last, as `Series.counts` holds them."""
-        return self._bounds
-
-    def series(self, route: str, method: str, status: int) -> Series:
-        """The series of one route, method and status, to be recorded into directly."""
-        return self._series_for((route, method, status))
-
-    def _series_for(self, key: RequestKey) -> Series:
-        series = self._series.get(key)
-        if series is None:
-            series = self._series[key] = Series(len(self._bounds))
-        return series
-
-    def collect(self) -> Iterator[Metric]:
-        family = HistogramMetricFamily(
-            self.name, self.documentation, labels=["route", "method", "status"]
-        )
-        # prometheus-client's own switch (PROMETHEUS_DISABLE_CREATED_SERIES).
-        created = getattr(prometheus_client.metrics, "_use_created", True)
-        for (route, method, status), series in list(self._series.items()):
-            labels = [route, method, str(status)]
-            cumulative = list(accumulate(series.counts))
-            family.add_metric(labels, list(zip(self._le, cumulative, strict=True)), series.total)
-            if created:
-                family.samples.append(Sample(
-                    self.name + "_created",
-                    {"route": route, "method": method, "status": labels[2]},
-                    series.created,
-                ))
-        yield family
 
 
 class Metrics:

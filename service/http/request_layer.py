@@ -29,7 +29,6 @@ from __future__ import annotations
 import hmac
 import logging
 import time
-from bisect import bisect_left
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -37,7 +36,8 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from multidict import CIMultiDict
 
-from service.collectors import Metrics, Observe, Series
+from service.collectors import Metrics
+from service.http.request_durations import Observe, Series
 from service.http.responses import error_response
 
 log = logging.getLogger("roleready.http")
@@ -80,7 +80,7 @@ def mount_routes(
         factory: FastPathFactory | None = getattr(route.handler, FAST_PATH_ATTRIBUTE, None)
         if factory is not None:
             ok = durations.series(path, route.method, 200)
-            handler = with_fast_path(handler, factory(app), ok, durations.bounds, token)
+            handler = with_fast_path(handler, factory(app), ok, token)
         app.router.add_route(route.method, path, handler, name=route.name)
     observe = metrics.request_durations.observer(UNMATCHED, "*")
     app.router.add_route("*", FALLBACK_PATH, instrumented(unmatched, observe, token))
@@ -118,8 +118,7 @@ def instrumented(handler: Handler, observe: Observe, token: str | None) -> Handl
 
 
 def with_fast_path(
-    instrumented_handler: Handler, fast: FastPath, ok: Series, bounds: tuple[float, ...],
-    token: str | None,
+    instrumented_handler: Handler, fast: FastPath, ok: Series, token: str | None
 ) -> Handler:
     """`fast` tried first, behind the token; `instrumented_handler` answers
     when it declines, and also when it fails (logged: the fast path only
@@ -131,7 +130,6 @@ def with_fast_path(
     """
     expected = _expected_authorization(token)
     perf_counter = time.perf_counter
-    first_bound = bounds[0]
 
     async def answer(request: web.Request) -> web.StreamResponse:
         started = perf_counter()
@@ -140,10 +138,7 @@ def with_fast_path(
                 found = fast(request)
                 if found is not None:
                     response = web.Response(body=found[0], headers=found[1])
-                    seconds = perf_counter() - started
-                    # Almost every fast answer falls in the first bucket.
-                    ok.counts[0 if seconds <= first_bound else bisect_left(bounds, seconds)] += 1
-                    ok.total += seconds
+                    ok.record(perf_counter() - started)
                     return response
             except Exception:
                 log.exception("unhandled error on %s %s", request.method, request.path)
