@@ -8,11 +8,10 @@
                              ▼
                           mark most recent ─► entry
 
-    put(namespace, key, value, type, ttl) ─► drop any older copy
-        ─► too large to keep? ──yes──► False
+    put(namespace, key, value, type, ttl) ─► too large to keep? ──yes──► False (no change)
              │no
              ▼
-           Entry(deadline = now + min(ttl, cap)) as the most recent
+           Entry(deadline = now + min(ttl, cap)) replaces any older one, as the most recent
         ─► evict the least recent until both bounds hold ─► True
 
 An entry expires at the earliest of the TTL its writer asked for (its
@@ -91,23 +90,19 @@ class MemoryTier:
         self._entries.move_to_end(name)
         return entry
 
-    def admits(self, namespace: str, key: str, value: bytes, content_type: str) -> bool:
-        """Whether `put` would keep this value."""
-        size = entry_size(f"{namespace}:{key}", value, content_type)
-        return self.capacity > 0 and size <= self.largest_entry()
-
     def put(
         self, namespace: str, key: str, value: bytes, content_type: str, ttl_ms: int,
         from_redis: bool = False,
     ) -> bool:
         """Keep the value for at most `ttl_ms` (and the tier's cap) as the
-        most recent entry. False when it is not kept (see `admits`), and then
-        no older copy is kept either: the tier never serves a replaced value."""
+        most recent entry, replacing any older one. False when it is too
+        large to keep (or the tier holds nothing): then nothing changed, and
+        the caller decides what becomes of an older copy."""
         name = f"{namespace}:{key}"
-        self._remove(name)
         size = entry_size(name, value, content_type)
         if self.capacity <= 0 or size > self.largest_entry():
             return False
+        self._remove(name)
         expires_at = self._now() + min(ttl_ms / 1000, self.ttl_cap_s)
         self._entries[name] = Entry(value, content_type, expires_at, from_redis, size)
         self.bytes_used += size

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from enum import Enum
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from service.cache.entry import Entry
 from service.cache.memory import MemoryTier
@@ -34,17 +34,19 @@ from service.cache.redis_tier import RedisTier
 from service.cache.stats import CacheStats
 
 
-class Source(str, Enum):
-    """Where a hit came from; the values are the X-Cache header's."""
+class Source:
+    """Where a hit came from; the values are the X-Cache header's. Plain
+    strings, not an Enum: a hit's headers are found by them, and an Enum
+    member hashes in Python on every lookup."""
 
-    MEMORY = "hit-memory"
-    REDIS = "hit-redis"
+    MEMORY: Final = "hit-memory"
+    REDIS: Final = "hit-redis"
 
 
 class Lookup(NamedTuple):
     value: bytes
     content_type: str
-    source: Source
+    source: str  # a Source value
 
 
 class Write(Enum):
@@ -110,27 +112,22 @@ class TwoTierCache:
         self, namespace: str, key: str, value: bytes, content_type: str, ttl_ms: int
     ) -> Write:
         """`put`, telling where the value landed."""
-        if not self.memory.admits(namespace, key, value, content_type):
-            return await self._put_redis_only(namespace, key, value, content_type, ttl_ms)
-        self.stats.sets += 1
         # Memory first: Redis's expiry is then set later than memory's, so
         # the memory copy can never outlive the Redis one.
-        self.memory.put(namespace, key, value, content_type, ttl_ms)
-        if self.redis is not None and await self.redis.put(
-            namespace, key, value, content_type, ttl_ms
-        ):
-            return Write.STORED
-        return Write.MEMORY_FALLBACK
-
-    async def _put_redis_only(
-        self, namespace: str, key: str, value: bytes, content_type: str, ttl_ms: int
-    ) -> Write:
+        if self.memory.put(namespace, key, value, content_type, ttl_ms):
+            self.stats.sets += 1
+            if self.redis is not None and await self.redis.put(
+                namespace, key, value, content_type, ttl_ms
+            ):
+                return Write.STORED
+            return Write.MEMORY_FALLBACK
+        # Too large for memory: Redis alone may hold it.
         if self.redis is None or not await self.redis.put(
             namespace, key, value, content_type, ttl_ms
         ):
             return Write.NOT_STORED
         self.stats.sets += 1
-        self.memory.delete(namespace, key)
+        self.memory.delete(namespace, key)  # the older copy
         return Write.STORED
 
     async def delete(self, namespace: str, key: str) -> bool:

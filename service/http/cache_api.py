@@ -31,7 +31,7 @@ MISS_HEADERS = {X_CACHE: "miss"}
 # Seconds a client should wait before retrying a PUT that could not be stored
 # (the first reconnect attempt comes after REDIS_BACKOFF_BASE_MS, 1 s).
 NOT_STORED_RETRY_AFTER_S = 1
-_hit_header_templates: dict[tuple[str, Source], CIMultiDict[str]] = {}
+_hit_header_templates: dict[tuple[str, str], CIMultiDict[str]] = {}
 
 
 class BadRequest(Exception):
@@ -107,16 +107,17 @@ async def _body(request: web.Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def hit_headers(content_type: str, source: Source) -> CIMultiDict[str]:
-    """A hit's headers, copied from a kept template: aiohttp would otherwise
-    turn a plain dict into a CIMultiDict on every answer. Content types come
-    from clients, so only a few dozen templates are kept."""
+def hit_headers(content_type: str, source: str) -> CIMultiDict[str]:
+    """A hit's headers (`source` a Source value), copied from a kept
+    template: aiohttp would otherwise turn a plain dict into a CIMultiDict on
+    every answer. Content types come from clients, so only a few dozen
+    templates are kept."""
     template = _hit_header_templates.get((content_type, source))
     if template is None:
         if len(_hit_header_templates) >= MAX_HEADER_TEMPLATES:
             _hit_header_templates.clear()
         template = _hit_header_templates[(content_type, source)] = CIMultiDict(
-            {hdrs.CONTENT_TYPE: content_type, X_CACHE: source.value}
+            {hdrs.CONTENT_TYPE: content_type, X_CACHE: source}
         )
     return template.copy()
 

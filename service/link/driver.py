@@ -52,14 +52,14 @@ DISPOSE_TIMEOUT_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
-class Optional:
+class OptionalCommand:
     """A command whose error reply (for example refused by an ACL) is answered
     as None instead of failing its batch, and is not counted as an error."""
 
     args: Command
 
 
-Request = Command | Optional
+Request = Command | OptionalCommand
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,12 +124,17 @@ class RedisLink:
             if session is None:
                 return None
             call = session.pipeline.call
-            futures = [call(*(c.args if isinstance(c, Optional) else c)) for c in commands]
+            futures = [
+                call(*c.args) if isinstance(c, OptionalCommand) else call(*c) for c in commands
+            ]
             replies: list[Any] = []
             try:
                 # A plain loop: an async comprehension is a coroutine of its own.
                 for future, command in zip(futures, commands, strict=True):
-                    replies.append(await _reply(future, isinstance(command, Optional)))
+                    if isinstance(command, OptionalCommand):
+                        replies.append(await _none_on_error_reply(future))
+                    else:
+                        replies.append(await future)
                 return replies
             except REDIS_FAILURES as exc:
                 mark_retrieved(futures)
@@ -255,9 +260,7 @@ class RedisLink:
                 await client.aclose()
 
 
-async def _reply(future: asyncio.Future[Any], optional: bool) -> Any:
-    if not optional:
-        return await future
+async def _none_on_error_reply(future: asyncio.Future[Any]) -> Any:
     try:
         return await future
     except ResponseError:

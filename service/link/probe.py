@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from service.link.driver import Optional, RedisLink
+from service.link.driver import OptionalCommand, RedisLink
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +48,7 @@ async def probe(link: RedisLink, timeout_s: float) -> ProbeResult | None:
     so the first health check after start-up shows the real state."""
     await link.first_connect(timeout_s)
     started = time.perf_counter()
-    replies = await link.execute((("PING",), Optional(("INFO", "memory"))))
+    replies = await link.execute((("PING",), OptionalCommand(("INFO", "memory"))))
     if replies is None:
         return None
     elapsed = time.perf_counter() - started

@@ -161,8 +161,10 @@ async def test_a_value_too_large_for_memory_lives_in_redis_alone(
     app_client: StartClient, redis_server: RedisServer
 ) -> None:
     service = await ready_client(app_client, redis_server.url, **SMALL_MEMORY)
+    assert (await service.put("/cache/default/big", data=b"small")).status == 204
     assert (await service.put("/cache/default/big", data=LARGE)).status == 204
-    for _ in range(2):  # never kept in memory: every read comes from Redis
+    # Never kept in memory, and the older small copy is gone: every read is Redis's.
+    for _ in range(2):
         got = await service.get("/cache/default/big")
         assert (got.status, got.headers["X-Cache"], await got.read()) == (200, "hit-redis", LARGE)
     assert len(service.app[appkeys.CACHE].memory) == 0
