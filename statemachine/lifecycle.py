@@ -47,6 +47,7 @@ __all__ = ["ConnectionLifecycle"]
 MAX_MESSAGE_CHARS = 500
 
 E = TypeVar("E", bound=LinkEvent)
+_READY = State.READY
 
 
 class _Stamp(TypedDict):
@@ -86,7 +87,9 @@ class ConnectionLifecycle:
         return self._machine.state
 
     def is_ready(self) -> bool:
-        return self._machine.state == State.READY
+        # A module constant: reading an Enum member off its class runs Python
+        # code, and this is asked on every Redis operation.
+        return self._machine.state == _READY
 
     def attempt_in_flight(self) -> bool:
         """Guard: a connect, reconnect or probe has started and not ended."""

@@ -104,9 +104,11 @@ class MemoryTier:
             return False
         self._remove(name)
         expires_at = self._now() + min(ttl_ms / 1000, self.ttl_cap_s)
-        self._entries[name] = Entry(value, content_type, expires_at, from_redis, size)
+        entries = self._entries
+        entries[name] = Entry(value, content_type, expires_at, from_redis, size)
         self.bytes_used += size
-        self._evict()
+        if len(entries) > self.capacity or self.bytes_used > self.max_bytes:
+            self._evict()
         return True
 
     def delete(self, namespace: str, key: str) -> bool:

@@ -25,7 +25,6 @@ awaiting a coroutine; `get` is the two together.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from enum import Enum
 from typing import Final, NamedTuple
 
 from service.cache.entry import Entry
@@ -49,12 +48,12 @@ class Lookup(NamedTuple):
     source: str  # a Source value
 
 
-class Write(Enum):
-    """Where a PUT landed."""
+class Write:
+    """Where a PUT landed (plain strings, as `Source`: read on every PUT)."""
 
-    STORED = "stored"  # in Redis (and in memory when it fits)
-    MEMORY_FALLBACK = "memory_fallback"  # Redis unavailable or memory-only mode
-    NOT_STORED = "not_stored"  # too large for memory, and Redis unavailable
+    STORED: Final = "stored"  # in Redis (and in memory when it fits)
+    MEMORY_FALLBACK: Final = "memory_fallback"  # Redis unavailable, or memory-only mode
+    NOT_STORED: Final = "not_stored"  # too large for memory, and Redis unavailable
 
 
 class TwoTierCache:
@@ -106,12 +105,12 @@ class TwoTierCache:
     ) -> bool:
         """True when the value was stored in at least one tier."""
         written = await self.write(namespace, key, value, content_type, ttl_ms)
-        return written is not Write.NOT_STORED
+        return written != Write.NOT_STORED
 
     async def write(
         self, namespace: str, key: str, value: bytes, content_type: str, ttl_ms: int
-    ) -> Write:
-        """`put`, telling where the value landed."""
+    ) -> str:
+        """`put`, telling where the value landed (a Write value)."""
         # Memory first: Redis's expiry is then set later than memory's, so
         # the memory copy can never outlive the Redis one.
         if self.memory.put(namespace, key, value, content_type, ttl_ms):

@@ -189,7 +189,7 @@ async def put_entry(request: web.Request) -> web.Response:
     except BadRequest as bad:
         return bad.response
     written = await app[appkeys.CACHE].write(namespace, key, value, content_type, ttl_ms)
-    if written is Write.NOT_STORED:
+    if written == Write.NOT_STORED:
         return _not_stored(app[appkeys.LINK].enabled, settings.cache_lru_max_bytes)
     return web.Response(status=204)
 

@@ -125,16 +125,14 @@ class RedisLink:
                 return None
             call = session.pipeline.call
             futures = [
-                call(*c.args) if isinstance(c, OptionalCommand) else call(*c) for c in commands
+                _none_on_error(call(*c.args)) if isinstance(c, OptionalCommand) else call(*c)
+                for c in commands
             ]
             replies: list[Any] = []
             try:
                 # A plain loop: an async comprehension is a coroutine of its own.
-                for future, command in zip(futures, commands, strict=True):
-                    if isinstance(command, OptionalCommand):
-                        replies.append(await _none_on_error_reply(future))
-                    else:
-                        replies.append(await future)
+                for future in futures:
+                    replies.append(await future)
                 return replies
             except REDIS_FAILURES as exc:
                 mark_retrieved(futures)
@@ -260,8 +258,23 @@ class RedisLink:
                 await client.aclose()
 
 
-async def _none_on_error_reply(future: asyncio.Future[Any]) -> Any:
-    try:
-        return await future
-    except ResponseError:
-        return None
+def _none_on_error(future: asyncio.Future[Any]) -> asyncio.Future[Any]:
+    """A future that settles as `future` does, but with None for an error reply."""
+    tolerant: asyncio.Future[Any] = future.get_loop().create_future()
+
+    def settle(done: asyncio.Future[Any]) -> None:
+        if tolerant.done():
+            return
+        if done.cancelled():
+            tolerant.cancel()
+            return
+        error = done.exception()
+        if isinstance(error, ResponseError):
+            tolerant.set_result(None)
+        elif error is not None:
+            tolerant.set_exception(error)
+        else:
+            tolerant.set_result(done.result())
+
+    future.add_done_callback(settle)
+    return tolerant
