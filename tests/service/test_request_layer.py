@@ -114,3 +114,33 @@ async def test_fast_path_factory_gets_each_app() -> None:
     assert built_for == apps
     async with TestClient(TestServer(apps[1])) as client:
         assert await (await client.get("/x")).text() == str(id(apps[1]))
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    ("GET", "/nowhere"), ("POST", "/cache/k"), ("DELETE", "/cache/k"), ("HEAD", "/cache/k"),
+    ("GET", "/cache/"), ("PATCH", "/health"),
+])
+async def test_unmatched_answers_as_aiohttps_own_router(method: str, path: str) -> None:
+    """The fallback route replaces aiohttp's own 404/405 (which would need a
+    middleware to turn into JSON): same status and Allow header as the plain
+    router gives for the same routes."""
+
+    async def ok(request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    plain = web.Application()
+    plain.router.add_get("/cache/{key}", ok, allow_head=False)
+    plain.router.add_put("/cache/{key}", ok)
+    plain.router.add_get("/health", ok)
+    declared = web.UrlDispatcher()
+    declared.add_get("/cache/{key}", ok, allow_head=False)
+    declared.add_put("/cache/{key}", ok)
+    declared.add_get("/health", ok)
+    ours = web.Application()
+    mount_routes(ours, declared, Metrics(), None)
+    answers = []
+    for app in (plain, ours):
+        async with TestClient(TestServer(app)) as client:
+            response = await client.request(method, path)
+            answers.append((response.status, set(response.headers.get("Allow", "").split(","))))
+    assert answers[0] == answers[1]
