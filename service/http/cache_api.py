@@ -16,6 +16,7 @@ from aiohttp import hdrs, web
 from multidict import CIMultiDict, istr
 
 from service import appkeys
+from service.cache.memory import MemoryTier
 from service.cache.two_tier import Lookup, Source, Write
 from service.config import Settings
 from service.http.request_layer import FastAnswer, FastPath, fast_path
@@ -190,21 +191,23 @@ async def put_entry(request: web.Request) -> web.Response:
         return bad.response
     written = await app[appkeys.CACHE].write(namespace, key, value, content_type, ttl_ms)
     if written == Write.NOT_STORED:
-        return _not_stored(app[appkeys.LINK].enabled, settings.cache_lru_max_bytes)
+        return _not_stored(app[appkeys.LINK].enabled, app[appkeys.CACHE].memory)
     return web.Response(status=204)
 
 
-def _not_stored(redis_enabled: bool, memory_bytes: int) -> web.Response:
-    """A value only Redis may hold (over 1/16 of CACHE_LRU_MAX_BYTES): 503 to
-    retry while Redis is unreachable; 413 when there is no Redis at all."""
+def _not_stored(redis_enabled: bool, memory: MemoryTier) -> web.Response:
+    """A value the memory tier does not keep (over 1/16 of CACHE_LRU_MAX_BYTES,
+    or the tier disabled): 503 to retry while Redis is unreachable; 413 when
+    there is no Redis at all, since retrying cannot help."""
     if not redis_enabled:
-        return error_response(
-            413, "too_large",
-            f"Without Redis, values are limited to 1/16 of the memory tier's {memory_bytes} bytes.",
+        limit = (
+            "the memory tier is disabled (CACHE_LRU_MAX_ITEMS=0)" if memory.capacity <= 0
+            else f"values are limited to 1/16 of the memory tier's {memory.max_bytes} bytes"
         )
+        return error_response(413, "too_large", f"Without Redis, {limit}.")
     response = error_response(
         503, "not_stored",
-        "The value is too large for the memory tier and Redis is unreachable; nothing was stored.",
+        "The memory tier does not keep this value and Redis is unreachable; nothing was stored.",
     )
     response.headers["Retry-After"] = str(NOT_STORED_RETRY_AFTER_S)
     return response

@@ -190,3 +190,18 @@ async def test_memory_only_refuses_a_value_it_cannot_keep(app_client: StartClien
     refused = await service.put("/cache/default/k", data=LARGE)
     assert refused.status == 413 and (await refused.json())["error"] == "too_large"
     assert (await service.get("/cache/default/k")).status == 404
+
+
+async def test_with_the_memory_tier_disabled_a_put_during_an_outage_is_503(
+    app_client: StartClient, redis_server: RedisServer
+) -> None:
+    service = await ready_client(app_client, redis_server.url, CACHE_LRU_MAX_ITEMS="0")
+    assert (await service.put("/cache/default/k", data=b"v")).status == 204
+    redis_server.kill()
+    await service.get("/cache/default/other")  # meets the dead server
+    await link_state(service.app, *NOT_READY)
+    refused = await service.put("/cache/default/k", data=b"v2")
+    assert refused.status == 503 and (await refused.json())["error"] == "not_stored"
+    memory_only = await app_client("", CACHE_LRU_MAX_ITEMS="0")
+    refused = await memory_only.put("/cache/default/k", data=b"v")
+    assert refused.status == 413 and "disabled" in (await refused.json())["message"]
