@@ -69,6 +69,7 @@ async def redis_link_context(app: web.Application) -> AsyncIterator[None]:
         health_check_interval_s=settings.redis_health_check_interval_ms / 1000,
         command_timeout_s=settings.redis_command_timeout_ms / 1000,
         connect_timeout_s=settings.redis_connect_timeout_ms / 1000,
+        tracking_prefix=f"{settings.cache_key_prefix}:",
     )
     app[appkeys.LINK] = link
     await link.start()
@@ -94,5 +95,8 @@ async def cache_context(app: web.Application) -> AsyncIterator[None]:
     cache = TwoTierCache(memory, redis, settings.namespace_ttls_ms, stats)
     app[appkeys.CACHE] = cache
     app[appkeys.METRICS].watch(cache, link)
+    # The cache hears invalidations and reconnects from the link.
+    link.listener = cache
     yield
+    link.listener = None
     memory.clear()

@@ -69,6 +69,16 @@ class CacheCollector(Collector):
         yield misses
         yield lookups
         yield CounterMetricFamily(f"{PREFIX}_cache_sets", "PUTs stored.", value=stats.sets)
+        yield CounterMetricFamily(
+            f"{PREFIX}_cache_invalidated",
+            "Memory entries dropped because Redis said their key changed or was flushed.",
+            value=stats.invalidated,
+        )
+        yield CounterMetricFamily(
+            f"{PREFIX}_cache_forgotten_at_reconnect",
+            "Memory entries dropped when the link reconnected (invalidations may have been lost).",
+            value=stats.forgotten_at_reconnect,
+        )
         yield CounterMetricFamily(f"{PREFIX}_cache_deletes", "DELETEs done.", value=stats.deletes)
         memory = self._cache.memory
         yield GaugeMetricFamily(

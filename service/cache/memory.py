@@ -116,6 +116,10 @@ class MemoryTier:
         self._remove(f"{namespace}:{key}")
         return True
 
+    def delete_by_name(self, name: str) -> bool:
+        """`delete` by the entry's name; True when there was an entry."""
+        return self._remove(name) is not None
+
     def resize(self, capacity: int, max_bytes: int) -> None:
         """New bounds, enforced now."""
         self.capacity = capacity

@@ -35,6 +35,13 @@ class RedisTier:
     def key(self, namespace: str, key: str) -> str:
         return f"{self._prefix}:{namespace}:{key}"
 
+    def memory_name(self, redis_key: bytes) -> str | None:
+        """The memory tier's name (`namespace:key`) of a Redis key under the
+        prefix; None for any other key."""
+        text = redis_key.decode("utf-8", "replace")
+        head, sep, name = text.partition(":")
+        return name if sep and head == self._prefix else None
+
     async def get(self, namespace: str, key: str) -> StoredValue | None:
         """The stored value, or None on a miss or when Redis is unavailable."""
         name = self.key(namespace, key)

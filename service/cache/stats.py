@@ -20,6 +20,10 @@ class CacheStats:
     misses: int = 0
     sets: int = 0
     deletes: int = 0
+    # Memory entries dropped because Redis said their key changed (or was
+    # flushed), and because the link reconnected (messages may have been lost).
+    invalidated: int = 0
+    forgotten_at_reconnect: int = 0
 
     @property
     def hits(self) -> int:

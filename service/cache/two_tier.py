@@ -20,6 +20,12 @@ anywhere (NOT_STORED) and nothing changes.
 A read is two calls, `get_memory` (synchronous) and `get_redis` (after a
 memory miss), so the HTTP handler answers a memory hit without creating and
 awaiting a coroutine; `get` is the two together.
+
+Coherence across instances: the link tells this cache (`invalidated`) when
+Redis says a key under the prefix changed, and the memory copy goes; when
+the link (re)connects (`reconnected`), every memory entry goes, since
+messages sent while it was down are lost. A fill from Redis whose key
+changed while the GET was in flight is answered but not kept (FillGuard).
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from collections.abc import Mapping
 from typing import Final, NamedTuple
 
 from service.cache.entry import Entry
+from service.cache.fills import FillGuard
 from service.cache.memory import MemoryTier
 from service.cache.redis_tier import RedisTier
 from service.cache.stats import CacheStats
@@ -68,6 +75,7 @@ class TwoTierCache:
         self.redis = redis
         self.namespace_ttls_ms = namespace_ttls_ms
         self.stats = stats
+        self._fills = FillGuard()
 
     async def get(self, namespace: str, key: str) -> Lookup | None:
         entry = self.get_memory(namespace, key)
@@ -88,16 +96,27 @@ class TwoTierCache:
 
     async def get_redis(self, namespace: str, key: str) -> Lookup | None:
         """After `get_memory` missed (counted here): Redis's value, now
-        remembered, or None."""
+        remembered unless its key changed meanwhile, or None."""
         self.stats.memory_misses += 1
-        stored = await self.redis.get(namespace, key) if self.redis is not None else None
+        if self.redis is None:
+            self.stats.misses += 1
+            return None
+        name = f"{namespace}:{key}"
+        began = self._fills.begin(name)
+        try:
+            stored = await self.redis.get(namespace, key)
+        finally:
+            fresh = self._fills.end(name, began)
         if stored is None:
             self.stats.misses += 1
             return None
-        ttl_ms = self.namespace_ttls_ms[namespace]
-        if stored.ttl_ms is not None:
-            ttl_ms = min(ttl_ms, stored.ttl_ms)
-        self.memory.put(namespace, key, stored.value, stored.content_type, ttl_ms, from_redis=True)
+        if fresh:
+            ttl_ms = self.namespace_ttls_ms[namespace]
+            if stored.ttl_ms is not None:
+                ttl_ms = min(ttl_ms, stored.ttl_ms)
+            self.memory.put(
+                namespace, key, stored.value, stored.content_type, ttl_ms, from_redis=True
+            )
         return Lookup(stored.value, stored.content_type, Source.REDIS)
 
     async def put(
@@ -111,6 +130,7 @@ class TwoTierCache:
         self, namespace: str, key: str, value: bytes, content_type: str, ttl_ms: int
     ) -> str:
         """`put`, telling where the value landed (a Write value)."""
+        self._fills.changed(f"{namespace}:{key}")
         # Memory first: Redis's expiry is then set later than memory's, so
         # the memory copy can never outlive the Redis one.
         if self.memory.put(namespace, key, value, content_type, ttl_ms):
@@ -132,5 +152,29 @@ class TwoTierCache:
     async def delete(self, namespace: str, key: str) -> bool:
         """False when Redis could not remove it (memory did)."""
         self.stats.deletes += 1
+        self._fills.changed(f"{namespace}:{key}")
         self.memory.delete(namespace, key)
         return self.redis is None or await self.redis.delete(namespace, key)
+
+    def invalidated(self, redis_keys: list[bytes] | None) -> None:
+        """Redis says these keys changed (None: the database was flushed)."""
+        if redis_keys is None or self.redis is None:
+            self._forget_all()
+            return
+        for redis_key in redis_keys:
+            name = self.redis.memory_name(redis_key)
+            if name is not None:
+                self._fills.changed(name)
+                self.stats.invalidated += self.memory.delete_by_name(name)
+
+    def reconnected(self) -> None:
+        """The link is about to be ready again: what memory holds may have
+        changed in Redis unseen, so none of it is served as fresh."""
+        self.stats.forgotten_at_reconnect += len(self.memory)
+        self._fills.changed_all()
+        self.memory.clear()
+
+    def _forget_all(self) -> None:
+        self.stats.invalidated += len(self.memory)
+        self._fills.changed_all()
+        self.memory.clear()

@@ -59,6 +59,14 @@ def cache_check(cache: TwoTierCache, view: LinkView, state: str, enabled: bool) 
             "memoryHits": stats.memory_hits,
             "redisHits": stats.redis_hits,
         },
+        "coherence": {
+            # The invalidation stream is part of the link: up exactly when it is ready.
+            "invalidationStream": (
+                "disabled" if not enabled else "subscribed" if state == State.READY else "down"
+            ),
+            "invalidated": stats.invalidated,
+            "forgottenAtReconnect": stats.forgotten_at_reconnect,
+        },
     }
 
 

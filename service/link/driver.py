@@ -31,7 +31,7 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
@@ -39,6 +39,7 @@ from redis.exceptions import ResponseError
 from service.link.classify import REDIS_FAILURES, classify, describe
 from service.link.factory import ClientFactory
 from service.link.pipeline import AutoPipeline, Command, mark_retrieved
+from service.link.subscriber import InvalidationSubscriber
 from statemachine.clock import Clock
 from statemachine.events import BackoffScheduled, ErrorSeen
 from statemachine.lifecycle import ConnectionLifecycle
@@ -62,12 +63,22 @@ class OptionalCommand:
 Request = Command | OptionalCommand
 
 
+class LinkListener(Protocol):
+    """What the cache hears from the link (see service.link.subscriber)."""
+
+    def invalidated(self, redis_keys: list[bytes] | None) -> None: ...
+
+    def reconnected(self) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class LinkSession:
-    """A connected client, its auto-pipeline, and the generation they belong to."""
+    """A connected client, its auto-pipeline (the tracking connection), its
+    invalidation subscriber, and the generation they belong to."""
 
     client: Redis
     pipeline: AutoPipeline
+    subscriber: InvalidationSubscriber | None
     generation: int
 
 
@@ -84,8 +95,12 @@ class RedisLink:
         health_check_interval_s: float,
         command_timeout_s: float,
         connect_timeout_s: float,
+        tracking_prefix: str | None = None,
     ) -> None:
         self.lifecycle = lifecycle
+        # Keys starting with this are tracked (BCAST); None: no tracking.
+        self._tracking_prefix = tracking_prefix
+        self.listener: LinkListener | None = None
         self._factory = factory
         self._clock = clock
         self._lazy = lazy
@@ -199,29 +214,56 @@ class RedisLink:
             self.lifecycle.start_attempt()
 
     async def _attempt(self) -> bool:
-        """Connect the traffic connection and PING on it; ready when it answers."""
+        """Connect the traffic connection, subscribe to invalidations and turn
+        tracking on, PING; ready when all of it answered."""
         assert self._factory is not None
         client: Redis | None = None
         pipeline: AutoPipeline | None = None
+        subscriber: InvalidationSubscriber | None = None
         try:
             async with asyncio.timeout(self._connect_timeout_s + self._command_timeout_s):
                 client = await self._factory()
                 pipeline = AutoPipeline(client, self._command_timeout_s)
                 await pipeline.open()
+                if self._tracking_prefix is not None:
+                    subscriber = InvalidationSubscriber(client)
+                    await self._track(pipeline, await subscriber.open())
                 await pipeline.call("PING")
         except Exception as exc:  # noqa: BLE001 - any failure to connect is a failed attempt
             if client is not None:
-                self._dispose_later(client, pipeline)
+                self._dispose_later(client, pipeline, subscriber)
             if not self._closing:
                 self.lifecycle.error_seen(classify(exc), describe(exc))
             return False
         self._generation += 1
-        self._session = LinkSession(client, pipeline, self._generation)
+        self._session = LinkSession(client, pipeline, subscriber, self._generation)
         if self._closing:
             return False
+        if subscriber is not None:
+            generation = self._generation
+            subscriber.start(self._invalidated, lambda exc: self._subscriber_lost(exc, generation))
+        if self.listener is not None:
+            self.listener.reconnected()
         self.lifecycle.connected()
         self._ready.set()
         return True
+
+    async def _track(self, pipeline: AutoPipeline, subscriber_id: int) -> None:
+        assert self._tracking_prefix is not None
+        await pipeline.call(
+            "CLIENT", "TRACKING", "on", "REDIRECT", subscriber_id,
+            "BCAST", "PREFIX", self._tracking_prefix, "NOLOOP",
+        )
+
+    def _invalidated(self, redis_keys: list[bytes] | None) -> None:
+        if self.listener is not None:
+            self.listener.invalidated(redis_keys)
+
+    def _subscriber_lost(self, exc: BaseException, generation: int) -> None:
+        # Whatever ended it, the link is blind to changes now: a link drop.
+        self.report_error(
+            ConnectionError(f"invalidation subscriber lost: {describe(exc)}"), generation
+        )
 
     async def _watch(self) -> None:
         """Return once the link has left `ready`; PING while it is idle."""
@@ -242,17 +284,24 @@ class RedisLink:
         if reason is not None and self.lifecycle.state == State.ERROR:
             self.lifecycle.disconnected(reason)
         if session is not None:
-            self._dispose_later(session.client, session.pipeline)
+            self._dispose_later(session.client, session.pipeline, session.subscriber)
 
-    def _dispose_later(self, client: Redis, pipeline: AutoPipeline | None) -> None:
-        task = asyncio.create_task(self._dispose(client, pipeline))
+    def _dispose_later(
+        self, client: Redis, pipeline: AutoPipeline | None,
+        subscriber: InvalidationSubscriber | None,
+    ) -> None:
+        task = asyncio.create_task(self._dispose(client, pipeline, subscriber))
         self._disposals.add(task)
         task.add_done_callback(self._disposals.discard)
 
     @staticmethod
-    async def _dispose(client: Redis, pipeline: AutoPipeline | None) -> None:
+    async def _dispose(
+        client: Redis, pipeline: AutoPipeline | None, subscriber: InvalidationSubscriber | None
+    ) -> None:
         with contextlib.suppress(Exception, asyncio.TimeoutError):
             async with asyncio.timeout(DISPOSE_TIMEOUT_S):
+                if subscriber is not None:
+                    await subscriber.close()
                 if pipeline is not None:
                     await pipeline.close()
                 await client.aclose()

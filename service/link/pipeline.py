@@ -11,6 +11,10 @@ the way ioredis' auto-pipelining does it. While one batch is on the wire, new
 commands queue and go out together as the next batch, so a busy service sends
 large batches and an idle one sends each command on the next loop tick with
 no added delay. One dedicated connection carries the batches, in order.
+It is never replaced: once it is lost (a failed batch leaves its protocol
+position unknown), every later batch fails at once and the link builds a new
+pipeline. State tied to the connection, such as client-side-caching
+tracking, therefore lives exactly as long as the pipeline.
 
 That connection is built from the client's pool settings (address, TLS,
 credentials) but without a socket timeout of its own: every batch already
@@ -51,6 +55,8 @@ class AutoPipeline:
         self._connection_kwargs = {**pool.connection_kwargs, "socket_timeout": None}
         self._timeout_s = timeout_s
         self._connection: AbstractConnection | None = None
+        # What ended the connection; every later batch fails with it.
+        self._lost: BaseException | None = None
         self._queue: list[tuple[Command, asyncio.Future[Any]]] = []
         # Loop time at which the oldest queued command's budget runs out.
         self._deadline = 0.0
@@ -83,7 +89,7 @@ class AutoPipeline:
             self._sender.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sender
-        self._fail_all(self._queue, ConnectionError("pipeline closed"))
+        self._lost = self._fail_all(self._queue, ConnectionError("pipeline closed"))
         self._queue = []
         await self._drop_connection()
 
@@ -101,6 +107,10 @@ class AutoPipeline:
             # Spent waiting behind an earlier batch: never put it on the wire.
             self._fail_all(batch, TimeoutError())
             return
+        if self._lost is not None:
+            # Queued behind the batch that lost the connection: its fate.
+            self._fail_all(batch, self._lost)
+            return
         try:
             async with asyncio.timeout_at(deadline):
                 connection = await self._connect()
@@ -114,7 +124,7 @@ class AutoPipeline:
                     await self._read_one(connection, future)
         except BaseException as exc:
             # The connection's protocol position is unknown now: never reuse it.
-            self._fail_all(batch, exc)
+            self._lost = self._fail_all(batch, exc)
             await self._drop_connection()
             if isinstance(exc, asyncio.CancelledError):
                 raise
@@ -149,7 +159,8 @@ class AutoPipeline:
     @staticmethod
     def _fail_all(
         batch: list[tuple[Command, asyncio.Future[Any]]], exc: BaseException
-    ) -> None:
+    ) -> BaseException:
+        """Fail every future of `batch`; the exception they got."""
         if isinstance(exc, asyncio.CancelledError):
             exc = ConnectionError("pipeline closed")
         elif isinstance(exc, TimeoutError):
@@ -159,6 +170,7 @@ class AutoPipeline:
                 future.set_exception(exc)
                 # Callers that were cancelled never retrieve it; mark it seen.
                 future.exception()
+        return exc
 
 
 def pack(commands: Iterable[Command], encoding: str, errors: str) -> bytes:

@@ -193,9 +193,9 @@ async def test_short_namespace_expires_in_both_tiers(
     raw = aioredis.Redis(port=redis_server.port)
     assert await raw.pttl("roleready:brief:k") <= 300
     await eventually_async(lambda: _gone(raw, "roleready:brief:k"), what="Redis expiry")
-    clock.advance(0.299)
-    assert (await client.get("/cache/brief/k")).headers["X-Cache"] == "hit-memory"
-    clock.advance(0.001)
+    # Memory's copy expires by itself at 300 ms (Redis's expiry may also have
+    # reached it as an invalidation by now: test_coherence.py).
+    clock.advance(0.3)
     assert (await client.get("/cache/brief/k")).status == 404
     await raw.aclose()
 
