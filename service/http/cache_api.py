@@ -29,10 +29,15 @@ MAX_CONTENT_TYPE_CHARS = 255
 X_CACHE = istr("X-Cache")
 MAX_HEADER_TEMPLATES = 64
 MISS_HEADERS = {X_CACHE: "miss"}
+# On every cache answer given while the Redis link is not ready (memory-only
+# mode by configuration is not degraded), and where a PUT or DELETE landed.
+X_CACHE_DEGRADED = istr("X-Cache-Degraded")
+REDIS_UNAVAILABLE = "redis-unavailable"
+X_CACHE_STORED = istr("X-Cache-Stored")
 # Seconds a client should wait before retrying a PUT that could not be stored
 # (the first reconnect attempt comes after REDIS_BACKOFF_BASE_MS, 1 s).
 NOT_STORED_RETRY_AFTER_S = 1
-_hit_header_templates: dict[tuple[str, str], CIMultiDict[str]] = {}
+_hit_header_templates: dict[tuple[str, str, bool], CIMultiDict[str]] = {}
 
 
 class BadRequest(Exception):
@@ -108,19 +113,32 @@ async def _body(request: web.Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def hit_headers(content_type: str, source: str) -> CIMultiDict[str]:
+def hit_headers(content_type: str, source: str, degraded: bool) -> CIMultiDict[str]:
     """A hit's headers (`source` a Source value), copied from a kept
     template: aiohttp would otherwise turn a plain dict into a CIMultiDict on
     every answer. Content types come from clients, so only a few dozen
     templates are kept."""
-    template = _hit_header_templates.get((content_type, source))
+    template = _hit_header_templates.get((content_type, source, degraded))
     if template is None:
         if len(_hit_header_templates) >= MAX_HEADER_TEMPLATES:
             _hit_header_templates.clear()
-        template = _hit_header_templates[(content_type, source)] = CIMultiDict(
-            {hdrs.CONTENT_TYPE: content_type, X_CACHE: source}
-        )
+        headers = {hdrs.CONTENT_TYPE: content_type, X_CACHE: source}
+        if degraded:
+            headers[X_CACHE_DEGRADED] = REDIS_UNAVAILABLE
+        template = _hit_header_templates[(content_type, source, degraded)] = CIMultiDict(headers)
     return template.copy()
+
+
+def degraded(app: web.Application) -> bool:
+    """Answers are degraded while an enabled Redis link is not ready."""
+    link = app[appkeys.LINK]
+    return link.enabled and not link.lifecycle.is_ready()
+
+
+def _marked(response: web.Response, app: web.Application) -> web.Response:
+    if degraded(app):
+        response.headers[X_CACHE_DEGRADED] = REDIS_UNAVAILABLE
+    return response
 
 
 def memory_answerer(app: web.Application) -> FastPath:
@@ -136,7 +154,7 @@ def memory_answerer(app: web.Application) -> FastPath:
         entry = app[appkeys.CACHE].get_memory(match["namespace"], match["key"])
         if entry is None:
             return None
-        return entry.value, hit_headers(entry.content_type, Source.MEMORY)
+        return entry.value, hit_headers(entry.content_type, Source.MEMORY, degraded(app))
 
     return answer_from_memory
 
@@ -148,21 +166,22 @@ async def get_entry(request: web.Request) -> web.Response:
     match = request.match_info
     entry = cache.get_memory(match["namespace"], match["key"])
     if entry is not None:  # as the fast path answers; see memory_answerer
-        return _hit(Lookup(entry.value, entry.content_type, Source.MEMORY))
+        return _hit(Lookup(entry.value, entry.content_type, Source.MEMORY), app)
     try:
         namespace, key, _ = _target(request, app[appkeys.SETTINGS])
     except BadRequest as bad:
-        return bad.response
+        return _marked(bad.response, app)
     found = await cache.get_redis(namespace, key)
     if found is not None:
-        return _hit(found)
+        return _hit(found, app)
     response = error_response(404, "miss", f"No cached value for {namespace}/{key}.")
     response.headers.update(MISS_HEADERS)
-    return response
+    return _marked(response, app)
 
 
-def _hit(found: Lookup) -> web.Response:
-    return web.Response(body=found.value, headers=hit_headers(found.content_type, found.source))
+def _hit(found: Lookup, app: web.Application) -> web.Response:
+    headers = hit_headers(found.content_type, found.source, degraded(app))
+    return web.Response(body=found.value, headers=headers)
 
 
 def _content_type(request: web.Request) -> str:
@@ -188,11 +207,12 @@ async def put_entry(request: web.Request) -> web.Response:
         content_type = _content_type(request)
         value = await _body(request, settings.cache_max_value_bytes)
     except BadRequest as bad:
-        return bad.response
+        return _marked(bad.response, app)
     written = await app[appkeys.CACHE].write(namespace, key, value, content_type, ttl_ms)
     if written == Write.NOT_STORED:
-        return _not_stored(app[appkeys.LINK].enabled, app[appkeys.CACHE].memory)
-    return web.Response(status=204)
+        return _marked(_not_stored(app[appkeys.LINK].enabled, app[appkeys.CACHE].memory), app)
+    stored_in = "redis" if written == Write.STORED else "memory"
+    return _marked(web.Response(status=204, headers={X_CACHE_STORED: stored_in}), app)
 
 
 def _not_stored(redis_enabled: bool, memory: MemoryTier) -> web.Response:
@@ -218,9 +238,10 @@ async def delete_entry(request: web.Request) -> web.Response:
     try:
         namespace, key, _ = _target(request, app[appkeys.SETTINGS])
     except BadRequest as bad:
-        return bad.response
-    await app[appkeys.CACHE].delete(namespace, key)
-    return web.Response(status=204)
+        return _marked(bad.response, app)
+    in_redis = await app[appkeys.CACHE].delete(namespace, key) and app[appkeys.LINK].enabled
+    response = web.Response(status=204, headers={X_CACHE_STORED: "redis" if in_redis else "memory"})
+    return _marked(response, app)
 
 
 def add_routes(router: web.UrlDispatcher) -> None:

@@ -45,6 +45,11 @@ async def test_put_get_delete_round_trip(client: TestClient) -> None:
     assert miss.status == 404
     assert miss.headers["X-Cache"] == "miss"
     assert (await miss.json())["error"] == "miss"
+    # Where writes landed; and never "degraded", memory-only or ready alike.
+    redis_mode = client.app[appkeys.LINK].enabled
+    assert put.headers["X-Cache-Stored"] == ("redis" if redis_mode else "memory")
+    for answer in (put, got, miss):
+        assert "X-Cache-Degraded" not in answer.headers
 
 
 async def test_content_type_with_parameters_and_binary_body(client: TestClient) -> None:

@@ -15,16 +15,23 @@ StartClient = Callable[..., Awaitable[TestClient]]
 NOT_READY = ("error", "reconnecting", "failed")
 
 
+DEGRADED = ("X-Cache-Degraded", "redis-unavailable")
+
+
 async def _exercise(client: TestClient, key: str) -> None:
-    """Every operation answers normally (never 5xx) while Redis is out."""
+    """Every operation answers normally (never 5xx) while Redis is out, says
+    it is degraded, and that writes reached memory only."""
     put = await client.put(f"/cache/default/{key}", data=b"during-outage")
-    assert put.status == 204
+    assert (put.status, put.headers["X-Cache-Stored"]) == (204, "memory")
     got = await client.get(f"/cache/default/{key}")
     assert (got.status, got.headers["X-Cache"]) == (200, "hit-memory")
     assert await got.read() == b"during-outage"
-    assert (await client.delete(f"/cache/default/{key}")).status == 204
+    deleted = await client.delete(f"/cache/default/{key}")
+    assert (deleted.status, deleted.headers["X-Cache-Stored"]) == (204, "memory")
     miss = await client.get(f"/cache/default/{key}")
     assert (miss.status, miss.headers["X-Cache"]) == (404, "miss")
+    for answer in (put, got, deleted, miss):
+        assert answer.headers.get(DEGRADED[0]) == DEGRADED[1]
 
 
 async def _ready_pair(app_client: StartClient, server: RedisServer) -> tuple[TestClient, TestClient]:
@@ -36,9 +43,13 @@ async def _ready_pair(app_client: StartClient, server: RedisServer) -> tuple[Tes
 async def _writes_reach_redis_again(service: TestClient, observer: TestClient) -> None:
     await link_state(service.app, "ready")
     await link_state(observer.app, "ready")
-    assert (await service.put("/cache/default/after", data=b"back")).status == 204
+    put = await service.put("/cache/default/after", data=b"back")
+    assert (put.status, put.headers["X-Cache-Stored"]) == (204, "redis")
     seen = await observer.get("/cache/default/after")
     assert (seen.status, seen.headers["X-Cache"]) == (200, "hit-redis")
+    hit = await service.get("/cache/default/after")
+    for answer in (put, seen, hit):
+        assert DEGRADED[0] not in answer.headers
 
 
 async def test_killed_redis_is_served_from_memory_then_used_again(
