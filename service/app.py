@@ -16,6 +16,7 @@ from aiohttp import web
 
 from service import appkeys
 from service.cache.memory import MemoryTier
+from service.cache.outbox import Outbox
 from service.cache.redis_tier import RedisTier
 from service.cache.stats import CacheStats
 from service.cache.two_tier import TwoTierCache
@@ -92,7 +93,10 @@ async def cache_context(app: web.Application) -> AsyncIterator[None]:
         if link.enabled
         else None
     )
-    cache = TwoTierCache(memory, redis, settings.namespace_ttls_ms, stats)
+    cache = TwoTierCache(
+        memory, redis, settings.namespace_ttls_ms, stats,
+        Outbox(settings.cache_outbox_max_keys), settings.cache_outage_replay,
+    )
     app[appkeys.CACHE] = cache
     app[appkeys.METRICS].watch(cache, link)
     # The cache hears invalidations and reconnects from the link.

@@ -74,6 +74,12 @@ class CacheCollector(Collector):
             "Memory entries dropped because Redis said their key changed or was flushed.",
             value=stats.invalidated,
         )
+        outbox = self._cache.outbox
+        yield GaugeMetricFamily(
+            f"{PREFIX}_cache_outbox_keys",
+            "Keys whose last PUT or DELETE has not reached Redis yet (replayed at reconnect).",
+            value=len(outbox) if outbox is not None else 0,
+        )
         yield CounterMetricFamily(
             f"{PREFIX}_cache_forgotten_at_reconnect",
             "Memory entries dropped when the link reconnected (invalidations may have been lost).",
@@ -119,6 +125,14 @@ class CacheCollector(Collector):
         )
         yield CounterMetricFamily(
             f"{PREFIX}_redis_reconnects", "Successful re-connections.", value=view.reconnects_total
+        )
+        yield CounterMetricFamily(
+            f"{PREFIX}_redis_outbox_replays", "Outbox replays at reconnect.", value=view.replays_total
+        )
+        yield CounterMetricFamily(
+            f"{PREFIX}_redis_outbox_overflows",
+            "Replays that swept whole namespaces because the outbox overflowed.",
+            value=view.outbox_overflows_total,
         )
         yield GaugeMetricFamily(
             f"{PREFIX}_redis_reconnect_attempts",

@@ -19,6 +19,7 @@ from statemachine.events import (
     ErrorSeen,
     GaveUp,
     LinkEvent,
+    OutboxReplayed,
     ProbeStarted,
     ReconnectStarted,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "LinkEvent",
     "LinkEventLogger",
     "LinkView",
+    "OutboxReplayed",
     "ProbeStarted",
     "ReconnectStarted",
     "State",

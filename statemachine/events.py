@@ -23,6 +23,7 @@ __all__ = [
     "ErrorSeen",
     "GaveUp",
     "LinkEvent",
+    "OutboxReplayed",
     "ProbeStarted",
     "ReconnectStarted",
 ]
@@ -96,6 +97,20 @@ class ErrorSeen(LinkEvent):
     kind: ErrorKind
     message: str
     drops_link: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutboxReplayed(LinkEvent):
+    """Within a connect attempt, before ``ready``: the writes and deletes made
+    while Redis was unreachable were applied to it (``keys`` of them), or,
+    the outbox having overflowed, every key of ``swept_namespaces`` was
+    deleted (``swept_keys`` of them)."""
+
+    keys: int
+    overflow: bool
+    swept_namespaces: tuple[str, ...]
+    swept_keys: int
+    duration_s: float
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

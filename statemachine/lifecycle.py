@@ -33,6 +33,7 @@ from statemachine.events import (
     ErrorSeen,
     GaveUp,
     LinkEvent,
+    OutboxReplayed,
     ProbeStarted,
     ReconnectStarted,
 )
@@ -135,6 +136,15 @@ class ConnectionLifecycle:
             lambda s: ErrorSeen(kind=kind, message=text, drops_link=dropping, **s),
             kind=kind,
         )
+
+    def replayed(
+        self, keys: int, swept_namespaces: tuple[str, ...], swept_keys: int, duration_s: float
+    ) -> OutboxReplayed:
+        """Within the attempt in flight: the outbox was applied to Redis."""
+        return self._fire("replay", lambda s: OutboxReplayed(
+            keys=keys, overflow=bool(swept_namespaces), swept_namespaces=swept_namespaces,
+            swept_keys=swept_keys, duration_s=duration_s, **s,
+        ))
 
     def disconnected(self, reason: str) -> Disconnected:
         """The driver tore the live socket down (only in error)."""

@@ -19,6 +19,7 @@ from statemachine.events import (
     ErrorSeen,
     GaveUp,
     LinkEvent,
+    OutboxReplayed,
     ProbeStarted,
     ReconnectStarted,
 )
@@ -55,6 +56,10 @@ class LinkView:
     # from the failure of an attempt.
     attempt_in_flight: bool = False
     events_seen: int = 0
+    # Outbox replays at reconnect, keys they applied, and overflows (sweeps).
+    replays_total: int = 0
+    replayed_keys_total: int = 0
+    outbox_overflows_total: int = 0
 
 
 def _started(view: LinkView, *, reconnect: bool) -> LinkView:
@@ -114,6 +119,13 @@ def evolve(view: LinkView, event: LinkEvent) -> LinkView:
         view = _waiting(view, event, event.delay_s)
     elif isinstance(event, GaveUp):
         view = _waiting(view, event, event.probe_in_s)
+    elif isinstance(event, OutboxReplayed):
+        view = replace(
+            view,
+            replays_total=view.replays_total + 1,
+            replayed_keys_total=view.replayed_keys_total + event.keys,
+            outbox_overflows_total=view.outbox_overflows_total + int(event.overflow),
+        )
     elif isinstance(event, Closed):
         view = replace(
             view, attempt_in_flight=False, next_retry_in_s=None, next_retry_at=None

@@ -69,6 +69,10 @@ class MemoryTier:
     def __contains__(self, key: str) -> bool:
         return key in self._entries
 
+    def remaining_ms(self, entry: Entry) -> int:
+        """How long `entry` has left to live here, in whole milliseconds."""
+        return int((entry.expires_at - self._now()) * 1000)
+
     def largest_entry(self) -> int:
         """The largest entry size (see `entry_size`) this tier keeps."""
         return self.max_bytes // LARGEST_ENTRY_SHARE

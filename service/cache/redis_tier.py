@@ -9,7 +9,7 @@ PTTL travel in one round trip.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from service.cache import codec
 from service.cache.stats import CacheStats
@@ -64,10 +64,23 @@ class RedisTier:
         self, namespace: str, key: str, value: bytes, content_type: str, ttl_ms: int
     ) -> bool:
         """True once Redis stored it; False when Redis is unavailable."""
-        command = ("SET", self.key(namespace, key), codec.encode(value, content_type), "PX", ttl_ms)
+        command = self.set_command(namespace, key, value, content_type, ttl_ms)
         return await self._link.execute((command,), retries=self._retries) is not None
 
     async def delete(self, namespace: str, key: str) -> bool:
         """True once Redis removed it (or never had it); False when unavailable."""
-        command = ("DEL", self.key(namespace, key))
+        command = self.delete_command(namespace, key)
         return await self._link.execute((command,), retries=self._retries) is not None
+
+    def set_command(
+        self, namespace: str, key: str, value: bytes, content_type: str, ttl_ms: int
+    ) -> list[Any]:
+        return ["SET", self.key(namespace, key), codec.encode(value, content_type), "PX", ttl_ms]
+
+    def delete_command(self, namespace: str, key: str) -> list[Any]:
+        return ["DEL", self.key(namespace, key)]
+
+    def pattern(self, namespace: str) -> str:
+        """A SCAN MATCH pattern for every key of `namespace` (the prefix's
+        glob characters escaped; namespaces have none)."""
+        return "".join("\\" + c if c in "*?[]\\" else c for c in self._prefix) + f":{namespace}:*"

@@ -36,8 +36,10 @@ from typing import Final, NamedTuple
 from service.cache.entry import Entry
 from service.cache.fills import FillGuard
 from service.cache.memory import MemoryTier
+from service.cache.outbox import DELETE, PUT, Outbox
 from service.cache.redis_tier import RedisTier
 from service.cache.stats import CacheStats
+from service.link.driver import ReplayReport, Send
 
 
 class Source:
@@ -70,11 +72,16 @@ class TwoTierCache:
         redis: RedisTier | None,
         namespace_ttls_ms: Mapping[str, int],
         stats: CacheStats,
+        outbox: Outbox | None = None,
+        outage_replay: str = "delete",
     ) -> None:
         self.memory = memory
         self.redis = redis
         self.namespace_ttls_ms = namespace_ttls_ms
         self.stats = stats
+        # What did not reach Redis (None: nothing is replayed, memory-only).
+        self.outbox = outbox if redis is not None else None
+        self._outage_replay = outage_replay
         self._fills = FillGuard()
 
     async def get(self, namespace: str, key: str) -> Lookup | None:
@@ -135,11 +142,11 @@ class TwoTierCache:
         # the memory copy can never outlive the Redis one.
         if self.memory.put(namespace, key, value, content_type, ttl_ms):
             self.stats.sets += 1
-            if self.redis is not None and await self.redis.put(
-                namespace, key, value, content_type, ttl_ms
-            ):
-                return Write.STORED
-            return Write.MEMORY_FALLBACK
+            if self.redis is None:
+                return Write.MEMORY_FALLBACK
+            stored = await self.redis.put(namespace, key, value, content_type, ttl_ms)
+            self._note(namespace, key, PUT, stored)
+            return Write.STORED if stored else Write.MEMORY_FALLBACK
         # Too large for memory: Redis alone may hold it.
         if self.redis is None or not await self.redis.put(
             namespace, key, value, content_type, ttl_ms
@@ -147,6 +154,7 @@ class TwoTierCache:
             return Write.NOT_STORED
         self.stats.sets += 1
         self.memory.delete(namespace, key)  # the older copy
+        self._note(namespace, key, PUT, True)
         return Write.STORED
 
     async def delete(self, namespace: str, key: str) -> bool:
@@ -154,7 +162,22 @@ class TwoTierCache:
         self.stats.deletes += 1
         self._fills.changed(f"{namespace}:{key}")
         self.memory.delete(namespace, key)
-        return self.redis is None or await self.redis.delete(namespace, key)
+        if self.redis is None:
+            return True
+        deleted = await self.redis.delete(namespace, key)
+        self._note(namespace, key, DELETE, deleted)
+        return deleted
+
+    def _note(self, namespace: str, key: str, operation: str, reached_redis: bool) -> None:
+        """Outbox bookkeeping: what missed Redis is recorded; a later
+        operation that reached it settles the key."""
+        outbox = self.outbox
+        if outbox is None:
+            return
+        if not reached_redis:
+            outbox.record(namespace, key, operation)
+        elif len(outbox):
+            outbox.settle(namespace, key)
 
     def invalidated(self, redis_keys: list[bytes] | None) -> None:
         """Redis says these keys changed (None: the database was flushed)."""
@@ -167,12 +190,17 @@ class TwoTierCache:
                 self._fills.changed(name)
                 self.stats.invalidated += self.memory.delete_by_name(name)
 
-    def reconnected(self) -> None:
-        """The link is about to be ready again: what memory holds may have
-        changed in Redis unseen, so none of it is served as fresh."""
+    async def reconnected(self, send: Send) -> ReplayReport | None:
+        """The link is about to be ready again: first the outage's writes and
+        deletes are applied to Redis (the outbox), then memory is forgotten,
+        since what it holds may have changed in Redis unseen."""
+        replay = None
+        if self.outbox is not None and self.redis is not None:
+            replay = await self.outbox.replay(send, self.redis, self.memory, self._outage_replay)
         self.stats.forgotten_at_reconnect += len(self.memory)
         self._fills.changed_all()
         self.memory.clear()
+        return replay
 
     def _forget_all(self) -> None:
         self.stats.invalidated += len(self.memory)

@@ -121,6 +121,16 @@ class Settings:
     cache_lru_ttl_ms: int = declared(
         "CACHE_LRU_TTL_MS", _POSITIVE, 600_000, "memory tier TTL cap"
     )
+    cache_outage_replay: str = declared(
+        "CACHE_OUTAGE_REPLAY", Choice(("delete", "write")), "delete",
+        "at reconnect, keys PUT while Redis was unreachable are deleted from Redis "
+        "(safe with several writers) or written; DELETEs are always replayed",
+    )
+    cache_outbox_max_keys: int = declared(
+        "CACHE_OUTBOX_MAX_KEYS", _POSITIVE, 10_000,
+        "keys remembered for replay; beyond it, every key of the namespaces "
+        "written during the outage is deleted at reconnect",
+    )
     cache_max_value_bytes: int = declared(
         "CACHE_MAX_VALUE_BYTES", _POSITIVE, 1_048_576, "larger PUT bodies get 413"
     )

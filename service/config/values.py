@@ -153,15 +153,16 @@ class Flag(Kind[bool]):
 
 @dataclass(frozen=True)
 class Choice(Kind[str]):
-    """One of a fixed set of words, any case; kept upper-case."""
+    """One of a fixed set of words, in any case; kept as the option is spelt."""
 
     options: Sequence[str]
 
     def parse(self, raw: str) -> str:
-        value = raw.strip().upper()
-        if value not in self.options:
-            raise ValueError(f"expected one of {', '.join(self.options)}, got {raw!r}")
-        return value
+        wanted = raw.strip().upper()
+        for option in self.options:
+            if option.upper() == wanted:
+                return option
+        raise ValueError(f"expected one of {', '.join(self.options)}, got {raw!r}")
 
     def describe(self) -> str:
         return "one of " + ", ".join(self.options)

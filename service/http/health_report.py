@@ -66,6 +66,9 @@ def cache_check(cache: TwoTierCache, view: LinkView, state: str, enabled: bool) 
             ),
             "invalidated": stats.invalidated,
             "forgottenAtReconnect": stats.forgotten_at_reconnect,
+            "outboxKeys": len(cache.outbox) if cache.outbox is not None else 0,
+            "replays": view.replays_total,
+            "outboxOverflows": view.outbox_overflows_total,
         },
     }
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -63,12 +63,29 @@ class OptionalCommand:
 Request = Command | OptionalCommand
 
 
+# Runs commands on a new connection within a connect attempt (before ready).
+Send = Callable[[Sequence[Sequence[Any]]], Awaitable[list[Any]]]
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayReport:
+    """What a listener applied to Redis at reconnect (journalled)."""
+
+    keys: int
+    swept_namespaces: tuple[str, ...]
+    swept_keys: int
+    duration_s: float
+
+
 class LinkListener(Protocol):
     """What the cache hears from the link (see service.link.subscriber)."""
 
     def invalidated(self, redis_keys: list[bytes] | None) -> None: ...
 
-    def reconnected(self) -> None: ...
+    async def reconnected(self, send: Send) -> ReplayReport | None:
+        """Within each connect attempt, before `ready`: apply what the
+        outage left undone through `send`; raising fails the attempt."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +246,7 @@ class RedisLink:
                     subscriber = InvalidationSubscriber(client)
                     await self._track(pipeline, await subscriber.open())
                 await pipeline.call("PING")
+            replay = await self._replay(pipeline)
         except Exception as exc:  # noqa: BLE001 - any failure to connect is a failed attempt
             if client is not None:
                 self._dispose_later(client, pipeline, subscriber)
@@ -242,11 +260,29 @@ class RedisLink:
         if subscriber is not None:
             generation = self._generation
             subscriber.start(self._invalidated, lambda exc: self._subscriber_lost(exc, generation))
-        if self.listener is not None:
-            self.listener.reconnected()
+        if replay is not None:
+            self.lifecycle.replayed(
+                replay.keys, replay.swept_namespaces, replay.swept_keys, replay.duration_s
+            )
         self.lifecycle.connected()
         self._ready.set()
         return True
+
+    async def _replay(self, pipeline: AutoPipeline) -> ReplayReport | None:
+        """The listener's reconnect work, on the new connection, before ready
+        (each batch within the command timeout, as any batch)."""
+        if self.listener is None:
+            return None
+
+        async def send(commands: Sequence[Sequence[Any]]) -> list[Any]:
+            futures = [pipeline.call(*command) for command in commands]
+            try:
+                return [await future for future in futures]
+            except BaseException:
+                mark_retrieved(futures)
+                raise
+
+        return await self.listener.reconnected(send)
 
     async def _track(self, pipeline: AutoPipeline, subscriber_id: int) -> None:
         assert self._tracking_prefix is not None

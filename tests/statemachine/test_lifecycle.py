@@ -157,3 +157,15 @@ def test_subscribers_see_the_view_already_folded(
     lc.start_connect()
     lc.connected()
     assert seen == [("connecting", "connecting"), ("ready", "ready")]
+
+
+def test_an_outbox_replay_is_recorded_within_the_attempt(lifecycle: ConnectionLifecycle) -> None:
+    lifecycle.start_connect()
+    event = lifecycle.replayed(3, ("default",), 40, 0.012)
+    assert (event.source, event.dest, event.keys, event.overflow) == ("connecting", "connecting", 3, True)
+    lifecycle.connected()
+    view = lifecycle.view
+    assert (view.replays_total, view.replayed_keys_total, view.outbox_overflows_total) == (1, 3, 1)
+    # Outside an attempt (ready) there is nothing to replay into.
+    with pytest.raises(IllegalTransition):
+        lifecycle.replayed(0, (), 0, 0.0)
