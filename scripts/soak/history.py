@@ -123,7 +123,7 @@ def check_history(ops: Sequence[Op], ready: Mapping[str, Sequence[Window]], *,
     replacers = _Replacers(ops)
     found = [v for op in ops for v in _status_violations(op)]
     for op in ops:
-        if not op.hit:
+        if not op.hit or op.value is None:  # (a hit has a value: for mypy)
             continue
         writer = writers.get(op.value)
         if writer is None or writer.key != op.key:
