@@ -80,12 +80,14 @@ class Op:
 
 @dataclass(frozen=True, slots=True)
 class Violation:
-    """One broken rule: its kind, where and when, and why in words."""
+    """One broken rule: its kind, where and when, and why in words;
+    `source` is the X-Cache of the GET that broke it."""
 
     kind: str
     instance: str
     at: float
     detail: str
+    source: str = ""
 
 
 def both_ready(ready: Mapping[str, Sequence[Window]]) -> list[Window]:
@@ -137,7 +139,7 @@ def check_history(ops: Sequence[Op], ready: Mapping[str, Sequence[Window]], *,
             if replacer is not None and replacer.start > writer.end:
                 found.append(_violation(
                     "stale_read", op,
-                    f"replaced by {replacer.instance} {replacer.op} {replacer.value or ''}"
+                    f"replaced by {_name(replacer)}"
                     f" ({replacer.start - origin:+.3f}..{replacer.end - origin:+.3f} s)"
                     f" before the GET began at {op.start - origin:+.3f} s"))
     return sorted(found, key=lambda v: v.at)
@@ -153,9 +155,13 @@ def _status_violations(op: Op) -> list[Violation]:
     return []
 
 
+def _name(op: Op) -> str:
+    return f"{op.instance} {op.op}" + (f" {op.value}" if op.op == "PUT" else "")
+
+
 def _violation(kind: str, op: Op, why: str) -> Violation:
     shown = f" -> {op.value} ({op.source or op.status})" if op.op == "GET" else ""
-    return Violation(kind, op.instance, op.start, f"{op.op} {op.key}{shown}: {why}")
+    return Violation(kind, op.instance, op.start, f"{op.op} {op.key}{shown}: {why}", op.source)
 
 
 class _Replacers:
