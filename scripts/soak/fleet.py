@@ -1,0 +1,115 @@
+"""The fleet under test: one redis-server and N service processes, all stopped
+on close whatever happened (an exception, Ctrl-C, SIGTERM in the caller).
+
+Both come from the tests' one harness (`tests/support/redis_server.py`,
+`tests/support/service_process.py`), on free loopback ports, never the
+machine's 6379. Redis runs with AOF and appendfsync always, so a SIGKILL
+loses nothing it acknowledged. The services connect at start-up, reconnect
+fast (backoff 50 ms to 200 ms, an idle PING every 100 ms) and keep a journal
+large enough that a long soak drops no event; everything else is the
+production default (the 250 ms command budget included).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from pathlib import Path
+from typing import Any, Self
+
+from tests.support.redis_server import RedisServer, RedisServers
+from tests.support.service_process import ServiceProcess, http_get
+
+__all__ = ["Fleet", "FleetError", "JOURNAL_CAPACITY", "SERVICE_ENV"]
+
+JOURNAL_CAPACITY = 100_000
+READY_TIMEOUT_S = 15.0
+REDIS_ARGS = ("--appendonly", "yes", "--appendfsync", "always")
+SERVICE_ENV = {
+    "REDIS_LAZY_CONNECT": "false",
+    "REDIS_BACKOFF_BASE_MS": "50",
+    "REDIS_BACKOFF_MAX_MS": "200",
+    "REDIS_HEALTH_CHECK_INTERVAL_MS": "100",
+    "REDIS_CONNECT_TIMEOUT_MS": "1000",
+    "REDIS_RECONNECT_INTERVAL_MS": "300",
+    "JOURNAL_CAPACITY": str(JOURNAL_CAPACITY),
+    "LOG_LEVEL": "WARNING",
+}
+# The machine's own settings must not leak into the services.
+SCRUBBED_PREFIXES = ("REDIS_", "CACHE_")
+
+
+class FleetError(RuntimeError):
+    """A process would not start or become ready: the run cannot go on."""
+
+
+class Fleet:
+    """`with Fleet(dir, instances) as fleet:` starts Redis, then the services."""
+
+    def __init__(self, run_dir: Path, instances: int) -> None:
+        self.run_dir = run_dir
+        self.names = [chr(ord("a") + i) for i in range(instances)]
+        self._servers = RedisServers(run_dir / "redis")
+        self.services: dict[str, ServiceProcess] = {}
+
+    @property
+    def redis(self) -> RedisServer:
+        return self._servers.servers[0]
+
+    @property
+    def urls(self) -> dict[str, str]:
+        return {name: service.base_url for name, service in self.services.items()}
+
+    def __enter__(self) -> Self:
+        try:
+            self._start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _start(self) -> None:
+        try:
+            redis = self._servers.start(*REDIS_ARGS)
+            for name in self.names:
+                wanted = {**SERVICE_ENV, "REDIS_URL": redis.url}
+                service = ServiceProcess(wanted, self.run_dir / f"service-{name}.log")
+                service.env = {k: v for k, v in service.env.items()
+                               if k in wanted or not k.startswith(SCRUBBED_PREFIXES)}
+                self.services[name] = service
+                service.start()
+        except RuntimeError as exc:
+            raise FleetError(str(exc)) from exc
+        for name in self.names:
+            self.wait_ready(name)
+
+    def wait_ready(self, name: str) -> None:
+        """Until the instance's link is `ready` (it connects at start-up)."""
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while self.journal(name)["state"] != "ready":
+            if time.monotonic() > deadline:
+                raise FleetError(f"instance {name}: Redis link not ready within "
+                                 f"{READY_TIMEOUT_S:.0f} s")
+            time.sleep(0.02)
+
+    def journal(self, name: str) -> dict[str, Any]:
+        """The instance's whole /health/events answer."""
+        url = f"{self.services[name].base_url}/health/events?limit={JOURNAL_CAPACITY}"
+        status, body = http_get(url)
+        if status != 200:
+            raise FleetError(f"instance {name}: /health/events answered {status}")
+        parsed: dict[str, Any] = json.loads(body)
+        return parsed
+
+    def close(self) -> None:
+        """Services first (SIGTERM, then SIGKILL if they linger), then Redis."""
+        for service in self.services.values():
+            with contextlib.suppress(Exception):
+                service.terminate(timeout=5.0)
+            with contextlib.suppress(Exception):
+                service.kill()
+        self._servers.close()

@@ -1,0 +1,77 @@
+"""scripts/chaos as an operator runs it: a short fault-free run passes, and an
+interrupted run leaves no process behind.
+
+The smoke run uses ONE instance and no faults on purpose: today two
+instances serve each other's overwritten values from memory (no
+invalidation yet, issue 12) and a write made during an outage is not
+replayed, so only that mode must pass now. On one instance every command
+is queued in request order on one connection, so no stale read can occur.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.support.waiting import wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+CHAOS = ROOT / "scripts" / "chaos"
+RUN_TIMEOUT_S = 25
+
+pytestmark = pytest.mark.redis
+
+
+def test_a_short_fault_free_run_on_one_instance_passes(tmp_path: Path) -> None:
+    out = tmp_path / "run.json"
+    done = subprocess.run(
+        [str(CHAOS), "--duration", "3", "--no-faults", "--instances", "1", "--json", str(out)],
+        capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    assert done.stdout.rstrip().endswith("PASS")
+    run = json.loads(out.read_text())
+    assert run["passed"] is True and run["violations"] == [] and run["faults"] == []
+    assert len(run["ops"]) == 600  # 3 s at the default 200 ops/s
+    assert {op["op"] for op in run["ops"]} == {"GET", "PUT", "DELETE"}
+    # The promise was really held to something: hits inside a settled window.
+    assert run["held_to_promise"]["get_hits"] > 0
+
+
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found.update(int(c) for c in (task / "children").read_text().split())
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    status = Path(f"/proc/{pid}/status")
+    return status.exists() and "zombie" not in status.read_text()
+
+
+def test_sigterm_stops_the_run_and_everything_it_started(tmp_path: Path) -> None:
+    chaos = subprocess.Popen(
+        [str(CHAOS), "--duration", "60"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        # The shell script execs python: these are redis-server and both services.
+        wait_for(lambda: len(_children(chaos.pid)) == 3, RUN_TIMEOUT_S, "redis and 2 services")
+        started = _children(chaos.pid)
+        chaos.send_signal(signal.SIGTERM)
+        _, stderr = chaos.communicate(timeout=RUN_TIMEOUT_S)
+    finally:
+        chaos.kill()
+    assert chaos.returncode == 130, stderr
+    assert "interrupted" in stderr
+    assert not [pid for pid in started if _alive(pid)]

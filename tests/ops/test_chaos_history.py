@@ -1,0 +1,120 @@
+"""scripts/soak/history.py: the fleet's promise checked on hand-made histories.
+
+Two instances `a` and `b`, both ready from 0 to 10 s unless a test says
+otherwise, N (settle) 100 ms; times in seconds. No servers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from scripts.soak.history import Op, Window, both_ready, check_history, settled
+
+BOTH_READY: dict[str, list[Window]] = {"a": [(0.0, 10.0)], "b": [(0.0, 10.0)]}
+
+
+def put(instance: str, key: str, value: str, start: float, end: float, status: int = 204) -> Op:
+    return Op(instance, "PUT", key, value, status, start, end)
+
+
+def delete(instance: str, key: str, start: float, end: float) -> Op:
+    return Op(instance, "DELETE", key, None, 204, start, end)
+
+
+def get(instance: str, key: str, value: str | None, start: float, end: float,
+        status: int | None = None) -> Op:
+    answered = status if status is not None else (200 if value is not None else 404)
+    return Op(instance, "GET", key, value, answered, start, end, source="hit-memory")
+
+
+def kinds(ops: Sequence[Op], ready: Mapping[str, Sequence[Window]] = BOTH_READY,
+          settle_s: float = 0.1) -> list[str]:
+    return [v.kind for v in check_history(ops, ready, settle_s=settle_s)]
+
+
+def test_a_hit_on_a_value_an_acknowledged_put_replaced_fails() -> None:
+    history = [put("a", "k", "a-1", 1.0, 1.01), put("a", "k", "a-2", 2.0, 2.01),
+               get("b", "k", "a-1", 3.0, 3.001)]
+    violations = check_history(history, BOTH_READY)
+    assert [v.kind for v in violations] == ["stale_read"]
+    assert violations[0].instance == "b" and "a-2" in violations[0].detail
+
+
+def test_a_hit_on_a_value_an_acknowledged_delete_replaced_fails() -> None:
+    history = [put("a", "k", "a-1", 1.0, 1.01), delete("a", "k", 2.0, 2.01),
+               get("b", "k", "a-1", 3.0, 3.001)]
+    assert kinds(history) == ["stale_read"]
+
+
+def test_a_history_of_writes_and_misses_only_passes() -> None:
+    history = [put("a", "k", "a-1", 1.0, 1.01), delete("b", "k", 2.0, 2.01),
+               get("a", "k", None, 1.5, 1.6), get("b", "k", None, 3.0, 3.001),
+               get("a", "j", None, 4.0, 4.001)]
+    assert kinds(history) == []
+
+
+def test_the_latest_acknowledged_value_passes() -> None:
+    history = [put("a", "k", "a-1", 1.0, 1.01), put("b", "k", "b-2", 2.0, 2.01),
+               get("a", "k", "b-2", 3.0, 3.001), get("b", "k", "b-2", 3.0, 3.001)]
+    assert kinds(history) == []
+
+
+def test_a_stale_read_while_an_instance_is_not_ready_passes() -> None:
+    history = [put("a", "k", "a-1", 1.0, 1.01), put("a", "k", "a-2", 2.0, 2.01),
+               get("b", "k", "a-1", 3.0, 3.001)]
+    b_down = {"a": [(0.0, 10.0)], "b": [(0.0, 2.5), (5.0, 10.0)]}
+    assert kinds(history, b_down) == []
+
+
+def test_a_stale_read_within_n_ms_of_both_becoming_ready_passes() -> None:
+    history = [put("a", "k", "a-1", 1.0, 1.01), put("a", "k", "a-2", 2.0, 2.01),
+               get("b", "k", "a-1", 3.05, 3.051)]
+    b_back_at_3 = {"a": [(0.0, 10.0)], "b": [(0.0, 1.5), (3.0, 10.0)]}
+    assert kinds(history, b_back_at_3) == []
+    later = [*history[:2], get("b", "k", "a-1", 3.15, 3.151)]
+    assert kinds(later, b_back_at_3) == ["stale_read"]
+
+
+def test_a_get_answered_after_its_link_left_ready_is_not_held_to_the_promise() -> None:
+    history = [put("a", "k", "a-1", 1.0, 1.01), put("a", "k", "a-2", 2.0, 2.01),
+               get("b", "k", "a-1", 3.0, 3.3)]
+    b_drops_mid_get = {"a": [(0.0, 10.0)], "b": [(0.0, 3.2)]}
+    assert kinds(history, b_drops_mid_get) == []
+
+
+def test_a_put_concurrent_with_the_get_or_the_replacement_passes() -> None:
+    # b-2 overlaps the GET; a-3 overlaps a-1's PUT: neither replaced what was read.
+    history = [put("a", "k", "a-1", 1.0, 1.5), put("a", "k", "a-3", 1.2, 1.3),
+               put("b", "k", "b-2", 2.0, 3.5), get("a", "k", "a-1", 3.0, 3.001),
+               get("b", "k", "b-2", 3.0, 3.001)]
+    assert kinds(history) == []
+
+
+def test_a_replacement_that_failed_or_was_still_running_does_not_count() -> None:
+    history = [put("a", "k", "a-1", 1.0, 1.01), put("a", "k", "a-2", 2.0, 2.01, status=400),
+               put("b", "k", "b-3", 2.5, 3.2), get("b", "k", "a-1", 3.0, 3.001)]
+    assert kinds(history) == ["unexpected_status"]
+
+
+def test_a_value_no_put_wrote_fails_even_while_not_ready() -> None:
+    history = [put("a", "k", "a-1", 1.0, 1.01), get("b", "k", "zz-9", 3.0, 3.001),
+               get("b", "j", "a-1", 3.0, 3.001)]
+    assert kinds(history, {"a": [], "b": []}) == ["phantom_value", "phantom_value"]
+
+
+def test_a_value_from_a_put_that_began_after_the_get_ended_fails() -> None:
+    history = [get("b", "k", "a-1", 1.0, 1.001), put("a", "k", "a-1", 2.0, 2.01)]
+    assert kinds(history, {"a": [], "b": []}) == ["future_value"]
+
+
+def test_a_5xx_and_a_transport_error_fail_whatever_the_links_did() -> None:
+    history = [get("a", "k", None, 1.0, 1.01, status=503),
+               Op("b", "PUT", "k", "b-1", None, 2.0, 2.5, error="ServerDisconnectedError")]
+    assert kinds(history, {"a": [], "b": []}) == ["server_error", "transport_error"]
+
+
+def test_the_ready_windows_of_all_instances_intersect() -> None:
+    ready = {"a": [(0.0, 4.0), (5.0, 9.0)], "b": [(1.0, 6.0)], "c": [(0.0, 5.5)]}
+    assert both_ready(ready) == [(1.0, 4.0), (5.0, 5.5)]
+    assert settled(both_ready(ready), 1.0) == [(2.0, 4.0)]
+    assert both_ready({"a": [(0.0, 1.0)]}) == [(0.0, 1.0)]
