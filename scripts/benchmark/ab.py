@@ -47,12 +47,17 @@ def run(args: argparse.Namespace, run_dir: Path) -> dict[str, Any]:
         started: dict[str, dict[str, list[HttpProcess]]] = {}
         for side, root in (("after", args.after), ("before", args.before)):
             servers: dict[str, list[HttpProcess]] = {case: [] for case in CASES}
+            # One key prefix per side: a tree that tracks keys hears only its
+            # own side's writes as invalidations, as a fleet of its own would.
+            env = {"CACHE_KEY_PREFIX": f"ab-{side}"}
             for i in range(args.instances):
-                memory = start_service(procs, f"{side}-memory-{i}", redis.url, root.resolve())
+                memory = start_service(procs, f"{side}-memory-{i}", redis.url, root.resolve(),
+                                       env)
                 redis_only = start_service(procs, f"{side}-redis-{i}", redis.url,
-                                           root.resolve(), {"CACHE_LRU_MAX_ITEMS": "0"})
-                for server in (memory, redis_only):
-                    wl.seed_hot_keys(server.url, value)
+                                           root.resolve(), {**env, "CACHE_LRU_MAX_ITEMS": "0"})
+                if i == 0:
+                    wl.seed_hot_keys(memory.url, value)
+                wl.warm_hot_keys(memory.url)
                 servers["memory_hit_get"].append(memory)
                 servers["redis_hit_get"].append(redis_only)
                 servers["put"].append(memory)

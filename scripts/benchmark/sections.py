@@ -105,10 +105,12 @@ def run_throughput(procs: Processes, generator: Generator, split: Generator, pla
         server.wait_answering()
     for service in (*memory, *redis_only):
         wait_ready(service)
-    # The service instances of a kind share one key prefix, so seeding one
-    # seeds Redis for all; each memory tier is filled through its own PUTs.
-    for server in (*memory, redis_only[0], bare_set[0]):
+    # The instances of a kind share one key prefix, so seeding one seeds Redis
+    # for all; each memory tier then fills by reading (see warm_hot_keys).
+    for server in (memory[0], redis_only[0], bare_set[0]):
         wl.seed_hot_keys(server.url, value)
+    for service in memory:
+        wl.warm_hot_keys(service.url)
     for service in memory:
         wl.check_hit(service.url, "hit-memory")
     for service in redis_only:

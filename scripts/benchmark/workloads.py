@@ -56,6 +56,18 @@ def outage_mix(value: bytes) -> Workload:
     return Workload("outage-mix", tuple(requests))
 
 
+def warm_hot_keys(base_url: str) -> None:
+    """GET every hot key once, so a service's memory tier holds them all.
+
+    Seeding writes through one instance: a PUT through another would reach
+    the first as an invalidation and empty its memory copy (NOLOOP only
+    spares a writer its own writes), so every instance fills by reading."""
+    for i in range(HOT_KEYS):
+        status, _ = http_json(base_url + path(f"hot{i}"))
+        if status != 200:
+            raise BenchError(f"warming {base_url}{path(f'hot{i}')} answered {status}")
+
+
 def seed_hot_keys(base_url: str, value: bytes) -> None:
     """PUT every hot key through the server's own handler."""
     for i in range(HOT_KEYS):

@@ -43,8 +43,9 @@ cache-recovery mode: the guide's "Test Cache Recovery"; passes when
   6 start        7 healthy in time, and checks.cache.redis.reconnects went up
   8 every earlier key reads back with its exact body or as a 404 miss (never
     another body, never an error status); memory-tier entries before and after
-    are reported: the memory tier lives in the service process and survives a
-    Redis restart, while Redis itself comes back empty unless it persists
+    are reported: the service forgets its memory tier when the link reconnects
+    (invalidations may have been missed), so earlier keys come back from Redis
+    if it persisted them, else as misses: the guide's "cold start"
   9 a key written after recovery reads back, and Redis is still healthy
   10 the journal check (step 8 of failover mode)
 

@@ -190,16 +190,21 @@ class TwoTierCache:
                 self._fills.changed(name)
                 self.stats.invalidated += self.memory.delete_by_name(name)
 
-    async def reconnected(self, send: Send) -> ReplayReport | None:
-        """The link is about to be ready again: first the outage's writes and
-        deletes are applied to Redis (the outbox), then memory is forgotten,
-        since what it holds may have changed in Redis unseen."""
+    async def reconnected(self, send: Send, first_connect: bool) -> ReplayReport | None:
+        """The link is about to be ready. After an outage the outbox is
+        applied (CACHE_OUTAGE_REPLAY) and memory is forgotten, since what it
+        holds may have changed in Redis unseen. At the very first connect,
+        memory holds only this instance's own writes of the last moments (a
+        lazy link connects on first use): they are written to Redis and kept,
+        rather than lost from a service that just started."""
         replay = None
         if self.outbox is not None and self.redis is not None:
-            replay = await self.outbox.replay(send, self.redis, self.memory, self._outage_replay)
-        self.stats.forgotten_at_reconnect += len(self.memory)
-        self._fills.changed_all()
-        self.memory.clear()
+            mode = "write" if first_connect else self._outage_replay
+            replay = await self.outbox.replay(send, self.redis, self.memory, mode)
+        if not first_connect:
+            self.stats.forgotten_at_reconnect += len(self.memory)
+            self._fills.changed_all()
+            self.memory.clear()
         return replay
 
     def _forget_all(self) -> None:

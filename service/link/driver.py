@@ -82,9 +82,10 @@ class LinkListener(Protocol):
 
     def invalidated(self, redis_keys: list[bytes] | None) -> None: ...
 
-    async def reconnected(self, send: Send) -> ReplayReport | None:
+    async def reconnected(self, send: Send, first_connect: bool) -> ReplayReport | None:
         """Within each connect attempt, before `ready`: apply what the
-        outage left undone through `send`; raising fails the attempt."""
+        outage left undone through `send`; raising fails the attempt.
+        `first_connect`: the link has never been ready before."""
         ...
 
 
@@ -282,7 +283,8 @@ class RedisLink:
                 mark_retrieved(futures)
                 raise
 
-        return await self.listener.reconnected(send)
+        first_connect = self.lifecycle.state == State.CONNECTING
+        return await self.listener.reconnected(send, first_connect)
 
     async def _track(self, pipeline: AutoPipeline, subscriber_id: int) -> None:
         assert self._tracking_prefix is not None

@@ -123,3 +123,18 @@ async def test_an_overflowing_outbox_sweeps_the_namespaces_written(
     assert (coherence["replays"], coherence["outboxOverflows"], coherence["outboxKeys"]) == (1, 1, 0)
     metrics = await (await a.get("/metrics")).text()
     assert "roleready_redis_outbox_overflows_total 1.0" in metrics
+
+
+async def test_a_fresh_lazy_service_keeps_its_first_writes(
+    app_client: StartClient, redis_factory: Callable[..., RedisServer]
+) -> None:
+    redis = redis_factory()
+    a = await app_client(redis.url)  # lazy: the first PUT starts the connect
+    first = await a.put("/cache/default/first", data=b"v")
+    assert first.headers["X-Cache-Stored"] == "memory"
+    await link_state(a.app, "ready")
+    got = await a.get("/cache/default/first")
+    assert (got.headers["X-Cache"], await got.read()) == ("hit-memory", b"v")
+    b = await ready_client(app_client, redis.url)
+    got = await b.get("/cache/default/first")  # written to Redis at the first connect
+    assert (got.headers["X-Cache"], await got.read()) == ("hit-redis", b"v")

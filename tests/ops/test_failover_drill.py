@@ -224,7 +224,10 @@ def test_cache_recovery_mode_passes_and_reports_memory_entries(
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["drill"] == "cache-recovery"
     assert report["cache"]["entries_before"] >= 5
-    assert report["cache"]["earlier_keys"] == {"hit-memory": 5}
+    # The memory tier is forgotten at reconnect (invalidations may have been
+    # missed): earlier keys come back from Redis if it kept them, else miss.
+    earlier = report["cache"]["earlier_keys"]
+    assert set(earlier) <= {"hit-redis", "miss"} and sum(earlier.values()) == 5
     reconnects = report["steps"][6]["data"]["reconnects"]
     assert reconnects["after"] > reconnects["before"]
     assert report["keys_left_behind"] == []
