@@ -31,7 +31,7 @@ from scripts.benchmark.targets import evaluate
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
-SECTIONS = ("memory", "throughput", "outage")
+SECTIONS = ("memory", "throughput", "outage", "invalidation")
 
 EPILOG = """\
 exit codes: 0 measured (targets met or not: they are read by people, see the

@@ -105,6 +105,13 @@ def target_lines(targets: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def invalidation_lines(figures: dict[str, Any]) -> list[str]:
+    return ["", "invalidation: B serves A's new value, from A's PUT acknowledged",
+            f"  {figures['samples']} keys: p50 {_n(figures['p50_ms'])} ms, "
+            f"p99 {_n(figures['p99_ms'])} ms, max {_n(figures['max_ms'])} ms "
+            f"(polling resolution: one GET round trip, p50 {_n(figures['get_round_trip_p50_ms'])} ms)"]
+
+
 def render(report: dict[str, Any]) -> str:
     lines = header(report)
     if "throughput" in report:
@@ -113,5 +120,7 @@ def render(report: dict[str, Any]) -> str:
         lines += outage_lines(report["outage"])
     if "memory_tier" in report:
         lines += memory_lines(report["memory_tier"])
+    if "invalidation" in report:
+        lines += invalidation_lines(report["invalidation"])
     lines += target_lines(report["targets"])
     return "\n".join(lines)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from scripts.benchmark import invalidation
 from scripts.benchmark import workloads as wl
 from scripts.benchmark.compare import Comparison, Rounds, compare, run_one
 from scripts.benchmark.load import Generator
@@ -174,6 +175,14 @@ def run_memory(service_root: Path, cpus: CPUs, ops: int, rounds: int) -> dict[st
     return figures
 
 
+def run_invalidation(procs: Processes) -> dict[str, Any]:
+    redis = procs.redis("redis-invalidation")
+    env = {"CACHE_KEY_PREFIX": invalidation.PREFIX}
+    a = start_service(procs, "service-invalidation-a", redis.url, env=env)
+    b = start_service(procs, "service-invalidation-b", redis.url, env=env)
+    return invalidation.measure_invalidation(a, b)
+
+
 def run_sections(procs: Processes, generators: tuple[Generator, Generator], plan: Plan,
                  sections: set[str], run_dir: Path) -> dict[str, Any]:
     """Every requested section's figures, keyed as in the JSON."""
@@ -192,5 +201,8 @@ def run_sections(procs: Processes, generators: tuple[Generator, Generator], plan
     if "outage" in sections:
         report["outage"] = run_outage(procs, generators[0], plan, value)
     runtimes["outage"] = time.monotonic() - started - sum(runtimes.values())
+    if "invalidation" in sections:
+        report["invalidation"] = run_invalidation(procs)
+    runtimes["invalidation"] = time.monotonic() - started - sum(runtimes.values())
     report["section_runtimes_s"] = runtimes
     return report

@@ -95,4 +95,8 @@ def evaluate(report: dict[str, Any]) -> list[dict[str, Any]]:
         found += outage_targets(report["outage"], p99)
     if "memory_tier" in report:
         found += memory_targets(report["memory_tier"])
+    if "invalidation" in report:
+        figures = report["invalidation"]
+        found.append(target("invalidation latency p99 (A's PUT acknowledged -> B serves it)",
+                            figures["p99_ms"], figures["target_p99_ms"], "ms"))
     return found

@@ -113,7 +113,7 @@ def test_memory_tier_is_compared_with_cachetools(run: tuple[dict[str, Any], str]
 
 def test_every_target_is_reported(run: tuple[dict[str, Any], str]) -> None:
     targets = run[0]["targets"]
-    assert len(targets) == 14
+    assert len(targets) == 15
     for found in targets:
         assert isinstance(found["name"], str) and isinstance(found["met"], bool)
         assert found["measured"] is None or is_number(found["measured"])
@@ -125,3 +125,11 @@ def test_bad_usage_exits_2() -> None:
                           timeout=60, check=False)
     assert done.returncode == 2
     assert "--rounds must be >= 1" in done.stderr
+
+
+def test_invalidation_latency_is_measured(run: tuple[dict[str, Any], str]) -> None:
+    figures = run[0]["invalidation"]
+    assert_numbers(figures, "p50_ms", "p99_ms", "max_ms", "get_round_trip_p50_ms")
+    assert figures["samples"] == 300
+    assert figures["p50_ms"] <= figures["p99_ms"] <= figures["max_ms"]
+    assert "invalidation: B serves A's new value" in run[1]
