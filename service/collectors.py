@@ -70,6 +70,11 @@ class CacheCollector(Collector):
         yield lookups
         yield CounterMetricFamily(f"{PREFIX}_cache_sets", "PUTs stored.", value=stats.sets)
         yield CounterMetricFamily(
+            f"{PREFIX}_cache_invalidations_received",
+            "Keys named by Redis's invalidation messages (a flush counts one).",
+            value=stats.invalidations_received,
+        )
+        yield CounterMetricFamily(
             f"{PREFIX}_cache_invalidated",
             "Memory entries dropped because Redis said their key changed or was flushed.",
             value=stats.invalidated,

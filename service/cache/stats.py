@@ -24,6 +24,8 @@ class CacheStats:
     # flushed), and because the link reconnected (messages may have been lost).
     invalidated: int = 0
     forgotten_at_reconnect: int = 0
+    # Keys named by invalidation messages (held here or not), and flushes.
+    invalidations_received: int = 0
 
     @property
     def hits(self) -> int:

@@ -181,6 +181,7 @@ class TwoTierCache:
 
     def invalidated(self, redis_keys: list[bytes] | None) -> None:
         """Redis says these keys changed (None: the database was flushed)."""
+        self.stats.invalidations_received += 1 if redis_keys is None else len(redis_keys)
         if redis_keys is None or self.redis is None:
             self._forget_all()
             return

@@ -64,6 +64,7 @@ def cache_check(cache: TwoTierCache, view: LinkView, state: str, enabled: bool) 
             "invalidationStream": (
                 "disabled" if not enabled else "subscribed" if state == State.READY else "down"
             ),
+            "invalidationsReceived": stats.invalidations_received,
             "invalidated": stats.invalidated,
             "forgottenAtReconnect": stats.forgotten_at_reconnect,
             "outboxKeys": len(cache.outbox) if cache.outbox is not None else 0,
