@@ -22,7 +22,7 @@ from typing import Any
 
 from service.cache.memory import MemoryTier
 from service.cache.redis_tier import RedisTier
-from service.link.driver import ReplayReport, Send
+from service.link.session import ReplayReport, Send
 
 log = logging.getLogger("roleready.cache")
 PUT, DELETE = "put", "delete"

@@ -39,7 +39,7 @@ from service.cache.memory import MemoryTier
 from service.cache.outbox import DELETE, PUT, Outbox
 from service.cache.redis_tier import RedisTier
 from service.cache.stats import CacheStats
-from service.link.driver import ReplayReport, Send
+from service.link.session import ReplayReport, Send
 
 
 class Source:

@@ -19,9 +19,12 @@ serves from memory at once. The cache tiers and the health probe only say
 what to send. The idle health PING goes through the same connection, so a
 dead or hung traffic connection is noticed on an idle service too.
 
-The machine (`statemachine.ConnectionLifecycle`) decides states, delays and
-when to give up; the supervisor task here performs the I/O it asks for and
-reports what happened.
+Each connect attempt opens a session (service.link.session: the traffic
+connection, the invalidation subscriber, tracking) and, before `ready`,
+lets its listener (the cache) apply what an outage left undone. The machine
+(`statemachine.ConnectionLifecycle`) decides states, delays and when to
+give up; the supervisor task here performs the I/O it asks for and reports
+what happened.
 """
 
 from __future__ import annotations
@@ -29,75 +32,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
-
-from redis.asyncio import Redis
-from redis.exceptions import ResponseError
+from collections.abc import Sequence
+from typing import Any
 
 from service.link.classify import REDIS_FAILURES, classify, describe
 from service.link.factory import ClientFactory
-from service.link.pipeline import AutoPipeline, Command, mark_retrieved
-from service.link.subscriber import InvalidationSubscriber
+from service.link.pipeline import AutoPipeline, mark_retrieved
+from service.link.session import (
+    LinkListener,
+    LinkSession,
+    OptionalCommand,
+    ReplayReport,
+    Request,
+    SessionParts,
+    none_on_error,
+    sender,
+)
 from statemachine.clock import Clock
 from statemachine.events import BackoffScheduled, ErrorSeen
 from statemachine.lifecycle import ConnectionLifecycle
 from statemachine.states import State
 
 log = logging.getLogger("roleready.redis")
-
-# How long a retired client may take to close before we stop waiting for it:
-# closing a socket to a hung (SIGSTOPped) server must not hold anything up.
-DISPOSE_TIMEOUT_S = 1.0
-
-
-@dataclass(frozen=True, slots=True)
-class OptionalCommand:
-    """A command whose error reply (for example refused by an ACL) is answered
-    as None instead of failing its batch, and is not counted as an error."""
-
-    args: Command
-
-
-Request = Command | OptionalCommand
-
-
-# Runs commands on a new connection within a connect attempt (before ready).
-Send = Callable[[Sequence[Sequence[Any]]], Awaitable[list[Any]]]
-
-
-@dataclass(frozen=True, slots=True)
-class ReplayReport:
-    """What a listener applied to Redis at reconnect (journalled)."""
-
-    keys: int
-    swept_namespaces: tuple[str, ...]
-    swept_keys: int
-    duration_s: float
-
-
-class LinkListener(Protocol):
-    """What the cache hears from the link (see service.link.subscriber)."""
-
-    def invalidated(self, redis_keys: list[bytes] | None) -> None: ...
-
-    async def reconnected(self, send: Send, first_connect: bool) -> ReplayReport | None:
-        """Within each connect attempt, before `ready`: apply what the
-        outage left undone through `send`; raising fails the attempt.
-        `first_connect`: the link has never been ready before."""
-        ...
-
-
-@dataclass(frozen=True, slots=True)
-class LinkSession:
-    """A connected client, its auto-pipeline (the tracking connection), its
-    invalidation subscriber, and the generation they belong to."""
-
-    client: Redis
-    pipeline: AutoPipeline
-    subscriber: InvalidationSubscriber | None
-    generation: int
 
 
 class RedisLink:
@@ -158,7 +114,7 @@ class RedisLink:
                 return None
             call = session.pipeline.call
             futures = [
-                _none_on_error(call(*c.args)) if isinstance(c, OptionalCommand) else call(*c)
+                none_on_error(call(*c.args)) if isinstance(c, OptionalCommand) else call(*c)
                 for c in commands
             ]
             replies: list[Any] = []
@@ -232,35 +188,28 @@ class RedisLink:
             self.lifecycle.start_attempt()
 
     async def _attempt(self) -> bool:
-        """Connect the traffic connection, subscribe to invalidations and turn
-        tracking on, PING; ready when all of it answered."""
+        """Open a session (see service.link.session) and apply the listener's
+        reconnect work on it; ready when all of it answered."""
         assert self._factory is not None
-        client: Redis | None = None
-        pipeline: AutoPipeline | None = None
-        subscriber: InvalidationSubscriber | None = None
+        parts = SessionParts()
         try:
             async with asyncio.timeout(self._connect_timeout_s + self._command_timeout_s):
-                client = await self._factory()
-                pipeline = AutoPipeline(client, self._command_timeout_s)
-                await pipeline.open()
-                if self._tracking_prefix is not None:
-                    subscriber = InvalidationSubscriber(client)
-                    await self._track(pipeline, await subscriber.open())
-                await pipeline.call("PING")
-            replay = await self._replay(pipeline)
+                await parts.open(self._factory, self._command_timeout_s, self._tracking_prefix)
+            replay = await self._replay(parts.traffic())
         except Exception as exc:  # noqa: BLE001 - any failure to connect is a failed attempt
-            if client is not None:
-                self._dispose_later(client, pipeline, subscriber)
+            self._dispose_later(parts)
             if not self._closing:
                 self.lifecycle.error_seen(classify(exc), describe(exc))
             return False
         self._generation += 1
-        self._session = LinkSession(client, pipeline, subscriber, self._generation)
+        self._session = parts.session(self._generation)
         if self._closing:
             return False
-        if subscriber is not None:
+        if parts.subscriber is not None:
             generation = self._generation
-            subscriber.start(self._invalidated, lambda exc: self._subscriber_lost(exc, generation))
+            parts.subscriber.start(
+                self._invalidated, lambda exc: self._subscriber_lost(exc, generation)
+            )
         if replay is not None:
             self.lifecycle.replayed(
                 replay.keys, replay.swept_namespaces, replay.swept_keys, replay.duration_s
@@ -274,24 +223,8 @@ class RedisLink:
         (each batch within the command timeout, as any batch)."""
         if self.listener is None:
             return None
-
-        async def send(commands: Sequence[Sequence[Any]]) -> list[Any]:
-            futures = [pipeline.call(*command) for command in commands]
-            try:
-                return [await future for future in futures]
-            except BaseException:
-                mark_retrieved(futures)
-                raise
-
         first_connect = self.lifecycle.state == State.CONNECTING
-        return await self.listener.reconnected(send, first_connect)
-
-    async def _track(self, pipeline: AutoPipeline, subscriber_id: int) -> None:
-        assert self._tracking_prefix is not None
-        await pipeline.call(
-            "CLIENT", "TRACKING", "on", "REDIRECT", subscriber_id,
-            "BCAST", "PREFIX", self._tracking_prefix, "NOLOOP",
-        )
+        return await self.listener.reconnected(sender(pipeline), first_connect)
 
     def _invalidated(self, redis_keys: list[bytes] | None) -> None:
         if self.listener is not None:
@@ -322,46 +255,9 @@ class RedisLink:
         if reason is not None and self.lifecycle.state == State.ERROR:
             self.lifecycle.disconnected(reason)
         if session is not None:
-            self._dispose_later(session.client, session.pipeline, session.subscriber)
+            self._dispose_later(session.parts)
 
-    def _dispose_later(
-        self, client: Redis, pipeline: AutoPipeline | None,
-        subscriber: InvalidationSubscriber | None,
-    ) -> None:
-        task = asyncio.create_task(self._dispose(client, pipeline, subscriber))
+    def _dispose_later(self, parts: SessionParts) -> None:
+        task = asyncio.create_task(parts.close())
         self._disposals.add(task)
         task.add_done_callback(self._disposals.discard)
-
-    @staticmethod
-    async def _dispose(
-        client: Redis, pipeline: AutoPipeline | None, subscriber: InvalidationSubscriber | None
-    ) -> None:
-        with contextlib.suppress(Exception, asyncio.TimeoutError):
-            async with asyncio.timeout(DISPOSE_TIMEOUT_S):
-                if subscriber is not None:
-                    await subscriber.close()
-                if pipeline is not None:
-                    await pipeline.close()
-                await client.aclose()
-
-
-def _none_on_error(future: asyncio.Future[Any]) -> asyncio.Future[Any]:
-    """A future that settles as `future` does, but with None for an error reply."""
-    tolerant: asyncio.Future[Any] = future.get_loop().create_future()
-
-    def settle(done: asyncio.Future[Any]) -> None:
-        if tolerant.done():
-            return
-        if done.cancelled():
-            tolerant.cancel()
-            return
-        error = done.exception()
-        if isinstance(error, ResponseError):
-            tolerant.set_result(None)
-        elif error is not None:
-            tolerant.set_exception(error)
-        else:
-            tolerant.set_result(done.result())
-
-    future.add_done_callback(settle)
-    return tolerant

@@ -14,7 +14,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from service.link.driver import OptionalCommand, RedisLink
+from service.link.driver import RedisLink
+from service.link.session import OptionalCommand
 
 
 @dataclass(frozen=True, slots=True)

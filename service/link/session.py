@@ -1,0 +1,160 @@
+"""What one connect attempt opens, and the link's contracts with its users.
+
+    factory() ─► client (configuration; opens nothing itself)
+      ─► the traffic connection: the auto-pipeline's, PINGed
+      ─► the invalidation subscriber (RESP2), and CLIENT TRACKING on the
+         traffic connection redirected to it (service.link.subscriber)
+
+All of it is one `LinkSession`: it becomes ready together and is closed
+together; tracking lives and dies with the traffic connection, so neither
+part outlives the other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from service.link.factory import ClientFactory
+from service.link.pipeline import AutoPipeline, Command, mark_retrieved
+from service.link.subscriber import InvalidationSubscriber
+
+# How long a retired session may take to close before we stop waiting for it:
+# closing a socket to a hung (SIGSTOPped) server must not hold anything up.
+DISPOSE_TIMEOUT_S = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class OptionalCommand:
+    """A command whose error reply (for example refused by an ACL) is answered
+    as None instead of failing its batch, and is not counted as an error."""
+
+    args: Command
+
+
+Request = Command | OptionalCommand
+
+
+# Runs commands on a new connection within a connect attempt (before ready).
+Send = Callable[[Sequence[Sequence[Any]]], Awaitable[list[Any]]]
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayReport:
+    """What a listener applied to Redis at reconnect (journalled)."""
+
+    keys: int
+    swept_namespaces: tuple[str, ...]
+    swept_keys: int
+    duration_s: float
+
+
+class LinkListener(Protocol):
+    """What the cache hears from the link (see service.link.subscriber)."""
+
+    def invalidated(self, redis_keys: list[bytes] | None) -> None: ...
+
+    async def reconnected(self, send: Send, first_connect: bool) -> ReplayReport | None:
+        """Within each connect attempt, before `ready`: apply what the
+        outage left undone through `send`; raising fails the attempt.
+        `first_connect`: the link has never been ready before."""
+        ...
+
+
+@dataclass
+class SessionParts:
+    """What an attempt has opened so far: all of it is closed on failure."""
+
+    client: Redis | None = None
+    pipeline: AutoPipeline | None = None
+    subscriber: InvalidationSubscriber | None = None
+
+    async def open(
+        self, factory: ClientFactory, command_timeout_s: float, tracking_prefix: str | None
+    ) -> None:
+        """Open every part; keys under `tracking_prefix` are tracked (None: none)."""
+        self.client = await factory()
+        self.pipeline = AutoPipeline(self.client, command_timeout_s)
+        await self.pipeline.open()
+        if tracking_prefix is not None:
+            self.subscriber = InvalidationSubscriber(self.client)
+            subscriber_id = await self.subscriber.open()
+            await self.pipeline.call(
+                "CLIENT", "TRACKING", "on", "REDIRECT", subscriber_id,
+                "BCAST", "PREFIX", tracking_prefix, "NOLOOP",
+            )
+        await self.pipeline.call("PING")
+
+    def traffic(self) -> AutoPipeline:
+        assert self.pipeline is not None, "not opened"
+        return self.pipeline
+
+    def session(self, generation: int) -> LinkSession:
+        assert self.client is not None and self.pipeline is not None, "not opened"
+        return LinkSession(self.client, self.pipeline, self.subscriber, generation, self)
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception, asyncio.TimeoutError):
+            async with asyncio.timeout(DISPOSE_TIMEOUT_S):
+                if self.subscriber is not None:
+                    await self.subscriber.close()
+                if self.pipeline is not None:
+                    await self.pipeline.close()
+                if self.client is not None:
+                    await self.client.aclose()
+
+
+@dataclass(frozen=True, slots=True)
+class LinkSession:
+    """A connected client, its auto-pipeline (the tracking connection), its
+    invalidation subscriber, and the generation they belong to."""
+
+    client: Redis
+    pipeline: AutoPipeline
+    subscriber: InvalidationSubscriber | None
+    generation: int
+    parts: SessionParts
+
+
+def sender(pipeline: AutoPipeline) -> Send:
+    """`Send` on `pipeline`: one batch, its replies, or the first failure."""
+
+    async def send(commands: Sequence[Sequence[Any]]) -> list[Any]:
+        futures = [pipeline.call(*command) for command in commands]
+        try:
+            return [await future for future in futures]
+        except BaseException:
+            mark_retrieved(futures)
+            raise
+
+    return send
+
+
+
+
+def none_on_error(future: asyncio.Future[Any]) -> asyncio.Future[Any]:
+    """A future that settles as `future` does, but with None for an error reply."""
+    tolerant: asyncio.Future[Any] = future.get_loop().create_future()
+
+    def settle(done: asyncio.Future[Any]) -> None:
+        if tolerant.done():
+            return
+        if done.cancelled():
+            tolerant.cancel()
+            return
+        error = done.exception()
+        if isinstance(error, ResponseError):
+            tolerant.set_result(None)
+        elif error is not None:
+            tolerant.set_exception(error)
+        else:
+            tolerant.set_result(done.result())
+
+    future.add_done_callback(settle)
+    return tolerant
