@@ -183,7 +183,7 @@ class TwoTierCache:
         """Redis says these keys changed (None: the database was flushed)."""
         self.stats.invalidations_received += 1 if redis_keys is None else len(redis_keys)
         if redis_keys is None or self.redis is None:
-            self._forget_all()
+            self.stats.invalidated += self._forget_all()
             return
         for redis_key in redis_keys:
             name = self.redis.memory_name(redis_key)
@@ -203,12 +203,12 @@ class TwoTierCache:
             mode = "write" if first_connect else self._outage_replay
             replay = await self.outbox.replay(send, self.redis, self.memory, mode)
         if not first_connect:
-            self.stats.forgotten_at_reconnect += len(self.memory)
-            self._fills.changed_all()
-            self.memory.clear()
+            self.stats.forgotten_at_reconnect += self._forget_all()
         return replay
 
-    def _forget_all(self) -> None:
-        self.stats.invalidated += len(self.memory)
+    def _forget_all(self) -> int:
+        """Empty the memory tier (and refuse fills in flight); how many went."""
+        forgotten = len(self.memory)
         self._fills.changed_all()
         self.memory.clear()
+        return forgotten
