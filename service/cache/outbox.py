@@ -28,6 +28,8 @@ log = logging.getLogger("roleready.cache")
 PUT, DELETE = "put", "delete"
 SCAN_COUNT = 1000
 DEL_BATCH = 500
+# Replay passes per reconnect (writes keep arriving while one is applied).
+REPLAY_PASSES = 5
 
 
 class Outbox:
@@ -67,22 +69,33 @@ class Outbox:
         self, send: Send, redis: RedisTier, memory: MemoryTier, mode: str
     ) -> ReplayReport | None:
         """Apply everything recorded so far; None when there was nothing.
-        Raises (the attempt fails) when Redis does; what was not applied stays."""
+        Raises (the attempt fails) when Redis does; what was not applied stays.
+
+        Requests are still answered from memory while this awaits Redis, and
+        their writes land here too: passes repeat until one ends with nothing
+        new (up to REPLAY_PASSES), so that what memory forgets right after
+        has reached Redis."""
         if not self._ops and not self._sweep:
             return None
         started = time.perf_counter()
-        ops, sweep = dict(self._ops), set(self._sweep)
-        commands = [_command(name, op, redis, memory, mode) for name, (op, _) in ops.items()]
-        for batch in _chunks(commands, DEL_BATCH):
-            await send(batch)
-        swept = 0
-        for namespace in sorted(sweep):
-            swept += await _sweep(send, redis, namespace)
-        for name, (_, seq) in ops.items():  # what was recorded meanwhile stays
-            if self._ops.get(name, (None, None))[1] == seq:
-                del self._ops[name]
-        self._sweep -= sweep
-        return ReplayReport(len(ops), tuple(sorted(sweep)), swept, time.perf_counter() - started)
+        keys = swept = 0
+        namespaces: set[str] = set()
+        for _ in range(REPLAY_PASSES):
+            if not self._ops and not self._sweep:
+                break
+            ops, sweep = dict(self._ops), set(self._sweep)
+            commands = [_command(name, op, redis, memory, mode) for name, (op, _) in ops.items()]
+            for batch in _chunks(commands, DEL_BATCH):
+                await send(batch)
+            for namespace in sorted(sweep):
+                swept += await _sweep(send, redis, namespace)
+            for name, (_, seq) in ops.items():  # what was recorded meanwhile stays
+                if self._ops.get(name, (None, None))[1] == seq:
+                    del self._ops[name]
+            self._sweep -= sweep
+            keys += len(ops)
+            namespaces |= sweep
+        return ReplayReport(keys, tuple(sorted(namespaces)), swept, time.perf_counter() - started)
 
 
 def _command(name: str, op: str, redis: RedisTier, memory: MemoryTier, mode: str) -> list[Any]:
