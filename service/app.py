@@ -26,7 +26,7 @@ from service.config import Settings
 from service.http import cache_api, health, metrics_endpoint
 from service.http.request_layer import mount_routes
 from service.link.driver import RedisLink
-from service.link.factory import url_factory
+from service.link.factory import client_factory
 from service.readiness import Readiness
 from statemachine.clock import Clock
 from statemachine.eventlog import LinkEventLogger
@@ -64,7 +64,7 @@ async def redis_link_context(app: web.Application) -> AsyncIterator[None]:
     lifecycle = ConnectionLifecycle(clock, settings.backoff_policy, journal)
     link = RedisLink(
         lifecycle,
-        url_factory(settings) if settings.redis_enabled else None,
+        client_factory(settings) if settings.redis_enabled else None,
         clock=clock,
         lazy=settings.redis_lazy_connect,
         health_check_interval_s=settings.redis_health_check_interval_ms / 1000,

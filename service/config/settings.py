@@ -28,6 +28,7 @@ from service.config.values import (
     ConfigError,
     Flag,
     Host,
+    HostPorts,
     Integer,
     KeyPrefix,
     Number,
@@ -63,6 +64,21 @@ class Settings:
     redis_tls_ca_file: str | None = declared(
         "REDIS_TLS_CA_FILE", OptionalText(), None, "CA bundle for rediss://",
         shown_default="(system)",
+    )
+    redis_sentinels: tuple[tuple[str, int], ...] = declared(
+        "REDIS_SENTINELS", HostPorts(), (),
+        "Sentinel mode: the sentinels asked for the master on every connect attempt "
+        "(REDIS_URL then gives only credentials, database and TLS)",
+        shown_default="(none)",
+    )
+    redis_sentinel_master: str | None = declared(
+        "REDIS_SENTINEL_MASTER", OptionalText(), None,
+        "the master's name at the sentinels (required with REDIS_SENTINELS)",
+        shown_default="(none)",
+    )
+    redis_sentinel_password: str | None = declared(
+        "REDIS_SENTINEL_PASSWORD", OptionalText(), None, "the sentinels' own password",
+        shown_default="(none)", secret=True,
     )
     redis_lazy_connect: bool = declared(
         "REDIS_LAZY_CONNECT", Flag(), True, "connect on first use instead of at start-up"
@@ -184,6 +200,8 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
         values: dict[str, Any] = {s.attribute: s.read(environ) for s in SETTINGS}
         _check_lower_bounds(values, environ)
+        if values["redis_sentinels"] and not values["redis_sentinel_master"]:
+            raise ConfigError("REDIS_SENTINEL_MASTER", "is required with REDIS_SENTINELS")
         return cls(namespace_ttls_ms=_namespace_ttls(environ), **values)
 
 

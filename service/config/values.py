@@ -180,6 +180,29 @@ class OptionalText(Kind[str | None]):
 
 
 @dataclass(frozen=True)
+class HostPorts(Kind[tuple[tuple[str, int], ...]]):
+    """`host:port,host:port,...`; empty means none."""
+
+    @property
+    def blank_is_default(self) -> bool:
+        return True
+
+    def parse(self, raw: str) -> tuple[tuple[str, int], ...]:
+        found = []
+        for item in (part.strip() for part in raw.split(",")):
+            if not item:
+                continue
+            host, sep, port = item.rpartition(":")
+            if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+                raise ValueError(f"expected host:port items, got {item!r}")
+            found.append((host, int(port)))
+        return tuple(found)
+
+    def describe(self) -> str:
+        return "comma-separated host:port"
+
+
+@dataclass(frozen=True)
 class Host(Kind[str]):
     """A listen address: surrounding spaces dropped, never empty."""
 

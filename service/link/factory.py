@@ -13,6 +13,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.connection import parse_url
+from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -27,7 +29,6 @@ def client_options(settings: Settings) -> dict[str, Any]:
         "socket_timeout": settings.redis_command_timeout_ms / 1000,
         "socket_keepalive": True,
         "retry": Retry(NoBackoff(), 0),
-        "retry_on_timeout": False,
         "health_check_interval": 0,
         "decode_responses": False,
     }
@@ -42,13 +43,59 @@ def client_options(settings: Settings) -> dict[str, Any]:
     return options
 
 
+def client_factory(settings: Settings) -> ClientFactory:
+    """The factory the settings ask for: Sentinel discovery or REDIS_URL."""
+    return sentinel_factory(settings) if settings.redis_sentinels else url_factory(settings)
+
+
+def _tls_url(settings: Settings) -> str:
+    url = settings.redis_url
+    if settings.redis_tls and url.startswith("redis://"):
+        url = "rediss://" + url[len("redis://") :]
+    return url
+
+
+def sentinel_factory(settings: Settings) -> ClientFactory:
+    """A factory that asks the sentinels for the current master on every
+    attempt (redis-py's Sentinel pool does not re-ask on its own retries,
+    redis/redis-py#3874): a fresh Sentinel each time, closed once it answered.
+
+    From REDIS_URL only the credentials, the database and TLS (rediss:// or
+    REDIS_TLS) are used; its host and port are ignored. The sentinels get
+    REDIS_SENTINEL_PASSWORD and the same TLS options."""
+    options = client_options(settings)
+    url_parts = parse_url(_tls_url(settings))
+    tls = "connection_class" in url_parts  # parse_url's way of saying rediss://
+    data_node: dict[str, Any] = {
+        name: url_parts[name] for name in ("username", "password", "db") if name in url_parts
+    }
+    sentinel_options: dict[str, Any] = {
+        name: value for name, value in options.items() if name.startswith(("ssl_", "socket_"))
+    }
+    if tls:
+        data_node["ssl"] = sentinel_options["ssl"] = True
+    if settings.redis_sentinel_password:
+        sentinel_options["password"] = settings.redis_sentinel_password
+    addresses = list(settings.redis_sentinels)
+    master = settings.redis_sentinel_master
+    assert master is not None  # Settings refuses REDIS_SENTINELS without it
+
+    async def open_client() -> Redis:
+        sentinel = Sentinel(addresses, sentinel_kwargs=sentinel_options)
+        try:
+            host, port = await sentinel.discover_master(master)
+        finally:
+            await sentinel.aclose()
+        return Redis(host=host, port=port, **data_node, **options)
+
+    return open_client
+
+
 def url_factory(settings: Settings) -> ClientFactory:
     """A factory of clients for REDIS_URL. It opens no connection: the link
     connects the one that carries traffic and proves it with PING."""
     options = client_options(settings)
-    url = settings.redis_url
-    if settings.redis_tls and url.startswith("redis://"):
-        url = "rediss://" + url[len("redis://") :]
+    url = _tls_url(settings)
 
     async def open_client() -> Redis:
         return Redis.from_url(url, **options)

@@ -80,7 +80,8 @@ def test_no_line_or_warning_ever_holds_a_value() -> None:
     env = {
         "REDIS_URL": f"redis://app:{SECRET}@db:6379",
         "CACHE_API_TOKEN": SECRET,
-        "REDIS_SENTINEL_PASSWORD": SECRET,
+        "REDIS_SENTINEL_PASSWORD": SECRET,  # declared (secret): no warning
+        "REDIS_PASSWRD": SECRET,
         "CACHE_TOKEN": SECRET,
         "CACHE_DEFUALT_TTL_MS": "987654",
     }

@@ -30,7 +30,8 @@ from tests.support.tls import Certificates
 
 START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 10.0
-READY = b"Ready to accept connections"
+# A data node says the first, a sentinel (--sentinel) only the second.
+READY = (b"Ready to accept connections", b"Sentinel ID is")
 
 
 def redis_server_binary() -> str:
@@ -113,7 +114,7 @@ class RedisServer:
             preexec_fn=self.preexec_fn,  # noqa: PLW1509
         )
         deadline = time.monotonic() + START_TIMEOUT_S
-        while READY not in self._log_since_start():
+        while not any(line in self._log_since_start() for line in READY):
             if self.process.poll() is not None:
                 raise RuntimeError(f"redis-server exited at start-up: {self.log_tail()}")
             if time.monotonic() > deadline:

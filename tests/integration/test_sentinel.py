@@ -1,0 +1,119 @@
+"""Sentinel mode against real processes: one master, one replica, three
+sentinels (quorum 2). The service asks the sentinels for the master on every
+connect attempt, so when the master dies and the replica is promoted, the
+link's reconnect lands on the new master."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from service import appkeys
+from tests.support.redis_server import RedisServer, RedisServers
+from tests.support.waiting import eventually, link_state, ready_client
+
+StartClient = Callable[..., Awaitable[TestClient]]
+MASTER_NAME = "cachemaster"
+
+
+def _sentinel_conf(directory: Path, master: RedisServer) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    conf = directory / "sentinel.conf"  # sentinels rewrite it: one writable copy each
+    conf.write_text(
+        f"sentinel monitor {MASTER_NAME} 127.0.0.1 {master.port} 2\n"
+        f"sentinel down-after-milliseconds {MASTER_NAME} 1000\n"
+        f"sentinel failover-timeout {MASTER_NAME} 5000\n"
+    )
+    return conf
+
+
+async def _replica_in_sync(replica: RedisServer) -> None:
+    def synced() -> bool:
+        with replica.client() as client:
+            return bool(client.info("replication").get("master_link_status") == "up")
+
+    await eventually(synced, what="the replica in sync")
+
+
+@pytest.fixture
+async def sentinel_setup(redis_servers: RedisServers, tmp_path: Path) -> dict[str, object]:
+    master = redis_servers.start()
+    replica = redis_servers.start("--replicaof", "127.0.0.1", str(master.port))
+    await _replica_in_sync(replica)
+    sentinels = [
+        redis_servers.start("--sentinel", conf=_sentinel_conf(tmp_path / f"sentinel-{i}", master))
+        for i in range(3)
+    ]
+    return {"master": master, "replica": replica, "sentinels": sentinels,
+            "env": {"REDIS_SENTINELS": ",".join(f"127.0.0.1:{s.port}" for s in sentinels),
+                    "REDIS_SENTINEL_MASTER": MASTER_NAME,
+                    # Only credentials, database and TLS are read from it.
+                    "REDIS_URL": "redis://127.0.0.1:1/0"}}
+
+
+async def _serving_port(client: TestClient) -> int:
+    replies = await client.app[appkeys.LINK].execute((("CONFIG", "GET", "port"),))
+    assert replies is not None
+    reply = replies[0]  # a map in RESP3, a flat list in RESP2
+    return int(reply[b"port"] if isinstance(reply, dict) else reply[1])
+
+
+async def test_a_killed_master_is_followed_to_the_promoted_replica(
+    app_client: StartClient, sentinel_setup: dict[str, object]
+) -> None:
+    master, replica = sentinel_setup["master"], sentinel_setup["replica"]
+    assert isinstance(master, RedisServer) and isinstance(replica, RedisServer)
+    env = sentinel_setup["env"]
+    assert isinstance(env, dict)
+    a = await ready_client(app_client, env.pop("REDIS_URL"), **env)
+    b = await ready_client(app_client, "redis://127.0.0.1:1/0", **env)
+    assert await _serving_port(a) == master.port
+    killed_at = time.monotonic()
+    master.kill()
+    statuses: set[int] = set()
+
+    def promoted() -> bool:
+        with replica.client() as client:
+            return client.info("replication")["role"] == "master"
+
+    while not promoted():
+        statuses.add((await a.put("/cache/default/during", data=b"x")).status)
+        assert time.monotonic() - killed_at < 15, "no promotion within 15 s"
+        await asyncio.sleep(0.1)
+    for client in (a, b):
+        await eventually(lambda c=client: c.app[appkeys.LINK].lifecycle.is_ready()
+                         and c.app[appkeys.LINK].lifecycle.view.reconnects_total >= 1,
+                         timeout=15, what="ready again")
+        assert await _serving_port(client) == replica.port
+    ready_s = time.monotonic() - killed_at
+    print(f"kill -> ready on the new master: {ready_s:.2f} s")
+    assert ready_s < 15
+    assert all(status < 500 for status in statuses)
+    put = await a.put("/cache/default/after", data=b"new-master")
+    assert put.headers["X-Cache-Stored"] == "redis"
+    got = await b.get("/cache/default/after")
+    assert (got.headers["X-Cache"], await got.read()) == ("hit-redis", b"new-master")
+    # The old master comes back as a replica: nothing breaks, nobody moves back.
+    master.restart()
+    await asyncio.sleep(0.5)
+    assert (await a.get("/cache/default/after")).status == 200
+    await link_state(a.app, "ready")
+    assert await _serving_port(a) == replica.port
+
+
+async def test_a_wrong_master_name_is_a_clear_error_and_memory_only_service(
+    app_client: StartClient, sentinel_setup: dict[str, object]
+) -> None:
+    env = dict(sentinel_setup["env"])  # type: ignore[call-overload]
+    env["REDIS_SENTINEL_MASTER"] = "no-such-master"
+    client = await app_client(env.pop("REDIS_URL"), REDIS_LAZY_CONNECT="false", **env)
+    link = client.app[appkeys.LINK]
+    await eventually(lambda: link.lifecycle.view.last_error is not None, what="an error")
+    assert "no-such-master" in (link.lifecycle.view.last_error or "")
+    assert (await client.put("/cache/default/k", data=b"v")).status == 204
+    assert (await client.get("/cache/default/k")).headers["X-Cache"] == "hit-memory"
