@@ -26,7 +26,7 @@ from service.config import Settings
 from service.http import cache_api, health, metrics_endpoint
 from service.http.request_layer import mount_routes
 from service.link.driver import RedisLink
-from service.link.factory import client_factory
+from service.link.factory import client_factory, master_switches
 from service.readiness import Readiness
 from statemachine.clock import Clock
 from statemachine.eventlog import LinkEventLogger
@@ -71,6 +71,7 @@ async def redis_link_context(app: web.Application) -> AsyncIterator[None]:
         command_timeout_s=settings.redis_command_timeout_ms / 1000,
         connect_timeout_s=settings.redis_connect_timeout_ms / 1000,
         tracking_prefix=f"{settings.cache_key_prefix}:",
+        switches=master_switches(settings),
     )
     app[appkeys.LINK] = link
     await link.start()

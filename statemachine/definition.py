@@ -7,9 +7,10 @@
     every state but closed --close--> closed
 
 ``note_error`` (an error counted without a change of state), ``drop`` (the
-socket torn down after an error), ``attempt`` and ``replay`` (the outage's
-writes applied to Redis within a connect attempt, before ``ready``) are
-reflexive. A row may
+socket torn down after an error), ``attempt``, ``replay`` (the outage's
+writes applied to Redis within a connect attempt, before ``ready``) and
+``switch_master`` (Sentinel named a new master while the link waits: the
+wait is cut short) are reflexive. A row may
 name conditions, all of which must hold for it to apply; where a trigger has
 several rows the first that applies wins, and a trigger no row admits is
 refused. So the table alone answers "may this happen now?": success needs an
@@ -84,6 +85,8 @@ TRANSITIONS: tuple[tuple[str, tuple[State, ...], str, tuple[str, ...]], ...] = (
     ("probe", (_S.FAILED,), _S.RECONNECTING.value, ()),
     ("attempt", (_S.RECONNECTING,), _SAME, ("no_attempt_in_flight",)),
     ("replay", (_S.CONNECTING, _S.RECONNECTING), _SAME, ("attempt_in_flight",)),
+    ("switch_master", (_S.RECONNECTING,), _SAME, ("no_attempt_in_flight",)),
+    ("switch_master", (_S.FAILED,), _SAME, ()),
     ("close", _ALL_BUT_CLOSED, _S.CLOSED.value, ()),
 )
 

@@ -23,6 +23,7 @@ __all__ = [
     "ErrorSeen",
     "GaveUp",
     "LinkEvent",
+    "MasterSwitched",
     "OutboxReplayed",
     "ProbeStarted",
     "ReconnectStarted",
@@ -97,6 +98,16 @@ class ErrorSeen(LinkEvent):
     kind: ErrorKind
     message: str
     drops_link: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MasterSwitched(LinkEvent):
+    """The sentinels announced a new master while the link waited to retry:
+    the wait is cut short and the next attempt goes to ``new_master`` now
+    (the backoff still governs attempts that fail)."""
+
+    old_master: str
+    new_master: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -33,6 +33,7 @@ from statemachine.events import (
     ErrorSeen,
     GaveUp,
     LinkEvent,
+    MasterSwitched,
     OutboxReplayed,
     ProbeStarted,
     ReconnectStarted,
@@ -136,6 +137,13 @@ class ConnectionLifecycle:
             lambda s: ErrorSeen(kind=kind, message=text, drops_link=dropping, **s),
             kind=kind,
         )
+
+    def master_switched(self, old_master: str, new_master: str) -> MasterSwitched:
+        """While waiting to retry (or probe): the sentinels named a new master,
+        so the next attempt starts now instead of after the wait."""
+        return self._fire("switch_master", lambda s: MasterSwitched(
+            old_master=old_master, new_master=new_master, **s,
+        ))
 
     def replayed(
         self, keys: int, swept_namespaces: tuple[str, ...], swept_keys: int, duration_s: float

@@ -19,6 +19,7 @@ from statemachine.events import (
     ErrorSeen,
     GaveUp,
     LinkEvent,
+    MasterSwitched,
     OutboxReplayed,
     ProbeStarted,
     ReconnectStarted,
@@ -57,6 +58,9 @@ class LinkView:
     attempt_in_flight: bool = False
     events_seen: int = 0
     # Outbox replays at reconnect, keys they applied, and overflows (sweeps).
+    # The master the sentinels last announced (Sentinel mode), and how often.
+    master: str | None = None
+    master_switches_total: int = 0
     replays_total: int = 0
     replayed_keys_total: int = 0
     outbox_overflows_total: int = 0
@@ -119,6 +123,11 @@ def evolve(view: LinkView, event: LinkEvent) -> LinkView:
         view = _waiting(view, event, event.delay_s)
     elif isinstance(event, GaveUp):
         view = _waiting(view, event, event.probe_in_s)
+    elif isinstance(event, MasterSwitched):
+        view = replace(
+            view, master=event.new_master, master_switches_total=view.master_switches_total + 1,
+            next_retry_in_s=None, next_retry_at=None,
+        )
     elif isinstance(event, OutboxReplayed):
         view = replace(
             view,

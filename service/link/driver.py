@@ -48,6 +48,7 @@ from service.link.session import (
     none_on_error,
     sender,
 )
+from service.link.switches import MasterSwitches
 from statemachine.clock import Clock
 from statemachine.events import BackoffScheduled, ErrorSeen
 from statemachine.lifecycle import ConnectionLifecycle
@@ -70,8 +71,14 @@ class RedisLink:
         command_timeout_s: float,
         connect_timeout_s: float,
         tracking_prefix: str | None = None,
+        switches: MasterSwitches | None = None,
     ) -> None:
         self.lifecycle = lifecycle
+        # Sentinel mode: announcements of a new master cut a backoff wait short.
+        self._switches = switches
+        self._switch_pending: tuple[str, str] | None = None
+        self._switch = asyncio.Event()
+        self._announced_master: str | None = None
         # Keys starting with this are tracked (BCAST); None: no tracking.
         self._tracking_prefix = tracking_prefix
         self.listener: LinkListener | None = None
@@ -148,6 +155,8 @@ class RedisLink:
         if self._factory is None:
             return
         self._task = asyncio.create_task(self._supervise(), name="redis-link-supervisor")
+        if self._switches is not None:
+            self._switches.start(self._master_switched)
         if not self._lazy:
             self._wake.set()
 
@@ -155,6 +164,8 @@ class RedisLink:
         """Stop the supervisor, then record `closed`: never raises, whatever
         await point the supervisor was at."""
         self._closing = True
+        if self._switches is not None:
+            await self._switches.close()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -182,10 +193,43 @@ class RedisLink:
                 self._retire("link dropped after error")
             plan = self.lifecycle.schedule_retry()
             delay = plan.delay_s if isinstance(plan, BackoffScheduled) else plan.probe_in_s
-            await self._clock.sleep(delay)
+            await self._wait(delay)
             if self._closing:
                 return
             self.lifecycle.start_attempt()
+
+    async def _wait(self, delay_s: float) -> None:
+        """The backoff wait; in Sentinel mode cut short by a new master."""
+        if self._switches is None:
+            await self._clock.sleep(delay_s)
+            return
+        if self._switch_pending is None:
+            sleeping = asyncio.ensure_future(self._clock.sleep(delay_s))
+            switched = asyncio.ensure_future(self._switch.wait())
+            try:
+                await asyncio.wait((sleeping, switched), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                sleeping.cancel()
+                switched.cancel()
+        pending, self._switch_pending = self._switch_pending, None
+        self._switch.clear()
+        if pending is not None and not self._closing:
+            self.lifecycle.master_switched(*pending)
+
+    def _master_switched(self, old_master: str, new_master: str) -> None:
+        """Every sentinel announces it: act once per new master."""
+        if new_master == self._announced_master:
+            return
+        self._announced_master = new_master
+        self._switch_pending = (old_master, new_master)
+        self._switch.set()
+        session = self._session
+        if self.lifecycle.is_ready() and session is not None:
+            # Still on the old master (a manual failover demotes it): drop.
+            self.report_error(
+                ConnectionError(f"master switched: {old_master} -> {new_master}"),
+                session.generation,
+            )
 
     async def _attempt(self) -> bool:
         """Open a session (see service.link.session) and apply the listener's
@@ -216,6 +260,10 @@ class RedisLink:
             )
         self.lifecycle.connected()
         self._ready.set()
+        # Connected through the sentinels just now: an announcement heard
+        # during the attempt is already followed.
+        self._switch_pending = None
+        self._switch.clear()
         return True
 
     async def _replay(self, pipeline: AutoPipeline) -> ReplayReport | None:

@@ -19,6 +19,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from service.config import Settings
+from service.link.switches import MasterSwitches
 
 ClientFactory = Callable[[], Awaitable["Redis"]]
 
@@ -69,13 +70,9 @@ def sentinel_factory(settings: Settings) -> ClientFactory:
     data_node: dict[str, Any] = {
         name: url_parts[name] for name in ("username", "password", "db") if name in url_parts
     }
-    sentinel_options: dict[str, Any] = {
-        name: value for name, value in options.items() if name.startswith(("ssl_", "socket_"))
-    }
     if tls:
-        data_node["ssl"] = sentinel_options["ssl"] = True
-    if settings.redis_sentinel_password:
-        sentinel_options["password"] = settings.redis_sentinel_password
+        data_node["ssl"] = True
+    sentinel_options = _sentinel_options(settings, options)
     addresses = list(settings.redis_sentinels)
     master = settings.redis_sentinel_master
     assert master is not None  # Settings refuses REDIS_SENTINELS without it
@@ -89,6 +86,27 @@ def sentinel_factory(settings: Settings) -> ClientFactory:
         return Redis(host=host, port=port, **data_node, **options)
 
     return open_client
+
+
+def _sentinel_options(settings: Settings, options: dict[str, Any]) -> dict[str, Any]:
+    """How to talk to the sentinels: their password, the data nodes' TLS."""
+    chosen: dict[str, Any] = {
+        name: value for name, value in options.items() if name.startswith(("ssl_", "socket_"))
+    }
+    if "connection_class" in parse_url(_tls_url(settings)):
+        chosen["ssl"] = True
+    if settings.redis_sentinel_password:
+        chosen["password"] = settings.redis_sentinel_password
+    return chosen
+
+
+def master_switches(settings: Settings) -> MasterSwitches | None:
+    """The `+switch-master` listener of Sentinel mode; None otherwise."""
+    if not settings.redis_sentinels or settings.redis_sentinel_master is None:
+        return None
+    options = _sentinel_options(settings, client_options(settings))
+    options["socket_timeout"] = None  # a listener waits for as long as it takes
+    return MasterSwitches(settings.redis_sentinels, settings.redis_sentinel_master, options)
 
 
 def url_factory(settings: Settings) -> ClientFactory:

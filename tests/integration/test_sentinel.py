@@ -117,3 +117,28 @@ async def test_a_wrong_master_name_is_a_clear_error_and_memory_only_service(
     assert "no-such-master" in (link.lifecycle.view.last_error or "")
     assert (await client.put("/cache/default/k", data=b"v")).status == 204
     assert (await client.get("/cache/default/k")).headers["X-Cache"] == "hit-memory"
+
+
+async def test_the_switch_announcement_cuts_the_production_backoff_short(
+    app_client: StartClient, sentinel_setup: dict[str, object]
+) -> None:
+    master, replica = sentinel_setup["master"], sentinel_setup["replica"]
+    assert isinstance(master, RedisServer) and isinstance(replica, RedisServer)
+    env = dict(sentinel_setup["env"])  # type: ignore[call-overload]
+    # The guide's backoff (1, 2, 4, 8 s), not the tests' fast one.
+    production = {"REDIS_BACKOFF_BASE_MS": "1000", "REDIS_BACKOFF_MAX_MS": "10000",
+                  "REDIS_HEALTH_CHECK_INTERVAL_MS": "1000"}
+    a = await ready_client(app_client, env.pop("REDIS_URL"), **env, **production)
+    link = a.app[appkeys.LINK]
+    killed_at = time.monotonic()
+    master.kill()
+    await eventually(lambda: link.lifecycle.view.master_switches_total >= 1, timeout=15,
+                     what="the +switch-master announcement followed")
+    await eventually(link.lifecycle.is_ready, timeout=15, what="ready on the new master")
+    print(f"kill -> ready on the new master (production backoff): "
+          f"{time.monotonic() - killed_at:.2f} s")
+    assert await _serving_port(a) == replica.port
+    switched = [e for e in link.lifecycle.journal.events() if type(e).__name__ == "MasterSwitched"]
+    assert switched[0].to_dict()["old_master"] == f"127.0.0.1:{master.port}"
+    assert switched[0].to_dict()["new_master"] == f"127.0.0.1:{replica.port}"
+    assert link.lifecycle.view.master == f"127.0.0.1:{replica.port}"

@@ -29,7 +29,7 @@ STATES = {
 }
 TRIGGERS = {
     "connect", "succeed", "fail", "note_error", "drop",
-    "retry", "give_up", "probe", "attempt", "replay", "close",
+    "retry", "give_up", "probe", "attempt", "replay", "switch_master", "close",
 }  # fmt: skip
 DROPS = {"kind": ErrorKind.CONNECTION_RESET}
 KEEPS = {"kind": ErrorKind.WRONGTYPE}
@@ -75,7 +75,7 @@ def machine_in(state: str) -> tuple[LinkMachine, list[LinkEvent], StubGuards]:
     return machine, recorded, guards
 
 
-def test_seven_states_eleven_triggers_one_table() -> None:
+def test_seven_states_twelve_triggers_one_table() -> None:
     assert {s.value for s in State} == STATES
     assert {row[0] for row in TRANSITIONS} == TRIGGERS
     assert {name for row in TRANSITIONS for name in row[3]} <= set(CONDITIONS)
@@ -98,6 +98,8 @@ def test_seven_states_eleven_triggers_one_table() -> None:
         ("probe", "failed", "reconnecting", {}),
         ("replay", "reconnecting", "reconnecting", {}),
         ("replay", "connecting", "connecting", {}),
+        ("switch_master", "reconnecting", "reconnecting", {}),
+        ("switch_master", "failed", "failed", {}),
     ],
 )
 def test_each_transition_records_one_event(
@@ -131,6 +133,7 @@ def test_triggers_outside_the_table_are_refused(state: str) -> None:
         ("reconnecting", "succeed", {}, False, False),  # success needs an attempt
         ("reconnecting", "attempt", {}, True, False),  # one attempt per wait
         ("reconnecting", "replay", {}, False, False),  # only within an attempt
+        ("reconnecting", "switch_master", {}, True, False),  # an attempt is under way
         ("reconnecting", "note_error", KEEPS, True, False),  # an attempt's error fails it
         ("ready", "fail", KEEPS, False, False),  # a WRONGTYPE does not drop the link
         ("ready", "note_error", DROPS, False, False),  # a reset cannot be merely counted

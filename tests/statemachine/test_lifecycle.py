@@ -169,3 +169,20 @@ def test_an_outbox_replay_is_recorded_within_the_attempt(lifecycle: ConnectionLi
     # Outside an attempt (ready) there is nothing to replay into.
     with pytest.raises(IllegalTransition):
         lifecycle.replayed(0, (), 0, 0.0)
+
+
+def test_a_master_switch_cuts_the_wait_and_the_attempt_follows(
+    lifecycle: ConnectionLifecycle,
+) -> None:
+    lifecycle.start_connect()
+    lifecycle.connected()
+    with pytest.raises(IllegalTransition):  # ready: the driver drops the link first
+        lifecycle.master_switched("10.0.0.1:6379", "10.0.0.2:6379")
+    lifecycle.error_seen(ErrorKind.CONNECTION_RESET, "reset")
+    lifecycle.schedule_retry()  # waiting out 1 s
+    event = lifecycle.master_switched("10.0.0.1:6379", "10.0.0.2:6379")
+    assert (event.source, event.dest, event.new_master) == ("reconnecting",) * 2 + ("10.0.0.2:6379",)
+    assert lifecycle.view.master == "10.0.0.2:6379" and lifecycle.view.next_retry_in_s is None
+    lifecycle.start_attempt()  # at once
+    with pytest.raises(IllegalTransition):  # not while an attempt is under way
+        lifecycle.master_switched("10.0.0.2:6379", "10.0.0.3:6379")
