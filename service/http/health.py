@@ -32,6 +32,11 @@ async def detailed(request: web.Request) -> web.Response:
     report = detailed_report(
         request.app[appkeys.CACHE], lifecycle.view, lifecycle.state, link.enabled, result
     )
+    # Where the link is: the guide's fields stay as they are, this is added.
+    report["checks"]["redis"]["topology"] = {
+        "mode": link.mode if link.enabled else "disabled",
+        "master": link.address(),
+    }
     return json_response(report)
 
 

@@ -101,6 +101,19 @@ class RedisLink:
     def enabled(self) -> bool:
         return self._factory is not None
 
+    @property
+    def mode(self) -> str:
+        """How the master is found: "sentinel" or "single" (one address)."""
+        return "sentinel" if self._switches is not None else "single"
+
+    def address(self) -> str | None:
+        """`host:port` of the node the live session talks to, if any."""
+        session = self._session
+        if session is None:
+            return None
+        kwargs = session.client.connection_pool.connection_kwargs
+        return f"{kwargs.get('host')}:{kwargs.get('port')}"
+
     def session(self) -> LinkSession | None:
         """The live session when the link is ready, else None (never waits)."""
         if self.lifecycle.is_ready():

@@ -86,6 +86,7 @@ async def test_document_matches_the_guide_with_redis_up(
     assert re.fullmatch(r"\d+ms", redis["responseTime"])
     assert re.fullmatch(r"\d+(\.\d+)?[BKMG]", redis["memoryUsed"])
     assert (redis["connectionStatus"], redis["lastError"], redis["lastErrorTime"]) == ("ready", None, None)
+    assert redis["topology"] == {"mode": "single", "master": f"127.0.0.1:{redis_server.port}"}
     cache = body["checks"]["cache"]
     assert cache["memory"] == {
         "entries": 1, "capacity": 1000, "utilizationPercent": "0.10",

@@ -142,3 +142,5 @@ async def test_the_switch_announcement_cuts_the_production_backoff_short(
     assert switched[0].to_dict()["old_master"] == f"127.0.0.1:{master.port}"
     assert switched[0].to_dict()["new_master"] == f"127.0.0.1:{replica.port}"
     assert link.lifecycle.view.master == f"127.0.0.1:{replica.port}"
+    topology = (await (await a.get("/health/detailed")).json())["checks"]["redis"]["topology"]
+    assert topology == {"mode": "sentinel", "master": f"127.0.0.1:{replica.port}"}
