@@ -65,6 +65,27 @@ class Settings:
         "REDIS_TLS_CA_FILE", OptionalText(), None, "CA bundle for rediss://",
         shown_default="(system)",
     )
+    redis_tls_cert_file: str | None = declared(
+        "REDIS_TLS_CERT_FILE", OptionalText(), None,
+        "client certificate for TLS (Redis's tls-auth-clients), data nodes and sentinels",
+        shown_default="(none)",
+    )
+    redis_tls_key_file: str | None = declared(
+        "REDIS_TLS_KEY_FILE", OptionalText(), None, "the client certificate's key",
+        shown_default="(none)",
+    )
+    redis_password_file: str | None = declared(
+        "REDIS_PASSWORD_FILE", OptionalText(), None,
+        "file holding the Redis password (overrides REDIS_URL's); re-read on every "
+        "connect attempt, so a rotated password takes effect at the next reconnect",
+        shown_default="(none)",
+    )
+    redis_sentinel_password_file: str | None = declared(
+        "REDIS_SENTINEL_PASSWORD_FILE", OptionalText(), None,
+        "file holding the sentinels' password (overrides REDIS_SENTINEL_PASSWORD); "
+        "re-read on every connect attempt",
+        shown_default="(none)",
+    )
     redis_sentinels: tuple[tuple[str, int], ...] = declared(
         "REDIS_SENTINELS", HostPorts(), (),
         "Sentinel mode: the sentinels asked for the master on every connect attempt "

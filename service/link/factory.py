@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.asyncio.connection import parse_url
+from redis.asyncio.connection import ConnectionPool, parse_url
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
 from redis.retry import Retry
@@ -41,7 +41,19 @@ def client_options(settings: Settings) -> dict[str, Any]:
             options["ssl_check_hostname"] = False
         if settings.redis_tls_ca_file:
             options["ssl_ca_certs"] = settings.redis_tls_ca_file
+        if settings.redis_tls_cert_file:
+            options["ssl_certfile"] = settings.redis_tls_cert_file
+            options["ssl_keyfile"] = settings.redis_tls_key_file
     return options
+
+
+def secret_from(path: str | None, fallback: str | None) -> str | None:
+    """The secret in `path` (surrounding whitespace dropped), read now, so a
+    rotated file takes effect at the next attempt; `fallback` without one."""
+    if path is None:
+        return fallback
+    with open(path, encoding="utf-8") as source:
+        return source.read().strip()
 
 
 def client_factory(settings: Settings) -> ClientFactory:
@@ -72,18 +84,18 @@ def sentinel_factory(settings: Settings) -> ClientFactory:
     }
     if tls:
         data_node["ssl"] = True
-    sentinel_options = _sentinel_options(settings, options)
     addresses = list(settings.redis_sentinels)
     master = settings.redis_sentinel_master
     assert master is not None  # Settings refuses REDIS_SENTINELS without it
 
     async def open_client() -> Redis:
-        sentinel = Sentinel(addresses, sentinel_kwargs=sentinel_options)
+        sentinel = Sentinel(addresses, sentinel_kwargs=_sentinel_options(settings, options))
         try:
             host, port = await sentinel.discover_master(master)
         finally:
             await sentinel.aclose()
-        return Redis(host=host, port=port, **data_node, **options)
+        password = secret_from(settings.redis_password_file, data_node.get("password"))
+        return Redis(host=host, port=port, **{**data_node, "password": password}, **options)
 
     return open_client
 
@@ -95,8 +107,10 @@ def _sentinel_options(settings: Settings, options: dict[str, Any]) -> dict[str, 
     }
     if "connection_class" in parse_url(_tls_url(settings)):
         chosen["ssl"] = True
-    if settings.redis_sentinel_password:
-        chosen["password"] = settings.redis_sentinel_password
+    password = secret_from(settings.redis_sentinel_password_file,
+                           settings.redis_sentinel_password)
+    if password:
+        chosen["password"] = password
     return chosen
 
 
@@ -113,9 +127,12 @@ def url_factory(settings: Settings) -> ClientFactory:
     """A factory of clients for REDIS_URL. It opens no connection: the link
     connects the one that carries traffic and proves it with PING."""
     options = client_options(settings)
-    url = _tls_url(settings)
+    parts = parse_url(_tls_url(settings))
 
     async def open_client() -> Redis:
-        return Redis.from_url(url, **options)
+        # A pool built as from_url builds it, but with the password file, if
+        # any, taking precedence over the URL's (from_url lets the URL win).
+        password = secret_from(settings.redis_password_file, parts.get("password"))
+        return Redis(connection_pool=ConnectionPool(**{**parts, **options, "password": password}))
 
     return open_client
