@@ -37,15 +37,14 @@ from typing import Any
 
 from service.link.classify import REDIS_FAILURES, classify, describe
 from service.link.factory import ClientFactory
-from service.link.pipeline import AutoPipeline, mark_retrieved
+from service.link.pipeline import AutoPipeline
 from service.link.session import (
     LinkListener,
     LinkSession,
-    OptionalCommand,
     ReplayReport,
     Request,
     SessionParts,
-    none_on_error,
+    send_batch,
     sender,
 )
 from service.link.switches import MasterSwitches
@@ -132,19 +131,9 @@ class RedisLink:
             session = self.session()
             if session is None:
                 return None
-            call = session.pipeline.call
-            futures = [
-                none_on_error(call(*c.args)) if isinstance(c, OptionalCommand) else call(*c)
-                for c in commands
-            ]
-            replies: list[Any] = []
             try:
-                # A plain loop: an async comprehension is a coroutine of its own.
-                for future in futures:
-                    replies.append(await future)
-                return replies
+                return await send_batch(session.pipeline, commands)
             except REDIS_FAILURES as exc:
-                mark_retrieved(futures)
                 self.report_error(exc, session.generation)
         return None
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -122,20 +123,28 @@ class LinkSession:
     parts: SessionParts
 
 
+async def send_batch(pipeline: AutoPipeline, commands: Sequence[Request]) -> list[Any]:
+    """`commands` as one batch on `pipeline`: their replies in order, or the
+    first failure (every other reply then marked as seen)."""
+    futures = [
+        none_on_error(pipeline.call(*c.args)) if isinstance(c, OptionalCommand)
+        else pipeline.call(*c)
+        for c in commands
+    ]
+    replies: list[Any] = []
+    try:
+        # A plain loop: an async comprehension is a coroutine of its own.
+        for future in futures:
+            replies.append(await future)
+    except BaseException:
+        mark_retrieved(futures)
+        raise
+    return replies
+
+
 def sender(pipeline: AutoPipeline) -> Send:
-    """`Send` on `pipeline`: one batch, its replies, or the first failure."""
-
-    async def send(commands: Sequence[Sequence[Any]]) -> list[Any]:
-        futures = [pipeline.call(*command) for command in commands]
-        try:
-            return [await future for future in futures]
-        except BaseException:
-            mark_retrieved(futures)
-            raise
-
-    return send
-
-
+    """`Send` on `pipeline` (the listener's reconnect work, before ready)."""
+    return functools.partial(send_batch, pipeline)
 
 
 def none_on_error(future: asyncio.Future[Any]) -> asyncio.Future[Any]:
