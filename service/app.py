@@ -9,7 +9,6 @@ per-request layer (timing, JSON errors, token) around each handler.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -25,14 +24,9 @@ from service.collectors import Metrics
 from service.config import Settings
 from service.http import cache_api, health, metrics_endpoint
 from service.http.request_layer import mount_routes
-from service.link.driver import RedisLink
-from service.link.factory import client_factory, master_switches
+from service.link.assembly import build_link
 from service.readiness import Readiness
 from statemachine.clock import Clock
-from statemachine.eventlog import LinkEventLogger
-from statemachine.journal import Journal
-from statemachine.lifecycle import ConnectionLifecycle
-from statemachine.throttle import ErrorLogThrottle
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
@@ -57,22 +51,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
 async def redis_link_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[appkeys.SETTINGS]
     clock = app[appkeys.CLOCK]
-    journal = Journal(settings.journal_capacity)
-    journal.subscribe(
-        LinkEventLogger(logging.getLogger("roleready.redis"), ErrorLogThrottle(every=10))
-    )
-    lifecycle = ConnectionLifecycle(clock, settings.backoff_policy, journal)
-    link = RedisLink(
-        lifecycle,
-        client_factory(settings) if settings.redis_enabled else None,
-        clock=clock,
-        lazy=settings.redis_lazy_connect,
-        health_check_interval_s=settings.redis_health_check_interval_ms / 1000,
-        command_timeout_s=settings.redis_command_timeout_ms / 1000,
-        connect_timeout_s=settings.redis_connect_timeout_ms / 1000,
-        tracking_prefix=f"{settings.cache_key_prefix}:",
-        switches=master_switches(settings),
-    )
+    link = build_link(settings, clock)
     app[appkeys.LINK] = link
     await link.start()
     yield

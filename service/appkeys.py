@@ -11,13 +11,13 @@ from aiohttp import web
 from service.cache.two_tier import TwoTierCache
 from service.collectors import Metrics
 from service.config import Settings
-from service.link.driver import RedisLink
+from service.link.interface import Link
 from service.readiness import Readiness
 from statemachine.clock import Clock
 
 SETTINGS = web.AppKey("settings", Settings)
 CLOCK = web.AppKey("clock", Clock)
 READINESS = web.AppKey("readiness", Readiness)
-LINK = web.AppKey("redis_link", RedisLink)
+LINK: web.AppKey[Link] = web.AppKey("redis_link")
 CACHE = web.AppKey("cache", TwoTierCache)
 METRICS = web.AppKey("metrics", Metrics)

@@ -23,7 +23,7 @@ from prometheus_client.registry import Collector
 
 from service.cache.two_tier import TwoTierCache
 from service.http.request_durations import RequestDurations
-from service.link.driver import RedisLink
+from service.link.interface import Link
 from service.link.probe import ProbeResult
 from statemachine.states import State
 
@@ -37,7 +37,7 @@ REQUEST_DURATION_BUCKETS = (
 class CacheCollector(Collector):
     """Reads the cache counters and the link's projection at scrape time."""
 
-    def __init__(self, cache: TwoTierCache, link: RedisLink) -> None:
+    def __init__(self, cache: TwoTierCache, link: Link) -> None:
         self._cache = cache
         self._link = link
         # Filled by the /metrics handler right before a scrape (bounded probe).
@@ -112,15 +112,15 @@ class CacheCollector(Collector):
         )
 
     def _link_metrics(self) -> Iterator[Metric]:
-        view = self._link.lifecycle.view
-        state = self._link.lifecycle.state
+        view = self._link.view
+        state = self._link.state
         yield StateSetMetricFamily(
             f"{PREFIX}_redis_connection_state",
             "The Redis connection state machine's current state.",
             value={name: name == state for name in STATES},
         )
         yield GaugeMetricFamily(
-            f"{PREFIX}_redis_up", "1 while the Redis link is ready.", value=int(self._link.lifecycle.is_ready())
+            f"{PREFIX}_redis_up", "1 while the Redis link is ready.", value=int(self._link.is_ready())
         )
         yield GaugeMetricFamily(
             f"{PREFIX}_redis_enabled", "1 unless running memory-only.", value=int(self._link.enabled)
@@ -182,7 +182,7 @@ class Metrics:
         self.registry.register(self.request_durations)
         self.cache_collector: CacheCollector | None = None
 
-    def watch(self, cache: TwoTierCache, link: RedisLink) -> CacheCollector:
+    def watch(self, cache: TwoTierCache, link: Link) -> CacheCollector:
         self.cache_collector = CacheCollector(cache, link)
         self.registry.register(self.cache_collector)
         return self.cache_collector

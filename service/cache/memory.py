@@ -130,6 +130,10 @@ class MemoryTier:
         self.max_bytes = max_bytes
         self._evict()
 
+    def names(self) -> list[str]:
+        """Every entry's name (`namespace:key`), expired ones included."""
+        return list(self._entries)
+
     def clear(self) -> None:
         self._entries.clear()
         self.bytes_used = 0

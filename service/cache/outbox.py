@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from service.cache.memory import MemoryTier
@@ -66,7 +67,8 @@ class Outbox:
         self._ops.pop(f"{namespace}:{key}", None)
 
     async def replay(
-        self, send: Send, redis: RedisTier, memory: MemoryTier, mode: str
+        self, send: Send, redis: RedisTier, memory: MemoryTier, mode: str, *,
+        owns: Callable[[str], bool] | None = None, others_ready: bool = True,
     ) -> ReplayReport | None:
         """Apply everything recorded so far; None when there was nothing.
         Raises (the attempt fails) when Redis does; what was not applied stays.
@@ -74,16 +76,20 @@ class Outbox:
         Requests are still answered from memory while this awaits Redis, and
         their writes land here too: passes repeat until one ends with nothing
         new (up to REPLAY_PASSES), so that what memory forgets right after
-        has reached Redis."""
-        if not self._ops and not self._sweep:
-            return None
+        has reached Redis.
+
+        A cluster's master (`owns`: which Redis keys are its) replays its
+        own keys and sweeps its own part of an overflowed namespace; the
+        overflow is settled by the last master to come back (`others_ready`)."""
         started = time.perf_counter()
         keys = swept = 0
         namespaces: set[str] = set()
         for _ in range(REPLAY_PASSES):
-            if not self._ops and not self._sweep:
+            ops = {name: record for name, record in self._ops.items()
+                   if owns is None or owns(redis.key_of(name))}
+            sweep = self._sweep - namespaces
+            if not ops and not sweep:
                 break
-            ops, sweep = dict(self._ops), set(self._sweep)
             commands = [_command(name, op, redis, memory, mode) for name, (op, _) in ops.items()]
             for batch in _chunks(commands, DEL_BATCH):
                 await send(batch)
@@ -92,9 +98,12 @@ class Outbox:
             for name, (_, seq) in ops.items():  # what was recorded meanwhile stays
                 if self._ops.get(name, (None, None))[1] == seq:
                     del self._ops[name]
-            self._sweep -= sweep
             keys += len(ops)
             namespaces |= sweep
+        if others_ready:
+            self._sweep -= namespaces
+        if not keys and not namespaces:
+            return None
         return ReplayReport(keys, tuple(sorted(namespaces)), swept, time.perf_counter() - started)
 
 
@@ -116,8 +125,10 @@ async def _sweep(send: Send, redis: RedisTier, namespace: str) -> int:
         (reply,) = await send([("SCAN", cursor, "MATCH", pattern, "COUNT", SCAN_COUNT)])
         cursor, found = reply
         if found:
-            (count,) = await send([("DEL", *found)])
-            deleted += int(count)
+            # One DEL per key: in a cluster, keys of several slots in one
+            # DEL are refused (CROSSSLOT); pipelined, it is one round trip.
+            counts = await send([("DEL", key) for key in found])
+            deleted += sum(int(count) for count in counts)
         if cursor in (b"0", 0, "0"):
             return deleted
 

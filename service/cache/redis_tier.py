@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 from service.cache import codec
 from service.cache.stats import CacheStats
-from service.link.driver import RedisLink
+from service.link.interface import Link
 
 
 class StoredValue(NamedTuple):
@@ -26,7 +26,7 @@ class StoredValue(NamedTuple):
 
 
 class RedisTier:
-    def __init__(self, link: RedisLink, prefix: str, max_retries: int, stats: CacheStats) -> None:
+    def __init__(self, link: Link, prefix: str, max_retries: int, stats: CacheStats) -> None:
         self._link = link
         self._prefix = prefix
         self._retries = max_retries
@@ -34,6 +34,10 @@ class RedisTier:
 
     def key(self, namespace: str, key: str) -> str:
         return f"{self._prefix}:{namespace}:{key}"
+
+    def key_of(self, name: str) -> str:
+        """The Redis key of the memory tier's name `namespace:key`."""
+        return f"{self._prefix}:{name}"
 
     def memory_name(self, redis_key: bytes) -> str | None:
         """The memory tier's name (`namespace:key`) of a Redis key under the

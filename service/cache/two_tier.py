@@ -30,7 +30,7 @@ changed while the GET was in flight is answered but not kept (FillGuard).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Final, NamedTuple
 
 from service.cache.entry import Entry
@@ -191,20 +191,39 @@ class TwoTierCache:
                 self._fills.changed(name)
                 self.stats.invalidated += self.memory.delete_by_name(name)
 
-    async def reconnected(self, send: Send, first_connect: bool) -> ReplayReport | None:
+    async def reconnected(
+        self, send: Send, first_connect: bool, *,
+        owns: Callable[[str], bool] | None = None, others_ready: bool = True,
+    ) -> ReplayReport | None:
         """The link is about to be ready. After an outage the outbox is
         applied (CACHE_OUTAGE_REPLAY) and memory is forgotten, since what it
         holds may have changed in Redis unseen. At the very first connect,
         memory holds only this instance's own writes of the last moments (a
         lazy link connects on first use): they are written to Redis and kept,
-        rather than lost from a service that just started."""
+        rather than lost from a service that just started.
+
+        A cluster's master reconnects alone (`owns` tells its keys): only
+        its keys are replayed and forgotten."""
         replay = None
         if self.outbox is not None and self.redis is not None:
             mode = "write" if first_connect else self._outage_replay
-            replay = await self.outbox.replay(send, self.redis, self.memory, mode)
+            replay = await self.outbox.replay(
+                send, self.redis, self.memory, mode, owns=owns, others_ready=others_ready
+            )
         if not first_connect:
-            self.stats.forgotten_at_reconnect += self._forget_all()
+            self.stats.forgotten_at_reconnect += self._forget(owns)
         return replay
+
+    def _forget(self, owns: Callable[[str], bool] | None) -> int:
+        """Forget the entries whose Redis key `owns` accepts (all without it)."""
+        if owns is None or self.redis is None:
+            return self._forget_all()
+        self._fills.changed_all()
+        key_of = self.redis.key_of
+        names = [name for name in self.memory.names() if owns(key_of(name))]
+        for name in names:
+            self.memory.delete_by_name(name)
+        return len(names)
 
     def _forget_all(self) -> int:
         """Empty the memory tier (and refuse fills in flight); how many went."""

@@ -101,6 +101,12 @@ class Settings:
         "REDIS_SENTINEL_PASSWORD", OptionalText(), None, "the sentinels' own password",
         shown_default="(none)", secret=True,
     )
+    redis_cluster_nodes: tuple[tuple[str, int], ...] = declared(
+        "REDIS_CLUSTER_NODES", HostPorts(), (),
+        "Cluster mode: seed nodes the slot map is learnt from (REDIS_URL then gives "
+        "only credentials and TLS; the database is 0)",
+        shown_default="(none)",
+    )
     redis_lazy_connect: bool = declared(
         "REDIS_LAZY_CONNECT", Flag(), True, "connect on first use instead of at start-up"
     )
@@ -223,6 +229,10 @@ class Settings:
         _check_lower_bounds(values, environ)
         if values["redis_sentinels"] and not values["redis_sentinel_master"]:
             raise ConfigError("REDIS_SENTINEL_MASTER", "is required with REDIS_SENTINELS")
+        if values["redis_sentinels"] and values["redis_cluster_nodes"]:
+            raise ConfigError(
+                "REDIS_CLUSTER_NODES", "cannot be combined with REDIS_SENTINELS: choose one mode"
+            )
         return cls(namespace_ttls_ms=_namespace_ttls(environ), **values)
 
 

@@ -132,7 +132,7 @@ def hit_headers(content_type: str, source: str, degraded: bool) -> CIMultiDict[s
 def degraded(app: web.Application) -> bool:
     """Answers are degraded while an enabled Redis link is not ready."""
     link = app[appkeys.LINK]
-    return link.enabled and not link.lifecycle.is_ready()
+    return link.enabled and not link.is_ready()
 
 
 def _marked(response: web.Response, app: web.Application) -> web.Response:

@@ -28,32 +28,21 @@ async def detailed(request: web.Request) -> web.Response:
     """The guide's document; always 200, bounded by the command timeout."""
     link = request.app[appkeys.LINK]
     result = await probe(link, request.app[appkeys.SETTINGS].redis_command_timeout_ms / 1000)
-    lifecycle = link.lifecycle
-    report = detailed_report(
-        request.app[appkeys.CACHE], lifecycle.view, lifecycle.state, link.enabled, result
-    )
+    report = detailed_report(request.app[appkeys.CACHE], link.view, link.state, link.enabled, result)
     # Where the link is: the guide's fields stay as they are, this is added.
-    report["checks"]["redis"]["topology"] = {
-        "mode": link.mode if link.enabled else "disabled",
-        "master": link.address(),
-    }
+    report["checks"]["redis"]["topology"] = link.topology()
     return json_response(report)
 
 
 async def events(request: web.Request) -> web.Response:
     """The journal's most recent events, newest last."""
-    journal = request.app[appkeys.LINK].lifecycle.journal
+    link = request.app[appkeys.LINK]
     raw = request.query.get("limit", str(DEFAULT_EVENTS_LIMIT))
     if not raw.isdigit() or int(raw) < 1:
         return error_response(400, "bad_limit", "limit must be a whole number >= 1.")
-    recent = journal.events(int(raw))
+    dropped, recent = link.recent_events(int(raw))
     return json_response(
-        {
-            "state": request.app[appkeys.LINK].lifecycle.state,
-            "dropped": journal.dropped,
-            "count": len(recent),
-            "events": [event.to_dict() for event in recent],
-        }
+        {"state": link.state, "dropped": dropped, "count": len(recent), "events": recent}
     )
 
 
@@ -67,7 +56,7 @@ async def status(request: web.Request) -> web.Response:
             "version": __version__,
             "redis": {
                 "enabled": link.enabled,
-                "state": link.lifecycle.state,
+                "state": link.state,
                 "url": settings.redis_url_redacted or None,
             },
             "namespaces": sorted(settings.namespace_ttls_ms),

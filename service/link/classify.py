@@ -30,6 +30,10 @@ REDIS_FAILURES: tuple[type[BaseException], ...] = (
     asyncio.TimeoutError,
 )
 
+# A Redis Cluster's redirections: not failures of the node that sent them
+# (the key's slot is served elsewhere); the cluster link follows them.
+REDIRECTIONS: tuple[type[BaseException], ...] = (redis_errors.AskError,)  # MovedError is one
+
 
 def classify(exc: BaseException) -> ErrorKind:
     if isinstance(exc, redis_errors.AuthenticationError | redis_errors.AuthorizationError):

@@ -35,7 +35,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from service.link.classify import REDIS_FAILURES, classify, describe
+from service.link.classify import REDIRECTIONS, REDIS_FAILURES, classify, describe
 from service.link.factory import ClientFactory
 from service.link.pipeline import AutoPipeline
 from service.link.session import (
@@ -51,6 +51,7 @@ from service.link.switches import MasterSwitches
 from statemachine.clock import Clock
 from statemachine.events import BackoffScheduled, ErrorSeen
 from statemachine.lifecycle import ConnectionLifecycle
+from statemachine.projections import LinkView
 from statemachine.states import State
 
 log = logging.getLogger("roleready.redis")
@@ -105,6 +106,24 @@ class RedisLink:
         """How the master is found: "sentinel" or "single" (one address)."""
         return "sentinel" if self._switches is not None else "single"
 
+    @property
+    def state(self) -> str:
+        return self.lifecycle.state
+
+    @property
+    def view(self) -> LinkView:
+        return self.lifecycle.view
+
+    def is_ready(self) -> bool:
+        return self.lifecycle.is_ready()
+
+    def topology(self) -> dict[str, Any]:
+        return {"mode": self.mode if self.enabled else "disabled", "master": self.address()}
+
+    def recent_events(self, limit: int) -> tuple[int, list[dict[str, Any]]]:
+        journal = self.lifecycle.journal
+        return journal.dropped, [event.to_dict() for event in journal.events(limit)]
+
     def address(self) -> str | None:
         """`host:port` of the node the live session talks to, if any."""
         session = self._session
@@ -133,6 +152,8 @@ class RedisLink:
                 return None
             try:
                 return await send_batch(session.pipeline, commands)
+            except REDIRECTIONS:
+                raise  # a cluster's slot moved: the cluster link resends
             except REDIS_FAILURES as exc:
                 self.report_error(exc, session.generation)
         return None

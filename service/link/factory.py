@@ -9,7 +9,7 @@ turns one failed command into seconds of stalling.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from redis.asyncio import Redis
@@ -123,11 +123,37 @@ def master_switches(settings: Settings) -> MasterSwitches | None:
     return MasterSwitches(settings.redis_sentinels, settings.redis_sentinel_master, options)
 
 
+def node_factory(settings: Settings, host: str, port: int) -> ClientFactory:
+    """A factory of clients for one cluster node: REDIS_URL's credentials
+    and TLS (its host, port and database are not used: a cluster has only
+    database 0)."""
+    return _pool_factory(settings, {**parse_url(_tls_url(settings)), "host": host,
+                                    "port": port, "db": 0})
+
+
+def cluster_options(settings: Settings) -> dict[str, Any]:
+    """How the slot map's RedisCluster reaches the nodes: as `node_factory`
+    does, the password file read now."""
+    parts = parse_url(_tls_url(settings))
+    options = client_options(settings)
+    if parts.get("username"):
+        options["username"] = parts["username"]
+    password = secret_from(settings.redis_password_file, parts.get("password"))
+    if password:
+        options["password"] = password
+    if "connection_class" in parts:  # parse_url's way of saying rediss://
+        options["ssl"] = True
+    return options
+
+
 def url_factory(settings: Settings) -> ClientFactory:
     """A factory of clients for REDIS_URL. It opens no connection: the link
     connects the one that carries traffic and proves it with PING."""
+    return _pool_factory(settings, parse_url(_tls_url(settings)))
+
+
+def _pool_factory(settings: Settings, parts: Mapping[str, Any]) -> ClientFactory:
     options = client_options(settings)
-    parts = parse_url(_tls_url(settings))
 
     async def open_client() -> Redis:
         # A pool built as from_url builds it, but with the password file, if

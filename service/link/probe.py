@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from service.link.driver import RedisLink
+from service.link.interface import Link
 from service.link.session import OptionalCommand
 
 
@@ -42,7 +42,7 @@ def _int(value: str | None) -> int | None:
     return int(value) if value is not None and value.isdigit() else None
 
 
-async def probe(link: RedisLink, timeout_s: float) -> ProbeResult | None:
+async def probe(link: Link, timeout_s: float) -> ProbeResult | None:
     """None when the link is not ready or Redis did not answer in time.
 
     A lazy link that never connected is woken and given `timeout_s` to do so,

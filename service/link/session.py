@@ -61,10 +61,16 @@ class LinkListener(Protocol):
 
     def invalidated(self, redis_keys: list[bytes] | None) -> None: ...
 
-    async def reconnected(self, send: Send, first_connect: bool) -> ReplayReport | None:
+    async def reconnected(
+        self, send: Send, first_connect: bool, *,
+        owns: Callable[[str], bool] | None = None, others_ready: bool = True,
+    ) -> ReplayReport | None:
         """Within each connect attempt, before `ready`: apply what the
         outage left undone through `send`; raising fails the attempt.
-        `first_connect`: the link has never been ready before."""
+        `first_connect`: the link has never been ready before.
+        A cluster's master (service.link.cluster) reaches only some keys:
+        `owns(redis_key)` tells which, and `others_ready` whether it is the
+        last master to come back."""
         ...
 
 

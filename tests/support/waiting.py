@@ -44,9 +44,9 @@ async def eventually_async(
 
 async def link_state(app: web.Application, *states: str, timeout: float = 10.0) -> str:
     """Wait until the app's Redis link is in one of `states`; return it."""
-    lifecycle = app[appkeys.LINK].lifecycle
-    await eventually(lambda: lifecycle.state in states, timeout, f"link state in {states}")
-    return lifecycle.state
+    link = app[appkeys.LINK]
+    await eventually(lambda: link.state in states, timeout, f"link state in {states}")
+    return link.state
 
 
 async def ready_client(

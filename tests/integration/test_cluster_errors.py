@@ -1,0 +1,49 @@
+"""Cluster mode when there is no cluster to talk to: a clear lastError and
+memory-only service, never a crash."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from service import appkeys
+from tests.support.ports import free_port
+from tests.support.redis_server import RedisServer
+from tests.support.waiting import eventually
+
+StartClient = Callable[..., Awaitable[TestClient]]
+
+
+async def _serves_from_memory(client: TestClient) -> None:
+    assert (await client.put("/cache/default/k", data=b"v")).status == 204
+    answer = await client.get("/cache/default/k")
+    assert (answer.status, answer.headers["X-Cache"]) == (200, "hit-memory")
+    assert answer.headers["X-Cache-Degraded"] == "redis-unavailable"
+    detailed = await (await client.get("/health/detailed")).json()
+    assert detailed["status"] == "degraded"
+    assert detailed["checks"]["redis"]["topology"]["mode"] == "cluster"
+
+
+async def test_an_unreachable_cluster_is_a_clear_error(app_client: StartClient) -> None:
+    nodes = f"127.0.0.1:{free_port()},127.0.0.1:{free_port()}"
+    client = await app_client("redis://127.0.0.1:1", REDIS_CLUSTER_NODES=nodes,
+                              REDIS_LAZY_CONNECT="false")
+    link = client.app[appkeys.LINK]
+    await eventually(lambda: link.view.last_error is not None, what="an error")
+    assert link.state in ("error", "reconnecting")
+    assert "cannot be connected" in (link.view.last_error or "")
+    await _serves_from_memory(client)
+
+
+@pytest.mark.redis
+async def test_a_node_without_cluster_mode_is_a_clear_error(
+    app_client: StartClient, redis_server: RedisServer
+) -> None:
+    client = await app_client("redis://127.0.0.1:1", REDIS_LAZY_CONNECT="false",
+                              REDIS_CLUSTER_NODES=f"127.0.0.1:{redis_server.port}")
+    link = client.app[appkeys.LINK]
+    await eventually(lambda: link.view.last_error is not None, what="an error")
+    assert "Cluster mode is not enabled" in (link.view.last_error or "")
+    await _serves_from_memory(client)
