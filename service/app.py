@@ -23,6 +23,7 @@ from service.clock import SystemClock
 from service.collectors import Metrics
 from service.config import Settings
 from service.http import cache_api, health, metrics_endpoint
+from service.http.api_token import TokenFile, api_token
 from service.http.request_layer import mount_routes
 from service.link.assembly import build_link
 from service.readiness import Readiness
@@ -33,7 +34,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     registry = Metrics()
     app = web.Application()
     app[appkeys.SETTINGS] = settings
-    app[appkeys.CLOCK] = clock or SystemClock()
+    app[appkeys.CLOCK] = clock = clock or SystemClock()
     app[appkeys.READINESS] = Readiness()
     app[appkeys.METRICS] = registry
     app.cleanup_ctx.append(redis_link_context)
@@ -44,7 +45,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     health.add_routes(declared)
     cache_api.add_routes(declared)
     metrics_endpoint.add_routes(declared)
-    mount_routes(app, declared, registry, settings.cache_api_token)
+    token = api_token(settings, clock.monotonic)
+    if isinstance(token, TokenFile):
+        app[appkeys.TOKEN_FILE] = token  # the server re-reads it on SIGHUP
+    mount_routes(app, declared, registry, token)
     return app
 
 

@@ -11,6 +11,7 @@ from aiohttp import web
 from service.cache.two_tier import TwoTierCache
 from service.collectors import Metrics
 from service.config import Settings
+from service.http.api_token import TokenFile
 from service.link.interface import Link
 from service.readiness import Readiness
 from statemachine.clock import Clock
@@ -21,3 +22,5 @@ READINESS = web.AppKey("readiness", Readiness)
 LINK: web.AppKey[Link] = web.AppKey("redis_link")
 CACHE = web.AppKey("cache", TwoTierCache)
 METRICS = web.AppKey("metrics", Metrics)
+# Only set when CACHE_API_TOKEN_FILE is.
+TOKEN_FILE = web.AppKey("api_token_file", TokenFile)

@@ -1,5 +1,8 @@
 """Run the application until SIGTERM/SIGINT, then drain and shut down.
 
+SIGHUP re-reads CACHE_API_TOKEN_FILE when it is set (otherwise SIGHUP keeps
+its default action: it ends the process).
+
 On a signal, readiness turns 503 first, so load balancers stop sending new
 traffic during SHUTDOWN_DRAIN_MS; then the listener closes, in-flight
 requests get up to SHUTDOWN_TIMEOUT_S to finish, and the cleanup contexts
@@ -18,6 +21,7 @@ from aiohttp import web
 from service import appkeys
 from service.app import create_app
 from service.config import Settings
+from service.http.api_token import TokenFile
 
 log = logging.getLogger("roleready.server")
 SHUTDOWN_TIMEOUT_S = 10.0
@@ -31,6 +35,9 @@ async def serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    token_file = app.get(appkeys.TOKEN_FILE)
+    if token_file is not None:
+        loop.add_signal_handler(signal.SIGHUP, _reload, token_file)
     try:
         site = web.TCPSite(runner, settings.host, settings.port)
         await site.start()
@@ -48,6 +55,11 @@ async def serve(settings: Settings) -> None:
     finally:
         await runner.cleanup()
         log.info("stopped")
+
+
+def _reload(token_file: TokenFile) -> None:
+    log.info("SIGHUP: re-reading CACHE_API_TOKEN_FILE")
+    token_file.reload()
 
 
 def _freeze_start_up_objects() -> None:

@@ -34,6 +34,7 @@ from service.config.values import (
     Number,
     OptionalText,
     RedisUrl,
+    SecretFile,
     redact_url,
 )
 from statemachine.backoff import BackoffPolicy
@@ -182,6 +183,16 @@ class Settings:
         "when set, /cache/* requires `Authorization: Bearer <token>`",
         shown_default="(none)", secret=True,
     )
+    cache_api_token_file: str | None = declared(
+        "CACHE_API_TOKEN_FILE", SecretFile(), None,
+        "file holding that token instead (not with CACHE_API_TOKEN); re-read when it "
+        "changes (checked at most once a second) or on SIGHUP",
+        shown_default="(none)",
+    )
+    cache_api_token_overlap_ms: int = declared(
+        "CACHE_API_TOKEN_OVERLAP_MS", _WHOLE, 60_000,
+        "after CACHE_API_TOKEN_FILE changes, how long the previous token is still accepted",
+    )
     journal_capacity: int = declared(
         "JOURNAL_CAPACITY", _POSITIVE, 1000, "connection events kept for /health/events"
     )
@@ -233,6 +244,8 @@ class Settings:
             raise ConfigError(
                 "REDIS_CLUSTER_NODES", "cannot be combined with REDIS_SENTINELS: choose one mode"
             )
+        if values["cache_api_token"] and values["cache_api_token_file"]:
+            raise ConfigError("CACHE_API_TOKEN_FILE", "cannot be set together with CACHE_API_TOKEN")
         return cls(namespace_ttls_ms=_namespace_ttls(environ), **values)
 
 

@@ -25,6 +25,8 @@ __all__ = [
     "Number",
     "OptionalText",
     "RedisUrl",
+    "SecretFile",
+    "read_secret_file",
     "redact_url",
 ]
 
@@ -177,6 +179,45 @@ class OptionalText(Kind[str | None]):
 
     def describe(self) -> str:
         return "text; empty = unset"
+
+
+def read_secret_file(path: str) -> str:
+    """The secret in the file at `path`, surrounding whitespace dropped.
+
+    Raises ValueError saying what is wrong (unreadable, not UTF-8, empty)
+    and never quoting the content.
+    """
+    try:
+        with open(path, encoding="utf-8") as source:
+            secret = source.read().strip()
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror or type(exc).__name__}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path} is not UTF-8 text") from None
+    if not secret:
+        raise ValueError(f"{path} is empty")
+    return secret
+
+
+@dataclass(frozen=True)
+class SecretFile(Kind[str | None]):
+    """The path of a file holding a secret; empty means unset (None).
+
+    The file is read once here, so a missing, unreadable or empty file stops
+    start-up naming the variable; whoever uses the secret reads it again.
+    """
+
+    @property
+    def blank_is_default(self) -> bool:
+        return True
+
+    def parse(self, raw: str) -> str | None:
+        path = raw.strip()
+        read_secret_file(path)
+        return path
+
+    def describe(self) -> str:
+        return "path of a readable, non-empty file; empty = unset"
 
 
 @dataclass(frozen=True)

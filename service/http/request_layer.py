@@ -4,6 +4,7 @@
                  ─► 200 with its body and headers, timed ─► answer
                ─► route's handler, instrumented: start the clock
                  ─► /cache/ path and a token set? wrong token ─► 401 JSON
+                    (api_token.py: a fixed token, or a file followed as it rotates)
                  ─► the handler ─► raised HTTP error ─► JSON; anything else ─► 500 JSON
                ─► observe (route, method, status, seconds) ─► answer
     no route matched ─► the fallback route, instrumented the same way ─► 404/405 JSON
@@ -26,7 +27,6 @@ everything, hits included: the fast path only saves work.
 
 from __future__ import annotations
 
-import hmac
 import logging
 import time
 from collections.abc import Callable
@@ -37,6 +37,7 @@ from aiohttp.typedefs import Handler
 from multidict import CIMultiDict
 
 from service.collectors import Metrics
+from service.http.api_token import ApiToken
 from service.http.request_durations import Observe, Series
 from service.http.responses import error_response
 
@@ -68,9 +69,13 @@ def fast_path(factory: FastPathFactory) -> Callable[[H], H]:
 
 
 def mount_routes(
-    app: web.Application, declared: web.UrlDispatcher, metrics: Metrics, token: str | None
+    app: web.Application,
+    declared: web.UrlDispatcher,
+    metrics: Metrics,
+    token: ApiToken | None,
 ) -> None:
-    """Add every route of `declared` to `app`, instrumented, then the fallback."""
+    """Add every route of `declared` to `app`, instrumented, then the fallback
+    (`token` guards /cache/; None leaves it open)."""
     for route in declared.routes():
         assert route.resource is not None
         path = route.resource.canonical
@@ -86,20 +91,19 @@ def mount_routes(
     app.router.add_route("*", FALLBACK_PATH, instrumented(unmatched, observe, token))
 
 
-def instrumented(handler: Handler, observe: Observe, token: str | None) -> Handler:
+def instrumented(handler: Handler, observe: Observe, token: ApiToken | None) -> Handler:
     """`handler` timed, its errors answered as DESIGN.md JSON, /cache/ guarded.
 
     Every answer is observed with the status the caller gets (401, and JSON
     404/405/500, included); redirects (HTTPException < 400) and cancellations
     pass through unobserved.
     """
-    expected = _expected_authorization(token)
     perf_counter = time.perf_counter
 
     async def answer(request: web.Request) -> web.StreamResponse:
         started = perf_counter()
         try:
-            if expected is not None and not _authorized(request, expected):
+            if token is not None and not _authorized(request, token):
                 response: web.StreamResponse = _unauthorized()
             else:
                 response = await handler(request)
@@ -118,7 +122,7 @@ def instrumented(handler: Handler, observe: Observe, token: str | None) -> Handl
 
 
 def with_fast_path(
-    instrumented_handler: Handler, fast: FastPath, ok: Series, token: str | None
+    instrumented_handler: Handler, fast: FastPath, ok: Series, token: ApiToken | None
 ) -> Handler:
     """`fast` tried first, behind the token; `instrumented_handler` answers
     when it declines, and also when it fails (logged: the fast path only
@@ -128,12 +132,11 @@ def with_fast_path(
     its series right here, without the call to `observe`: on a memory hit,
     that call was this layer's biggest cost.
     """
-    expected = _expected_authorization(token)
     perf_counter = time.perf_counter
 
     async def answer(request: web.Request) -> web.StreamResponse:
         started = perf_counter()
-        if expected is None or _authorized(request, expected):
+        if token is None or _authorized(request, token):
             try:
                 found = fast(request)
                 if found is not None:
@@ -161,17 +164,11 @@ async def unmatched(request: web.Request) -> web.StreamResponse:
     raise web.HTTPNotFound()
 
 
-def _expected_authorization(token: str | None) -> bytes | None:
-    """The Authorization header /cache/ requests must carry; None when no token is set."""
-    return f"Bearer {token}".encode() if token else None
-
-
-def _authorized(request: web.Request, expected: bytes) -> bool:
-    """Only /cache/ is guarded; the token is compared in constant time."""
+def _authorized(request: web.Request, token: ApiToken) -> bool:
+    """Only /cache/ is guarded; the token compares in constant time."""
     if not request.path.startswith(PROTECTED_PREFIX):
         return True
-    given = request.headers.get("Authorization", "").encode()
-    return hmac.compare_digest(given, expected)
+    return token.accepts(request.headers.get("Authorization", "").encode())
 
 
 def _unauthorized() -> web.Response:

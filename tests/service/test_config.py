@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -51,6 +52,8 @@ def test_defaults_match_the_design_table() -> None:
     assert s.cache_lru_ttl_ms == 600_000
     assert s.cache_max_value_bytes == 1_048_576
     assert s.cache_api_token is None
+    assert s.cache_api_token_file is None
+    assert s.cache_api_token_overlap_ms == 60_000
     assert s.log_level == "INFO"
 
 
@@ -83,6 +86,7 @@ def test_every_variable_is_read() -> None:
         "CACHE_LRU_TTL_MS": "60000",
         "CACHE_MAX_VALUE_BYTES": "2048",
         "CACHE_API_TOKEN": "s3cret",
+        "CACHE_API_TOKEN_OVERLAP_MS": "5000",
         "JOURNAL_CAPACITY": "50",
         "SHUTDOWN_DRAIN_MS": "100",
         "LOG_LEVEL": "debug",
@@ -109,6 +113,7 @@ def test_every_variable_is_read() -> None:
     assert s.cache_lru_max_bytes == 0
     assert s.cache_max_value_bytes == 2048
     assert s.cache_api_token == "s3cret"
+    assert s.cache_api_token_overlap_ms == 5000
     assert (s.journal_capacity, s.shutdown_drain_ms, s.log_level) == (50, 100, "DEBUG")
     policy = s.backoff_policy
     assert (policy.base_s, policy.factor, policy.cap_s) == (0.05, 3.0, 0.4)
@@ -256,9 +261,9 @@ def test_secrets_never_appear_in_repr() -> None:
     assert "redis://app:***@db:6379" in text
 
 
-def test_bad_value_stops_start_up_with_exit_2_and_one_line() -> None:
-    env = {"CACHE_LRU_MAX_ITEMS": "abc", "REDIS_URL": "redis://u:hunter2@localhost:1"}
-    result = subprocess.run(
+def _start_up(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`python -m service` with only `env` (and PATH) in its environment."""
+    return subprocess.run(
         [sys.executable, "-m", "service"],
         env=env | {"PATH": "/usr/bin:/bin"},
         capture_output=True,
@@ -266,8 +271,69 @@ def test_bad_value_stops_start_up_with_exit_2_and_one_line() -> None:
         timeout=30,
         check=False,
     )
+
+
+def test_bad_value_stops_start_up_with_exit_2_and_one_line() -> None:
+    env = {"CACHE_LRU_MAX_ITEMS": "abc", "REDIS_URL": "redis://u:hunter2@localhost:1"}
+    result = _start_up(env)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
     assert "CACHE_LRU_MAX_ITEMS" in lines[0] and "abc" in lines[0]
     assert "hunter2" not in result.stderr + result.stdout
+
+
+def test_the_token_file_is_read_at_start_up(tmp_path: Path) -> None:
+    path = tmp_path / "token"
+    path.write_text("tok-file-1\n")
+    s = Settings.from_env({"CACHE_API_TOKEN_FILE": f" {path} "})
+    assert s.cache_api_token_file == str(path)
+    assert "tok-file-1" not in repr(s)
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [(None, "cannot read"), ("", "is empty"), (" \n\t", "is empty"), (b"\xff\xfe", "UTF-8")],
+)
+def test_a_missing_empty_or_unreadable_token_file_stops_start_up(
+    tmp_path: Path, content: str | bytes | None, fragment: str
+) -> None:
+    path = tmp_path / "token"
+    if isinstance(content, str):
+        path.write_text(content)
+    elif isinstance(content, bytes):
+        path.write_bytes(content)
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"CACHE_API_TOKEN_FILE": str(path)})
+    assert caught.value.variable == "CACHE_API_TOKEN_FILE"
+    assert fragment in caught.value.problem and str(path) in caught.value.problem
+
+
+def test_a_directory_is_no_token_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"CACHE_API_TOKEN_FILE": str(tmp_path)})
+    assert caught.value.problem == f"cannot read {tmp_path}: Is a directory"
+
+
+def test_a_token_and_a_token_file_together_stop_start_up(tmp_path: Path) -> None:
+    path = tmp_path / "token"
+    path.write_text("tok-file-2")
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"CACHE_API_TOKEN": "tok-env", "CACHE_API_TOKEN_FILE": str(path)})
+    assert caught.value.variable == "CACHE_API_TOKEN_FILE"
+    assert "CACHE_API_TOKEN" in caught.value.problem
+    assert "tok-env" not in str(caught.value) and "tok-file-2" not in str(caught.value)
+
+
+@pytest.mark.parametrize("problem", ["missing", "both"])
+def test_a_token_file_problem_exits_2_with_one_line(tmp_path: Path, problem: str) -> None:
+    path = tmp_path / "token"
+    env = {"CACHE_API_TOKEN_FILE": str(path), "REDIS_URL": ""}
+    if problem == "both":
+        path.write_text("tok-file-3")
+        env["CACHE_API_TOKEN"] = "tok-env-3"
+    result = _start_up(env)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "CACHE_API_TOKEN_FILE" in lines[0]
+    assert "tok-file-3" not in result.stderr and "tok-env-3" not in result.stderr

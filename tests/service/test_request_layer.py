@@ -10,6 +10,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from multidict import CIMultiDict
 
 from service.collectors import Metrics
+from service.http.api_token import FixedToken
 from service.http.request_layer import FastAnswer, FastPath, fast_path, mount_routes
 
 
@@ -33,7 +34,7 @@ def _app(token: str | None = None) -> tuple[web.Application, Metrics, list[str]]
     declared.add_get("/cache/{key}", handler, allow_head=False)
     metrics = Metrics()
     app = web.Application()
-    mount_routes(app, declared, metrics, token)
+    mount_routes(app, declared, metrics, FixedToken(token) if token else None)
     return app, metrics, calls
 
 
