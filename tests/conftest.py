@@ -19,12 +19,14 @@ from aiohttp.test_utils import TestClient
 from service.app import create_app
 from service.config import Settings
 from statemachine.clock import Clock
+from tests.support.redis_cluster import LocalCluster
 from tests.support.redis_server import RedisServer, RedisServers
 from tests.support.service_process import ServiceProcess
 
 # Fixtures that start redis-server or the service process (or depend on one
 # that does: pytest's item.fixturenames holds the whole closure).
-SERVER_FIXTURES = frozenset({"redis_servers", "service_process", "daemon_redis", "passing_drill"})
+SERVER_FIXTURES = frozenset({"redis_servers", "redis_cluster", "service_process", "daemon_redis",
+                             "passing_drill"})
 SLOW_TIMEOUT_S = 180
 
 
@@ -68,6 +70,15 @@ def redis_factory(redis_servers: RedisServers) -> Callable[..., RedisServer]:
 def redis_server(redis_servers: RedisServers) -> RedisServer:
     """One running server with the test defaults (no persistence)."""
     return redis_servers.start()
+
+
+@pytest.fixture
+def redis_cluster(redis_servers: RedisServers) -> Iterator[LocalCluster]:
+    """A healthy Redis Cluster: 3 masters with 1 replica each (tests/support/redis_cluster.py).
+    `redis_cluster.seeds` is the REDIS_CLUSTER_NODES value; the processes stop with
+    `redis_servers`."""
+    with LocalCluster(redis_servers) as cluster:  # closes its clients even if start fails
+        yield cluster.start()
 
 
 @pytest.fixture

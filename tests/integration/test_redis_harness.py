@@ -1,4 +1,4 @@
-"""The redis-server harness itself: start, kill, hang, restart, clean up."""
+"""The redis-server harness itself: start, kill, hang, restart, clean up; the cluster."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.support.ports import port_is_open
+from tests.support.ports import free_port, port_is_open
+from tests.support.redis_cluster import BUS_PORT_OFFSET, CLUSTER_PORT_MAX, LocalCluster, slot_of
 from tests.support.redis_server import RedisServer, RedisServers, ping
 
 pytestmark = pytest.mark.redis
@@ -98,3 +99,90 @@ def test_a_server_that_cannot_start_is_reported(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="exited at start-up"):
         server.start()
     assert not server.running
+
+
+# -- the Redis Cluster (tests/support/redis_cluster.py) ------------------------
+
+
+def test_free_port_honours_a_maximum_and_a_free_bus_port() -> None:
+    for _ in range(20):
+        port = free_port(CLUSTER_PORT_MAX, also_free=(BUS_PORT_OFFSET,))
+        assert port <= CLUSTER_PORT_MAX
+        assert not port_is_open(port + BUS_PORT_OFFSET)
+
+
+def test_a_cluster_comes_up_ok_with_three_masters_each_with_a_synced_replica(
+    redis_cluster: LocalCluster,
+) -> None:
+    print(f"cluster created and healthy in {redis_cluster.created_s:.2f} s")
+    nodes = redis_cluster.nodes
+    assert len(nodes) == 6
+    assert all(node.port <= CLUSTER_PORT_MAX and node.port != 6379 for node in nodes)
+    assert redis_cluster.seeds == ",".join(f"127.0.0.1:{node.port}" for node in nodes)
+    masters, replicas = redis_cluster.masters, redis_cluster.replicas
+    assert len(masters) == 3 and len(replicas) == 3
+    assert set(masters) | set(replicas) == set(nodes)
+    for master, replica in zip(masters, replicas, strict=True):
+        assert redis_cluster.replica_of(master) is replica
+        assert redis_cluster.master_of(replica) is master
+        assert redis_cluster.role(master) == "master"
+        assert redis_cluster.role(replica) == "slave"
+        info = redis_cluster.node_client(replica).info("replication")
+        assert info["master_link_status"] == "up"
+        assert info["master_port"] == master.port
+    for node in nodes:
+        client = redis_cluster.node_client(node)
+        assert "cluster_state:ok" in client.execute_command("CLUSTER", "INFO")
+        assert client.config_get("cluster-node-timeout")["cluster-node-timeout"] == "1000"
+        assert client.config_get("cluster-config-file")["cluster-config-file"] == str(
+            node.data_dir / "nodes.conf")
+        assert (node.data_dir / "nodes.conf").exists()
+    assert redis_cluster.healthy()
+
+
+def test_keys_are_found_on_the_master_serving_their_slot(redis_cluster: LocalCluster) -> None:
+    client = redis_cluster.client()
+    keys = [f"roleready:default:k{i}" for i in range(30)]
+    for key in keys:
+        client.set(key, key)
+    seen = set()
+    for key in keys:
+        master = redis_cluster.master_for(key)
+        seen.add(master)
+        node = redis_cluster.node_client(master)
+        assert node.execute_command("CLUSTER", "KEYSLOT", key) == slot_of(key)
+        assert node.get(key) == key  # a plain GET on that master: no MOVED
+    assert len(seen) == 3  # 30 keys spread over all three masters
+    assert redis_cluster.master_for("{same}:a") is redis_cluster.master_for("{same}:b")
+
+
+def test_a_killed_masters_replica_takes_over_and_the_cluster_is_ok_again(
+    redis_cluster: LocalCluster,
+) -> None:
+    master = redis_cluster.masters[0]
+    replica = redis_cluster.replica_of(master)
+    key = next(f"key-{i}" for i in range(1000) if redis_cluster.master_for(f"key-{i}") is master)
+    client = redis_cluster.client()
+    client.set(key, "before")
+    assert redis_cluster.node_client(master).execute_command("WAIT", 1, 2000) == 1
+
+    failover = redis_cluster.kill_master(master)
+    print(f"master killed -> replica promoted {failover.promoted_s:.2f} s, "
+          f"cluster healthy {failover.healthy_s:.2f} s")
+
+    assert failover.killed is master and failover.promoted is replica
+    assert not master.running
+    assert redis_cluster.role(replica) == "master"
+    assert len(redis_cluster.masters) == 3 and replica in redis_cluster.masters
+    assert master not in redis_cluster.masters + redis_cluster.replicas
+    assert redis_cluster.master_for(key) is replica
+    assert client.get(key) == b"before"  # the cluster client follows the new topology
+    client.set(key, "after")
+    assert redis_cluster.node_client(replica).get(key) == "after"
+    with pytest.raises(LookupError):
+        redis_cluster.replica_of(replica)  # its old master is dead: no replica yet
+
+    rejoined_s = redis_cluster.rejoin(master)
+    print(f"old master restarted and synced as a replica in {rejoined_s:.2f} s")
+    assert redis_cluster.role(master) == "slave"
+    assert redis_cluster.replica_of(replica) is master
