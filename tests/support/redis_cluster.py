@@ -131,6 +131,9 @@ class LocalCluster:
                 "--cluster-enabled", "yes",
                 "--cluster-config-file", str(data_dir / "nodes.conf"),
                 "--cluster-node-timeout", str(self.node_timeout_ms),
+                # A cache's choice (README): the other masters keep serving
+                # while one master's slots wait for its replica.
+                "--cluster-require-full-coverage", "no",
                 port=port, data_dir=data_dir,
             ))
         began = time.monotonic()
