@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
+    InfoMetricFamily,
     Metric,
     StateSetMetricFamily,
 )
@@ -144,7 +145,32 @@ class CacheCollector(Collector):
             "Reconnect attempts since the link was last ready.",
             value=view.reconnect_attempts,
         )
+        yield from self._topology_metrics()
         yield from self._memory_metrics()
+
+    def _topology_metrics(self) -> Iterator[Metric]:
+        """Where the link talks to: the mode, and each master (a cluster's
+        several, with their slots) and whether its link is ready."""
+        topology = self._link.topology()
+        info = InfoMetricFamily(f"{PREFIX}_redis_topology", "How Redis is found.",
+                                labels=["mode"])
+        info.add_metric([topology["mode"]], {})
+        yield info
+        nodes = topology.get("nodes")
+        if nodes is None:  # one master: the link's own state is the node's
+            master = topology.get("master")
+            nodes = [] if master is None else [{"address": master, "state": self._link.state}]
+        up = GaugeMetricFamily(f"{PREFIX}_redis_node_up",
+                               "1 while the link to this master is ready.", labels=["node"])
+        slots = GaugeMetricFamily(f"{PREFIX}_redis_node_slots",
+                                  "Cluster slots this master serves.", labels=["node"])
+        for node in nodes:
+            up.add_metric([node["address"]], int(node["state"] == State.READY))
+            if "slots" in node:
+                slots.add_metric([node["address"]], node["slots"])
+        yield up
+        if slots.samples:
+            yield slots
 
     def _memory_metrics(self) -> Iterator[Metric]:
         probe = self.last_probe

@@ -5,12 +5,14 @@ replica followed, slots moved under the service's feet."""
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp.test_utils import TestClient
 
 from service import appkeys
+from tests.integration.test_acl import PASSWORD, README, documented_acl
 from tests.support.redis_cluster import LocalCluster
 from tests.support.redis_server import RedisServer
 from tests.support.waiting import eventually, eventually_async, ready_client
@@ -18,6 +20,7 @@ from tests.support.waiting import eventually, eventually_async, ready_client
 StartClient = Callable[..., Awaitable[TestClient]]
 # Only credentials and TLS are read from REDIS_URL in cluster mode.
 URL = "redis://127.0.0.1:1"
+README_TEXT = README.read_text()
 
 
 async def _instances(app_client: StartClient, cluster: LocalCluster) -> list[TestClient]:
@@ -87,6 +90,7 @@ async def test_keys_spread_over_the_masters_and_a_killed_master_is_followed(
     # The value from before the outage does not come back over the outage
     # write: the replay on the promoted replica removed it (delete mode).
     assert (await _read(b, lost[1]))[0] == 404
+    await _metrics_show_the_masters(a, {m.port for m in redis_cluster.masters})
     for client in (a, b):
         topology = (await (await client.get("/health/detailed")).json())["checks"]["redis"]
         assert topology["status"] == "healthy"
@@ -102,6 +106,16 @@ async def test_keys_spread_over_the_masters_and_a_killed_master_is_followed(
     assert f"127.0.0.1:{victim.port}" not in {n["address"] for n in link.topology()["nodes"]}
 
 
+async def _metrics_show_the_masters(client: TestClient, ports: set[int]) -> None:
+    text = await (await client.get("/metrics")).text()
+    assert 'roleready_redis_topology_info{mode="cluster"} 1.0' in text
+    for port in ports:
+        assert f'roleready_redis_node_up{{node="127.0.0.1:{port}"}} 1.0' in text
+    slots = [line for line in text.splitlines() if line.startswith("roleready_redis_node_slots{")]
+    assert len(slots) == len(ports)
+    assert sum(float(line.rsplit(" ", 1)[1]) for line in slots) == 16384
+
+
 async def _body_is(client: TestClient, key: str, body: bytes) -> bool:
     answer = await client.get(f"/cache/default/{key}")
     return await answer.read() == body
@@ -115,10 +129,22 @@ async def _both_read_from_redis(a: TestClient, b: TestClient, key: str) -> bool:
     return await _read(b, key) == (200, "hit-redis", b"recovered")
 
 
+def _cluster_user(cluster: LocalCluster) -> str:
+    """The README's ACL user, with the rights it names for cluster mode, on
+    every node; its URL."""
+    extra = re.search(r"the user needs `(\S+)` \(the slot map\) and\s+`(\S+)`", README_TEXT)
+    assert extra is not None, "README names the cluster mode's extra ACL rights"
+    rule = [*documented_acl(), *extra.groups()]
+    for node in cluster.nodes:
+        assert cluster.node_client(node).execute_command(*rule) == "OK"
+    return f"redis://roleready:{PASSWORD}@127.0.0.1:1"
+
+
 async def test_moved_and_ask_are_followed_never_shown(
     app_client: StartClient, redis_cluster: LocalCluster
 ) -> None:
-    (client,) = [await ready_client(app_client, URL, REDIS_CLUSTER_NODES=redis_cluster.seeds)]
+    url = _cluster_user(redis_cluster)
+    client = await ready_client(app_client, url, REDIS_CLUSTER_NODES=redis_cluster.seeds)
     key, redis_key = "migrating", "roleready:default:migrating"
     source = redis_cluster.master_for(redis_key)
     target = next(m for m in redis_cluster.masters if m.port != source.port)

@@ -219,6 +219,8 @@ async def test_metrics_parse_and_move_with_traffic(
     assert after[("roleready_memory_cache_capacity", ())] == 1000
     assert after[("roleready_redis_used_memory_bytes", ())] > 0
     assert ("roleready_redis_maxmemory_bytes", ()) in after
+    assert after[("roleready_redis_topology_info", (("mode", "single"),))] == 1
+    assert after[("roleready_redis_node_up", (("node", f"127.0.0.1:{redis_server.port}"),))] == 1
     route = (("method", "GET"), ("route", "/cache/{namespace}/{key}"), ("status", "200"))
     assert after[("roleready_http_request_duration_seconds_count", route)] == 1
 
@@ -229,6 +231,7 @@ async def test_metrics_parse_and_move_with_traffic(
     assert down[("roleready_redis_up", ())] == 0
     assert down[("roleready_redis_errors_total", ())] >= 1
     assert down[("roleready_redis_reconnect_attempts", ())] >= 1
+    assert not any(name == "roleready_redis_node_up" for name, _ in down)  # no master now
     redis_server.restart()
     await link_state(client.app, "ready")
     back = await _metrics(client)
