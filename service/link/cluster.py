@@ -79,6 +79,8 @@ class ClusterLink:
         self.nodes: dict[str, RedisLink] = {}
         self._retired: dict[str, Journal] = {}
         self._mapped_once = False
+        # The masters of the first map: only they make the first connect.
+        self._first_map: set[str] = set()
         self._ready = False
         self._wake = asyncio.Event()
         self._refresh_now = asyncio.Event()
@@ -101,7 +103,7 @@ class ClusterLink:
     def listener(self, listener: LinkListener | None) -> None:
         self._listener = listener
         for name, node in self.nodes.items():
-            node.listener = self._node_listener(name, node)
+            node.listener = self._node_listener(name)
 
     @property
     def state(self) -> str:
@@ -167,8 +169,9 @@ class ClusterLink:
         return replies
 
     async def first_connect(self, timeout_s: float) -> None:
-        never_ready = self.lifecycle.state in (State.DISCONNECTED, State.CONNECTING)
-        if not self._ready and never_ready:
+        """Give a cluster that has never been ready (the map and every
+        master) up to `timeout_s` to become so; return at once otherwise."""
+        if not self._became_ready.is_set():
             self._wake.set()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(timeout_s):
@@ -280,7 +283,9 @@ class ClusterLink:
         if master in self.nodes or self._closing:
             return
         node = self._make_node_link(master)
-        node.listener = self._node_listener(master, node)
+        if not self._mapped_once:
+            self._first_map.add(master)
+        node.listener = self._node_listener(master)
         node.lifecycle.journal.subscribe(self._noted)
         self.nodes[master] = node
         log.info("cluster master %s joined (%d masters)", master, len(self.nodes))
@@ -296,10 +301,10 @@ class ClusterLink:
         self._background.add(task := asyncio.create_task(node.close()))
         task.add_done_callback(self._background.discard)
 
-    def _node_listener(self, master: str, node: RedisLink) -> LinkListener | None:
+    def _node_listener(self, master: str) -> LinkListener | None:
         if self._listener is None:
             return None
-        return NodeListener(self._listener, self, master, initial=not self._mapped_once)
+        return NodeListener(self._listener, self, master, initial=master in self._first_map)
 
     def _noted(self, event: LinkEvent) -> None:
         """Any stream's event: the cluster's readiness is recomputed, and a

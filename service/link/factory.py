@@ -131,11 +131,20 @@ def node_factory(settings: Settings, host: str, port: int) -> ClientFactory:
                                     "port": port, "db": 0})
 
 
+# A refresh asks the known nodes one after another: a node whose machine is
+# gone (packets dropped) must not use up the whole refresh's time.
+SLOT_MAP_CONNECT_TIMEOUT_S = 2.0
+
+
 def cluster_options(settings: Settings) -> dict[str, Any]:
     """How the slot map's RedisCluster reaches the nodes: as `node_factory`
-    does, the password file read now."""
+    does, the password file read now, each node given at most
+    SLOT_MAP_CONNECT_TIMEOUT_S to accept the connection."""
     parts = parse_url(_tls_url(settings))
     options = client_options(settings)
+    options["socket_connect_timeout"] = min(
+        options["socket_connect_timeout"], SLOT_MAP_CONNECT_TIMEOUT_S
+    )
     if parts.get("username"):
         options["username"] = parts["username"]
     password = secret_from(settings.redis_password_file, parts.get("password"))

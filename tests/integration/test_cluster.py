@@ -144,7 +144,12 @@ async def test_moved_and_ask_are_followed_never_shown(
     app_client: StartClient, redis_cluster: LocalCluster
 ) -> None:
     url = _cluster_user(redis_cluster)
-    client = await ready_client(app_client, url, REDIS_CLUSTER_NODES=redis_cluster.seeds)
+    # Lazy (the default): the first health check connects the map and
+    # every master, and reports them.
+    client = await app_client(url, REDIS_CLUSTER_NODES=redis_cluster.seeds)
+    detailed = await (await client.get("/health/detailed")).json()
+    assert detailed["status"] == "healthy"
+    assert len(detailed["checks"]["redis"]["topology"]["nodes"]) == 3
     key, redis_key = "migrating", "roleready:default:migrating"
     source = redis_cluster.master_for(redis_key)
     target = next(m for m in redis_cluster.masters if m.port != source.port)

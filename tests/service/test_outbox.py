@@ -97,3 +97,36 @@ async def test_a_later_operation_that_reached_redis_settles_the_key() -> None:
     outbox.record("ns", "k", PUT)
     outbox.settle("ns", "k")
     assert len(outbox) == 0
+
+
+async def test_a_cluster_master_replays_only_its_own_keys() -> None:
+    outbox = Outbox(10)
+    for key in ("mine1", "theirs", "mine2"):
+        outbox.record("ns", key, PUT)
+    send = Recorder()
+    report = await outbox.replay(send, REDIS, _memory()[0], "delete",
+                                 owns=lambda redis_key: ":mine" in redis_key)
+    assert report is not None and report.keys == 2
+    assert send.sent == [["DEL", "rr:ns:mine1"], ["DEL", "rr:ns:mine2"]]
+    assert len(outbox) == 1  # the other master's key waits for that master
+    assert await outbox.replay(send, REDIS, _memory()[0], "delete",
+                               owns=lambda redis_key: ":mine" in redis_key) is None
+
+
+async def test_an_overflow_is_settled_by_the_last_master_back() -> None:
+    outbox = Outbox(1)
+    outbox.record("a", "1", PUT)
+    outbox.record("a", "2", PUT)  # over the bound: namespace a is swept
+    found = [b"rr:a:1", b"rr:a:2"]
+
+    async def send(commands: Sequence[Sequence[Any]]) -> list[Any]:
+        if commands[0][0] == "SCAN":
+            return [[b"0", found]]
+        assert all(len(command) == 2 for command in commands)  # DEL key by key
+        return [1 for _ in commands]
+
+    first = await outbox.replay(send, REDIS, _memory()[0], "delete", others_ready=False)
+    assert first is not None and (first.swept_namespaces, first.swept_keys) == (("a",), 2)
+    last = await outbox.replay(send, REDIS, _memory()[0], "delete", others_ready=True)
+    assert last is not None and last.swept_namespaces == ("a",)
+    assert await outbox.replay(send, REDIS, _memory()[0], "delete") is None
