@@ -21,6 +21,7 @@ from service.config import Settings
 from statemachine.clock import Clock
 from tests.support.redis_cluster import LocalCluster
 from tests.support.redis_server import RedisServer, RedisServers
+from tests.support.sentinel import SentinelSetup, start_sentinel_setup
 from tests.support.service_process import ServiceProcess
 
 # Fixtures that start redis-server or the service process (or depend on one
@@ -79,6 +80,12 @@ def redis_cluster(redis_servers: RedisServers) -> Iterator[LocalCluster]:
     `redis_servers`."""
     with LocalCluster(redis_servers) as cluster:  # closes its clients even if start fails
         yield cluster.start()
+
+
+@pytest.fixture
+def sentinel_setup(redis_servers: RedisServers, tmp_path: Path) -> SentinelSetup:
+    """A master, a replica in sync and three sentinels (quorum 2, down-after 1 s)."""
+    return start_sentinel_setup(redis_servers, tmp_path / "sentinel")
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """scripts/failover-drill's command line: parse, run the steps in order, report.
 
-The steps live in steps.py (the Drill), the HTTP and shell side in probe.py,
-the journal check in journal.py.
+The steps live in steps.py (the Drill) and sentinel.py (sentinel mode), the
+HTTP and shell side in probe.py, the journal check in journal.py.
 """
 
 from __future__ import annotations
@@ -19,14 +19,20 @@ from datetime import UTC, datetime
 from typing import Any
 
 from scripts.drill.probe import Service
+from scripts.drill.sentinel import SentinelDrill, run_sentinel, sentinels_for
 from scripts.drill.steps import EXIT_FAILED, EXIT_OK, Drill
+from scripts.redisops.rediscli import OpsError
 
 EXIT_INTERRUPTED = 130
+DEFAULT_STOP_CMD = "docker stop roleready-redis"
+DEFAULT_START_CMD = "docker start roleready-redis"
 
 DESCRIPTION = """\
 The guide's "Test Redis Failover" as one command against a running service:
 stop Redis, check the service falls back to memory and keeps serving, start
-Redis, check it recovers; PASS/FAIL per step, times to detect and recover."""
+Redis, check it recovers; PASS/FAIL per step, times to detect and recover.
+In sentinel mode: kill the master, time the service's move to the promoted
+replica."""
 
 EPILOG = """\
 failover mode (default): the guide's seven steps plus a journal check
@@ -49,13 +55,34 @@ cache-recovery mode: the guide's "Test Cache Recovery"; passes when
   9 a key written after recovery reads back, and Redis is still healthy
   10 the journal check (step 8 of failover mode)
 
+sentinel mode: a Sentinel failover (the service runs with REDIS_SENTINELS)
+  1-2 as above   3 topology.mode is sentinel, topology.master is the master a
+    sentinel names, and a replica is in sync (else nothing is killed)
+  4 kill the master: --stop-cmd ({master_host} and {master_port} in it are
+    replaced by the master's address), or without one SENTINEL FAILOVER <name>
+    sent to a sentinel
+  5 the journal shows the link leave ready, or a MasterSwitched, within
+    --detect-timeout (time to detect)
+  6 /api/status, /health/ready 200; a PUT then GET answers (either tier)
+  7 topology.master names another address and checks.redis.status is healthy
+    within --recover-timeout (time to the new master), the sentinels agree
+  8 a PUT is stored in Redis (X-Cache-Stored: redis)
+  with --start-cmd (brings the old master back; the same replacements):
+  9 run it   10 the old master is a replica in sync and the service stayed
+  last: the journal check of failover mode, plus the MasterSwitched events
+  The sentinels: --sentinel (repeatable) or REDIS_SENTINELS, the name
+  --master-name or REDIS_SENTINEL_MASTER; REDIS_SENTINEL_PASSWORD, REDIS_TLS,
+  REDIS_SENTINEL_PASSWORD_FILE and REDIS_TLS_CA_FILE are used as the service
+  uses them.
+
 Once the stop command has run, the start command and the wait for recovery
 run even after a failed step or a Ctrl-C (which skips the remaining checks
 and any --hold), so the drill does not leave Redis down; a second Ctrl-C
 aborts at once (exit 130).
 
-Time to detect / recover: from the stop / start command's return to the
-first poll that saw the change (resolution --poll-interval). "Service-side
+Time to detect / recover / to the new master: from the stop (kill) / start
+command's return to the first poll that saw the change (resolution
+--poll-interval). "Service-side
 outage" is the journal's interval from the link's first error to Connected.
 Keys the drill wrote are deleted at the end (best effort). CACHE_API_TOKEN,
 when set, is sent as the bearer token for /cache/*. The stop/start commands
@@ -72,6 +99,9 @@ examples:
   scripts/failover-drill --url http://localhost:3001 --hold 10 \\
     --stop-cmd 'redis-cli -p 6392 shutdown nosave' \\
     --start-cmd 'redis-server --port 6392 --daemonize yes'
+  scripts/failover-drill --mode sentinel --sentinel localhost:26379 --master-name mymaster
+  scripts/failover-drill --mode sentinel --sentinel localhost:26379 --master-name mymaster \
+    --stop-cmd 'redis-cli -h {master_host} -p {master_port} shutdown nosave'
 """
 
 
@@ -80,13 +110,17 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         prog="failover-drill", description=DESCRIPTION,
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     add = parser.add_argument
-    add("--mode", choices=("failover", "cache-recovery"), default="failover",
+    add("--mode", choices=("failover", "cache-recovery", "sentinel"), default="failover",
         help="which drill (default %(default)s; the steps are below)")
     add("--url", default="http://localhost:3001", help="the service (default %(default)s)")
-    add("--stop-cmd", default="docker stop roleready-redis",
-        help="shell command that stops Redis (default: %(default)s)")
-    add("--start-cmd", default="docker start roleready-redis",
-        help="shell command that starts Redis again (default: %(default)s)")
+    add("--stop-cmd", help=f"shell command that stops Redis (default: {DEFAULT_STOP_CMD}; "
+        "sentinel mode: none, SENTINEL FAILOVER is sent instead)")
+    add("--start-cmd", help=f"shell command that starts Redis again (default: "
+        f"{DEFAULT_START_CMD}; sentinel mode: none, the old master stays down)")
+    add("--sentinel", action="append", metavar="HOST:PORT",
+        help="sentinel mode: a sentinel to ask (repeatable; default REDIS_SENTINELS)")
+    add("--master-name", default=os.environ.get("REDIS_SENTINEL_MASTER"),
+        help="sentinel mode: the master's name (default REDIS_SENTINEL_MASTER)")
     add("--detect-timeout", type=positive, default=30.0, metavar="S",
         help="seconds to wait for unhealthy after the stop (and for healthy at first) "
         "(default %(default)s)")
@@ -108,6 +142,21 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if not 1 <= args.keys <= 1000:
         parser.error("--keys must be between 1 and 1000")
+    if args.mode != "sentinel":
+        args.stop_cmd = args.stop_cmd or DEFAULT_STOP_CMD
+        args.start_cmd = args.start_cmd or DEFAULT_START_CMD
+        return args
+    if not args.sentinel and os.environ.get("REDIS_SENTINELS"):
+        args.sentinel = [os.environ["REDIS_SENTINELS"]]
+    if not args.sentinel or not args.master_name:
+        parser.error("sentinel mode needs --sentinel (or REDIS_SENTINELS) and "
+                     "--master-name (or REDIS_SENTINEL_MASTER)")
+    try:
+        args.sentinels = sentinels_for(args, os.environ)
+    except ValueError as exc:
+        parser.error(f"--sentinel: {exc}")
+    except OpsError as exc:
+        parser.error(str(exc))
     return args
 
 
@@ -159,7 +208,7 @@ def report(drill: Drill, args: argparse.Namespace, started: str, total_s: float,
         "failure": None if failure is None else
         {"step": failure.number, "name": failure.name, "message": failure.detail},
         "timings": {"time_to_detect_s": None, "time_to_recover_s": None,
-                    "service_outage_s": None, **drill.context["timings"],
+                    "time_to_new_master_s": None, "service_outage_s": None, **drill.context["timings"],
                     "total_s": round(total_s, 3)},
         "steps": [asdict(step) for step in drill.steps],
         "journal": drill.context["journal"],
@@ -167,7 +216,7 @@ def report(drill: Drill, args: argparse.Namespace, started: str, total_s: float,
         "keys_left_behind": left,
         "settings": {name: getattr(args, name) for name in (
             "stop_cmd", "start_cmd", "detect_timeout", "recover_timeout", "hold",
-            "poll_interval")},
+            "poll_interval", "sentinel", "master_name")},
     }
 
 
@@ -190,17 +239,25 @@ def seconds(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f} s"
 
 
+def say(line: str) -> None:
+    print(line, flush=True)
+
+
 def main(argv: Sequence[str]) -> int:
     args = parse_args(argv)
     service = Service(args.url, args.http_timeout, os.environ.get("CACHE_API_TOKEN") or None)
-    drill = Drill(service, args, lambda line: print(line, flush=True))
+    drill = (SentinelDrill(service, args, say, args.sentinels) if args.mode == "sentinel"
+             else Drill(service, args, say))
     drill.context["run_id"] = uuid.uuid4().hex[:12]
     started, clock = now_iso(), time.monotonic()
     print(f"{args.mode} drill against {args.url}", flush=True)
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, drill.on_sigint)
     try:
-        (run_failover if args.mode == "failover" else run_cache_recovery)(drill)
+        if isinstance(drill, SentinelDrill):
+            run_sentinel(drill)
+        else:
+            (run_failover if args.mode == "failover" else run_cache_recovery)(drill)
     except KeyboardInterrupt:
         print("ABORTED by a second Ctrl-C: Redis may still be stopped", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -208,7 +265,10 @@ def main(argv: Sequence[str]) -> int:
     result = report(drill, args, started, time.monotonic() - clock, left)
     timings = result["timings"]
     print(f"time to detect: {seconds(timings['time_to_detect_s'])}")
-    print(f"time to recover: {seconds(timings['time_to_recover_s'])}")
+    if args.mode == "sentinel":
+        print(f"time to the new master: {seconds(timings['time_to_new_master_s'])}")
+    else:
+        print(f"time to recover: {seconds(timings['time_to_recover_s'])}")
     print(f"service-side outage (journal): {seconds(timings['service_outage_s'])}")
     if left:
         print(f"warning: could not delete drill keys: {', '.join(left)}")

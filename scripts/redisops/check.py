@@ -5,6 +5,10 @@ REDIS_TLS_CA_FILE, REDIS_TLS_REJECT_UNAUTHORIZED) to find Redis and judge
 TLS; --host/--port override the address (password then from REDISCLI_AUTH).
 Gathers facts with redis-cli (INFO, CONFIG GET save, one PING without
 credentials), runs the items in checklist.py and prints one line each.
+With REDIS_SENTINELS and REDIS_SENTINEL_MASTER (Sentinel mode, as the
+service reads them) the sentinels are checked too (sentinel_checklist.py)
+and the Redis items are run on the master they name, REDIS_URL giving only
+credentials and TLS, as it does for the service.
 """
 
 from __future__ import annotations
@@ -14,16 +18,26 @@ import os
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from scripts.redisops import checklist as checks
+from scripts.redisops import sentinel_checklist
 from scripts.redisops.rediscli import AUTH_ENV, Endpoint, OpsError, RedisCli, env_flag
+from scripts.redisops.sentinel import Sentinel, parse_host_ports, sentinel_password
 
 DEFAULT_URL = "redis://localhost:6379"
 EXIT_FAIL = 1
 
 EPILOG = """\
+Sentinel mode: with REDIS_SENTINELS=host:port,... and REDIS_SENTINEL_MASTER
+(the service's own variables) four more items check that a failover can
+happen (every listed sentinel answers; a quorum of them name the same
+master; SENTINEL CKQUORUM says OK; every replica in sync), and the Redis
+items run on the master the sentinels name (--host/--port override it).
+The sentinels' password comes from REDIS_SENTINEL_PASSWORD(_FILE).
+
 exit codes: 0 no FAIL (WARNs allowed); 1 at least one FAIL; 2 bad usage.
 The password comes from REDIS_URL (as the service reads it) or REDISCLI_AUTH
 and is never printed.
@@ -85,13 +99,44 @@ def gather(cli: RedisCli) -> checks.RedisFacts:
     return checks.RedisFacts(info=info, save=save, unauthenticated_reply=reply)
 
 
-def redis_results(target: Endpoint | None, args: argparse.Namespace,
+def sentinels(environ: Mapping[str, str], target: Endpoint) -> list[Sentinel]:
+    """The listed sentinels, reached with the data nodes' TLS and their own password."""
+    name = environ.get("REDIS_SENTINEL_MASTER", "").strip()
+    if not name:
+        raise OpsError("REDIS_SENTINEL_MASTER is required with REDIS_SENTINELS", 2)
+    try:
+        addresses = parse_host_ports(environ["REDIS_SENTINELS"])
+    except ValueError as exc:
+        raise OpsError(f"REDIS_SENTINELS: {exc}", 2) from exc
+    template = replace(target, user=None, password=sentinel_password(environ))
+    return [Sentinel.at(host, port, name, template) for host, port in addresses]
+
+
+def sentinel_results(found: list[Sentinel], target: Endpoint,
+                     args: argparse.Namespace) -> tuple[list[checks.Result], Endpoint | str]:
+    """The Sentinel items, and the master to check (or why there is none)."""
+    facts = sentinel_checklist.gather(found, found[0].master_name)
+    results = sentinel_checklist.results(facts)
+    master = facts.agreed_master
+    if args.host or args.port:  # the operator named the node to check
+        return results, target
+    if master is None:
+        return results, f"no sentinel named master {found[0].master_name!r}"
+    host, _, port = master.rpartition(":")
+    return results, replace(target, host=host, port=int(port))
+
+
+def redis_results(target: Endpoint | str | None, args: argparse.Namespace,
                   now: float) -> list[checks.Result]:
+    """The data node's items; `target` a string says why it cannot be reached."""
     names = ["persistence.rdb", "persistence.aof", "persistence.last-save",
              "memory.maxmemory", "memory.eviction-policy", "security.auth"]
     if target is None:
         why = "REDIS_URL is empty: the service runs memory-only"
         return [checks.Result(checks.FAIL, "redis.connection", why)]
+    if isinstance(target, str):
+        return [checks.Result(checks.FAIL, "redis.connection", target),
+                *(checks.Result(checks.FAIL, n, "not checked (no connection)") for n in names)]
     try:
         facts = gather(RedisCli(target))
     except OpsError as exc:
@@ -112,11 +157,17 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     now = time.time()
     try:
         target = endpoint(args, environ)
+        found = sentinels(environ, target) if target and environ.get("REDIS_SENTINELS") else []
     except OpsError as exc:
         print(f"check-production: error: {exc}", file=sys.stderr)
         return exc.code
+    sentinel_items: list[checks.Result] = []
+    node: Endpoint | str | None = target
+    if found and target is not None:
+        sentinel_items, node = sentinel_results(found, target, args)
     results = [
-        *redis_results(target, args, now),
+        *redis_results(node, args, now),
+        *sentinel_items,
         checks.tls(environ, DEFAULT_URL),
         checks.backups(args.backup_dir, now, args.backup_max_age_hours),
     ]

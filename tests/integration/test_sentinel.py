@@ -1,59 +1,22 @@
 """Sentinel mode against real processes: one master, one replica, three
 sentinels (quorum 2). The service asks the sentinels for the master on every
 connect attempt, so when the master dies and the replica is promoted, the
-link's reconnect lands on the new master."""
+link's reconnect lands on the new master. The setup is the shared
+`sentinel_setup` fixture (tests/support/sentinel.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
-import pytest
 from aiohttp.test_utils import TestClient
 
 from service import appkeys
-from tests.support.redis_server import RedisServer, RedisServers
+from tests.support.sentinel import SentinelSetup
 from tests.support.waiting import eventually, link_state, ready_client
 
 StartClient = Callable[..., Awaitable[TestClient]]
-MASTER_NAME = "cachemaster"
-
-
-def _sentinel_conf(directory: Path, master: RedisServer) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    conf = directory / "sentinel.conf"  # sentinels rewrite it: one writable copy each
-    conf.write_text(
-        f"sentinel monitor {MASTER_NAME} 127.0.0.1 {master.port} 2\n"
-        f"sentinel down-after-milliseconds {MASTER_NAME} 1000\n"
-        f"sentinel failover-timeout {MASTER_NAME} 5000\n"
-    )
-    return conf
-
-
-async def _replica_in_sync(replica: RedisServer) -> None:
-    def synced() -> bool:
-        with replica.client() as client:
-            return bool(client.info("replication").get("master_link_status") == "up")
-
-    await eventually(synced, what="the replica in sync")
-
-
-@pytest.fixture
-async def sentinel_setup(redis_servers: RedisServers, tmp_path: Path) -> dict[str, object]:
-    master = redis_servers.start()
-    replica = redis_servers.start("--replicaof", "127.0.0.1", str(master.port))
-    await _replica_in_sync(replica)
-    sentinels = [
-        redis_servers.start("--sentinel", conf=_sentinel_conf(tmp_path / f"sentinel-{i}", master))
-        for i in range(3)
-    ]
-    return {"master": master, "replica": replica, "sentinels": sentinels,
-            "env": {"REDIS_SENTINELS": ",".join(f"127.0.0.1:{s.port}" for s in sentinels),
-                    "REDIS_SENTINEL_MASTER": MASTER_NAME,
-                    # Only credentials, database and TLS are read from it.
-                    "REDIS_URL": "redis://127.0.0.1:1/0"}}
 
 
 async def _serving_port(client: TestClient) -> int:
@@ -64,12 +27,10 @@ async def _serving_port(client: TestClient) -> int:
 
 
 async def test_a_killed_master_is_followed_to_the_promoted_replica(
-    app_client: StartClient, sentinel_setup: dict[str, object]
+    app_client: StartClient, sentinel_setup: SentinelSetup
 ) -> None:
-    master, replica = sentinel_setup["master"], sentinel_setup["replica"]
-    assert isinstance(master, RedisServer) and isinstance(replica, RedisServer)
-    env = sentinel_setup["env"]
-    assert isinstance(env, dict)
+    master, replica = sentinel_setup.master, sentinel_setup.replica
+    env = sentinel_setup.env()
     a = await ready_client(app_client, env.pop("REDIS_URL"), **env)
     b = await ready_client(app_client, "redis://127.0.0.1:1/0", **env)
     assert await _serving_port(a) == master.port
@@ -107,9 +68,9 @@ async def test_a_killed_master_is_followed_to_the_promoted_replica(
 
 
 async def test_a_wrong_master_name_is_a_clear_error_and_memory_only_service(
-    app_client: StartClient, sentinel_setup: dict[str, object]
+    app_client: StartClient, sentinel_setup: SentinelSetup
 ) -> None:
-    env = dict(sentinel_setup["env"])  # type: ignore[call-overload]
+    env = sentinel_setup.env()
     env["REDIS_SENTINEL_MASTER"] = "no-such-master"
     client = await app_client(env.pop("REDIS_URL"), REDIS_LAZY_CONNECT="false", **env)
     link = client.app[appkeys.LINK]
@@ -120,11 +81,10 @@ async def test_a_wrong_master_name_is_a_clear_error_and_memory_only_service(
 
 
 async def test_the_switch_announcement_cuts_the_production_backoff_short(
-    app_client: StartClient, sentinel_setup: dict[str, object]
+    app_client: StartClient, sentinel_setup: SentinelSetup
 ) -> None:
-    master, replica = sentinel_setup["master"], sentinel_setup["replica"]
-    assert isinstance(master, RedisServer) and isinstance(replica, RedisServer)
-    env = dict(sentinel_setup["env"])  # type: ignore[call-overload]
+    master, replica = sentinel_setup.master, sentinel_setup.replica
+    env = sentinel_setup.env()
     # The guide's backoff (1, 2, 4, 8 s), not the tests' fast one.
     production = {"REDIS_BACKOFF_BASE_MS": "1000", "REDIS_BACKOFF_MAX_MS": "10000",
                   "REDIS_HEALTH_CHECK_INTERVAL_MS": "1000"}

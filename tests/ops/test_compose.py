@@ -1,9 +1,13 @@
-"""docker-compose.yml, Dockerfile and .dockerignore, checked without a Docker engine.
+"""docker-compose.yml, docker-compose.ha.yml, Dockerfile and .dockerignore,
+checked without a Docker engine.
 
 The compose file is parsed with PyYAML and compared with the guide flag for
 flag; the Redis command line is also run by a real redis-server (so a
 misspelt flag fails here, not in production), and the service's healthcheck
-command is run against the real service.
+command is run against the real service. docker-compose.ha.yml's profiles
+(sentinel, cluster) are checked for wiring (every dependency, network,
+volume and variable known) and their Redis flags and deploy/sentinel.conf
+are run by real servers, compose names replaced by loopback addresses.
 """
 
 from __future__ import annotations
@@ -13,13 +17,17 @@ import json
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from service.config import VARIABLES
 from tests.ops.conftest import ROOT, StartServer
+from tests.support.ports import free_port
 from tests.support.service_process import ServiceProcess
+from tests.support.waiting import wait_for
 
 GUIDE_REDIS_COMMAND = [
     "redis-server",
@@ -37,11 +45,23 @@ GUIDE_REDIS_COMMAND = [
 MB = 1024 * 1024
 
 
-@pytest.fixture(scope="module")
-def compose() -> dict[str, Any]:
-    loaded = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+HA_PROFILES = {"sentinel", "cluster"}
+
+
+def load(name: str) -> dict[str, Any]:
+    loaded = yaml.safe_load((ROOT / name).read_text())
     assert isinstance(loaded, dict)
     return loaded
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return load("docker-compose.yml")
+
+
+@pytest.fixture(scope="module")
+def ha() -> dict[str, Any]:
+    return load("docker-compose.ha.yml")
 
 
 def dockerfile() -> list[tuple[str, str]]:
@@ -138,3 +158,113 @@ def test_dockerfile_copies_everything_pip_install_needs() -> None:
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {".git", ".venv", "tests"} <= set(ignored)
     assert not copied & set(ignored)
+
+
+def by_profile(ha: dict[str, Any], profile: str) -> dict[str, dict[str, Any]]:
+    return {name: svc for name, svc in ha["services"].items() if profile in svc["profiles"]}
+
+
+def test_ha_profiles_are_self_contained(ha: dict[str, Any]) -> None:
+    services = ha["services"]
+    for name, svc in services.items():
+        # One profile each: nothing starts without --profile, nothing in both.
+        assert len(svc.get("profiles", [])) == 1 and set(svc["profiles"]) <= HA_PROFILES, name
+        for needed, how in svc.get("depends_on", {}).items():
+            assert needed in services, (name, needed)
+            assert services[needed]["profiles"] == svc["profiles"], (name, needed)
+            assert how["condition"] in (
+                "service_started", "service_healthy", "service_completed_successfully")
+        assert set(svc["networks"]) <= set(ha["networks"]), name
+        for volume in svc.get("volumes", []):
+            source = volume.split(":")[0]
+            assert source.startswith("./") and (ROOT / source).is_file() or (
+                source in ha["volumes"]), (name, volume)
+    assert set(by_profile(ha, "sentinel")) == {
+        "redis-master", "redis-replica", "sentinel-1", "sentinel-2", "sentinel-3",
+        "roleready-cache-sentinel"}
+    assert set(by_profile(ha, "cluster")) == {
+        *(f"redis-node-{i}" for i in range(1, 7)), "redis-cluster-create",
+        "roleready-cache-cluster"}
+    published = [p for svc in services.values() for p in svc.get("ports", [])]
+    assert len(published) == len({p.rsplit(":", 1)[0] for p in published})  # no clash
+
+
+def test_every_variable_the_services_get_is_a_setting(
+    compose: dict[str, Any], ha: dict[str, Any]
+) -> None:
+    built = [svc for file in (compose, ha) for svc in file["services"].values() if "build" in svc]
+    assert len(built) == 3
+    for svc in built:
+        assert set(svc["environment"]) <= VARIABLES, set(svc["environment"]) - VARIABLES
+        assert svc["ports"][0].endswith(":3001") and svc["environment"]["PORT"] == "3001"
+
+
+def sentinel_conf() -> list[list[str]]:
+    lines = (ROOT / "deploy" / "sentinel.conf").read_text().splitlines()
+    return [line.split() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def test_sentinel_profile_wiring(ha: dict[str, Any]) -> None:
+    services = by_profile(ha, "sentinel")
+    env = services["roleready-cache-sentinel"]["environment"]
+    sentinels = sorted(n for n, svc in services.items() if "--sentinel" in str(svc.get("command")))
+    assert env["REDIS_SENTINELS"].split(",") == [f"{n}:26379" for n in sentinels]
+    assert len(sentinels) == 3
+    for name in sentinels:  # each starts from its own writable copy of deploy/sentinel.conf
+        assert services[name]["volumes"] == ["./deploy/sentinel.conf:/etc/redis/sentinel.conf:ro"]
+        assert "cp /etc/redis/sentinel.conf /data/sentinel.conf" in services[name]["command"][2]
+    [monitor] = [line for line in sentinel_conf() if line[:2] == ["sentinel", "monitor"]]
+    name, host, port, quorum = monitor[2:]
+    assert (name, host, port) == (env["REDIS_SENTINEL_MASTER"], "redis-master", "6379")
+    assert len(sentinels) // 2 < int(quorum) <= len(sentinels)
+    assert ["port", "26379"] in sentinel_conf()
+    replica = services["redis-replica"]["command"].split()
+    assert replica[replica.index("--replicaof") + 1:][:2] == ["redis-master", "6379"]
+    for node in ("redis-master", "redis-replica"):  # announced by their compose names
+        flags = services[node]["command"].split()
+        assert flags[flags.index("--replica-announce-ip") + 1] == node
+
+
+def test_cluster_profile_wiring(ha: dict[str, Any]) -> None:
+    services = by_profile(ha, "cluster")
+    nodes = sorted(n for n in services if n.startswith("redis-node-"))
+    assert len(nodes) == 6
+    for node in nodes:
+        flags = services[node]["command"].split()
+        assert flags[flags.index("--cluster-enabled") + 1] == "yes"
+        # Otherwise every master refuses commands while one master's slots wait.
+        assert flags[flags.index("--cluster-require-full-coverage") + 1] == "no"
+    create = " ".join(services["redis-cluster-create"]["command"][2].split())
+    assert f"--cluster create {' '.join(f'{n}:6379' for n in nodes)}" in create
+    assert create.endswith("--cluster-replicas 1 --cluster-yes")
+    assert services["redis-cluster-create"]["restart"] == "no"
+    seeds = services["roleready-cache-cluster"]["environment"]["REDIS_CLUSTER_NODES"].split(",")
+    assert seeds and {seed.rsplit(":", 1)[0] for seed in seeds} <= set(nodes)
+    assert all(seed.endswith(":6379") for seed in seeds)
+
+
+def test_ha_redis_flags_and_sentinel_conf_run_on_real_servers(
+    ha: dict[str, Any], redis_factory: StartServer, tmp_path: Path
+) -> None:
+    services = ha["services"]
+
+    def flags(name: str, master_port: int = 0) -> list[str]:
+        text = services[name]["command"].replace("redis-master 6379", f"127.0.0.1 {master_port}")
+        return text.split()[1:]
+
+    master = redis_factory(*flags("redis-master"))
+    replica = redis_factory(*flags("redis-replica", master.port))
+    # A cluster node's bus port is its port + 10000: at most 55535.
+    node = redis_factory(*flags("redis-node-1"), port=free_port(55535, also_free=(10000,)))
+    conf = tmp_path / "sentinel.conf"
+    conf.write_text((ROOT / "deploy" / "sentinel.conf").read_text().replace(
+        "redis-master 6379", f"127.0.0.1 {master.port}"))
+    sentinel = redis_factory("--sentinel", conf=conf)
+    with sentinel.client() as client:
+        state = client.sentinel_master("roleready")
+    assert (state["quorum"], state["down-after-milliseconds"]) == (2, 5000)
+    with node.client() as client:
+        assert client.info("cluster")["cluster_enabled"] == 1
+    with replica.client() as client:
+        wait_for(lambda: client.info("replication")["master_link_status"] == "up",
+                 what="the replica in sync")
