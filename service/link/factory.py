@@ -101,9 +101,13 @@ def sentinel_factory(settings: Settings) -> ClientFactory:
 
 
 def _sentinel_options(settings: Settings, options: dict[str, Any]) -> dict[str, Any]:
-    """How to talk to the sentinels: their password, the data nodes' TLS."""
+    """How to talk to the sentinels: their password, the data nodes' TLS
+    and timeouts, and no retrying of redis-py's own (with its default, a
+    list of dead sentinels took seconds of retries and ended the attempt as
+    a bare TimeoutError instead of "No master found")."""
     chosen: dict[str, Any] = {
-        name: value for name, value in options.items() if name.startswith(("ssl_", "socket_"))
+        name: value for name, value in options.items()
+        if name.startswith(("ssl_", "socket_")) or name == "retry"
     }
     if "connection_class" in parse_url(_tls_url(settings)):
         chosen["ssl"] = True

@@ -42,8 +42,9 @@ async def test_a_killed_master_is_followed_to_the_promoted_replica(
         with replica.client() as client:
             return client.info("replication")["role"] == "master"
 
-    while not promoted():
+    while not promoted():  # steady mixed load through both instances
         statuses.add((await a.put("/cache/default/during", data=b"x")).status)
+        statuses.add((await b.get("/cache/default/during")).status)
         assert time.monotonic() - killed_at < 15, "no promotion within 15 s"
         await asyncio.sleep(0.1)
     for client in (a, b):
