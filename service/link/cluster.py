@@ -34,7 +34,9 @@ from redis.exceptions import AskError, MovedError
 
 from service.link.classify import classify, describe
 from service.link.driver import RedisLink
-from service.link.session import LinkListener, OptionalCommand, ReplayReport, Request, Send
+from service.link.node_listener import NodeListener
+from service.link.routing import after_asking, key_of
+from service.link.session import LinkListener, Request
 from service.link.slotmap import SlotMap
 from statemachine.aggregate import combined, worst_state
 from statemachine.clock import Clock
@@ -49,8 +51,6 @@ log = logging.getLogger("roleready.redis.cluster")
 FAST_REFRESH_S = 0.5
 SLOW_REFRESH_S = 10.0
 MAX_REDIRECTIONS = 5
-# Commands that name no key: sent to any ready master.
-KEYLESS = frozenset({"PING", "INFO", "CONFIG", "SCAN", "CLIENT", "CLUSTER", "DBSIZE", "TIME"})
 # Closed masters' journal streams kept for /health/events.
 RETIRED_STREAMS = 8
 
@@ -196,13 +196,10 @@ class ClusterLink:
     # -- routing -----------------------------------------------------------
 
     def _master_for(self, command: Request) -> str | None:
-        args = command.args if isinstance(command, OptionalCommand) else command
-        name = args[0]
-        verb = (name.decode() if isinstance(name, bytes) else str(name)).upper()
-        if verb in KEYLESS:
+        key = key_of(command)
+        if key is None:
             return next((n for n, node in self.nodes.items() if node.is_ready()), None)
-        key = args[1]
-        return self.slots.master_of(key if isinstance(key, bytes | str) else str(key))
+        return self.slots.master_of(key)
 
     async def _on_master(
         self, master: str, commands: Sequence[Request], retries: int
@@ -215,7 +212,7 @@ class ClusterLink:
             try:
                 if not asking:
                     return await node.execute(commands, retries=retries)
-                replies = await node.execute(_after_asking(commands), retries=retries)
+                replies = await node.execute(after_asking(commands), retries=retries)
                 return None if replies is None else replies[1::2]
             except AskError as redirect:  # MovedError is one
                 master = f"{redirect.host}:{redirect.port}"
@@ -304,7 +301,13 @@ class ClusterLink:
     def _node_listener(self, master: str) -> LinkListener | None:
         if self._listener is None:
             return None
-        return NodeListener(self._listener, self, master, initial=master in self._first_map)
+        slots = self.slots
+        return NodeListener(
+            self._listener,
+            owns=lambda redis_key: slots.master_of(redis_key) == master,
+            others_ready=lambda: self._others_ready(master),
+            initial=master in self._first_map,
+        )
 
     def _noted(self, event: LinkEvent) -> None:
         """Any stream's event: the cluster's readiness is recomputed, and a
@@ -323,40 +326,5 @@ class ClusterLink:
         if ready:
             self._became_ready.set()
 
-    def others_ready(self, master: str) -> bool:
+    def _others_ready(self, master: str) -> bool:
         return all(node.is_ready() for name, node in self.nodes.items() if name != master)
-
-
-class NodeListener:
-    """The cache as one master's link sees it: reconnect work limited to the
-    keys of that master's slots; invalidations passed on as they are."""
-
-    def __init__(self, cache: LinkListener, cluster: ClusterLink, master: str, *,
-                 initial: bool) -> None:
-        self._cache = cache
-        self._cluster = cluster
-        self._master = master
-        # Only a master of the first map can make the service's first connect.
-        self._initial = initial
-
-    def invalidated(self, redis_keys: list[bytes] | None) -> None:
-        self._cache.invalidated(redis_keys)
-
-    async def reconnected(
-        self, send: Send, first_connect: bool, *,
-        owns: Callable[[str], bool] | None = None, others_ready: bool = True,
-    ) -> ReplayReport | None:
-        """What the master's link asks (without `owns`): the cache's work for
-        this master's keys."""
-        slots = self._cluster.slots
-        return await self._cache.reconnected(
-            send, first_connect and self._initial,
-            owns=lambda redis_key: slots.master_of(redis_key) == self._master,
-            others_ready=self._cluster.others_ready(self._master),
-        )
-
-
-def _after_asking(commands: Sequence[Request]) -> list[Request]:
-    """Each command preceded by ASKING (it allows one command, on a slot
-    being imported)."""
-    return [part for command in commands for part in (("ASKING",), command)]
