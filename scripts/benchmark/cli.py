@@ -3,7 +3,8 @@ outage costs, side by side in one run (issue 7).
 
 Flow: parse -> pick the load generator -> memory-tier micro-benchmark ->
 start redis-server, the service and the baselines on free loopback ports ->
-throughput comparisons -> outage rounds -> stop everything -> table (and JSON).
+throughput comparisons -> outage rounds -> invalidation -> (when asked for)
+failover runs -> stop everything -> table (and JSON).
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ from scripts.benchmark.targets import evaluate
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
-SECTIONS = ("memory", "throughput", "outage", "invalidation")
+# failover starts 11 servers and 3 services per run, ~7 s a run: only when asked for.
+DEFAULT_SECTIONS = ("memory", "throughput", "outage", "invalidation")
+SECTIONS = (*DEFAULT_SECTIONS, "failover")
 
 EPILOG = """\
 exit codes: 0 measured (targets met or not: they are read by people, see the
@@ -41,6 +44,8 @@ table); 1 a server would not start or a measurement failed (logs are kept);
 The default run takes about 2 min 35 s on 2 cores, --quick about 25 s (wrk)
 or 28 s (Python generator). Without wrk (Debian: apt-get install wrk) the
 Python generator runs; on 2 cores it cannot saturate a memory-hit server.
+`--only failover` (Sentinel and Cluster master kills, not part of the
+default run) takes about 7 s per run of each: ~40 s with 3 runs.
 """
 
 
@@ -66,6 +71,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                              "side twice that)")
     parser.add_argument("--outage-rounds", type=int,
                         help="rounds of each outage (default 3; --quick 1)")
+    parser.add_argument("--failover-runs", type=int,
+                        help="runs of each failover, Sentinel and Cluster, each with fresh "
+                             "processes (default 3; --quick 1)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the figures here")
     parser.add_argument("--generator", choices=("auto", "wrk", "python"), default="auto",
                         help="load generator (auto: wrk when on PATH, else Python workers)")
@@ -73,8 +81,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=50,
                         help="concurrent connections (default 50)")
     parser.add_argument("--value-bytes", type=int, default=1024, help="stored value size")
-    parser.add_argument("--only", default=",".join(SECTIONS),
-                        help=f"comma-separated sections to run (default {','.join(SECTIONS)})")
+    parser.add_argument("--only", default=",".join(DEFAULT_SECTIONS),
+                        help=f"comma-separated sections to run, of {','.join(SECTIONS)} "
+                             f"(default {','.join(DEFAULT_SECTIONS)})")
     parser.add_argument("--keep", action="store_true", help="keep the run directory (logs)")
     parser.add_argument("--no-pin", dest="pin", action="store_false",
                         help="do not give the server under test a CPU of its own")
@@ -84,8 +93,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args.sections = {s.strip() for s in args.only.split(",") if s.strip()}
     if not args.sections or not args.sections <= set(SECTIONS):
         parser.error(f"--only takes some of {', '.join(SECTIONS)}")
-    for name in ("rounds", "instances", "duration", "outage_rounds", "threads", "connections",
-                 "value_bytes"):
+    for name in ("rounds", "instances", "duration", "outage_rounds", "failover_runs", "threads",
+                 "connections", "value_bytes"):
         value = getattr(args, name)
         if value is not None and value < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1")
@@ -102,13 +111,15 @@ def make_plan(args: argparse.Namespace) -> Plan:
         rounds = args.rounds or 1
         outage = OutagePlan(lead_s=0.5, failure_s=2, outage_s=1, recovery_s=2, back_after_s=0.3)
         return Plan(True, Rounds(rounds, duration, rounds, duration, 0, args.instances or 1),
-                    args.outage_rounds or 1, 3 * rounds, 50_000, args.value_bytes, outage)
+                    args.outage_rounds or 1, 3 * rounds, 50_000, args.value_bytes, outage,
+                    failover_runs=args.failover_runs or 1)
     # Many short rounds beat a few long ones on a machine whose speed drifts
     # by tens of percent within seconds; 6 rounds visit each of 3 instances twice.
     rounds = args.rounds or 6
     outage = OutagePlan(lead_s=1.0, failure_s=3, outage_s=2, recovery_s=3, back_after_s=0.5)
     return Plan(False, Rounds(rounds, duration, rounds, 2 * duration, 1, args.instances or 3),
-                args.outage_rounds or 3, 3 * rounds, 100_000, args.value_bytes, outage)
+                args.outage_rounds or 3, 3 * rounds, 100_000, args.value_bytes, outage,
+                failover_runs=args.failover_runs or 3)
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -141,6 +152,7 @@ def measure(args: argparse.Namespace, run_dir: Path) -> dict[str, Any]:
                      "warmup_s": plan.throughput.warmup_s,
                      "instances": plan.throughput.instances,
                      "outage_rounds": plan.outage_rounds, "memory_rounds": plan.memory_rounds,
+                     "failover_runs": plan.failover_runs, "sections": sorted(args.sections),
                      "value_bytes": plan.value_bytes,
                      "service_root": str(procs.service_root),
                      "placement": placement.describe()},

@@ -34,6 +34,9 @@ START_TIMEOUT_S = 15.0
 SERVICE_VARIABLE_PREFIXES = ("REDIS_", "CACHE_")
 SERVICE_VARIABLES = ("HOST", "PORT", "LOG_LEVEL", "JOURNAL_CAPACITY", "SHUTDOWN_DRAIN_MS")
 STOP_TIMEOUT_S = 10.0
+# A cluster node's bus listens on its port + 10000, which must be a valid port.
+CLUSTER_BUS_OFFSET = 10000
+CLUSTER_PORT_MAX = 65535 - CLUSTER_BUS_OFFSET
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -196,14 +199,37 @@ class Processes:
         self.run_dir = run_dir
         self.service_root = service_root
         self.placement = placement or Placement()
-        self.started: list[Process | RedisServer] = []
+        self.started: list[Process | RedisServer | Processes] = []
 
-    def redis(self, name: str) -> RedisProcess:
-        server = RedisProcess(self.run_dir / name,
+    def redis(self, name: str, *args: str, port: int | None = None,
+              conf: Path | None = None) -> RedisProcess:
+        """redis-server in run_dir/name; `args` come last (--replicaof, --sentinel...)."""
+        server = RedisProcess(self.run_dir / name, port=port, args=args, conf=conf,
                               preexec_fn=child_setup(self.placement.others))
         self.started.append(server)
         server.start()
         return server
+
+    def cluster_node(self, name: str, *args: str) -> RedisProcess:
+        """redis-server on a port whose cluster bus port (+10000) is free and valid."""
+        port = free_port(CLUSTER_PORT_MAX, also_free=(CLUSTER_BUS_OFFSET,))
+        return self.redis(name, *args, port=port)
+
+    def helper(self, name: str, module: str, *args: str) -> Process:
+        """`python -m scripts.benchmark.<module>` beside the servers; output in its log."""
+        process = Process(name, module_argv(module, *args), self.run_dir / f"{name}.log",
+                          env=module_env(), cpus=self.placement.others)
+        self.started.append(process)
+        process.spawn()
+        return process
+
+    def group(self, name: str) -> Processes:
+        """A group of its own under run_dir/name (closed by its user, or with this one)."""
+        directory = self.run_dir / name
+        directory.mkdir(parents=True, exist_ok=True)
+        group = Processes(directory, self.service_root, self.placement)
+        self.started.append(group)
+        return group
 
     def service(self, name: str, env: Mapping[str, str], root: Path | None = None, *,
                 wait: bool = True) -> HttpProcess:
@@ -231,9 +257,13 @@ class Processes:
             process.wait_answering()
         return process
 
+    def stop(self) -> None:
+        self.close()
+
     def close(self) -> None:
         for process in reversed(self.started):
             # Stop the others whatever this one does; the parent-death
             # signal is the backstop for a process that would not stop.
             with contextlib.suppress(Exception):
                 process.stop()
+        self.started.clear()

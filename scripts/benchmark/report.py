@@ -11,18 +11,20 @@ def _n(value: float | None, digits: int = 2) -> str:
 
 def header(report: dict[str, Any]) -> list[str]:
     machine, gen, settings = report["machine"], report["generator"], report["settings"]
-    return [
+    lines = [
         (f"roleready-cache bench ({'quick' if settings['quick'] else 'default'} run, "
          f"{report['runtime_s']:.0f} s)"),
         (f"machine: {machine['cpu_model']}, {machine['cpus']} CPUs, Python {machine['python']}, "
          f"redis-server {machine['redis_server']}"),
-        (f"load: {gen['name']} {gen['version']}, {gen['threads']} threads x {gen['connections']} "
-         f"connections; value {settings['value_bytes']} B; medians of {settings['rounds']} "
-         f"round(s) x {settings['duration_s']} s one after the other, and of "
-         f"{settings['side_by_side_rounds']} x {settings['side_by_side_s']} s side by side, "
-         f"rotating over {settings['instances']} process(es) of each server"),
-        f"placement: {settings['placement']}",
     ]
+    if report.keys() & {"throughput", "outage"}:  # the sections the generator drives
+        lines.append(
+            f"load: {gen['name']} {gen['version']}, {gen['threads']} threads x {gen['connections']} "
+            f"connections; value {settings['value_bytes']} B; medians of {settings['rounds']} "
+            f"round(s) x {settings['duration_s']} s one after the other, and of "
+            f"{settings['side_by_side_rounds']} x {settings['side_by_side_s']} s side by side, "
+            f"rotating over {settings['instances']} process(es) of each server")
+    return [*lines, f"placement: {settings['placement']}"]
 
 
 def throughput_lines(throughput: dict[str, Any]) -> list[str]:
@@ -93,6 +95,8 @@ def memory_lines(memory: dict[str, Any]) -> list[str]:
 def _with_unit(value: float | None, unit: str) -> str:
     if unit == "x":
         return f"{_n(value)}x"
+    if unit == "s":
+        return f"{_n(value)} s"
     return f"{_n(value, 1 if unit == 'ms' else 0)} {unit}"
 
 
@@ -112,6 +116,32 @@ def invalidation_lines(figures: dict[str, Any]) -> list[str]:
             f"(polling resolution: one GET round trip, p50 {_n(figures['get_round_trip_p50_ms'])} ms)"]
 
 
+def failover_lines(failover: dict[str, Any]) -> list[str]:
+    load = failover["load"]
+    lines = ["", (f"failover: master SIGKILLed, {failover['runs']} run(s) each, under "
+                  f"{load['rate_per_s']} req/s ({load['mix']}); /health/detailed polled every "
+                  f"{failover['poll_interval_ms']:.0f} ms"),
+             (f"{'':<10}{'kill -> ready, s':<28}{'target':>9}{'requests':>10}{'5xx':>6}"
+              f"{'refused':>9}{'failed':>8}{'max ms':>9}"),
+             f"{'':<10}{'min':>8}{'median':>10}{'max':>10}"]
+    for mode in ("sentinel", "cluster"):
+        figures = failover[mode]
+        ready, total = figures["ready"], figures["load"]
+        lines.append(f"{mode:<10}{_n(ready['min_s']):>8}{_n(ready['median_s']):>10}"
+                     f"{_n(ready['max_s']):>10}{figures['target_s']:>8.1f}s{total['requests']:>10}"
+                     f"{total['s5xx']:>6}{total['refused']:>9}{total['failed']:>8}"
+                     f"{_n(total['max_ms'], 1):>9}")
+    sentinel, cluster = failover["sentinel"], failover["cluster"]
+    lines.append(f"  sentinel: down-after-milliseconds {sentinel['down_after_ms']}, "
+                 f"failover-timeout {sentinel['failover_timeout_ms']}, quorum {sentinel['quorum']}; "
+                 f"ready = healthy, topology.master the promoted replica")
+    topology = cluster["topology_ready"]
+    lines.append(f"  cluster: cluster-node-timeout {cluster['node_timeout_ms']}; ready = every "
+                 f"node ready with the promoted replica (median {_n(topology['median_s'])} s), "
+                 f"then a key of the lost master PUT through A, read through B as hit-redis")
+    return lines
+
+
 def render(report: dict[str, Any]) -> str:
     lines = header(report)
     if "throughput" in report:
@@ -122,5 +152,7 @@ def render(report: dict[str, Any]) -> str:
         lines += memory_lines(report["memory_tier"])
     if "invalidation" in report:
         lines += invalidation_lines(report["invalidation"])
+    if "failover" in report:
+        lines += failover_lines(report["failover"])
     lines += target_lines(report["targets"])
     return "\n".join(lines)

@@ -6,6 +6,9 @@
     outage      its own redis-server and service (fast reconnects), so killing
                 Redis disturbs nothing else; comparison 4
     memory      in this process, before any server starts; comparison 5
+    invalidation  one redis-server, two services: how soon B serves A's write
+    failover    (only when asked for) per run, fresh Sentinel and Cluster
+                setups and services; a master killed under light load
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any
 from scripts.benchmark import invalidation
 from scripts.benchmark import workloads as wl
 from scripts.benchmark.compare import Comparison, Rounds, compare, run_one
+from scripts.benchmark.failover import run_failovers
 from scripts.benchmark.load import Generator
 from scripts.benchmark.outage import OutagePlan, run_outages, wait_ready
 from scripts.benchmark.placement import CPUs, child_setup
@@ -55,6 +59,7 @@ class Plan:
     memory_ops: int
     value_bytes: int
     outage: OutagePlan
+    failover_runs: int = 3
 
 
 def machine() -> dict[str, Any]:
@@ -204,5 +209,8 @@ def run_sections(procs: Processes, generators: tuple[Generator, Generator], plan
     if "invalidation" in sections:
         report["invalidation"] = run_invalidation(procs)
     runtimes["invalidation"] = time.monotonic() - started - sum(runtimes.values())
+    if "failover" in sections:
+        report["failover"] = run_failovers(procs, plan.failover_runs)
+    runtimes["failover"] = time.monotonic() - started - sum(runtimes.values())
     report["section_runtimes_s"] = runtimes
     return report

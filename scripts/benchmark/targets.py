@@ -1,4 +1,4 @@
-"""The targets of issue 7, checked against a run's figures (read by people).
+"""The targets of issue 7 (and issue 13's failover times), checked against a run's figures (read by people).
 
 Each target says what was measured, the limit and whether it was met; the
 bench prints them and writes them to the JSON, and never fails on them: on
@@ -85,6 +85,22 @@ def memory_targets(memory: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def failover_targets(failover: dict[str, Any]) -> list[dict[str, Any]]:
+    """Issue 13: every run ready on the new master within the limit, no bad answer."""
+    sentinel, cluster = failover["sentinel"], failover["cluster"]
+    found = [
+        target(f"sentinel failover: slowest kill -> ready on the new master "
+               f"(down-after-milliseconds {sentinel['down_after_ms']} + 2 s)",
+               sentinel["ready"]["max_s"], sentinel["target_s"], "s"),
+        target("cluster failover: slowest kill -> ready with the promoted replica, "
+               "the key read back from Redis", cluster["ready"]["max_s"], cluster["target_s"], "s"),
+    ]
+    for mode in ("sentinel", "cluster"):
+        found.append(target(f"{mode} failover: 5xx answers, refused or failed connections",
+                            failover[mode]["load"]["bad"], 0, "answers"))
+    return found
+
+
 def evaluate(report: dict[str, Any]) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     throughput = report.get("throughput")
@@ -99,4 +115,6 @@ def evaluate(report: dict[str, Any]) -> list[dict[str, Any]]:
         figures = report["invalidation"]
         found.append(target("invalidation latency p99 (A's PUT acknowledged -> B serves it)",
                             figures["p99_ms"], figures["target_p99_ms"], "ms"))
+    if "failover" in report:
+        found += failover_targets(report["failover"])
     return found
