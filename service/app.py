@@ -14,10 +14,11 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from service import appkeys
+from service.cache.leases import Leases
 from service.cache.memory import MemoryTier
 from service.cache.outbox import Outbox
 from service.cache.redis_tier import RedisTier
-from service.cache.stats import CacheStats
+from service.cache.stats import CacheStats, LeaseStats
 from service.cache.two_tier import TwoTierCache
 from service.clock import SystemClock
 from service.collectors import Metrics
@@ -82,7 +83,9 @@ async def cache_context(app: web.Application) -> AsyncIterator[None]:
         Outbox(settings.cache_outbox_max_keys), settings.cache_outage_replay,
     )
     app[appkeys.CACHE] = cache
-    app[appkeys.METRICS].watch(cache, link)
+    leases = Leases(cache, link, settings.cache_lease_duration_ms, app[appkeys.CLOCK], LeaseStats())
+    app[appkeys.LEASES] = leases
+    app[appkeys.METRICS].watch(cache, link, leases.stats)
     # The cache hears invalidations and reconnects from the link.
     link.listener = cache
     yield

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from service.cache.leases import Leases
 from service.cache.two_tier import TwoTierCache
 from service.collectors import Metrics
 from service.config import Settings
@@ -21,6 +22,7 @@ CLOCK = web.AppKey("clock", Clock)
 READINESS = web.AppKey("readiness", Readiness)
 LINK: web.AppKey[Link] = web.AppKey("redis_link")
 CACHE = web.AppKey("cache", TwoTierCache)
+LEASES = web.AppKey("leases", Leases)
 METRICS = web.AppKey("metrics", Metrics)
 # Only set when CACHE_API_TOKEN_FILE is.
 TOKEN_FILE = web.AppKey("api_token_file", TokenFile)

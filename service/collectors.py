@@ -22,6 +22,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from service.cache.stats import LeaseStats
 from service.cache.two_tier import TwoTierCache
 from service.http.request_durations import RequestDurations
 from service.link.interface import Link
@@ -38,15 +39,32 @@ REQUEST_DURATION_BUCKETS = (
 class CacheCollector(Collector):
     """Reads the cache counters and the link's projection at scrape time."""
 
-    def __init__(self, cache: TwoTierCache, link: Link) -> None:
+    def __init__(self, cache: TwoTierCache, link: Link, leases: LeaseStats) -> None:
         self._cache = cache
         self._link = link
+        self._leases = leases
         # Filled by the /metrics handler right before a scrape (bounded probe).
         self.last_probe: ProbeResult | None = None
 
     def collect(self) -> Iterator[Metric]:
         yield from self._cache_metrics()
+        yield from self._lease_metrics()
         yield from self._link_metrics()
+
+    def _lease_metrics(self) -> Iterator[Metric]:
+        leases = self._leases
+        for name, value, text in (
+            ("issued", leases.issued, "Lease tokens handed out on `?lease=1` misses."),
+            ("taken_over", leases.taken_over,
+             "Tokens handed to a waiter after the lease was given back or ran out."),
+            ("filled", leases.filled, "Waiters answered with the holder's value (hit-fill)."),
+            ("refused", leases.refused, "PUTs with a token that was not the lease (409)."),
+            ("released", leases.released, "Leases given back by their holder."),
+        ):
+            yield CounterMetricFamily(f"{PREFIX}_leases_{name}", text, value=value)
+        yield GaugeMetricFamily(f"{PREFIX}_lease_waiters",
+                                "Requests waiting for a lease holder's value.",
+                                value=leases.waiters)
 
     def _cache_metrics(self) -> Iterator[Metric]:
         stats = self._cache.stats
@@ -208,7 +226,7 @@ class Metrics:
         self.registry.register(self.request_durations)
         self.cache_collector: CacheCollector | None = None
 
-    def watch(self, cache: TwoTierCache, link: Link) -> CacheCollector:
-        self.cache_collector = CacheCollector(cache, link)
+    def watch(self, cache: TwoTierCache, link: Link, leases: LeaseStats) -> CacheCollector:
+        self.cache_collector = CacheCollector(cache, link, leases)
         self.registry.register(self.cache_collector)
         return self.cache_collector

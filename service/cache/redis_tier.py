@@ -35,6 +35,19 @@ class RedisTier:
     def key(self, namespace: str, key: str) -> str:
         return f"{self._prefix}:{namespace}:{key}"
 
+    def lease_key(self, namespace: str, key: str) -> str:
+        """The key's lease (service.cache.leases): the value key is its hash
+        tag, so both live in one cluster slot."""
+        return f"{self._prefix}:~lease:{{{self._prefix}:{namespace}:{key}}}"
+
+    def guarded_name(self, name: str) -> str | None:
+        """For the memory-style name of a lease key (`~lease:{<value key>}`,
+        as `memory_name` gives it), the name of the value it guards."""
+        head = f"~lease:{{{self._prefix}:"
+        if name.startswith(head) and name.endswith("}"):
+            return name[len(head) : -1]
+        return None
+
     def key_of(self, name: str) -> str:
         """The Redis key of the memory tier's name `namespace:key`."""
         return f"{self._prefix}:{name}"
@@ -67,14 +80,21 @@ class RedisTier:
     async def put(
         self, namespace: str, key: str, value: bytes, content_type: str, ttl_ms: int
     ) -> bool:
-        """True once Redis stored it; False when Redis is unavailable."""
+        """True once Redis stored it; False when Redis is unavailable. Any
+        lease on the key ends first (its holder's PUT then cannot undo this)."""
         command = self.set_command(namespace, key, value, content_type, ttl_ms)
-        return await self._link.execute((command,), retries=self._retries) is not None
+        batch = (self._end_lease(namespace, key), command)
+        return await self._link.execute(batch, retries=self._retries) is not None
 
     async def delete(self, namespace: str, key: str) -> bool:
-        """True once Redis removed it (or never had it); False when unavailable."""
+        """True once Redis removed it (or never had it); False when unavailable.
+        Any lease on the key ends first, as for `put`."""
         command = self.delete_command(namespace, key)
-        return await self._link.execute((command,), retries=self._retries) is not None
+        batch = (self._end_lease(namespace, key), command)
+        return await self._link.execute(batch, retries=self._retries) is not None
+
+    def _end_lease(self, namespace: str, key: str) -> list[Any]:
+        return ["DEL", self.lease_key(namespace, key)]
 
     def set_command(
         self, namespace: str, key: str, value: bytes, content_type: str, ttl_ms: int

@@ -35,3 +35,20 @@ class CacheStats:
         """Hits over lookups, 0.0 with no traffic."""
         total = self.hits + self.misses
         return self.hits / total if total else 0.0
+
+
+@dataclass(slots=True)
+class LeaseStats:
+    """What the leases did (service.cache.leases)."""
+
+    # Tokens handed out, and those of them taken over by a waiter (the
+    # previous holder gave the lease back or let it run out).
+    issued: int = 0
+    taken_over: int = 0
+    # Waiters answered with the holder's value (`X-Cache: hit-fill`).
+    filled: int = 0
+    # PUTs with a token that was not the key's lease (409), and leases given back.
+    refused: int = 0
+    released: int = 0
+    # Requests waiting for a holder's value right now.
+    waiters: int = 0

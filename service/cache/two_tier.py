@@ -33,6 +33,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Final, NamedTuple
 
+from service.cache import codec
 from service.cache.entry import Entry
 from service.cache.fills import FillGuard
 from service.cache.memory import MemoryTier
@@ -83,6 +84,9 @@ class TwoTierCache:
         self.outbox = outbox if redis is not None else None
         self._outage_replay = outage_replay
         self._fills = FillGuard()
+        # Told the memory name of every change, made here or heard from
+        # Redis (None: everything changed); the leases' waiters listen.
+        self.on_change: Callable[[str | None], None] | None = None
 
     async def get(self, namespace: str, key: str) -> Lookup | None:
         entry = self.get_memory(namespace, key)
@@ -137,7 +141,7 @@ class TwoTierCache:
         self, namespace: str, key: str, value: bytes, content_type: str, ttl_ms: int
     ) -> str:
         """`put`, telling where the value landed (a Write value)."""
-        self._fills.changed(f"{namespace}:{key}")
+        self._changed(f"{namespace}:{key}")
         # Memory first: Redis's expiry is then set later than memory's, so
         # the memory copy can never outlive the Redis one.
         if self.memory.put(namespace, key, value, content_type, ttl_ms):
@@ -160,13 +164,37 @@ class TwoTierCache:
     async def delete(self, namespace: str, key: str) -> bool:
         """False when Redis could not remove it (memory did)."""
         self.stats.deletes += 1
-        self._fills.changed(f"{namespace}:{key}")
+        self._changed(f"{namespace}:{key}")
         self.memory.delete(namespace, key)
         if self.redis is None:
             return True
         deleted = await self.redis.delete(namespace, key)
         self._note(namespace, key, DELETE, deleted)
         return deleted
+
+    def remember(
+        self, namespace: str, key: str, value: bytes, content_type: str, ttl_ms: int
+    ) -> None:
+        """A value Redis has just stored by other means (a lease's script):
+        memory follows, as for a `write` that reached Redis."""
+        self._changed(f"{namespace}:{key}")
+        self.stats.sets += 1
+        if not self.memory.put(namespace, key, value, content_type, ttl_ms):
+            self.memory.delete(namespace, key)
+        if self.outbox is not None and len(self.outbox):
+            self.outbox.settle(namespace, key)
+
+    def encode_for_redis(self, value: bytes, content_type: str) -> bytes:
+        """The bytes Redis stores for a value (service.cache.codec)."""
+        return codec.encode(value, content_type)
+
+    def _changed(self, name: str | None) -> None:
+        if name is None:
+            self._fills.changed_all()
+        else:
+            self._fills.changed(name)
+        if self.on_change is not None:
+            self.on_change(name)
 
     def _note(self, namespace: str, key: str, operation: str, reached_redis: bool) -> None:
         """Outbox bookkeeping: what missed Redis is recorded; a later
@@ -188,7 +216,7 @@ class TwoTierCache:
         for redis_key in redis_keys:
             name = self.redis.memory_name(redis_key)
             if name is not None:
-                self._fills.changed(name)
+                self._changed(name)
                 self.stats.invalidated += self.memory.delete_by_name(name)
 
     async def reconnected(
@@ -228,6 +256,6 @@ class TwoTierCache:
     def _forget_all(self) -> int:
         """Empty the memory tier (and refuse fills in flight); how many went."""
         forgotten = len(self.memory)
-        self._fills.changed_all()
+        self._changed(None)
         self.memory.clear()
         return forgotten

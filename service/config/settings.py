@@ -175,6 +175,18 @@ class Settings:
         "keys remembered for replay; beyond it, every key of the namespaces "
         "written during the outage is deleted at reconnect",
     )
+    cache_lease_duration_ms: int = declared(
+        "CACHE_LEASE_DURATION_MS", _POSITIVE, 10_000,
+        "how long a lease (`?lease=1`) lasts before a waiter may take it over",
+    )
+    cache_lease_wait_ms: int = declared(
+        "CACHE_LEASE_WAIT_MS", Integer(minimum=0), 5000,
+        "how long a `?lease=1` miss waits for the holder's value (`wait_ms` default)",
+    )
+    cache_lease_wait_max_ms: int = declared(
+        "CACHE_LEASE_WAIT_MAX_MS", _POSITIVE, 30_000,
+        "the largest `wait_ms` accepted (larger: 400)", at_least="CACHE_LEASE_WAIT_MS",
+    )
     cache_max_value_bytes: int = declared(
         "CACHE_MAX_VALUE_BYTES", _POSITIVE, 1_048_576, "larger PUT bodies get 413"
     )

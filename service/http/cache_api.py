@@ -19,6 +19,15 @@ from service import appkeys
 from service.cache.memory import MemoryTier
 from service.cache.two_tier import Lookup, Source, Write
 from service.config import Settings
+from service.http.lease_api import (
+    HIT_FILL,
+    Refused,
+    lease_request,
+    lease_token,
+    leased_miss,
+    release,
+    stale_lease,
+)
 from service.http.request_layer import FastAnswer, FastPath, fast_path
 from service.http.responses import error_response
 
@@ -167,14 +176,27 @@ async def get_entry(request: web.Request) -> web.Response:
     entry = cache.get_memory(match["namespace"], match["key"])
     if entry is not None:  # as the fast path answers; see memory_answerer
         return _hit(Lookup(entry.value, entry.content_type, Source.MEMORY), app)
+    settings = app[appkeys.SETTINGS]
     try:
-        namespace, key, _ = _target(request, app[appkeys.SETTINGS])
+        namespace, key, _ = _target(request, settings)
     except BadRequest as bad:
         return _marked(bad.response, app)
+    wait_ms = None
+    if "?" in request.raw_path:  # no query string: no lease asked for
+        asked = lease_request(request, settings)
+        if isinstance(asked, web.Response):
+            return _marked(asked, app)
+        wait_ms = asked.wait_ms if asked.wanted else None
     found = await cache.get_redis(namespace, key)
     if found is not None:
         return _hit(found, app)
-    response = error_response(404, "miss", f"No cached value for {namespace}/{key}.")
+    if wait_ms is not None:
+        response, content_type = await leased_miss(request, namespace, key, wait_ms)
+        if content_type is not None:  # the holder's value
+            response.headers.update(hit_headers(content_type, HIT_FILL, degraded(app)))
+            return response
+    else:
+        response = error_response(404, "miss", f"No cached value for {namespace}/{key}.")
     response.headers.update(MISS_HEADERS)
     return _marked(response, app)
 
@@ -205,10 +227,18 @@ async def put_entry(request: web.Request) -> web.Response:
         namespace, key, namespace_ttl_ms = _target(request, settings)
         ttl_ms = _ttl(request, namespace_ttl_ms)
         content_type = _content_type(request)
+        token = lease_token(request)
+        if isinstance(token, web.Response):
+            raise BadRequest(token)
         value = await _body(request, settings.cache_max_value_bytes)
     except BadRequest as bad:
         return _marked(bad.response, app)
-    written = await app[appkeys.CACHE].write(namespace, key, value, content_type, ttl_ms)
+    if token is None:
+        written = await app[appkeys.CACHE].write(namespace, key, value, content_type, ttl_ms)
+    else:
+        written = await app[appkeys.LEASES].fill(namespace, key, token, value, content_type, ttl_ms)
+        if written == Refused.STALE:
+            return _marked(stale_lease(), app)
     if written == Write.NOT_STORED:
         return _marked(_not_stored(app[appkeys.LINK].enabled, app[appkeys.CACHE].memory), app)
     stored_in = "redis" if written == Write.STORED else "memory"
@@ -244,8 +274,19 @@ async def delete_entry(request: web.Request) -> web.Response:
     return _marked(response, app)
 
 
+async def delete_lease(request: web.Request) -> web.Response:
+    """The holder gives its lease back (keys cannot contain '/': no clash)."""
+    app = request.app
+    try:
+        namespace, key, _ = _target(request, app[appkeys.SETTINGS])
+    except BadRequest as bad:
+        return _marked(bad.response, app)
+    return _marked(await release(request, namespace, key), app)
+
+
 def add_routes(router: web.UrlDispatcher) -> None:
     path = "/cache/{namespace}/{key}"
     router.add_get(path, get_entry, allow_head=False)
     router.add_put(path, put_entry)
     router.add_delete(path, delete_entry)
+    router.add_delete(path + "/lease", delete_lease)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from service import __version__, appkeys
-from service.http.health_report import detailed_report
+from service.http.health_report import detailed_report, lease_check
 from service.http.responses import error_response, json_response
 from service.link.probe import probe
 
@@ -31,6 +31,7 @@ async def detailed(request: web.Request) -> web.Response:
     report = detailed_report(request.app[appkeys.CACHE], link.view, link.state, link.enabled, result)
     # Where the link is: the guide's fields stay as they are, this is added.
     report["checks"]["redis"]["topology"] = link.topology()
+    report["checks"]["cache"]["leases"] = lease_check(request.app[appkeys.LEASES].stats)
     return json_response(report)
 
 

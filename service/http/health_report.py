@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from service.cache.stats import LeaseStats
 from service.cache.two_tier import TwoTierCache
 from service.link.probe import ProbeResult
 from statemachine.clock import iso_utc
@@ -71,6 +72,17 @@ def cache_check(cache: TwoTierCache, view: LinkView, state: str, enabled: bool) 
             "replays": view.replays_total,
             "outboxOverflows": view.outbox_overflows_total,
         },
+    }
+
+
+def lease_check(leases: LeaseStats) -> dict[str, int]:
+    return {
+        "issued": leases.issued,
+        "takenOver": leases.taken_over,
+        "filled": leases.filled,
+        "refused": leases.refused,
+        "released": leases.released,
+        "waiters": leases.waiters,
     }
 
 

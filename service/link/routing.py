@@ -1,8 +1,8 @@
 """Which key a command is about, for a cluster's routing by slot.
 
 Every command this service sends names its key first (GET, PTTL, SET,
-DEL), or names none (PING, INFO and the like, which any master may
-answer). ASK allows exactly one command on a slot being imported, so each
+DEL), after the script and the key count (EVAL), or names none (PING,
+INFO and the like, which any master may answer). ASK allows exactly one command on a slot being imported, so each
 command of a redirected batch is preceded by its own ASKING.
 """
 
@@ -23,7 +23,8 @@ def key_of(command: Request) -> bytes | str | None:
     verb = (name.decode() if isinstance(name, bytes) else str(name)).upper()
     if verb in KEYLESS:
         return None
-    key = args[1]
+    # EVAL script numkeys key...: a script's keys share one slot (README).
+    key = args[3] if verb in ("EVAL", "EVALSHA") else args[1]
     return key if isinstance(key, bytes | str) else str(key)
 
 

@@ -1,0 +1,219 @@
+"""Leases: one caller computes a missing value, the others wait for it.
+
+    GET ?lease=1, a miss
+      ─► acquire: the value exists? ─► read it (it just arrived)
+                  no lease? ─► SET lease NX PX ─► token: the caller computes
+                  a lease held ─► wait (up to wait_ms) for a change of the key
+                  or of its lease, or for the lease to run out; then again
+    PUT with X-Cache-Lease: <token>
+      ─► stored only while that token is the key's lease (one script: check,
+         SET the value, DEL the lease); otherwise 409 stale_lease
+    PUT / DELETE without a token ─► DEL the lease first (RedisTier), so a
+         holder's later PUT finds no lease (409) and cannot undo them
+    DELETE .../lease with the token ─► the lease given back: a waiter takes over
+
+The lease lives in Redis beside the value it guards, under the value key as
+its hash tag (`{prefix}:~lease:{<value key>}`: one slot in a cluster, where
+the scripts' two keys must meet), so 100 callers on several instances still
+cause one computation. Waiters are woken by the invalidation stream (another
+instance's PUT changes the value key; a lease given back or run out changes
+the lease key), by this instance's own writes (NOLOOP keeps them off the
+stream), and by a timer at the lease's end: never by polling Redis.
+
+While the link is not ready, leases are this process's own (tokens starting
+with "m"); a PUT with such a token after recovery is a plain PUT, going
+through the outbox rules like any write made in an outage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import secrets
+from dataclasses import dataclass
+from typing import Final
+
+from service.cache.lease_scripts import ACQUIRE, FILL, RELEASE, eval_command
+from service.cache.stats import LeaseStats
+from service.cache.two_tier import Lookup, TwoTierCache, Write
+from service.link.interface import Link
+from statemachine.clock import Clock
+
+REDIS_TOKEN, MEMORY_TOKEN = "r", "m"
+# A value seen in Redis but not read back (it went away in between): look
+# again after this long rather than spin.
+RECHECK_S = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class Granted:
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class Filled:
+    found: Lookup
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    retry_after_s: int
+
+
+LeaseAnswer = Granted | Filled | Pending
+
+
+class Refused:
+    """The token is not (or no longer) the key's lease."""
+
+    STALE: Final = "stale_lease"
+
+
+class Leases:
+    def __init__(self, cache: TwoTierCache, link: Link, duration_ms: int,
+                 clock: Clock, stats: LeaseStats) -> None:
+        self._cache = cache
+        self._redis = cache.redis  # None: memory-only, every lease is local
+        self._link = link
+        self._duration_ms = duration_ms
+        self._clock = clock
+        self.stats = stats
+        # name -> the event its waiters await; replaced once set.
+        self._signals: dict[str, asyncio.Event] = {}
+        # Leases of this process while Redis is unavailable: name -> (token, ends at).
+        self._local: dict[str, tuple[str, float]] = {}
+        cache.on_change = self.changed
+
+    # -- GET ?lease=1 ---------------------------------------------------------
+
+    async def miss(self, namespace: str, key: str, wait_ms: int) -> LeaseAnswer:
+        """After a miss: a token, the value once its holder stored it, or
+        Pending when `wait_ms` ran out first."""
+        name = f"{namespace}:{key}"
+        deadline = self._clock.monotonic() + wait_ms / 1000
+        waited = False
+        while True:
+            signal = self._signal(name)  # before looking: no change is missed
+            if waited and (found := await self._cache.get(namespace, key)) is not None:
+                self.stats.filled += 1
+                return Filled(found)
+            token, lease_ms = await self._acquire(namespace, key)
+            if token is not None:
+                self.stats.issued += 1
+                self.stats.taken_over += int(waited)
+                return Granted(token)
+            remaining = deadline - self._clock.monotonic()
+            if remaining <= 0:
+                return Pending(max(1, math.ceil((lease_ms or 0) / 1000)))
+            # lease_ms None: the value is there; read it on the next turn.
+            await self._wait(signal, min(remaining, RECHECK_S if lease_ms is None
+                                         else lease_ms / 1000))
+            waited = True
+
+    async def _acquire(self, namespace: str, key: str) -> tuple[str | None, int | None]:
+        """(a token, None), (None, the lease's remaining ms), or (None, None)
+        when the value exists."""
+        redis = self._redis
+        if redis is not None and self._link.is_ready():
+            token = REDIS_TOKEN + secrets.token_urlsafe(18)
+            replies = await self._link.execute((eval_command(
+                ACQUIRE, (redis.key(namespace, key), redis.lease_key(namespace, key)),
+                (token, self._duration_ms)),))
+            if replies is not None:
+                outcome, remaining_ms = replies[0]
+                if outcome == 1:
+                    return token, None
+                return None, (None if outcome == 2 else max(int(remaining_ms), 1))
+        return self._acquire_locally(f"{namespace}:{key}")
+
+    def _acquire_locally(self, name: str) -> tuple[str | None, int | None]:
+        now = self._clock.monotonic()
+        held = self._local.get(name)
+        if held is not None and held[1] > now:
+            return None, max(1, int((held[1] - now) * 1000))
+        token = MEMORY_TOKEN + secrets.token_urlsafe(18)
+        self._local[name] = (token, now + self._duration_ms / 1000)
+        return token, None
+
+    async def _wait(self, signal: asyncio.Event, timeout_s: float) -> None:
+        self.stats.waiters += 1
+        try:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout_s):
+                    await signal.wait()
+        finally:
+            self.stats.waiters -= 1
+
+    # -- PUT with a token, and giving a lease back ------------------------------
+
+    async def fill(self, namespace: str, key: str, token: str, value: bytes,
+                   content_type: str, ttl_ms: int) -> str:
+        """The holder's PUT: a Write value, or Refused.STALE (nothing changed)."""
+        name = f"{namespace}:{key}"
+        if token.startswith(MEMORY_TOKEN):
+            # Issued while Redis was away: a plain PUT (outbox rules) if it
+            # is still this process's lease.
+            if self._local.get(name, ("",))[0] != token:
+                return self._refused()
+            del self._local[name]
+            return await self._cache.write(namespace, key, value, content_type, ttl_ms)
+        redis = self._redis
+        if redis is None or not self._link.is_ready():
+            return await self._cache.write(namespace, key, value, content_type, ttl_ms)
+        payload = self._cache.encode_for_redis(value, content_type)
+        replies = await self._link.execute((eval_command(
+            FILL, (redis.key(namespace, key), redis.lease_key(namespace, key)),
+            (token, payload, ttl_ms)),))
+        if replies is None:  # unknown whether it landed: as a PUT in an outage
+            return await self._cache.write(namespace, key, value, content_type, ttl_ms)
+        if replies[0] != 1:
+            return self._refused()
+        self._cache.remember(namespace, key, value, content_type, ttl_ms)
+        return Write.STORED
+
+    async def release(self, namespace: str, key: str, token: str) -> bool:
+        """Give the lease back; False when `token` is not the key's lease."""
+        name = f"{namespace}:{key}"
+        redis = self._redis
+        if token.startswith(MEMORY_TOKEN) or redis is None or not self._link.is_ready():
+            if self._local.get(name, ("",))[0] != token:
+                return False
+            del self._local[name]
+        else:
+            replies = await self._link.execute((eval_command(
+                RELEASE, (redis.lease_key(namespace, key),), (token,)),))
+            if replies is None or replies[0] != 1:
+                return False
+        self.stats.released += 1
+        self.changed(name)
+        return True
+
+    def _refused(self) -> str:
+        self.stats.refused += 1
+        return Refused.STALE
+
+    # -- changes ------------------------------------------------------------------
+
+    def changed(self, name: str | None) -> None:
+        """A key (`namespace:key`) or its lease changed, here or anywhere in
+        the fleet (None: everything did): its waiters look again."""
+        if name is None:
+            signals, self._signals = self._signals, {}
+            for waiting in signals.values():
+                waiting.set()
+            return
+        guarded = None if self._redis is None else self._redis.guarded_name(name)
+        if guarded is not None:
+            name = guarded  # the lease changed: given back, ended or run out
+        else:
+            self._local.pop(name, None)  # a plain write or delete ends it
+        signal = self._signals.pop(name, None)
+        if signal is not None:
+            signal.set()
+
+    def _signal(self, name: str) -> asyncio.Event:
+        signal = self._signals.get(name)
+        if signal is None:
+            signal = self._signals[name] = asyncio.Event()
+        return signal

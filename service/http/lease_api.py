@@ -1,0 +1,105 @@
+"""The lease side of /cache/ (service.cache.leases): `?lease=1` on a GET
+that missed, `X-Cache-Lease` on a PUT, and DELETE .../lease.
+
+    GET ?lease=1 (a miss) ─► 404 X-Cache: miss, X-Cache-Lease: <token>   compute it
+                          ─► 200 X-Cache: hit-fill                     the holder's value
+                          ─► 404 X-Cache-Lease: pending, Retry-After   wait_ms ran out
+    PUT + X-Cache-Lease   ─► 204 as a PUT, or 409 stale_lease (nothing changed)
+    DELETE .../lease      ─► 204 given back, or 409 stale_lease
+"""
+
+from __future__ import annotations
+
+import re
+
+from aiohttp import web
+from multidict import istr
+
+from service import appkeys
+from service.cache.leases import Filled, Granted, Refused
+from service.config import Settings
+from service.http.responses import error_response
+
+X_CACHE_LEASE = istr("X-Cache-Lease")
+HIT_FILL = "hit-fill"
+# Tokens are the service's own (a letter, then URL-safe base64): anything
+# else is refused before anything is looked up.
+TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+class LeaseRequest:
+    """What a GET asked of leases: whether it wants one, how long it waits."""
+
+    __slots__ = ("wanted", "wait_ms")
+
+    def __init__(self, wanted: bool, wait_ms: int) -> None:
+        self.wanted = wanted
+        self.wait_ms = wait_ms
+
+
+def lease_request(request: web.Request, settings: Settings) -> LeaseRequest | web.Response:
+    """The GET's `lease` and `wait_ms` parameters, or the 400 answer."""
+    query = request.query
+    raw_lease = query.get("lease", "0")
+    if raw_lease not in ("0", "1"):
+        return error_response(400, "bad_lease", "lease must be 1 (ask for a lease) or 0.")
+    raw_wait = query.get("wait_ms")
+    if raw_wait is None:
+        return LeaseRequest(raw_lease == "1", settings.cache_lease_wait_ms)
+    limit = settings.cache_lease_wait_max_ms
+    if not raw_wait.isdigit() or int(raw_wait) > limit:
+        return error_response(
+            400, "bad_wait_ms", f"wait_ms must be a whole number from 0 to {limit}."
+        )
+    return LeaseRequest(raw_lease == "1", int(raw_wait))
+
+
+def lease_token(request: web.Request) -> str | None | web.Response:
+    """The request's X-Cache-Lease token (None without one), or the 400 answer."""
+    token = request.headers.get(X_CACHE_LEASE)
+    if token is None:
+        return None
+    if TOKEN_PATTERN.fullmatch(token) is None:
+        return error_response(400, "bad_lease", "X-Cache-Lease is not a lease token.")
+    return token
+
+
+async def leased_miss(
+    request: web.Request, namespace: str, key: str, wait_ms: int
+) -> tuple[web.Response, str | None]:
+    """The answer to a `?lease=1` GET that missed, and the content type of
+    the value when it is the holder's (hit-fill), else None."""
+    answer = await request.app[appkeys.LEASES].miss(namespace, key, wait_ms)
+    if isinstance(answer, Filled):
+        found = answer.found
+        return web.Response(body=found.value), found.content_type
+    response = error_response(404, "miss", f"No cached value for {namespace}/{key}.")
+    if isinstance(answer, Granted):
+        response.headers[X_CACHE_LEASE] = answer.token
+    else:
+        response.headers[X_CACHE_LEASE] = "pending"
+        response.headers["Retry-After"] = str(answer.retry_after_s)
+    return response, None
+
+
+def stale_lease() -> web.Response:
+    return error_response(
+        409, "stale_lease",
+        "This lease is no longer the key's (a write, a delete or another holder came "
+        "after it was issued); nothing was changed.",
+    )
+
+
+async def release(request: web.Request, namespace: str, key: str) -> web.Response:
+    token = lease_token(request)
+    if isinstance(token, web.Response):
+        return token
+    if token is None:
+        return error_response(400, "bad_lease", "X-Cache-Lease must carry the lease token.")
+    if not await request.app[appkeys.LEASES].release(namespace, key, token):
+        return stale_lease()
+    return web.Response(status=204)
+
+
+__all__ = ["HIT_FILL", "Refused", "X_CACHE_LEASE", "leased_miss", "lease_request",
+           "lease_token", "release", "stale_lease"]
