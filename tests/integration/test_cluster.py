@@ -177,6 +177,15 @@ async def test_moved_and_ask_are_followed_never_shown(
     assert put.headers["X-Cache-Stored"] == "redis"
     assert redis_cluster.node_client(target).get(redis_key) is not None
 
+    # A lease's script touches the value and its lease: one slot (hash tag).
+    leased = await client.get("/cache/default/fresh?lease=1")
+    token = leased.headers["X-Cache-Lease"]
+    assert token != "pending"
+    filled = await client.put("/cache/default/fresh", data=b"computed",
+                              headers={"X-Cache-Lease": token})
+    assert (filled.status, filled.headers["X-Cache-Stored"]) == (204, "redis")
+    assert link.view.errors_total == 0
+
 
 def _node_id(cluster: LocalCluster, node: RedisServer) -> str:
     return str(cluster.node_client(node).execute_command("CLUSTER", "MYID"))
