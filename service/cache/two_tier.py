@@ -8,7 +8,8 @@
              ▼
            None
 
-    write ─► memory, then Redis (SET PX): Redis unavailable ─► MEMORY_FALLBACK
+    write ─► stamp (stored at, logical expiry, version: codec.py, shared by both tiers)
+          ─► memory, then Redis (SET PX): Redis unavailable ─► MEMORY_FALLBACK
              too large for memory ─► Redis only, then drop memory's older copy
     delete ─► memory, then Redis (DEL)
 
@@ -33,6 +34,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Final, NamedTuple
 
+from service.cache.codec import Stamp, new_stamp
 from service.cache.entry import Entry
 from service.cache.fills import FillGuard
 from service.cache.memory import MemoryTier
@@ -55,6 +57,7 @@ class Lookup(NamedTuple):
     value: bytes
     content_type: str
     source: str  # a Source value
+    stamp: Stamp | None
 
 
 class Write:
@@ -74,6 +77,8 @@ class TwoTierCache:
         stats: CacheStats,
         outbox: Outbox | None = None,
         outage_replay: str = "delete",
+        *,
+        wall: Callable[[], float],
     ) -> None:
         self.memory = memory
         self.redis = redis
@@ -82,12 +87,14 @@ class TwoTierCache:
         # What did not reach Redis (None: nothing is replayed, memory-only).
         self.outbox = outbox if redis is not None else None
         self._outage_replay = outage_replay
+        # The injected clock's wall time (epoch seconds): a PUT's stored-at.
+        self._wall = wall
         self._fills = FillGuard()
 
     async def get(self, namespace: str, key: str) -> Lookup | None:
         entry = self.get_memory(namespace, key)
         if entry is not None:
-            return Lookup(entry.value, entry.content_type, Source.MEMORY)
+            return Lookup(entry.value, entry.content_type, Source.MEMORY, entry.stamp)
         return await self.get_redis(namespace, key)
 
     def get_memory(self, namespace: str, key: str) -> Entry | None:
@@ -122,9 +129,10 @@ class TwoTierCache:
             if stored.ttl_ms is not None:
                 ttl_ms = min(ttl_ms, stored.ttl_ms)
             self.memory.put(
-                namespace, key, stored.value, stored.content_type, ttl_ms, from_redis=True
+                namespace, key, stored.value, stored.content_type, ttl_ms,
+                from_redis=True, stamp=stored.stamp,
             )
-        return Lookup(stored.value, stored.content_type, Source.REDIS)
+        return Lookup(stored.value, stored.content_type, Source.REDIS, stored.stamp)
 
     async def put(
         self, namespace: str, key: str, value: bytes, content_type: str, ttl_ms: int
@@ -138,18 +146,19 @@ class TwoTierCache:
     ) -> str:
         """`put`, telling where the value landed (a Write value)."""
         self._fills.changed(f"{namespace}:{key}")
+        stamp = new_stamp(self._wall(), ttl_ms)
         # Memory first: Redis's expiry is then set later than memory's, so
         # the memory copy can never outlive the Redis one.
-        if self.memory.put(namespace, key, value, content_type, ttl_ms):
+        if self.memory.put(namespace, key, value, content_type, ttl_ms, stamp=stamp):
             self.stats.sets += 1
             if self.redis is None:
                 return Write.MEMORY_FALLBACK
-            stored = await self.redis.put(namespace, key, value, content_type, ttl_ms)
+            stored = await self.redis.put(namespace, key, value, content_type, ttl_ms, stamp)
             self._note(namespace, key, PUT, stored)
             return Write.STORED if stored else Write.MEMORY_FALLBACK
         # Too large for memory: Redis alone may hold it.
         if self.redis is None or not await self.redis.put(
-            namespace, key, value, content_type, ttl_ms
+            namespace, key, value, content_type, ttl_ms, stamp
         ):
             return Write.NOT_STORED
         self.stats.sets += 1
