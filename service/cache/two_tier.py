@@ -3,7 +3,8 @@
     get ─► memory ──hit──► Lookup(MEMORY)
              │miss
              ▼ (only while the link is ready; otherwise straight to a miss)
-           Redis: GET + PTTL in one round trip ──hit──► fill memory ─► Lookup(REDIS)
+           Redis: GET + PTTL in one round trip, shared by concurrent misses of
+           the key (reads.py) ──hit──► fill memory ─► Lookup(REDIS)
              │miss / unavailable
              ▼
            None
@@ -26,7 +27,8 @@ Coherence across instances: the link tells this cache (`invalidated`) when
 Redis says a key under the prefix changed, and the memory copy goes; when
 the link (re)connects (`reconnected`), every memory entry goes, since
 messages sent while it was down are lost. A fill from Redis whose key
-changed while the GET was in flight is answered but not kept (FillGuard).
+changed while the GET was in flight is answered but not kept (FillGuard),
+and no miss arriving after the change joins that read (SharedReads).
 """
 
 from __future__ import annotations
@@ -36,9 +38,9 @@ from typing import Final, NamedTuple
 
 from service.cache.codec import Stamp, new_stamp
 from service.cache.entry import Entry
-from service.cache.fills import FillGuard
 from service.cache.memory import MemoryTier
 from service.cache.outbox import DELETE, PUT, Outbox
+from service.cache.reads import SharedReads
 from service.cache.redis_tier import RedisTier
 from service.cache.stats import CacheStats
 from service.link.session import ReplayReport, Send
@@ -89,7 +91,7 @@ class TwoTierCache:
         self._outage_replay = outage_replay
         # The injected clock's wall time (epoch seconds): a PUT's stored-at.
         self._wall = wall
-        self._fills = FillGuard()
+        self._reads = SharedReads(stats)
 
     async def get(self, namespace: str, key: str) -> Lookup | None:
         entry = self.get_memory(namespace, key)
@@ -110,21 +112,17 @@ class TwoTierCache:
 
     async def get_redis(self, namespace: str, key: str) -> Lookup | None:
         """After `get_memory` missed (counted here): Redis's value, now
-        remembered unless its key changed meanwhile, or None."""
+        remembered unless its key changed meanwhile, or None. Concurrent
+        misses of one key share one read (only its leader remembers it)."""
         self.stats.memory_misses += 1
         if self.redis is None:
             self.stats.misses += 1
             return None
-        name = f"{namespace}:{key}"
-        began = self._fills.begin(name)
-        try:
-            stored = await self.redis.get(namespace, key)
-        finally:
-            fresh = self._fills.end(name, began)
+        stored, keep = await self._reads.read(self.redis, namespace, key)
         if stored is None:
             self.stats.misses += 1
             return None
-        if fresh:
+        if keep:
             ttl_ms = self.namespace_ttls_ms[namespace]
             if stored.ttl_ms is not None:
                 ttl_ms = min(ttl_ms, stored.ttl_ms)
@@ -145,7 +143,7 @@ class TwoTierCache:
         self, namespace: str, key: str, value: bytes, content_type: str, ttl_ms: int
     ) -> str:
         """`put`, telling where the value landed (a Write value)."""
-        self._fills.changed(f"{namespace}:{key}")
+        self._reads.changed(f"{namespace}:{key}")
         stamp = new_stamp(self._wall(), ttl_ms)
         # Memory first: Redis's expiry is then set later than memory's, so
         # the memory copy can never outlive the Redis one.
@@ -169,7 +167,7 @@ class TwoTierCache:
     async def delete(self, namespace: str, key: str) -> bool:
         """False when Redis could not remove it (memory did)."""
         self.stats.deletes += 1
-        self._fills.changed(f"{namespace}:{key}")
+        self._reads.changed(f"{namespace}:{key}")
         self.memory.delete(namespace, key)
         if self.redis is None:
             return True
@@ -197,7 +195,7 @@ class TwoTierCache:
         for redis_key in redis_keys:
             name = self.redis.memory_name(redis_key)
             if name is not None:
-                self._fills.changed(name)
+                self._reads.changed(name)
                 self.stats.invalidated += self.memory.delete_by_name(name)
 
     async def reconnected(
@@ -227,7 +225,7 @@ class TwoTierCache:
         """Forget the entries whose Redis key `owns` accepts (all without it)."""
         if owns is None or self.redis is None:
             return self._forget_all()
-        self._fills.changed_all()
+        self._reads.changed_all()
         key_of = self.redis.key_of
         names = [name for name in self.memory.names() if owns(key_of(name))]
         for name in names:
@@ -237,6 +235,6 @@ class TwoTierCache:
     def _forget_all(self) -> int:
         """Empty the memory tier (and refuse fills in flight); how many went."""
         forgotten = len(self.memory)
-        self._fills.changed_all()
+        self._reads.changed_all()
         self.memory.clear()
         return forgotten
