@@ -67,6 +67,7 @@ async def cache_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[appkeys.SETTINGS]
     link = app[appkeys.LINK]
     stats = CacheStats()
+    wall = app[appkeys.CLOCK].wall
     memory = MemoryTier(
         settings.cache_lru_max_items,
         settings.cache_lru_max_bytes,
@@ -74,13 +75,15 @@ async def cache_context(app: web.Application) -> AsyncIterator[None]:
         app[appkeys.CLOCK].monotonic,
     )
     redis = (
-        RedisTier(link, settings.cache_key_prefix, settings.redis_max_retries_per_request, stats)
+        RedisTier(
+            link, settings.cache_key_prefix, settings.redis_max_retries_per_request, stats, wall
+        )
         if link.enabled
         else None
     )
     cache = TwoTierCache(
         memory, redis, settings.namespace_ttls_ms, stats,
-        Outbox(settings.cache_outbox_max_keys), settings.cache_outage_replay,
+        Outbox(settings.cache_outbox_max_keys), settings.cache_outage_replay, wall=wall,
     )
     app[appkeys.CACHE] = cache
     leases = Leases(cache, link, settings.cache_lease_duration_ms, app[appkeys.CLOCK], LeaseStats())

@@ -82,12 +82,17 @@ class CacheCollector(Collector):
             f"{PREFIX}_cache_lookups", "GET outcomes across both tiers.", labels=["result"]
         )
         lookups.add_metric(["hit_memory"], stats.memory_hits)
-        lookups.add_metric(["hit_redis"], stats.redis_hits)
+        lookups.add_metric(["hit_redis"], stats.redis_hits + stats.coalesced_hits)
         lookups.add_metric(["miss"], stats.misses)
         yield hits
         yield misses
         yield lookups
         yield CounterMetricFamily(f"{PREFIX}_cache_sets", "PUTs stored.", value=stats.sets)
+        yield CounterMetricFamily(
+            f"{PREFIX}_cache_coalesced_reads",
+            "Memory misses answered by another request's Redis read of the same key.",
+            value=stats.coalesced_reads,
+        )
         yield CounterMetricFamily(
             f"{PREFIX}_cache_invalidations_received",
             "Keys named by Redis's invalidation messages (a flush counts one).",

@@ -161,7 +161,7 @@ class Leases:
         redis = self._redis
         if redis is None or not self._link.is_ready():
             return await self._cache.write(namespace, key, value, content_type, ttl_ms)
-        payload = self._cache.encode_for_redis(value, content_type)
+        payload, stamp = self._cache.stamped(value, content_type, ttl_ms)
         replies = await self._link.execute((eval_command(
             FILL, (redis.key(namespace, key), redis.lease_key(namespace, key)),
             (token, payload, ttl_ms)),))
@@ -169,7 +169,7 @@ class Leases:
             return await self._cache.write(namespace, key, value, content_type, ttl_ms)
         if replies[0] != 1:
             return self._refused()
-        self._cache.remember(namespace, key, value, content_type, ttl_ms)
+        self._cache.remember(namespace, key, value, content_type, ttl_ms, stamp)
         return Write.STORED
 
     async def release(self, namespace: str, key: str, token: str) -> bool:

@@ -29,12 +29,14 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable
 
+from service.cache.codec import Stamp
 from service.cache.entry import Entry
 
 # Bytes an entry costs beyond its body, content type and key: the tuple, the
-# float deadline, the bytes and str headers, the OrderedDict's slot and link
+# float deadline, the bytes and str headers, the OrderedDict's slot and link,
+# and the PUT's stamp (~150 of them: a tuple, two ints, 8 bytes of version)
 # (measured with tracemalloc by tests/service/test_memory_tier.py).
-ENTRY_OVERHEAD_BYTES = 320
+ENTRY_OVERHEAD_BYTES = 470
 # The largest entry kept is this fraction of the byte budget.
 LARGEST_ENTRY_SHARE = 16
 
@@ -96,12 +98,13 @@ class MemoryTier:
 
     def put(
         self, namespace: str, key: str, value: bytes, content_type: str, ttl_ms: int,
-        from_redis: bool = False,
+        from_redis: bool = False, stamp: Stamp | None = None,
     ) -> bool:
         """Keep the value for at most `ttl_ms` (and the tier's cap) as the
         most recent entry, replacing any older one. False when it is too
         large to keep (or the tier holds nothing): then nothing changed, and
-        the caller decides what becomes of an older copy."""
+        the caller decides what becomes of an older copy. `stamp` is kept
+        as it is (shared with the Redis value of the same PUT)."""
         name = f"{namespace}:{key}"
         size = entry_size(name, value, content_type)
         if self.capacity <= 0 or size > self.largest_entry():
@@ -109,7 +112,7 @@ class MemoryTier:
         self._remove(name)
         expires_at = self._now() + min(ttl_ms / 1000, self.ttl_cap_s)
         entries = self._entries
-        entries[name] = Entry(value, content_type, expires_at, from_redis, size)
+        entries[name] = Entry(value, content_type, expires_at, from_redis, size, stamp)
         self.bytes_used += size
         if len(entries) > self.capacity or self.bytes_used > self.max_bytes:
             self._evict()

@@ -113,7 +113,9 @@ def _command(name: str, op: str, redis: RedisTier, memory: MemoryTier, mode: str
         held = memory.get_by_name(name)
         remaining_ms = memory.remaining_ms(held) if held is not None else 0
         if held is not None and remaining_ms > 0:
-            return redis.set_command(namespace, key, held.value, held.content_type, remaining_ms)
+            return redis.set_command(
+                namespace, key, held.value, held.content_type, remaining_ms, held.stamp
+            )
     return redis.delete_command(namespace, key)
 
 

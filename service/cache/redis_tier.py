@@ -4,14 +4,17 @@ It only says what to send: the link runs the commands (one pipelined batch
 per operation, shared with concurrent requests), retries them up to
 REDIS_MAX_RETRIES_PER_REQUEST times while it stays ready, and answers None
 when Redis could not; the caller then serves from memory. A read's GET and
-PTTL travel in one round trip.
+PTTL travel in one round trip. Values are written in the stored format v2
+(codec.py); every format ever written is read.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from service.cache import codec
+from service.cache.codec import Stamp
 from service.cache.stats import CacheStats
 from service.link.interface import Link
 
@@ -23,11 +26,18 @@ class StoredValue(NamedTuple):
     content_type: str
     # Remaining TTL in Redis, None when the key has no expiry.
     ttl_ms: int | None
+    # Stored at, logical expiry and version, as the value carries them.
+    stamp: Stamp
 
 
 class RedisTier:
-    def __init__(self, link: Link, prefix: str, max_retries: int, stats: CacheStats) -> None:
+    def __init__(
+        self, link: Link, prefix: str, max_retries: int, stats: CacheStats,
+        wall: Callable[[], float],
+    ) -> None:
         self._link = link
+        # The injected clock's wall time: a PUT made without a stamp gets one.
+        self._wall = wall
         self._prefix = prefix
         self._retries = max_retries
         self._stats = stats
@@ -70,19 +80,20 @@ class RedisTier:
             self._stats.redis_misses += 1
             return None
         try:
-            value, content_type = codec.decode(raw)
+            value, content_type, stamp = codec.decode(raw)
         except codec.UndecodableValue:
             self._stats.redis_misses += 1
             return None
         self._stats.redis_hits += 1
-        return StoredValue(value, content_type, pttl if pttl >= 0 else None)
+        return StoredValue(value, content_type, pttl if pttl >= 0 else None, stamp)
 
     async def put(
-        self, namespace: str, key: str, value: bytes, content_type: str, ttl_ms: int
+        self, namespace: str, key: str, value: bytes, content_type: str, ttl_ms: int,
+        stamp: Stamp | None = None,
     ) -> bool:
         """True once Redis stored it; False when Redis is unavailable. Any
         lease on the key ends first (its holder's PUT then cannot undo this)."""
-        command = self.set_command(namespace, key, value, content_type, ttl_ms)
+        command = self.set_command(namespace, key, value, content_type, ttl_ms, stamp)
         batch = (self._end_lease(namespace, key), command)
         return await self._link.execute(batch, retries=self._retries) is not None
 
@@ -97,9 +108,15 @@ class RedisTier:
         return ["DEL", self.lease_key(namespace, key)]
 
     def set_command(
-        self, namespace: str, key: str, value: bytes, content_type: str, ttl_ms: int
+        self, namespace: str, key: str, value: bytes, content_type: str, ttl_ms: int,
+        stamp: Stamp | None = None,
     ) -> list[Any]:
-        return ["SET", self.key(namespace, key), codec.encode(value, content_type), "PX", ttl_ms]
+        """SET PX of the v2 value; `stamp` is the PUT's (a new one without it,
+        or when it is a v1 value's, which has no times to write)."""
+        if stamp is None or stamp.stored_at_ms is None:
+            stamp = codec.new_stamp(self._wall(), ttl_ms)
+        raw = codec.encode(value, content_type, stamp)
+        return ["SET", self.key(namespace, key), raw, "PX", ttl_ms]
 
     def delete_command(self, namespace: str, key: str) -> list[Any]:
         return ["DEL", self.key(namespace, key)]

@@ -26,10 +26,16 @@ class CacheStats:
     forgotten_at_reconnect: int = 0
     # Keys named by invalidation messages (held here or not), and flushes.
     invalidations_received: int = 0
+    # Memory misses that joined another caller's Redis read of the same key
+    # instead of sending their own (request coalescing), and how many of
+    # them got a value. redis_hits / redis_misses count the reads sent.
+    coalesced_reads: int = 0
+    coalesced_hits: int = 0
 
     @property
     def hits(self) -> int:
-        return self.memory_hits + self.redis_hits
+        """Lookups answered with a value, end to end (a coalesced one too)."""
+        return self.memory_hits + self.redis_hits + self.coalesced_hits
 
     def hit_rate(self) -> float:
         """Hits over lookups, 0.0 with no traffic."""

@@ -3,12 +3,14 @@
     get ─► memory ──hit──► Lookup(MEMORY)
              │miss
              ▼ (only while the link is ready; otherwise straight to a miss)
-           Redis: GET + PTTL in one round trip ──hit──► fill memory ─► Lookup(REDIS)
+           Redis: GET + PTTL in one round trip, shared by concurrent misses of
+           the key (reads.py) ──hit──► fill memory ─► Lookup(REDIS)
              │miss / unavailable
              ▼
            None
 
-    write ─► memory, then Redis (SET PX): Redis unavailable ─► MEMORY_FALLBACK
+    write ─► stamp (stored at, logical expiry, version: codec.py, shared by both tiers)
+          ─► memory, then Redis (SET PX): Redis unavailable ─► MEMORY_FALLBACK
              too large for memory ─► Redis only, then drop memory's older copy
     delete ─► memory, then Redis (DEL)
 
@@ -25,7 +27,8 @@ Coherence across instances: the link tells this cache (`invalidated`) when
 Redis says a key under the prefix changed, and the memory copy goes; when
 the link (re)connects (`reconnected`), every memory entry goes, since
 messages sent while it was down are lost. A fill from Redis whose key
-changed while the GET was in flight is answered but not kept (FillGuard).
+changed while the GET was in flight is answered but not kept (FillGuard),
+and no miss arriving after the change joins that read (SharedReads).
 """
 
 from __future__ import annotations
@@ -34,10 +37,11 @@ from collections.abc import Callable, Mapping
 from typing import Final, NamedTuple
 
 from service.cache import codec
+from service.cache.codec import Stamp, new_stamp
 from service.cache.entry import Entry
-from service.cache.fills import FillGuard
 from service.cache.memory import MemoryTier
 from service.cache.outbox import DELETE, PUT, Outbox
+from service.cache.reads import SharedReads
 from service.cache.redis_tier import RedisTier
 from service.cache.stats import CacheStats
 from service.link.session import ReplayReport, Send
@@ -56,6 +60,7 @@ class Lookup(NamedTuple):
     value: bytes
     content_type: str
     source: str  # a Source value
+    stamp: Stamp | None
 
 
 class Write:
@@ -75,6 +80,8 @@ class TwoTierCache:
         stats: CacheStats,
         outbox: Outbox | None = None,
         outage_replay: str = "delete",
+        *,
+        wall: Callable[[], float],
     ) -> None:
         self.memory = memory
         self.redis = redis
@@ -83,7 +90,9 @@ class TwoTierCache:
         # What did not reach Redis (None: nothing is replayed, memory-only).
         self.outbox = outbox if redis is not None else None
         self._outage_replay = outage_replay
-        self._fills = FillGuard()
+        # The injected clock's wall time (epoch seconds): a PUT's stored-at.
+        self._wall = wall
+        self._reads = SharedReads(stats)
         # Told the memory name of every change, made here or heard from
         # Redis (None: everything changed); the leases' waiters listen.
         self.on_change: Callable[[str | None], None] | None = None
@@ -91,7 +100,7 @@ class TwoTierCache:
     async def get(self, namespace: str, key: str) -> Lookup | None:
         entry = self.get_memory(namespace, key)
         if entry is not None:
-            return Lookup(entry.value, entry.content_type, Source.MEMORY)
+            return Lookup(entry.value, entry.content_type, Source.MEMORY, entry.stamp)
         return await self.get_redis(namespace, key)
 
     def get_memory(self, namespace: str, key: str) -> Entry | None:
@@ -107,28 +116,25 @@ class TwoTierCache:
 
     async def get_redis(self, namespace: str, key: str) -> Lookup | None:
         """After `get_memory` missed (counted here): Redis's value, now
-        remembered unless its key changed meanwhile, or None."""
+        remembered unless its key changed meanwhile, or None. Concurrent
+        misses of one key share one read (only its leader remembers it)."""
         self.stats.memory_misses += 1
         if self.redis is None:
             self.stats.misses += 1
             return None
-        name = f"{namespace}:{key}"
-        began = self._fills.begin(name)
-        try:
-            stored = await self.redis.get(namespace, key)
-        finally:
-            fresh = self._fills.end(name, began)
+        stored, keep = await self._reads.read(self.redis, namespace, key)
         if stored is None:
             self.stats.misses += 1
             return None
-        if fresh:
+        if keep:
             ttl_ms = self.namespace_ttls_ms[namespace]
             if stored.ttl_ms is not None:
                 ttl_ms = min(ttl_ms, stored.ttl_ms)
             self.memory.put(
-                namespace, key, stored.value, stored.content_type, ttl_ms, from_redis=True
+                namespace, key, stored.value, stored.content_type, ttl_ms,
+                from_redis=True, stamp=stored.stamp,
             )
-        return Lookup(stored.value, stored.content_type, Source.REDIS)
+        return Lookup(stored.value, stored.content_type, Source.REDIS, stored.stamp)
 
     async def put(
         self, namespace: str, key: str, value: bytes, content_type: str, ttl_ms: int
@@ -142,18 +148,19 @@ class TwoTierCache:
     ) -> str:
         """`put`, telling where the value landed (a Write value)."""
         self._changed(f"{namespace}:{key}")
+        stamp = new_stamp(self._wall(), ttl_ms)
         # Memory first: Redis's expiry is then set later than memory's, so
         # the memory copy can never outlive the Redis one.
-        if self.memory.put(namespace, key, value, content_type, ttl_ms):
+        if self.memory.put(namespace, key, value, content_type, ttl_ms, stamp=stamp):
             self.stats.sets += 1
             if self.redis is None:
                 return Write.MEMORY_FALLBACK
-            stored = await self.redis.put(namespace, key, value, content_type, ttl_ms)
+            stored = await self.redis.put(namespace, key, value, content_type, ttl_ms, stamp)
             self._note(namespace, key, PUT, stored)
             return Write.STORED if stored else Write.MEMORY_FALLBACK
         # Too large for memory: Redis alone may hold it.
         if self.redis is None or not await self.redis.put(
-            namespace, key, value, content_type, ttl_ms
+            namespace, key, value, content_type, ttl_ms, stamp
         ):
             return Write.NOT_STORED
         self.stats.sets += 1
@@ -173,26 +180,29 @@ class TwoTierCache:
         return deleted
 
     def remember(
-        self, namespace: str, key: str, value: bytes, content_type: str, ttl_ms: int
+        self, namespace: str, key: str, value: bytes, content_type: str, ttl_ms: int,
+        stamp: Stamp,
     ) -> None:
         """A value Redis has just stored by other means (a lease's script):
         memory follows, as for a `write` that reached Redis."""
         self._changed(f"{namespace}:{key}")
         self.stats.sets += 1
-        if not self.memory.put(namespace, key, value, content_type, ttl_ms):
+        if not self.memory.put(namespace, key, value, content_type, ttl_ms, stamp=stamp):
             self.memory.delete(namespace, key)
         if self.outbox is not None and len(self.outbox):
             self.outbox.settle(namespace, key)
 
-    def encode_for_redis(self, value: bytes, content_type: str) -> bytes:
-        """The bytes Redis stores for a value (service.cache.codec)."""
-        return codec.encode(value, content_type)
+    def stamped(self, value: bytes, content_type: str, ttl_ms: int) -> tuple[bytes, Stamp]:
+        """The bytes Redis stores for a new value (service.cache.codec), and
+        their stamp (for `remember`)."""
+        stamp = new_stamp(self._wall(), ttl_ms)
+        return codec.encode(value, content_type, stamp), stamp
 
     def _changed(self, name: str | None) -> None:
         if name is None:
-            self._fills.changed_all()
+            self._reads.changed_all()
         else:
-            self._fills.changed(name)
+            self._reads.changed(name)
         if self.on_change is not None:
             self.on_change(name)
 
@@ -246,7 +256,7 @@ class TwoTierCache:
         """Forget the entries whose Redis key `owns` accepts (all without it)."""
         if owns is None or self.redis is None:
             return self._forget_all()
-        self._fills.changed_all()
+        self._reads.changed_all()
         key_of = self.redis.key_of
         names = [name for name in self.memory.names() if owns(key_of(name))]
         for name in names:

@@ -16,6 +16,7 @@ from aiohttp import hdrs, web
 from multidict import CIMultiDict, istr
 
 from service import appkeys
+from service.cache import codec
 from service.cache.memory import MemoryTier
 from service.cache.two_tier import Lookup, Source, Write
 from service.config import Settings
@@ -34,7 +35,9 @@ from service.http.responses import error_response
 # RFC 3986 unreserved characters plus ':' (keys often carry ids like "job:42").
 KEY_PATTERN = re.compile(r"[A-Za-z0-9._~:-]{1,512}")
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
-MAX_CONTENT_TYPE_CHARS = 255
+# As many as the stored format's one-byte length holds (ASCII only, so
+# characters are bytes).
+MAX_CONTENT_TYPE_CHARS = codec.MAX_CONTENT_TYPE_BYTES
 X_CACHE = istr("X-Cache")
 MAX_HEADER_TEMPLATES = 64
 MISS_HEADERS = {X_CACHE: "miss"}
@@ -175,7 +178,7 @@ async def get_entry(request: web.Request) -> web.Response:
     match = request.match_info
     entry = cache.get_memory(match["namespace"], match["key"])
     if entry is not None:  # as the fast path answers; see memory_answerer
-        return _hit(Lookup(entry.value, entry.content_type, Source.MEMORY), app)
+        return _hit(Lookup(entry.value, entry.content_type, Source.MEMORY, entry.stamp), app)
     settings = app[appkeys.SETTINGS]
     try:
         namespace, key, _ = _target(request, settings)

@@ -59,6 +59,8 @@ def cache_check(cache: TwoTierCache, view: LinkView, state: str, enabled: bool) 
             "hitRate": f"{percent(stats.hits, stats.hits + stats.misses)}%",
             "memoryHits": stats.memory_hits,
             "redisHits": stats.redis_hits,
+            # Misses that shared another request's Redis read of their key.
+            "coalescedReads": stats.coalesced_reads,
         },
         "coherence": {
             # The invalidation stream is part of the link: up exactly when it is ready.

@@ -6,6 +6,7 @@ RESP2 subscriber). Convergence is asserted within 2 s, never milliseconds
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 
 import redis.asyncio as aioredis
@@ -22,6 +23,11 @@ CONVERGED_S = 2.0
 
 async def _pair(app_client: StartClient, server: RedisServer) -> tuple[TestClient, TestClient]:
     return (await ready_client(app_client, server.url), await ready_client(app_client, server.url))
+
+
+def _v2(body: bytes) -> bytes:
+    """A value as the service writes it, written by another program."""
+    return codec.encode(body, "text/plain", codec.new_stamp(time.time(), 60_000))
 
 
 async def _answer(client: TestClient, path: str) -> tuple[int, str, bytes]:
@@ -63,16 +69,17 @@ async def test_changes_made_straight_in_redis_reach_every_instance(
 ) -> None:
     a, b = await _pair(app_client, redis_server)
     raw = aioredis.Redis(port=redis_server.port)
-    await raw.set("roleready:default:x", codec.encode(b"outside-1", "text/plain"))
+    # An instance not yet upgraded writes v1; the stored format v2 is read too.
+    await raw.set("roleready:default:x", codec.encode_v1(b"outside-1", "text/plain"))
     for client in (a, b):
         assert (await _answer(client, "/cache/default/x"))[2] == b"outside-1"
-    await raw.set("roleready:default:x", codec.encode(b"outside-2", "text/plain"))
+    await raw.set("roleready:default:x", _v2(b"outside-2"))
     for client in (a, b):
         await _serves(client, "/cache/default/x", b"outside-2")
     await raw.pexpire("roleready:default:x", 1)  # expiry in Redis, seen as a change
     for client in (a, b):
         await _serves(client, "/cache/default/x", None)
-    await raw.set("roleready:default:y", codec.encode(b"y", "text/plain"))
+    await raw.set("roleready:default:y", _v2(b"y"))
     assert (await _answer(b, "/cache/default/y"))[2] == b"y"
     await raw.delete("roleready:default:y")
     await _serves(b, "/cache/default/y", None)
@@ -122,7 +129,7 @@ async def test_losing_the_subscriber_is_a_link_drop_and_memory_is_not_trusted_af
     with redis_server.client() as admin:
         assert admin.execute_command("CLIENT", "KILL", "ID", session.subscriber.client_id) == 1
         # While b is deaf, the value changes in Redis.
-        admin.set("roleready:default:k", codec.encode(b"v2", "application/octet-stream"))
+        admin.set("roleready:default:k", _v2(b"v2"))
     await eventually(lambda: link.lifecycle.view.reconnects_total == 1, what="a reconnect")
     await link_state(b.app, "ready")
     messages = [e.to_dict().get("message") or "" for e in link.lifecycle.journal.events()]

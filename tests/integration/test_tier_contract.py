@@ -72,7 +72,7 @@ async def subject(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterato
         return
     with RedisServers(tmp_path / "redis") as servers:
         link = await _ready_link(servers)
-        redis = RedisTier(link, "roleready", 0, CacheStats())
+        redis = RedisTier(link, "roleready", 0, CacheStats(), clock.wall)
 
         async def wait(seconds: float) -> None:
             clock.advance(seconds)
@@ -81,7 +81,8 @@ async def subject(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterato
         if request.param == "redis":
             yield Subject(redis, wait)
         else:
-            yield Subject(TwoTierCache(memory, redis, {NS: 600_000, "other": 600_000}, CacheStats()), wait)
+            ttls = {NS: 600_000, "other": 600_000}
+            yield Subject(TwoTierCache(memory, redis, ttls, CacheStats(), wall=clock.wall), wait)
         await link.close()
 
 

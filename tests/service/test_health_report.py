@@ -21,7 +21,8 @@ def test_percent_has_two_decimals() -> None:
 
 def test_report_from_a_view_and_counters() -> None:
     clock = FakeClock()
-    cache = TwoTierCache(MemoryTier(1000, 1 << 20, 60, clock.monotonic), None, {"default": 1}, CacheStats())
+    cache = TwoTierCache(MemoryTier(1000, 1 << 20, 60, clock.monotonic), None, {"default": 1},
+                         CacheStats(), wall=clock.wall)
     cache.stats.memory_hits, cache.stats.redis_hits, cache.stats.misses = 1000, 523, 342
     view = LinkView(
         state="reconnecting",
@@ -46,7 +47,8 @@ def test_report_from_a_view_and_counters() -> None:
 
 def test_healthy_needs_ready_and_a_probe() -> None:
     clock = FakeClock()
-    cache = TwoTierCache(MemoryTier(10, 1 << 20, 60, clock.monotonic), None, {"default": 1}, CacheStats())
+    cache = TwoTierCache(MemoryTier(10, 1 << 20, 60, clock.monotonic), None, {"default": 1},
+                         CacheStats(), wall=clock.wall)
     probe = ProbeResult(0.0049, 2_621_440, "2.50M", 0)
     report = detailed_report(cache, LinkView(state="ready"), "ready", True, probe)
     assert report["status"] == "healthy"

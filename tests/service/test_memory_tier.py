@@ -7,6 +7,7 @@ import tracemalloc
 
 import pytest
 
+from service.cache.codec import new_stamp
 from service.cache.entry import Entry
 from service.cache.memory import MemoryTier, entry_size
 from statemachine.clock import FakeClock
@@ -149,14 +150,15 @@ def test_ten_thousand_large_puts_stay_within_the_byte_budget() -> None:
 
 @pytest.mark.parametrize("body", [10, 100, 4096])
 def test_the_size_estimate_matches_what_an_entry_really_allocates(body: int) -> None:
-    tier, _ = _tier(capacity=100_000, max_bytes=1 << 40)
+    tier, clock = _tier(capacity=100_000, max_bytes=1 << 40)
     n = 5000
     tracemalloc.start()
     try:
         before = tracemalloc.get_traced_memory()[0]
         for i in range(n):
-            # Key and value are built here, as a request would build them.
-            tier.put("ns", f"key-{i:06d}", os.urandom(body), "text/plain", 10_000)
+            # Key, value and stamp are built here, as a request would build them.
+            stamp = new_stamp(clock.wall(), 10_000)
+            tier.put("ns", f"key-{i:06d}", os.urandom(body), "text/plain", 10_000, stamp=stamp)
         allocated = (tracemalloc.get_traced_memory()[0] - before) / n
     finally:
         tracemalloc.stop()

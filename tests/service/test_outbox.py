@@ -14,7 +14,7 @@ from service.cache.redis_tier import RedisTier
 from service.cache.stats import CacheStats
 from statemachine.clock import FakeClock
 
-REDIS = RedisTier(None, "rr", 0, CacheStats())  # type: ignore[arg-type]  # only names commands
+REDIS = RedisTier(None, "rr", 0, CacheStats(), FakeClock().wall)  # type: ignore[arg-type]  # only names commands
 
 
 class Recorder:
@@ -55,9 +55,10 @@ async def test_writes_made_during_the_replay_are_replayed_before_it_ends() -> No
     assert ["DEL", "rr:ns:late"] in send.sent and len(outbox) == 0
 
 
-async def test_write_mode_sets_the_held_value_with_its_remaining_ttl() -> None:
+async def test_write_mode_sets_the_held_value_with_its_remaining_ttl_and_stamp() -> None:
     memory, clock = _memory()
-    memory.put("ns", "k", b"v", "text/plain", 10_000)
+    stamp = codec.new_stamp(clock.wall(), 10_000)  # the outage PUT's: its version survives
+    memory.put("ns", "k", b"v", "text/plain", 10_000, stamp=stamp)
     clock.advance(4.0)
     outbox = Outbox(10)
     outbox.record("ns", "k", PUT)
@@ -65,7 +66,7 @@ async def test_write_mode_sets_the_held_value_with_its_remaining_ttl() -> None:
     send = Recorder()
     await outbox.replay(send, REDIS, memory, "write")
     assert send.sent == [
-        ["SET", "rr:ns:k", codec.encode(b"v", "text/plain"), "PX", 6000],
+        ["SET", "rr:ns:k", codec.encode(b"v", "text/plain", stamp), "PX", 6000],
         ["DEL", "rr:ns:gone"],
     ]
 

@@ -21,8 +21,10 @@ async def _send(commands: Sequence[Sequence[Any]]) -> list[Any]:
 def _cache() -> TwoTierCache:
     clock = FakeClock()
     memory = MemoryTier(100, 1 << 20, 600.0, clock.monotonic)
-    redis = RedisTier(None, "rr", 0, CacheStats())  # type: ignore[arg-type]  # names only
-    cache = TwoTierCache(memory, redis, {"a": 60_000, "b": 60_000}, CacheStats(), Outbox(10))
+    redis = RedisTier(None, "rr", 0, CacheStats(), clock.wall)  # type: ignore[arg-type]  # names only
+    cache = TwoTierCache(
+        memory, redis, {"a": 60_000, "b": 60_000}, CacheStats(), Outbox(10), wall=clock.wall
+    )
     for name in ("a", "b"):
         memory.put(name, "k", b"v", "text/plain", 60_000, from_redis=True)
     return cache

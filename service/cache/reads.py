@@ -1,0 +1,93 @@
+"""Redis reads after a memory miss: one per key in flight, shared by every
+concurrent miss of that key (single-flight), and kept only when fresh.
+
+    miss of k ─► a read of k in flight? ──yes──► join it ─► its answer, not kept again
+                   │no                                    (coalesced_reads + 1)
+                   ▼
+                lead: GET + PTTL ─► answer every caller that joined; keep it in
+                                    memory only if k did not change meanwhile (FillGuard)
+    change of k (a PUT or DELETE here, an invalidation) ─► the read in flight
+        stops being joinable: a miss after the change sends its own read
+    change of everything (a flush, a reconnect) ─► no read in flight is joinable
+    the leader cancelled, or its read raised ─► the callers that joined it read
+        again (the first of them to run leads)
+
+A caller that joined before a change gets the read in flight: that read and
+the caller's GET both began before the change, so the change is concurrent
+with the GET and the coherence promise allows either value (the leader does
+not keep it in memory). A caller arriving after a change never gets a read
+begun before it. Joined callers wait behind `asyncio.shield`, so one of them
+being cancelled does not cancel the read the others wait for.
+
+Without coalescing, N concurrent misses of a popular key send N identical
+GETs; the issue-14 stampede test asks for one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from service.cache.fills import FillGuard
+from service.cache.redis_tier import RedisTier, StoredValue
+from service.cache.stats import CacheStats
+
+
+class _Abandoned:
+    """A flight's outcome when its leader never finished the read."""
+
+
+ABANDONED = _Abandoned()
+Outcome = StoredValue | None | _Abandoned
+
+
+class SharedReads:
+    def __init__(self, stats: CacheStats) -> None:
+        self._stats = stats
+        self._fills = FillGuard()
+        # The joinable read of each memory name (`namespace:key`) in flight.
+        self._flights: dict[str, asyncio.Future[Outcome]] = {}
+
+    async def read(
+        self, redis: RedisTier, namespace: str, key: str
+    ) -> tuple[StoredValue | None, bool]:
+        """Redis's value (None: a miss, or Redis unavailable), and whether
+        the caller may keep it in memory: only a leader whose read no change
+        overtook may."""
+        name = f"{namespace}:{key}"
+        while (flight := self._flights.get(name)) is not None:
+            outcome = await asyncio.shield(flight)
+            if not isinstance(outcome, _Abandoned):
+                self._stats.coalesced_reads += 1
+                if outcome is not None:
+                    self._stats.coalesced_hits += 1
+                return outcome, False
+        return await self._lead(redis, namespace, key, name)
+
+    async def _lead(
+        self, redis: RedisTier, namespace: str, key: str, name: str
+    ) -> tuple[StoredValue | None, bool]:
+        flight: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self._flights[name] = flight
+        began = self._fills.begin(name)
+        outcome: Outcome = ABANDONED
+        try:
+            stored = outcome = await redis.get(namespace, key)
+        finally:
+            fresh = self._fills.end(name, began)
+            if self._flights.get(name) is flight:
+                del self._flights[name]
+            flight.set_result(outcome)
+        return stored, fresh
+
+    def changed(self, name: str) -> None:
+        """`name` changed: a read in flight is neither kept nor joined."""
+        self._fills.changed(name)
+        self._flights.pop(name, None)
+
+    def changed_all(self) -> None:
+        self._fills.changed_all()
+        self._flights.clear()
+
+    def in_flight(self) -> int:
+        """Joinable reads in flight (for tests and curiosity)."""
+        return len(self._flights)
