@@ -76,7 +76,8 @@ async def cache_context(app: web.Application) -> AsyncIterator[None]:
     )
     redis = (
         RedisTier(
-            link, settings.cache_key_prefix, settings.redis_max_retries_per_request, stats, wall
+            link, settings.cache_key_prefix, settings.redis_max_retries_per_request, stats, wall,
+            settings.namespace_stale_ms,
         )
         if link.enabled
         else None

@@ -31,6 +31,13 @@ redis.call('DEL', KEYS[2])
 return 1
 """
 
+# KEYS: lease. ARGV: token, lease ms. A lease to refresh a value that is
+# there (stale, or near its end): 1 the caller's, 0 someone else's.
+REFRESH = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+return 0
+"""
+
 # KEYS: lease. ARGV: token. 1: given back; 0: not the caller's lease.
 RELEASE = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end

@@ -34,7 +34,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Final
 
-from service.cache.lease_scripts import ACQUIRE, FILL, RELEASE, eval_command
+from service.cache.lease_scripts import ACQUIRE, FILL, REFRESH, RELEASE, eval_command
 from service.cache.stats import LeaseStats
 from service.cache.two_tier import Lookup, TwoTierCache, Write
 from service.link.interface import Link
@@ -91,7 +91,10 @@ class Leases:
         """After a miss: a token, the value once its holder stored it, or
         Pending when `wait_ms` ran out first."""
         name = f"{namespace}:{key}"
-        deadline = self._clock.monotonic() + wait_ms / 1000
+        # The caller's wait is real time, as the timers that end it (the
+        # lease's own duration is on the injected clock, as all expiries).
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_ms / 1000
         waited = False
         while True:
             signal = self._signal(name)  # before looking: no change is missed
@@ -103,7 +106,7 @@ class Leases:
                 self.stats.issued += 1
                 self.stats.taken_over += int(waited)
                 return Granted(token)
-            remaining = deadline - self._clock.monotonic()
+            remaining = deadline - loop.time()
             if remaining <= 0:
                 return Pending(max(1, math.ceil((lease_ms or 0) / 1000)))
             # lease_ms None: the value is there; read it on the next turn.
@@ -126,6 +129,24 @@ class Leases:
                     return token, None
                 return None, (None if outcome == 2 else max(int(remaining_ms), 1))
         return self._acquire_locally(f"{namespace}:{key}")
+
+    async def refresh(self, namespace: str, key: str) -> str | None:
+        """A token to refresh a value that is there (stale, or near the end
+        of its TTL) for exactly one caller fleet-wide; None for the others
+        (they answer with the value as it is, at once)."""
+        redis = self._redis
+        if redis is not None and self._link.is_ready():
+            token = REDIS_TOKEN + secrets.token_urlsafe(18)
+            replies = await self._link.execute((eval_command(
+                REFRESH, (redis.lease_key(namespace, key),), (token, self._duration_ms)),))
+            if replies is not None:
+                return self._issued(token) if replies[0] == 1 else None
+        local, _ = self._acquire_locally(f"{namespace}:{key}")
+        return None if local is None else self._issued(local)
+
+    def _issued(self, token: str) -> str:
+        self.stats.issued += 1
+        return token
 
     def _acquire_locally(self, name: str) -> tuple[str | None, int | None]:
         now = self._clock.monotonic()
@@ -164,7 +185,7 @@ class Leases:
         payload, stamp = self._cache.stamped(value, content_type, ttl_ms)
         replies = await self._link.execute((eval_command(
             FILL, (redis.key(namespace, key), redis.lease_key(namespace, key)),
-            (token, payload, ttl_ms)),))
+            (token, payload, redis.px(namespace, ttl_ms))),))
         if replies is None:  # unknown whether it landed: as a PUT in an outage
             return await self._cache.write(namespace, key, value, content_type, ttl_ms)
         if replies[0] != 1:

@@ -10,7 +10,7 @@ PTTL travel in one round trip. Values are written in the stored format v2
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 from service.cache import codec
@@ -33,9 +33,11 @@ class StoredValue(NamedTuple):
 class RedisTier:
     def __init__(
         self, link: Link, prefix: str, max_retries: int, stats: CacheStats,
-        wall: Callable[[], float],
+        wall: Callable[[], float], stale_ms: Mapping[str, int] | None = None,
     ) -> None:
         self._link = link
+        # Per namespace: how long Redis keeps a value past its TTL, as stale.
+        self.stale_ms: Mapping[str, int] = stale_ms or {}
         # The injected clock's wall time: a PUT made without a stamp gets one.
         self._wall = wall
         self._prefix = prefix
@@ -116,7 +118,12 @@ class RedisTier:
         if stamp is None or stamp.stored_at_ms is None:
             stamp = codec.new_stamp(self._wall(), ttl_ms)
         raw = codec.encode(value, content_type, stamp)
-        return ["SET", self.key(namespace, key), raw, "PX", ttl_ms]
+        return ["SET", self.key(namespace, key), raw, "PX", self.px(namespace, ttl_ms)]
+
+    def px(self, namespace: str, ttl_ms: int) -> int:
+        """Redis's expiry for a value of `ttl_ms`: its TTL and the namespace's
+        stale window (the logical expiry travels in the value's stamp)."""
+        return ttl_ms + self.stale_ms.get(namespace, 0)
 
     def delete_command(self, namespace: str, key: str) -> list[Any]:
         return ["DEL", self.key(namespace, key)]

@@ -61,6 +61,9 @@ class Lookup(NamedTuple):
     content_type: str
     source: str  # a Source value
     stamp: Stamp | None
+    # Past its TTL, within the namespace's stale window (only ever handed to
+    # a caller that asked for stale values).
+    stale: bool = False
 
 
 class Write:
@@ -114,10 +117,16 @@ class TwoTierCache:
             self.stats.memory_hits += 1
         return entry
 
-    async def get_redis(self, namespace: str, key: str) -> Lookup | None:
+    async def get_redis(
+        self, namespace: str, key: str, *, allow_stale: bool = False
+    ) -> Lookup | None:
         """After `get_memory` missed (counted here): Redis's value, now
         remembered unless its key changed meanwhile, or None. Concurrent
-        misses of one key share one read (only its leader remembers it)."""
+        misses of one key share one read (only its leader remembers it).
+
+        In a namespace with a stale window, a value past its logical expiry
+        (its stamp's) is a miss, or, with `allow_stale`, a stale Lookup; it
+        is never remembered: memory holds fresh values only."""
         self.stats.memory_misses += 1
         if self.redis is None:
             self.stats.misses += 1
@@ -126,15 +135,44 @@ class TwoTierCache:
         if stored is None:
             self.stats.misses += 1
             return None
+        fresh_ms = self._fresh_ms(namespace, stored.stamp)
+        if fresh_ms is not None and fresh_ms <= 0:
+            if not allow_stale:
+                self.stats.misses += 1
+                return None
+            return Lookup(stored.value, stored.content_type, Source.REDIS, stored.stamp, True)
         if keep:
             ttl_ms = self.namespace_ttls_ms[namespace]
-            if stored.ttl_ms is not None:
+            if fresh_ms is not None:
+                ttl_ms = min(ttl_ms, fresh_ms)
+            elif stored.ttl_ms is not None:
                 ttl_ms = min(ttl_ms, stored.ttl_ms)
             self.memory.put(
                 namespace, key, stored.value, stored.content_type, ttl_ms,
                 from_redis=True, stamp=stored.stamp,
             )
         return Lookup(stored.value, stored.content_type, Source.REDIS, stored.stamp)
+
+    def _fresh_ms(self, namespace: str, stamp: Stamp | None) -> int | None:
+        """How long a value of a namespace with a stale window stays fresh
+        (<= 0: stale); None elsewhere, where Redis's own expiry is the TTL
+        (and no instance's clock is compared with another's)."""
+        if self.redis is None or not self.redis.stale_ms.get(namespace):
+            return None
+        return self.fresh_ms(stamp)
+
+    def fresh_ms(self, stamp: Stamp | None) -> int | None:
+        """How long a value stays fresh by its stamp; None for a value
+        without a logical expiry (v1)."""
+        if stamp is None or stamp.expires_at_ms is None:
+            return None
+        return stamp.expires_at_ms - int(self._wall() * 1000)
+
+    def age_s(self, stamp: Stamp | None) -> int | None:
+        """Whole seconds since the value was stored (HTTP's Age); None for v1."""
+        if stamp is None or stamp.stored_at_ms is None:
+            return None
+        return max(0, (int(self._wall() * 1000) - stamp.stored_at_ms) // 1000)
 
     async def put(
         self, namespace: str, key: str, value: bytes, content_type: str, ttl_ms: int

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Generic, TypeVar
 
-from service.config.values import ConfigError, Integer, Kind
+from service.config.values import ConfigError, Fraction, Integer, Kind
 
 __all__ = [
     "DEFAULT_NAMESPACE_TTLS_MS",
@@ -40,6 +40,9 @@ DEFAULT_NAMESPACE_TTLS_MS: Mapping[str, int] = MappingProxyType(
     }
 )
 NAMESPACE_VARIABLE = re.compile(r"^CACHE_([A-Z0-9_]+)_TTL_MS$")
+# A namespace's policies; they declare no namespace, only refine one.
+STALE_VARIABLE = re.compile(r"^CACHE_([A-Z0-9_]+)_STALE_MS$")
+REFRESH_AHEAD_VARIABLE = re.compile(r"^CACHE_([A-Z0-9_]+)_REFRESH_AHEAD$")
 
 
 @dataclass(frozen=True)
@@ -131,3 +134,15 @@ def namespace_setting(namespace: str) -> Setting[int]:
         DEFAULT_NAMESPACE_TTLS_MS.get(namespace, 0),
         f"TTL of namespace `{namespace}`",
     )
+
+
+def stale_setting(namespace: str) -> Setting[int]:
+    """CACHE_<NAME>_STALE_MS: how long after its TTL a value is kept as stale."""
+    return Setting(f"CACHE_{namespace.upper()}_STALE_MS", Integer(minimum=0), 0,
+                   f"stale-while-revalidate window of namespace `{namespace}`")
+
+
+def refresh_ahead_setting(namespace: str) -> Setting[float]:
+    """CACHE_<NAME>_REFRESH_AHEAD: the last share of a TTL that asks for a refresh."""
+    return Setting(f"CACHE_{namespace.upper()}_REFRESH_AHEAD", Fraction(), 0.0,
+                   f"eager refresh: the share of the TTL, at its end, of namespace `{namespace}`")

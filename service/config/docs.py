@@ -18,7 +18,9 @@ from service.config.declaration import (
     NAMESPACE_VARIABLE,
     Setting,
     namespace_setting,
+    refresh_ahead_setting,
     setting_of,
+    stale_setting,
 )
 from service.config.settings import SETTINGS, Settings
 
@@ -72,6 +74,10 @@ def _namespace_rows() -> Iterator[Row]:
     if lookalikes:
         meaning += "; not " + ", ".join(lookalikes)
     yield Row(NAMESPACE_PATTERN, "—", meaning, namespace_setting("custom").bounds_text())
+    for setting in (stale_setting("<name>"), refresh_ahead_setting("<name>")):
+        yield Row(setting.variable, setting.default_text(),
+                  setting.help.replace("`<name>`", "`<name>` (declared by its TTL variable)"),
+                  setting.bounds_text())
 
 
 def markdown_table() -> str:

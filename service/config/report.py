@@ -14,7 +14,12 @@ import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from service.config.declaration import DEFAULT_NAMESPACE_TTLS_MS, namespace_variable
+from service.config.declaration import (
+    DEFAULT_NAMESPACE_TTLS_MS,
+    REFRESH_AHEAD_VARIABLE,
+    STALE_VARIABLE,
+    namespace_variable,
+)
 from service.config.settings import VARIABLES, Settings, namespace_of
 
 __all__ = ["WATCHED_PREFIXES", "StartupReport", "edit_distance", "startup_report"]
@@ -55,6 +60,8 @@ def _unknown_variables(environ: Mapping[str, str]) -> list[str]:
             continue
         if variable in VARIABLES or namespace_of(variable) is not None:
             continue
+        if STALE_VARIABLE.match(variable) or REFRESH_AHEAD_VARIABLE.match(variable):
+            continue  # a namespace's policy; Settings refused any naming no namespace
         close = difflib.get_close_matches(variable, sorted(VARIABLES), n=1, cutoff=0.85)
         hint = f"; did you mean {close[0]}?" if close else ""
         warnings.append(f"unknown variable {variable} is ignored{hint}")

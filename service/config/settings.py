@@ -10,18 +10,23 @@ never starts half-configured.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 from service.config.declaration import (
     DEFAULT_NAMESPACE_TTLS_MS,
     NAMESPACE_VARIABLE,
+    REFRESH_AHEAD_VARIABLE,
+    STALE_VARIABLE,
     Setting,
     declared,
     namespace_setting,
+    refresh_ahead_setting,
     setting_of,
+    stale_setting,
 )
 from service.config.values import (
     Choice,
@@ -38,6 +43,8 @@ from service.config.values import (
     redact_url,
 )
 from statemachine.backoff import BackoffPolicy
+
+T = TypeVar("T")
 
 __all__ = ["LOG_LEVELS", "SETTINGS", "VARIABLES", "Settings", "namespace_of"]
 
@@ -155,6 +162,10 @@ class Settings:
     )
     # Not one variable: CACHE_<NAME>_TTL_MS (declaration.namespace_setting).
     namespace_ttls_ms: Mapping[str, int] = field(default_factory=lambda: DEFAULT_NAMESPACE_TTLS_MS)
+    # CACHE_<NAME>_STALE_MS and CACHE_<NAME>_REFRESH_AHEAD, for the namespaces
+    # that set them (absent: 0, off).
+    namespace_stale_ms: Mapping[str, int] = field(default_factory=dict)
+    namespace_refresh_ahead: Mapping[str, float] = field(default_factory=dict)
     cache_lru_max_items: int = declared(
         "CACHE_LRU_MAX_ITEMS", _WHOLE, 1000, "memory tier capacity (entries)"
     )
@@ -258,7 +269,14 @@ class Settings:
             )
         if values["cache_api_token"] and values["cache_api_token_file"]:
             raise ConfigError("CACHE_API_TOKEN_FILE", "cannot be set together with CACHE_API_TOKEN")
-        return cls(namespace_ttls_ms=_namespace_ttls(environ), **values)
+        ttls = _namespace_ttls(environ)
+        return cls(
+            namespace_ttls_ms=ttls,
+            namespace_stale_ms=_namespace_policy(environ, ttls, STALE_VARIABLE, stale_setting),
+            namespace_refresh_ahead=_namespace_policy(
+                environ, ttls, REFRESH_AHEAD_VARIABLE, refresh_ahead_setting),
+            **values,
+        )
 
 
 # Every declared variable, in the order of the Settings fields.
@@ -301,3 +319,22 @@ def _namespace_ttls(environ: Mapping[str, str]) -> Mapping[str, int]:
         if namespace is not None:
             ttls[namespace] = namespace_setting(namespace).read(environ)
     return MappingProxyType(ttls)
+
+
+def _namespace_policy(
+    environ: Mapping[str, str], ttls: Mapping[str, int], pattern: re.Pattern[str],
+    setting: Callable[[str], Setting[T]],
+) -> Mapping[str, T]:
+    """Each CACHE_<NAME>_<POLICY> set, by namespace; one naming no namespace
+    stops start-up (a policy cannot declare one, and a typo would be lost)."""
+    found: dict[str, T] = {}
+    for variable in sorted(environ):
+        match = pattern.match(variable)
+        if match is None:
+            continue
+        namespace = match.group(1).lower()
+        if namespace not in ttls:
+            raise ConfigError(variable, f"names no namespace: {namespace!r} has no "
+                                        f"CACHE_{match.group(1)}_TTL_MS")
+        found[namespace] = setting(namespace).read(environ)
+    return MappingProxyType(found)

@@ -134,6 +134,22 @@ class Number(Kind[float]):
 
 
 @dataclass(frozen=True)
+class Fraction(Number):
+    """A number from 0 (included) to 1 (excluded): a share of a TTL."""
+
+    minimum: float = 0.0
+
+    def parse(self, raw: str) -> float:
+        value = super().parse(raw)
+        if value >= 1:
+            raise ValueError(f"must be < 1, got {raw.strip()}")
+        return value
+
+    def describe(self) -> str:
+        return "number >= 0 and < 1"
+
+
+@dataclass(frozen=True)
 class Flag(Kind[bool]):
     """true/false, yes/no, on/off, 1/0 (any case)."""
 

@@ -26,6 +26,7 @@ from service.http.lease_api import (
     lease_request,
     lease_token,
     leased_miss,
+    refresh_lease,
     release,
     stale_lease,
 )
@@ -161,8 +162,12 @@ def memory_answerer(app: web.Application) -> FastPath:
     namespaces, are ever stored, so whatever is found passed them.
     """
 
+    refresh_ahead = app[appkeys.SETTINGS].namespace_refresh_ahead
+
     def answer_from_memory(request: web.Request) -> FastAnswer | None:
         match = request.match_info
+        if refresh_ahead and match["namespace"] in refresh_ahead and "lease=1" in request.raw_path:
+            return None  # the handler decides whether this caller refreshes it
         entry = app[appkeys.CACHE].get_memory(match["namespace"], match["key"])
         if entry is None:
             return None
@@ -176,23 +181,24 @@ async def get_entry(request: web.Request) -> web.Response:
     app = request.app
     cache = app[appkeys.CACHE]
     match = request.match_info
-    entry = cache.get_memory(match["namespace"], match["key"])
-    if entry is not None:  # as the fast path answers; see memory_answerer
-        return _hit(Lookup(entry.value, entry.content_type, Source.MEMORY, entry.stamp), app)
     settings = app[appkeys.SETTINGS]
-    try:
-        namespace, key, _ = _target(request, settings)
-    except BadRequest as bad:
-        return _marked(bad.response, app)
     wait_ms = None
     if "?" in request.raw_path:  # no query string: no lease asked for
         asked = lease_request(request, settings)
         if isinstance(asked, web.Response):
             return _marked(asked, app)
         wait_ms = asked.wait_ms if asked.wanted else None
-    found = await cache.get_redis(namespace, key)
-    if found is not None:
-        return _hit(found, app)
+    entry = cache.get_memory(match["namespace"], match["key"])
+    if entry is not None:  # as the fast path answers; see memory_answerer
+        found = Lookup(entry.value, entry.content_type, Source.MEMORY, entry.stamp)
+        return await _leased_hit(request, found) if wait_ms is not None else _hit(found, app)
+    try:
+        namespace, key, _ = _target(request, settings)
+    except BadRequest as bad:
+        return _marked(bad.response, app)
+    stored = await cache.get_redis(namespace, key, allow_stale=wait_ms is not None)
+    if stored is not None:
+        return await _leased_hit(request, stored) if wait_ms is not None else _hit(stored, app)
     if wait_ms is not None:
         response, content_type = await leased_miss(request, namespace, key, wait_ms)
         if content_type is not None:  # the holder's value
@@ -202,6 +208,16 @@ async def get_entry(request: web.Request) -> web.Response:
         response = error_response(404, "miss", f"No cached value for {namespace}/{key}.")
     response.headers.update(MISS_HEADERS)
     return _marked(response, app)
+
+
+async def _leased_hit(request: web.Request, found: Lookup) -> web.Response:
+    """A `?lease=1` hit: the value, and for one caller fleet-wide a token to
+    refresh it when it is stale or near its end (service.http.lease_api)."""
+    app = request.app
+    headers = hit_headers(found.content_type, found.source, degraded(app))
+    match = request.match_info
+    await refresh_lease(request, match["namespace"], match["key"], found, headers)
+    return web.Response(body=found.value, headers=headers)
 
 
 def _hit(found: Lookup, app: web.Application) -> web.Response:

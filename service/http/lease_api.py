@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import re
 
-from aiohttp import web
-from multidict import istr
+from aiohttp import hdrs, web
+from multidict import CIMultiDict, istr
 
 from service import appkeys
 from service.cache.leases import Filled, Granted, Refused
+from service.cache.two_tier import Lookup
 from service.config import Settings
 from service.http.responses import error_response
 
 X_CACHE_LEASE = istr("X-Cache-Lease")
+X_CACHE_STALE = istr("X-Cache-Stale")
 HIT_FILL = "hit-fill"
 # Tokens are the service's own (a letter, then URL-safe base64): anything
 # else is refused before anything is looked up.
@@ -82,6 +84,36 @@ async def leased_miss(
     return response, None
 
 
+async def refresh_lease(request: web.Request, namespace: str, key: str, found: Lookup,
+                        headers: CIMultiDict[str]) -> None:
+    """Mark a stale answer (X-Cache-Stale, Age) and, when the value is stale
+    or in the last CACHE_<NAME>_REFRESH_AHEAD share of its life, try for the
+    one token that refreshes it (X-Cache-Lease)."""
+    app = request.app
+    cache = app[appkeys.CACHE]
+    if found.stale:
+        headers[X_CACHE_STALE] = "true"
+        age = cache.age_s(found.stamp)
+        if age is not None:
+            headers[hdrs.AGE] = str(age)
+    elif not _near_its_end(found, app[appkeys.SETTINGS].namespace_refresh_ahead.get(namespace),
+                           cache.fresh_ms(found.stamp)):
+        return
+    token = await app[appkeys.LEASES].refresh(namespace, key)
+    if token is not None:
+        headers[X_CACHE_LEASE] = token
+
+
+def _near_its_end(found: Lookup, share: float | None, fresh_ms: int | None) -> bool:
+    """In the last `share` of the value's life (its stamp's TTL)? A
+    deterministic threshold: one token fleet-wide, by the lease's SET NX."""
+    stamp = found.stamp
+    if not share or fresh_ms is None or stamp is None or stamp.stored_at_ms is None:
+        return False
+    assert stamp.expires_at_ms is not None
+    return fresh_ms <= share * (stamp.expires_at_ms - stamp.stored_at_ms)
+
+
 def stale_lease() -> web.Response:
     return error_response(
         409, "stale_lease",
@@ -102,4 +134,4 @@ async def release(request: web.Request, namespace: str, key: str) -> web.Respons
 
 
 __all__ = ["HIT_FILL", "Refused", "X_CACHE_LEASE", "leased_miss", "lease_request",
-           "lease_token", "release", "stale_lease"]
+           "lease_token", "refresh_lease", "release", "stale_lease"]

@@ -25,7 +25,8 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 
 def test_every_settings_field_is_declared_under_its_variable_name() -> None:
     declared = {s.attribute: s for s in SETTINGS}
-    assert set(declared) | {"namespace_ttls_ms"} == {f.name for f in fields(Settings)}
+    per_namespace = {"namespace_ttls_ms", "namespace_stale_ms", "namespace_refresh_ahead"}
+    assert set(declared) | per_namespace == {f.name for f in fields(Settings)}
     for setting in SETTINGS:
         assert setting.attribute == setting.variable.lower()
         assert getattr(Settings(), setting.attribute) == setting.default

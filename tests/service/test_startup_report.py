@@ -54,7 +54,7 @@ def test_a_namespace_far_from_the_built_ins_is_not_a_misspelling() -> None:
         ("CACHE_LRU_MAX_ITMES", "; did you mean CACHE_LRU_MAX_ITEMS?"),
         ("REDIS_CONECT_TIMEOUT_MS", "; did you mean REDIS_CONNECT_TIMEOUT_MS?"),
         ("CACHE_default_TTL_MS", ""),  # namespace variables are upper-case
-        ("CACHE_AI_DRAFT_STALE_MS", ""),  # named in DESIGN.md, not read yet
+        ("CACHE_AI_DRAFT_REFRESH_AHAED", ""),  # a misspelled namespace policy
     ],
 )
 def test_unknown_redis_and_cache_variables_are_named_never_their_value(
