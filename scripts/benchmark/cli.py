@@ -36,7 +36,7 @@ EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
 # failover starts 11 servers and 3 services per run, ~7 s a run: only when asked for.
 DEFAULT_SECTIONS = ("memory", "throughput", "outage", "invalidation")
-# stampede: ~20 s with its defaults (5 rounds of 200 callers, 6 hit-cost rounds).
+# stampede: ~35 s with its defaults (5 rounds of 200 callers, 6 hit-cost rounds).
 SECTIONS = (*DEFAULT_SECTIONS, "failover", "stampede")
 
 EPILOG = """\
@@ -51,7 +51,7 @@ Python generator runs; on 2 cores it cannot saturate a memory-hit server.
 default run) takes about 7 s per run of each: ~40 s with 3 runs.
 `--only stampede` (issue 14's leases, not part of the default run either):
 200 callers missing one key over 2 instances, with and without leases, 5
-rounds; then GET vs GET ?lease=1 memory hits; about 25 s.
+rounds; then GET vs GET ?lease=1 memory hits (6 rounds); about 35 s.
 """
 
 

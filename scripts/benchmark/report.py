@@ -176,6 +176,8 @@ def stampede_lines(stampede: dict[str, Any]) -> list[str]:
                      f"{_n(r['last_asked_ms'], 1)} / {_n(r['first_token_ms'], 1)} / "
                      f"{_n(r['first_put_done_ms'], 1)} / +{_n(r['fill_after_put_max_ms'], 1)}"
                      for r in lease["rounds"]))
+    lines.append("  with leases, slowest caller on instance A / B per round (ms): " + "; ".join(
+        " / ".join(_n(v, 1) for v in r["max_ms_by_instance"]) for r in lease["rounds"]))
     for mode in ("lease", "plain"):
         lines.append(f"  {'with' if mode == 'lease' else 'without'} leases: wrong values "
                      f"{stampede[mode]['wrong_values']}, refused PUTs "

@@ -93,6 +93,11 @@ def summarize_scenario(callers: list[dict[str, Any]]) -> dict[str, Any]:
         "first_token_ms": min((c["first_answer_ms"] for c in computing), default=None),
         "first_put_done_ms": first_put,
         "fill_after_put_max_ms": max(waiters, default=None),
+        # Slowest caller on each instance (0 = A, 1 = B).
+        "max_ms_by_instance": [max((c["ms"] for c in callers
+                                    if c["instance"] == i and c["ms"] is not None), default=None)
+                               for i in range(1 + max((c["instance"] for c in callers),
+                                                      default=0))],
         "error_samples": [c["error"] for c in callers if c["error"]][:3],
     }
 
