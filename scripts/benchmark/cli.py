@@ -4,7 +4,8 @@ outage costs, side by side in one run (issue 7).
 Flow: parse -> pick the load generator -> memory-tier micro-benchmark ->
 start redis-server, the service and the baselines on free loopback ports ->
 throughput comparisons -> outage rounds -> invalidation -> (when asked for)
-failover runs -> stop everything -> table (and JSON).
+failover runs -> (when asked for) stampede -> stop everything -> table
+(and JSON).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from scripts.benchmark.placement import Placement
 from scripts.benchmark.processes import ROOT, BenchError, Processes
 from scripts.benchmark.report import render
 from scripts.benchmark.sections import Plan, machine, run_sections
+from scripts.benchmark.stampede import StampedePlan
 from scripts.benchmark.targets import evaluate
 
 EXIT_OK = 0
@@ -34,7 +36,8 @@ EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
 # failover starts 11 servers and 3 services per run, ~7 s a run: only when asked for.
 DEFAULT_SECTIONS = ("memory", "throughput", "outage", "invalidation")
-SECTIONS = (*DEFAULT_SECTIONS, "failover")
+# stampede: ~35 s with its defaults (5 rounds of 200 callers, 6 hit-cost rounds).
+SECTIONS = (*DEFAULT_SECTIONS, "failover", "stampede")
 
 EPILOG = """\
 exit codes: 0 measured (targets met or not: they are read by people, see the
@@ -46,6 +49,9 @@ or 28 s (Python generator). Without wrk (Debian: apt-get install wrk) the
 Python generator runs; on 2 cores it cannot saturate a memory-hit server.
 `--only failover` (Sentinel and Cluster master kills, not part of the
 default run) takes about 7 s per run of each: ~40 s with 3 runs.
+`--only stampede` (issue 14's leases, not part of the default run either):
+200 callers missing one key over 2 instances, with and without leases, 5
+rounds; then GET vs GET ?lease=1 memory hits (6 rounds); about 35 s.
 """
 
 
@@ -74,6 +80,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--failover-runs", type=int,
                         help="runs of each failover, Sentinel and Cluster, each with fresh "
                              "processes (default 3; --quick 1)")
+    parser.add_argument("--stampede-callers", type=int,
+                        help="stampede: concurrent callers per round, half on each of two "
+                             "instances (default 200)")
+    parser.add_argument("--stampede-rounds", type=int,
+                        help="stampede: rounds, each with fresh keys (default 5; --quick 1)")
+    parser.add_argument("--stampede-compute-ms", type=int,
+                        help="stampede: how long a caller 'computes' a value (default 500)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the figures here")
     parser.add_argument("--generator", choices=("auto", "wrk", "python"), default="auto",
                         help="load generator (auto: wrk when on PATH, else Python workers)")
@@ -94,7 +107,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     if not args.sections or not args.sections <= set(SECTIONS):
         parser.error(f"--only takes some of {', '.join(SECTIONS)}")
     for name in ("rounds", "instances", "duration", "outage_rounds", "failover_runs", "threads",
-                 "connections", "value_bytes"):
+                 "connections", "value_bytes", "stampede_callers", "stampede_rounds",
+                 "stampede_compute_ms"):
         value = getattr(args, name)
         if value is not None and value < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1")
@@ -105,6 +119,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
+def stampede_plan(args: argparse.Namespace, rounds: int, duration: int) -> StampedePlan:
+    """The stampede's callers and rounds; its hit-cost rounds are the throughput rounds."""
+    return StampedePlan(args.stampede_callers or 200,
+                        args.stampede_rounds or (1 if args.quick else 5),
+                        args.stampede_compute_ms or 500, rounds, duration)
+
+
 def make_plan(args: argparse.Namespace) -> Plan:
     duration = args.duration or 1
     if args.quick:
@@ -112,14 +133,16 @@ def make_plan(args: argparse.Namespace) -> Plan:
         outage = OutagePlan(lead_s=0.5, failure_s=2, outage_s=1, recovery_s=2, back_after_s=0.3)
         return Plan(True, Rounds(rounds, duration, rounds, duration, 0, args.instances or 1),
                     args.outage_rounds or 1, 3 * rounds, 50_000, args.value_bytes, outage,
-                    failover_runs=args.failover_runs or 1)
+                    failover_runs=args.failover_runs or 1,
+                    stampede=stampede_plan(args, rounds, duration))
     # Many short rounds beat a few long ones on a machine whose speed drifts
     # by tens of percent within seconds; 6 rounds visit each of 3 instances twice.
     rounds = args.rounds or 6
     outage = OutagePlan(lead_s=1.0, failure_s=3, outage_s=2, recovery_s=3, back_after_s=0.5)
     return Plan(False, Rounds(rounds, duration, rounds, 2 * duration, 1, args.instances or 3),
                 args.outage_rounds or 3, 3 * rounds, 100_000, args.value_bytes, outage,
-                failover_runs=args.failover_runs or 3)
+                failover_runs=args.failover_runs or 3,
+                stampede=stampede_plan(args, rounds, duration))
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -153,6 +176,10 @@ def measure(args: argparse.Namespace, run_dir: Path) -> dict[str, Any]:
                      "instances": plan.throughput.instances,
                      "outage_rounds": plan.outage_rounds, "memory_rounds": plan.memory_rounds,
                      "failover_runs": plan.failover_runs, "sections": sorted(args.sections),
+                     "stampede": {"callers": plan.stampede.callers,
+                                  "rounds": plan.stampede.rounds,
+                                  "compute_ms": plan.stampede.compute_ms,
+                                  "hit_rounds": plan.stampede.hit_rounds},
                      "value_bytes": plan.value_bytes,
                      "service_root": str(procs.service_root),
                      "placement": placement.describe()},

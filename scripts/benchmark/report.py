@@ -142,6 +142,74 @@ def failover_lines(failover: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _stampede_row(label: str, figures: dict[str, Any]) -> str:
+    answers = figures.get("answers", {})
+    fills = answers.get("hit-fill", 0)
+    hits = answers.get("hit-memory", 0) + answers.get("hit-redis", 0)
+    return (f"{label:<10}{figures['computations']:>8}{fills:>7}{hits:>6}{figures['retries']:>8}"
+            f"{figures['errors']:>7}{_n(figures['p50_ms'], 1):>9}{_n(figures['p99_ms'], 1):>9}"
+            f"{_n(figures['max_ms'], 1):>9}")
+
+
+def stampede_lines(stampede: dict[str, Any]) -> list[str]:
+    lease, hit = stampede["lease"], stampede["hit_cost"]
+    lines = ["", (f"stampede: {stampede['callers']} callers at once miss one fresh key, half on "
+                  f"each of {stampede['instances']} instances; compute {stampede['compute_ms']} "
+                  f"ms; {stampede['rounds']} round(s); client: {stampede['client']}"),
+             (f"{'':<10}{'computed':>8}{'fill':>7}{'hit':>6}{'retries':>8}{'errors':>7}"
+              f"{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}   (time to value, from the start)")]
+    for mode, title in (("lease", "leases"), ("plain", "no lease")):
+        figures = stampede[mode]
+        for index, row in enumerate(figures["rounds"]):
+            lines.append(_stampede_row(f"{title if index == 0 else ''}", row)
+                         + f"   round {index + 1}")
+        total = {"computations": sum(figures["computations_per_round"]),
+                 "answers": _summed_answers(figures["rounds"]), **figures}
+        lines.append(_stampede_row("", total) + "   all rounds")
+    counters = stampede["server_lease_counters"]
+    lines.append(f"  computations: target 1 per round with leases, {stampede['callers']} expected "
+                 f"without; services' counters: issued {counters.get('issued')}, filled "
+                 f"{counters.get('filled')}, refused {counters.get('refused')}, taken over "
+                 f"{counters.get('takenOver')}")
+    lines.append("  with leases, per round: last caller's GET began / holder's token / its PUT "
+                 "acknowledged / slowest hit-fill after that PUT (ms): " + "; ".join(
+                     f"{_n(r['last_asked_ms'], 1)} / {_n(r['first_token_ms'], 1)} / "
+                     f"{_n(r['first_put_done_ms'], 1)} / +{_n(r['fill_after_put_max_ms'], 1)}"
+                     for r in lease["rounds"]))
+    lines.append("  with leases, slowest caller on instance A / B per round (ms): " + "; ".join(
+        " / ".join(_n(v, 1) for v in r["max_ms_by_instance"]) for r in lease["rounds"]))
+    for mode in ("lease", "plain"):
+        lines.append(f"  {'with' if mode == 'lease' else 'without'} leases: wrong values "
+                     f"{stampede[mode]['wrong_values']}, refused PUTs "
+                     f"{stampede[mode]['puts_refused']}")
+    return lines + hit_cost_lines(hit)
+
+
+def hit_cost_lines(hit: dict[str, Any]) -> list[str]:
+    lines = [(f"  ?lease=1 on a memory hit vs plain GET ({hit['generator']} -t{hit['threads']} "
+              f"-c{hit['connections']}; {len(hit['side_by_side']['rounds'])} rounds, "
+              f"{hit['duration_s']} s each alone, twice that side by side)")]
+    for way, title in (("side_by_side", "side by side (lease on A, plain on B, swapped each "
+                                        "round; half the load each)"),
+                       ("one_after_the_other", "one after the other (alternating order)")):
+        f = hit[way]
+        lines.append(f"    {title}: GET {_n(f['plain_rps'], 0)} req/s, ?lease=1 "
+                     f"{_n(f['lease_rps'], 0)} req/s (medians); ratio {_n(f['ratio'], 3)}x, "
+                     f"rounds {_n(f['ratio_min'], 3)}-{_n(f['ratio_max'], 3)}x; CPU per "
+                     f"request {_n(f['cpu_ratio'], 3)}x; plain GET req/s varied "
+                     f"{100 * f['plain_rps_spread']:.0f} % between rounds")
+        lines.append("      per round: " + ", ".join(f"{r['ratio']:.3f}" for r in f["rounds"]))
+    return lines
+
+
+def _summed_answers(rounds: list[dict[str, Any]]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for row in rounds:
+        for name, count in row["answers"].items():
+            total[name] = total.get(name, 0) + count
+    return total
+
+
 def render(report: dict[str, Any]) -> str:
     lines = header(report)
     if "throughput" in report:
@@ -154,5 +222,7 @@ def render(report: dict[str, Any]) -> str:
         lines += invalidation_lines(report["invalidation"])
     if "failover" in report:
         lines += failover_lines(report["failover"])
+    if "stampede" in report:
+        lines += stampede_lines(report["stampede"])
     lines += target_lines(report["targets"])
     return "\n".join(lines)

@@ -9,6 +9,9 @@
     invalidation  one redis-server, two services: how soon B serves A's write
     failover    (only when asked for) per run, fresh Sentinel and Cluster
                 setups and services; a master killed under light load
+    stampede    (only when asked for) one redis-server, two services: N
+                callers miss one key, with and without leases; and what
+                ?lease=1 costs a memory hit
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from scripts.benchmark.processes import (
     module_argv,
     module_env,
 )
+from scripts.benchmark.stampede import StampedePlan, run_stampede
 
 # The outage service reconnects fast so a round takes seconds, not minutes;
 # every other setting (REDIS_COMMAND_TIMEOUT_MS=250 included) is the default.
@@ -60,6 +64,7 @@ class Plan:
     value_bytes: int
     outage: OutagePlan
     failover_runs: int = 3
+    stampede: StampedePlan = StampedePlan()
 
 
 def machine() -> dict[str, Any]:
@@ -212,5 +217,8 @@ def run_sections(procs: Processes, generators: tuple[Generator, Generator], plan
     if "failover" in sections:
         report["failover"] = run_failovers(procs, plan.failover_runs)
     runtimes["failover"] = time.monotonic() - started - sum(runtimes.values())
+    if "stampede" in sections:
+        report["stampede"] = run_stampede(procs, generators, plan.stampede, value)
+    runtimes["stampede"] = time.monotonic() - started - sum(runtimes.values())
     report["section_runtimes_s"] = runtimes
     return report

@@ -1,4 +1,5 @@
-"""The targets of issue 7 (and issue 13's failover times), checked against a run's figures (read by people).
+"""The targets of issue 7 (issue 13's failover times, issue 14's stampede),
+checked against a run's figures (read by people).
 
 Each target says what was measured, the limit and whether it was met; the
 bench prints them and writes them to the JSON, and never fails on them: on
@@ -101,6 +102,25 @@ def failover_targets(failover: dict[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
+def stampede_targets(stampede: dict[str, Any]) -> list[dict[str, Any]]:
+    """Issue 14: one computation per stampede, its waiters served within one
+    computation + 50 ms, and ?lease=1 on a hit within noise of a plain GET."""
+    lease, hit = stampede["lease"], stampede["hit_cost"]
+    callers, compute_ms = stampede["callers"], stampede["compute_ms"]
+    return [
+        target(f"stampede with leases: computations per round, worst of {stampede['rounds']} "
+               f"({callers} callers on {stampede['instances']} instances)",
+               lease["computations_max"], 1, "computations"),
+        target("stampede with leases: errors, wrong values and refused PUTs",
+               lease["errors"] + lease["wrong_values"] + lease["puts_refused"], 0, "answers"),
+        target(f"stampede with leases: p99 time to value, all rounds (compute {compute_ms} ms "
+               f"+ 50)", lease["p99_ms"], stampede["target_p99_ms"], "ms"),
+        target(f"GET ?lease=1 memory hit vs plain GET, side by side, median of "
+               f"{len(hit['side_by_side']['rounds'])} rounds (within noise)",
+               hit["side_by_side"]["ratio"], hit["target_ratio"], "x", at_least=True),
+    ]
+
+
 def evaluate(report: dict[str, Any]) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     throughput = report.get("throughput")
@@ -117,4 +137,6 @@ def evaluate(report: dict[str, Any]) -> list[dict[str, Any]]:
                             figures["p99_ms"], figures["target_p99_ms"], "ms"))
     if "failover" in report:
         found += failover_targets(report["failover"])
+    if "stampede" in report:
+        found += stampede_targets(report["stampede"])
     return found
