@@ -162,12 +162,17 @@ def memory_answerer(app: web.Application) -> FastPath:
     namespaces, are ever stored, so whatever is found passed them.
     """
 
-    refresh_ahead = app[appkeys.SETTINGS].namespace_refresh_ahead
+    settings = app[appkeys.SETTINGS]
+    refresh_ahead = settings.namespace_refresh_ahead
 
     def answer_from_memory(request: web.Request) -> FastAnswer | None:
         match = request.match_info
-        if refresh_ahead and match["namespace"] in refresh_ahead and "lease=1" in request.raw_path:
-            return None  # the handler decides whether this caller refreshes it
+        if "?" in request.raw_path:  # the handler answers bad parameters (400)
+            asked = lease_request(request, settings)  # and refreshes ahead
+            if isinstance(asked, web.Response) or (
+                asked.wanted and match["namespace"] in refresh_ahead
+            ):
+                return None
         entry = app[appkeys.CACHE].get_memory(match["namespace"], match["key"])
         if entry is None:
             return None

@@ -164,3 +164,14 @@ async def test_bad_lease_input_is_a_400_and_changes_nothing(
     assert (await client.get("/cache/default/k")).status == 404
     # The plain GET and PUT are as before.
     assert "X-Cache-Lease" not in (await client.get("/cache/default/k")).headers
+
+
+async def test_bad_lease_parameters_are_refused_on_a_memory_hit_too(
+    app_client: StartClient, redis_server: RedisServer
+) -> None:
+    (client,) = [await ready_client(app_client, redis_server.url)]
+    await client.put("/cache/default/held", data=b"v")
+    assert (await client.get("/cache/default/held?lease=1")).status == 200
+    for query in ("lease=2", "lease=1&wait_ms=abc"):
+        answer = await client.get(f"/cache/default/held?{query}")
+        assert answer.status == 400, query
