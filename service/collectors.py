@@ -57,6 +57,8 @@ class CacheCollector(Collector):
             ("issued", leases.issued, "Lease tokens handed out on `?lease=1` misses."),
             ("taken_over", leases.taken_over,
              "Tokens handed to a waiter after the lease was given back or ran out."),
+            ("expired", leases.expired,
+             "Tokens handed to a waiter after the previous lease ran out."),
             ("filled", leases.filled, "Waiters answered with the holder's value (hit-fill)."),
             ("refused", leases.refused, "PUTs with a token that was not the lease (409)."),
             ("released", leases.released, "Leases given back by their holder."),

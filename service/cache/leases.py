@@ -95,7 +95,7 @@ class Leases:
         # lease's own duration is on the injected clock, as all expiries).
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait_ms / 1000
-        waited = False
+        waited = ran_out = False
         while True:
             signal = self._signal(name)  # before looking: no change is missed
             if waited and (found := await self._cache.get(namespace, key)) is not None:
@@ -105,14 +105,16 @@ class Leases:
             if token is not None:
                 self.stats.issued += 1
                 self.stats.taken_over += int(waited)
+                self.stats.expired += int(ran_out)
                 return Granted(token)
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return Pending(max(1, math.ceil((lease_ms or 0) / 1000)))
             # lease_ms None: the value is there; read it on the next turn.
-            await self._wait(signal, min(remaining, RECHECK_S if lease_ms is None
-                                         else lease_ms / 1000))
+            until_end = RECHECK_S if lease_ms is None else lease_ms / 1000
+            woken = await self._wait(signal, min(remaining, until_end))
             waited = True
+            ran_out = not woken and lease_ms is not None and until_end <= remaining
 
     async def _acquire(self, namespace: str, key: str) -> tuple[str | None, int | None]:
         """(a token, None), (None, the lease's remaining ms), or (None, None)
@@ -157,12 +159,15 @@ class Leases:
         self._local[name] = (token, now + self._duration_ms / 1000)
         return token, None
 
-    async def _wait(self, signal: asyncio.Event, timeout_s: float) -> None:
+    async def _wait(self, signal: asyncio.Event, timeout_s: float) -> bool:
+        """Until `signal` (True) or `timeout_s` passed (False)."""
         self.stats.waiters += 1
         try:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(timeout_s):
-                    await signal.wait()
+            async with asyncio.timeout(timeout_s):
+                await signal.wait()
+            return True
+        except TimeoutError:
+            return False
         finally:
             self.stats.waiters -= 1
 

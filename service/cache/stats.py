@@ -51,6 +51,9 @@ class LeaseStats:
     # previous holder gave the lease back or let it run out).
     issued: int = 0
     taken_over: int = 0
+    # Of those, the ones whose previous lease ran out (its holder never
+    # PUT nor gave it back: it died, or its computation outlived the lease).
+    expired: int = 0
     # Waiters answered with the holder's value (`X-Cache: hit-fill`).
     filled: int = 0
     # PUTs with a token that was not the key's lease (409), and leases given back.

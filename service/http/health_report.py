@@ -81,6 +81,7 @@ def lease_check(leases: LeaseStats) -> dict[str, int]:
     return {
         "issued": leases.issued,
         "takenOver": leases.taken_over,
+        "expired": leases.expired,
         "filled": leases.filled,
         "refused": leases.refused,
         "released": leases.released,

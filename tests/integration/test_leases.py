@@ -70,6 +70,9 @@ async def test_a_dead_holder_is_replaced_once_its_lease_runs_out(
     assert time.monotonic() - started >= 0.4  # not before the lease ran out
     # The others waited on for the new holder, who never PUT either.
     assert {w.headers[LEASE] for w in waiters if w not in took_over} == {"pending"}
+    stats = [(await (await c.get("/health/detailed")).json())["checks"]["cache"]["leases"]
+             for c in (a, b)]
+    assert sum(s["expired"] for s in stats) == 1 and sum(s["takenOver"] for s in stats) == 1
 
 
 async def test_a_lease_given_back_goes_to_a_waiter_at_once(
@@ -127,7 +130,14 @@ async def test_leases_are_per_process_while_redis_is_away(
     app_client: StartClient, redis_server: RedisServer
 ) -> None:
     a, b = await _pair(app_client, redis_server)
-    redis_server.kill()
+    held = _token(await a.get("/cache/default/held?lease=1"))
+    assert held is not None and held.startswith("r")
+    waiter = asyncio.ensure_future(b.get("/cache/default/held?lease=1&wait_ms=800"))
+    await asyncio.sleep(0.1)
+    redis_server.kill()  # during a lease, with a waiter waiting
+    started = time.monotonic()
+    waited = await waiter
+    assert waited.status == 404 and time.monotonic() - started < 2  # by wait_ms, no hang
     await link_state(a.app, "error", "reconnecting")
     first = await a.get("/cache/default/k?lease=1")
     token = _token(first)
