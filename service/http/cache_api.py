@@ -167,8 +167,11 @@ def memory_answerer(app: web.Application) -> FastPath:
 
     def answer_from_memory(request: web.Request) -> FastAnswer | None:
         match = request.match_info
-        if "?" in request.raw_path:  # the handler answers bad parameters (400)
-            asked = lease_request(request, settings)  # and refreshes ahead
+        raw_path = request.raw_path
+        if "?" in raw_path and not (  # the handler answers bad parameters (400)
+            raw_path.endswith("?lease=1") and match["namespace"] not in refresh_ahead
+        ):
+            asked = lease_request(request, settings)  # ... and refreshes ahead
             if isinstance(asked, web.Response) or (
                 asked.wanted and match["namespace"] in refresh_ahead
             ):
