@@ -6,10 +6,12 @@
                   a lease held ─► wait (up to wait_ms) for a change of the key
                   or of its lease, or for the lease to run out; then again
     PUT with X-Cache-Lease: <token>
-      ─► stored only while that token is the key's lease (one script: check,
-         SET the value, DEL the lease); otherwise 409 stale_lease
-    PUT / DELETE without a token ─► DEL the lease first (RedisTier), so a
-         holder's later PUT finds no lease (409) and cannot undo them
+      ─► stored only while that token is the key's lease and the value is as
+         it was when it was issued (one script: check, SET the value, DEL the
+         lease); otherwise 409 stale_lease
+    PUT without a token ─► the value changed: the lease, which recorded what
+         the value was when it was issued, no longer fits (409 for its holder)
+    DELETE ─► DEL the lease first (RedisTier): its holder's PUT finds none
     DELETE .../lease with the token ─► the lease given back: a waiter takes over
 
 The lease lives in Redis beside the value it guards, under the value key as
@@ -140,7 +142,8 @@ class Leases:
         if redis is not None and self._link.is_ready():
             token = REDIS_TOKEN + secrets.token_urlsafe(18)
             replies = await self._link.execute((eval_command(
-                REFRESH, (redis.lease_key(namespace, key),), (token, self._duration_ms)),))
+                REFRESH, (redis.key(namespace, key), redis.lease_key(namespace, key)),
+                (token, self._duration_ms)),))
             if replies is not None:
                 return self._issued(token) if replies[0] == 1 else None
         local, _ = self._acquire_locally(f"{namespace}:{key}")

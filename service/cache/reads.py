@@ -40,12 +40,23 @@ ABANDONED = _Abandoned()
 Outcome = StoredValue | None | _Abandoned
 
 
+class _Flight:
+    """One leader's read. Its future is made by the first caller that joins:
+    most reads are never joined, and a Future costs more than this object
+    (it is on every Redis hit, as is the leader's code being inline below)."""
+
+    __slots__ = ("future",)
+
+    def __init__(self) -> None:
+        self.future: asyncio.Future[Outcome] | None = None
+
+
 class SharedReads:
     def __init__(self, stats: CacheStats) -> None:
         self._stats = stats
         self._fills = FillGuard()
         # The joinable read of each memory name (`namespace:key`) in flight.
-        self._flights: dict[str, asyncio.Future[Outcome]] = {}
+        self._flights: dict[str, _Flight] = {}
 
     async def read(
         self, redis: RedisTier, namespace: str, key: str
@@ -54,29 +65,27 @@ class SharedReads:
         the caller may keep it in memory: only a leader whose read no change
         overtook may."""
         name = f"{namespace}:{key}"
-        while (flight := self._flights.get(name)) is not None:
-            outcome = await asyncio.shield(flight)
+        flights = self._flights
+        while (joined := flights.get(name)) is not None:
+            if joined.future is None:
+                joined.future = asyncio.get_running_loop().create_future()
+            outcome = await asyncio.shield(joined.future)
             if not isinstance(outcome, _Abandoned):
                 self._stats.coalesced_reads += 1
                 if outcome is not None:
                     self._stats.coalesced_hits += 1
                 return outcome, False
-        return await self._lead(redis, namespace, key, name)
-
-    async def _lead(
-        self, redis: RedisTier, namespace: str, key: str, name: str
-    ) -> tuple[StoredValue | None, bool]:
-        flight: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-        self._flights[name] = flight
+        flight = flights[name] = _Flight()
         began = self._fills.begin(name)
-        outcome: Outcome = ABANDONED
+        outcome = ABANDONED
         try:
             stored = outcome = await redis.get(namespace, key)
         finally:
             fresh = self._fills.end(name, began)
-            if self._flights.get(name) is flight:
-                del self._flights[name]
-            flight.set_result(outcome)
+            if flights.get(name) is flight:
+                del flights[name]
+            if flight.future is not None:
+                flight.future.set_result(outcome)
         return stored, fresh
 
     def changed(self, name: str) -> None:

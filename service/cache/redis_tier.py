@@ -41,6 +41,8 @@ class RedisTier:
         # The injected clock's wall time: a PUT made without a stamp gets one.
         self._wall = wall
         self._prefix = prefix
+        # How a lease key's memory-style name starts (every change is checked).
+        self._lease_head = f"~lease:{{{prefix}:"
         self._retries = max_retries
         self._stats = stats
 
@@ -55,9 +57,8 @@ class RedisTier:
     def guarded_name(self, name: str) -> str | None:
         """For the memory-style name of a lease key (`~lease:{<value key>}`,
         as `memory_name` gives it), the name of the value it guards."""
-        head = f"~lease:{{{self._prefix}:"
-        if name.startswith(head) and name.endswith("}"):
-            return name[len(head) : -1]
+        if name.startswith(self._lease_head) and name.endswith("}"):
+            return name[len(self._lease_head) : -1]
         return None
 
     def key_of(self, name: str) -> str:
@@ -93,15 +94,16 @@ class RedisTier:
         self, namespace: str, key: str, value: bytes, content_type: str, ttl_ms: int,
         stamp: Stamp | None = None,
     ) -> bool:
-        """True once Redis stored it; False when Redis is unavailable. Any
-        lease on the key ends first (its holder's PUT then cannot undo this)."""
+        """True once Redis stored it; False when Redis is unavailable. (A
+        lease on the key no longer fits the changed value: service.cache
+        .lease_scripts.)"""
         command = self.set_command(namespace, key, value, content_type, ttl_ms, stamp)
-        batch = (self._end_lease(namespace, key), command)
-        return await self._link.execute(batch, retries=self._retries) is not None
+        return await self._link.execute((command,), retries=self._retries) is not None
 
     async def delete(self, namespace: str, key: str) -> bool:
         """True once Redis removed it (or never had it); False when unavailable.
-        Any lease on the key ends first, as for `put`."""
+        Any lease on the key ends first: its holder's PUT then finds none
+        (a value gone looks as it did before the lease, so only this tells)."""
         command = self.delete_command(namespace, key)
         batch = (self._end_lease(namespace, key), command)
         return await self._link.execute(batch, retries=self._retries) is not None

@@ -71,9 +71,14 @@ async def test_eager_refresh_hands_one_token_near_the_end_of_a_ttl(
     clock.advance(8.5)  # in the last 20 % of its 10 s
     late = await asyncio.gather(*(c.get("/cache/er/k?lease=1") for c in [a, b] * 10))
     assert {r.status for r in late} == {200} and {await r.read() for r in late} == {b"v"}
-    assert len(_tokens(late)) == 1  # one caller fleet-wide, nobody waits
+    (token,) = _tokens(late)  # one caller fleet-wide, nobody waits
     plain = await b.get("/cache/er/k")
     assert plain.status == 200 and LEASE not in plain.headers
+    # A plain PUT while the refresh computes: the refresh no longer fits.
+    assert (await a.put("/cache/er/k", data=b"newer")).status == 204
+    refreshed = await b.put("/cache/er/k", data=b"older", headers={LEASE: token})
+    assert (refreshed.status, (await refreshed.json())["error"]) == (409, "stale_lease")
+    assert await (await b.get("/cache/er/k")).read() == b"newer"
 
 
 async def test_a_policy_for_no_namespace_stops_start_up(app_client: StartClient) -> None:
