@@ -17,13 +17,14 @@ from service import appkeys
 from service.cache.leases import Leases
 from service.cache.memory import MemoryTier
 from service.cache.outbox import Outbox
+from service.cache.purge import Purges
 from service.cache.redis_tier import RedisTier
 from service.cache.stats import CacheStats, LeaseStats
 from service.cache.two_tier import TwoTierCache
 from service.clock import SystemClock
 from service.collectors import Metrics
 from service.config import Settings
-from service.http import cache_api, health, metrics_endpoint
+from service.http import batch_api, cache_api, health, metrics_endpoint
 from service.http.api_token import TokenFile, api_token
 from service.http.request_layer import mount_routes
 from service.link.assembly import build_link
@@ -45,6 +46,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     declared = web.UrlDispatcher()
     health.add_routes(declared)
     cache_api.add_routes(declared)
+    batch_api.add_routes(declared)
     metrics_endpoint.add_routes(declared)
     token = api_token(settings, clock.monotonic)
     if isinstance(token, TokenFile):
@@ -89,9 +91,11 @@ async def cache_context(app: web.Application) -> AsyncIterator[None]:
     app[appkeys.CACHE] = cache
     leases = Leases(cache, link, settings.cache_lease_duration_ms, app[appkeys.CLOCK], LeaseStats())
     app[appkeys.LEASES] = leases
+    app[appkeys.PURGES] = purges = Purges(cache, link, settings.redis_max_retries_per_request, wall)
     app[appkeys.METRICS].watch(cache, link, leases.stats)
     # The cache hears invalidations and reconnects from the link.
     link.listener = cache
     yield
     link.listener = None
+    await purges.close()
     memory.clear()

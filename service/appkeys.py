@@ -9,6 +9,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from service.cache.leases import Leases
+from service.cache.purge import Purges
 from service.cache.two_tier import TwoTierCache
 from service.collectors import Metrics
 from service.config import Settings
@@ -23,6 +24,7 @@ READINESS = web.AppKey("readiness", Readiness)
 LINK: web.AppKey[Link] = web.AppKey("redis_link")
 CACHE = web.AppKey("cache", TwoTierCache)
 LEASES = web.AppKey("leases", Leases)
+PURGES = web.AppKey("purges", Purges)
 METRICS = web.AppKey("metrics", Metrics)
 # Only set when CACHE_API_TOKEN_FILE is.
 TOKEN_FILE = web.AppKey("api_token_file", TokenFile)

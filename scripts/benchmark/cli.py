@@ -37,7 +37,8 @@ EXIT_INTERRUPTED = 130
 # failover starts 11 servers and 3 services per run, ~7 s a run: only when asked for.
 DEFAULT_SECTIONS = ("memory", "throughput", "outage", "invalidation")
 # stampede: ~35 s with its defaults (5 rounds of 200 callers, 6 hit-cost rounds).
-SECTIONS = (*DEFAULT_SECTIONS, "failover", "stampede")
+# batch: ~35 s (5 workloads x 6 rounds of 1 s, and Webdis).
+SECTIONS = (*DEFAULT_SECTIONS, "failover", "stampede", "batch")
 
 EPILOG = """\
 exit codes: 0 measured (targets met or not: they are read by people, see the
@@ -52,6 +53,9 @@ default run) takes about 7 s per run of each: ~40 s with 3 runs.
 `--only stampede` (issue 14's leases, not part of the default run either):
 200 callers missing one key over 2 instances, with and without leases, 5
 rounds; then GET vs GET ?lease=1 memory hits (6 rounds); about 35 s.
+`--only batch` (issue 15, not in the default run): keys/s through _mget of
+100 keys against single GETs and Webdis's /MGET/ (Debian package webdis,
+installed when missing and running as root); about 40 s.
 """
 
 

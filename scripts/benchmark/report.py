@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from scripts.benchmark.batch import batch_lines
+
 
 def _n(value: float | None, digits: int = 2) -> str:
     return "-" if value is None else f"{value:,.{digits}f}"
@@ -224,5 +226,7 @@ def render(report: dict[str, Any]) -> str:
         lines += failover_lines(report["failover"])
     if "stampede" in report:
         lines += stampede_lines(report["stampede"])
+    if "batch" in report:
+        lines += batch_lines(report["batch"])
     lines += target_lines(report["targets"])
     return "\n".join(lines)

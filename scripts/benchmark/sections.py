@@ -12,6 +12,8 @@
     stampede    (only when asked for) one redis-server, two services: N
                 callers miss one key, with and without leases; and what
                 ?lease=1 costs a memory hit
+    batch       (only when asked for) one redis-server, two services and
+                Webdis: keys/s through _mget of 100 keys (batch.py)
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Any
 
 from scripts.benchmark import invalidation
 from scripts.benchmark import workloads as wl
+from scripts.benchmark.batch import run_batch
 from scripts.benchmark.compare import Comparison, Rounds, compare, run_one
 from scripts.benchmark.failover import run_failovers
 from scripts.benchmark.load import Generator
@@ -220,5 +223,9 @@ def run_sections(procs: Processes, generators: tuple[Generator, Generator], plan
     if "stampede" in sections:
         report["stampede"] = run_stampede(procs, generators, plan.stampede, value)
     runtimes["stampede"] = time.monotonic() - started - sum(runtimes.values())
+    if "batch" in sections:
+        report["batch"] = run_batch(procs, generators[0], plan.throughput.rounds,
+                                    plan.throughput.duration_s)
+    runtimes["batch"] = time.monotonic() - started - sum(runtimes.values())
     report["section_runtimes_s"] = runtimes
     return report

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from scripts.benchmark.batch import batch_targets
+
 THROUGHPUT_TARGETS = (
     ("memory_hit_get", "GET memory hit vs bare aiohttp bytes"),
     ("redis_hit_get", "GET Redis hit vs bare aiohttp + redis-py GET"),
@@ -139,4 +141,7 @@ def evaluate(report: dict[str, Any]) -> list[dict[str, Any]]:
         found += failover_targets(report["failover"])
     if "stampede" in report:
         found += stampede_targets(report["stampede"])
+    if "batch" in report:
+        found += [target(title, measured, limit, "x", at_least=True)
+                  for title, measured, limit in batch_targets(report["batch"])]
     return found

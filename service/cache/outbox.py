@@ -39,6 +39,8 @@ class Outbox:
         # memory name -> (operation, sequence of the record)
         self._ops: dict[str, tuple[str, int]] = {}
         self._sweep: set[str] = set()
+        # Namespaces purged (DELETE /cache/{namespace}) while Redis was unavailable.
+        self._purged: set[str] = set()
         self._seq = 0
         self.overflows = 0
 
@@ -61,6 +63,14 @@ class Outbox:
                 "outbox overflowed (CACHE_OUTBOX_MAX_KEYS=%d): every key of namespaces %s "
                 "will be deleted from Redis at reconnect", self.max_keys, sorted(self._sweep),
             )
+
+    def purge(self, namespace: str) -> None:
+        """The namespace was purged without Redis: every key of it is swept
+        at reconnect, and what was recorded for it before is moot."""
+        head = f"{namespace}:"
+        for name in [name for name in self._ops if name.startswith(head)]:
+            del self._ops[name]
+        self._purged.add(namespace)
 
     def settle(self, namespace: str, key: str) -> None:
         """A later operation on the key reached Redis: nothing to replay."""
@@ -87,7 +97,7 @@ class Outbox:
         for _ in range(REPLAY_PASSES):
             ops = {name: record for name, record in self._ops.items()
                    if owns is None or owns(redis.key_of(name))}
-            sweep = self._sweep - namespaces
+            sweep = (self._sweep | self._purged) - namespaces
             if not ops and not sweep:
                 break
             commands = [_command(name, op, redis, memory, mode) for name, (op, _) in ops.items()]
@@ -102,6 +112,7 @@ class Outbox:
             namespaces |= sweep
         if others_ready:
             self._sweep -= namespaces
+            self._purged -= namespaces
         if not keys and not namespaces:
             return None
         return ReplayReport(keys, tuple(sorted(namespaces)), swept, time.perf_counter() - started)

@@ -88,6 +88,26 @@ class SharedReads:
                 flight.future.set_result(outcome)
         return stored, fresh
 
+    async def read_many(
+        self, redis: RedisTier, namespace: str, keys: list[str]
+    ) -> list[tuple[StoredValue | None, bool]] | None:
+        """A batch's Redis reads (`_mget`), all in one round trip: each
+        key's value and whether it may be kept (FillGuard, as for `read`);
+        None when Redis is unavailable. A batch neither joins single reads
+        in flight nor is joinable: it is one round trip whatever they do,
+        and it never waits behind another caller's read."""
+        names = [f"{namespace}:{key}" for key in keys]
+        fills = self._fills
+        began = [fills.begin(name) for name in names]
+        values = None
+        try:
+            values = await redis.get_many(namespace, keys)
+        finally:
+            fresh = [fills.end(name, epoch) for name, epoch in zip(names, began, strict=True)]
+        if values is None:
+            return None
+        return list(zip(values, fresh, strict=True))
+
     def changed(self, name: str) -> None:
         """`name` changed: a read in flight is neither kept nor joined."""
         self._fills.changed(name)

@@ -78,7 +78,24 @@ class RedisTier:
         replies = await self._link.execute((("GET", name), ("PTTL", name)), retries=self._retries)
         if replies is None:
             return None
-        raw, pttl = replies
+        return self._stored(*replies)
+
+    async def get_many(self, namespace: str, keys: list[str]) -> list[StoredValue | None] | None:
+        """Each key's stored value (None: a miss), or None when Redis is
+        unavailable: GET + PTTL per key, every pair in one batch, so one
+        round trip (per master in a cluster). Not MGET: a cluster refuses a
+        multi-key command across slots (CROSSSLOT), and MGET has no TTLs."""
+        commands: list[tuple[str, str]] = []
+        for key in keys:
+            name = self.key(namespace, key)
+            commands += (("GET", name), ("PTTL", name))
+        replies = await self._link.execute(commands, retries=self._retries)
+        if replies is None:
+            return None
+        return [self._stored(replies[i], replies[i + 1]) for i in range(0, len(replies), 2)]
+
+    def _stored(self, raw: bytes | None, pttl: int) -> StoredValue | None:
+        """A GET and PTTL's replies as a value (counted as a hit or a miss)."""
         if raw is None or pttl == -2:
             self._stats.redis_misses += 1
             return None
@@ -108,6 +125,11 @@ class RedisTier:
         batch = (self._end_lease(namespace, key), command)
         return await self._link.execute(batch, retries=self._retries) is not None
 
+    async def run(self, commands: list[list[Any]]) -> bool:
+        """True once Redis carried out `commands`, sent as one batch; False
+        when it is unavailable (batches of writes and deletes)."""
+        return await self._link.execute(commands, retries=self._retries) is not None
+
     def _end_lease(self, namespace: str, key: str) -> list[Any]:
         return ["DEL", self.lease_key(namespace, key)]
 
@@ -133,4 +155,12 @@ class RedisTier:
     def pattern(self, namespace: str) -> str:
         """A SCAN MATCH pattern for every key of `namespace` (the prefix's
         glob characters escaped; namespaces have none)."""
-        return "".join("\\" + c if c in "*?[]\\" else c for c in self._prefix) + f":{namespace}:*"
+        return self._glob_prefix() + f":{namespace}:*"
+
+    def lease_pattern(self, namespace: str) -> str:
+        """A SCAN MATCH pattern for every lease of `namespace`'s keys."""
+        prefix = self._glob_prefix()
+        return f"{prefix}:~lease:{{{prefix}:{namespace}:*"
+
+    def _glob_prefix(self) -> str:
+        return "".join("\\" + c if c in "*?[]\\" else c for c in self._prefix)

@@ -42,7 +42,7 @@ from service.cache.entry import Entry
 from service.cache.memory import MemoryTier
 from service.cache.outbox import DELETE, PUT, Outbox
 from service.cache.reads import SharedReads
-from service.cache.redis_tier import RedisTier
+from service.cache.redis_tier import RedisTier, StoredValue
 from service.cache.stats import CacheStats
 from service.link.session import ReplayReport, Send
 
@@ -75,6 +75,8 @@ class Write:
 
 
 class TwoTierCache:
+    """(Batches of keys: service.cache.batch, which uses the steps here.)"""
+
     def __init__(
         self,
         memory: MemoryTier,
@@ -132,6 +134,14 @@ class TwoTierCache:
             self.stats.misses += 1
             return None
         stored, keep = await self._reads.read(self.redis, namespace, key)
+        return self._settle(namespace, key, stored, keep, allow_stale)
+
+    def _settle(
+        self, namespace: str, key: str, stored: StoredValue | None, keep: bool,
+        allow_stale: bool = False,
+    ) -> Lookup | None:
+        """What a Redis read of `key` answers (counted), remembered in memory
+        when `keep` says the read may be (shared with `get_many`)."""
         if stored is None:
             self.stats.misses += 1
             return None

@@ -201,6 +201,14 @@ class Settings:
     cache_max_value_bytes: int = declared(
         "CACHE_MAX_VALUE_BYTES", _POSITIVE, 1_048_576, "larger PUT bodies get 413"
     )
+    cache_batch_max_keys: int = declared(
+        "CACHE_BATCH_MAX_KEYS", _POSITIVE, 1000,
+        "most keys in one `_mget`, `_mset` or `_mdelete` (more: 400)",
+    )
+    cache_batch_max_bytes: int = declared(
+        "CACHE_BATCH_MAX_BYTES", _POSITIVE, 16_777_216,
+        "larger `_mget`/`_mset`/`_mdelete` bodies get 413",
+    )
     cache_api_token: str | None = declared(
         "CACHE_API_TOKEN", OptionalText(), None,
         "when set, /cache/* requires `Authorization: Bearer <token>`",

@@ -108,10 +108,10 @@ def _ttl(request: web.Request, namespace_ttl_ms: int) -> int:
     return int(raw)
 
 
-async def _body(request: web.Request, limit: int) -> bytes:
+async def _body(request: web.Request, limit: int, what: str = "Values") -> bytes:
     """The request body, refused with 413 as soon as it passes `limit`."""
     too_large = BadRequest(
-        error_response(413, "too_large", f"Values are limited to {limit} bytes.")
+        error_response(413, "too_large", f"{what} are limited to {limit} bytes.")
     )
     declared = request.content_length
     if declared is not None and declared > limit:

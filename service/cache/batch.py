@@ -1,0 +1,153 @@
+"""Many keys of one namespace at once (`_mget`, `_mset`, `_mdelete`): per
+key exactly what the single operations of TwoTierCache do, with Redis's
+part of the whole batch sent as one batch through the link.
+
+    get_many ─► memory, key by key (hits answered from there)
+             ─► the misses: GET + PTTL of each, all in ONE link batch (one
+                round trip; one per master in a cluster, in parallel)
+                ─► each reply settled as a single GET settles it (stale
+                   window, FillGuard, memory fill): TwoTierCache._settle
+             Redis unavailable ─► the misses stay misses, at once
+    write_many ─► each value stamped and put in memory (as `write`)
+               ─► one batch of SET PX ─► STORED, or MEMORY_FALLBACK (outbox)
+                  (too large for memory and Redis unavailable: NOT_STORED)
+    delete_many ─► memory, then one batch of DEL lease + DEL value per key
+
+Not MGET: a Redis Cluster refuses a multi-key command whose keys are in
+different slots (CROSSSLOT), while single-key commands in one batch are
+routed per master by ClusterLink.execute; and a read needs each key's PTTL
+for the memory fill, as a single GET has it.
+
+This is TwoTierCache's other half, kept apart for size: it calls the
+cache's own steps (`_settle`, `_changed`, `_note`, `_reads`) so that a batch
+cannot drift from what the single operations promise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+from service.cache.codec import new_stamp
+from service.cache.outbox import DELETE, PUT
+from service.cache.two_tier import Lookup, Source, TwoTierCache, Write
+
+
+class NewValue(NamedTuple):
+    """One entry of a `_mset`, checked by the HTTP layer."""
+
+    key: str
+    value: bytes
+    content_type: str
+    ttl_ms: int
+
+
+async def get_many(
+    cache: TwoTierCache, namespace: str, keys: Sequence[str]
+) -> tuple[dict[str, Lookup], list[str]]:
+    """The hits by key (memory's, then Redis's) and the keys missed."""
+    hits: dict[str, Lookup] = {}
+    missed: list[str] = []
+    for key in keys:
+        entry = cache.get_memory(namespace, key)
+        if entry is None:
+            missed.append(key)
+        else:
+            hits[key] = Lookup(entry.value, entry.content_type, Source.MEMORY, entry.stamp)
+    if not missed:
+        return hits, missed
+    cache.stats.memory_misses += len(missed)
+    reads = None
+    if cache.redis is not None:
+        reads = await cache._reads.read_many(cache.redis, namespace, missed)
+    if reads is None:
+        cache.stats.misses += len(missed)
+        return hits, missed
+    misses: list[str] = []
+    for key, (stored, keep) in zip(missed, reads, strict=True):
+        found = cache._settle(namespace, key, stored, keep)
+        if found is None:
+            misses.append(key)
+        else:
+            hits[key] = found
+    return hits, misses
+
+
+async def write_many(
+    cache: TwoTierCache, namespace: str, entries: Sequence[NewValue]
+) -> dict[str, str]:
+    """Where each value landed (a Write value per key), as `write` says it."""
+    if not entries:
+        return {}
+    wall_s = cache._wall()
+    in_memory: dict[str, bool] = {}
+    commands: list[list[Any]] = []
+    for key, value, content_type, ttl_ms in entries:
+        cache._changed(f"{namespace}:{key}")
+        stamp = new_stamp(wall_s, ttl_ms)
+        # Memory first, as `write`: the Redis copy then expires later.
+        kept = in_memory[key] = cache.memory.put(
+            namespace, key, value, content_type, ttl_ms, stamp=stamp
+        )
+        if kept:
+            cache.stats.sets += 1
+        if cache.redis is not None:
+            commands.append(cache.redis.set_command(namespace, key, value, content_type, ttl_ms, stamp))
+    reached = cache.redis is not None and await cache.redis.run(commands)
+    landed: dict[str, str] = {}
+    for key, kept in in_memory.items():
+        if reached:
+            landed[key] = Write.STORED
+            if not kept:  # Redis alone holds it: drop memory's older copy
+                cache.stats.sets += 1
+                cache.memory.delete(namespace, key)
+            cache._note(namespace, key, PUT, True)
+        elif kept:
+            landed[key] = Write.MEMORY_FALLBACK
+            cache._note(namespace, key, PUT, False)
+        else:
+            landed[key] = Write.NOT_STORED
+    return landed
+
+
+async def delete_many(cache: TwoTierCache, namespace: str, keys: Sequence[str]) -> bool:
+    """False when Redis could not remove them (memory did), as `delete`.
+    Each key's lease ends first, as RedisTier.delete ends it."""
+    if not keys:
+        return True
+    cache.stats.deletes += len(keys)
+    for key in keys:
+        cache._changed(f"{namespace}:{key}")
+        cache.memory.delete(namespace, key)
+    redis = cache.redis
+    if redis is None:
+        return True
+    commands: list[list[Any]] = []
+    for key in keys:
+        commands += (["DEL", redis.lease_key(namespace, key)], redis.delete_command(namespace, key))
+    reached = await redis.run(commands)
+    for key in keys:
+        cache._note(namespace, key, DELETE, reached)
+    return reached
+
+
+def forget_namespace(cache: TwoTierCache, namespace: str) -> int:
+    """Drop this instance's memory entries of `namespace` (a purge); how many."""
+    head = f"{namespace}:"
+    names = [name for name in cache.memory.names() if name.startswith(head)]
+    for name in names:
+        cache._changed(name)
+        cache.memory.delete_by_name(name)
+    return len(names)
+
+
+def forget_redis_keys(cache: TwoTierCache, redis_keys: Sequence[bytes]) -> None:
+    """Drop the memory copies of Redis keys this instance just removed:
+    NOLOOP keeps its own changes off its invalidation stream."""
+    if cache.redis is None:
+        return
+    for redis_key in redis_keys:
+        name = cache.redis.memory_name(redis_key)
+        if name is not None:
+            cache._changed(name)
+            cache.memory.delete_by_name(name)
