@@ -5,14 +5,22 @@ Counters that already exist as projections or plain counters (the link's
 view, `CacheStats`) are not copied into prometheus-client objects on every
 request; a custom collector reads them when /metrics is scraped. Request
 durations are service/http/request_durations.py's. Each app has its own
-registry, so several apps in one process (tests) never clash.
+registry, so several apps in one process (tests) never clash; the standard
+process_* and python_* collectors of prometheus-client are registered on it
+too (they read the process at scrape time and keep no state of their own).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry
+from prometheus_client import (
+    CollectorRegistry,
+    GCCollector,
+    Info,
+    PlatformCollector,
+    ProcessCollector,
+)
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -22,6 +30,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from service.build import build
 from service.cache.stats import LeaseStats
 from service.cache.two_tier import TwoTierCache
 from service.http.request_durations import RequestDurations
@@ -31,6 +40,8 @@ from statemachine.states import State
 
 PREFIX = "roleready"
 STATES = [state.value for state in State]
+# roleready_cache_namespace_lookups_total{result}: as roleready_cache_lookups_total's.
+NAMESPACE_RESULTS = ("hit_memory", "hit_redis", "miss")
 REQUEST_DURATION_BUCKETS = (
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 )
@@ -89,6 +100,7 @@ class CacheCollector(Collector):
         yield hits
         yield misses
         yield lookups
+        yield self._namespace_lookups()
         yield CounterMetricFamily(f"{PREFIX}_cache_sets", "PUTs stored.", value=stats.sets)
         yield CounterMetricFamily(
             f"{PREFIX}_cache_coalesced_reads",
@@ -136,6 +148,28 @@ class CacheCollector(Collector):
         yield CounterMetricFamily(
             f"{PREFIX}_memory_cache_evictions", "LRU evictions.", value=memory.evictions
         )
+        yield CounterMetricFamily(
+            f"{PREFIX}_memory_cache_expirations",
+            "Memory entries found past their TTL by a lookup and dropped.",
+            value=memory.expirations,
+        )
+
+    def _namespace_lookups(self) -> Metric:
+        """GET outcomes per configured namespace (zero until the first)."""
+        stats = self._cache.stats
+        family = CounterMetricFamily(
+            f"{PREFIX}_cache_namespace_lookups",
+            "GET outcomes per namespace: answered from memory, from Redis, or a miss.",
+            labels=["namespace", "result"],
+        )
+        for namespace in sorted(self._cache.namespace_ttls_ms):
+            for result, counts in zip(
+                NAMESPACE_RESULTS,
+                (stats.namespace_memory_hits, stats.namespace_redis_hits, stats.namespace_misses),
+                strict=True,
+            ):
+                family.add_metric([namespace, result], counts.get(namespace, 0))
+        return family
 
     def _link_metrics(self) -> Iterator[Metric]:
         view = self._link.view
@@ -231,6 +265,10 @@ class Metrics:
             REQUEST_DURATION_BUCKETS,
         )
         self.registry.register(self.request_durations)
+        for standard in (ProcessCollector, PlatformCollector, GCCollector):
+            standard(registry=self.registry)
+        Info(f"{PREFIX}_build", "What this process runs: the service's, Python's and "
+             "redis-py's versions.", registry=self.registry).info(build().labels())
         self.cache_collector: CacheCollector | None = None
 
     def watch(self, cache: TwoTierCache, link: Link, leases: LeaseStats) -> CacheCollector:

@@ -6,7 +6,12 @@ locked counters); /metrics exposes them as Prometheus counters at scrape time.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+
+def _per_namespace() -> defaultdict[str, int]:
+    return defaultdict(int)
 
 
 @dataclass(slots=True)
@@ -31,6 +36,13 @@ class CacheStats:
     # them got a value. redis_hits / redis_misses count the reads sent.
     coalesced_reads: int = 0
     coalesced_hits: int = 0
+    # GET outcomes per namespace, end to end: answered from memory, answered
+    # from Redis (a coalesced or a served-stale value too), neither. Only
+    # configured namespaces ever get here (only their entries are stored,
+    # and Redis is read after the namespace is checked).
+    namespace_memory_hits: defaultdict[str, int] = field(default_factory=_per_namespace)
+    namespace_redis_hits: defaultdict[str, int] = field(default_factory=_per_namespace)
+    namespace_misses: defaultdict[str, int] = field(default_factory=_per_namespace)
 
     @property
     def hits(self) -> int:

@@ -98,6 +98,8 @@ class TwoTierCache:
         # The injected clock's wall time (epoch seconds): a PUT's stored-at.
         self._wall = wall
         self._reads = SharedReads(stats)
+        # Held here too: the memory-hit path bumps it with one dict increment.
+        self._namespace_memory_hits = stats.namespace_memory_hits
         # Told the memory name of every change, made here or heard from
         # Redis (None: everything changed); the leases' waiters listen.
         self.on_change: Callable[[str | None], None] | None = None
@@ -117,6 +119,7 @@ class TwoTierCache:
         entry = self.memory.get_by_name(f"{namespace}:{key}")
         if entry is not None:
             self.stats.memory_hits += 1
+            self._namespace_memory_hits[namespace] += 1
         return entry
 
     async def get_redis(
@@ -132,6 +135,7 @@ class TwoTierCache:
         self.stats.memory_misses += 1
         if self.redis is None:
             self.stats.misses += 1
+            self.stats.namespace_misses[namespace] += 1
             return None
         stored, keep = await self._reads.read(self.redis, namespace, key)
         return self._settle(namespace, key, stored, keep, allow_stale)
@@ -144,12 +148,15 @@ class TwoTierCache:
         when `keep` says the read may be (shared with `get_many`)."""
         if stored is None:
             self.stats.misses += 1
+            self.stats.namespace_misses[namespace] += 1
             return None
         fresh_ms = self._fresh_ms(namespace, stored.stamp)
         if fresh_ms is not None and fresh_ms <= 0:
             if not allow_stale:
                 self.stats.misses += 1
+                self.stats.namespace_misses[namespace] += 1
                 return None
+            self.stats.namespace_redis_hits[namespace] += 1
             return Lookup(stored.value, stored.content_type, Source.REDIS, stored.stamp, True)
         if keep:
             ttl_ms = self.namespace_ttls_ms[namespace]
@@ -161,6 +168,7 @@ class TwoTierCache:
                 namespace, key, stored.value, stored.content_type, ttl_ms,
                 from_redis=True, stamp=stored.stamp,
             )
+        self.stats.namespace_redis_hits[namespace] += 1
         return Lookup(stored.value, stored.content_type, Source.REDIS, stored.stamp)
 
     def _fresh_ms(self, namespace: str, stamp: Stamp | None) -> int | None:

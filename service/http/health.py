@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from aiohttp import web
+import orjson
+from aiohttp import hdrs, web
 
 from service import __version__, appkeys
+from service.build import build
+from service.http.health_json import HEALTH_JSON, health_json, wants_health_json
 from service.http.health_report import detailed_report, lease_check
 from service.http.responses import error_response, json_response
 from service.link.probe import probe
+from statemachine.clock import iso_utc
 
 DEFAULT_EVENTS_LIMIT = 100
 
@@ -25,14 +29,27 @@ async def readiness(request: web.Request) -> web.Response:
 
 
 async def detailed(request: web.Request) -> web.Response:
-    """The guide's document; always 200, bounded by the command timeout."""
-    link = request.app[appkeys.LINK]
-    result = await probe(link, request.app[appkeys.SETTINGS].redis_command_timeout_ms / 1000)
-    report = detailed_report(request.app[appkeys.CACHE], link.view, link.state, link.enabled, result)
+    """The guide's document, or with `Accept: application/health+json` the
+    IETF draft's (service.http.health_json); always 200, bounded by the
+    command timeout."""
+    app = request.app
+    link = app[appkeys.LINK]
+    result = await probe(link, app[appkeys.SETTINGS].redis_command_timeout_ms / 1000)
+    if wants_health_json(request.headers.get(hdrs.ACCEPT)):
+        document = health_json(
+            build(), app[appkeys.CACHE], link.view, link.state, link.enabled, result,
+            link.topology(), app[appkeys.READINESS].draining, iso_utc(app[appkeys.CLOCK].wall()),
+        )
+        return web.Response(body=orjson.dumps(document), headers={
+            hdrs.CONTENT_TYPE: HEALTH_JSON, hdrs.VARY: hdrs.ACCEPT,
+        })
+    report = detailed_report(app[appkeys.CACHE], link.view, link.state, link.enabled, result)
     # Where the link is: the guide's fields stay as they are, this is added.
     report["checks"]["redis"]["topology"] = link.topology()
-    report["checks"]["cache"]["leases"] = lease_check(request.app[appkeys.LEASES].stats)
-    return json_response(report)
+    report["checks"]["cache"]["leases"] = lease_check(app[appkeys.LEASES].stats)
+    response = json_response(report)
+    response.headers[hdrs.VARY] = hdrs.ACCEPT  # the same URL answers health+json too
+    return response
 
 
 async def events(request: web.Request) -> web.Response:
@@ -61,6 +78,7 @@ async def status(request: web.Request) -> web.Response:
                 "url": settings.redis_url_redacted or None,
             },
             "namespaces": sorted(settings.namespace_ttls_ms),
+            "build": build().as_json(),
         }
     )
 
