@@ -62,6 +62,7 @@ async def get_many(
         reads = await cache._reads.read_many(cache.redis, namespace, missed)
     if reads is None:
         cache.stats.misses += len(missed)
+        cache.stats.namespace_misses[namespace] += len(missed)
         return hits, missed
     misses: list[str] = []
     for key, (stored, keep) in zip(missed, reads, strict=True):

@@ -33,6 +33,12 @@ async def test_process_and_python_collectors_in_every_app(app_client: StartClien
             assert name in names, name
 
 
+async def test_memory_only_batch_misses_are_counted(app_client: StartClient) -> None:
+    client = await app_client("")
+    await client.post("/cache/default/_mget", json={"keys": ["x", "y"]})
+    assert (await _metrics(client))[_lookups("default", "miss")] == 2
+
+
 async def test_memory_expirations_are_counted(app_client: StartClient) -> None:
     clock = FakeClock()
     client = await app_client("", clock=clock)
@@ -63,9 +69,14 @@ async def test_per_namespace_lookups_move(app_client: StartClient, redis_server:
     await client.get("/cache/default/a")  # Redis
     await client.get("/cache/job_analysis/none")  # miss
     await client.get("/cache/nope/x")  # unknown namespace: not counted
+    # A batch counts each key as a GET would.
+    await client.put("/cache/ats_score/b", data=b"2")
+    mget = await client.post("/cache/ats_score/_mget", json={"keys": ["b", "c"]})
+    assert mget.status == 200
     after = await _metrics(client)
     assert after[_lookups("default", "hit_memory")] == 2
     assert after[_lookups("default", "hit_redis")] == 1
     assert after[_lookups("default", "miss")] == 0
     assert after[_lookups("job_analysis", "miss")] == 1
+    assert (after[_lookups("ats_score", "hit_memory")], after[_lookups("ats_score", "miss")]) == (1, 1)
     assert not any(dict(labels).get("namespace") == "nope" for _, labels in after)
