@@ -30,7 +30,6 @@ through the outbox rules like any write made in an outage.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 import secrets
 from dataclasses import dataclass
