@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"roleready-cache: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     report = startup_report(settings, os.environ)
     for line in report.lines:
         log.info("%s", line)

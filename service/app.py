@@ -51,7 +51,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     token = api_token(settings, clock.monotonic)
     if isinstance(token, TokenFile):
         app[appkeys.TOKEN_FILE] = token  # the server re-reads it on SIGHUP
-    mount_routes(app, declared, registry, token)
+    mount_routes(
+        app, declared, registry, token,
+        max_inflight=settings.http_max_inflight, access_log=settings.access_log,
+    )
     return app
 
 

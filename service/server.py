@@ -7,6 +7,16 @@ On a signal, readiness turns 503 first, so load balancers stop sending new
 traffic during SHUTDOWN_DRAIN_MS; then the listener closes, in-flight
 requests get up to SHUTDOWN_TIMEOUT_S to finish, and the cleanup contexts
 close Redis.
+
+Slow clients: aiohttp has no timeout for request headers, but its keep-alive
+timer (HTTP_KEEPALIVE_TIMEOUT_MS) starts when a connection opens and again
+after each answer, and bytes arriving do not restart it; when it fires on a
+connection that has not delivered a complete request, the connection is
+closed. So a connection that never finishes its headers is closed that long
+after it opened (or after its previous answer); a body that does not arrive
+within HTTP_BODY_TIMEOUT_MS is answered 408 by the cache API, and the
+connection closed at most HTTP_BODY_TIMEOUT_MS later (aiohttp's lingering
+read of the rest). aiohttp's default keep-alive for a bare AppRunner is 3630 s.
 """
 
 from __future__ import annotations
@@ -29,7 +39,14 @@ SHUTDOWN_TIMEOUT_S = 10.0
 
 async def serve(settings: Settings) -> None:
     app = create_app(settings)
-    runner = web.AppRunner(app, shutdown_timeout=SHUTDOWN_TIMEOUT_S, access_log=None)
+    runner = web.AppRunner(
+        app, shutdown_timeout=SHUTDOWN_TIMEOUT_S, access_log=None,
+        keepalive_timeout=settings.http_keepalive_timeout_ms / 1000,
+        # After an early answer (408, 413) aiohttp keeps reading what the
+        # client still sends, so that it can read the answer rather than be
+        # reset: for as long as a body may take, not aiohttp's fixed 10 s.
+        lingering_time=settings.http_body_timeout_ms / 1000,
+    )
     await runner.setup()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

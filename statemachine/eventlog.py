@@ -6,6 +6,10 @@ streak, each saying how many were suppressed); losing the link logs one
 WARNING that the memory cache is serving; giving up logs one WARNING per
 streak (later failed probes only DEBUG); ``ready`` logs INFO and ends the
 streak.
+
+Each line also carries its facts as `extra=` fields (state, error_kind,
+suppressed, ...), which a structured formatter (LOG_FORMAT=json) writes as
+fields of their own; the text of the lines does not change.
 """
 
 from __future__ import annotations
@@ -41,18 +45,27 @@ class LinkEventLogger:
         elif isinstance(event, Connected):
             self.throttle.reset()
             self._gave_up_announced = False
-            self.logger.info("Redis ready (%s -> %s)", event.source, event.dest)
+            self.logger.info(
+                "Redis ready (%s -> %s)", event.source, event.dest,
+                extra={"state": event.dest, "from_state": event.source},
+            )
         elif isinstance(event, GaveUp) and not self._gave_up_announced:
             self._gave_up_announced = True
             self.logger.warning(
                 "Redis still unavailable after %d failed attempts; probing every %.3g s",
                 event.failed_attempts,
                 event.probe_in_s,
+                extra={
+                    "state": event.dest,
+                    "failed_attempts": event.failed_attempts,
+                    "probe_in_s": event.probe_in_s,
+                },
             )
         elif self.logger.isEnabledFor(logging.DEBUG):
             # Guarded: to_dict formats a timestamp, wasted when DEBUG is off.
             self.logger.debug(
-                "Redis link %s: %s", type(event).__name__, event.to_dict()
+                "Redis link %s: %s", type(event).__name__, event.to_dict(),
+                extra={"state": event.dest, "event": type(event).__name__},
             )
 
     def _error(self, event: ErrorSeen) -> None:
@@ -64,6 +77,11 @@ class LinkEventLogger:
                 event.source,
                 event.message,
                 suppressed,
+                extra={
+                    "state": event.source,
+                    "error_kind": event.kind.value,
+                    "suppressed": suppressed,
+                },
             )
         if event.dest == State.ERROR and event.source in _FALLBACK_SOURCES:
-            self.logger.warning(FALLBACK_MESSAGE)
+            self.logger.warning(FALLBACK_MESSAGE, extra={"state": event.dest})

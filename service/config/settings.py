@@ -49,6 +49,7 @@ T = TypeVar("T")
 __all__ = ["LOG_LEVELS", "SETTINGS", "VARIABLES", "Settings", "namespace_of"]
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+LOG_FORMATS = ("text", "json")
 _WHOLE = Integer(minimum=0)
 _POSITIVE = Integer(minimum=1)
 
@@ -233,6 +234,29 @@ class Settings:
     )
     log_level: str = declared(
         "LOG_LEVEL", Choice(LOG_LEVELS), "INFO", "logging threshold"
+    )
+    log_format: str = declared(
+        "LOG_FORMAT", Choice(LOG_FORMATS), "text",
+        "`text` lines, or `json`: one object per line with the request id and the "
+        "link's state, error kind and suppressed count as fields",
+    )
+    access_log: bool = declared(
+        "ACCESS_LOG", Flag(), False, "log one line per request (in LOG_FORMAT)"
+    )
+    http_body_timeout_ms: int = declared(
+        "HTTP_BODY_TIMEOUT_MS", _POSITIVE, 10_000,
+        "a request body not received in full by then: 408, connection closed, nothing stored",
+    )
+    http_max_inflight: int = declared(
+        "HTTP_MAX_INFLIGHT", _POSITIVE, 1024,
+        "cache requests in progress beyond which /cache/ answers 503 `overloaded` "
+        "(/health*, /metrics exempt)",
+    )
+    http_keepalive_timeout_ms: int = declared(
+        "HTTP_KEEPALIVE_TIMEOUT_MS", _POSITIVE, 75_000,
+        "an idle connection, or one whose request headers are unfinished, is closed "
+        "this long after it opened or after its last answer (keep it above the load "
+        "balancer's idle timeout)",
     )
 
     @property

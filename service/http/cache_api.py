@@ -10,6 +10,7 @@ unambiguous).
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 from aiohttp import hdrs, web
@@ -30,7 +31,7 @@ from service.http.lease_api import (
     release,
     stale_lease,
 )
-from service.http.request_layer import FastAnswer, FastPath, fast_path
+from service.http.request_layer import SERVER, FastAnswer, FastPath, fast_path
 from service.http.responses import error_response
 
 # RFC 3986 unreserved characters plus ':' (keys often carry ids like "job:42").
@@ -109,13 +110,31 @@ def _ttl(request: web.Request, namespace_ttl_ms: int) -> int:
 
 
 async def _body(request: web.Request, limit: int, what: str = "Values") -> bytes:
-    """The request body, refused with 413 as soon as it passes `limit`."""
+    """The request body, refused with 413 as soon as it passes `limit`, and
+    with 408 (closing the connection) when it has not all arrived within
+    HTTP_BODY_TIMEOUT_MS."""
     too_large = BadRequest(
         error_response(413, "too_large", f"{what} are limited to {limit} bytes.")
     )
     declared = request.content_length
     if declared is not None and declared > limit:
         raise too_large
+    if request.content.is_eof():  # all here already (the usual case): no timer
+        return await _read_body(request, limit, too_large)
+    timeout_ms = request.app[appkeys.SETTINGS].http_body_timeout_ms
+    try:
+        async with asyncio.timeout(timeout_ms / 1000):
+            return await _read_body(request, limit, too_large)
+    except TimeoutError:
+        response = error_response(
+            408, "request_timeout",
+            f"The body did not arrive in full within {timeout_ms} ms; nothing was stored.",
+        )
+        response.force_close()
+        raise BadRequest(response) from None
+
+
+async def _read_body(request: web.Request, limit: int, too_large: BadRequest) -> bytes:
     chunks: list[bytes] = []
     size = 0
     while chunk := await request.content.readany():
@@ -135,7 +154,7 @@ def hit_headers(content_type: str, source: str, degraded: bool) -> CIMultiDict[s
     if template is None:
         if len(_hit_header_templates) >= MAX_HEADER_TEMPLATES:
             _hit_header_templates.clear()
-        headers = {hdrs.CONTENT_TYPE: content_type, X_CACHE: source}
+        headers = {hdrs.CONTENT_TYPE: content_type, X_CACHE: source, hdrs.SERVER: SERVER}
         if degraded:
             headers[X_CACHE_DEGRADED] = REDIS_UNAVAILABLE
         template = _hit_header_templates[(content_type, source, degraded)] = CIMultiDict(headers)

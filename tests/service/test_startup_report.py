@@ -119,7 +119,7 @@ def test_main_logs_the_report_then_serves(
 
     levels: list[str] = []
     monkeypatch.setattr(entry, "serve", serve)
-    monkeypatch.setattr(entry, "configure_logging", levels.append)
+    monkeypatch.setattr(entry, "configure_logging", lambda level, log_format: levels.append(level))
     for name in [n for n in os.environ if n.startswith(("REDIS_", "CACHE_"))]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("CACHE_DEFUALT_TTL_MS", "1000")
