@@ -45,6 +45,8 @@ REDIS_TOKEN, MEMORY_TOKEN = "r", "m"
 # A value seen in Redis but not read back (it went away in between): look
 # again after this long rather than spin.
 RECHECK_S = 0.05
+# Per-process leases kept before those that ran out are swept away.
+LOCAL_SWEEP_AT = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +82,11 @@ class Leases:
         self._duration_ms = duration_ms
         self._clock = clock
         self.stats = stats
-        # name -> the event its waiters await; replaced once set.
+        # name -> the event its waiters await; replaced once set, dropped
+        # when the last caller of `miss` for the name is done (no leak for
+        # keys whose lease simply runs out).
         self._signals: dict[str, asyncio.Event] = {}
+        self._callers: dict[str, int] = {}
         # Leases of this process while Redis is unavailable: name -> (token, ends at).
         self._local: dict[str, tuple[str, float]] = {}
         cache.on_change = self.changed
@@ -92,6 +97,17 @@ class Leases:
         """After a miss: a token, the value once its holder stored it, or
         Pending when `wait_ms` ran out first."""
         name = f"{namespace}:{key}"
+        self._callers[name] = self._callers.get(name, 0) + 1
+        try:
+            return await self._miss(namespace, key, name, wait_ms)
+        finally:
+            left = self._callers.pop(name) - 1
+            if left:
+                self._callers[name] = left
+            else:
+                self._signals.pop(name, None)
+
+    async def _miss(self, namespace: str, key: str, name: str, wait_ms: int) -> LeaseAnswer:
         # The caller's wait is real time, as the timers that end it (the
         # lease's own duration is on the injected clock, as all expiries).
         loop = asyncio.get_running_loop()
@@ -158,6 +174,10 @@ class Leases:
         if held is not None and held[1] > now:
             return None, max(1, int((held[1] - now) * 1000))
         token = MEMORY_TOKEN + secrets.token_urlsafe(18)
+        if len(self._local) >= LOCAL_SWEEP_AT:
+            # Leases that ran out stay until their key is touched: in a long
+            # outage over many keys, drop them now and then.
+            self._local = {n: lease for n, lease in self._local.items() if lease[1] > now}
         self._local[name] = (token, now + self._duration_ms / 1000)
         return token, None
 

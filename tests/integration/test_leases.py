@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 
+from service import appkeys
 from tests.support.redis_server import RedisServer
 from tests.support.waiting import eventually, link_state, ready_client
 
@@ -70,6 +71,9 @@ async def test_a_dead_holder_is_replaced_once_its_lease_runs_out(
     assert time.monotonic() - started >= 0.4  # not before the lease ran out
     # The others waited on for the new holder, who never PUT either.
     assert {w.headers[LEASE] for w in waiters if w not in took_over} == {"pending"}
+    for client in (a, b):  # nothing kept for a key nobody waits on any more
+        leases = client.app[appkeys.LEASES]
+        assert (leases._signals, leases._callers) == ({}, {})
     stats = [(await (await c.get("/health/detailed")).json())["checks"]["cache"]["leases"]
              for c in (a, b)]
     assert sum(s["expired"] for s in stats) == 1 and sum(s["takenOver"] for s in stats) == 1
