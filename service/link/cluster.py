@@ -169,9 +169,14 @@ class ClusterLink:
         return replies
 
     async def first_connect(self, timeout_s: float) -> None:
-        """Give a cluster that has never been ready (the map and every
-        master) up to `timeout_s` to become so; return at once otherwise."""
-        if not self._became_ready.is_set():
+        """Give a cluster still making its first connects (the map, or a
+        master's first attempt) up to `timeout_s` to be ready; return at once
+        otherwise (a master that failed its first attempt is not waited for
+        on every health check)."""
+        first = (State.DISCONNECTED, State.CONNECTING)
+        connecting = self.lifecycle.state in first or any(
+            node.state in first for node in self.nodes.values())
+        if not self._became_ready.is_set() and connecting:
             self._wake.set()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(timeout_s):
