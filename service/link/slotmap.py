@@ -36,6 +36,9 @@ class SlotMap:
         self._options = options
         self._slots: list[str | None] = [None] * REDIS_CLUSTER_HASH_SLOTS
         self.replicas: dict[str, list[str]] = {}
+        # Slots per master, counted when the map is learnt (health and
+        # /metrics read it at every scrape).
+        self._counts: dict[str, int] = {}
         self.refreshes = 0
 
     def master_of(self, key: bytes | str) -> str | None:
@@ -46,16 +49,16 @@ class SlotMap:
         return sorted(self.replicas)
 
     def slot_counts(self) -> dict[str, int]:
-        counts = dict.fromkeys(self.replicas, 0)
-        for master in self._slots:
-            if master is not None:
-                counts[master] = counts.get(master, 0) + 1
-        return counts
+        return dict(self._counts)
 
     def moved(self, slot: int, master: str) -> None:
         """A MOVED reply named the slot's new master: follow it at once
         (the full refresh that the link asks for next may take longer)."""
+        previous = self._slots[slot]
+        if previous is not None:
+            self._counts[previous] -= 1
         self._slots[slot] = master
+        self._counts[master] = self._counts.get(master, 0) + 1
         self.replicas.setdefault(master, [])
 
     async def refresh(self) -> None:
@@ -69,10 +72,13 @@ class SlotMap:
             await manager.initialize()
             slots: list[str | None] = [None] * REDIS_CLUSTER_HASH_SLOTS
             replicas: dict[str, list[str]] = {}
+            counts: dict[str, int] = {}
             for slot, nodes in manager.slots_cache.items():
                 master = nodes[0].name
                 slots[slot] = master
-                replicas[master] = sorted(node.name for node in nodes[1:])
+                if master not in replicas:  # one node list per range: sort it once
+                    replicas[master] = sorted(node.name for node in nodes[1:])
+                counts[master] = counts.get(master, 0) + 1
             for node in manager.nodes_cache.values():
                 self._known[node.name] = (node.host, int(node.port))
         finally:
@@ -80,5 +86,5 @@ class SlotMap:
             # ran, which would also fetch COMMAND (~100 KB) at every refresh.
             await manager.aclose()
             await manager.aclose("startup_nodes")
-        self._slots, self.replicas = slots, replicas
+        self._slots, self.replicas, self._counts = slots, replicas, counts
         self.refreshes += 1
