@@ -5,7 +5,7 @@ its default action: it ends the process).
 
 On a signal, readiness turns 503 first, so load balancers stop sending new
 traffic during SHUTDOWN_DRAIN_MS; then the listener closes, in-flight
-requests get up to SHUTDOWN_TIMEOUT_S to finish, and the cleanup contexts
+requests get up to SHUTDOWN_TIMEOUT_MS to finish, and the cleanup contexts
 close Redis.
 
 Slow clients: aiohttp has no timeout for request headers, but its keep-alive
@@ -34,13 +34,12 @@ from service.config import Settings
 from service.http.api_token import TokenFile
 
 log = logging.getLogger("roleready.server")
-SHUTDOWN_TIMEOUT_S = 10.0
 
 
 async def serve(settings: Settings) -> None:
     app = create_app(settings)
     runner = web.AppRunner(
-        app, shutdown_timeout=SHUTDOWN_TIMEOUT_S, access_log=None,
+        app, shutdown_timeout=settings.shutdown_timeout_ms / 1000, access_log=None,
         keepalive_timeout=settings.http_keepalive_timeout_ms / 1000,
         # After an early answer (408, 413) aiohttp keeps reading what the
         # client still sends, so that it can read the answer rather than be

@@ -32,7 +32,8 @@ ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 15.0
 # Variables the service reads: the machine's own values never leak into a run.
 SERVICE_VARIABLE_PREFIXES = ("REDIS_", "CACHE_")
-SERVICE_VARIABLES = ("HOST", "PORT", "LOG_LEVEL", "JOURNAL_CAPACITY", "SHUTDOWN_DRAIN_MS")
+SERVICE_VARIABLES = ("HOST", "PORT", "LOG_LEVEL", "JOURNAL_CAPACITY", "SHUTDOWN_DRAIN_MS",
+                     "SHUTDOWN_TIMEOUT_MS")
 STOP_TIMEOUT_S = 10.0
 # A cluster node's bus listens on its port + 10000, which must be a valid port.
 CLUSTER_BUS_OFFSET = 10000
@@ -236,7 +237,7 @@ class Processes:
         """`python -m service`; with wait=False, call wait_answering() later."""
         port = free_port()
         full_env = {**_scrubbed_environ(), "HOST": "127.0.0.1", "PORT": str(port),
-                    "LOG_LEVEL": "WARNING", **env}
+                    "LOG_LEVEL": "WARNING", "SHUTDOWN_DRAIN_MS": "0", **env}
         process = HttpProcess(name, [sys.executable, "-m", "service"],
                               self.run_dir / f"{name}.log", "/health", env=full_env, port=port,
                               cwd=root or self.service_root, cpus=self.placement.servers)

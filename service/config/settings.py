@@ -229,8 +229,13 @@ class Settings:
         "JOURNAL_CAPACITY", _POSITIVE, 1000, "connection events kept for /health/events"
     )
     shutdown_drain_ms: int = declared(
-        "SHUTDOWN_DRAIN_MS", _WHOLE, 0,
-        "after SIGTERM, how long readiness answers 503 before the listener closes",
+        "SHUTDOWN_DRAIN_MS", _WHOLE, 5000,
+        "after SIGTERM, how long readiness answers 503 before the listener closes "
+        "(long enough for a load balancer's readiness probes to take the instance out)",
+    )
+    shutdown_timeout_ms: int = declared(
+        "SHUTDOWN_TIMEOUT_MS", _WHOLE, 10_000,
+        "after the listener closes, how long requests in progress may take to finish",
     )
     log_level: str = declared(
         "LOG_LEVEL", Choice(LOG_LEVELS), "INFO", "logging threshold"

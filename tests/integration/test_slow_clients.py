@@ -89,6 +89,24 @@ def test_a_trickling_body_gets_408_within_the_timeout_and_stores_nothing(
     assert http_get(service.base_url + "/cache/default/slow")[0] == 404
 
 
+def test_shutdown_waits_shutdown_timeout_ms_for_a_request_in_progress_then_exits_cleanly(
+    service_process: Callable[..., ServiceProcess],
+) -> None:
+    # The body would be waited for 60 s; the shutdown gives it 0.3 s. With
+    # one request allowed in progress, a 503 shows that the PUT holds it.
+    service = service_process(
+        **MEMORY_ONLY, HTTP_BODY_TIMEOUT_MS="60000", SHUTDOWN_TIMEOUT_MS="300",
+        HTTP_MAX_INFLIGHT="1",
+    )
+    with _start_slow_put(service, "cut"):
+        deadline = time.monotonic() + 3
+        while _status(service, "GET", "/cache/default/other")[0] != 503:
+            assert time.monotonic() < deadline, "the PUT never reached its handler"
+        # With the old fixed 10 s, this wait would time out.
+        assert service.terminate(timeout=6) == 0
+    assert "stopped" in service.log()
+
+
 def test_beyond_max_inflight_cache_routes_answer_503_and_health_still_answers(
     service_process: Callable[..., ServiceProcess],
 ) -> None:

@@ -35,6 +35,9 @@ class ServiceProcess:
             "HOST": "127.0.0.1",
             "PORT": str(self.port),
             "LOG_LEVEL": "INFO",
+            # Tests stop many services: no load balancer to drain for, unless
+            # a test asks for it.
+            "SHUTDOWN_DRAIN_MS": "0",
             **env,
         }
         self.log_path = log_path
