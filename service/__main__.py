@@ -1,7 +1,8 @@
 """`python -m service` and the `roleready-cache` console script.
 
 The command line only asks for help: everything else is configured by
-environment variables. ``--help`` is answered before the environment is
+environment variables. WORKERS=1 (the default) serves from this process
+(service.server); more hands the port to gunicorn (service.workers). ``--help`` is answered before the environment is
 read, so it works even when a variable is malformed, and it never starts
 the server or touches Redis.
 """
@@ -17,6 +18,7 @@ import textwrap
 
 from service.config import ConfigError, Settings, startup_report
 from service.config.docs import help_text
+from service.eventloop import loop_factory
 from service.logs import configure_logging
 from service.server import serve
 
@@ -46,7 +48,13 @@ def main(argv: list[str] | None = None) -> int:
         log.info("%s", line)
     for warning in report.warnings:
         log.warning("%s", warning)
-    asyncio.run(serve(settings))
+    if settings.workers > 1:
+        # Imported here: gunicorn is only needed, and only loaded, with workers.
+        from service.workers.gunicorn_app import run_workers
+
+        return run_workers(settings)
+    with asyncio.Runner(loop_factory=loop_factory(settings.event_loop)) as runner:
+        runner.run(serve(settings))
     return 0
 
 

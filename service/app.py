@@ -29,10 +29,16 @@ from service.http.api_token import TokenFile, api_token
 from service.http.request_layer import mount_routes
 from service.link.assembly import build_link
 from service.readiness import Readiness
+from service.workers.exposition import worker_exposition
+from service.workers.peers import Peers, serve_peers
 from statemachine.clock import Clock
 
 
-def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
+def create_app(
+    settings: Settings, *, clock: Clock | None = None, peers: Peers | None = None
+) -> web.Application:
+    """The app; `peers` (a gunicorn worker's slot and siblings) makes /metrics
+    and /health/detailed describe the whole instance."""
     registry = Metrics()
     app = web.Application()
     app[appkeys.SETTINGS] = settings
@@ -41,6 +47,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app[appkeys.METRICS] = registry
     app.cleanup_ctx.append(redis_link_context)
     app.cleanup_ctx.append(cache_context)
+    if peers is not None:
+        app[appkeys.PEERS] = peers
+        app.cleanup_ctx.append(peers_context)
     # The modules declare their routes on a router of their own; mount_routes
     # copies them onto the app with the per-request layer around each handler.
     declared = web.UrlDispatcher()
@@ -102,3 +111,20 @@ async def cache_context(app: web.Application) -> AsyncIterator[None]:
     link.listener = None
     await purges.close()
     memory.clear()
+
+
+async def peers_context(app: web.Application) -> AsyncIterator[None]:
+    """This worker's socket, where its siblings ask for its figures."""
+    metrics = app[appkeys.METRICS]
+
+    async def answer(kind: str) -> bytes:
+        if kind == "metrics":
+            return worker_exposition(metrics)
+        if kind == "health":
+            return await health.worker_health(app)
+        return b""
+
+    server = await serve_peers(app[appkeys.PEERS], answer)
+    yield
+    server.close()
+    await server.wait_closed()

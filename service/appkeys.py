@@ -16,6 +16,7 @@ from service.config import Settings
 from service.http.api_token import TokenFile
 from service.link.interface import Link
 from service.readiness import Readiness
+from service.workers.peers import Peers
 from statemachine.clock import Clock
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -28,3 +29,5 @@ PURGES = web.AppKey("purges", Purges)
 METRICS = web.AppKey("metrics", Metrics)
 # Only set when CACHE_API_TOKEN_FILE is.
 TOKEN_FILE = web.AppKey("api_token_file", TokenFile)
+# Only set with WORKERS > 1: this worker's slot and where its siblings listen.
+PEERS = web.AppKey("peers", Peers)

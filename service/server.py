@@ -1,7 +1,8 @@
 """Run the application until SIGTERM/SIGINT, then drain and shut down.
 
 SIGHUP re-reads CACHE_API_TOKEN_FILE when it is set (otherwise SIGHUP keeps
-its default action: it ends the process).
+its default action: it ends the process). This is the one-process path
+(WORKERS=1); service/workers/ runs several with the same runner and drain.
 
 On a signal, readiness turns 503 first, so load balancers stop sending new
 traffic during SHUTDOWN_DRAIN_MS; then the listener closes, in-flight
@@ -31,6 +32,7 @@ from aiohttp import web
 from service import appkeys
 from service.app import create_app
 from service.config import Settings
+from service.eventloop import loop_name
 from service.http.api_token import TokenFile
 
 log = logging.getLogger("roleready.server")
@@ -38,14 +40,7 @@ log = logging.getLogger("roleready.server")
 
 async def serve(settings: Settings) -> None:
     app = create_app(settings)
-    runner = web.AppRunner(
-        app, shutdown_timeout=settings.shutdown_timeout_ms / 1000, access_log=None,
-        keepalive_timeout=settings.http_keepalive_timeout_ms / 1000,
-        # After an early answer (408, 413) aiohttp keeps reading what the
-        # client still sends, so that it can read the answer rather than be
-        # reset: for as long as a body may take, not aiohttp's fixed 10 s.
-        lingering_time=settings.http_body_timeout_ms / 1000,
-    )
+    runner = make_runner(app, settings)
     await runner.setup()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -53,32 +48,50 @@ async def serve(settings: Settings) -> None:
         loop.add_signal_handler(signum, stop.set)
     token_file = app.get(appkeys.TOKEN_FILE)
     if token_file is not None:
-        loop.add_signal_handler(signal.SIGHUP, _reload, token_file)
+        loop.add_signal_handler(signal.SIGHUP, reload_token, token_file)
     try:
         site = web.TCPSite(runner, settings.host, settings.port)
         await site.start()
-        _freeze_start_up_objects()
+        freeze_start_up_objects()
         log.info(
-            "serving on http://%s:%d (redis: %s)",
+            "serving on http://%s:%d (redis: %s; event loop: %s)",
             settings.host,
             settings.port,
             settings.redis_url_redacted or "disabled, memory only",
+            loop_name(loop),
         )
         await stop.wait()
-        app[appkeys.READINESS].start_draining()
-        log.info("draining for %d ms before shutdown", settings.shutdown_drain_ms)
-        await asyncio.sleep(settings.shutdown_drain_ms / 1000)
+        await drain(app, settings)
     finally:
         await runner.cleanup()
         log.info("stopped")
 
 
-def _reload(token_file: TokenFile) -> None:
+def make_runner(app: web.Application, settings: Settings) -> web.AppRunner:
+    """The runner with this service's timeouts (shared with the workers)."""
+    return web.AppRunner(
+        app, shutdown_timeout=settings.shutdown_timeout_ms / 1000, access_log=None,
+        keepalive_timeout=settings.http_keepalive_timeout_ms / 1000,
+        # After an early answer (408, 413) aiohttp keeps reading what the
+        # client still sends, so that it can read the answer rather than be
+        # reset: for as long as a body may take, not aiohttp's fixed 10 s.
+        lingering_time=settings.http_body_timeout_ms / 1000,
+    )
+
+
+async def drain(app: web.Application, settings: Settings) -> None:
+    """Readiness 503 for SHUTDOWN_DRAIN_MS while the listener still serves."""
+    app[appkeys.READINESS].start_draining()
+    log.info("draining for %d ms before shutdown", settings.shutdown_drain_ms)
+    await asyncio.sleep(settings.shutdown_drain_ms / 1000)
+
+
+def reload_token(token_file: TokenFile) -> None:
     log.info("SIGHUP: re-reading CACHE_API_TOKEN_FILE")
     token_file.reload()
 
 
-def _freeze_start_up_objects() -> None:
+def freeze_start_up_objects() -> None:
     """Keep what start-up built (modules, the app, ~50k objects) out of GC passes.
 
     They live as long as the process, yet every full collection traversed

@@ -40,6 +40,7 @@ from service.config.values import (
     OptionalText,
     RedisUrl,
     SecretFile,
+    WorkerCount,
     redact_url,
 )
 from statemachine.backoff import BackoffPolicy
@@ -50,6 +51,7 @@ __all__ = ["LOG_LEVELS", "SETTINGS", "VARIABLES", "Settings", "namespace_of"]
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 LOG_FORMATS = ("text", "json")
+EVENT_LOOPS = ("uvloop", "asyncio")
 _WHOLE = Integer(minimum=0)
 _POSITIVE = Integer(minimum=1)
 
@@ -236,6 +238,22 @@ class Settings:
     shutdown_timeout_ms: int = declared(
         "SHUTDOWN_TIMEOUT_MS", _WHOLE, 10_000,
         "after the listener closes, how long requests in progress may take to finish",
+    )
+    workers: int = declared(
+        "WORKERS", WorkerCount(), 1,
+        "worker processes serving the one port (gunicorn); `auto` = the CPUs this "
+        "process may use; each worker has its own memory tier (README: Workers)",
+    )
+    event_loop: str = declared(
+        "EVENT_LOOP", Choice(EVENT_LOOPS), "uvloop",
+        "`uvloop`, or `asyncio` for the standard library's loop (uvloop falls back "
+        "to it, with a warning, where it is not installed)",
+    )
+    worker_tmp_dir: str | None = declared(
+        "WORKER_TMP_DIR", OptionalText(), None,
+        "with WORKERS > 1: a writable directory for gunicorn's heartbeat files and "
+        "the workers' sockets (on a read-only root: an emptyDir or /dev/shm)",
+        shown_default="/dev/shm if writable, else the system temp dir",
     )
     log_level: str = declared(
         "LOG_LEVEL", Choice(LOG_LEVELS), "INFO", "logging threshold"

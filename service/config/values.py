@@ -8,8 +8,11 @@ is the type and bounds that ``--help`` shows next to the variable.
 
 from __future__ import annotations
 
+import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Generic, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
@@ -26,6 +29,7 @@ __all__ = [
     "OptionalText",
     "RedisUrl",
     "SecretFile",
+    "WorkerCount",
     "read_secret_file",
     "redact_url",
 ]
@@ -195,6 +199,40 @@ class OptionalText(Kind[str | None]):
 
     def describe(self) -> str:
         return "text; empty = unset"
+
+
+@dataclass(frozen=True)
+class WorkerCount(Kind[int]):
+    """A number of worker processes, or `auto`: the CPUs this process may use."""
+
+    @property
+    def blank_is_default(self) -> bool:
+        return True
+
+    def parse(self, raw: str) -> int:
+        text = raw.strip().lower()
+        if text == "auto":
+            return usable_cpus()
+        if not text.isdigit() or int(text) < 1:
+            raise ValueError(f"expected a whole number >= 1 or auto, got {raw!r}")
+        return int(text)
+
+    def describe(self) -> str:
+        return "whole number >= 1, or auto"
+
+
+def usable_cpus(cgroup: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
+    """CPUs this process may run on: its affinity mask, lowered by a cgroup v2
+    CPU quota (a container's CPU limit, which the mask does not show)."""
+    count = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    count = count or 1
+    try:
+        quota, period = cgroup.read_text().split()[:2]
+    except (OSError, ValueError):
+        return count
+    if quota == "max":
+        return count
+    return max(1, min(count, math.ceil(int(quota) / int(period))))
 
 
 def read_secret_file(path: str) -> str:

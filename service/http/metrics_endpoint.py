@@ -1,4 +1,5 @@
-"""GET /metrics: Prometheus text exposition of the app's registry."""
+"""GET /metrics: Prometheus text exposition of the app's registry (with
+workers, of the whole instance: service.workers.exposition)."""
 
 from __future__ import annotations
 
@@ -7,17 +8,22 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from service import appkeys
 from service.link.probe import probe
+from service.workers.exposition import instance_exposition
 
 
 async def metrics(request: web.Request) -> web.Response:
-    registry = request.app[appkeys.METRICS]
+    app = request.app
+    registry = app[appkeys.METRICS]
     collector = registry.cache_collector
-    if collector is not None:
-        # A fresh, bounded look at Redis memory for the memory alert.
-        collector.last_probe = await probe(
-            request.app[appkeys.LINK], request.app[appkeys.SETTINGS].redis_command_timeout_ms / 1000
-        )
-    body = generate_latest(registry.registry)
+    # A fresh, bounded look at Redis memory for the memory alert.
+    result = await probe(app[appkeys.LINK], app[appkeys.SETTINGS].redis_command_timeout_ms / 1000)
+    peers = app.get(appkeys.PEERS)
+    if peers is not None:  # with workers: the whole instance's figures
+        body = await instance_exposition(registry, peers, result)
+    else:
+        if collector is not None:
+            collector.last_probe = result
+        body = generate_latest(registry.registry)
     # CONTENT_TYPE_LATEST carries a charset, which content_type= refuses.
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

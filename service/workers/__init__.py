@@ -1,0 +1,11 @@
+"""WORKERS > 1: several processes serving the one port, described as one instance.
+
+    gunicorn_app.py   the arbiter (gunicorn's, with this service's options,
+                      signals, slots and temp directory)
+    worker.py         one worker: the app, the drain, SIGHUP, the heartbeat
+    peers.py          each worker's socket for its siblings, and asking them
+    exposition.py     /metrics for the instance: the workers' figures merged
+    instance_health.py  /health/detailed for the instance: each worker's link
+
+WORKERS=1 never imports this package: service.server serves as before.
+"""

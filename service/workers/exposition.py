@@ -1,0 +1,131 @@
+"""/metrics for the whole instance: every worker's figures merged into one.
+
+    own exposition (no Redis probe) ─┐
+    each sibling's, over its socket ─┼─> parse (prometheus_client's parser)
+                                     └─> merge by family:
+          counter, histogram, summary    summed over the workers, sample by
+                                         sample (same name, same labels)
+          gauge, info, state set, other  one sample per worker, labelled
+                                         worker="<slot>"
+    + what the scrape's Redis probe read (used memory, maxmemory, PING),
+      once, unlabelled: it describes Redis, not a worker
+    + roleready_workers and roleready_worker_up{worker}: whose figures are in
+
+Why not prometheus-client's multiprocess mode: it keeps every value in mmap
+files in a shared writable directory, and it has no place for custom
+collectors (this service's cache and link figures are all read at scrape
+time by one), Info or state sets. Merging expositions keeps every collector
+as it is, and costs only the scrape (a few ms for two workers), never a
+request.
+
+A worker that restarts starts its counters from zero, so the instance's sums
+drop by what it had counted; Prometheus's rate() takes any drop for a reset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.registry import Collector
+from prometheus_client.samples import Sample
+
+from service.collectors import PREFIX, Metrics
+from service.link.probe import ProbeResult
+from service.workers.peers import Peers, ask_siblings
+
+SUMMED = frozenset({"counter", "histogram", "summary"})
+WORKER_LABEL = "worker"
+
+
+async def instance_exposition(metrics: Metrics, peers: Peers, probe: ProbeResult | None) -> bytes:
+    """The text a scrape of any worker answers: the instance's figures."""
+    own = worker_exposition(metrics)
+    answers = await ask_siblings(peers, "metrics")
+    texts = {peers.slot: own, **{slot: text for slot, text in answers.items() if text}}
+    families = merge({slot: parse(text) for slot, text in sorted(texts.items())})
+    families += redis_side(metrics, probe)
+    families += workers_present(peers.count, texts)
+    return render(families)
+
+
+def worker_exposition(metrics: Metrics) -> bytes:
+    """This worker's own figures (what a sibling asks for): no probe figures,
+    which the answering worker reads once for the instance."""
+    return generate_latest(metrics.registry)
+
+
+def parse(text: bytes) -> list[Metric]:
+    return list(text_string_to_metric_families(text.decode()))
+
+
+def merge(by_worker: Mapping[int, Iterable[Metric]]) -> list[Metric]:
+    """Families of several workers as one: summed or labelled by worker."""
+    merged: dict[str, Metric] = {}
+    sums: dict[str, dict[tuple[str, tuple[tuple[str, str], ...]], float]] = {}
+    for slot, families in by_worker.items():
+        for family in families:
+            target = merged.get(family.name)
+            if target is None:
+                target = merged[family.name] = Metric(
+                    family.name, family.documentation, family.type, family.unit)
+                sums[family.name] = {}
+            if family.type in SUMMED:
+                totals = sums[family.name]
+                for sample in family.samples:
+                    key = (sample.name, tuple(sorted(sample.labels.items())))
+                    totals[key] = totals.get(key, 0.0) + sample.value
+            else:
+                target.samples.extend(
+                    Sample(s.name, {**s.labels, WORKER_LABEL: str(slot)}, s.value)
+                    for s in family.samples
+                )
+    for name, totals in sums.items():
+        merged[name].samples.extend(
+            Sample(sample, dict(labels), value) for (sample, labels), value in totals.items())
+    return list(merged.values())
+
+
+def redis_side(metrics: Metrics, probe: ProbeResult | None) -> list[Metric]:
+    """The families the cache collector adds when it has a probe result.
+
+    Found as the difference between a collection with and one without the
+    probe, so a figure later added to the collector from the probe is
+    reported once here too, not summed or repeated per worker.
+    """
+    collector = metrics.cache_collector
+    if collector is None or probe is None:
+        return []
+    without = {family.name for family in collector.collect()}
+    collector.last_probe = probe
+    try:
+        return [family for family in collector.collect() if family.name not in without]
+    finally:
+        collector.last_probe = None
+
+
+def workers_present(count: int, texts: Mapping[int, bytes]) -> list[Metric]:
+    configured = GaugeMetricFamily(f"{PREFIX}_workers", "Worker processes configured (WORKERS).",
+                                   value=count)
+    up = GaugeMetricFamily(f"{PREFIX}_worker_up",
+                           "1 when this worker's figures are in this scrape (0: it did not "
+                           "answer in time, e.g. while it restarts).", labels=[WORKER_LABEL])
+    for slot in range(count):
+        up.add_metric([str(slot)], int(slot in texts))
+    return [configured, up]
+
+
+class _Families(Collector):
+    def __init__(self, families: list[Metric]) -> None:
+        self._families = families
+
+    def collect(self) -> Iterator[Metric]:
+        return iter(self._families)
+
+
+def render(families: list[Metric]) -> bytes:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Families(families))
+    return generate_latest(registry)

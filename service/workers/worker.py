@@ -1,0 +1,97 @@
+"""One gunicorn worker: this service's app, runner, drain, SIGHUP and heartbeat.
+
+aiohttp's GunicornWebWorker (asyncio's loop) and GunicornUVLoopWebWorker
+(uvloop) start the loop, take the listening sockets gunicorn shares between
+its workers, and answer gunicorn's signals. What they do not do, this does:
+
+- the app is this service's, built in the worker after the fork (each worker
+  has its own Redis link, memory tier and registry), served with the same
+  runner options as one process (service.server.make_runner);
+- SIGTERM and SIGINT drain: readiness answers 503 for SHUTDOWN_DRAIN_MS while
+  the worker still serves on the shared socket, then the runner closes (in
+  progress requests get SHUTDOWN_TIMEOUT_MS) and the worker exits 0;
+  gunicorn's own worker closes at once;
+- SIGHUP (forwarded by the arbiter) re-reads CACHE_API_TOKEN_FILE;
+- the heartbeat gunicorn watches (a file's ctime, every second) goes on
+  during the drain, and a worker whose arbiter died stops by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from pathlib import Path
+
+from aiohttp import web
+from aiohttp.worker import GunicornUVLoopWebWorker, GunicornWebWorker
+
+from service import appkeys
+from service.app import create_app
+from service.config import Settings
+from service.eventloop import loop_name
+from service.http.api_token import TokenFile
+from service.server import drain, freeze_start_up_objects, make_runner, reload_token
+from service.workers.peers import Peers
+
+log = logging.getLogger("roleready.workers")
+HEARTBEAT_S = 1.0
+
+
+class ServiceWorker(GunicornWebWorker):
+    """A worker on asyncio's loop (EVENT_LOOP=asyncio)."""
+
+    # Handed out by the arbiter before the fork (gunicorn_app.assign_slot).
+    slot: int = 0
+    _token_file: TokenFile | None = None
+
+    def init_signals(self) -> None:
+        super().init_signals()
+        self._stop = asyncio.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            self.loop.add_signal_handler(signum, self._stop.set)
+        self.loop.add_signal_handler(signal.SIGHUP, self._reload)
+
+    async def _run(self) -> None:
+        settings: Settings = self.app.settings
+        directory: Path = self.app.directory
+        app = create_app(settings, peers=Peers(self.slot, settings.workers, directory))
+        self._token_file = app.get(appkeys.TOKEN_FILE)
+        runner = make_runner(app, settings)
+        await runner.setup()
+        heartbeat = asyncio.create_task(self._heartbeat())
+        try:
+            for sock in self.sockets:
+                await web.SockSite(runner, sock).start()
+            self.booted = True  # the arbiter tells a boot failure from an exit by this
+            freeze_start_up_objects()
+            log.info("worker %d (pid %d) serving (event loop: %s)",
+                     self.slot, os.getpid(), loop_name(asyncio.get_running_loop()))
+            await self._stop.wait()
+            await drain(app, settings)
+        finally:
+            await runner.cleanup()
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+            log.info("worker %d stopped", self.slot)
+
+    async def _heartbeat(self) -> None:
+        while True:
+            self.notify()
+            if self.ppid != os.getppid():  # the arbiter is gone: nobody will stop us
+                log.warning("worker %d: the arbiter is gone, stopping", self.slot)
+                self._stop.set()
+            await asyncio.sleep(HEARTBEAT_S)
+
+    def _reload(self) -> None:
+        if self._token_file is None:
+            log.info("SIGHUP: no CACHE_API_TOKEN_FILE to re-read")
+            return
+        reload_token(self._token_file)
+
+
+class ServiceUVLoopWorker(ServiceWorker, GunicornUVLoopWebWorker):
+    """A worker on uvloop (EVENT_LOOP=uvloop, the default)."""

@@ -1,0 +1,226 @@
+"""WORKERS=2: the real service process under gunicorn, against a real Redis.
+
+One instance (two workers) is shared by the module's tests, in file order:
+the last test stops it with SIGTERM. Connections are kept alive
+(http.client), so a connection stays with the worker that accepted it: that
+is how a test talks to one worker or the other.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FAST_LINK_ENV
+from tests.support.redis_server import RedisServer, RedisServers
+from tests.support.service_process import ServiceProcess, http_get
+from tests.support.waiting import wait_for
+
+pytestmark = pytest.mark.redis
+SIGHUP_LINE = "SIGHUP: re-reading CACHE_API_TOKEN_FILE"
+TOKEN = "workers-test-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture(scope="module")
+def redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    with RedisServers(tmp_path_factory.mktemp("redis")) as servers:
+        yield servers.start()
+
+
+@pytest.fixture(scope="module")
+def instance(redis: RedisServer, tmp_path_factory: pytest.TempPathFactory
+             ) -> Iterator[ServiceProcess]:
+    directory = tmp_path_factory.mktemp("workers")
+    (directory / "token").write_text(TOKEN)
+    service = ServiceProcess({
+        **FAST_LINK_ENV, "REDIS_URL": redis.url, "WORKERS": "2", "REDIS_LAZY_CONNECT": "false",
+        "SHUTDOWN_DRAIN_MS": "600", "CACHE_API_TOKEN_FILE": str(directory / "token"),
+    }, directory / "service.log")
+    try:
+        service.start()
+        wait_for(lambda: _all_ready(service), what="both workers ready")
+        yield service
+    finally:
+        service.kill()
+
+
+def _detailed(service: ServiceProcess) -> dict:
+    return json.loads(http_get(service.base_url + "/health/detailed")[1])
+
+
+def _all_ready(service: ServiceProcess) -> bool:
+    workers = _detailed(service)["workers"]
+    return len(workers) == 2 and all(w.get("connectionStatus") == "ready" for w in workers)
+
+
+class Worker:
+    """A kept-alive connection, and the worker process at its other end."""
+
+    def __init__(self, port: int) -> None:
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        self.pid = self.get("/api/status")[1]["process"]["pid"]
+
+    def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
+        self.connection.request(method, path, body=body, headers=AUTH)
+        response = self.connection.getresponse()
+        return response.status, response.read()
+
+    def get(self, path: str) -> tuple[int, dict]:
+        status, body = self.request("GET", path)
+        return status, json.loads(body)
+
+
+class Connections:
+    """Opens kept-alive connections; all closed when the test ends."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.opened: list[Worker] = []
+
+    def open(self) -> Worker:
+        worker = Worker(self.port)
+        self.opened.append(worker)
+        return worker
+
+    def one_per_worker(self) -> tuple[Worker, Worker]:
+        by_pid: dict[int, Worker] = {}
+        for _ in range(100):
+            worker = self.open()
+            by_pid.setdefault(worker.pid, worker)
+            if len(by_pid) == 2:
+                first, second = by_pid.values()
+                return first, second
+        raise AssertionError(f"100 connections all reached {list(by_pid)}")
+
+
+@pytest.fixture
+def connections(instance: ServiceProcess) -> Iterator[Connections]:
+    opened = Connections(instance.port)
+    yield opened
+    for worker in opened.opened:
+        worker.connection.close()
+
+
+def _metric(service: ServiceProcess, line_start: str) -> float:
+    text = http_get(service.base_url + "/metrics")[1].decode()
+    lines = [line for line in text.splitlines() if line.startswith(line_start + " ")]
+    assert len(lines) == 1, (line_start, lines)
+    return float(lines[0].split()[-1])
+
+
+def test_two_workers_answer_on_one_port_on_uvloop(connections: Connections) -> None:
+    processes = [connections.open().get("/api/status")[1]["process"] for _ in range(40)]
+    assert len({process["pid"] for process in processes}) == 2
+    assert {process["worker"] for process in processes} == {0, 1}
+    assert {process["eventLoop"] for process in processes} == {"uvloop"}  # the default
+
+
+def test_a_write_through_one_worker_is_seen_by_the_other(instance: ServiceProcess, connections: Connections) -> None:
+    one, other = connections.one_per_worker()
+    assert one.request("PUT", "/cache/default/shared", b"first")[0] == 204
+    assert other.request("GET", "/cache/default/shared") == (200, b"first")  # from Redis
+    assert other.request("GET", "/cache/default/shared") == (200, b"first")  # now in memory
+    assert one.request("PUT", "/cache/default/shared", b"second")[0] == 204
+    # The other worker's memory copy is dropped by Redis's invalidation message.
+    wait_for(lambda: other.request("GET", "/cache/default/shared") == (200, b"second"),
+             what="the other worker to serve the new value")
+
+
+def test_metrics_are_the_instance_s_whichever_worker_answers(
+    instance: ServiceProcess, connections: Connections
+) -> None:
+    one, other = connections.one_per_worker()
+    before = _metric(instance, "roleready_cache_sets_total")
+    for n in range(10):
+        assert (one if n % 2 else other).request("PUT", f"/cache/default/m{n}", b"v")[0] == 204
+    for worker in (one, other):  # a scrape through either worker says the same
+        status, body = worker.request("GET", "/metrics")
+        sets = [line for line in body.decode().splitlines()
+                if line.startswith("roleready_cache_sets_total ")]
+        assert status == 200 and float(sets[0].split()[-1]) == before + 10
+    text = http_get(instance.base_url + "/metrics")[1].decode()
+    assert 'roleready_worker_up{worker="0"} 1.0' in text
+    assert 'roleready_worker_up{worker="1"} 1.0' in text
+    assert 'roleready_memory_cache_entries{worker="1"}' in text  # gauges: per worker
+    assert "roleready_redis_used_memory_bytes " in text  # the probe's: once, unlabelled
+
+
+def test_detailed_health_lists_both_workers_and_the_worst_state_wins(
+    instance: ServiceProcess, connections: Connections
+) -> None:
+    document = _detailed(instance)
+    assert document["status"] == "healthy"
+    assert [w["worker"] for w in document["workers"]] == [0, 1]
+    answering, other = connections.one_per_worker()
+    os.kill(other.pid, signal.SIGSTOP)  # the sibling cannot answer
+    try:
+        status, document = answering.get("/health/detailed")
+    finally:
+        os.kill(other.pid, signal.SIGCONT)
+    assert status == 200 and document["status"] == "degraded"
+    assert document["checks"]["redis"]["status"] == "unhealthy"
+    assert {"worker": 1 - answering.get("/api/status")[1]["process"]["worker"],
+            "status": "unreachable"} in document["workers"]
+
+
+def test_sighup_reaches_every_worker(instance: ServiceProcess) -> None:
+    assert instance.process is not None
+    handled = instance.log().count(SIGHUP_LINE)
+    instance.process.send_signal(signal.SIGHUP)
+    wait_for(lambda: instance.log().count(SIGHUP_LINE) == handled + 2, what="both workers")
+    assert instance.process.poll() is None
+
+
+def test_a_killed_worker_is_replaced_in_its_slot(instance: ServiceProcess, connections: Connections) -> None:
+    one, other = connections.one_per_worker()
+    slot = other.get("/api/status")[1]["process"]["worker"]
+    os.kill(other.pid, signal.SIGKILL)
+    wait_for(lambda: _all_ready(instance), what="the replacement worker")
+    workers = _detailed(instance)["workers"]
+    assert {w["worker"] for w in workers} == {0, 1}
+    replacement = next(w for w in workers if w["worker"] == slot)
+    assert replacement["pid"] not in (one.pid, other.pid)
+    assert one.request("GET", "/health")[0] == 200  # the other worker served on
+
+
+def test_sigterm_drains_every_worker_then_exits_0(instance: ServiceProcess) -> None:
+    assert http_get(instance.base_url + "/health/ready")[0] == 200
+    exit_code: list[int] = []
+    stopper = threading.Thread(target=lambda: exit_code.append(instance.terminate()))
+    stopper.start()
+    seen: list[int] = []
+    while stopper.is_alive() and 503 not in seen:
+        try:
+            seen.append(http_get(instance.base_url + "/health/ready", timeout=0.5)[0])
+        except OSError:
+            break  # the listener closed after the drain
+        time.sleep(0.02)
+    stopper.join(timeout=20)
+    assert 503 in seen
+    assert exit_code == [0]
+    assert instance.log().count("draining for 600 ms") == 2
+
+
+def test_the_asyncio_loop_on_request_and_uvloop_by_default(tmp_path: Path) -> None:
+    for loop, env in (("asyncio", {"EVENT_LOOP": "asyncio"}), ("uvloop", {})):
+        service = ServiceProcess({"REDIS_URL": "", **env}, tmp_path / f"{loop}.log").start()
+        try:
+            process = json.loads(http_get(service.base_url + "/api/status")[1])["process"]
+            assert (process["eventLoop"], process["worker"], process["workers"]) == (loop, None, 1)
+            put = urllib.request.Request(service.base_url + "/cache/default/k", b"v", method="PUT")
+            with urllib.request.urlopen(put) as answer:
+                assert answer.status == 204
+            assert http_get(service.base_url + "/cache/default/k") == (200, b"v")
+        finally:
+            assert service.terminate() == 0
+
