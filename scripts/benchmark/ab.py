@@ -2,6 +2,7 @@
 
     .venv/bin/python -m scripts.benchmark.ab --before DIR [--after DIR] [--rounds N]
         [--duration S] [--instances N] [--cases memory_hit_get,...] [--json FILE]
+        [--before-env NAME=VALUE ...] [--after-env NAME=VALUE ...]
 
 (from the checkout's root, after scripts/bench has made .venv and installed wrk).
 
@@ -12,7 +13,9 @@ are loaded at the same moment, each by its own generator with half the
 connections: the scheduler splits the CPU evenly, any slow patch slows both
 alike, and the ratio of their throughputs is the inverse ratio of their CPU
 cost per request. Cases as in scripts/bench: memory-hit GET, Redis-hit GET,
-PUT. Make a "before" tree with e.g.
+PUT. `--after-env EVENT_LOOP=asyncio` (or --before-env) sets a variable for
+one side only: the same tree against itself on two event loops, say. Make a
+"before" tree with e.g.
     mkdir /tmp/before && git archive <commit> service statemachine | tar -x -C /tmp/before
 """
 
@@ -49,7 +52,7 @@ def run(args: argparse.Namespace, run_dir: Path) -> dict[str, Any]:
             servers: dict[str, list[HttpProcess]] = {case: [] for case in CASES}
             # One key prefix per side: a tree that tracks keys hears only its
             # own side's writes as invalidations, as a fleet of its own would.
-            env = {"CACHE_KEY_PREFIX": f"ab-{side}"}
+            env = {"CACHE_KEY_PREFIX": f"ab-{side}", **getattr(args, f"{side}_env")}
             for i in range(args.instances):
                 memory = start_service(procs, f"{side}-memory-{i}", redis.url, root.resolve(),
                                        env)
@@ -89,7 +92,16 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--duration", type=int, default=2)
     parser.add_argument("--cases", default=",".join(CASES))
     parser.add_argument("--json", type=Path)
+    for side in ("before", "after"):
+        parser.add_argument(f"--{side}-env", action="append", default=[], metavar="NAME=VALUE",
+                            help=f"a variable for the {side} tree's services only "
+                                 "(e.g. EVENT_LOOP=asyncio); repeatable")
     args = parser.parse_args(argv)
+    for side in ("before", "after"):
+        pairs = [item.partition("=") for item in getattr(args, f"{side}_env")]
+        if any(not sep for _, sep, _ in pairs):
+            parser.error(f"--{side}-env takes NAME=VALUE")
+        setattr(args, f"{side}_env", {name: value for name, _, value in pairs})
     args.cases = [c for c in args.cases.split(",") if c]
     if not set(args.cases) <= set(CASES):
         parser.error(f"--cases takes some of {', '.join(CASES)}")

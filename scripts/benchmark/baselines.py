@@ -5,10 +5,12 @@
     redis-set  PUT /cache/{namespace}/{key} -> one `await redis.set(..., px=ttl)` per request
 
 Each runs as its own process with the service's server settings: the same
-route pattern, `web.AppRunner(access_log=None)`, the default asyncio event
-loop, no middlewares. They are deliberately naive: one Redis round trip per
+route pattern, `web.AppRunner(access_log=None)`, the service's default event
+loop (uvloop; `--event-loop asyncio` for the standard library's), no
+middlewares. They are deliberately naive: one Redis round trip per
 request is what the service's auto-pipelining is compared with.
 Run: python -m scripts.benchmark.baselines MODE --port N [--redis-url URL] [--value-file F]
+        [--event-loop uvloop|asyncio]
 """
 
 from __future__ import annotations
@@ -101,6 +103,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--redis-url", default="")
     parser.add_argument("--value-file", default="")
     parser.add_argument("--content-type", default="application/json")
+    parser.add_argument("--event-loop", choices=("uvloop", "asyncio"), default="uvloop")
     args = parser.parse_args(argv)
     if args.mode == "bytes" and not args.value_file:
         parser.error("bytes needs --value-file")
@@ -110,8 +113,20 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str]) -> int:
-    asyncio.run(serve(parse_args(argv)))
+    args = parse_args(argv)
+    with asyncio.Runner(loop_factory=_loop_factory(args.event_loop)) as runner:
+        runner.run(serve(args))
     return 0
+
+
+def _loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop]:
+    if name == "uvloop":
+        try:
+            import uvloop
+        except ImportError:  # as the service does where uvloop is missing
+            return asyncio.new_event_loop
+        return uvloop.new_event_loop
+    return asyncio.new_event_loop
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ START_TIMEOUT_S = 15.0
 # Variables the service reads: the machine's own values never leak into a run.
 SERVICE_VARIABLE_PREFIXES = ("REDIS_", "CACHE_")
 SERVICE_VARIABLES = ("HOST", "PORT", "LOG_LEVEL", "JOURNAL_CAPACITY", "SHUTDOWN_DRAIN_MS",
-                     "SHUTDOWN_TIMEOUT_MS")
+                     "SHUTDOWN_TIMEOUT_MS", "WORKERS", "EVENT_LOOP", "WORKER_TMP_DIR")
 STOP_TIMEOUT_S = 10.0
 # A cluster node's bus listens on its port + 10000, which must be a valid port.
 CLUSTER_BUS_OFFSET = 10000
@@ -127,10 +127,12 @@ class Process:
             self.popen.wait(timeout=STOP_TIMEOUT_S)
 
     def cpu_seconds(self) -> float:
-        """User + system CPU time the process has used so far (Linux /proc)."""
+        """User + system CPU time the process and its living children (a
+        service's workers, with WORKERS > 1) have used so far (Linux /proc)."""
         assert self.popen is not None
-        fields = Path(f"/proc/{self.popen.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        pid = self.popen.pid
+        return sum(_stat_cpu_seconds(fields) for child, fields in _stats()
+                   if child == pid or fields[1] == str(pid))
 
     def log_tail(self, lines: int = 8) -> str:
         if not self.log_path.exists():
@@ -145,6 +147,22 @@ class Process:
             if time.monotonic() > deadline:
                 raise BenchError(f"{self.name} did not {what} within {START_TIMEOUT_S:.0f} s")
             time.sleep(0.005)
+
+
+def _stats() -> list[tuple[int, list[str]]]:
+    """Every process's /proc/<pid>/stat fields after the command name."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):  # it ended meanwhile
+                text = Path(f"/proc/{entry}/stat").read_text()
+                found.append((int(entry), text.rsplit(")", 1)[1].split()))
+    return found
+
+
+def _stat_cpu_seconds(fields: list[str]) -> float:
+    # utime and stime: the 14th and 15th fields of stat, 12th and 13th here.
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 class RedisProcess(RedisServer):
