@@ -38,7 +38,8 @@ EXIT_INTERRUPTED = 130
 DEFAULT_SECTIONS = ("memory", "throughput", "outage", "invalidation")
 # stampede: ~35 s with its defaults (5 rounds of 200 callers, 6 hit-cost rounds).
 # batch: ~35 s (5 workloads x 6 rounds of 1 s, and Webdis).
-SECTIONS = (*DEFAULT_SECTIONS, "failover", "stampede", "batch")
+# workers: ~2 min (event loops as the throughput section, then 1 and 2 workers).
+SECTIONS = (*DEFAULT_SECTIONS, "failover", "stampede", "batch", "workers")
 
 EPILOG = """\
 exit codes: 0 measured (targets met or not: they are read by people, see the
@@ -56,6 +57,9 @@ rounds; then GET vs GET ?lease=1 memory hits (6 rounds); about 35 s.
 `--only batch` (issue 15, not in the default run): keys/s through _mget of
 100 keys against single GETs and Webdis's /MGET/ (Debian package webdis,
 installed when missing and running as root); about 40 s.
+`--only workers` (issue 16, not in the default run): the service on uvloop
+against asyncio's loop, and WORKERS=1 against WORKERS=2 (free to use every
+CPU; on 2 cores the second worker shares one with wrk and redis-server).
 """
 
 

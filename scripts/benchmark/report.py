@@ -204,6 +204,23 @@ def hit_cost_lines(hit: dict[str, Any]) -> list[str]:
     return lines
 
 
+def worker_lines(workers: dict[str, Any]) -> list[str]:
+    lines = ["", f"{'workers':<16}{'WORKERS=1':>32}{'WORKERS=2':>32}{'2 / 1':>8}",
+             (f"{'':<16}" + f"{'req/s':>9}{'p50 ms':>7}{'p99 ms':>7}{'CPU us':>9}" * 2)]
+    for case, figures in workers.items():
+        row = f"{case:<16}"
+        for count in (1, 2):
+            f = figures[f"workers_{count}"]
+            row += (f"{_n(f['rps'], 0):>9}{_n(f['p50_ms']):>7}{_n(f['p99_ms']):>7}"
+                    f"{_n(f['cpu_us_per_request'], 1):>9}")
+        rounds = figures["scaling_per_round"]
+        lines.append(f"{row}{figures['scaling']:>7.2f}x  (rounds {min(rounds):.2f}-"
+                     f"{max(rounds):.2f})")
+    lines.append("  alone, one after the other; the service free to use every CPU, wrk and "
+                 "redis-server on the second (see workers.py)")
+    return lines
+
+
 def _summed_answers(rounds: list[dict[str, Any]]) -> dict[str, int]:
     total: dict[str, int] = {}
     for row in rounds:
@@ -228,5 +245,8 @@ def render(report: dict[str, Any]) -> str:
         lines += stampede_lines(report["stampede"])
     if "batch" in report:
         lines += batch_lines(report["batch"])
+    if "workers" in report:
+        lines += throughput_lines(report["workers"]["event_loop"])
+        lines += worker_lines(report["workers"]["workers"])
     lines += target_lines(report["targets"])
     return "\n".join(lines)

@@ -14,6 +14,8 @@
                 ?lease=1 costs a memory hit
     batch       (only when asked for) one redis-server, two services and
                 Webdis: keys/s through _mget of 100 keys (batch.py)
+    workers     (only when asked for) one redis-server; the service on uvloop
+                and on asyncio's loop, and with WORKERS=1 and 2 (workers.py)
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from scripts.benchmark.processes import (
     module_env,
 )
 from scripts.benchmark.stampede import StampedePlan, run_stampede
+from scripts.benchmark.workers import run_workers
 
 # The outage service reconnects fast so a round takes seconds, not minutes;
 # every other setting (REDIS_COMMAND_TIMEOUT_MS=250 included) is the default.
@@ -227,5 +230,8 @@ def run_sections(procs: Processes, generators: tuple[Generator, Generator], plan
         report["batch"] = run_batch(procs, generators[0], plan.throughput.rounds,
                                     plan.throughput.duration_s)
     runtimes["batch"] = time.monotonic() - started - sum(runtimes.values())
+    if "workers" in sections:
+        report["workers"] = run_workers(procs, generators, plan.throughput, value)
+    runtimes["workers"] = time.monotonic() - started - sum(runtimes.values())
     report["section_runtimes_s"] = runtimes
     return report
