@@ -59,7 +59,8 @@ async def detailed(request: web.Request) -> web.Response:
             link.topology(), app[appkeys.READINESS].draining, time,
         )
         if peers is not None:
-            own = _worker_entry(app, link.enabled and link.state == State.READY and bool(result))
+            own = _worker_entry(
+                app, link.enabled and link.state == State.READY and result is not None)
             health_json_workers(document, entries_of(own, siblings), time, link.enabled)
         return web.Response(body=orjson.dumps(document), headers={
             hdrs.CONTENT_TYPE: HEALTH_JSON, hdrs.VARY: hdrs.ACCEPT,

@@ -10,7 +10,8 @@ its workers, and answer gunicorn's signals. What they do not do, this does:
 - SIGTERM and SIGINT drain: readiness answers 503 for SHUTDOWN_DRAIN_MS while
   the worker still serves on the shared socket, then the runner closes (in
   progress requests get SHUTDOWN_TIMEOUT_MS) and the worker exits 0;
-  gunicorn's own worker closes at once;
+  gunicorn's own worker closes at once (SIGQUIT, the arbiter's quick stop,
+  still does: no drain);
 - SIGHUP (forwarded by the arbiter) re-reads CACHE_API_TOKEN_FILE;
 - the heartbeat gunicorn watches (a file's ctime, every second) goes on
   during the drain, and a worker whose arbiter died stops by itself.
@@ -50,9 +51,17 @@ class ServiceWorker(GunicornWebWorker):
     def init_signals(self) -> None:
         super().init_signals()
         self._stop = asyncio.Event()
+        self._drain = True
         for signum in (signal.SIGTERM, signal.SIGINT):
             self.loop.add_signal_handler(signum, self._stop.set)
+        # The arbiter's quick stop (its own SIGQUIT): no drain, the runner
+        # still lets requests in progress finish.
+        self.loop.add_signal_handler(signal.SIGQUIT, self._quit)
         self.loop.add_signal_handler(signal.SIGHUP, self._reload)
+
+    def _quit(self) -> None:
+        self._drain = False
+        self._stop.set()
 
     async def _run(self) -> None:
         settings: Settings = self.app.settings
@@ -70,7 +79,8 @@ class ServiceWorker(GunicornWebWorker):
             log.info("worker %d (pid %d) serving (event loop: %s)",
                      self.slot, os.getpid(), loop_name(asyncio.get_running_loop()))
             await self._stop.wait()
-            await drain(app, settings)
+            if self._drain:
+                await drain(app, settings)
         finally:
             await runner.cleanup()
             heartbeat.cancel()
