@@ -7,5 +7,9 @@
     exposition.py     /metrics for the instance: the workers' figures merged
     instance_health.py  /health/detailed for the instance: each worker's link
 
-WORKERS=1 never imports this package: service.server serves as before.
+WORKERS=1 serves from service.server as before and never imports gunicorn:
+only gunicorn_app.py and worker.py do, and service.__main__ imports them
+with WORKERS > 1 alone (the app and handlers import peers.py and the
+merging modules, which need nothing but the standard library and
+prometheus-client).
 """
