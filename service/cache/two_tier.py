@@ -186,12 +186,6 @@ class TwoTierCache:
             return None
         return stamp.expires_at_ms - int(self._wall() * 1000)
 
-    def age_s(self, stamp: Stamp | None) -> int | None:
-        """Whole seconds since the value was stored (HTTP's Age); None for v1."""
-        if stamp is None or stamp.stored_at_ms is None:
-            return None
-        return max(0, (int(self._wall() * 1000) - stamp.stored_at_ms) // 1000)
-
     async def put(
         self, namespace: str, key: str, value: bytes, content_type: str, ttl_ms: int
     ) -> bool:
