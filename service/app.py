@@ -4,7 +4,9 @@ Every shared resource is created in its own `cleanup_ctx` context, stored
 under a typed key from `service.appkeys`, and closed when the app shuts down,
 in reverse order of creation. The HTTP modules declare their routes on a
 router of their own; `mount_routes` adds them to the app with the
-per-request layer (timing, JSON errors, token) around each handler.
+per-request layer (timing, JSON errors, token) around each handler. With
+tracing on (`tracing`, from service.telemetry), requests and Redis batches
+are spans; off, nothing of it is installed.
 """
 
 from __future__ import annotations
@@ -28,17 +30,24 @@ from service.http import batch_api, cache_api, health, metrics_endpoint
 from service.http.api_token import TokenFile, api_token
 from service.http.request_layer import mount_routes
 from service.link.assembly import build_link
+from service.link.traced import TracedLink
 from service.readiness import Readiness
+from service.telemetry import Tracing
 from statemachine.clock import Clock
 
 
-def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
+def create_app(
+    settings: Settings, *, clock: Clock | None = None, tracing: Tracing | None = None
+) -> web.Application:
     registry = Metrics()
     app = web.Application()
     app[appkeys.SETTINGS] = settings
     app[appkeys.CLOCK] = clock = clock or SystemClock()
     app[appkeys.READINESS] = Readiness()
     app[appkeys.METRICS] = registry
+    if tracing is not None:
+        app[appkeys.TRACING] = tracing
+        app.cleanup_ctx.append(tracing_context)  # closed last: flushes every span
     app.cleanup_ctx.append(redis_link_context)
     app.cleanup_ctx.append(cache_context)
     # The modules declare their routes on a router of their own; mount_routes
@@ -54,6 +63,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     mount_routes(
         app, declared, registry, token,
         max_inflight=settings.http_max_inflight, access_log=settings.access_log,
+        tracer=tracing.tracer if tracing is not None else None,
     )
     return app
 
@@ -62,10 +72,18 @@ async def redis_link_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[appkeys.SETTINGS]
     clock = app[appkeys.CLOCK]
     link = build_link(settings, clock)
+    tracing = app.get(appkeys.TRACING)
+    if tracing is not None:
+        link = TracedLink(link, tracing.tracer)
     app[appkeys.LINK] = link
     await link.start()
     yield
     await link.close()
+
+
+async def tracing_context(app: web.Application) -> AsyncIterator[None]:
+    yield
+    app[appkeys.TRACING].shutdown()
 
 
 async def cache_context(app: web.Application) -> AsyncIterator[None]:

@@ -16,6 +16,7 @@ from service.config import Settings
 from service.http.api_token import TokenFile
 from service.link.interface import Link
 from service.readiness import Readiness
+from service.telemetry import Tracing
 from statemachine.clock import Clock
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -26,5 +27,7 @@ CACHE = web.AppKey("cache", TwoTierCache)
 LEASES = web.AppKey("leases", Leases)
 PURGES = web.AppKey("purges", Purges)
 METRICS = web.AppKey("metrics", Metrics)
+# Present only when OpenTelemetry tracing is on (service.telemetry).
+TRACING = web.AppKey("tracing", Tracing)
 # Only set when CACHE_API_TOKEN_FILE is.
 TOKEN_FILE = web.AppKey("api_token_file", TokenFile)

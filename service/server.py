@@ -24,11 +24,12 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import signal
 
 from aiohttp import web
 
-from service import appkeys
+from service import appkeys, telemetry
 from service.app import create_app
 from service.config import Settings
 from service.http.api_token import TokenFile
@@ -37,7 +38,7 @@ log = logging.getLogger("roleready.server")
 
 
 async def serve(settings: Settings) -> None:
-    app = create_app(settings)
+    app = create_app(settings, tracing=telemetry.configure(os.environ))
     runner = web.AppRunner(
         app, shutdown_timeout=settings.shutdown_timeout_ms / 1000, access_log=None,
         keepalive_timeout=settings.http_keepalive_timeout_ms / 1000,
