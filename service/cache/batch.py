@@ -3,8 +3,9 @@ key exactly what the single operations of TwoTierCache do, with Redis's
 part of the whole batch sent as one batch through the link.
 
     get_many ─► memory, key by key (hits answered from there)
-             ─► the misses: GET + PTTL of each, all in ONE link batch (one
-                round trip; one per master in a cluster, in parallel)
+             ─► the misses: ONE command, a script answering each key's value
+                and PTTL (RedisTier.get_many; one per slot in a cluster, each
+                master's in one round trip, in parallel)
                 ─► each reply settled as a single GET settles it (stale
                    window, FillGuard, memory fill): TwoTierCache._settle
              Redis unavailable ─► the misses stay misses, at once
@@ -13,10 +14,8 @@ part of the whole batch sent as one batch through the link.
                   (too large for memory and Redis unavailable: NOT_STORED)
     delete_many ─► memory, then one batch of DEL lease + DEL value per key
 
-Not MGET: a Redis Cluster refuses a multi-key command whose keys are in
-different slots (CROSSSLOT), while single-key commands in one batch are
-routed per master by ClusterLink.execute; and a read needs each key's PTTL
-for the memory fill, as a single GET has it.
+Not MGET: a read needs each key's PTTL for the memory fill, as a single
+GET has it.
 
 This is TwoTierCache's other half, kept apart for size: it calls the
 cache's own steps (`_settle`, `_changed`, `_note`, `_reads`) so that a batch

@@ -159,10 +159,12 @@ class TwoTierCache:
             self.stats.namespace_redis_hits[namespace] += 1
             return Lookup(stored.value, stored.content_type, Source.REDIS, stored.stamp, True)
         if keep:
+            # Never longer than Redis keeps the key, even where the stamp's
+            # logical expiry says the value stays fresh longer.
             ttl_ms = self.namespace_ttls_ms[namespace]
             if fresh_ms is not None:
                 ttl_ms = min(ttl_ms, fresh_ms)
-            elif stored.ttl_ms is not None:
+            if stored.ttl_ms is not None:
                 ttl_ms = min(ttl_ms, stored.ttl_ms)
             self.memory.put(
                 namespace, key, stored.value, stored.content_type, ttl_ms,
