@@ -26,5 +26,7 @@ CACHE = web.AppKey("cache", TwoTierCache)
 LEASES = web.AppKey("leases", Leases)
 PURGES = web.AppKey("purges", Purges)
 METRICS = web.AppKey("metrics", Metrics)
+# GET /openapi.json's body (service/http/openapi.py), encoded at start-up.
+API_DOCUMENT = web.AppKey("api_document", bytes)
 # Only set when CACHE_API_TOKEN_FILE is.
 TOKEN_FILE = web.AppKey("api_token_file", TokenFile)
