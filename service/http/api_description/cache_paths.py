@@ -25,6 +25,9 @@ DEGRADED = ("X-Cache-Degraded",)
 # The headers of a GET's 200 besides Content-Type (the stored one).
 HIT_HEADERS = ("X-Cache", "X-Cache-Degraded", "X-Cache-Lease-Token", "X-Cache-Stale", "Age")
 ANY_BODY = {"*/*": {"schema": {"type": "string", "format": "binary"}, "example": "<the value>"}}
+# A hit is the bytes stored, under the Content-Type stored: any media type,
+# any content (a JSON value stored as application/json reads back as JSON).
+STORED_BODY = {"*/*": {"schema": {}, "example": "<the value>"}}
 
 GET_ENTRY: Json = {
     "operationId": "getEntry",
@@ -41,7 +44,7 @@ GET_ENTRY: Json = {
     ],
     "responses": {
         "200": {"description": "The stored value, with the Content-Type it was stored with.",
-                "headers": headers(*HIT_HEADERS), "content": ANY_BODY},
+                "headers": headers(*HIT_HEADERS), "content": STORED_BODY},
         "400": error("A bad key or parameter.", BAD_KEY, "bad_lease", "bad_wait_ms",
                      answer_headers=DEGRADED),
         "404": unknown_namespace("miss", answer_headers=(
