@@ -1,9 +1,17 @@
 """The single-key routes (service/http/cache_api.py, lease_api.py) described.
 
 One operation per method of /cache/{namespace}/{key}, each a dict of its
-parameters and answers. To add a method (HEAD, say) add its operation to
-KEY_PATH; to add a header to a hit, add it to HEADERS in parts.py and its
-id to HIT_HEADERS.
+parameters and answers. The edits the API's growth asks for:
+
+- a method: its operation in KEY_PATH (HEAD of the GET:
+  `"head": head_of(GET_ENTRY)`, parts.head_of, as the health routes do);
+- an answer header on hits (ETag, Cache-Control): its description in
+  parts.HEADERS, its id in HIT_HEADERS;
+- a request header (If-None-Match): a parameter in GET_ENTRY's list, and a
+  "304" in its responses (`{"description": ..., "headers": headers(...)}`,
+  no content).
+
+tests/service/test_api_description.py fails until the routes and this agree.
 """
 
 from __future__ import annotations
