@@ -26,7 +26,7 @@ from service.cache.two_tier import TwoTierCache
 from service.clock import SystemClock
 from service.collectors import Metrics
 from service.config import Settings
-from service.http import batch_api, cache_api, health, metrics_endpoint
+from service.http import batch_api, cache_api, health, metrics_endpoint, openapi
 from service.http.api_token import TokenFile, api_token
 from service.http.request_layer import mount_routes
 from service.link.assembly import build_link
@@ -57,7 +57,9 @@ def create_app(
     cache_api.add_routes(declared)
     batch_api.add_routes(declared)
     metrics_endpoint.add_routes(declared)
+    openapi.add_routes(declared)
     token = api_token(settings, clock.monotonic)
+    app[appkeys.API_DOCUMENT] = openapi.encoded_document(settings, token is not None)
     if isinstance(token, TokenFile):
         app[appkeys.TOKEN_FILE] = token  # the server re-reads it on SIGHUP
     mount_routes(

@@ -29,5 +29,7 @@ PURGES = web.AppKey("purges", Purges)
 METRICS = web.AppKey("metrics", Metrics)
 # Present only when OpenTelemetry tracing is on (service.telemetry).
 TRACING = web.AppKey("tracing", Tracing)
+# GET /openapi.json's body (service/http/openapi.py), encoded at start-up.
+API_DOCUMENT = web.AppKey("api_document", bytes)
 # Only set when CACHE_API_TOKEN_FILE is.
 TOKEN_FILE = web.AppKey("api_token_file", TokenFile)

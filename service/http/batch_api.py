@@ -135,11 +135,23 @@ def _new_value(key: str, item: Any, namespace_ttl_ms: int, max_bytes: int) -> Ne
     ):
         raise _bad("bad_content_type", f"Entry {key!r}: contentType must be printable ASCII "
                    f"of at most {MAX_CONTENT_TYPE_CHARS} characters.", key)
-    ttl_ms = item.get("ttl_ms", namespace_ttl_ms)
-    if type(ttl_ms) is not int or not 1 <= ttl_ms <= namespace_ttl_ms:
+    ttl_ms = _whole(item.get("ttl_ms", namespace_ttl_ms))
+    if ttl_ms is None or not 1 <= ttl_ms <= namespace_ttl_ms:
         raise _bad("bad_ttl_ms", f"Entry {key!r}: ttl_ms must be a whole number from 1 to "
                    f"{namespace_ttl_ms} (it may shorten the namespace TTL, never extend it).", key)
     return NewValue(key, value, content_type, ttl_ms)
+
+
+def _whole(number: Any) -> int | None:
+    """A JSON whole number as an int, else None. `698.0` is one: JSON has
+    one number type, and JSON Schema's "integer" (the OpenAPI document's)
+    admits it, so refusing it refused a request the document allows (found
+    by the fuzzer). Booleans are not numbers here, though bool is an int."""
+    if type(number) is int:
+        return number
+    if type(number) is float and number.is_integer():
+        return int(number)
+    return None
 
 
 def _hits(hits: dict[str, Hit]) -> dict[str, dict[str, str]]:
