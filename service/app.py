@@ -4,7 +4,9 @@ Every shared resource is created in its own `cleanup_ctx` context, stored
 under a typed key from `service.appkeys`, and closed when the app shuts down,
 in reverse order of creation. The HTTP modules declare their routes on a
 router of their own; `mount_routes` adds them to the app with the
-per-request layer (timing, JSON errors, token) around each handler.
+per-request layer (timing, JSON errors, token) around each handler. With
+tracing on (`tracing`, from service.telemetry), requests and Redis batches
+are spans; off, nothing of it is installed.
 """
 
 from __future__ import annotations
@@ -24,18 +26,21 @@ from service.cache.two_tier import TwoTierCache
 from service.clock import SystemClock
 from service.collectors import Metrics
 from service.config import Settings
-from service.http import batch_api, cache_api, health, metrics_endpoint
+from service.http import batch_api, cache_api, health, metrics_endpoint, openapi
 from service.http.api_token import TokenFile, api_token
 from service.http.request_layer import mount_routes
 from service.link.assembly import build_link
+from service.link.traced import TracedLink
 from service.readiness import Readiness
+from service.telemetry import Tracing
 from service.workers.exposition import worker_exposition
 from service.workers.peers import Peers, serve_peers
 from statemachine.clock import Clock
 
 
 def create_app(
-    settings: Settings, *, clock: Clock | None = None, peers: Peers | None = None
+    settings: Settings, *, clock: Clock | None = None, tracing: Tracing | None = None,
+    peers: Peers | None = None,
 ) -> web.Application:
     """The app; `peers` (a gunicorn worker's slot and siblings) makes /metrics
     and /health/detailed describe the whole instance."""
@@ -45,6 +50,9 @@ def create_app(
     app[appkeys.CLOCK] = clock = clock or SystemClock()
     app[appkeys.READINESS] = Readiness()
     app[appkeys.METRICS] = registry
+    if tracing is not None:
+        app[appkeys.TRACING] = tracing
+        app.cleanup_ctx.append(tracing_context)  # closed last: flushes every span
     app.cleanup_ctx.append(redis_link_context)
     app.cleanup_ctx.append(cache_context)
     if peers is not None:
@@ -57,12 +65,15 @@ def create_app(
     cache_api.add_routes(declared)
     batch_api.add_routes(declared)
     metrics_endpoint.add_routes(declared)
+    openapi.add_routes(declared)
     token = api_token(settings, clock.monotonic)
+    app[appkeys.API_DOCUMENT] = openapi.encoded_document(settings, token is not None)
     if isinstance(token, TokenFile):
         app[appkeys.TOKEN_FILE] = token  # the server re-reads it on SIGHUP
     mount_routes(
         app, declared, registry, token,
         max_inflight=settings.http_max_inflight, access_log=settings.access_log,
+        tracer=tracing.tracer if tracing is not None else None,
     )
     return app
 
@@ -71,10 +82,18 @@ async def redis_link_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[appkeys.SETTINGS]
     clock = app[appkeys.CLOCK]
     link = build_link(settings, clock)
+    tracing = app.get(appkeys.TRACING)
+    if tracing is not None:
+        link = TracedLink(link, tracing.tracer)
     app[appkeys.LINK] = link
     await link.start()
     yield
     await link.close()
+
+
+async def tracing_context(app: web.Application) -> AsyncIterator[None]:
+    yield
+    app[appkeys.TRACING].shutdown()
 
 
 async def cache_context(app: web.Application) -> AsyncIterator[None]:

@@ -16,6 +16,7 @@ from service.config import Settings
 from service.http.api_token import TokenFile
 from service.link.interface import Link
 from service.readiness import Readiness
+from service.telemetry import Tracing
 from service.workers.peers import Peers
 from statemachine.clock import Clock
 
@@ -27,6 +28,10 @@ CACHE = web.AppKey("cache", TwoTierCache)
 LEASES = web.AppKey("leases", Leases)
 PURGES = web.AppKey("purges", Purges)
 METRICS = web.AppKey("metrics", Metrics)
+# Present only when OpenTelemetry tracing is on (service.telemetry).
+TRACING = web.AppKey("tracing", Tracing)
+# GET /openapi.json's body (service/http/openapi.py), encoded at start-up.
+API_DOCUMENT = web.AppKey("api_document", bytes)
 # Only set when CACHE_API_TOKEN_FILE is.
 TOKEN_FILE = web.AppKey("api_token_file", TokenFile)
 # Only set with WORKERS > 1: this worker's slot and where its siblings listen.

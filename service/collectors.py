@@ -36,6 +36,7 @@ from service.cache.two_tier import TwoTierCache
 from service.http.request_durations import RequestDurations
 from service.link.interface import Link
 from service.link.probe import ProbeResult
+from service.probe_metrics import probe_metrics
 from statemachine.states import State
 
 PREFIX = "roleready"
@@ -232,26 +233,8 @@ class CacheCollector(Collector):
             yield slots
 
     def _memory_metrics(self) -> Iterator[Metric]:
-        probe = self.last_probe
-        if probe is None:
-            return
-        if probe.used_memory_bytes is not None:
-            yield GaugeMetricFamily(
-                f"{PREFIX}_redis_used_memory_bytes",
-                "Redis used_memory at the last scrape.",
-                value=probe.used_memory_bytes,
-            )
-        if probe.maxmemory_bytes is not None:
-            yield GaugeMetricFamily(
-                f"{PREFIX}_redis_maxmemory_bytes",
-                "Redis maxmemory (0 = unlimited) at the last scrape.",
-                value=probe.maxmemory_bytes,
-            )
-        yield GaugeMetricFamily(
-            f"{PREFIX}_redis_ping_seconds",
-            "PING round-trip time at the last scrape.",
-            value=probe.response_time_s,
-        )
+        if self.last_probe is not None:
+            yield from probe_metrics(self.last_probe, PREFIX)
 
 
 class Metrics:

@@ -25,11 +25,12 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import signal
 
 from aiohttp import web
 
-from service import appkeys
+from service import appkeys, telemetry
 from service.app import create_app
 from service.config import Settings
 from service.eventloop import loop_name
@@ -39,7 +40,7 @@ log = logging.getLogger("roleready.server")
 
 
 async def serve(settings: Settings) -> None:
-    app = create_app(settings)
+    app = create_app(settings, tracing=telemetry.configure(os.environ))
     runner = make_runner(app, settings)
     await runner.setup()
     stop = asyncio.Event()

@@ -3,8 +3,9 @@ key exactly what the single operations of TwoTierCache do, with Redis's
 part of the whole batch sent as one batch through the link.
 
     get_many ─► memory, key by key (hits answered from there)
-             ─► the misses: GET + PTTL of each, all in ONE link batch (one
-                round trip; one per master in a cluster, in parallel)
+             ─► the misses: ONE command, a script answering each key's value
+                and PTTL (RedisTier.get_many; one per slot in a cluster, each
+                master's in one round trip, in parallel)
                 ─► each reply settled as a single GET settles it (stale
                    window, FillGuard, memory fill): TwoTierCache._settle
              Redis unavailable ─► the misses stay misses, at once
@@ -13,10 +14,8 @@ part of the whole batch sent as one batch through the link.
                   (too large for memory and Redis unavailable: NOT_STORED)
     delete_many ─► memory, then one batch of DEL lease + DEL value per key
 
-Not MGET: a Redis Cluster refuses a multi-key command whose keys are in
-different slots (CROSSSLOT), while single-key commands in one batch are
-routed per master by ClusterLink.execute; and a read needs each key's PTTL
-for the memory fill, as a single GET has it.
+Not MGET: a read needs each key's PTTL for the memory fill, as a single
+GET has it.
 
 This is TwoTierCache's other half, kept apart for size: it calls the
 cache's own steps (`_settle`, `_changed`, `_note`, `_reads`) so that a batch
@@ -30,7 +29,7 @@ from typing import Any, NamedTuple
 
 from service.cache.codec import new_stamp
 from service.cache.outbox import DELETE, PUT
-from service.cache.two_tier import Lookup, Source, TwoTierCache, Write
+from service.cache.two_tier import Source, TwoTierCache, Write
 
 
 class NewValue(NamedTuple):
@@ -42,18 +41,23 @@ class NewValue(NamedTuple):
     ttl_ms: int
 
 
+# One key's answer in a batch: its value, content type and Source value. A
+# plain tuple: a batch builds hundreds, and a NamedTuple cost twice as much.
+Hit = tuple[bytes, str, str]
+
+
 async def get_many(
-    cache: TwoTierCache, namespace: str, keys: Sequence[str]
-) -> tuple[dict[str, Lookup], list[str]]:
+    cache: TwoTierCache, namespace: str, keys: list[str]
+) -> tuple[dict[str, Hit], list[str]]:
     """The hits by key (memory's, then Redis's) and the keys missed."""
-    hits: dict[str, Lookup] = {}
+    hits: dict[str, Hit] = {}
     missed: list[str] = []
-    for key in keys:
-        entry = cache.get_memory(namespace, key)
+    memory = Source.MEMORY
+    for key, entry in zip(keys, cache.get_memory_many(namespace, keys), strict=True):
         if entry is None:
             missed.append(key)
         else:
-            hits[key] = Lookup(entry.value, entry.content_type, Source.MEMORY, entry.stamp)
+            hits[key] = (entry.value, entry.content_type, memory)
     if not missed:
         return hits, missed
     cache.stats.memory_misses += len(missed)
@@ -70,7 +74,7 @@ async def get_many(
         if found is None:
             misses.append(key)
         else:
-            hits[key] = found
+            hits[key] = (found.value, found.content_type, found.source)
     return hits, misses
 
 

@@ -53,14 +53,16 @@ class Stamp(NamedTuple):
     stored_at_ms: int | None
     # Wall-clock end of the TTL (milliseconds since the epoch); None for v1.
     expires_at_ms: int | None
-    # VERSION_BYTES bytes, the ETag's material.
-    version: bytes
+    # The ETag's material: VERSION_BYTES bytes in Redis, kept here as their
+    # lowercase hex text, so that a memory hit's ETag is a concatenation,
+    # not a conversion, on every hit.
+    version: str
 
 
 def new_stamp(wall_s: float, ttl_ms: int) -> Stamp:
     """The stamp of a PUT made at `wall_s` (epoch seconds, the injected clock's)."""
     stored_at_ms = int(wall_s * 1000)
-    version = random.getrandbits(8 * VERSION_BYTES).to_bytes(VERSION_BYTES, "big")
+    version = f"{random.getrandbits(8 * VERSION_BYTES):0{2 * VERSION_BYTES}x}"
     return Stamp(stored_at_ms, stored_at_ms + ttl_ms, version)
 
 
@@ -72,7 +74,8 @@ def encode(value: bytes, content_type: str, stamp: Stamp) -> bytes:
     kind = content_type.encode("latin-1")
     if len(kind) > MAX_CONTENT_TYPE_BYTES:
         raise ValueError(f"content type longer than {MAX_CONTENT_TYPE_BYTES} bytes")
-    header = _V2_HEADER.pack(FORMAT_V2, stored_at, expires_at, stamp.version, len(kind))
+    version = bytes.fromhex(stamp.version)
+    header = _V2_HEADER.pack(FORMAT_V2, stored_at, expires_at, version, len(kind))
     return b"".join((header, kind, value))
 
 
@@ -95,11 +98,12 @@ def decode(raw: bytes) -> tuple[bytes, str, Stamp]:
         end = start + length
         if len(raw) < end or expires_at < stored_at:
             raise UndecodableValue("garbled v2 header")
-        return raw[end:], raw[start:end].decode("latin-1"), Stamp(stored_at, expires_at, version)
+        stamp = Stamp(stored_at, expires_at, version.hex())
+        return raw[end:], raw[start:end].decode("latin-1"), stamp
     if fmt == FORMAT_V1:
         end = raw.find(_SEPARATOR, 1)
         if end < 0:
             raise UndecodableValue("missing content type separator")
-        version = hashlib.sha256(raw).digest()[:VERSION_BYTES]
-        return raw[end + 1 :], raw[1:end].decode("latin-1"), Stamp(None, None, version)
+        digest = hashlib.sha256(raw).hexdigest()[: 2 * VERSION_BYTES]
+        return raw[end + 1 :], raw[1:end].decode("latin-1"), Stamp(None, None, digest)
     raise UndecodableValue("unknown value format")

@@ -96,6 +96,23 @@ class MemoryTier:
         self._entries.move_to_end(name)
         return entry
 
+    def get_many(self, names: list[str]) -> list[Entry | None]:
+        """`get_by_name` of each name, reading the clock once (a batch)."""
+        entries = self._entries
+        now = self._now()
+        found: list[Entry | None] = []
+        for name in names:
+            entry = entries.get(name)
+            if entry is not None:
+                if entry.expires_at <= now:
+                    self._remove(name)
+                    self.expirations += 1
+                    entry = None
+                else:
+                    entries.move_to_end(name)
+            found.append(entry)
+        return found
+
     def put(
         self, namespace: str, key: str, value: bytes, content_type: str, ttl_ms: int,
         from_redis: bool = False, stamp: Stamp | None = None,

@@ -6,6 +6,14 @@ REDIS_MAX_RETRIES_PER_REQUEST times while it stays ready, and answers None
 when Redis could not; the caller then serves from memory. A read's GET and
 PTTL travel in one round trip. Values are written in the stored format v2
 (codec.py); every format ever written is read.
+
+A batch read (`get_many`) is one command, not two per key: READ_MANY, a
+script answering every key's value and PTTL in one array (the memory fill
+needs the TTL Redis will keep the key for, which MGET does not say). Redis
+answers it with one reply, parsed by hiredis in one call, where GET + PTTL
+per key meant 2n replies and 2n futures. A cluster refuses a script whose
+keys are in different slots (CROSSSLOT), so there the keys are grouped by
+slot: one script per slot, routed per master by the link.
 """
 
 from __future__ import annotations
@@ -13,10 +21,23 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
+from redis.crc import key_slot
+
 from service.cache import codec
 from service.cache.codec import Stamp
 from service.cache.stats import CacheStats
 from service.link.interface import Link
+
+# KEYS: the values' keys. Answers GET and PTTL of each, in order (a missing
+# value's GET is false in Lua: a nil in the reply).
+READ_MANY = """
+local replies = {}
+for i, key in ipairs(KEYS) do
+  replies[2 * i - 1] = redis.call('GET', key)
+  replies[2 * i] = redis.call('PTTL', key)
+end
+return replies
+"""
 
 
 class StoredValue(NamedTuple):
@@ -82,17 +103,21 @@ class RedisTier:
 
     async def get_many(self, namespace: str, keys: list[str]) -> list[StoredValue | None] | None:
         """Each key's stored value (None: a miss), or None when Redis is
-        unavailable: GET + PTTL per key, every pair in one batch, so one
-        round trip (per master in a cluster). Not MGET: a cluster refuses a
-        multi-key command across slots (CROSSSLOT), and MGET has no TTLs."""
-        commands: list[tuple[str, str]] = []
-        for key in keys:
-            name = self.key(namespace, key)
-            commands += (("GET", name), ("PTTL", name))
+        unavailable: one READ_MANY script for all of them (one per slot in a
+        cluster), in one round trip (per master)."""
+        names = [self.key(namespace, key) for key in keys]
+        groups = _by_slot(names) if self._link.mode == "cluster" else [names]
+        commands: list[list[str | int]] = [
+            ["EVAL", READ_MANY, len(group), *group] for group in groups
+        ]
         replies = await self._link.execute(commands, retries=self._retries)
         if replies is None:
             return None
-        return [self._stored(replies[i], replies[i + 1]) for i in range(0, len(replies), 2)]
+        found: dict[str, StoredValue | None] = {}
+        for group, reply in zip(groups, replies, strict=True):
+            for i, name in enumerate(group):
+                found[name] = self._stored(reply[2 * i], reply[2 * i + 1])
+        return [found[name] for name in names]
 
     def _stored(self, raw: bytes | None, pttl: int) -> StoredValue | None:
         """A GET and PTTL's replies as a value (counted as a hit or a miss)."""
@@ -164,3 +189,11 @@ class RedisTier:
 
     def _glob_prefix(self) -> str:
         return "".join("\\" + c if c in "*?[]\\" else c for c in self._prefix)
+
+
+def _by_slot(names: list[str]) -> list[list[str]]:
+    """`names` grouped by cluster slot (a script's keys must share one)."""
+    groups: dict[int, list[str]] = {}
+    for name in dict.fromkeys(names):  # a key asked for twice is read once
+        groups.setdefault(key_slot(name.encode()), []).append(name)
+    return list(groups.values())

@@ -122,6 +122,14 @@ class TwoTierCache:
             self._namespace_memory_hits[namespace] += 1
         return entry
 
+    def get_memory_many(self, namespace: str, keys: list[str]) -> list[Entry | None]:
+        """`get_memory` of each key (a batch: counted once)."""
+        found = self.memory.get_many([f"{namespace}:{key}" for key in keys])
+        hits = len(found) - found.count(None)
+        self.stats.memory_hits += hits
+        self._namespace_memory_hits[namespace] += hits
+        return found
+
     async def get_redis(
         self, namespace: str, key: str, *, allow_stale: bool = False
     ) -> Lookup | None:
@@ -159,10 +167,12 @@ class TwoTierCache:
             self.stats.namespace_redis_hits[namespace] += 1
             return Lookup(stored.value, stored.content_type, Source.REDIS, stored.stamp, True)
         if keep:
+            # Never longer than Redis keeps the key, even where the stamp's
+            # logical expiry says the value stays fresh longer.
             ttl_ms = self.namespace_ttls_ms[namespace]
             if fresh_ms is not None:
                 ttl_ms = min(ttl_ms, fresh_ms)
-            elif stored.ttl_ms is not None:
+            if stored.ttl_ms is not None:
                 ttl_ms = min(ttl_ms, stored.ttl_ms)
             self.memory.put(
                 namespace, key, stored.value, stored.content_type, ttl_ms,
@@ -185,12 +195,6 @@ class TwoTierCache:
         if stamp is None or stamp.expires_at_ms is None:
             return None
         return stamp.expires_at_ms - int(self._wall() * 1000)
-
-    def age_s(self, stamp: Stamp | None) -> int | None:
-        """Whole seconds since the value was stored (HTTP's Age); None for v1."""
-        if stamp is None or stamp.stored_at_ms is None:
-            return None
-        return max(0, (int(self._wall() * 1000) - stamp.stored_at_ms) // 1000)
 
     async def put(
         self, namespace: str, key: str, value: bytes, content_type: str, ttl_ms: int

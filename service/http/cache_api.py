@@ -1,11 +1,14 @@
-"""GET/PUT/DELETE /cache/{namespace}/{key}: parse, call the cache, answer.
+"""GET/HEAD/PUT/DELETE /cache/{namespace}/{key}: parse, call the cache, answer.
 
 These run on every cache request, so each looks the app's resources up once,
 and a memory hit is answered by the GET handler's fast path (see
 `memory_answerer` and service.http.request_layer): synchronously, and without
 checking the key or namespace, since only checked ones are ever stored
 (namespaces cannot contain ':', so the memory key `namespace:key` is
-unambiguous).
+unambiguous). Every hit carries its ETag, Cache-Control and Age, and a
+GET or HEAD whose If-None-Match names the ETag gets a 304
+(service.http.freshness); the fast path leaves conditional requests to the
+handler.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from service.cache import codec
 from service.cache.memory import MemoryTier
 from service.cache.two_tier import Lookup, Source, Write
 from service.config import Settings
+from service.http.freshness import IF_NONE_MATCH, add_freshness, not_modified
 from service.http.lease_api import (
     HIT_FILL,
     Refused,
@@ -183,8 +187,11 @@ def memory_answerer(app: web.Application) -> FastPath:
 
     settings = app[appkeys.SETTINGS]
     refresh_ahead = settings.namespace_refresh_ahead
+    wall = app[appkeys.CLOCK].wall
 
     def answer_from_memory(request: web.Request) -> FastAnswer | None:
+        if IF_NONE_MATCH in request.headers:
+            return None  # the handler may answer 304
         match = request.match_info
         raw_path = request.raw_path
         if "?" in raw_path and not (  # the handler answers bad parameters (400)
@@ -198,7 +205,9 @@ def memory_answerer(app: web.Application) -> FastPath:
         entry = app[appkeys.CACHE].get_memory(match["namespace"], match["key"])
         if entry is None:
             return None
-        return entry.value, hit_headers(entry.content_type, Source.MEMORY, degraded(app))
+        headers = hit_headers(entry.content_type, Source.MEMORY, degraded(app))
+        add_freshness(headers, entry.stamp, wall())
+        return entry.value, headers
 
     return answer_from_memory
 
@@ -218,19 +227,19 @@ async def get_entry(request: web.Request) -> web.Response:
     entry = cache.get_memory(match["namespace"], match["key"])
     if entry is not None:  # as the fast path answers; see memory_answerer
         found = Lookup(entry.value, entry.content_type, Source.MEMORY, entry.stamp)
-        return await _leased_hit(request, found) if wait_ms is not None else _hit(found, app)
+        return await _leased_hit(request, found) if wait_ms is not None else _hit(request, found)
     try:
         namespace, key, _ = _target(request, settings)
     except BadRequest as bad:
         return _marked(bad.response, app)
     stored = await cache.get_redis(namespace, key, allow_stale=wait_ms is not None)
     if stored is not None:
-        return await _leased_hit(request, stored) if wait_ms is not None else _hit(stored, app)
+        return await _leased_hit(request, stored) if wait_ms is not None else _hit(request, stored)
     if wait_ms is not None:
-        response, content_type = await leased_miss(request, namespace, key, wait_ms)
-        if content_type is not None:  # the holder's value
-            response.headers.update(hit_headers(content_type, HIT_FILL, degraded(app)))
-            return response
+        answer = await leased_miss(request, namespace, key, wait_ms)
+        if isinstance(answer, Lookup):  # the holder's value
+            return _hit(request, answer, HIT_FILL)
+        response = answer
     else:
         response = error_response(404, "miss", f"No cached value for {namespace}/{key}.")
     response.headers.update(MISS_HEADERS)
@@ -240,16 +249,23 @@ async def get_entry(request: web.Request) -> web.Response:
 async def _leased_hit(request: web.Request, found: Lookup) -> web.Response:
     """A `?lease=1` hit: the value, and for one caller fleet-wide a token to
     refresh it when it is stale or near its end (service.http.lease_api)."""
-    app = request.app
-    headers = hit_headers(found.content_type, found.source, degraded(app))
+    headers = _hit_headers(request, found, found.source)
     match = request.match_info
     await refresh_lease(request, match["namespace"], match["key"], found, headers)
-    return web.Response(body=found.value, headers=headers)
+    return not_modified(request, headers) or web.Response(body=found.value, headers=headers)
 
 
-def _hit(found: Lookup, app: web.Application) -> web.Response:
-    headers = hit_headers(found.content_type, found.source, degraded(app))
-    return web.Response(body=found.value, headers=headers)
+def _hit(request: web.Request, found: Lookup, source: str | None = None) -> web.Response:
+    """A hit's answer: 200 with the value, or 304 when the caller has it."""
+    headers = _hit_headers(request, found, source or found.source)
+    return not_modified(request, headers) or web.Response(body=found.value, headers=headers)
+
+
+def _hit_headers(request: web.Request, found: Lookup, source: str) -> CIMultiDict[str]:
+    app = request.app
+    headers = hit_headers(found.content_type, source, degraded(app))
+    add_freshness(headers, found.stamp, app[appkeys.CLOCK].wall())
+    return headers
 
 
 def _content_type(request: web.Request) -> str:
@@ -332,7 +348,7 @@ async def delete_lease(request: web.Request) -> web.Response:
 
 def add_routes(router: web.UrlDispatcher) -> None:
     path = "/cache/{namespace}/{key}"
-    router.add_get(path, get_entry, allow_head=False)
+    router.add_get(path, get_entry)  # and HEAD: aiohttp sends no body
     router.add_put(path, put_entry)
     router.add_delete(path, delete_entry)
     router.add_delete(path + "/lease", delete_lease)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from aiohttp import hdrs, web
+from aiohttp import web
 from multidict import CIMultiDict, istr
 
 from service import appkeys
@@ -68,34 +68,31 @@ def lease_token(request: web.Request) -> str | None | web.Response:
 
 async def leased_miss(
     request: web.Request, namespace: str, key: str, wait_ms: int
-) -> tuple[web.Response, str | None]:
-    """The answer to a `?lease=1` GET that missed, and the content type of
-    the value when it is the holder's (hit-fill), else None."""
+) -> web.Response | Lookup:
+    """A `?lease=1` GET that missed: the value the lease holder's PUT
+    brought (hit-fill), or the 404 answer with the lease or `pending`."""
     answer = await request.app[appkeys.LEASES].miss(namespace, key, wait_ms)
     if isinstance(answer, Filled):
-        found = answer.found
-        return web.Response(body=found.value), found.content_type
+        return answer.found
     response = error_response(404, "miss", f"No cached value for {namespace}/{key}.")
     if isinstance(answer, Granted):
         response.headers[X_CACHE_LEASE] = answer.token
     else:
         response.headers[X_CACHE_LEASE] = "pending"
         response.headers["Retry-After"] = str(answer.retry_after_s)
-    return response, None
+    return response
 
 
 async def refresh_lease(request: web.Request, namespace: str, key: str, found: Lookup,
                         headers: CIMultiDict[str]) -> None:
-    """Mark a stale answer (X-Cache-Stale, Age) and, when the value is stale
-    or in the last CACHE_<NAME>_REFRESH_AHEAD share of its life, try for the
-    one token that refreshes it (X-Cache-Lease)."""
+    """Mark a stale answer (X-Cache-Stale; its Age, like every hit's, comes
+    from service.http.freshness) and, when the value is stale or in the last
+    CACHE_<NAME>_REFRESH_AHEAD share of its life, try for the one token that
+    refreshes it (X-Cache-Lease)."""
     app = request.app
     cache = app[appkeys.CACHE]
     if found.stale:
         headers[X_CACHE_STALE] = "true"
-        age = cache.age_s(found.stamp)
-        if age is not None:
-            headers[hdrs.AGE] = str(age)
     elif not _near_its_end(found, app[appkeys.SETTINGS].namespace_refresh_ahead.get(namespace),
                            cache.fresh_ms(found.stamp)):
         return

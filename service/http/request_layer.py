@@ -45,7 +45,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
@@ -118,12 +118,22 @@ def mount_routes(
     *,
     max_inflight: int = DEFAULT_MAX_INFLIGHT,
     access_log: bool = False,
+    tracer: Any | None = None,
 ) -> None:
     """Add every route of `declared` to `app`, instrumented, then the fallback.
 
     The /cache/ routes share one limit of `max_inflight` requests in progress;
-    the others (/health*, /metrics, /api/status) are never refused.
+    the others (/health*, /metrics, /api/status) are never refused. With a
+    `tracer` (OpenTelemetry's), each route's wrapper runs inside a server
+    span (service.http.tracing, imported only then).
     """
+    span: Callable[[Handler, str, str], Handler] = _untraced
+    if tracer is not None:
+        from service.http.tracing import traced
+
+        def span(handler: Handler, path: str, method: str) -> Handler:
+            return traced(handler, tracer, path, method)
+
     layer = Layer(token, access_log=access_log)
     cache_routes = Inflight(max_inflight)
     for route in declared.routes():
@@ -137,10 +147,15 @@ def mount_routes(
         if factory is not None:
             ok = durations.series(path, route.method, 200)
             handler = with_fast_path(handler, factory(app), ok, layer)
-        app.router.add_route(route.method, path, handler, name=route.name)
+        app.router.add_route(route.method, path, span(handler, path, route.method),
+                             name=route.name)
     observe = metrics.request_durations.observer(UNMATCHED, "*")
     fallback = instrumented(unmatched, observe, layer, Inflight(sys.maxsize))
-    app.router.add_route("*", FALLBACK_PATH, fallback)
+    app.router.add_route("*", FALLBACK_PATH, span(fallback, UNMATCHED, "*"))
+
+
+def _untraced(handler: Handler, path: str, method: str) -> Handler:
+    return handler
 
 
 def instrumented(handler: Handler, observe: Observe, layer: Layer, inflight: Inflight) -> Handler:

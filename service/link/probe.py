@@ -1,12 +1,18 @@
-"""One bounded look at Redis: PING round-trip time and INFO memory.
+"""One bounded look at Redis: PING round-trip time and three INFO sections.
 
-Used by /health/detailed and /metrics. Both commands share one pipelined
+Used by /health/detailed and /metrics. The commands share one pipelined
 round trip with the command timeout, so a hung Redis costs a probe at most
 REDIS_COMMAND_TIMEOUT_MS; when the link is not ready it costs nothing.
 
 PING alone decides whether Redis is healthy. INFO is optional: a Redis user
-whose ACL refuses it gets a null memory figure, not an unhealthy check and
-not a counted error, so the probe never contradicts the state machine.
+whose ACL refuses it gets null figures, not an unhealthy check and not a
+counted error, so the probe never contradicts the state machine.
+
+What the INFO sections are for: `memory` gives used memory, maxmemory and
+the maxmemory-policy (whether a full Redis evicts or refuses writes),
+`stats` the keys evicted so far, `keyspace` how many keys have a TTL (the
+volatile-* policies evict only those). One INFO per section rather than
+`INFO memory stats keyspace`: several sections in one INFO need Redis 7.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from dataclasses import dataclass
 from service.link.interface import Link
 from service.link.session import OptionalCommand
 
+SECTIONS = ("memory", "stats", "keyspace")
+
 
 @dataclass(frozen=True, slots=True)
 class ProbeResult:
@@ -24,6 +32,10 @@ class ProbeResult:
     used_memory_bytes: int | None
     used_memory_human: str | None
     maxmemory_bytes: int | None
+    maxmemory_policy: str | None = None
+    evicted_keys: int | None = None
+    # Keys with a TTL over all databases (maxmemory is per server, not per database).
+    expiring_keys: int | None = None
 
 
 def parse_info(raw: bytes | str | None) -> dict[str, str]:
@@ -42,6 +54,19 @@ def _int(value: str | None) -> int | None:
     return int(value) if value is not None and value.isdigit() else None
 
 
+def expiring_keys(raw: bytes | str | None) -> int | None:
+    """The `expires=` counts of INFO keyspace's `db<N>` lines, summed; None
+    without the section (an empty server's section has no db lines: 0)."""
+    if raw is None:
+        return None
+    total = 0
+    for name, value in parse_info(raw).items():
+        if name.startswith("db"):
+            counts = dict(part.split("=", 1) for part in value.split(",") if "=" in part)
+            total += _int(counts.get("expires")) or 0
+    return total
+
+
 async def probe(link: Link, timeout_s: float) -> ProbeResult | None:
     """None when the link is not ready or Redis did not answer in time.
 
@@ -49,14 +74,19 @@ async def probe(link: Link, timeout_s: float) -> ProbeResult | None:
     so the first health check after start-up shows the real state."""
     await link.first_connect(timeout_s)
     started = time.perf_counter()
-    replies = await link.execute((("PING",), OptionalCommand(("INFO", "memory"))))
+    replies = await link.execute((
+        ("PING",), *(OptionalCommand(("INFO", section)) for section in SECTIONS)
+    ))
     if replies is None:
         return None
     elapsed = time.perf_counter() - started
-    fields = parse_info(replies[1])
+    memory, stats = parse_info(replies[1]), parse_info(replies[2])
     return ProbeResult(
         response_time_s=elapsed,
-        used_memory_bytes=_int(fields.get("used_memory")),
-        used_memory_human=fields.get("used_memory_human"),
-        maxmemory_bytes=_int(fields.get("maxmemory")),
+        used_memory_bytes=_int(memory.get("used_memory")),
+        used_memory_human=memory.get("used_memory_human"),
+        maxmemory_bytes=_int(memory.get("maxmemory")),
+        maxmemory_policy=memory.get("maxmemory_policy"),
+        evicted_keys=_int(stats.get("evicted_keys")),
+        expiring_keys=expiring_keys(replies[3]),
     )

@@ -29,7 +29,7 @@ from pathlib import Path
 from aiohttp import web
 from aiohttp.worker import GunicornUVLoopWebWorker, GunicornWebWorker
 
-from service import appkeys
+from service import appkeys, telemetry
 from service.app import create_app
 from service.config import Settings
 from service.eventloop import loop_name
@@ -66,7 +66,10 @@ class ServiceWorker(GunicornWebWorker):
     async def _run(self) -> None:
         settings: Settings = self.app.settings
         directory: Path = self.app.directory
-        app = create_app(settings, peers=Peers(self.slot, settings.workers, directory))
+        # Tracing is set up here, after the fork: its exporter's thread and
+        # connections belong to this worker.
+        app = create_app(settings, tracing=telemetry.configure(os.environ),
+                         peers=Peers(self.slot, settings.workers, directory))
         self._token_file = app.get(appkeys.TOKEN_FILE)
         runner = make_runner(app, settings)
         await runner.setup()

@@ -74,11 +74,18 @@ async def test_100_redis_misses_are_read_in_one_round_trip_and_a_stale_value_is_
     client = await ready_client(app_client, redis_server.url, CACHE_DEFAULT_STALE_MS="60000")
     await raw.mset({f"roleready:default:k{i}": _v2(f"v{i}".encode()) for i in range(100)})
     await raw.set("roleready:default:old", _v2(b"past its ttl", ttl_ms=-1000))
+    await raw.pexpire("roleready:default:k3", 5000)
     session = client.app[appkeys.LINK].session()
     assert session is not None
-    before = session.pipeline.batches_sent
+    before = (session.pipeline.batches_sent, session.pipeline.commands_sent)
     body = await _mget(client, [f"k{i}" for i in range(100)] + ["old"])
-    assert session.pipeline.batches_sent - before == 1
+    # One command (READ_MANY: values and PTTLs), in one round trip.
+    assert (session.pipeline.batches_sent, session.pipeline.commands_sent) == (
+        before[0] + 1, before[1] + 1)
+    # The memory copy lives no longer than Redis keeps the key.
+    memory = client.app[appkeys.CACHE].memory
+    entry = memory.get("default", "k3")
+    assert entry is not None and 0 < memory.remaining_ms(entry) <= 5000
     assert set(_sources(body).values()) == {"redis"} and len(body["hits"]) == 100
     assert body["hits"]["k7"]["value"] == "v7"
     assert body["misses"] == ["old"]  # in the stale window: a miss, never kept

@@ -70,7 +70,7 @@ async def test_a_v1_value_is_served_through_the_service(
     entry = client.app[appkeys.CACHE].memory.get("default", "k")
     assert entry is not None and entry.stamp is not None
     assert (entry.stamp.stored_at_ms, entry.stamp.expires_at_ms) == (None, None)
-    assert len(entry.stamp.version) == codec.VERSION_BYTES
+    assert len(bytes.fromhex(entry.stamp.version)) == codec.VERSION_BYTES
     again = await client.get("/cache/default/k")
     assert again.headers["X-Cache"] == "hit-memory" and await again.read() == b'{"old": true}'
     # Overwritten through the service, it becomes v2.

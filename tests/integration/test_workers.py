@@ -18,8 +18,10 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import jsonschema
 import pytest
 
+from service.http.api_description.service_paths import DETAILED, STATUS
 from tests.conftest import FAST_LINK_ENV
 from tests.support.redis_server import RedisServer, RedisServers
 from tests.support.service_process import ServiceProcess, http_get
@@ -119,7 +121,9 @@ def _metric(service: ServiceProcess, line_start: str) -> float:
 
 
 def test_two_workers_answer_on_one_port_on_uvloop(connections: Connections) -> None:
-    processes = [connections.open().get("/api/status")[1]["process"] for _ in range(40)]
+    statuses = [connections.open().get("/api/status")[1] for _ in range(40)]
+    jsonschema.validate(statuses[0], STATUS)  # as the OpenAPI document says
+    processes = [status["process"] for status in statuses]
     assert len({process["pid"] for process in processes}) == 2
     assert {process["worker"] for process in processes} == {0, 1}
     assert {process["eventLoop"] for process in processes} == {"uvloop"}  # the default
@@ -159,6 +163,7 @@ def test_detailed_health_lists_both_workers_and_the_worst_state_wins(
     instance: ServiceProcess, connections: Connections
 ) -> None:
     document = _detailed(instance)
+    jsonschema.validate(document, DETAILED)
     assert document["status"] == "healthy"
     assert [w["worker"] for w in document["workers"]] == [0, 1]
     answering, other = connections.one_per_worker()
@@ -168,6 +173,7 @@ def test_detailed_health_lists_both_workers_and_the_worst_state_wins(
     finally:
         os.kill(other.pid, signal.SIGCONT)
     assert status == 200 and document["status"] == "degraded"
+    jsonschema.validate(document, DETAILED)
     assert document["checks"]["redis"]["status"] == "unhealthy"
     assert {"worker": 1 - answering.get("/api/status")[1]["process"]["worker"],
             "status": "unreachable"} in document["workers"]

@@ -1,16 +1,17 @@
-"""deploy/prometheus/alerts.yml: the guide's five alerts, on metrics that exist.
+"""deploy/prometheus/alerts.yml: the guide's five alerts and two more
+(the service down, Redis evicting), on metrics that exist.
 
-Always: the YAML has the five alerts with their `for` durations, labels and
-annotations, and every metric name (and label value matched) in the rules is
-exposed by a live service's /metrics. When promtool is installed: `promtool
-check rules`, and promtool unit tests that make each alert fire (and its
-guards keep it quiet) on synthetic series. Without promtool those two are
-reported as skipped, never passed.
+Always: the YAML has the seven alerts with their `for` durations, labels and
+annotations, and every metric name (and label name and value matched) in
+the rules is exposed by a live service's /metrics (tests/support/promql.py,
+shared with the Grafana dashboard's test). When promtool is installed:
+`promtool check rules`, and promtool unit tests that make each alert fire
+(and its guards keep it quiet) on synthetic series. Without promtool those
+two are reported as skipped, never passed.
 """
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 from collections.abc import Awaitable, Callable
@@ -20,9 +21,9 @@ from typing import Any
 import pytest
 import yaml
 from aiohttp.test_utils import TestClient
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.ops.conftest import ROOT
+from tests.support.promql import live_metrics, metric_names, problems
 from tests.support.redis_server import RedisServer
 from tests.support.waiting import ready_client
 
@@ -40,17 +41,19 @@ GUIDE_ALERTS = {
     "RoleReadyRedisReconnectAttemptsHigh": ("0m", "Investigate connection stability."),
     "RoleReadyRedisMemoryHigh": ("5m", "Increase Redis memory or review eviction policy."),
 }
+# Alerts the guide lacks: alert -> for.
+ADDED_ALERTS = {"RoleReadyCacheDown": "2m", "RoleReadyRedisEvicting": "15m"}
 # The thresholds of the guide, as they must appear in each expression.
 GUIDE_THRESHOLDS = {
     "RoleReadyRedisNotReady": ["roleready_redis_up == 0", "roleready_redis_enabled == 1"],
     "RoleReadyCacheHitRateLow": ["< 0.70", "roleready_cache_lookups_total"],
     "RoleReadyRedisErrorsHigh": ["increase(roleready_redis_errors_total[5m]) > 100"],
     "RoleReadyRedisReconnectAttemptsHigh": ["roleready_redis_reconnect_attempts > 5"],
-    "RoleReadyRedisMemoryHigh": ["> 0.80", "roleready_redis_maxmemory_bytes > 0"],
+    "RoleReadyRedisMemoryHigh": ["> 0.80", "roleready_redis_maxmemory_bytes > 0",
+                                 'policy="noeviction"', "roleready_redis_expiring_keys == 0"],
+    "RoleReadyCacheDown": ['up{job="roleready-cache"} == 0'],
+    "RoleReadyRedisEvicting": ["rate(roleready_redis_evicted_keys_total[10m]) > 0"],
 }
-METRIC = re.compile(r"\broleready_[A-Za-z0-9_]+")
-SELECTOR = re.compile(r"\b(roleready_[A-Za-z0-9_]+)\{([^}]*)\}")
-MATCHER = re.compile(r'(\w+)\s*(=~|=)\s*"([^"]*)"')
 
 
 def alerts() -> dict[str, dict[str, Any]]:
@@ -58,14 +61,17 @@ def alerts() -> dict[str, dict[str, Any]]:
     return {rule["alert"]: rule for group in document["groups"] for rule in group["rules"]}
 
 
-def test_the_guide_s_five_alerts_exist_with_their_durations_and_runbooks() -> None:
+def test_the_guide_s_five_alerts_and_two_more_exist_with_durations_and_runbooks() -> None:
     rules = alerts()
-    assert set(rules) == set(GUIDE_ALERTS)
+    assert set(rules) == set(GUIDE_ALERTS) | set(ADDED_ALERTS)
     for name, (duration, action) in GUIDE_ALERTS.items():
-        rule = rules[name]
-        assert rule["for"] == duration, name
+        assert rules[name]["for"] == duration, name
+        assert rules[name]["annotations"]["runbook"] == action, name
+    for name, duration in ADDED_ALERTS.items():
+        assert rules[name]["for"] == duration, name
+        assert rules[name]["annotations"]["runbook"].strip(), name
+    for name, rule in rules.items():
         assert rule["labels"]["severity"] in {"critical", "warning", "info"}, name
-        assert rule["annotations"]["runbook"] == action, name
         assert rule["annotations"]["summary"].strip(), name
         assert rule["annotations"]["description"].strip(), name
         for needle in GUIDE_THRESHOLDS[name]:
@@ -75,33 +81,20 @@ def test_the_guide_s_five_alerts_exist_with_their_durations_and_runbooks() -> No
 async def test_every_metric_in_the_rules_is_exposed_by_a_live_service(
     app_client: Callable[..., Awaitable[TestClient]], redis_server: RedisServer
 ) -> None:
-    client = await ready_client(app_client, redis_server.url)
-    await client.put("/cache/default/k", data=b"v")
-    await client.get("/cache/default/k")
-    response = await client.get("/metrics")
-    assert response.status == 200
-    exposed: dict[str, set[tuple[str, str]]] = {}
-    for family in text_string_to_metric_families(await response.text()):
-        exposed.setdefault(family.name, set())
-        for sample in family.samples:
-            exposed.setdefault(sample.name, set()).update(sample.labels.items())
+    exposed = await live_metrics(await ready_client(app_client, redis_server.url))
     for name, rule in alerts().items():
-        text = rule["expr"] + " ".join(rule["annotations"].values())
-        used = set(METRIC.findall(text))
-        assert used, name
-        assert used <= set(exposed), f"{name} uses metrics /metrics lacks: {used - set(exposed)}"
-        for metric, matchers in SELECTOR.findall(rule["expr"]):
-            for label, op, value in MATCHER.findall(matchers):
-                wanted = value.split("|") if op == "=~" else [value]
-                missing = {v for v in wanted if (label, v) not in exposed[metric]}
-                assert not missing, f"{name}: {metric} has no {label} value(s) {missing}"
+        # `up` is Prometheus's own series: the one rule without a service metric.
+        assert metric_names(rule["expr"]) or name == "RoleReadyCacheDown", name
+        in_text = metric_names(" ".join(rule["annotations"].values()))
+        assert in_text <= set(exposed), f"{name}'s annotations name {in_text - set(exposed)}"
+        assert not problems(rule["expr"], exposed), (name, problems(rule["expr"], exposed))
 
 
 @needs_promtool
 def test_promtool_check_rules_accepts_the_file() -> None:
     result = run_promtool("check", "rules", RULES)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 5 rules found" in result.stdout
+    assert "SUCCESS: 7 rules found" in result.stdout
 
 
 @needs_promtool
@@ -136,16 +129,24 @@ def write(path: Path, document: dict[str, Any]) -> Path:
     return path
 
 
-def series(name: str, instance: str, values: str, **labels: str) -> dict[str, str]:
+def series(name: str, instance: str, values: str, job: str = "rr",
+           **labels: str) -> dict[str, str]:
     extra = "".join(f', {key}="{value}"' for key, value in labels.items())
-    return {"series": f'{name}{{job="rr", instance="{instance}"{extra}}}', "values": values}
+    return {"series": f'{name}{{job="{job}", instance="{instance}"{extra}}}', "values": values}
 
 
-def expect(alert: str, at: str, *instances: str, severity: str = "warning") -> dict[str, Any]:
-    return {"eval_time": at, "alertname": alert, "exp_alerts": [
-        {"exp_labels": {"severity": severity, "job": "rr", "instance": instance}}
-        for instance in instances
-    ]}
+# An instance expected to fire, alone or with the extra labels its alert carries.
+Firing = str | tuple[str, dict[str, str]]
+
+
+def expect(alert: str, at: str, *firing: Firing, severity: str = "warning",
+           job: str = "rr") -> dict[str, Any]:
+    alerts = []
+    for entry in firing:
+        instance, extra = (entry, {}) if isinstance(entry, str) else entry
+        alerts.append({"exp_labels": {"severity": severity, "job": job, "instance": instance,
+                                      **extra}})
+    return {"eval_time": at, "alertname": alert, "exp_alerts": alerts}
 
 
 def lookups(instance: str, memory: int, redis: int, miss: int) -> list[dict[str, str]]:
@@ -153,6 +154,15 @@ def lookups(instance: str, memory: int, redis: int, miss: int) -> list[dict[str,
     return [series("roleready_cache_lookups_total", instance, f"0+{per_minute}x90", result=result)
             for result, per_minute in (("hit_memory", memory), ("hit_redis", redis),
                                        ("miss", miss))]
+
+
+def memory(instance: str, used: int, maximum: int, policy: str,
+           expiring: int) -> list[dict[str, str]]:
+    """An instance's view of one Redis for 10 minutes."""
+    return [series("roleready_redis_used_memory_bytes", instance, f"{used}x10"),
+            series("roleready_redis_maxmemory_bytes", instance, f"{maximum}x10"),
+            series("roleready_redis_maxmemory_policy_info", instance, "1x10", policy=policy),
+            series("roleready_redis_expiring_keys", instance, f"{expiring}x10")]
 
 
 SEMANTIC_CASES: list[dict[str, Any]] = [
@@ -204,19 +214,49 @@ SEMANTIC_CASES: list[dict[str, Any]] = [
         ],
         "alert_rule_test": [expect("RoleReadyRedisReconnectAttemptsHigh", "1m", "unstable")],
     },
-    {  # used > 80% of maxmemory for 5m; unlimited (0) and 50% stay quiet
+    {  # used > 80% of maxmemory for 5m where a full Redis refuses writes: noeviction,
+       # volatile-* with no key that has a TTL; quiet for allkeys-lru, volatile-* with
+       # TTLs, unlimited (0) and 50%
         "interval": "1m",
         "input_series": [
-            series("roleready_redis_used_memory_bytes", "full", "90x10"),
-            series("roleready_redis_maxmemory_bytes", "full", "100x10"),
-            series("roleready_redis_used_memory_bytes", "unlimited", "90x10"),
-            series("roleready_redis_maxmemory_bytes", "unlimited", "0x10"),
-            series("roleready_redis_used_memory_bytes", "half", "50x10"),
-            series("roleready_redis_maxmemory_bytes", "half", "100x10"),
+            *memory("refusing", 90, 100, "noeviction", expiring=0),
+            *memory("volatile-bare", 90, 100, "volatile-lru", expiring=0),
+            *memory("volatile-ttls", 90, 100, "volatile-lru", expiring=5),
+            *memory("lru", 90, 100, "allkeys-lru", expiring=0),
+            *memory("unlimited", 90, 0, "noeviction", expiring=0),
+            *memory("half", 50, 100, "noeviction", expiring=0),
         ],
         "alert_rule_test": [
             expect("RoleReadyRedisMemoryHigh", "4m"),
-            expect("RoleReadyRedisMemoryHigh", "6m", "full"),
+            expect("RoleReadyRedisMemoryHigh", "6m", ("refusing", {"policy": "noeviction"}),
+                   ("volatile-bare", {"policy": "volatile-lru"})),
+        ],
+    },
+    {  # evictions every 10-minute window for 15m; one burst, and no evictions, stay quiet
+        "interval": "1m",
+        "input_series": [
+            series("roleready_redis_evicted_keys_total", "evicting", "0+60x30"),
+            series("roleready_redis_evicted_keys_total", "burst", "0 600 600x28"),
+            series("roleready_redis_evicted_keys_total", "calm", "0x30"),
+            *(series("roleready_redis_maxmemory_policy_info", instance, "1x30",
+                     policy="allkeys-lru") for instance in ("evicting", "burst", "calm")),
+        ],
+        "alert_rule_test": [
+            expect("RoleReadyRedisEvicting", "10m"),
+            expect("RoleReadyRedisEvicting", "20m", ("evicting", {"policy": "allkeys-lru"})),
+        ],
+    },
+    {  # a target of the roleready-cache job failing its scrapes for 2m; other jobs ignored
+        "interval": "1m",
+        "input_series": [
+            series("up", "down:3001", "1 0 0 0 0", job="roleready-cache"),
+            series("up", "fine:3001", "1x4", job="roleready-cache"),
+            series("up", "elsewhere:9100", "0x4", job="node"),
+        ],
+        "alert_rule_test": [
+            expect("RoleReadyCacheDown", "2m", severity="critical", job="roleready-cache"),
+            expect("RoleReadyCacheDown", "3m", "down:3001", severity="critical",
+                   job="roleready-cache"),
         ],
     },
 ]

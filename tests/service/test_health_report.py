@@ -6,7 +6,7 @@ from service.cache.memory import MemoryTier
 from service.cache.stats import CacheStats
 from service.cache.two_tier import TwoTierCache
 from service.http.health_report import detailed_report, percent
-from service.link.probe import ProbeResult, parse_info
+from service.link.probe import ProbeResult, expiring_keys, parse_info
 from statemachine.clock import FakeClock
 from statemachine.projections import LinkView
 
@@ -59,3 +59,10 @@ def test_healthy_needs_ready_and_a_probe() -> None:
 def test_parse_info() -> None:
     raw = b"# Memory\r\nused_memory:1024\r\nused_memory_human:1.00K\r\nmaxmemory:0\r\n"
     assert parse_info(raw) == {"used_memory": "1024", "used_memory_human": "1.00K", "maxmemory": "0"}
+
+
+def test_expiring_keys_sums_the_databases() -> None:
+    raw = b"# Keyspace\r\ndb0:keys=3,expires=2,avg_ttl=10\r\ndb2:keys=1,expires=1,avg_ttl=0\r\n"
+    assert expiring_keys(raw) == 3
+    assert expiring_keys(b"# Keyspace\r\n") == 0  # an empty server: no db lines
+    assert expiring_keys(None) is None  # INFO refused

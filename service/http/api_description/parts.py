@@ -1,0 +1,223 @@
+"""The building blocks of the OpenAPI document: shared schemas, headers,
+parameters and the error answers, as plain data and small functions.
+
+Every error this service gives is DESIGN.md's `{"error": code, "message":
+sentence}`; `error()` describes one status with the codes it can carry (an
+`enum`, so a code the document does not name fails the fuzzer), and the
+batch routes' errors may add `"key"` naming the key refused.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Json = dict[str, Any]
+
+JSON = "application/json"
+HEALTH_JSON = "application/health+json"
+SECURITY_SCHEME = "bearerToken"
+
+
+def ref(kind: str, name: str) -> Json:
+    return {"$ref": f"#/components/{kind}/{name}"}
+
+
+def json_content(schema: Json, example: Any = None, media_type: str = JSON) -> Json:
+    media: Json = {"schema": schema}
+    if example is not None:
+        media["example"] = example
+    return {media_type: media}
+
+
+def strict(required: dict[str, Json], optional: dict[str, Json] | None = None) -> Json:
+    """An object of exactly these properties (`required` always present)."""
+    return {
+        "type": "object",
+        "required": list(required),
+        "properties": {**required, **(optional or {})},
+        "additionalProperties": False,
+    }
+
+
+STRING: Json = {"type": "string"}
+COUNT: Json = {"type": "integer", "minimum": 0}
+NULLABLE_STRING: Json = {"type": ["string", "null"]}
+# The seven states of the link (statemachine/states.py).
+LINK_STATE: Json = {
+    "type": "string",
+    "enum": ["disconnected", "connecting", "ready", "error", "reconnecting", "failed", "closed"],
+}
+WHERE_STORED: Json = {"type": "string", "enum": ["redis", "memory"]}
+KEY: Json = {"type": "string", "pattern": "^[A-Za-z0-9._~:-]{1,512}$"}
+
+# Headers, by the name they carry. `X-Request-ID` is on every answer.
+HEADERS: Json = {
+    "X-Request-ID": {
+        "description": "The request's id: the caller's own X-Request-ID when it is a sane "
+        "one, else a new one. Logged with every line written while the request is handled.",
+        "required": True,
+        "schema": {"type": "string", "minLength": 1},
+    },
+    "X-Cache": {
+        "description": "Where the answer came from.",
+        "required": True,
+        "schema": {"type": "string", "enum": ["hit-memory", "hit-redis", "hit-fill"]},
+    },
+    "X-Cache-Miss": {
+        "description": "On a miss (not on an unknown namespace's 404).",
+        "schema": {"type": "string", "enum": ["miss"]},
+    },
+    "X-Cache-Degraded": {
+        "description": "Present while the Redis link is not ready: the answer came from memory.",
+        "schema": {"type": "string", "enum": ["redis-unavailable"]},
+    },
+    "X-Cache-Stored": {
+        "description": "Where the write or delete landed: Redis (and memory, when the value "
+        "fits), or memory alone.",
+        "required": True,
+        "schema": WHERE_STORED,
+    },
+    "X-Cache-Lease-Token": {
+        "description": "With `?lease=1`: a lease token for this caller to compute (or "
+        "refresh) the value and PUT it with this header.",
+        "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+    },
+    "X-Cache-Lease-Miss": {
+        "description": "With `?lease=1`: this caller's lease token, or `pending` when another "
+        "caller holds the lease and `wait_ms` ran out.",
+        "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+    },
+    "X-Cache-Stale": {
+        "description": "With `?lease=1`: the value is past its TTL, within the namespace's "
+        "stale window.",
+        "schema": {"type": "string", "enum": ["true"]},
+    },
+    "Age": {
+        "description": "Whole seconds since the value was stored (on hits of values with "
+        "times: every value written since the stored format v2).",
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+    },
+    "ETag": {
+        "description": "The value's version: the same from either tier and on every "
+        "instance, new with every PUT. Send it back in If-None-Match.",
+        "required": True,
+        "schema": {"type": "string", "pattern": '^"[0-9a-f]{16}"$'},
+        "example": '"3f2c9a0b7d41e685"',
+    },
+    "Cache-Control": {
+        "description": "`max-age=<the value's whole TTL in seconds>`: with Age, a caller's "
+        "cache keeps it for max-age - Age more seconds, the TTL left (RFC 9111).",
+        "schema": {"type": "string", "pattern": "^max-age=[0-9]+$"},
+    },
+    "Retry-After": {
+        "description": "Seconds to wait before trying again.",
+        "required": True,
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+    },
+    "Location": {
+        "description": "Where the purge's progress can be read.",
+        "required": True,
+        "schema": {"type": "string", "pattern": "^/cache/[a-z0-9_]+/_purge/[A-Za-z0-9_-]+$"},
+    },
+    "WWW-Authenticate": {
+        "required": True,
+        "schema": {"type": "string", "enum": ["Bearer"]},
+    },
+}
+
+
+# Component ids whose header name differs: one header, described per answer.
+HEADER_NAMES = {
+    "X-Cache-Miss": "X-Cache",
+    "X-Cache-Lease-Token": "X-Cache-Lease",
+    "X-Cache-Lease-Miss": "X-Cache-Lease",
+}
+
+
+def headers(*ids: str) -> Json:
+    """The headers of these component ids, plus X-Request-ID (on every answer)."""
+    return {HEADER_NAMES.get(i, i): ref("headers", i) for i in ("X-Request-ID", *ids)}
+
+
+def error_schema(codes: list[str], keyed: bool = False) -> Json:
+    required: dict[str, Json] = {"error": {"type": "string", "enum": codes}, "message": STRING}
+    return strict(required, {"key": STRING} if keyed else None)
+
+
+def error(
+    description: str, *codes: str, answer_headers: tuple[str, ...] = (), keyed: bool = False
+) -> Json:
+    """One error answer: the status's codes, its headers, an example."""
+    example = {"error": codes[0], "message": description}
+    return {
+        "description": description,
+        "headers": headers(*answer_headers),
+        "content": json_content(error_schema(list(codes), keyed), example),
+    }
+
+
+def cache_errors(degraded: bool = True) -> Json:
+    """What the per-request layer may answer on any /cache/ route."""
+    extra = ("X-Cache-Degraded",) if degraded else ()
+    return {
+        "401": error("The token is missing or wrong (only when the service has one).",
+                     "unauthorized", answer_headers=("WWW-Authenticate",)),
+        "503": error("Too many requests in progress (HTTP_MAX_INFLIGHT); retry after the "
+                     "given seconds.", "overloaded", answer_headers=("Retry-After", *extra)),
+    }
+
+
+def unknown_namespace(*codes: str, answer_headers: tuple[str, ...] = ("X-Cache-Degraded",)) -> Json:
+    return error("No namespace of that name is configured.", "unknown_namespace", *codes,
+                 answer_headers=answer_headers)
+
+
+def body_timeout() -> Json:
+    return error("The body did not arrive in full within HTTP_BODY_TIMEOUT_MS; nothing was "
+                 "stored.", "request_timeout", answer_headers=("X-Cache-Degraded",))
+
+
+PARAMETERS: Json = {
+    "namespace": {
+        "name": "namespace",
+        "in": "path",
+        "required": True,
+        "description": "A configured namespace (CACHE_<NAME>_TTL_MS declares one).",
+        "schema": {"type": "string", "pattern": "^[a-z0-9_]+$"},
+        "example": "default",
+    },
+    "key": {
+        "name": "key",
+        "in": "path",
+        "required": True,
+        "description": "1-512 characters of letters, digits and `. _ ~ : -`.",
+        "schema": KEY,
+        "example": "job:42",
+    },
+    "lease_token": {
+        "name": "X-Cache-Lease",
+        "in": "header",
+        "description": "A lease token from a `?lease=1` GET.",
+        "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+        "example": "rAbc123",
+    },
+}
+
+SCHEMAS: Json = {
+    "Error": strict({"error": STRING, "message": STRING}, {"key": STRING}),
+}
+
+
+def head_of(get: Json) -> Json:
+    """The HEAD twin of a GET operation: aiohttp answers HEAD by running the
+    GET handler and dropping the body, so the same answers without content."""
+    responses = {
+        status: {name: value for name, value in answer.items() if name != "content"}
+        for status, answer in get["responses"].items()
+    }
+    return {
+        **get,
+        "operationId": get["operationId"] + "Head",
+        "summary": get["summary"] + " (headers only)",
+        "responses": responses,
+    }
