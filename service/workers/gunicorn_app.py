@@ -23,6 +23,7 @@ all have finished. What this module adds to it:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -44,14 +45,18 @@ WORKER_CLASSES = {
     "uvloop": "service.workers.worker.ServiceUVLoopWorker",
     "asyncio": "service.workers.worker.ServiceWorker",
 }
+# The instance's directory: this, the arbiter's pid, a random part.
+DIRECTORY_PREFIX = "roleready-cache-"
 # Beyond the drain and the requests' time: closing Redis and the peers' socket.
 CLOSING_MARGIN_S = 5
 
 
 def run_workers(settings: Settings) -> int:
     """Serve until SIGTERM with gunicorn; the arbiter's exit code."""
-    directory = Path(tempfile.mkdtemp(prefix="roleready-cache-", dir=tmp_base(settings)))
+    base = tmp_base(settings)
     arbiter_pid = os.getpid()
+    sweep_stale(Path(base or tempfile.gettempdir()))
+    directory = Path(tempfile.mkdtemp(prefix=f"{DIRECTORY_PREFIX}{arbiter_pid}-", dir=base))
     try:
         ServiceArbiter(ServiceApplication(settings, directory)).run()
     except SystemExit as exit_:
@@ -61,6 +66,28 @@ def run_workers(settings: Settings) -> int:
         if os.getpid() == arbiter_pid:
             shutil.rmtree(directory, ignore_errors=True)
     return 0
+
+
+def sweep_stale(base: Path) -> None:
+    """Removes the directories of arbiters that are gone (SIGKILLed ones
+    could not remove their own), leaving any whose process still runs."""
+    for directory in base.glob(f"{DIRECTORY_PREFIX}*-*"):
+        pid = directory.name[len(DIRECTORY_PREFIX):].split("-", 1)[0]
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        with contextlib.suppress(OSError):
+            if directory.stat().st_uid == os.geteuid():
+                shutil.rmtree(directory)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def tmp_base(settings: Settings) -> str | None:

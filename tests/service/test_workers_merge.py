@@ -3,6 +3,9 @@ slots, and the WORKERS value (no server, no Redis)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -12,7 +15,7 @@ import pytest
 from service.config import ConfigError, Settings
 from service.config.values import usable_cpus
 from service.workers.exposition import merge, parse, render
-from service.workers.gunicorn_app import assign_slot
+from service.workers.gunicorn_app import assign_slot, sweep_stale
 from service.workers.instance_health import instance_report
 
 EXPOSITION = """\
@@ -130,3 +133,15 @@ def test_usable_cpus_follows_a_cgroup_quota(tmp_path: Path) -> None:
     cpu_max.write_text("50000 100000\n")
     assert usable_cpus(cpu_max) == 1
     assert usable_cpus(tmp_path / "absent") == unlimited
+
+
+def test_directories_of_arbiters_that_are_gone_are_swept(tmp_path: Path) -> None:
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    stale = tmp_path / f"roleready-cache-{gone.pid}-abc"
+    living = tmp_path / f"roleready-cache-{os.getpid()}-def"
+    other = tmp_path / "roleready-cache-notapid-x"
+    for directory in (stale, living, other):
+        directory.mkdir()
+    sweep_stale(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([living.name, other.name])
