@@ -164,8 +164,14 @@ def test_a_killed_masters_replica_takes_over_and_the_cluster_is_ok_again(
     replica = redis_cluster.replica_of(master)
     key = next(f"key-{i}" for i in range(1000) if redis_cluster.master_for(f"key-{i}") is master)
     client = redis_cluster.client()
-    client.set(key, "before")
-    assert redis_cluster.node_client(master).execute_command("WAIT", 1, 2000) == 1
+    # WAIT counts the replicas that have the CALLING connection's last write:
+    # asked on a connection that wrote nothing, it answers at once, and a
+    # SIGKILL could then beat the replication of a write made elsewhere (the
+    # promoted replica lacked the key, ~1 run in 3). So write and WAIT on the
+    # one connection, the master's own (it serves the key's slot: no MOVED).
+    on_master = redis_cluster.node_client(master)
+    on_master.set(key, "before")
+    assert on_master.execute_command("WAIT", 1, 2000) == 1
 
     failover = redis_cluster.kill_master(master)
     print(f"master killed -> replica promoted {failover.promoted_s:.2f} s, "
@@ -178,8 +184,7 @@ def test_a_killed_masters_replica_takes_over_and_the_cluster_is_ok_again(
     assert master not in redis_cluster.masters + redis_cluster.replicas
     assert redis_cluster.master_for(key) is replica
     assert redis_cluster.node_client(replica).get(key) == "before"  # nothing lost
-    # redis-py's cluster client follows the new topology; its first read after
-    # the kill once answered None (1 run in ~15, under load): allow it a retry.
+    # redis-py's cluster client follows the new topology (a MOVED, a refresh).
     wait_for(lambda: client.get(key) == b"before", 5.0, "the cluster client to follow")
     client.set(key, "after")
     assert redis_cluster.node_client(replica).get(key) == "after"
