@@ -95,6 +95,9 @@ def _sdk_provider(environ: Mapping[str, str]) -> Any | None:
         log.warning("OTEL_TRACES_EXPORTER names exporters that are not installed: %s "
                     "(installed: %s): no traces", ", ".join(missing), ", ".join(sorted(known)))
         return None
+    # Resource.create() reads OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES
+    # from the process's environment itself (the SDK's own rule); `environ`
+    # only decides whether tracing is on and which exporters run.
     provider = TracerProvider(resource=Resource.create())
     for name in names:
         provider.add_span_processor(BatchSpanProcessor(known[name].load()()))

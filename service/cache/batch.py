@@ -2,7 +2,7 @@
 key exactly what the single operations of TwoTierCache do, with Redis's
 part of the whole batch sent as one batch through the link.
 
-    get_many ─► memory, key by key (hits answered from there)
+    get_many ─► memory, all keys in one pass (one clock reading; hits answered there)
              ─► the misses: ONE command, a script answering each key's value
                 and PTTL (RedisTier.get_many; one per slot in a cluster, each
                 master's in one round trip, in parallel)
