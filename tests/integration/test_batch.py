@@ -91,6 +91,31 @@ async def test_100_redis_misses_are_read_in_one_round_trip_and_a_stale_value_is_
     assert body["misses"] == ["old"]  # in the stale window: a miss, never kept
 
 
+async def test_an_mget_read_overtaken_by_a_put_is_not_kept_in_memory(
+    app_client: StartClient, redis_server: RedisServer, raw: aioredis.Redis,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    client = await ready_client(app_client, redis_server.url)
+    await raw.set("roleready:default:k", _v2(b"older"))
+    tier = client.app[appkeys.CACHE].redis
+    assert tier is not None
+    read_many = tier.get_many
+
+    async def overtaken(namespace: str, keys: list[str]) -> Any:
+        values = await read_many(namespace, keys)  # Redis answered "older", then
+        assert (await client.put("/cache/default/k", data=b"newer")).status == 204
+        return values
+
+    monkeypatch.setattr(tier, "get_many", overtaken)
+    body = await _mget(client, ["k"])
+    # The batch began before the PUT: either value may answer it ...
+    assert body["hits"]["k"]["value"] == "older"
+    monkeypatch.undo()
+    # ... but the older one must not stay in memory after the PUT.
+    answer = await client.get("/cache/default/k")
+    assert (answer.headers["X-Cache"], await answer.read()) == ("hit-memory", b"newer")
+
+
 async def test_one_bad_entry_refuses_the_whole_batch_and_nothing_is_written(
     app_client: StartClient, redis_server: RedisServer, raw: aioredis.Redis
 ) -> None:

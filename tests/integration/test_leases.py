@@ -192,3 +192,37 @@ async def test_bad_lease_parameters_are_refused_on_a_memory_hit_too(
     for query in ("lease=2", "lease=1&wait_ms=abc"):
         answer = await client.get(f"/cache/default/held?{query}")
         assert answer.status == 400, query
+
+
+def _forged(token: str) -> str:
+    """A token of `token`'s form (its kind letter, its length) that is not it."""
+    swapped = "A" if token[1] != "A" else "B"
+    return token[0] + swapped + token[2:]
+
+
+async def _a_foreign_token_fills_nothing(client: TestClient, kind: str) -> None:
+    held = _token(await client.get("/cache/default/k?lease=1"))
+    assert held is not None and held.startswith(kind)
+    forged = _forged(held)
+    foreign = await client.put("/cache/default/k", data=b"intruder", headers={LEASE: forged})
+    assert (foreign.status, (await foreign.json())["error"]) == (409, "stale_lease")
+    assert (await client.get("/cache/default/k")).status == 404
+    # The holder's own token still fills the key.
+    filled = await client.put("/cache/default/k", data=b"computed", headers={LEASE: held})
+    assert filled.status == 204
+    assert await (await client.get("/cache/default/k")).read() == b"computed"
+
+
+async def test_a_well_formed_foreign_token_fills_nothing_while_a_lease_is_held(
+    app_client: StartClient, redis_server: RedisServer
+) -> None:
+    client = await ready_client(app_client, redis_server.url)
+    await _a_foreign_token_fills_nothing(client, "r")
+    with redis_server.client() as raw:
+        assert raw.get("roleready:default:k") is not None  # the holder's, in Redis
+
+
+async def test_a_well_formed_foreign_token_fills_nothing_in_memory_only_mode(
+    app_client: StartClient,
+) -> None:
+    await _a_foreign_token_fills_nothing(await app_client(""), "m")
