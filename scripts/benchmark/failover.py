@@ -38,7 +38,6 @@ from scripts.benchmark.trickle import RESULT_MARK
 
 POLL_INTERVAL_S = 0.025
 READY_LIMIT_S = 30.0
-START_LIMIT_S = 20.0
 # Load on the old master before the kill, and on the new one after ready.
 STEADY_S = 0.5
 TRICKLE_RATE = 10

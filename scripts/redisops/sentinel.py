@@ -131,7 +131,3 @@ def address(record: dict[str, str]) -> str:
 def in_sync(replica: dict[str, str]) -> bool:
     """Could be promoted: its link to the master is up and no sentinel flags it down."""
     return replica.get("master-link-status") == "ok" and not is_down(replica)
-
-
-def synced_replicas(replicas: Sequence[dict[str, str]]) -> list[str]:
-    return [address(r) for r in replicas if in_sync(r)]

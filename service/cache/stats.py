@@ -49,11 +49,6 @@ class CacheStats:
         """Lookups answered with a value, end to end (a coalesced one too)."""
         return self.memory_hits + self.redis_hits + self.coalesced_hits
 
-    def hit_rate(self) -> float:
-        """Hits over lookups, 0.0 with no traffic."""
-        total = self.hits + self.misses
-        return self.hits / total if total else 0.0
-
 
 @dataclass(slots=True)
 class LeaseStats:

@@ -6,7 +6,7 @@
 `get` answers something `Stored` (a value and its content type) or None;
 `put` answers whether the value was stored; `delete` whether the tier could
 carry it out (a key that was not there counts as deleted). TTLs are in
-milliseconds. tests/service/test_tier_contract.py runs one set of behaviour
+milliseconds. tests/integration/test_tier_contract.py runs one set of behaviour
 tests against all three.
 """
 
