@@ -18,6 +18,7 @@ from aiohttp.test_utils import TestClient
 
 from service.app import create_app
 from service.config import Settings
+from service.telemetry import Tracing
 from statemachine.clock import Clock
 from tests.support.redis_cluster import LocalCluster
 from tests.support.redis_server import RedisServer, RedisServers
@@ -120,9 +121,12 @@ def make_settings(redis_url: str = "", **env: str) -> Settings:
 @pytest.fixture
 def app_client(aiohttp_client):  # type: ignore[no-untyped-def]
     """Start an in-process app on a test server: `await app_client(url, **env)`;
-    `clock=` gives it a clock of the test's (a FakeClock moves memory-tier time)."""
+    `clock=` gives it a clock of the test's (a FakeClock moves memory-tier time),
+    `tracing=` turns tracing on with the test's tracer."""
 
-    async def start(redis_url: str = "", *, clock: Clock | None = None, **env: str) -> TestClient:
-        return await aiohttp_client(create_app(make_settings(redis_url, **env), clock=clock))
+    async def start(redis_url: str = "", *, clock: Clock | None = None,
+                    tracing: Tracing | None = None, **env: str) -> TestClient:
+        settings = make_settings(redis_url, **env)
+        return await aiohttp_client(create_app(settings, clock=clock, tracing=tracing))
 
     return start

@@ -3,7 +3,7 @@ in the background.
 
     start(ns) ─► this instance's memory entries of ns go at once
               ─► a job (the HTTP layer answers 202 with its Location)
-    job, on each master (ClusterLink.nodes; the one link otherwise):
+    job, on each master (Link.masters(): a cluster's nodes, else the one link):
         SCAN cursor MATCH {prefix}:{ns}:* COUNT 1000, then the leases'
         {prefix}:~lease:{{prefix}:{ns}:* (never KEYS)
         ─► UNLINK each key found: one batch per SCAN page (one command per
@@ -35,7 +35,6 @@ from typing import Any
 
 from service.cache.batch import forget_namespace, forget_redis_keys
 from service.cache.two_tier import TwoTierCache
-from service.link.cluster import ClusterLink
 from service.link.interface import Link
 
 SCAN_COUNT = 1000
@@ -107,9 +106,8 @@ class Purges:
         assert redis is not None
         patterns = (redis.pattern(job.namespace), redis.lease_pattern(job.namespace))
         link = self._link
-        scanners: list[Link] = list(link.nodes.values()) if isinstance(link, ClusterLink) else [link]
         try:
-            for scanner in scanners:
+            for scanner in link.masters():
                 for pattern in patterns:
                     if not await self._sweep(job, scanner, pattern):
                         self._defer(job)

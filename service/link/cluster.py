@@ -28,7 +28,7 @@ import contextlib
 import heapq
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import AskError, MovedError
 
@@ -45,6 +45,9 @@ from statemachine.journal import Journal
 from statemachine.lifecycle import ConnectionLifecycle
 from statemachine.projections import LinkView
 from statemachine.states import State
+
+if TYPE_CHECKING:
+    from service.link.interface import Link
 
 log = logging.getLogger("roleready.redis.cluster")
 
@@ -113,6 +116,9 @@ class ClusterLink:
     def view(self) -> LinkView:
         views = [self.lifecycle.view, *(n.view for n in self.nodes.values())]
         return combined(views)
+
+    def masters(self) -> list[Link]:
+        return list(self.nodes.values())
 
     def is_ready(self) -> bool:
         return self._ready

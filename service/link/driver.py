@@ -33,7 +33,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from service.link.classify import REDIRECTIONS, REDIS_FAILURES, classify, describe
 from service.link.factory import ClientFactory
@@ -53,6 +53,9 @@ from statemachine.events import BackoffScheduled, ErrorSeen
 from statemachine.lifecycle import ConnectionLifecycle
 from statemachine.projections import LinkView
 from statemachine.states import State
+
+if TYPE_CHECKING:
+    from service.link.interface import Link
 
 log = logging.getLogger("roleready.redis")
 
@@ -116,6 +119,9 @@ class RedisLink:
 
     def is_ready(self) -> bool:
         return self.lifecycle.is_ready()
+
+    def masters(self) -> list[Link]:
+        return [self]
 
     def topology(self) -> dict[str, Any]:
         return {"mode": self.mode if self.enabled else "disabled", "master": self.address()}

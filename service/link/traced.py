@@ -81,6 +81,12 @@ class TracedLink:
             span.set_attribute("roleready.redis.answered", replies is not None)
             return replies
 
+    def masters(self) -> list[Link]:
+        inner = self.inner.masters()
+        if inner == [self.inner]:
+            return [self]
+        return [TracedLink(master, self._tracer) for master in inner]
+
     async def first_connect(self, timeout_s: float) -> None:
         await self.inner.first_connect(timeout_s)
 

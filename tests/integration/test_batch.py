@@ -11,9 +11,12 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
+from opentelemetry.sdk.trace import TracerProvider
 
 from service import appkeys
 from service.cache import codec
+from service.link.traced import TracedLink
+from service.telemetry import Tracing
 from tests.support.redis_cluster import LocalCluster
 from tests.support.redis_server import RedisServer
 from tests.support.waiting import eventually_async, link_state, ready_client
@@ -220,11 +223,16 @@ async def test_a_purge_unlinks_the_namespace_and_every_instance_forgets_it(
     assert (await b.get(location)).status == 404  # jobs are their instance's
 
 
-async def test_mget_over_the_masters_of_a_cluster(
+async def test_mget_and_a_traced_purge_over_the_masters_of_a_cluster(
     app_client: StartClient, redis_cluster: LocalCluster
 ) -> None:
-    client = await ready_client(app_client, "redis://127.0.0.1:1",
-                                REDIS_CLUSTER_NODES=redis_cluster.seeds)
+    # Tracing on wraps the link: the purge must still scan every master.
+    provider = TracerProvider()
+    client = await app_client("redis://127.0.0.1:1", REDIS_LAZY_CONNECT="false",
+                              REDIS_CLUSTER_NODES=redis_cluster.seeds,
+                              tracing=Tracing(provider.get_tracer("test"), provider))
+    await link_state(client.app, "ready")
+    assert isinstance(client.app[appkeys.LINK], TracedLink)
     keys = [f"k{i}" for i in range(30)]
     masters = {redis_cluster.master_for(f"roleready:default:{key}").port for key in keys}
     assert len(masters) == 3
