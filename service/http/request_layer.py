@@ -159,7 +159,7 @@ def _untraced(handler: Handler, path: str, method: str) -> Handler:
 
 
 def instrumented(handler: Handler, observe: Observe, layer: Layer, inflight: Inflight) -> Handler:
-    """`handler` timed, its errors answered as DESIGN.md JSON, /cache/ guarded,
+    """`handler` timed, its errors answered as problem details, /cache/ guarded,
     refused with 503 while `inflight` is full.
 
     Every answer is observed with the status the caller gets (401, 503, and
