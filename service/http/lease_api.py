@@ -87,9 +87,9 @@ async def leased_miss(
 async def refresh_lease(request: web.Request, namespace: str, key: str, found: Lookup,
                         headers: CIMultiDict[str]) -> None:
     """Mark a stale answer (X-Cache-Stale, and Cache-Status with its negative
-    ttl; its Age, like every hit's, comes from service.http.freshness) and, when the value is stale or in the last
-    CACHE_<NAME>_REFRESH_AHEAD share of its life, try for the one token that
-    refreshes it (X-Cache-Lease)."""
+    ttl; its Age, like every hit's, comes from service.http.freshness) and,
+    when the value is stale or in the last CACHE_<NAME>_REFRESH_AHEAD share
+    of its life, try for the one token that refreshes it (X-Cache-Lease)."""
     app = request.app
     cache = app[appkeys.CACHE]
     if found.stale:
