@@ -16,6 +16,7 @@ from collections.abc import Iterator
 
 from prometheus_client import (
     CollectorRegistry,
+    Counter,
     GCCollector,
     Info,
     PlatformCollector,
@@ -238,7 +239,8 @@ class CacheCollector(Collector):
 
 
 class Metrics:
-    """The app's registry and its request-duration histogram."""
+    """The app's registry, its request-duration histogram and the count of
+    `overloaded` refusals (a 503 the histogram cannot tell from `not_stored`)."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
@@ -248,6 +250,9 @@ class Metrics:
             REQUEST_DURATION_BUCKETS,
         )
         self.registry.register(self.request_durations)
+        self.overloaded = Counter(
+            f"{PREFIX}_http_overloaded", "Requests to /cache/ refused with 503 `overloaded` "
+            "(HTTP_MAX_INFLIGHT requests in progress).", registry=self.registry)
         for standard in (ProcessCollector, PlatformCollector, GCCollector):
             standard(registry=self.registry)
         Info(f"{PREFIX}_build", "What this process runs: the service's, Python's and "

@@ -50,11 +50,9 @@ PURGE_JOB = "/cache/{namespace}/_purge/{job}"
 
 
 def _bad(code: str, message: str, key: str | None = None, status: int = 400) -> BadRequest:
-    """The DESIGN.md error, with `key` naming the key refused (when there is one)."""
-    body = {"error": code, "message": message}
-    if key is not None:
-        body["key"] = key
-    return BadRequest(json_response(body, status=status))
+    """The error, with `key` naming the key refused (when there is one)."""
+    named = {} if key is None else {"key": key}
+    return BadRequest(error_response(status, code, message, **named))
 
 
 def _namespace(request: web.Request, settings: Settings) -> tuple[str, int]:

@@ -5,7 +5,8 @@ and a memory hit is answered by the GET handler's fast path (see
 `memory_answerer` and service.http.request_layer): synchronously, and without
 checking the key or namespace, since only checked ones are ever stored
 (namespaces cannot contain ':', so the memory key `namespace:key` is
-unambiguous). Every hit carries its ETag, Cache-Control and Age, and a
+unambiguous). Every hit carries its ETag, Cache-Control and Age, every
+hit and miss its X-Cache and Cache-Status (service.http.cache_status), and a
 GET or HEAD whose If-None-Match names the ETag gets a 304
 (service.http.freshness); the fast path leaves conditional requests to the
 handler.
@@ -24,6 +25,8 @@ from service.cache import codec
 from service.cache.memory import MemoryTier
 from service.cache.two_tier import Lookup, Source, Write
 from service.config import Settings
+from service.http import cache_status
+from service.http.cache_status import CACHE_STATUS
 from service.http.freshness import IF_NONE_MATCH, add_freshness, not_modified
 from service.http.lease_api import (
     HIT_FILL,
@@ -46,7 +49,7 @@ DEFAULT_CONTENT_TYPE = "application/octet-stream"
 MAX_CONTENT_TYPE_CHARS = codec.MAX_CONTENT_TYPE_BYTES
 X_CACHE = istr("X-Cache")
 MAX_HEADER_TEMPLATES = 64
-MISS_HEADERS = {X_CACHE: "miss"}
+MISS_HEADERS = {X_CACHE: "miss", CACHE_STATUS: cache_status.MISS}
 # On every cache answer given while the Redis link is not ready (memory-only
 # mode by configuration is not degraded), and where a PUT or DELETE landed.
 X_CACHE_DEGRADED = istr("X-Cache-Degraded")
@@ -158,7 +161,8 @@ def hit_headers(content_type: str, source: str, degraded: bool) -> CIMultiDict[s
     if template is None:
         if len(_hit_header_templates) >= MAX_HEADER_TEMPLATES:
             _hit_header_templates.clear()
-        headers = {hdrs.CONTENT_TYPE: content_type, X_CACHE: source, hdrs.SERVER: SERVER}
+        headers = {hdrs.CONTENT_TYPE: content_type, X_CACHE: source,
+                   CACHE_STATUS: cache_status.HITS[source], hdrs.SERVER: SERVER}
         if degraded:
             headers[X_CACHE_DEGRADED] = REDIS_UNAVAILABLE
         template = _hit_header_templates[(content_type, source, degraded)] = CIMultiDict(headers)

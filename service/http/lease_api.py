@@ -19,11 +19,12 @@ from service import appkeys
 from service.cache.leases import Filled, Granted, Refused
 from service.cache.two_tier import Lookup
 from service.config import Settings
+from service.http import cache_status
+from service.http.cache_status import CACHE_STATUS, HIT_FILL
 from service.http.responses import error_response
 
 X_CACHE_LEASE = istr("X-Cache-Lease")
 X_CACHE_STALE = istr("X-Cache-Stale")
-HIT_FILL = "hit-fill"
 # Tokens are the service's own (a letter, then URL-safe base64): anything
 # else is refused before anything is looked up.
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -85,14 +86,15 @@ async def leased_miss(
 
 async def refresh_lease(request: web.Request, namespace: str, key: str, found: Lookup,
                         headers: CIMultiDict[str]) -> None:
-    """Mark a stale answer (X-Cache-Stale; its Age, like every hit's, comes
-    from service.http.freshness) and, when the value is stale or in the last
-    CACHE_<NAME>_REFRESH_AHEAD share of its life, try for the one token that
-    refreshes it (X-Cache-Lease)."""
+    """Mark a stale answer (X-Cache-Stale, and Cache-Status with its negative
+    ttl; its Age, like every hit's, comes from service.http.freshness) and,
+    when the value is stale or in the last CACHE_<NAME>_REFRESH_AHEAD share
+    of its life, try for the one token that refreshes it (X-Cache-Lease)."""
     app = request.app
     cache = app[appkeys.CACHE]
     if found.stale:
         headers[X_CACHE_STALE] = "true"
+        headers[CACHE_STATUS] = cache_status.stale(found.source, cache.fresh_ms(found.stamp))
     elif not _near_its_end(found, app[appkeys.SETTINGS].namespace_refresh_ahead.get(namespace),
                            cache.fresh_ms(found.stamp)):
         return

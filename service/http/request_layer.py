@@ -104,10 +104,12 @@ class Layer:
 
 @dataclass
 class Inflight:
-    """Requests in progress in a set of routes, and how many are allowed."""
+    """Requests in progress in a set of routes, how many are allowed, and
+    what counts a refusal."""
 
     limit: int
     count: int = 0
+    refused: Callable[[], None] = lambda: None
 
 
 def mount_routes(
@@ -135,7 +137,7 @@ def mount_routes(
             return traced(handler, tracer, path, method)
 
     layer = Layer(token, access_log=access_log)
-    cache_routes = Inflight(max_inflight)
+    cache_routes = Inflight(max_inflight, refused=metrics.overloaded.inc)
     for route in declared.routes():
         assert route.resource is not None
         path = route.resource.canonical
@@ -159,7 +161,7 @@ def _untraced(handler: Handler, path: str, method: str) -> Handler:
 
 
 def instrumented(handler: Handler, observe: Observe, layer: Layer, inflight: Inflight) -> Handler:
-    """`handler` timed, its errors answered as DESIGN.md JSON, /cache/ guarded,
+    """`handler` timed, its errors answered as problem details, /cache/ guarded,
     refused with 503 while `inflight` is full.
 
     Every answer is observed with the status the caller gets (401, 503, and
@@ -180,6 +182,7 @@ def instrumented(handler: Handler, observe: Observe, layer: Layer, inflight: Inf
                 response: web.StreamResponse = _unauthorized()
             elif inflight.count >= inflight.limit:
                 response = _overloaded()
+                inflight.refused()
             else:
                 inflight.count += 1
                 try:

@@ -1,12 +1,10 @@
-"""/metrics for the whole instance: every worker's figures merged into one.
+"""/metrics for the whole instance: every worker's figures in one scrape.
 
     own exposition (no Redis probe) ─┐
     each sibling's, over its socket ─┼─> parse (prometheus_client's parser)
-                                     └─> merge by family:
-          counter, histogram, summary    summed over the workers, sample by
-                                         sample (same name, same labels)
-          gauge, info, state set, other  one sample per worker, labelled
-                                         worker="<slot>"
+                                     └─> merge by family: every sample of
+                                         every type once per worker,
+                                         labelled worker="<slot>"
     + what the scrape's Redis probe read (used memory, maxmemory, PING),
       once, unlabelled: it describes Redis, not a worker
     + roleready_workers and roleready_worker_up{worker}: whose figures are in
@@ -18,8 +16,21 @@ time by one), Info or state sets. Merging expositions keeps every collector
 as it is, and costs only the scrape (a few ms for two workers), never a
 request.
 
-A worker that restarts starts its counters from zero, so the instance's sums
-drop by what it had counted; Prometheus's rate() takes any drop for a reset.
+Why counters are not summed over the workers: a worker that restarts
+starts its counters from zero, so a sum would drop by what the dead worker
+had counted while the others' counts went on; rate() and increase() read
+any drop as a reset and count the whole new sum as fresh increments, a
+jump (RoleReadyRedisErrorsHigh fired on one). Per worker, only the restarted
+worker's series resets, to its own small count, which is what rate() is
+built for. The slot is the label, not the pid: a replacement takes its
+predecessor's slot (gunicorn_app.py), so the series continue and the
+number of series stays WORKERS. Queries aggregate with
+`sum without (worker) (rate(...))`, which also works on a WORKERS=1
+instance (no worker label at all).
+
+Gauges are per worker as well: each worker has its own Redis link and
+memory tier, so its up flag, state, entries and bytes describe it alone;
+queries sum what adds up (entries, bytes) and keep the worst of the rest.
 """
 
 from __future__ import annotations
@@ -36,7 +47,6 @@ from service.collectors import PREFIX, Metrics
 from service.link.probe import ProbeResult
 from service.workers.peers import Peers, ask_siblings
 
-SUMMED = frozenset({"counter", "histogram", "summary"})
 WORKER_LABEL = "worker"
 
 
@@ -62,29 +72,19 @@ def parse(text: bytes) -> list[Metric]:
 
 
 def merge(by_worker: Mapping[int, Iterable[Metric]]) -> list[Metric]:
-    """Families of several workers as one: summed or labelled by worker."""
+    """Families of several workers as one, each sample labelled by its worker."""
     merged: dict[str, Metric] = {}
-    sums: dict[str, dict[tuple[str, tuple[tuple[str, str], ...]], float]] = {}
     for slot, families in by_worker.items():
+        worker = str(slot)
         for family in families:
             target = merged.get(family.name)
             if target is None:
                 target = merged[family.name] = Metric(
                     family.name, family.documentation, family.type, family.unit)
-                sums[family.name] = {}
-            if family.type in SUMMED:
-                totals = sums[family.name]
-                for sample in family.samples:
-                    key = (sample.name, tuple(sorted(sample.labels.items())))
-                    totals[key] = totals.get(key, 0.0) + sample.value
-            else:
-                target.samples.extend(
-                    Sample(s.name, {**s.labels, WORKER_LABEL: str(slot)}, s.value)
-                    for s in family.samples
-                )
-    for name, totals in sums.items():
-        merged[name].samples.extend(
-            Sample(sample, dict(labels), value) for (sample, labels), value in totals.items())
+            target.samples.extend(
+                Sample(s.name, {**s.labels, WORKER_LABEL: worker}, s.value, s.timestamp)
+                for s in family.samples
+            )
     return list(merged.values())
 
 

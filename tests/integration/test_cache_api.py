@@ -10,6 +10,7 @@ from aiohttp.test_utils import TestClient, make_mocked_request
 
 from service import appkeys
 from service.http import cache_api
+from service.http.responses import TITLES
 from statemachine.clock import FakeClock
 from tests.support.redis_server import RedisServer
 from tests.support.waiting import eventually_async, link_state, ready_client
@@ -86,6 +87,25 @@ async def test_bad_targets_are_refused_and_change_nothing(
         body = await response.json()
         assert body["error"] == code and body["message"]
     assert len(client.app[appkeys.CACHE].memory) == 0
+
+
+async def test_errors_are_problem_details_that_keep_the_error_code(client: TestClient) -> None:
+    """RFC 9457 bodies, single-key and batch routes alike; `error` and
+    `message` stay for the callers that read them before."""
+    answers = [
+        (await client.get("/cache/default/absent"), 404, "miss"),
+        (await client.put("/cache/default/k?ttl_ms=x", data=b"v"), 400, "bad_ttl_ms"),
+        (await client.delete("/cache/nowhere/k"), 404, "unknown_namespace"),
+        (await client.post("/cache/default/_mget", json={"keys": ["ok", "a b"]}), 400, "bad_key"),
+    ]
+    for response, status, code in answers:
+        assert (response.status, response.content_type) == (status, "application/problem+json")
+        problem = await response.json()
+        assert problem["type"] == f"tag:roleready-cache,2026:docs/api.md#error-{code}"
+        assert (problem["status"], problem["error"], problem["title"]) == (
+            status, code, TITLES[code])
+        assert problem["detail"] and problem["message"] == problem["detail"]
+    assert problem["key"] == "a b"  # the batch's extension member names the key
 
 
 async def test_key_of_512_characters_is_accepted(client: TestClient) -> None:

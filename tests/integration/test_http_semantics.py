@@ -1,6 +1,7 @@
 """HTTP caching semantics on cache hits, against a real Redis and memory-only:
 ETag on every hit (memory, Redis; hit-fill in test_leases), If-None-Match → 304 with
-no body, HEAD, and Age / Cache-Control: max-age on a FakeClock."""
+no body, HEAD, Age / Cache-Control: max-age on a FakeClock, and Cache-Status (RFC
+9211; hit-fill's in test_leases, a stale hit's in test_stale_and_refresh)."""
 
 from __future__ import annotations
 
@@ -88,6 +89,21 @@ async def test_head_answers_the_headers_of_a_get_without_the_body(client: TestCl
     assert await miss.read() == b""
 
 
+async def test_cache_status_restates_x_cache_on_hits_304s_and_misses(client: TestClient) -> None:
+    await client.put("/cache/default/k", data=b"v")
+    hit = await client.get("/cache/default/k")
+    assert hit.headers["Cache-Status"] == "roleready; hit; detail=memory"
+    cached = await client.get("/cache/default/k", headers={"If-None-Match": hit.headers["ETag"]})
+    assert (cached.status, cached.headers["Cache-Status"]) == (304, "roleready; hit; detail=memory")
+    for method in ("GET", "HEAD"):
+        miss = await client.request(method, "/cache/default/absent")
+        assert (miss.status, miss.headers["Cache-Status"]) == (404, "roleready; fwd=miss")
+    # Not cache answers: an unknown namespace, a refused key, a PUT.
+    for answer in (await client.get("/cache/nowhere/k"), await client.get("/cache/default/a%20b"),
+                   await client.put("/cache/default/k", data=b"w")):
+        assert "Cache-Status" not in answer.headers, answer.status
+
+
 async def test_a_miss_ignores_if_none_match(client: TestClient) -> None:
     answer = await client.get("/cache/default/none", headers={"If-None-Match": "*"})
     assert answer.status == 404 and answer.headers["X-Cache"] == "miss"
@@ -104,6 +120,7 @@ async def test_a_redis_hit_on_another_instance_has_the_same_etag_and_age(
     clock.advance(3)
     from_redis = await b.get("/cache/default/shared")
     assert from_redis.headers["X-Cache"] == "hit-redis"
+    assert from_redis.headers["Cache-Status"] == "roleready; hit; detail=redis"
     assert (from_redis.headers["ETag"], from_redis.headers["Age"]) == (etag, "3")
     assert from_redis.headers["Cache-Control"] == f"max-age={NAMESPACE_TTL_S}"
     # A caller revalidating against the other instance pays no body.

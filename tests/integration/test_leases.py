@@ -48,6 +48,8 @@ async def test_a_stampede_over_two_instances_costs_one_computation(
     answers = await asyncio.gather(*asked)
     others = [r for i, r in enumerate(answers) if i != holder_index]
     assert {(r.status, r.headers["X-Cache"]) for r in others} == {(200, "hit-fill")}
+    # RFC 9211: forwarded as a miss, collapsed into the holder's computation.
+    assert {r.headers["Cache-Status"] for r in others} == {"roleready; fwd=miss; collapsed"}
     # The woken callers got the holder's value with its validator.
     stored_etag = (await a.get("/cache/ai_draft/d1")).headers["ETag"]
     assert {r.headers["ETag"] for r in others} == {stored_etag}

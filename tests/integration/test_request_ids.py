@@ -102,9 +102,13 @@ async def test_beyond_the_inflight_limit_cache_routes_answer_503_and_health_does
             break
         await asyncio.sleep(0.01)
     assert refused.status == 503 and refused.headers["Retry-After"] == "1"
-    assert await refused.json() == {"error": "overloaded", "message": (await refused.json())["message"]}
+    problem = await refused.json()
+    assert refused.content_type == "application/problem+json"
+    assert (problem["error"], problem["status"], problem["title"]) == ("overloaded", 503, "Overloaded")
     assert (await client.get("/health")).status == 200
-    assert (await client.get("/metrics")).status == 200
+    metrics = await client.get("/metrics")
+    assert metrics.status == 200
+    assert "roleready_http_overloaded_total 1.0" in (await metrics.text()).splitlines()
     hit = await client.get("/cache/default/hot")  # the synchronous fast path is not refused
     assert hit.status == 200 and hit.headers["X-Cache"] == "hit-memory"
     await body.put(b"")

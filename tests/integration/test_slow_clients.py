@@ -116,7 +116,7 @@ def test_beyond_max_inflight_cache_routes_answer_503_and_health_still_answers(
     while (answer := _status(service, "GET", "/cache/default/other"))[0] != 503:
         assert time.monotonic() < deadline, answer
     status, headers = answer
-    assert headers["Retry-After"] == "1" and headers["Content-Type"].startswith("application/json")
+    assert headers["Retry-After"] == "1" and headers["Content-Type"] == "application/problem+json"
     assert _status(service, "GET", "/health")[0] == 200
     assert _status(service, "GET", "/health/ready")[0] == 200
     assert _status(service, "GET", "/metrics")[0] == 200

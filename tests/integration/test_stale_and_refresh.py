@@ -48,6 +48,8 @@ async def test_a_stale_value_is_served_while_one_caller_refreshes_it(
         (200, "hit-redis", "true")}
     assert {await r.read() for r in answers} == {b"old"}
     assert {r.headers["Age"] for r in answers} == {"5"}
+    # RFC 9211: a hit whose freshness ran out 4 s ago (TTL 1 s, Age 5 s).
+    assert {r.headers["Cache-Status"] for r in answers} == {"roleready; hit; ttl=-4; detail=redis"}
     (token,) = _tokens(answers)  # exactly one caller refreshes it
 
     holder = a if any(_tokens([r]) for r in answers[::2]) else b
@@ -56,6 +58,7 @@ async def test_a_stale_value_is_served_while_one_caller_refreshes_it(
     again = await holder.get("/cache/swr/k?lease=1")
     assert (again.headers["X-Cache"], await again.read()) == ("hit-memory", b"new")
     assert "X-Cache-Stale" not in again.headers and LEASE not in again.headers
+    assert again.headers["Cache-Status"] == "roleready; hit; detail=memory"
     with redis_server.client() as raw:
         assert raw.pttl("roleready:swr:k") > 55_000  # Redis holds TTL + stale window
 

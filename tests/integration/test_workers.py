@@ -20,6 +20,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from service.http.api_description.service_paths import DETAILED, STATUS
 from tests.conftest import FAST_LINK_ENV
@@ -113,11 +114,26 @@ def connections(instance: ServiceProcess) -> Iterator[Connections]:
         worker.connection.close()
 
 
-def _metric(service: ServiceProcess, line_start: str) -> float:
-    text = http_get(service.base_url + "/metrics")[1].decode()
-    lines = [line for line in text.splitlines() if line.startswith(line_start + " ")]
-    assert len(lines) == 1, (line_start, lines)
-    return float(lines[0].split()[-1])
+def _scrape(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """Every sample of the counters, histograms and summaries (not their
+    `_created`), by name and labels."""
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        if family.type in ("counter", "histogram", "summary")
+        for sample in family.samples if not sample.name.endswith("_created")
+    }
+
+
+def _summed(text: str, name: str) -> float:
+    """A counter over the workers, as `sum without (worker)` reads it."""
+    found = [value for (sample, _), value in _scrape(text).items() if sample == name]
+    assert len(found) == 2, (name, found)  # one series per worker
+    return sum(found)
+
+
+def _metric(service: ServiceProcess, name: str) -> float:
+    return _summed(http_get(service.base_url + "/metrics")[1].decode(), name)
 
 
 def test_two_workers_answer_on_one_port_on_uvloop(connections: Connections) -> None:
@@ -149,13 +165,12 @@ def test_metrics_are_the_instance_s_whichever_worker_answers(
         assert (one if n % 2 else other).request("PUT", f"/cache/default/m{n}", b"v")[0] == 204
     for worker in (one, other):  # a scrape through either worker says the same
         status, body = worker.request("GET", "/metrics")
-        sets = [line for line in body.decode().splitlines()
-                if line.startswith("roleready_cache_sets_total ")]
-        assert status == 200 and float(sets[0].split()[-1]) == before + 10
+        assert status == 200 and _summed(body.decode(), "roleready_cache_sets_total") == before + 10
     text = http_get(instance.base_url + "/metrics")[1].decode()
     assert 'roleready_worker_up{worker="0"} 1.0' in text
     assert 'roleready_worker_up{worker="1"} 1.0' in text
     assert 'roleready_memory_cache_entries{worker="1"}' in text  # gauges: per worker
+    assert 'roleready_cache_sets_total{worker="1"}' in text  # counters too
     assert "roleready_redis_used_memory_bytes " in text  # the probe's: once, unlabelled
 
 
@@ -187,16 +202,71 @@ def test_sighup_reaches_every_worker(instance: ServiceProcess) -> None:
     assert instance.process.poll() is None
 
 
-def test_a_killed_worker_is_replaced_in_its_slot(instance: ServiceProcess, connections: Connections) -> None:
+def test_a_killed_worker_is_replaced_in_its_slot_and_no_other_series_goes_down(
+    instance: ServiceProcess, connections: Connections
+) -> None:
     one, other = connections.one_per_worker()
-    slot = other.get("/api/status")[1]["process"]["worker"]
-    os.kill(other.pid, signal.SIGKILL)
-    wait_for(lambda: _all_ready(instance), what="the replacement worker")
+    slot = str(other.get("/api/status")[1]["process"]["worker"])
+    for n in range(30):  # the worker to be killed has counted more than it will again
+        assert other.request("PUT", f"/cache/default/r{n}", b"v")[0] == 204
+    before = _both_workers_scraped(instance)
+    stop, statuses = threading.Event(), []
+    load = threading.Thread(target=_keep_reading, args=(one, stop, statuses))
+    load.start()
+    try:
+        os.kill(other.pid, signal.SIGKILL)
+        wait_for(lambda: _all_ready(instance), what="the replacement worker")
+        after = _both_workers_scraped(instance)
+    finally:
+        stop.set()
+        load.join(timeout=10)
+    assert statuses and set(statuses) == {200}  # the surviving worker served throughout
     workers = _detailed(instance)["workers"]
     assert {w["worker"] for w in workers} == {0, 1}
-    replacement = next(w for w in workers if w["worker"] == slot)
+    replacement = next(w for w in workers if str(w["worker"]) == slot)
     assert replacement["pid"] not in (one.pid, other.pid)
     assert one.request("GET", "/health")[0] == 200  # the other worker served on
+    _no_series_went_down_but_the_restarted_worker_s(_scrape(before), _scrape(after), slot)
+
+
+def _both_workers_scraped(instance: ServiceProcess) -> str:
+    """A scrape with both workers' figures in it (a sibling that does not
+    answer in time is left out of a scrape, and marked so)."""
+    scraped: list[str] = []
+
+    def complete() -> bool:
+        scraped.append(http_get(instance.base_url + "/metrics")[1].decode())
+        return all(f'roleready_worker_up{{worker="{w}"}} 1.0' in scraped[-1] for w in "01")
+
+    wait_for(complete, what="a scrape of both workers")
+    return scraped[-1]
+
+
+def _keep_reading(worker: Worker, stop: threading.Event, statuses: list[int]) -> None:
+    while not stop.is_set():
+        statuses.append(worker.request("GET", f"/cache/default/r{len(statuses) % 30}")[0])
+
+
+def _no_series_went_down_but_the_restarted_worker_s(
+    before: dict[tuple[str, frozenset[tuple[str, str]]], float],
+    after: dict[tuple[str, frozenset[tuple[str, str]]], float],
+    slot: str,
+) -> None:
+    """What rate() needs: every series but the restarted worker's is still
+    there and has not gone down (summed over the workers, the PUT counts
+    would have dropped by the 30 of the killed worker); the restarted
+    worker's series start again from its own small counts."""
+    reset = 0
+    for key, value in before.items():
+        if dict(key[1]).get("worker") == slot:
+            reset += after.get(key, 0.0) < value
+        else:
+            assert key in after and after[key] >= value, (key, value, after.get(key))
+    put = ("roleready_http_request_duration_seconds_count", frozenset({
+        ("route", "/cache/{namespace}/{key}"), ("method", "PUT"), ("status", "204"),
+        ("worker", slot)}))
+    assert before[put] >= 30 and after.get(put, 0.0) < 30  # the restart was a reset
+    assert reset > 0
 
 
 def test_sigterm_drains_every_worker_then_exits_0(instance: ServiceProcess) -> None:

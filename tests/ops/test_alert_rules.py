@@ -1,17 +1,21 @@
-"""deploy/prometheus/alerts.yml: the guide's five alerts and two more
-(the service down, Redis evicting), on metrics that exist.
+"""deploy/prometheus/alerts.yml: the guide's five alerts and five more
+(the service down, Redis evicting, the 5xx ratio, p99 latency of the cache
+routes, overload), on metrics that exist.
 
-Always: the YAML has the seven alerts with their `for` durations, labels and
-annotations, and every metric name (and label name and value matched) in
-the rules is exposed by a live service's /metrics (tests/support/promql.py,
-shared with the Grafana dashboard's test). When promtool is installed:
-`promtool check rules`, and promtool unit tests that make each alert fire
-(and its guards keep it quiet) on synthetic series. Without promtool those
-two are reported as skipped, never passed.
+Always: the YAML has the ten alerts with their `for` durations, labels and
+annotations, each with a runbook_url naming its one section in
+docs/operations.md, and every metric name (and label name and value
+matched) in the rules is exposed by a live service's /metrics
+(tests/support/promql.py, shared with the Grafana dashboard's test). When
+promtool is installed: `promtool check rules`, and promtool unit tests that
+make each alert fire (and its guards keep it quiet) on synthetic series,
+some of them per worker (WORKERS > 1). Without promtool those two are
+reported as skipped, never passed.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from collections.abc import Awaitable, Callable
@@ -28,12 +32,13 @@ from tests.support.redis_server import RedisServer
 from tests.support.waiting import ready_client
 
 RULES = ROOT / "deploy" / "prometheus" / "alerts.yml"
+OPERATIONS = ROOT / "docs" / "operations.md"
 PROMTOOL = shutil.which("promtool")
 needs_promtool = pytest.mark.skipif(
     PROMTOOL is None, reason="promtool not installed (Debian: apt-get install prometheus)"
 )
 
-# alert -> (for, the guide's "Action" as the runbook)
+# alert -> (for, the guide's "Action", which ends the description)
 GUIDE_ALERTS = {
     "RoleReadyRedisNotReady": ("5m", "Check Redis server, network, credentials."),
     "RoleReadyCacheHitRateLow": ("1h", "Review cache TTLs, check if cache is being used."),
@@ -42,17 +47,23 @@ GUIDE_ALERTS = {
     "RoleReadyRedisMemoryHigh": ("5m", "Increase Redis memory or review eviction policy."),
 }
 # Alerts the guide lacks: alert -> for.
-ADDED_ALERTS = {"RoleReadyCacheDown": "2m", "RoleReadyRedisEvicting": "15m"}
+ADDED_ALERTS = {"RoleReadyCacheDown": "2m", "RoleReadyRedisEvicting": "15m",
+                "RoleReadyCache5xxRatioHigh": "5m", "RoleReadyCacheLatencyHigh": "10m",
+                "RoleReadyCacheOverloaded": "5m"}
 # The thresholds of the guide, as they must appear in each expression.
 GUIDE_THRESHOLDS = {
     "RoleReadyRedisNotReady": ["roleready_redis_up == 0", "roleready_redis_enabled == 1"],
     "RoleReadyCacheHitRateLow": ["< 0.70", "roleready_cache_lookups_total"],
-    "RoleReadyRedisErrorsHigh": ["increase(roleready_redis_errors_total[5m]) > 100"],
+    "RoleReadyRedisErrorsHigh": [
+        "sum without (worker) (increase(roleready_redis_errors_total[5m])) > 100"],
     "RoleReadyRedisReconnectAttemptsHigh": ["roleready_redis_reconnect_attempts > 5"],
     "RoleReadyRedisMemoryHigh": ["> 0.80", "roleready_redis_maxmemory_bytes > 0",
                                  'policy="noeviction"', "roleready_redis_expiring_keys == 0"],
     "RoleReadyCacheDown": ['up{job="roleready-cache"} == 0'],
     "RoleReadyRedisEvicting": ["rate(roleready_redis_evicted_keys_total[10m]) > 0"],
+    "RoleReadyCache5xxRatioHigh": ['status=~"5.."', "> 0.01", ">= 100"],
+    "RoleReadyCacheLatencyHigh": ["histogram_quantile(0.99", 'route=~"/cache/.*"', "> 0.25"],
+    "RoleReadyCacheOverloaded": ["rate(roleready_http_overloaded_total[2m])) > 0"],
 }
 
 
@@ -61,16 +72,20 @@ def alerts() -> dict[str, dict[str, Any]]:
     return {rule["alert"]: rule for group in document["groups"] for rule in group["rules"]}
 
 
-def test_the_guide_s_five_alerts_and_two_more_exist_with_durations_and_runbooks() -> None:
+def test_the_guide_s_five_alerts_and_five_more_exist_with_durations_and_runbooks() -> None:
     rules = alerts()
     assert set(rules) == set(GUIDE_ALERTS) | set(ADDED_ALERTS)
     for name, (duration, action) in GUIDE_ALERTS.items():
         assert rules[name]["for"] == duration, name
-        assert rules[name]["annotations"]["runbook"] == action, name
+        assert rules[name]["annotations"]["description"].endswith(f"Action: {action}"), name
     for name, duration in ADDED_ALERTS.items():
         assert rules[name]["for"] == duration, name
-        assert rules[name]["annotations"]["runbook"].strip(), name
+    headings = re.findall(r"^### (\S+)\s*$", OPERATIONS.read_text(encoding="utf-8"), re.MULTILINE)
     for name, rule in rules.items():
+        # The section's anchor: GitHub's, the heading in lower case.
+        assert rule["annotations"]["runbook_url"] == f"docs/operations.md#{name.lower()}", name
+        assert "runbook" not in rule["annotations"], name
+        assert headings.count(name) == 1, f"one '### {name}' in docs/operations.md"
         assert rule["labels"]["severity"] in {"critical", "warning", "info"}, name
         assert rule["annotations"]["summary"].strip(), name
         assert rule["annotations"]["description"].strip(), name
@@ -94,7 +109,7 @@ async def test_every_metric_in_the_rules_is_exposed_by_a_live_service(
 def test_promtool_check_rules_accepts_the_file() -> None:
     result = run_promtool("check", "rules", RULES)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 7 rules found" in result.stdout
+    assert "SUCCESS: 10 rules found" in result.stdout
 
 
 @needs_promtool
@@ -197,14 +212,21 @@ SEMANTIC_CASES: list[dict[str, Any]] = [
             expect("RoleReadyCacheHitRateLow", "75m", "cold"),
         ],
     },
-    {  # > 100 errors in 5m; a slower stream and a counter reset stay quiet
+    {  # > 100 errors in 5m, over an instance's workers; a slower stream and a
+       # counter reset stay quiet, also one worker's reset beside another's
+       # large count (summed into one series, that drop would read as 5,000 new errors)
         "interval": "1m",
         "input_series": [
             series("roleready_redis_errors_total", "storm", "0+30x10"),
             series("roleready_redis_errors_total", "drizzle", "0+10x10"),
             series("roleready_redis_errors_total", "restarted", "900 950 0 5 10 15 20 25 30"),
+            *(series("roleready_redis_errors_total", "two-workers", "0+12x10", worker=w)
+              for w in ("0", "1")),
+            series("roleready_redis_errors_total", "one-restarted", "5000+10x10", worker="0"),
+            series("roleready_redis_errors_total", "one-restarted", "900 910 0 1 2 3 4 5 6 7 8",
+                   worker="1"),
         ],
-        "alert_rule_test": [expect("RoleReadyRedisErrorsHigh", "8m", "storm")],
+        "alert_rule_test": [expect("RoleReadyRedisErrorsHigh", "8m", "storm", "two-workers")],
     },
     {  # reconnect attempts > 5
         "interval": "1m",
@@ -261,6 +283,71 @@ SEMANTIC_CASES: list[dict[str, Any]] = [
     },
 ]
 
+def answers(instance: str, per_minute: float, status: str = "200",
+            route: str = "/cache/{namespace}/{key}", worker: str = "0") -> dict[str, str]:
+    return series("roleready_http_request_duration_seconds_count", instance,
+                  f"0+{per_minute}x20", route=route, method="GET", status=status, worker=worker)
+
+
+def durations(instance: str, per_minute: int, slow: bool,
+              route: str = "/cache/{namespace}/{key}") -> list[dict[str, str]]:
+    """A route's histogram for 20 minutes: every answer under 1 ms, or
+    every one between 250 and 500 ms."""
+    fast = "0" if slow else str(per_minute)
+    grow = {"0.001": fast, "0.25": fast, "0.5": str(per_minute), "+Inf": str(per_minute)}
+    name = "roleready_http_request_duration_seconds"
+    labels = {"route": route, "method": "GET", "status": "200", "worker": "1"}
+    return [*(series(f"{name}_bucket", instance, f"0+{step}x20", le=le, **labels)
+              for le, step in grow.items()),
+            series(f"{name}_count", instance, f"0+{per_minute}x20", **labels)]
+
+
+CALLER_CASES: list[dict[str, Any]] = [
+    {  # > 1% 5xx for 5m, over two workers; 0.5%, readiness's draining 503s and a
+       # trickle stay quiet
+        "interval": "1m",
+        "input_series": [
+            answers("failing", 50, worker="0"), answers("failing", 50, worker="1"),
+            answers("failing", 3, status="503", worker="1"),
+            answers("fine", 200), answers("fine", 1, status="500"),
+            answers("draining", 100), answers("draining", 50, "503", "/health/ready"),
+            answers("trickle", 1), answers("trickle", 1, status="503"),
+        ],
+        "alert_rule_test": [
+            expect("RoleReadyCache5xxRatioHigh", "4m"),
+            expect("RoleReadyCache5xxRatioHigh", "10m", "failing"),
+        ],
+    },
+    {  # a cache route's p99 above 250 ms for 10m; fast answers, a slow route
+       # outside /cache/ and a slow trickle stay quiet
+        "interval": "1m",
+        "input_series": [
+            *durations("slow", 100, slow=True),
+            *durations("fast", 100, slow=False),
+            *durations("slow-health", 100, slow=True, route="/health/detailed"),
+            *durations("slow-trickle", 10, slow=True),
+        ],
+        "alert_rule_test": [
+            expect("RoleReadyCacheLatencyHigh", "8m"),
+            expect("RoleReadyCacheLatencyHigh", "15m",
+                   ("slow", {"route": "/cache/{namespace}/{key}"})),
+        ],
+    },
+    {  # overloaded refusals in every 2-minute window for 5m; one burst stays quiet
+        "interval": "1m",
+        "input_series": [
+            series("roleready_http_overloaded_total", "sustained", "0x20", worker="0"),
+            series("roleready_http_overloaded_total", "sustained", "0+10x20", worker="1"),
+            series("roleready_http_overloaded_total", "burst", "0 0 50 50x17", worker="0"),
+        ],
+        "alert_rule_test": [
+            expect("RoleReadyCacheOverloaded", "3m"),
+            expect("RoleReadyCacheOverloaded", "10m", "sustained"),
+        ],
+    },
+]
+SEMANTIC_CASES += CALLER_CASES
+
 RENDERED_CASE: dict[str, Any] = {
     "interval": "1m",
     "input_series": [
@@ -283,9 +370,9 @@ RENDERED_CASE: dict[str, Any] = {
                     "for over 5 minutes; the instance is serving from its memory tier only "
                     "(no shared cache, more recomputation). Current state: reconnecting. "
                     "Details: GET /health/detailed (.checks.redis.lastError) and "
-                    "/health/events."
+                    "/health/events. Action: Check Redis server, network, credentials."
                 ),
-                "runbook": "Check Redis server, network, credentials.",
+                "runbook_url": "docs/operations.md#rolereadyredisnotready",
             },
         }],
     }],

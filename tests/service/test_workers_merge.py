@@ -38,17 +38,23 @@ def _worker(sets: int, entries: int, fast: int, all: int) -> bytes:
     return EXPOSITION.format(sets=sets, entries=entries, fast=fast, all=all).encode()
 
 
-def test_counters_and_histograms_are_summed_and_gauges_kept_per_worker() -> None:
+def test_every_family_is_kept_per_worker_so_a_restart_resets_only_its_own_series() -> None:
     merged = render(merge({0: parse(_worker(3, 10, 1, 2)), 1: parse(_worker(4, 20, 5, 7))}))
     lines = set(merged.decode().splitlines())
-    assert "roleready_cache_sets_total 7.0" in lines
+    assert 'roleready_cache_sets_total{worker="0"} 3.0' in lines
+    assert 'roleready_cache_sets_total{worker="1"} 4.0' in lines
     assert 'roleready_memory_cache_entries{worker="0"} 10.0' in lines
     assert 'roleready_memory_cache_entries{worker="1"} 20.0' in lines
-    assert 'd_bucket{le="0.1",route="/x"} 6.0' in lines
-    assert 'd_bucket{le="+Inf",route="/x"} 9.0' in lines
-    assert 'd_count{route="/x"} 9.0' in lines
-    assert 'd_sum{route="/x"} 1.0' in lines
+    assert 'd_bucket{le="0.1",route="/x",worker="1"} 5.0' in lines
+    assert 'd_bucket{le="+Inf",route="/x",worker="0"} 2.0' in lines
+    assert 'd_count{route="/x",worker="1"} 7.0' in lines
+    assert 'd_sum{route="/x",worker="0"} 0.5' in lines
     assert "# TYPE roleready_cache_sets_total counter" in lines
+    # Worker 1 restarted: its series start again, worker 0's go on.
+    after = render(merge({0: parse(_worker(5, 10, 1, 4)), 1: parse(_worker(1, 0, 1, 1))}))
+    later = set(after.decode().splitlines())
+    assert 'roleready_cache_sets_total{worker="0"} 5.0' in later
+    assert 'roleready_cache_sets_total{worker="1"} 1.0' in later
 
 
 def _document(entries: int, hits: int, misses: int) -> dict[str, Any]:

@@ -32,7 +32,7 @@ KEY_PARAMETERS = [ref("parameters", "namespace"), ref("parameters", "key")]
 BAD_KEY = "bad_key"
 DEGRADED = ("X-Cache-Degraded",)
 # The headers of a GET's 200 besides Content-Type (the stored one).
-HIT_HEADERS = ("X-Cache", "ETag", "Cache-Control", "Age", "X-Cache-Degraded",
+HIT_HEADERS = ("X-Cache", "Cache-Status", "ETag", "Cache-Control", "Age", "X-Cache-Degraded",
                "X-Cache-Lease-Token", "X-Cache-Stale")
 ANY_BODY = {"*/*": {"schema": {"type": "string", "format": "binary"}, "example": "<the value>"}}
 # A hit is the bytes stored, under the Content-Type stored: any media type,
@@ -65,7 +65,7 @@ GET_ENTRY: Json = {
         "400": error("A bad key or parameter.", BAD_KEY, "bad_lease", "bad_wait_ms",
                      answer_headers=DEGRADED),
         "404": unknown_namespace("miss", answer_headers=(
-            "X-Cache-Miss", "X-Cache-Lease-Miss", "X-Cache-Degraded")),
+            "X-Cache-Miss", "Cache-Status-Miss", "X-Cache-Lease-Miss", "X-Cache-Degraded")),
         **cache_errors(),
     },
 }

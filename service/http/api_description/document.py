@@ -31,10 +31,12 @@ DOCUMENT: Json = {
         "title": "roleready-cache",
         "version": __version__,
         "description": "A two-tier cache (an in-process LRU in front of Redis) that keeps "
-        "answering while Redis fails. Every error is `{\"error\": code, \"message\": "
-        "sentence}`; every answer carries `X-Request-ID`.",
+        "answering while Redis fails. Every error is an RFC 9457 problem "
+        "(`application/problem+json`) that also carries the service's `error` code; every "
+        "answer carries `X-Request-ID`.",
     },
-    "paths": {**cache_paths.PATHS, **batch_paths.PATHS, **service_paths.PATHS},
+    "paths": parts.with_statuses(
+        {**cache_paths.PATHS, **batch_paths.PATHS, **service_paths.PATHS}),
     "components": {
         "schemas": parts.SCHEMAS,
         "parameters": parts.PARAMETERS,

@@ -1,15 +1,20 @@
 """The building blocks of the OpenAPI document: shared schemas, headers,
 parameters and the error answers, as plain data and small functions.
 
-Every error this service gives is DESIGN.md's `{"error": code, "message":
-sentence}`; `error()` describes one status with the codes it can carry (an
-`enum`, so a code the document does not name fails the fuzzer), and the
-batch routes' errors may add `"key"` naming the key refused.
+Every error this service gives is an RFC 9457 problem
+(`application/problem+json`, service.http.responses): `type`, `title`,
+`status`, `detail`, and the `error` code and `message` members callers
+read before; `error()` describes one status with the codes it can carry
+(enums of the codes, their types and titles, so a code the document does
+not name fails the fuzzer), and the batch routes' errors may add `"key"`
+naming the key refused.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from service.http.responses import PROBLEM_JSON, PROBLEM_TYPE_PREFIX, TITLES
 
 Json = dict[str, Any]
 
@@ -66,6 +71,21 @@ HEADERS: Json = {
     "X-Cache-Miss": {
         "description": "On a miss (not on an unknown namespace's 404).",
         "schema": {"type": "string", "enum": ["miss"]},
+    },
+    "Cache-Status": {
+        "description": "X-Cache in RFC 9211's terms: `roleready; hit; detail=memory` or "
+        "`detail=redis`; `roleready; fwd=miss; collapsed` for `hit-fill` (a lease waiter "
+        "given the holder's value); a stale value adds its negative `ttl` (seconds of "
+        "freshness left).",
+        "required": True,
+        "schema": {"type": "string", "pattern": "^roleready; (hit(; ttl=-?[0-9]+)?; "
+                   "detail=(memory|redis)|fwd=miss; collapsed)$"},
+        "example": "roleready; hit; detail=memory",
+    },
+    "Cache-Status-Miss": {
+        "description": "On a miss (not on an unknown namespace's 404): RFC 9211's "
+        "`fwd=miss`, the caller being the origin that computes the value.",
+        "schema": {"type": "string", "enum": ["roleready; fwd=miss"]},
     },
     "X-Cache-Degraded": {
         "description": "Present while the Redis link is not ready: the answer came from memory.",
@@ -129,6 +149,7 @@ HEADERS: Json = {
 # Component ids whose header name differs: one header, described per answer.
 HEADER_NAMES = {
     "X-Cache-Miss": "X-Cache",
+    "Cache-Status-Miss": "Cache-Status",
     "X-Cache-Lease-Token": "X-Cache-Lease",
     "X-Cache-Lease-Miss": "X-Cache-Lease",
 }
@@ -140,19 +161,43 @@ def headers(*ids: str) -> Json:
 
 
 def error_schema(codes: list[str], keyed: bool = False) -> Json:
-    required: dict[str, Json] = {"error": {"type": "string", "enum": codes}, "message": STRING}
+    required: dict[str, Json] = {
+        "type": {"type": "string", "enum": [PROBLEM_TYPE_PREFIX + code for code in codes]},
+        "title": {"type": "string", "enum": sorted({TITLES[code] for code in codes})},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "detail": STRING,
+        "error": {"type": "string", "enum": codes},
+        "message": {**STRING, "description": "The same as `detail`, for the callers that "
+                    "read it before problem details; removed in the next minor release."},
+    }
     return strict(required, {"key": STRING} if keyed else None)
+
+
+def with_statuses(paths: Json) -> Json:
+    """`paths` with each problem answer's `status` member fixed to its status
+    code (`error()` is written inside its answers' dict, not knowing it)."""
+    for item in paths.values():
+        for operation in item.values():
+            for status, answer in operation["responses"].items():
+                media = answer.get("content", {}).get(PROBLEM_JSON)
+                if media is not None:
+                    media["schema"]["properties"]["status"] = {"type": "integer",
+                                                               "const": int(status)}
+                    media["example"]["status"] = int(status)
+    return paths
 
 
 def error(
     description: str, *codes: str, answer_headers: tuple[str, ...] = (), keyed: bool = False
 ) -> Json:
     """One error answer: the status's codes, its headers, an example."""
-    example = {"error": codes[0], "message": description}
+    code = codes[0]
+    example = {"type": PROBLEM_TYPE_PREFIX + code, "title": TITLES[code], "status": 400,
+               "detail": description, "error": code, "message": description}
     return {
         "description": description,
         "headers": headers(*answer_headers),
-        "content": json_content(error_schema(list(codes), keyed), example),
+        "content": json_content(error_schema(list(codes), keyed), example, PROBLEM_JSON),
     }
 
 
@@ -204,7 +249,8 @@ PARAMETERS: Json = {
 }
 
 SCHEMAS: Json = {
-    "Error": strict({"error": STRING, "message": STRING}, {"key": STRING}),
+    # Any error's shape (each answer's own schema names its codes).
+    "Problem": error_schema(sorted(TITLES), keyed=True),
 }
 
 
