@@ -1,10 +1,11 @@
 """`python -m service` and the `roleready-cache` console script.
 
-The command line only asks for help: everything else is configured by
-environment variables. WORKERS=1 (the default) serves from this process
-(service.server); more hands the port to gunicorn (service.workers). ``--help`` is answered before the environment is
-read, so it works even when a variable is malformed, and it never starts
-the server or touches Redis.
+The command line only asks for help or the version: everything else is
+configured by environment variables. WORKERS=1 (the default) serves from this process
+(service.server); more hands the port to gunicorn (service.workers).
+``--help`` and ``--version`` are answered before the environment is read,
+so they work even when a variable is malformed, and they never start the
+server or touch Redis.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import os
 import sys
 import textwrap
 
+from service import __version__
 from service.config import ConfigError, Settings, startup_report
 from service.config.docs import help_text
 from service.eventloop import loop_factory
@@ -34,8 +36,12 @@ log = logging.getLogger("roleready.config")
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
-    if parser.parse_args(argv).help:
+    args = parser.parse_args(argv)
+    if args.help:
         print(parser.format_help())
+        return 0
+    if args.version:
+        print(__version__)
         return 0
     try:
         settings = Settings.from_env(os.environ)
@@ -59,8 +65,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    # Our own -h/--help (not argparse's) so main() returns 0 instead of
-    # raising SystemExit, like every other outcome.
+    # Our own -h/--help and --version (not argparse's) so main() returns 0
+    # instead of raising SystemExit, like every other outcome.
     parser = argparse.ArgumentParser(
         prog="roleready-cache",
         description=textwrap.fill(DESCRIPTION, width=78),
@@ -71,6 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-h", "--help", action="store_true", help="print the settings with their defaults and exit"
     )
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
     return parser
 
 

@@ -2,7 +2,7 @@
 
 uvloop (libuv underneath, Cython on top) answered 1.13x the memory-hit and
 1.07x the Redis-hit requests per second of the same code on asyncio's loop,
-side by side on the development machine (README, Performance), so it is the
+side by side on the development machine (docs/performance.md), so it is the
 default wherever it is installed; setup.cfg installs it everywhere but Windows, which it does not
 support. Where it cannot be imported the service logs one WARNING and runs
 on asyncio's loop rather than refusing to start: a slower cache is better

@@ -1,5 +1,5 @@
 """Batch: keys per second through `_mget` of 100 keys, against this
-service's single-key GETs and Webdis's `/MGET/` of the same keys (issue 15).
+service's single-key GETs and Webdis's `/MGET/` of the same keys.
 
     redis-server; the service twice on it (one key prefix): default memory
     tier (memory hits), and CACHE_LRU_MAX_ITEMS=0 (every key a Redis hit);
@@ -33,7 +33,7 @@ from scripts.benchmark.processes import BenchError, HttpProcess, Processes, free
 PREFIX = "bench-batch"
 KEYS = 100
 VALUE_BYTES = 64
-# Issue 15: _mget keys/s over Webdis MGET keys/s, and over single GETs' req/s.
+# The targets: _mget keys/s over Webdis MGET keys/s, and over single GETs' req/s.
 TARGETS = {"memory_vs_webdis": 0.8, "redis_vs_webdis": 0.5,
            "memory_vs_single": 15.0, "redis_vs_single": 10.0}
 

@@ -1,5 +1,5 @@
 """scripts/bench: the service against bare aiohttp and redis-py, and what an
-outage costs, side by side in one run (issue 7).
+outage costs, side by side in one run (docs/performance.md).
 
 Flow: parse -> pick the load generator -> memory-tier micro-benchmark ->
 start redis-server, the service and the baselines on free loopback ports ->
@@ -51,13 +51,13 @@ or 28 s (Python generator). Without wrk (Debian: apt-get install wrk) the
 Python generator runs; on 2 cores it cannot saturate a memory-hit server.
 `--only failover` (Sentinel and Cluster master kills, not part of the
 default run) takes about 7 s per run of each: ~40 s with 3 runs.
-`--only stampede` (issue 14's leases, not part of the default run either):
+`--only stampede` (leases, not part of the default run either):
 200 callers missing one key over 2 instances, with and without leases, 5
 rounds; then GET vs GET ?lease=1 memory hits (6 rounds); about 35 s.
-`--only batch` (issue 15, not in the default run): keys/s through _mget of
+`--only batch` (not in the default run): keys/s through _mget of
 100 keys against single GETs and Webdis's /MGET/ (Debian package webdis,
 installed when missing and running as root); about 40 s.
-`--only workers` (issue 16, not in the default run): the service on uvloop
+`--only workers` (not in the default run): the service on uvloop
 against asyncio's loop, and WORKERS=1 against WORKERS=2 (free to use every
 CPU; on 2 cores the second worker shares one with wrk and redis-server).
 """

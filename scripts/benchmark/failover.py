@@ -1,5 +1,5 @@
 """Failover times: a Redis master SIGKILLed under light load, and how long
-until the service is ready on its promoted replica (issue 13).
+until the service is ready on its promoted replica.
 
 One run, with its own fresh processes (stopped at its end):
 

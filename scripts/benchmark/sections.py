@@ -2,7 +2,7 @@
 
     throughput  one redis-server; the service twice (default memory tier, and
                 CACHE_LRU_MAX_ITEMS=0 so every GET is a Redis hit); the three
-                bare baselines; comparisons 1-3 of issue 7
+                bare baselines; comparisons 1-3 of the targets
     outage      its own redis-server and service (fast reconnects), so killing
                 Redis disturbs nothing else; comparison 4
     memory      in this process, before any server starts; comparison 5

@@ -1,4 +1,4 @@
-"""Stampede: N callers miss one key at once, with and without leases (issue 14).
+"""Stampede: N callers miss one key at once, with and without leases.
 
     redis-server + services A and B (one key prefix, REDIS_LAZY_CONNECT=false)
     herd.py (its own process): per round, N callers, half on each instance,
@@ -42,7 +42,7 @@ from scripts.benchmark.processes import (
 
 PREFIX = "bench-stampede"
 HIT_KEY = "stampede-hit"
-# The slack issue 14 gives the time to value over one computation.
+# The slack the target gives the time to value over one computation.
 TIME_TO_VALUE_SLACK_MS = 50.0
 # ?lease=1 on a hit "within noise" of a plain GET: this line, spread printed beside it.
 HIT_COST_TARGET = 0.97

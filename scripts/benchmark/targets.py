@@ -1,4 +1,4 @@
-"""The targets of issue 7 (issue 13's failover times, issue 14's stampede),
+"""The targets (throughput and outage, failover times, the stampede),
 checked against a run's figures (read by people).
 
 Each target says what was measured, the limit and whether it was met; the
@@ -89,7 +89,7 @@ def memory_targets(memory: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def failover_targets(failover: dict[str, Any]) -> list[dict[str, Any]]:
-    """Issue 13: every run ready on the new master within the limit, no bad answer."""
+    """Failover: every run ready on the new master within the limit, no bad answer."""
     sentinel, cluster = failover["sentinel"], failover["cluster"]
     found = [
         target(f"sentinel failover: slowest kill -> ready on the new master "
@@ -105,7 +105,7 @@ def failover_targets(failover: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def stampede_targets(stampede: dict[str, Any]) -> list[dict[str, Any]]:
-    """Issue 14: one computation per stampede, its waiters served within one
+    """Stampede: one computation per stampede, its waiters served within one
     computation + 50 ms, and ?lease=1 on a hit within noise of a plain GET."""
     lease, hit = stampede["lease"], stampede["hit_cost"]
     callers, compute_ms = stampede["callers"], stampede["compute_ms"]

@@ -243,8 +243,9 @@ def say(line: str) -> None:
     print(line, flush=True)
 
 
-def main(argv: Sequence[str]) -> int:
-    args = parse_args(argv)
+def main(argv: Sequence[str] | None = None) -> int:
+    """The drill; `argv` None reads sys.argv (the wheel's console script)."""
+    args = parse_args(sys.argv[1:] if argv is None else argv)
     service = Service(args.url, args.http_timeout, os.environ.get("CACHE_API_TOKEN") or None)
     drill = (SentinelDrill(service, args, say, args.sentinels) if args.mode == "sentinel"
              else Drill(service, args, say))

@@ -4,7 +4,7 @@
       + the windows in which each instance's link was `ready`
       ─► check_history ─► violations (an empty list: the run kept its promise)
 
-The promise (issue 12, part 3): once every instance's link has been ready
+The promise (docs/consistency.md, the guarantee): once every instance's link has been ready
 for N ms, a hit through any instance returns the value of the latest PUT
 acknowledged before the GET began, or of one concurrent with it, and never
 a value that a later acknowledged PUT or DELETE replaced. A miss is always

@@ -6,7 +6,7 @@
 
 Integers are big-endian; the v2 header is a fixed 26 bytes, read with one
 precompiled struct (every Redis hit decodes). One string means one SET PX to
-write and one GET to read; the README's "Stored format" has the table.
+write and one GET to read; docs/design.md's "Stored format" has the table.
 
 `expires_at_ms` is the value's logical expiry (the end of its TTL), carried
 in the value because the Redis key's own expiry may later cover a stale

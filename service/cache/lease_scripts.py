@@ -5,7 +5,7 @@ Sent with EVAL, not EVALSHA: Redis caches the compiled script by its body's
 SHA1 anyway, and EVAL needs no NOSCRIPT fallback after a restart or a
 failover (leases are used on misses, not on the hot path). Every script
 answers integers, never nil, so an error reply and an answer never look alike.
-The commands they call (PTTL, SET, GET, DEL) are the ones the README's ACL
+The commands they call (PTTL, SET, GET, DEL) are the ones the documented ACL
 line already grants; EVAL itself is added there.
 """
 

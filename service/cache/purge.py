@@ -15,7 +15,7 @@ in the background.
         namespace: it is swept before Redis serves again (state "deferred")
 
 Why not a namespace generation in every key (O(1) purge): it would change
-the key layout `{prefix}:{namespace}:{key}` that DESIGN.md, the ACL line
+the key layout `{prefix}:{namespace}:{key}` that docs/design.md, the ACL line
 and the leases' hash tag are written against, hide every value stored
 before the change (v1 and v2 alike) from the instances that know the
 generation, and put a generation read in front of every GET (or a cached

@@ -4,7 +4,7 @@
     declaration.py  Setting (variable, kind, default, help) and declared()
     settings.py     Settings: its fields are the declarations; from_env()
     report.py       start-up lines: namespaces, unknown variables, near misses
-    docs.py         --help text and the README table, from the declarations
+    docs.py         --help text and the docs/configuration.md table, from the declarations
 
 Secrets (the password in REDIS_URL, the API token) stay out of ``repr()``,
 logs, warnings and every displayed form.

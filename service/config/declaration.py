@@ -2,9 +2,9 @@
 
 ``declared()`` is used as the default of a ``Settings`` field, so the field,
 its default and its declaration are the same line of code; ``--help``, the
-README table and the error messages are all read from these declarations.
+docs/configuration.md table and the error messages are all read from these declarations.
 Namespaces are declared by data too (``DEFAULT_NAMESPACE_TTLS_MS``) and by
-any ``CACHE_<NAME>_TTL_MS`` variable (DESIGN.md).
+any ``CACHE_<NAME>_TTL_MS`` variable (docs/design.md, Variables).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ __all__ = [
 
 T = TypeVar("T")
 _KEY = "setting"
-# Namespaces that exist even when their variable is unset (DESIGN.md table).
+# Namespaces that exist even when their variable is unset (docs/configuration.md).
 DEFAULT_NAMESPACE_TTLS_MS: Mapping[str, int] = MappingProxyType(
     {
         "default": 300_000,
@@ -53,7 +53,7 @@ class Setting(Generic[T]):
     kind: Kind[T]
     default: T
     help: str
-    # How the default reads in --help and the README when it has no literal
+    # How the default reads in --help and docs/configuration.md when it has no literal
     # form (None: "(system)", "(none)").
     shown_default: str | None = None
     # Another variable this one may not be below (a cross-field bound).

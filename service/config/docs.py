@@ -1,10 +1,10 @@
-"""The settings as people read them: ``--help`` text and the README table.
+"""The settings as people read them: ``--help`` text and the table of docs/configuration.md.
 
 Both are rendered from the declarations, in the order of the Settings
 fields, with the namespace variables where ``namespace_ttls_ms`` stands, so
-the documentation cannot drift from what ``Settings.from_env`` reads. The
-README holds ``markdown_table()`` between two marker comments; a test keeps
-it equal (regenerate with the command in ``REGENERATE``).
+the documentation cannot drift from what ``Settings.from_env`` reads.
+``MARKDOWN`` holds ``markdown_table()`` between two marker comments; a test
+keeps it equal (regenerate with the command in ``REGENERATE``).
 """
 
 from __future__ import annotations
@@ -25,17 +25,19 @@ from service.config.declaration import (
 from service.config.settings import SETTINGS, Settings
 
 __all__ = [
-    "README_BEGIN",
-    "README_END",
+    "MARKDOWN",
     "REGENERATE",
+    "TABLE_BEGIN",
+    "TABLE_END",
     "Row",
     "help_text",
     "markdown_table",
     "rows",
 ]
 
-README_BEGIN = "<!-- settings table: generated from service/config, do not edit -->"
-README_END = "<!-- end of settings table -->"
+MARKDOWN = "docs/configuration.md"
+TABLE_BEGIN = "<!-- settings table: generated from service/config, do not edit -->"
+TABLE_END = "<!-- end of settings table -->"
 REGENERATE = (
     ".venv/bin/python -c 'from service.config.docs import markdown_table; "
     "print(markdown_table())'"

@@ -242,7 +242,7 @@ class Settings:
     workers: int = declared(
         "WORKERS", WorkerCount(), 1,
         "worker processes serving the one port (gunicorn); `auto` = the CPUs this "
-        "process may use; each worker has its own memory tier (README: Workers)",
+        "process may use; each worker has its own memory tier (docs/design.md: Workers)",
     )
     event_loop: str = declared(
         "EVENT_LOOP", Choice(EVENT_LOOPS), "uvloop",

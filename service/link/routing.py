@@ -23,7 +23,7 @@ def key_of(command: Request) -> bytes | str | None:
     verb = (name.decode() if isinstance(name, bytes) else str(name)).upper()
     if verb in KEYLESS:
         return None
-    # EVAL script numkeys key...: a script's keys share one slot (README).
+    # EVAL script numkeys key...: a script's keys share one slot (docs/high-availability.md).
     key = args[3] if verb in ("EVAL", "EVALSHA") else args[1]
     return key if isinstance(key, bytes | str) else str(key)
 

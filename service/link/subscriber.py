@@ -13,7 +13,7 @@ auto-pipeline's) from coming back: it updated its memory tier itself.
 
 RESP2 on purpose: redirected invalidations arrive as ordinary pub/sub
 messages there, while redis-py's asyncio client does not hand RESP3 push
-messages to a reader (DESIGN.md). Tracking lives and dies with the tracking
+messages to a reader (measured with redis-py 8). Tracking lives and dies with the tracking
 connection, and messages sent while this connection is down are lost: the
 link treats the subscriber's loss as its own drop, and the cache forgets
 what it held at every reconnect.

@@ -1,6 +1,6 @@
-"""The service as a Redis user with exactly the ACL the README documents.
+"""The service as a Redis user with exactly the ACL the documentation gives.
 
-The README's `ACL SETUSER roleready ...` line is read from the README itself,
+The `ACL SETUSER roleready ...` line is read from docs/high-availability.md,
 so the documentation and the test cannot drift apart. Without +info the
 health probe must still agree with the state machine: healthy, memoryUsed
 null, no error counted, however often it is scraped.
@@ -10,22 +10,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 from aiohttp.test_utils import TestClient
 
 from service import appkeys
+from tests.support.markdown import ROOT
 from tests.support.redis_server import RedisServer
 from tests.support.waiting import ready_client
 
 StartClient = Callable[..., Awaitable[TestClient]]
-README = Path(__file__).resolve().parents[2] / "README.md"
+HIGH_AVAILABILITY = ROOT / "docs" / "high-availability.md"
 PASSWORD = "acl-test-pw"
 
 
 def documented_acl() -> list[str]:
-    match = re.search(r"^\s+(ACL SETUSER roleready .+)$", README.read_text(), re.MULTILINE)
-    assert match is not None, "README documents no ACL SETUSER line"
+    match = re.search(r"^\s+(ACL SETUSER roleready .+)$", HIGH_AVAILABILITY.read_text(), re.MULTILINE)
+    assert match is not None, "docs/high-availability.md documents no ACL SETUSER line"
     return match.group(1).replace("PASSWORD", PASSWORD).split()
 
 

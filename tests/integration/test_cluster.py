@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp.test_utils import TestClient
 
 from service import appkeys
-from tests.integration.test_acl import PASSWORD, README, documented_acl
+from tests.integration.test_acl import HIGH_AVAILABILITY, PASSWORD, documented_acl
 from tests.support.redis_cluster import LocalCluster
 from tests.support.redis_server import RedisServer
 from tests.support.waiting import eventually, eventually_async, ready_client
@@ -20,7 +20,7 @@ from tests.support.waiting import eventually, eventually_async, ready_client
 StartClient = Callable[..., Awaitable[TestClient]]
 # Only credentials and TLS are read from REDIS_URL in cluster mode.
 URL = "redis://127.0.0.1:1"
-README_TEXT = README.read_text()
+HIGH_AVAILABILITY_TEXT = HIGH_AVAILABILITY.read_text()
 
 
 async def _instances(app_client: StartClient, cluster: LocalCluster) -> list[TestClient]:
@@ -134,10 +134,10 @@ async def _both_read_from_redis(a: TestClient, b: TestClient, key: str) -> bool:
 
 
 def _cluster_user(cluster: LocalCluster) -> str:
-    """The README's ACL user, with the rights it names for cluster mode, on
+    """The documented ACL user, with the rights named for cluster mode, on
     every node; its URL."""
-    extra = re.search(r"the user needs `(\S+)` \(the slot map\) and\s+`(\S+)`", README_TEXT)
-    assert extra is not None, "README names the cluster mode's extra ACL rights"
+    extra = re.search(r"the user needs `(\S+)` \(the slot map\) and\s+`(\S+)`", HIGH_AVAILABILITY_TEXT)
+    assert extra is not None, "docs/high-availability.md names the cluster mode's extra ACL rights"
     rule = [*documented_acl(), *extra.groups()]
     for node in cluster.nodes:
         assert cluster.node_client(node).execute_command(*rule) == "OK"

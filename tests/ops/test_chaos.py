@@ -1,5 +1,5 @@
 """scripts/chaos as an operator runs it: the 20 s soak of two instances
-through kills and pauses keeps the promise (README, "Several instances"), a
+through kills and pauses keeps the promise (docs/consistency.md, the guarantee), a
 short fault-free run passes, and an interrupted run leaves no process behind.
 
 Before invalidation and the outage outbox, the same soak found ~730-760

@@ -1,8 +1,6 @@
-"""The OpenAPI document against the app's routes, the README and itself (no server)."""
+"""The OpenAPI document against the app's routes, docs/api.md and itself (no server)."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import orjson
 import pytest
@@ -11,16 +9,16 @@ import schemathesis
 from service import appkeys
 from service.app import create_app
 from service.http.api_description import DOCUMENT, operations
-from service.http.api_description.readme import (
-    README_BEGIN,
-    README_END,
+from service.http.api_description.table import (
+    MARKDOWN,
     REGENERATE,
+    TABLE_BEGIN,
+    TABLE_END,
     markdown_table,
 )
 from service.http.request_layer import FALLBACK_PATH
 from tests.conftest import make_settings
-
-README = Path(__file__).resolve().parents[2] / "README.md"
+from tests.support.markdown import ROOT, between
 
 
 def _served(**env: str) -> dict:  # type: ignore[type-arg]
@@ -44,11 +42,9 @@ def test_the_routes_served_and_the_operations_described_are_the_same_set(
     assert served == described
 
 
-def test_readme_holds_the_generated_endpoint_table() -> None:
-    text = README.read_text(encoding="utf-8")
-    assert text.count(README_BEGIN) == 1 and text.count(README_END) == 1
-    table = text.split(README_BEGIN)[1].split(README_END)[0].strip()
-    assert table == markdown_table(), f"regenerate it: {REGENERATE}"
+def test_the_docs_hold_the_generated_endpoint_table() -> None:
+    text = (ROOT / MARKDOWN).read_text(encoding="utf-8")
+    assert between(text, TABLE_BEGIN, TABLE_END) == markdown_table(), f"regenerate it: {REGENERATE}"
 
 
 def test_the_document_is_fitted_to_the_instance() -> None:

@@ -1,26 +1,25 @@
-"""One declaration per setting: Settings fields, the README table and --help agree."""
+"""One declaration per setting: Settings fields, the docs/configuration.md table and --help agree."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 from dataclasses import fields
-from pathlib import Path
 
 import pytest
 
 import service.__main__ as entry
 from service.config import DEFAULT_NAMESPACE_TTLS_MS, SETTINGS, Settings, namespace_of
 from service.config.docs import (
-    README_BEGIN,
-    README_END,
+    MARKDOWN,
     REGENERATE,
+    TABLE_BEGIN,
+    TABLE_END,
     help_text,
     markdown_table,
     rows,
 )
-
-README = Path(__file__).resolve().parents[2] / "README.md"
+from tests.support.markdown import ROOT, between
 
 
 def test_every_settings_field_is_declared_under_its_variable_name() -> None:
@@ -34,7 +33,7 @@ def test_every_settings_field_is_declared_under_its_variable_name() -> None:
 
 
 def test_only_namespace_variables_end_in_ttl_ms() -> None:
-    # DESIGN.md: no setting but CACHE_LRU_TTL_MS may end in _TTL_MS.
+    # docs/design.md (Variables): no setting but CACHE_LRU_TTL_MS may end in _TTL_MS.
     ttl_like = [s.variable for s in SETTINGS if s.variable.endswith("_TTL_MS")]
     assert ttl_like == ["CACHE_LRU_TTL_MS"]
     assert namespace_of("CACHE_LRU_TTL_MS") is None
@@ -42,14 +41,9 @@ def test_only_namespace_variables_end_in_ttl_ms() -> None:
     assert namespace_of("CACHE_LRU_MAX_BYTES") is None
 
 
-def _readme_table() -> str:
-    text = README.read_text(encoding="utf-8")
-    assert text.count(README_BEGIN) == 1 and text.count(README_END) == 1
-    return text.split(README_BEGIN)[1].split(README_END)[0].strip()
-
-
-def test_readme_holds_the_generated_settings_table() -> None:
-    assert _readme_table() == markdown_table(), f"regenerate it: {REGENERATE}"
+def test_the_docs_hold_the_generated_settings_table() -> None:
+    text = (ROOT / MARKDOWN).read_text(encoding="utf-8")
+    assert between(text, TABLE_BEGIN, TABLE_END) == markdown_table(), f"regenerate it: {REGENERATE}"
 
 
 def test_the_table_has_every_variable_default_and_meaning() -> None:
@@ -95,7 +89,7 @@ def test_python_m_service_help_exits_0_without_starting(command: list[str]) -> N
         text=True,
         timeout=30,
         check=False,
-        cwd=README.parent,
+        cwd=ROOT,
     )
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""

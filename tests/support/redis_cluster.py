@@ -131,7 +131,7 @@ class LocalCluster:
                 "--cluster-enabled", "yes",
                 "--cluster-config-file", str(data_dir / "nodes.conf"),
                 "--cluster-node-timeout", str(self.node_timeout_ms),
-                # A cache's choice (README): the other masters keep serving
+                # A cache's choice (docs/high-availability.md): the other masters keep serving
                 # while one master's slots wait for its replica.
                 "--cluster-require-full-coverage", "no",
                 port=port, data_dir=data_dir,

@@ -9,7 +9,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from tests.support.ports import free_port
@@ -26,9 +26,14 @@ def http_get(url: str, timeout: float = 2.0) -> tuple[int, bytes]:
 
 
 class ServiceProcess:
-    """Start with `start()`, stop with `terminate()` (SIGTERM, graceful)."""
+    """Start with `start()`, stop with `terminate()` (SIGTERM, graceful).
 
-    def __init__(self, env: Mapping[str, str], log_path: Path) -> None:
+    `command` runs instead of `python -m service` (the README's `scripts/run`).
+    """
+
+    def __init__(self, env: Mapping[str, str], log_path: Path,
+                 command: Sequence[str] | None = None) -> None:
+        self.command = list(command or [sys.executable, "-m", "service"])
         self.port = free_port()
         self.env = {
             **os.environ,
@@ -51,7 +56,7 @@ class ServiceProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "service"],
+                self.command,
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -5,7 +5,7 @@
     batch_paths.py    _mget, _mset, _mdelete, the purge
     service_paths.py  /health*, /api/status, /metrics, /openapi.json
     document.py       all of it as DOCUMENT; for_instance() fits it to one instance
-    readme.py         the README's endpoint table, rendered from DOCUMENT
+    table.py          the endpoint table of docs/api.md, rendered from DOCUMENT
 
 service/http/openapi.py serves it. tests/service/test_api_description.py
 holds the app's routes and the document's operations to the same set, and

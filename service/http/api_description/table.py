@@ -1,17 +1,18 @@
-"""The README's endpoint table, rendered from the document (as
+"""The endpoint table of docs/api.md, rendered from the document (as
 service/config/docs.py renders the settings table): one row per operation,
 a HEAD twin folded into its GET's row, the query parameters shown on the
-path. A test keeps the README's copy equal (regenerate with REGENERATE)."""
+path. A test keeps the copy in MARKDOWN equal (regenerate with REGENERATE)."""
 
 from __future__ import annotations
 
 from service.http.api_description.document import DOCUMENT, METHODS
 from service.http.api_description.parts import Json
 
-README_BEGIN = "<!-- endpoints table: generated from service/http/api_description, do not edit -->"
-README_END = "<!-- end of endpoints table -->"
+MARKDOWN = "docs/api.md"
+TABLE_BEGIN = "<!-- endpoints table: generated from service/http/api_description, do not edit -->"
+TABLE_END = "<!-- end of endpoints table -->"
 REGENERATE = (
-    ".venv/bin/python -c 'from service.http.api_description.readme import markdown_table; "
+    ".venv/bin/python -c 'from service.http.api_description.table import markdown_table; "
     "print(markdown_table())'"
 )
 
