@@ -16,6 +16,7 @@ from aiohttp.test_utils import TestClient
 
 from service import appkeys
 from service.cache import codec
+from tests.support.redis_cluster import LocalCluster
 from tests.support.redis_server import RedisServer
 from tests.support.service_process import ServiceProcess
 from tests.support.waiting import ready_client
@@ -222,3 +223,24 @@ async def test_the_budget_holds_in_memory_only_mode(app_client: StartClient) -> 
     assert first["unread"] == ["k3", "k4"]
     hits, misses, calls = await _read_all(lambda keys: _mget(client, keys), first["unread"])
     assert (sorted(hits), misses, calls) == (["k3", "k4"], [], 1)
+
+
+async def test_the_budget_holds_over_the_masters_of_a_cluster(
+    app_client: StartClient, redis_cluster: LocalCluster
+) -> None:
+    """A cluster's read is one script per slot: they share the first reply's
+    bytes, and the budget is spent in the order asked, as on one Redis."""
+    client = await ready_client(app_client, "redis://127.0.0.1:1",
+                                REDIS_CLUSTER_NODES=redis_cluster.seeds, **SMALL_BUDGET)
+    keys = [f"c{i:02d}" for i in range(12)]
+    assert len({redis_cluster.master_for(f"roleready:default:{k}").port for k in keys}) == 3
+    entries = {key: {"value": key * 1500} for key in keys}  # 4500 bytes each
+    stored = await client.post("/cache/default/_mset", json={"entries": entries})
+    assert set((await stored.json())["stored"].values()) == {"redis"}
+    client.app[appkeys.CACHE].memory.clear()
+    answers = []
+    while len(answers) < 12 and (not answers or answers[-1]["unread"]):
+        answers.append(await _mget(client, answers[-1]["unread"] if answers else keys))
+    assert [sorted(answer["hits"]) for answer in answers] == [keys[i:i + 2] for i in range(0, 12, 2)]
+    assert all(hit["value"] == key * 1500 for answer in answers
+               for key, hit in answer["hits"].items())
