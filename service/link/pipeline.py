@@ -37,9 +37,11 @@ belongs to, and of the batches queued behind it, to the budget after it
 never touches its timer). A batch of many large replies (a `_mget` of big
 values, many GETs of them at once) therefore takes as long as its bytes
 take, while the first reply of a batch sent to a hung Redis still has only
-the budget from its queue time. What the budget still bounds is one reply:
-the cache keeps every reply small enough (service.cache.redis_tier reads
-large batches value by value).
+the budget from its queue time. What the budget still bounds is the
+silence before a reply: one reply's own bytes, and the time Redis takes to
+produce every reply of a batch, which it does before it sends the first
+one. The cache keeps both small (service.cache.redis_tier reads large
+values in round trips of about a MiB).
 """
 
 from __future__ import annotations
