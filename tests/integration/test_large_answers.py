@@ -249,3 +249,24 @@ async def test_the_budget_holds_over_the_masters_of_a_cluster(
     assert [sorted(answer["hits"]) for answer in answers] == [keys[i:i + 2] for i in range(0, 12, 2)]
     assert all(hit["value"] == key * 1500 for answer in answers
                for key, hit in answer["hits"].items())
+
+
+async def test_a_batch_read_asks_redis_for_about_a_mib_per_round_trip(
+    app_client: StartClient, redis_server: RedisServer
+) -> None:
+    """Whatever the answer budget: the script's reply carries up to 1 MiB,
+    the values it only sized follow in round trips of up to 1 MiB each."""
+    values = {f"q{i}": b"%d" % i * 400_000 for i in range(5)}
+    with redis_server.client() as raw:
+        raw.mset({f"roleready:default:{k}": _v2(v) for k, v in values.items()})
+    # No idle PING may join the count.
+    client = await ready_client(app_client, redis_server.url, REDIS_HEALTH_CHECK_INTERVAL_MS="60000",
+                                CACHE_BATCH_MAX_ANSWER_BYTES=str(100 << 20))
+    session = client.app[appkeys.LINK].session()
+    assert session is not None
+    before = (session.pipeline.batches_sent, session.pipeline.commands_sent)
+    body = await _mget(client, list(values))
+    assert {k: h["value"].encode() for k, h in body["hits"].items()} == values
+    # The script (q0, q1), then GETs: q2 + q3, then q4.
+    sent = (session.pipeline.batches_sent - before[0], session.pipeline.commands_sent - before[1])
+    assert sent == (3, 4)
