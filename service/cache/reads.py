@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 
+from service.cache.budget import AnswerBudget
 from service.cache.fills import FillGuard
 from service.cache.redis_tier import RedisTier, StoredValue
 from service.cache.stats import CacheStats
@@ -89,24 +90,25 @@ class SharedReads:
         return stored, fresh
 
     async def read_many(
-        self, redis: RedisTier, namespace: str, keys: list[str]
-    ) -> list[tuple[StoredValue | None, bool]] | None:
-        """A batch's Redis reads (`_mget`), all in one round trip: each
-        key's value and whether it may be kept (FillGuard, as for `read`);
-        None when Redis is unavailable. A batch neither joins single reads
-        in flight nor is joinable: it is one round trip whatever they do,
-        and it never waits behind another caller's read."""
+        self, redis: RedisTier, namespace: str, keys: list[str], budget: AnswerBudget
+    ) -> dict[str, tuple[StoredValue | None, bool]] | None:
+        """A batch's Redis reads (`_mget`) within `budget` (RedisTier
+        .get_many): each key read, with its value and whether it may be kept
+        (FillGuard, as for `read`); a key absent was not read. None when
+        Redis is unavailable. A batch neither joins single reads in flight
+        nor is joinable: it never waits behind another caller's read."""
         names = [f"{namespace}:{key}" for key in keys]
         fills = self._fills
         began = [fills.begin(name) for name in names]
         values = None
         try:
-            values = await redis.get_many(namespace, keys)
+            values = await redis.get_many(namespace, keys, budget)
         finally:
             fresh = [fills.end(name, epoch) for name, epoch in zip(names, began, strict=True)]
         if values is None:
             return None
-        return list(zip(values, fresh, strict=True))
+        return {key: (values[key], keep)
+                for key, keep in zip(keys, fresh, strict=True) if key in values}
 
     def changed(self, name: str) -> None:
         """`name` changed: a read in flight is neither kept nor joined."""

@@ -122,13 +122,12 @@ class TwoTierCache:
             self._namespace_memory_hits[namespace] += 1
         return entry
 
-    def get_memory_many(self, namespace: str, keys: list[str]) -> list[Entry | None]:
-        """`get_memory` of each key (a batch: counted once)."""
-        found = self.memory.get_many([f"{namespace}:{key}" for key in keys])
-        hits = len(found) - found.count(None)
+    def count_memory_hits(self, namespace: str, hits: int, misses: int) -> None:
+        """A batch's memory pass (service.cache.batch), counted once: its
+        hits are the ones its answer carries."""
         self.stats.memory_hits += hits
         self._namespace_memory_hits[namespace] += hits
-        return found
+        self.stats.memory_misses += misses
 
     async def get_redis(
         self, namespace: str, key: str, *, allow_stale: bool = False

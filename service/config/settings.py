@@ -212,6 +212,11 @@ class Settings:
         "CACHE_BATCH_MAX_BYTES", _POSITIVE, 16_777_216,
         "larger `_mget`/`_mset`/`_mdelete` bodies get 413",
     )
+    cache_batch_max_answer_bytes: int = declared(
+        "CACHE_BATCH_MAX_ANSWER_BYTES", _POSITIVE, 8_388_608,
+        "bytes of values one `_mget` answer carries; the keys beyond it are listed "
+        "in `unread` (an answer carries at least one value)",
+    )
     cache_api_token: str | None = declared(
         "CACHE_API_TOKEN", OptionalText(), None,
         "when set, /cache/* requires `Authorization: Bearer <token>`",

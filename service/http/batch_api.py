@@ -2,7 +2,8 @@
 
     POST /cache/{ns}/_mget     {"keys": [...]}
         ─► 200 {"hits": {key: {"value", "encoding", "contentType", "source"}},
-                "misses": [key, ...]}
+                "misses": [key, ...], "unread": [key, ...]}
+           (unread: beyond CACHE_BATCH_MAX_ANSWER_BYTES; ask for them again)
     POST /cache/{ns}/_mset     {"entries": {key: {"value", "encoding"?, "contentType"?, "ttl_ms"?}}}
         ─► 200 {"stored": {key: "redis" | "memory"}, "notStored": [key, ...]}
     POST /cache/{ns}/_mdelete  {"keys": [...]}
@@ -172,8 +173,9 @@ async def mget(request: web.Request) -> web.Response:
         namespace, keys = await _keyed(request)
     except BadRequest as bad:
         return _marked(bad.response, app)
-    hits, misses = await batch.get_many(app[appkeys.CACHE], namespace, keys)
-    body = {"hits": _hits(hits), "misses": misses}
+    max_bytes = app[appkeys.SETTINGS].cache_batch_max_answer_bytes
+    hits, misses, unread = await batch.get_many(app[appkeys.CACHE], namespace, keys, max_bytes)
+    body = {"hits": _hits(hits), "misses": misses, "unread": unread}
     return _marked(json_response(body), app)
 
 

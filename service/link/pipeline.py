@@ -29,6 +29,19 @@ time plus the budget. Behind a batch stuck on a hung server, the next batch
 has already spent most of its budget waiting, so it fails right after the
 stuck one instead of getting a full budget of its own, and a hung Redis
 costs a request at most the budget, not twice that.
+
+The budget detects a Redis that stopped answering, not one still sending:
+each reply read is progress, and moves the deadline of the batch it
+belongs to, and of the batches queued behind it, to the budget after it
+(rescheduled at most once per PROGRESS_STEP_S, so a batch of small replies
+never touches its timer). A batch of many large replies (a `_mget` of big
+values, many GETs of them at once) therefore takes as long as its bytes
+take, while the first reply of a batch sent to a hung Redis still has only
+the budget from its queue time. What the budget still bounds is the
+silence before a reply: one reply's own bytes, and the time Redis takes to
+produce every reply of a batch, which it does before it sends the first
+one. The cache keeps both small (service.cache.redis_tier reads large
+values in round trips of about a MiB).
 """
 
 from __future__ import annotations
@@ -43,6 +56,9 @@ from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ResponseError
 
 Command = Sequence[bytes | str | int | float]
+
+# How stale the deadline may be behind the newest reply (see above).
+PROGRESS_STEP_S = 0.001
 
 
 class AutoPipeline:
@@ -60,6 +76,8 @@ class AutoPipeline:
         self._queue: list[tuple[Command, asyncio.Future[Any]]] = []
         # Loop time at which the oldest queued command's budget runs out.
         self._deadline = 0.0
+        # Loop time of the last reply read: progress (see the docstring).
+        self._progress = 0.0
         self._sender: asyncio.Task[None] | None = None
         # Batches written and commands in them: what auto-pipelining saves
         # is the difference (tests hold it to that).
@@ -97,7 +115,7 @@ class AutoPipeline:
         try:
             while self._queue:
                 batch, self._queue = self._queue, []
-                await self._send(batch, self._deadline)
+                await self._send(batch, max(self._deadline, self._progress + self._timeout_s))
         finally:
             self._sender = None
 
@@ -112,7 +130,7 @@ class AutoPipeline:
             self._fail_all(batch, self._lost)
             return
         try:
-            async with asyncio.timeout_at(deadline):
+            async with asyncio.timeout_at(deadline) as timeout:
                 connection = await self._connect()
                 encoder = connection.encoder
                 packed = pack((args for args, _ in batch), encoder.encoding,
@@ -120,14 +138,27 @@ class AutoPipeline:
                 await connection.send_packed_command(packed, check_health=False)
                 self.batches_sent += 1
                 self.commands_sent += len(batch)
-                for _, future in batch:
-                    await self._read_one(connection, future)
+                await self._read_all(connection, batch, timeout, deadline)
         except BaseException as exc:
             # The connection's protocol position is unknown now: never reuse it.
             self._lost = self._fail_all(batch, exc)
             await self._drop_connection()
             if isinstance(exc, asyncio.CancelledError):
                 raise
+
+    async def _read_all(self, connection: AbstractConnection,
+                        batch: list[tuple[Command, asyncio.Future[Any]]],
+                        timeout: asyncio.Timeout, deadline: float) -> None:
+        """Each reply of `batch` into its future; each one moves the
+        deadline to the budget after it (within PROGRESS_STEP_S)."""
+        time = asyncio.get_running_loop().time
+        budget = self._timeout_s
+        for _, future in batch:
+            await self._read_one(connection, future)
+            self._progress = now = time()
+            if now + budget - deadline > PROGRESS_STEP_S:
+                deadline = now + budget
+                timeout.reschedule(deadline)
 
     @staticmethod
     async def _read_one(connection: AbstractConnection, future: asyncio.Future[Any]) -> None:

@@ -104,8 +104,8 @@ async def test_an_mget_read_overtaken_by_a_put_is_not_kept_in_memory(
     assert tier is not None
     read_many = tier.get_many
 
-    async def overtaken(namespace: str, keys: list[str]) -> Any:
-        values = await read_many(namespace, keys)  # Redis answered "older", then
+    async def overtaken(namespace: str, keys: list[str], budget: Any) -> Any:
+        values = await read_many(namespace, keys, budget)  # Redis answered "older", then
         assert (await client.put("/cache/default/k", data=b"newer")).status == 204
         return values
 

@@ -54,6 +54,10 @@ HIT = strict({
     "contentType": STRING,
     "source": {"type": "string", "enum": ["memory", "redis"]},
 })
+UNREAD = ("The keys this answer neither carries nor calls a miss: their values would "
+          "have taken the answer past CACHE_BATCH_MAX_ANSWER_BYTES. Empty when every key "
+          "was read; otherwise POST them again (the answer to that carries at least one "
+          "value, so continuing always ends).")
 PURGE_JOB = strict({
     "id": STRING,
     "namespace": STRING,
@@ -103,12 +107,15 @@ def batch(operation_id: str, summary: str, description: str, body: Json, answer:
 MGET = batch(
     "getMany", "Read many keys",
     '`{"keys": [...]}` → 200 `{"hits": {key: {"value", "encoding": "utf-8" | "base64", '
-    '"contentType", "source": "memory" | "redis"}}, "misses": [...]}`, below',
+    '"contentType", "source": "memory" | "redis"}}, "misses": [...], "unread": [...]}`, below; '
+    "an answer carries at most CACHE_BATCH_MAX_ANSWER_BYTES of values (at least one): the "
+    "keys it did not read are `unread`, to ask for again",
     KEYS_BODY,
     strict({"hits": {"type": "object", "propertyNames": KEY, "additionalProperties": HIT},
-            "misses": {"type": "array", "items": KEY}}),
+            "misses": {"type": "array", "items": KEY},
+            "unread": {"type": "array", "items": KEY, "description": UNREAD}}),
     {"hits": {"job:42": {"value": "{}", "encoding": "utf-8", "contentType": "application/json",
-                         "source": "memory"}}, "misses": ["job:43"]},
+                         "source": "memory"}}, "misses": ["job:43"], "unread": []},
 )
 MSET = batch(
     "putMany", "Store many values",
