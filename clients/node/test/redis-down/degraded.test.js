@@ -1,0 +1,57 @@
+// Against an instance whose Redis was killed (it allows one request in
+// progress, so these run one after the other): answers say they are
+// degraded, writes land in memory, getOrCompute computes once and never
+// throws, and `overloaded` is typed with its Retry-After.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import { Client, Overloaded } from '../../src/index.js';
+import { env, sleep, unique } from '../support.js';
+
+const client = () => new Client(env('ROLEREADY_DOWN_URL'));
+
+test('answers say they are degraded', async () => {
+  const cache = client();
+  const [key, other] = [unique('d'), unique('d')];
+  assert.deepEqual(await cache.put(key, 'kept in memory'), { where: 'memory', degraded: true });
+  const entry = await cache.get(key);
+  assert.deepEqual([entry.text(), entry.source, entry.degraded], ['kept in memory', 'hit-memory', true]);
+  const many = await cache.mset({ [other]: 'also' });
+  assert.deepEqual([many.stored, many.degraded], [{ [other]: 'memory' }, true]);
+  const found = await cache.mget([key, other]);
+  assert.ok([...found.values()].every((hit) => hit && hit.degraded));
+  assert.deepEqual(await cache.delete(key), { where: 'memory', degraded: true });
+  assert.equal((await cache.health()).status, 'degraded');
+});
+
+test('getOrCompute without Redis', async () => {
+  const cache = client();
+  const key = unique('d');
+  let calls = 0;
+  const compute = () => { calls += 1; return 'computed without Redis'; };
+  const first = await cache.getOrCompute(key, compute);
+  const second = await cache.getOrCompute(key, compute);
+  assert.deepEqual([first.source, first.text()], ['computed', 'computed without Redis']);
+  assert.deepEqual([second.source, second.degraded, calls], ['hit-memory', true, 1]);
+});
+
+test('overloaded is typed with its Retry-After', async () => {
+  const cache = client();
+  const key = unique('busy');
+  const lease = (await cache.send(cache.protocol.leasedGet(key, 0))).headers.get('x-cache-lease');
+  // A second leased GET waits for the holder (1 s, then `pending`): the one request in progress.
+  const waiter = cache.send(cache.protocol.leasedGet(key, 1000));
+  let busy = null;
+  for (let tries = 0; tries < 200 && !busy; tries += 1) {
+    try {
+      await cache.get(unique('other'));
+      await sleep(10);
+    } catch (error) {
+      busy = error;
+    }
+  }
+  assert.equal((await waiter).headers.get('x-cache-lease'), 'pending');
+  await cache.releaseLease(key, lease);
+  assert.ok(busy instanceof Overloaded, `never overloaded: ${busy}`);
+  assert.deepEqual([busy.status, busy.code, busy.retryAfter], [503, 'overloaded', 1]);
+});

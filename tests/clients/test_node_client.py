@@ -1,0 +1,38 @@
+"""The Node client's own tests (node --test, clients/node/test/) against the
+same real processes: the fleet with Redis up, then the instance whose Redis
+was killed. node's exit code is this test's verdict, so the Node client's
+result is part of the suite's (scripts/test makes sure node >= 18 exists)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.clients.conftest import TOKEN, Fleet
+
+pytestmark = pytest.mark.redis
+NODE_CLIENT = Path(__file__).resolve().parents[2] / "clients" / "node"
+NODE_TIMEOUT_S = 60
+
+
+def _node_test(folder: str, **env: str) -> None:
+    node = shutil.which("node")
+    assert node is not None, "node is not on PATH (scripts/test installs it)"
+    files = sorted(str(path) for path in (NODE_CLIENT / "test" / folder).glob("*.test.js"))
+    assert files, f"no Node tests in clients/node/test/{folder}"
+    finished = subprocess.run([node, "--test", *files], cwd=NODE_CLIENT, capture_output=True,
+                              text=True, timeout=NODE_TIMEOUT_S, env={**os.environ, **env})
+    assert finished.returncode == 0, f"node --test failed:\n{finished.stdout}\n{finished.stderr}"
+    assert "# fail 0" in finished.stdout and "# pass 0" not in finished.stdout, finished.stdout
+
+
+def test_node_client_with_redis(fleet: Fleet) -> None:
+    _node_test("redis-up", ROLEREADY_URLS=",".join(fleet.urls), ROLEREADY_TOKEN=TOKEN)
+
+
+def test_node_client_without_redis(down: Fleet) -> None:
+    _node_test("redis-down", ROLEREADY_DOWN_URL=down.urls[0])
