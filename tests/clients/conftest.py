@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
@@ -54,47 +54,54 @@ def _health(url: str) -> str:
     return body.decode() if status == 200 else ""
 
 
-def _start(directory: Path, redis: RedisServer, count: int, **env: str) -> list[ServiceProcess]:
-    services = []
-    for number in range(count):
-        service = ServiceProcess({**FLEET_ENV, "REDIS_URL": redis.url, **env},
-                                 directory / f"service-{number}.log")
-        services.append(service)
-        service.start()
-        wait_for(lambda s=service: '"status":"healthy"' in _health(s.base_url), 15,
-                 "the service's link to Redis")
-    return services
+def _healthy(service: ServiceProcess) -> ServiceProcess:
+    service.start()
+    wait_for(lambda: '"status":"healthy"' in _health(service.base_url), 15,
+             "the service's link to Redis")
+    return service
+
+
+@dataclass(frozen=True)
+class Instances:
+    fleet: Fleet
+    down: Fleet
 
 
 @pytest.fixture(scope="session")
-def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
-    directory = tmp_path_factory.mktemp("client-fleet")
-    redis = RedisServer(directory / "redis")
-    services: list[ServiceProcess] = []
+def instances(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instances]:
+    """Both set-ups, their three service processes started side by side (a
+    start costs seconds on a loaded machine); everything is killed at the end,
+    also when a start fails."""
+    directory = tmp_path_factory.mktemp("clients")
+    redis_up, redis_down = RedisServer(directory / "redis-up"), RedisServer(directory / "redis-down")
+    services = [
+        ServiceProcess({**FLEET_ENV, "REDIS_URL": redis.url, **env}, directory / f"{name}.log")
+        for name, redis, env in [("fleet-0", redis_up, {}), ("fleet-1", redis_up, {}),
+                                 ("down", redis_down, {"HTTP_MAX_INFLIGHT": "1"})]]
     try:
-        redis.start()
-        services = _start(directory, redis, 2)
-        yield Fleet(redis, services)
-    finally:
-        for service in services:
-            service.kill()
-        redis.kill()
-
-
-@pytest.fixture(scope="session")
-def down(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
-    """One instance that was connected, then lost its Redis (killed)."""
-    directory = tmp_path_factory.mktemp("client-down")
-    redis = RedisServer(directory / "redis")
-    services: list[ServiceProcess] = []
-    try:
-        redis.start()
-        services = _start(directory, redis, 1, HTTP_MAX_INFLIGHT="1")
-        redis.kill()
-        wait_for(lambda: '"status":"degraded"' in _health(services[0].base_url), 15,
+        redis_up.start()
+        redis_down.start()
+        with ThreadPoolExecutor(len(services)) as starting:
+            list(starting.map(_healthy, services))
+        redis_down.kill()
+        wait_for(lambda: '"status":"degraded"' in _health(services[2].base_url), 15,
                  "the instance to notice Redis is gone")
-        yield Fleet(redis, services)
+        yield Instances(Fleet(redis_up, services[:2]), Fleet(redis_down, services[2:]))
     finally:
         for service in services:
             service.kill()
-        redis.kill()
+        redis_up.kill()
+        redis_down.kill()
+
+
+@pytest.fixture
+def fleet(instances: Instances) -> Fleet:
+    """Two instances on one Redis."""
+    return instances.fleet
+
+
+@pytest.fixture
+def down(instances: Instances) -> Fleet:
+    """One instance that was connected, then lost its Redis (killed); it
+    allows one request in progress (HTTP_MAX_INFLIGHT=1)."""
+    return instances.down

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import pytest
-
 from roleready_cache_client import AsyncClient, Overloaded, Stored
 from roleready_cache_client.protocol import Answer
-from tests.clients.conftest import Fleet, unique
+
+from tests.clients.conftest import TOKEN, Fleet, unique
 from tests.clients.twins import KINDS, Twin, twins
 
 pytestmark = pytest.mark.redis
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.redis
 @pytest.fixture(params=KINDS)
 async def cache(request: pytest.FixtureRequest, down: Fleet) -> AsyncIterator[Twin]:
     async with twins(request.param) as make:
-        yield make(down.urls[0])
+        yield make(down.urls[0], token=TOKEN)
 
 
 async def test_answers_say_they_are_degraded(cache: Twin) -> None:
@@ -57,13 +57,13 @@ async def test_get_or_compute_without_redis(cache: Twin) -> None:
 
 
 async def test_overloaded_is_typed_with_its_retry_after(down: Fleet) -> None:
-    async with AsyncClient(down.urls[0]) as client:
+    async with AsyncClient(down.urls[0], token=TOKEN) as client:
         key = unique("busy")
         granted: Answer = await client.send(client.protocol.leased_get(key, 0))
         token = granted.headers["x-cache-lease"]
-        # A second leased GET waits for the holder (1 s, then `pending`):
+        # A second leased GET waits for the holder (0.5 s, then `pending`):
         # the one request in progress.
-        waiter = asyncio.ensure_future(client.send(client.protocol.leased_get(key, 1000)))
+        waiter = asyncio.ensure_future(client.send(client.protocol.leased_get(key, 500)))
         try:
             for _ in range(200):
                 try:

@@ -12,27 +12,24 @@ from pathlib import Path
 
 import pytest
 
-from tests.clients.conftest import TOKEN, Fleet
+from tests.clients.conftest import TOKEN, Instances
 
 pytestmark = pytest.mark.redis
 NODE_CLIENT = Path(__file__).resolve().parents[2] / "clients" / "node"
 NODE_TIMEOUT_S = 60
 
 
-def _node_test(folder: str, **env: str) -> None:
+def test_node_client(instances: Instances) -> None:
+    """Every file of clients/node/test/redis-up (the fleet) and redis-down
+    (the instance without Redis), in one node run (each run costs a second)."""
     node = shutil.which("node")
     assert node is not None, "node is not on PATH (scripts/test installs it)"
-    files = sorted(str(path) for path in (NODE_CLIENT / "test" / folder).glob("*.test.js"))
-    assert files, f"no Node tests in clients/node/test/{folder}"
+    files = sorted(str(path) for path in (NODE_CLIENT / "test").glob("redis-*/*.test.js"))
+    assert len(files) >= 4, f"Node tests missing: {files}"
+    env = {"ROLEREADY_URLS": ",".join(instances.fleet.urls), "ROLEREADY_TOKEN": TOKEN,
+           "ROLEREADY_DOWN_URL": instances.down.urls[0]}
     finished = subprocess.run([node, "--test", *files], cwd=NODE_CLIENT, capture_output=True,
                               text=True, timeout=NODE_TIMEOUT_S, env={**os.environ, **env})
     assert finished.returncode == 0, f"node --test failed:\n{finished.stdout}\n{finished.stderr}"
     assert "# fail 0" in finished.stdout and "# pass 0" not in finished.stdout, finished.stdout
 
-
-def test_node_client_with_redis(fleet: Fleet) -> None:
-    _node_test("redis-up", ROLEREADY_URLS=",".join(fleet.urls), ROLEREADY_TOKEN=TOKEN)
-
-
-def test_node_client_without_redis(down: Fleet) -> None:
-    _node_test("redis-down", ROLEREADY_DOWN_URL=down.urls[0])

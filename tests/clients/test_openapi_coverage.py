@@ -9,6 +9,7 @@ import inspect
 
 from roleready_cache_client import AsyncClient, Client
 from roleready_cache_client.operations import NOT_WRAPPED, OPERATIONS
+
 from service.http.api_description.document import DOCUMENT, operations
 
 

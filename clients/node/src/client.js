@@ -65,17 +65,18 @@ export class Client {
     return call.read(await this.send(call));
   }
 
-  get(key, { previous = null } = {}) { return this.run(this.protocol.get(key, previous)); }
-  put(key, value, options = {}) { return this.run(this.protocol.put(key, value, options)); }
-  delete(key) { return this.run(this.protocol.delete(key)); }
-  releaseLease(key, token) { return this.run(this.protocol.releaseLease(key, token)); }
-  mget(keys) { return this.run(this.protocol.mget(keys)); }
-  mset(entries, options = {}) { return this.run(this.protocol.mset(entries, options)); }
-  mdelete(keys) { return this.run(this.protocol.mdelete(keys)); }
-  purge() { return this.run(this.protocol.purge()); }
-  purgeStatus(jobId) { return this.run(this.protocol.purgeStatus(jobId)); }
-  health() { return this.run(this.protocol.health()); }
-  status() { return this.run(this.protocol.status()); }
+  // Async, so a bad key rejects rather than throws.
+  async get(key, { previous = null } = {}) { return this.run(this.protocol.get(key, previous)); }
+  async put(key, value, options = {}) { return this.run(this.protocol.put(key, value, options)); }
+  async delete(key) { return this.run(this.protocol.delete(key)); }
+  async releaseLease(key, token) { return this.run(this.protocol.releaseLease(key, token)); }
+  async mget(keys) { return this.run(this.protocol.mget(keys)); }
+  async mset(entries, options = {}) { return this.run(this.protocol.mset(entries, options)); }
+  async mdelete(keys) { return this.run(this.protocol.mdelete(keys)); }
+  async purge() { return this.run(this.protocol.purge()); }
+  async purgeStatus(jobId) { return this.run(this.protocol.purgeStatus(jobId)); }
+  async health() { return this.run(this.protocol.health()); }
+  async status() { return this.run(this.protocol.status()); }
 
   /** The cached value, or compute()'s (sync or async), computed once fleet-wide. */
   async getOrCompute(key, compute, { ttlMs, contentType, waitMs, giveUpMs = 30_000 } = {}) {

@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { Client, Overloaded } from '../../src/index.js';
-import { env, sleep, unique } from '../support.js';
+import { env, sleep, token, unique } from '../support.js';
 
-const client = () => new Client(env('ROLEREADY_DOWN_URL'));
+const client = () => new Client(env('ROLEREADY_DOWN_URL'), { token: token() });
 
 test('answers say they are degraded', async () => {
   const cache = client();
@@ -39,8 +39,8 @@ test('overloaded is typed with its Retry-After', async () => {
   const cache = client();
   const key = unique('busy');
   const lease = (await cache.send(cache.protocol.leasedGet(key, 0))).headers.get('x-cache-lease');
-  // A second leased GET waits for the holder (1 s, then `pending`): the one request in progress.
-  const waiter = cache.send(cache.protocol.leasedGet(key, 1000));
+  // A second leased GET waits for the holder (0.5 s, then `pending`): the one request in progress.
+  const waiter = cache.send(cache.protocol.leasedGet(key, 500));
   let busy = null;
   for (let tries = 0; tries < 200 && !busy; tries += 1) {
     try {

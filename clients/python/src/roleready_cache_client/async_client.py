@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import aiohttp
 
-from roleready_cache_client.compute import COMPUTE, Background, Flow, Plan, Sleep, get_or_compute
+from roleready_cache_client.compute import Background, ComputeStep, Flow, Plan, Sleep, get_or_compute
 from roleready_cache_client.errors import ConnectionFailed, Timeout
 from roleready_cache_client.protocol import Answer, Call, Protocol
 from roleready_cache_client.results import Entry, NewValue, PurgeJob, Stored, StoredMany
@@ -23,7 +23,8 @@ log = logging.getLogger("roleready_cache_client")
 
 
 class AsyncClient:
-    """One namespace of one service, over a pool of `pool_size` connections.
+    """One namespace of one service, over a pool of `pool_size` connections
+    (at least 2: leased GETs that wait in the service use all but one).
 
     Use `async with AsyncClient(...) as cache:` or call `await close()`:
     the session belongs to the client (or is shared by `with_namespace`).
@@ -36,7 +37,12 @@ class AsyncClient:
         self.protocol = Protocol(namespace, token)
         self.timeout_s = timeout_s
         self.connect_timeout_s = connect_timeout_s
-        self.pool_size = pool_size
+        self.pool_size = max(2, pool_size)
+        # Leased GETs hold a connection while the service waits for the
+        # holder; if they took every connection, the holder's PUT, which
+        # ends their wait, would queue behind them (until they time out).
+        # So one connection always stays for everything else.
+        self._lease_waits = asyncio.Semaphore(self.pool_size - 1)
         self._session = _session
         self._owns_session = _session is None
         self._refreshes: set[asyncio.Task[Any]] = set()
@@ -71,6 +77,12 @@ class AsyncClient:
     # -- sending ---------------------------------------------------------------------
 
     async def send(self, call: Call[Any]) -> Answer:
+        if call.extra_wait_s:
+            async with self._lease_waits:
+                return await self._send(call)
+        return await self._send(call)
+
+    async def _send(self, call: Call[Any]) -> Answer:
         timeout = aiohttp.ClientTimeout(total=self.timeout_s + call.extra_wait_s,
                                         sock_connect=self.connect_timeout_s)
         try:
@@ -141,10 +153,10 @@ class AsyncClient:
             try:
                 step = flow.throw(error) if error is not None else flow.send(reply)
             except StopIteration as done:
-                return done.value  # type: ignore[no-any-return]
+                return done.value
             reply, error = None, None
             try:
-                if step is COMPUTE:
+                if isinstance(step, ComputeStep):
                     reply = compute()
                     if inspect.isawaitable(reply):
                         reply = await reply
@@ -155,7 +167,7 @@ class AsyncClient:
                     self._refreshes.add(task)
                     task.add_done_callback(self._refreshes.discard)
                 else:
-                    reply = await self.send(step)  # type: ignore[arg-type]
+                    reply = await self.send(step)
             except (Exception, asyncio.CancelledError) as exc:  # the flow gives its lease back
                 error = exc
 

@@ -33,11 +33,11 @@ from roleready_cache_client.protocol import Answer, Call, Protocol, encode, entr
 from roleready_cache_client.results import Entry
 
 
-class _Compute:
+class ComputeStep:
     """Call the caller's compute function."""
 
 
-COMPUTE: Final = _Compute()
+COMPUTE: Final = ComputeStep()
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +50,7 @@ class Background:
     flow: Generator[Any, Any, Any]
 
 
-Step = Call[Any] | _Compute | Sleep | Background
+Step = Call[Any] | ComputeStep | Sleep | Background
 Flow = Generator[Step, Any, Entry]
 
 

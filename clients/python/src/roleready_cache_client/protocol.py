@@ -20,7 +20,15 @@ from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
 from roleready_cache_client.errors import BadRequest, error_for
-from roleready_cache_client.results import Entry, NewValue, PurgeJob, Source, Stored, StoredMany
+from roleready_cache_client.results import (
+    Entry,
+    NewValue,
+    PurgeJob,
+    Source,
+    Stored,
+    StoredMany,
+    Where,
+)
 
 T = TypeVar("T")
 KEY_PATTERN = re.compile(r"[A-Za-z0-9._~:-]{1,512}")
@@ -123,9 +131,9 @@ class Protocol:
         return base + suffix if key is None else f"{base}/{quote(check_key(key), safe=':~')}{suffix}"
 
     def _call(self, method: str, path: str, read: Callable[[Answer], T], *,
-              headers: Mapping[str, str] = (), body: bytes | None = None,  # type: ignore[assignment]
+              headers: Mapping[str, str] | None = None, body: bytes | None = None,
               extra_wait_s: float = 0.0) -> Call[T]:
-        return Call(method, path, read, {**self.headers, **dict(headers)}, body, extra_wait_s)
+        return Call(method, path, read, {**self.headers, **(headers or {})}, body, extra_wait_s)
 
     # -- one key ---------------------------------------------------------------
 
@@ -218,7 +226,7 @@ class Protocol:
 
 def _stored(answer: Answer) -> Stored:
     headers = expect(answer, 204).headers
-    where = "memory" if headers.get("x-cache-stored") == "memory" else "redis"
+    where: Where = "memory" if headers.get("x-cache-stored") == "memory" else "redis"
     return Stored(where, "x-cache-degraded" in headers)
 
 

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import urllib3
 from urllib3.exceptions import HTTPError, TimeoutError
 
-from roleready_cache_client.compute import COMPUTE, Background, Flow, Plan, Sleep, get_or_compute
+from roleready_cache_client.compute import Background, ComputeStep, Flow, Plan, Sleep, get_or_compute
 from roleready_cache_client.errors import ConnectionFailed, Timeout
 from roleready_cache_client.protocol import Answer, Call, Protocol
 from roleready_cache_client.results import Entry, NewValue, PurgeJob, Stored, StoredMany
@@ -131,10 +131,10 @@ class Client:
             try:
                 step = flow.throw(error) if error is not None else flow.send(reply)
             except StopIteration as done:
-                return done.value  # type: ignore[no-any-return]
+                return done.value
             reply, error = None, None
             try:
-                if step is COMPUTE:
+                if isinstance(step, ComputeStep):
                     reply = compute()
                 elif isinstance(step, Sleep):
                     time.sleep(step.seconds)
@@ -142,7 +142,7 @@ class Client:
                     threading.Thread(target=self._background, args=(step.flow, compute),
                                      daemon=True).start()
                 else:
-                    reply = self.send(step)  # type: ignore[arg-type]
+                    reply = self.send(step)
             except Exception as exc:  # handed to the flow, which may clean up and re-raise
                 error = exc
 
