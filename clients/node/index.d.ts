@@ -58,10 +58,45 @@ export interface GetOrComputeOptions {
   giveUpMs?: number;
 }
 
+/** A raw answer: what `send` resolves to. */
+export interface Answer { status: number; headers: Headers; body: Buffer; }
+/** A request built by the protocol, and how its answer is read. */
+export interface Call<T = unknown> {
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body: Buffer | null;
+  /** A leased GET may wait this long in the service (added to the timeout). */
+  extraWaitMs: number;
+  read(answer: Answer): T;
+}
+/** The protocol without I/O (src/protocol.js): each operation as a Call. */
+export interface Protocol {
+  readonly namespace: string;
+  get(key: string, previous?: Entry | null): Call<Entry | null>;
+  leasedGet(key: string, waitMs?: number | null): Call<Answer>;
+  put(key: string, value: Value, options?: PutOptions): Call<Stored>;
+  delete(key: string): Call<Stored>;
+  releaseLease(key: string, token: string): Call<void>;
+  mget(keys: Iterable<string>): Call<Map<string, Entry | null>>;
+  mset(entries: Record<string, Value | NewValue> | Map<string, Value | NewValue>,
+       options?: { ttlMs?: number }): Call<StoredMany>;
+  mdelete(keys: Iterable<string>): Call<Record<string, Where>>;
+  purge(): Call<PurgeJob>;
+  purgeStatus(jobId: string): Call<PurgeJob>;
+  health(): Call<Record<string, unknown>>;
+  status(): Call<Record<string, unknown>>;
+}
+
 export class Client {
   constructor(baseUrl: string, options?: ClientOptions);
   readonly baseUrl: string;
   readonly timeoutMs: number;
+  readonly protocol: Protocol;
+  /** Send a call; the raw answer (ConnectionFailed or Timeout when none came). */
+  send(call: Call): Promise<Answer>;
+  /** Send a call and read its answer. */
+  run<T>(call: Call<T>): Promise<T>;
   withNamespace(namespace: string): Client;
   close(): Promise<void>;
   /** An entry, or null on a miss; with `previous`, If-None-Match its ETag. */

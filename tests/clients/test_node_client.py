@@ -20,12 +20,12 @@ NODE_TIMEOUT_S = 60
 
 
 def test_node_client(instances: Instances) -> None:
-    """Every file of clients/node/test/redis-up (the fleet) and redis-down
-    (the instance without Redis), in one node run (each run costs a second)."""
+    """Every file of clients/node/test/: redis-up (the fleet), redis-down (the
+    instance without Redis) and unit, in one node run (each run costs a second)."""
     node = shutil.which("node")
     assert node is not None, "node is not on PATH (scripts/test installs it)"
-    files = sorted(str(path) for path in (NODE_CLIENT / "test").glob("redis-*/*.test.js"))
-    assert len(files) >= 4, f"Node tests missing: {files}"
+    files = sorted(str(path) for path in (NODE_CLIENT / "test").glob("*/*.test.js"))
+    assert len(files) >= 5, f"Node tests missing: {files}"
     env = {"ROLEREADY_URLS": ",".join(instances.fleet.urls), "ROLEREADY_TOKEN": TOKEN,
            "ROLEREADY_DOWN_URL": instances.down.urls[0]}
     finished = subprocess.run([node, "--test", *files], cwd=NODE_CLIENT, capture_output=True,

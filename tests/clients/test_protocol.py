@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from roleready_cache_client import BadRequest, NotStored, Overloaded, StaleLease, Unauthorized
+from roleready_cache_client import BadRequest, Forbidden, NotStored, Overloaded, StaleLease, Unauthorized
 from roleready_cache_client.errors import ServerError, error_for
 from roleready_cache_client.protocol import Answer, Protocol, entry_from
 
@@ -31,6 +31,7 @@ def test_codes_decide_before_statuses() -> None:
     overloaded = error_for(503, {}, b'{"error": "overloaded", "message": "busy"}')
     assert isinstance(overloaded, Overloaded) and overloaded.retry_after == 1.0
     assert isinstance(error_for(401, {}, b"<html>proxy</html>"), Unauthorized)
+    assert isinstance(error_for(403, {}, b'{"error": "forbidden", "detail": "no write"}'), Forbidden)
     assert isinstance(error_for(502, {}, b""), ServerError)
 
 

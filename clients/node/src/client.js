@@ -86,11 +86,11 @@ export class Client {
       const answer = await this.send(this.protocol.leasedGet(key, waitMs));
       if (answer.status === 200) {
         const entry = entryFrom(key, answer);
-        if (entry.refreshLease) this.background(plan, entry.refreshLease);
+        if (entry.refreshLease) this.#background(plan, entry.refreshLease);
         return entry;
       }
       const token = answer.headers.get('x-cache-lease');
-      if (isMiss(answer) && token && token !== 'pending') return this.fill(plan, token);
+      if (isMiss(answer) && token && token !== 'pending') return this.#fill(plan, token);
       let pauseMs = 0;
       if (!isMiss(answer)) { // only a busy instance is waited for; the rest throw
         const error = errorFor(answer);
@@ -104,7 +104,7 @@ export class Client {
   }
 
   /** Compute under the lease, store with its token; give it back on failure. */
-  async fill(plan, token) {
+  async #fill(plan, token) {
     let value;
     try {
       value = await plan.compute();
@@ -122,8 +122,8 @@ export class Client {
     throw error;
   }
 
-  background(plan, token) {
-    const refresh = this.fill(plan, token).catch((error) => {
+  #background(plan, token) {
+    const refresh = this.#fill(plan, token).catch((error) => {
       if (!(error instanceof CacheError)) process.emitWarning(`roleready-cache refresh failed: ${error}`);
     }).finally(() => this.refreshes.delete(refresh));
     this.refreshes.add(refresh);

@@ -12,7 +12,16 @@ from typing import Any, TypeVar
 
 import aiohttp
 
-from roleready_cache_client.compute import Background, ComputeStep, Flow, Plan, Sleep, get_or_compute
+from roleready_cache_client.compute import (
+    Background,
+    ComputeStep,
+    Done,
+    Flow,
+    Plan,
+    Sleep,
+    advance,
+    get_or_compute,
+)
 from roleready_cache_client.errors import ConnectionFailed, Timeout
 from roleready_cache_client.protocol import Answer, Call, Protocol
 from roleready_cache_client.results import Entry, NewValue, PurgeJob, Stored, StoredMany
@@ -149,11 +158,7 @@ class AsyncClient:
     async def _drive(self, flow: Flow, compute: Compute) -> Entry:
         reply: Any = None
         error: BaseException | None = None
-        while True:
-            try:
-                step = flow.throw(error) if error is not None else flow.send(reply)
-            except StopIteration as done:
-                return done.value
+        while not isinstance(step := advance(flow, reply, error), Done):
             reply, error = None, None
             try:
                 if isinstance(step, ComputeStep):
@@ -170,6 +175,7 @@ class AsyncClient:
                     reply = await self.send(step)
             except (Exception, asyncio.CancelledError) as exc:  # the flow gives its lease back
                 error = exc
+        return step.entry
 
     async def _background(self, flow: Flow, compute: Compute) -> None:
         try:

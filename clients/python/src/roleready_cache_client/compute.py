@@ -55,6 +55,20 @@ Flow = Generator[Step, Any, Entry]
 
 
 @dataclass(frozen=True, slots=True)
+class Done:
+    entry: Entry
+
+
+def advance(flow: Flow, reply: Any, error: BaseException | None) -> Step | Done:
+    """The flow's next step, given the last step's reply or error (a driver's
+    loop: `while not isinstance(step := advance(...), Done)`)."""
+    try:
+        return flow.throw(error) if error is not None else flow.send(reply)
+    except StopIteration as done:
+        return Done(done.value)
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     """One get_or_compute's parameters."""
 

@@ -11,7 +11,6 @@ a key holding '/' would otherwise reach another route (".../lease").
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -24,20 +23,17 @@ from roleready_cache_client.results import (
     Entry,
     NewValue,
     PurgeJob,
-    Source,
     Stored,
     StoredMany,
     Where,
 )
+from roleready_cache_client.values import BYTES, batch_entry, batch_value, encode
 
 T = TypeVar("T")
 KEY_PATTERN = re.compile(r"[A-Za-z0-9._~:-]{1,512}")
 NAMESPACE_PATTERN = re.compile(r"[a-z0-9_]{1,64}")
-TEXT = "text/plain; charset=utf-8"
-BYTES = "application/octet-stream"
 JSON = "application/json"
 USER_AGENT = "roleready-cache-client-python/0.1.0"
-BATCH_SOURCES: dict[str, Source] = {"memory": "hit-memory", "redis": "hit-redis"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,13 +52,6 @@ class Call(Generic[T]):
     body: bytes | None = None
     # A leased GET may wait this long in the service before it answers.
     extra_wait_s: float = 0.0
-
-
-def encode(value: bytes | str, content_type: str | None) -> tuple[bytes, str]:
-    """The bytes to send and their Content-Type (text for str, else bytes)."""
-    if isinstance(value, str):
-        return value.encode(), content_type or TEXT
-    return bytes(value), content_type or BYTES
 
 
 def check_key(key: str) -> str:
@@ -183,13 +172,13 @@ class Protocol:
             degraded = "x-cache-degraded" in answer.headers
             found: dict[str, Entry | None] = dict.fromkeys(wanted)
             for key, hit in document["hits"].items():
-                found[key] = _batch_entry(key, hit, degraded)
+                found[key] = batch_entry(key, hit, degraded)
             return found
         return self._json_call("/_mget", {"keys": wanted}, read)
 
     def mset(self, entries: Mapping[str, bytes | str | NewValue],
              ttl_ms: int | None = None) -> Call[StoredMany]:
-        body = {check_key(key): _batch_value(item, ttl_ms) for key, item in entries.items()}
+        body = {check_key(key): batch_value(item, ttl_ms) for key, item in entries.items()}
 
         def read(answer: Answer) -> StoredMany:
             document = json.loads(expect(answer, 200).body)
@@ -236,25 +225,3 @@ def _none(_: Answer) -> None:
 
 def _job(status: int) -> Callable[[Answer], PurgeJob]:
     return lambda answer: PurgeJob.from_json(json.loads(expect(answer, status).body))
-
-
-def _batch_entry(key: str, hit: Mapping[str, str], degraded: bool) -> Entry:
-    raw = hit["value"]
-    value = base64.b64decode(raw) if hit["encoding"] == "base64" else raw.encode()
-    return Entry(key=key, value=value, content_type=hit["contentType"],
-                 source=BATCH_SOURCES.get(hit["source"], "hit-redis"), degraded=degraded)
-
-
-def _batch_value(item: bytes | str | NewValue, ttl_ms: int | None) -> dict[str, Any]:
-    """One _mset entry: UTF-8 text when the bytes are, else base64."""
-    new = item if isinstance(item, NewValue) else NewValue(item)
-    body, content_type = encode(new.value, new.content_type)
-    try:
-        entry: dict[str, Any] = {"value": body.decode(), "encoding": "utf-8"}
-    except UnicodeDecodeError:
-        entry = {"value": base64.b64encode(body).decode(), "encoding": "base64"}
-    entry["contentType"] = content_type
-    chosen = new.ttl_ms if new.ttl_ms is not None else ttl_ms
-    if chosen is not None:
-        entry["ttl_ms"] = int(chosen)
-    return entry

@@ -18,7 +18,16 @@ from typing import Any, TypeVar
 import urllib3
 from urllib3.exceptions import HTTPError, TimeoutError
 
-from roleready_cache_client.compute import Background, ComputeStep, Flow, Plan, Sleep, get_or_compute
+from roleready_cache_client.compute import (
+    Background,
+    ComputeStep,
+    Done,
+    Flow,
+    Plan,
+    Sleep,
+    advance,
+    get_or_compute,
+)
 from roleready_cache_client.errors import ConnectionFailed, Timeout
 from roleready_cache_client.protocol import Answer, Call, Protocol
 from roleready_cache_client.results import Entry, NewValue, PurgeJob, Stored, StoredMany
@@ -127,11 +136,7 @@ class Client:
     def _drive(self, flow: Flow, compute: Callable[[], bytes | str]) -> Entry:
         reply: Any = None
         error: BaseException | None = None
-        while True:
-            try:
-                step = flow.throw(error) if error is not None else flow.send(reply)
-            except StopIteration as done:
-                return done.value
+        while not isinstance(step := advance(flow, reply, error), Done):
             reply, error = None, None
             try:
                 if isinstance(step, ComputeStep):
@@ -145,6 +150,7 @@ class Client:
                     reply = self.send(step)
             except Exception as exc:  # handed to the flow, which may clean up and re-raise
                 error = exc
+        return step.entry
 
     def _background(self, flow: Flow, compute: Callable[[], bytes | str]) -> None:
         try:
