@@ -11,6 +11,7 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
+from roleready_cache_client import AsyncClient
 from roleready_cache_client.protocol import Answer
 
 from tests.clients.conftest import TOKEN, Fleet, unique
@@ -125,10 +126,17 @@ async def test_a_stale_value_is_served_while_one_caller_refreshes(pair: tuple[Tw
     key = unique("swr")
     await swr[0].put(key, "old")
     await asyncio.sleep(0.4)  # past its 300 ms TTL, within the 30 s stale window
-    # Slow enough that all ten are answered before the refresh lands.
-    compute = Counted("new", seconds=0.5)
+    served_all = threading.Event()
+    calls: list[int] = []
+
+    def compute() -> str:
+        calls.append(1)
+        served_all.wait(5)  # the refresh lands only after all ten were answered
+        return "new"
+
     served = await asyncio.gather(*(
         swr[n % 2].get_or_compute(key, swr[n % 2].blocking(compute)) for n in range(10)))
+    served_all.set()
     assert {(entry.value, entry.stale) for entry in served} == {(b"old", True)}
     assert sum(entry.refresh_lease is not None for entry in served) == 1
     for _ in range(250):  # the refresh runs in the background
@@ -138,4 +146,7 @@ async def test_a_stale_value_is_served_while_one_caller_refreshes(pair: tuple[Tw
         await asyncio.sleep(0.02)
     else:
         raise AssertionError("the stale value was never refreshed")
-    assert compute.calls == 1
+    assert calls == [1]
+    for twin in swr:
+        if isinstance(twin.client, AsyncClient):
+            await twin.client.close()  # its refresh task is done: nothing left pending

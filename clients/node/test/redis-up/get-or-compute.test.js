@@ -65,9 +65,13 @@ describe('getOrCompute', { concurrency: true }, () => {
     await clients[0].put(key, 'old');
     await sleep(400); // past its 300 ms TTL, within the 30 s stale window
     let calls = 0;
-    const compute = async () => { calls += 1; await sleep(500); return 'new'; };
+    let servedAll;
+    const answered = new Promise((resolve) => { servedAll = resolve; });
+    // The refresh lands only after all ten were answered.
+    const compute = async () => { calls += 1; await answered; return 'new'; };
     const served = await Promise.all(Array.from({ length: 10 },
       (_, n) => clients[n % 2].getOrCompute(key, compute)));
+    servedAll();
     assert.deepEqual(new Set(served.map((entry) => `${entry.text()} ${entry.stale}`)), new Set(['old true']));
     assert.equal(served.filter((entry) => entry.refreshLease).length, 1);
     await Promise.all(clients.map((client) => client.close())); // the refresh has landed
