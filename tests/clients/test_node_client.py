@@ -19,6 +19,7 @@ NODE_CLIENT = Path(__file__).resolve().parents[2] / "clients" / "node"
 NODE_TIMEOUT_S = 60
 
 
+@pytest.mark.slow  # ~6 s of node here, plus the instances' start when it runs first
 def test_node_client(instances: Instances) -> None:
     """Every file of clients/node/test/: redis-up (the fleet), redis-down (the
     instance without Redis) and unit, in one node run (each run costs a second)."""
@@ -28,8 +29,9 @@ def test_node_client(instances: Instances) -> None:
     assert len(files) >= 5, f"Node tests missing: {files}"
     env = {"ROLEREADY_URLS": ",".join(instances.fleet.urls), "ROLEREADY_TOKEN": TOKEN,
            "ROLEREADY_DOWN_URL": instances.down.urls[0]}
-    finished = subprocess.run([node, "--test", *files], cwd=NODE_CLIENT, capture_output=True,
-                              text=True, timeout=NODE_TIMEOUT_S, env={**os.environ, **env})
+    finished = subprocess.run([node, "--test", "--test-reporter=tap", *files], cwd=NODE_CLIENT,
+                              capture_output=True, text=True, timeout=NODE_TIMEOUT_S, env={**os.environ, **env})
     assert finished.returncode == 0, f"node --test failed:\n{finished.stdout}\n{finished.stderr}"
+    # TAP (the reporter is named: newer nodes default to another one)
     assert "# fail 0" in finished.stdout and "# pass 0" not in finished.stdout, finished.stdout
 
