@@ -8,7 +8,8 @@
 //     404 + X-Cache-Lease: <token> -> compute -> PUT with the token -> the value
 //         compute threw -> DELETE .../lease (a waiter takes over) -> rethrow
 //         PUT 409 stale_lease (the key moved on) or 503 -> the computed value, unstored
-//     404 + X-Cache-Lease: pending (W ran out) -> again, until giveUpMs
+//     404 + X-Cache-Lease: pending (W ran out) -> again, until giveUpMs (W = 0: 50 ms apart)
+//     404 without X-Cache-Lease (a service without leases) -> compute -> plain PUT
 //     503 overloaded -> wait Retry-After -> again, until giveUpMs
 //     past giveUpMs -> compute here, store nothing
 // The service waits for the holder fleet-wide and hands an expired lease to
@@ -18,6 +19,8 @@
 import { CacheError, ConnectionFailed, Overloaded, StaleLease, Timeout, Unavailable, errorFor } from './errors.js';
 import { Protocol, encode, entryFrom, isMiss, makeEntry } from './protocol.js';
 
+// With waitMs 0 the service answers `pending` at once: pause between asks.
+const PENDING_PAUSE_MS = 50;
 const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
 
 export class Client {
@@ -90,8 +93,9 @@ export class Client {
         return entry;
       }
       const token = answer.headers.get('x-cache-lease');
-      if (isMiss(answer) && token && token !== 'pending') return this.#fill(plan, token);
-      let pauseMs = 0;
+      // A miss without a lease (a service that hands out none): a plain PUT.
+      if (isMiss(answer) && token !== 'pending') return this.#fill(plan, token);
+      let pauseMs = waitMs === 0 ? PENDING_PAUSE_MS : 0; // wait_ms=0: no busy loop
       if (!isMiss(answer)) { // only a busy instance is waited for; the rest throw
         const error = errorFor(answer);
         if (!(error instanceof Overloaded)) throw error;
@@ -103,16 +107,16 @@ export class Client {
     }
   }
 
-  /** Compute under the lease, store with its token; give it back on failure. */
+  /** Compute under the lease (also a stale value's background refresh) and
+   * store with its token; give the lease back when computing fails. */
   async #fill(plan, token) {
-    let value;
+    let entry;
     try {
-      value = await plan.compute();
+      entry = computed(plan, await plan.compute());
     } catch (error) {
-      await this.run(this.protocol.releaseLease(plan.key, token)).catch(() => {});
+      if (token) await this.run(this.protocol.releaseLease(plan.key, token)).catch(() => {});
       throw error;
     }
-    const entry = computed(plan, value);
     const answer = await this.send(this.protocol.put(plan.key, entry.value,
       { contentType: entry.contentType, ttlMs: plan.ttlMs, lease: token }));
     if (answer.status === 204) return entry;

@@ -8,6 +8,8 @@
           compute raised ─► DELETE .../lease (a waiter takes over) ─► raise
           PUT 409 stale_lease (the key moved on) or 503 ─► the computed value, unstored
       404 + X-Cache-Lease: pending (W ran out) ─► again, until `give_up_s`
+          (W = 0: 50 ms apart)
+      404 without X-Cache-Lease (a service without leases) ─► compute ─► plain PUT
       503 overloaded ─► sleep Retry-After ─► again, until `give_up_s`
       past `give_up_s` ─► compute here, store nothing
 
@@ -29,8 +31,12 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from roleready_cache_client.errors import CacheError, Overloaded, StaleLease, Unavailable, error_for
-from roleready_cache_client.protocol import Answer, Call, Protocol, encode, entry_from, is_miss
+from roleready_cache_client.protocol import Answer, Call, Protocol, entry_from, is_miss
 from roleready_cache_client.results import Entry
+from roleready_cache_client.values import encode
+
+# With wait_ms=0 the service answers `pending` at once: pause between asks.
+PENDING_PAUSE_S = 0.05
 
 
 class ComputeStep:
@@ -86,13 +92,13 @@ def get_or_compute(protocol: Protocol, plan: Plan, clock: Callable[[], float]) -
         if answer.status == 200:
             entry = entry_from(plan.key, answer)
             if entry.refresh_lease is not None:
-                yield Background(refresh(protocol, plan, entry.refresh_lease))
+                yield Background(fill(protocol, plan, entry.refresh_lease))
             return entry
         token = answer.headers.get("x-cache-lease")
-        if is_miss(answer) and token not in (None, "pending"):
-            assert token is not None
+        if is_miss(answer) and token != "pending":
+            # A miss without a lease (a service that hands out none): a plain PUT.
             return (yield from fill(protocol, plan, token))
-        pause = 0.0
+        pause = PENDING_PAUSE_S if plan.wait_ms == 0 else 0.0  # wait_ms=0: no busy loop
         if not is_miss(answer):  # only a busy instance is waited for; the rest raise
             error = error_for(answer.status, answer.headers, answer.body)
             if not isinstance(error, Overloaded):
@@ -100,25 +106,25 @@ def get_or_compute(protocol: Protocol, plan: Plan, clock: Callable[[], float]) -
             pause = error.retry_after
         left = deadline - clock()
         if left <= 0:
-            return (yield from unstored(plan))
+            return (yield from computed_here(plan))
         if pause:
             yield Sleep(min(pause, left))
 
 
-def fill(protocol: Protocol, plan: Plan, token: str) -> Flow:
-    """Compute under the lease, store with its token; give it back on failure."""
+def fill(protocol: Protocol, plan: Plan, token: str | None) -> Flow:
+    """Compute under the lease (also a stale value's background refresh) and
+    store with its token; give the lease back when computing fails."""
     try:
-        value = yield COMPUTE
+        computed = yield from computed_here(plan)
     except BaseException:
-        try:
-            yield protocol.release_lease(plan.key, token)
-        except CacheError:
-            pass  # the lease runs out on its own
+        if token is not None:
+            try:
+                yield protocol.release_lease(plan.key, token)
+            except CacheError:
+                pass  # the lease runs out on its own
         raise
-    body, content_type = encode(value, plan.content_type)
-    answer: Answer = yield protocol.put(plan.key, body, content_type=content_type,
+    answer: Answer = yield protocol.put(plan.key, computed.value, content_type=computed.content_type,
                                         ttl_ms=plan.ttl_ms, lease=token)
-    computed = Entry(plan.key, body, content_type, "computed")
     if answer.status == 204:
         return computed
     error = error_for(answer.status, answer.headers, answer.body)
@@ -129,12 +135,8 @@ def fill(protocol: Protocol, plan: Plan, token: str) -> Flow:
     raise error
 
 
-def unstored(plan: Plan) -> Flow:
+def computed_here(plan: Plan) -> Flow:
+    """The caller's compute(), as an Entry (a value that is neither bytes nor str raises)."""
     value = yield COMPUTE
     body, content_type = encode(value, plan.content_type)
     return Entry(plan.key, body, content_type, "computed")
-
-
-def refresh(protocol: Protocol, plan: Plan, token: str) -> Flow:
-    """The background refresh of a stale (or nearly expired) value."""
-    return fill(protocol, plan, token)
