@@ -29,6 +29,9 @@ FLEET_ENV = {
     # Values live 300 ms, then are served stale for 30 s while one caller refreshes.
     "CACHE_SWR_TTL_MS": "300",
     "CACHE_SWR_STALE_MS": "30000",
+    # Purged by the purge tests only: a purge of a namespace other tests use
+    # would empty it under them (the Node files run side by side).
+    "CACHE_PURGED_TTL_MS": "60000",
     # A lease not filled is taken over after this: the takeover test waits for it.
     "CACHE_LEASE_DURATION_MS": str(LEASE_DURATION_MS),
 }

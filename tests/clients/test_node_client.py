@@ -22,7 +22,11 @@ NODE_TIMEOUT_S = 60
 @pytest.mark.slow  # ~6 s of node here, plus the instances' start when it runs first
 def test_node_client(instances: Instances) -> None:
     """Every file of clients/node/test/: redis-up (the fleet), redis-down (the
-    instance without Redis) and unit, in one node run (each run costs a second)."""
+    instance without Redis) and unit, in one node run (each run costs a second).
+    Node runs files side by side on machines with more cores: each uses keys
+    of its own, the purge test its own namespace, and only the degraded file
+    uses the instance that allows one request in progress (all checked with
+    --test-concurrency=4)."""
     node = shutil.which("node")
     assert node is not None, "node is not on PATH (scripts/test installs it)"
     files = sorted(str(path) for path in (NODE_CLIENT / "test").glob("*/*.test.js"))
@@ -34,4 +38,5 @@ def test_node_client(instances: Instances) -> None:
     assert finished.returncode == 0, f"node --test failed:\n{finished.stdout}\n{finished.stderr}"
     # TAP (the reporter is named: newer nodes default to another one)
     assert "# fail 0" in finished.stdout and "# pass 0" not in finished.stdout, finished.stdout
+
 

@@ -89,11 +89,11 @@ async def test_batches(make: Callable[..., Twin], fleet: Fleet) -> None:
 
 
 async def test_purge_and_its_status(make: Callable[..., Twin], fleet: Fleet) -> None:
-    cache = make(fleet.urls[0], "swr", token=TOKEN)
+    cache = make(fleet.urls[0], "purged", token=TOKEN)
     key = unique("p")
     await cache.put(key, "x")
     job = await cache.purge()
-    assert job.namespace == "swr" and job.state in ("running", "done")
+    assert job.namespace == "purged" and job.state in ("running", "done")
     assert (await cache.purge_status(job.id)).id == job.id
     with pytest.raises(NotFound) as refused:
         await cache.purge_status("no-such-job")

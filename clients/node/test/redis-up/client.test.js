@@ -67,10 +67,10 @@ test('batches', async () => {
 });
 
 test('purge and its status', async () => {
-  const cache = new Client(urls()[0], { namespace: 'swr', token: token() });
+  const cache = new Client(urls()[0], { namespace: 'purged', token: token() });
   await cache.put(unique('p'), 'x');
   const job = await cache.purge();
-  assert.equal(job.namespace, 'swr');
+  assert.equal(job.namespace, 'purged');
   assert.equal((await cache.purgeStatus(job.id)).id, job.id);
   await assert.rejects(cache.purgeStatus('no-such-job'), (error) => error instanceof NotFound && error.code === 'unknown_purge');
 });

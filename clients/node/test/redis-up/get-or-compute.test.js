@@ -68,7 +68,7 @@ describe('getOrCompute', { concurrency: true }, () => {
     let servedAll;
     const answered = new Promise((resolve) => { servedAll = resolve; });
     // The refresh lands only after all ten were answered.
-    const compute = async () => { calls += 1; await answered; return 'new'; };
+    const compute = async () => { calls += 1; await Promise.race([answered, sleep(5000)]); return 'new'; };
     const served = await Promise.all(Array.from({ length: 10 },
       (_, n) => clients[n % 2].getOrCompute(key, compute)));
     servedAll();
