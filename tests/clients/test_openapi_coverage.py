@@ -1,14 +1,18 @@
 """The Python clients follow the OpenAPI document: every operation is wrapped
 by a method of both twins or named, with the reason, as deliberately not
-wrapped; and neither list names an operation the document no longer has.
+wrapped; neither list names an operation the document no longer has; and
+each call goes to its operation's method and path.
 (The Node client's test holds its own list to the served document.)"""
 
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
+from typing import Any
 
 from roleready_cache_client import AsyncClient, Client
 from roleready_cache_client.operations import NOT_WRAPPED, OPERATIONS
+from roleready_cache_client.protocol import Call, Protocol
 
 from service.http.api_description.document import DOCUMENT, operations
 
@@ -28,3 +32,31 @@ def test_both_twins_have_each_method() -> None:
         assert not inspect.iscoroutinefunction(getattr(Client, method)), method
         twins = (inspect.signature(getattr(twin, method)).parameters for twin in (Client, AsyncClient))
         assert list(next(twins)) == list(next(twins)), f"{method}: the twins' parameters differ"
+
+
+# One call per wrapped operation, as the protocol builds it for both twins.
+SAMPLES: dict[str, Callable[[Protocol], Call[Any]]] = {
+    "getEntry": lambda p: p.get("k"),
+    "putEntry": lambda p: p.put("k", "v"),
+    "deleteEntry": lambda p: p.delete("k"),
+    "releaseLease": lambda p: p.release_lease("k", "rTok"),
+    "getMany": lambda p: p.mget(["k"]),
+    "putMany": lambda p: p.mset({"k": "v"}),
+    "deleteMany": lambda p: p.mdelete(["k"]),
+    "purgeNamespace": lambda p: p.purge(),
+    "purgeStatus": lambda p: p.purge_status("j"),
+    "detailedHealth": lambda p: p.health(),
+    "status": lambda p: p.status(),
+}
+
+
+def test_each_call_goes_where_the_document_says() -> None:
+    assert SAMPLES.keys() == OPERATIONS.keys()
+    protocol = Protocol("default")
+    for method, path, operation in operations(DOCUMENT):
+        sample = SAMPLES.get(operation["operationId"])
+        if sample is None:
+            continue
+        call = sample(protocol)
+        expected = path.format(namespace="default", key="k", job="j")
+        assert (call.method, call.path.partition("?")[0]) == (method, expected), operation["operationId"]

@@ -22,3 +22,36 @@ test('every operation of GET /openapi.json is wrapped or deliberately not', asyn
     assert.equal(typeof Client.prototype[method], 'function', method);
   }
 });
+
+// One call per wrapped operation, as the client's protocol builds it.
+const SAMPLES = {
+  getEntry: (p) => p.get('k'),
+  putEntry: (p) => p.put('k', 'v'),
+  deleteEntry: (p) => p.delete('k'),
+  releaseLease: (p) => p.releaseLease('k', 'rTok'),
+  getMany: (p) => p.mget(['k']),
+  putMany: (p) => p.mset({ k: 'v' }),
+  deleteMany: (p) => p.mdelete(['k']),
+  purgeNamespace: (p) => p.purge(),
+  purgeStatus: (p) => p.purgeStatus('j'),
+  detailedHealth: (p) => p.health(),
+  status: (p) => p.status(),
+};
+
+test('each call goes to its operation\'s method and path', async () => {
+  const document = await (await fetch(`${urls()[0]}/openapi.json`)).json();
+  assert.deepEqual(Object.keys(SAMPLES).sort(), Object.keys(OPERATIONS).sort());
+  const { protocol } = new Client(urls()[0]);
+  let checked = 0;
+  for (const [path, item] of Object.entries(document.paths)) {
+    for (const method of METHODS) {
+      const sample = item[method] && SAMPLES[item[method].operationId];
+      if (!sample) continue;
+      const call = sample(protocol);
+      const expected = path.replace('{namespace}', 'default').replace('{key}', 'k').replace('{job}', 'j');
+      assert.deepEqual([call.method, call.path.split('?')[0]], [method.toUpperCase(), expected], item[method].operationId);
+      checked += 1;
+    }
+  }
+  assert.equal(checked, Object.keys(SAMPLES).length);
+});
