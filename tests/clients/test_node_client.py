@@ -30,7 +30,7 @@ def test_node_client(instances: Instances) -> None:
     node = shutil.which("node")
     assert node is not None, "node is not on PATH (scripts/test installs it)"
     files = sorted(str(path) for path in (NODE_CLIENT / "test").glob("*/*.test.js"))
-    assert len(files) >= 5, f"Node tests missing: {files}"
+    assert len(files) >= 6, f"Node tests missing: {files}"
     env = {"ROLEREADY_URLS": ",".join(instances.fleet.urls), "ROLEREADY_TOKEN": TOKEN,
            "ROLEREADY_DOWN_URL": instances.down.urls[0]}
     finished = subprocess.run([node, "--test", "--test-reporter=tap", *files], cwd=NODE_CLIENT,

@@ -66,7 +66,7 @@ class AsyncClient:
         # Created on first use, inside the running loop (aiohttp wants one).
         if self._session is None:
             self._session = aiohttp.ClientSession(
-                self.base_url, connector=aiohttp.TCPConnector(limit=self.pool_size))
+                connector=aiohttp.TCPConnector(limit=self.pool_size))
         return self._session
 
     async def close(self) -> None:
@@ -95,7 +95,8 @@ class AsyncClient:
         timeout = aiohttp.ClientTimeout(total=self.timeout_s + call.extra_wait_s,
                                         sock_connect=self.connect_timeout_s)
         try:
-            async with self._http().request(call.method, call.path, data=call.body,
+            # base_url + path: a service behind a path prefix keeps it.
+            async with self._http().request(call.method, self.base_url + call.path, data=call.body,
                                             headers=call.headers, timeout=timeout,
                                             allow_redirects=False) as response:
                 body = await response.read()

@@ -14,9 +14,10 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import urllib3
-from urllib3.exceptions import HTTPError, TimeoutError
+from urllib3.exceptions import HTTPError, NewConnectionError, TimeoutError
 
 from roleready_cache_client.compute import (
     Background,
@@ -47,6 +48,8 @@ class Client:
                  timeout_s: float = 5.0, connect_timeout_s: float = 1.0,
                  pool_size: int = 10, _pool: urllib3.HTTPConnectionPool | None = None) -> None:
         self.base_url = base_url.rstrip("/")
+        # A service behind a path prefix (a proxy's /cache-service) keeps it.
+        self._prefix = urlsplit(self.base_url).path
         self.protocol = Protocol(namespace, token)
         self.timeout_s = timeout_s
         self.connect_timeout_s = connect_timeout_s
@@ -75,9 +78,11 @@ class Client:
         timeout = urllib3.Timeout(connect=self.connect_timeout_s,
                                   read=self.timeout_s + call.extra_wait_s)
         try:
-            response = self._pool.urlopen(call.method, call.path, body=call.body,
+            response = self._pool.urlopen(call.method, self._prefix + call.path, body=call.body,
                                           headers=call.headers, timeout=timeout,
                                           retries=False, redirect=False)
+        except NewConnectionError as exc:  # urllib3 makes it a ConnectTimeoutError too
+            raise ConnectionFailed(f"{call.method} {call.path}: {exc}") from exc
         except TimeoutError as exc:
             raise Timeout(f"{call.method} {call.path}: no answer in time ({exc})") from exc
         except HTTPError as exc:
