@@ -1,4 +1,4 @@
-"""The clients' tests run against the real service: one fleet for the session
+"""The clients' tests run against the real service: one fleet for the package
 (a redis-server and two service processes on it, a bearer token, a default
 namespace and a stale-while-revalidate one) and one instance whose Redis was
 killed (degraded answers; HTTP_MAX_INFLIGHT=1, so `overloaded` can be
@@ -70,11 +70,12 @@ class Instances:
     down: Fleet
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def instances(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instances]:
     """Both set-ups, their three service processes started side by side (a
-    start costs seconds on a loaded machine); everything is killed at the end,
-    also when a start fails."""
+    start costs seconds on a loaded machine); everything is killed after the
+    last test of tests/clients (not at the end of the whole suite: the
+    instance without Redis keeps trying to reconnect), also when a start fails."""
     directory = tmp_path_factory.mktemp("clients")
     redis_up, redis_down = RedisServer(directory / "redis-up"), RedisServer(directory / "redis-down")
     services = [
