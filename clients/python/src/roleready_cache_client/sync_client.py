@@ -38,10 +38,11 @@ log = logging.getLogger("roleready_cache_client")
 
 
 class Client:
-    """One namespace of one service, over a pool of `pool_size` connections.
+    """One namespace of one service, over a pool that keeps `pool_size`
+    connections (more threads than that open more, closed after use).
 
-    `timeout_s` bounds each answer (a leased GET gets its wait on top);
-    `connect_timeout_s` each connection. Thread-safe.
+    `timeout_s` bounds each wait for the answer's bytes (a leased GET gets
+    its wait on top); `connect_timeout_s` each connection. Thread-safe.
     """
 
     def __init__(self, base_url: str, namespace: str = "default", *, token: str | None = None,
@@ -53,6 +54,7 @@ class Client:
         self.protocol = Protocol(namespace, token)
         self.timeout_s = timeout_s
         self.connect_timeout_s = connect_timeout_s
+        self._owns_pool = _pool is None
         self._pool = _pool or urllib3.connection_from_url(
             self.base_url, maxsize=pool_size, block=False, retries=False)
 
@@ -63,7 +65,9 @@ class Client:
                       _pool=self._pool)
 
     def close(self) -> None:
-        self._pool.close()
+        """Close the pool (a `with_namespace` client leaves it to its parent)."""
+        if self._owns_pool:
+            self._pool.close()
 
     def __enter__(self) -> Client:
         return self
