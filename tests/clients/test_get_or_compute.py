@@ -69,7 +69,7 @@ async def test_a_failed_computation_gives_its_lease_to_a_waiter(pair: tuple[Twin
     # Gives up well before the lease (1.5 s) would run out: only a lease
     # given back lets it compute and store.
     second = asyncio.ensure_future(pair[1].get_or_compute(
-        key, pair[1].blocking(Counted("second try")), wait_ms=200, give_up_s=1.0))
+        key, pair[1].blocking(Counted("second try")), wait_ms=200, give_up_s=1.2))
     await asyncio.sleep(0.1)
     waiting.set()
     with pytest.raises(RuntimeError, match="backend is down"):

@@ -33,7 +33,7 @@ describe('getOrCompute', { concurrency: true }, () => {
     while (!fail) await sleep(10);
     // Gives up well before the lease (1.5 s) runs out: only a lease given back
     // lets it compute and store.
-    const second = b.getOrCompute(key, () => 'second try', { waitMs: 200, giveUpMs: 1000 });
+    const second = b.getOrCompute(key, () => 'second try', { waitMs: 200, giveUpMs: 1200 });
     await sleep(100);
     fail();
     await assert.rejects(first, /backend is down/);
