@@ -54,3 +54,21 @@ ensure_optional() {
   echo "$_apt_prog: installing $tool (apt-get install $package)" >&2
   apt_install "$package" || echo "$_apt_prog: $tool unavailable; $why" >&2
 }
+
+# Node.js >= 18 (Debian package "nodejs") for the Node client's tests
+# (tests/clients/ runs `node --test clients/node/test/...`): installed when
+# missing and running as root, as redis-server is.
+ensure_node() {
+  if ! command -v node >/dev/null 2>&1; then
+    if [ "$(id -u)" != "0" ]; then
+      echo "$_apt_prog: node is not installed; install it (Debian: apt-get install nodejs) and run again" >&2
+      exit 1
+    fi
+    echo "$_apt_prog: installing node (apt-get install nodejs)" >&2
+    apt_install nodejs || true
+  fi
+  if ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 18 ? 0 : 1)' 2>/dev/null; then
+    echo "$_apt_prog: the Node client needs node >= 18 (global fetch, node --test); found: $(node --version 2>&1 || echo none)" >&2
+    exit 1
+  fi
+}

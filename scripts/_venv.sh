@@ -1,8 +1,9 @@
 # Shared by scripts/run, scripts/test and scripts/bench: make sure .venv
 # exists and holds the package (with the extras named in $1, if any), at the
 # exact versions of scripts/constraints.txt (what the suite last passed with).
-# Re-installs only when setup.cfg, pyproject.toml or the constraints changed
-# since the last install.
+# With the test extra, the Python client (clients/python) too, editable: its
+# tests run in the suite. Re-installs only when setup.cfg, pyproject.toml,
+# the client's pyproject.toml or the constraints changed since the last install.
 # shellcheck shell=bash
 ensure_venv() {
   local extras="${1:-}"
@@ -14,7 +15,8 @@ ensure_venv() {
     python3 -m venv "$venv"
   fi
   stamp="$venv/.installed${extras:+-$extras}"
-  want="$(cd "$root" && cat setup.cfg pyproject.toml scripts/constraints.txt | sha256sum | cut -d' ' -f1)"
+  want="$(cd "$root" && cat setup.cfg pyproject.toml clients/python/pyproject.toml \
+    scripts/constraints.txt | sha256sum | cut -d' ' -f1)"
   # An install with extras holds the plain one too: `scripts/run` after
   # `scripts/test` (or the README's tour in the suite) installs nothing.
   if [ -z "$extras" ]; then
@@ -26,6 +28,10 @@ ensure_venv() {
     echo "installing roleready-cache${extras:+[$extras]} into $venv" >&2
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
       -c "$root/scripts/constraints.txt" -e "$root${extras:+[$extras]}" >&2
+    if [ "$extras" = "test" ]; then
+      "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+        -c "$root/scripts/constraints.txt" -e "$root/clients/python" >&2
+    fi
     echo "$want" > "$stamp"
   fi
   VENV_PYTHON="$venv/bin/python"

@@ -1,0 +1,38 @@
+"""The service's OpenAPI operations and the client method that wraps each.
+
+A test holds this to the service's document (GET /openapi.json): an
+operation the document gains must be added here, to OPERATIONS (and to both
+clients) or to NOT_WRAPPED with the reason.
+"""
+
+from __future__ import annotations
+
+OPERATIONS: dict[str, str] = {
+    "getEntry": "get",
+    "putEntry": "put",
+    "deleteEntry": "delete",
+    "releaseLease": "release_lease",
+    "getMany": "mget",
+    "putMany": "mset",
+    "deleteMany": "mdelete",
+    "purgeNamespace": "purge",
+    "purgeStatus": "purge_status",
+    "detailedHealth": "health",
+    "status": "status",
+}
+
+NOT_WRAPPED: dict[str, str] = {
+    "getEntryHead": "get with previous= revalidates with If-None-Match instead",
+    "liveness": "for orchestrators' probes",
+    "livenessHead": "for orchestrators' probes",
+    "readiness": "for orchestrators' probes",
+    "readinessHead": "for orchestrators' probes",
+    "detailedHealthHead": "health reads the document",
+    "events": "the connection journal, for operators",
+    "eventsHead": "the connection journal, for operators",
+    "statusHead": "status reads the document",
+    "metrics": "for Prometheus",
+    "metricsHead": "for Prometheus",
+    "openapi": "for tools that read the document",
+    "openapiHead": "for tools that read the document",
+}
