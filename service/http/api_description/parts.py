@@ -160,11 +160,27 @@ def cache_errors(degraded: bool = True) -> Json:
     """What the per-request layer may answer on any /cache/ route."""
     extra = ("X-Cache-Degraded",) if degraded else ()
     return {
-        "401": error("The token is missing or wrong (only when the service has one).",
-                     "unauthorized", answer_headers=("WWW-Authenticate",)),
+        "401": unauthorized(),
         "503": error("Too many requests in progress (HTTP_MAX_INFLIGHT); retry after the "
                      "given seconds.", "overloaded", answer_headers=("Retry-After", *extra)),
     }
+
+
+def forbidden() -> Json:
+    """403: a valid token whose caller lacks the right or the namespace."""
+    body = strict({"error": {"type": "string", "enum": ["forbidden"]}, "message": STRING},
+                  {"right": {"type": "string", "enum": ["read", "write", "purge", "observe"]},
+                   "namespace": STRING})
+    example = {"error": "forbidden", "right": "write",
+               "message": "Caller 'search-team' lacks the right 'write' this request needs."}
+    return {"description": "The token's caller lacks the right (named in `right`) or the "
+            "namespace (named in `namespace`) this request needs.",
+            "headers": headers(), "content": json_content(body, example)}
+
+
+def unauthorized() -> Json:
+    return error("The token is missing or wrong (only when the service has one).",
+                 "unauthorized", answer_headers=("WWW-Authenticate",))
 
 
 def unknown_namespace(*codes: str, answer_headers: tuple[str, ...] = ("X-Cache-Degraded",)) -> Json:
