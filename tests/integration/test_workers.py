@@ -57,7 +57,7 @@ def instance(redis: RedisServer, tmp_path_factory: pytest.TempPathFactory
 
 
 def _detailed(service: ServiceProcess) -> dict:
-    return json.loads(http_get(service.base_url + "/health/detailed")[1])
+    return json.loads(http_get(service.base_url + "/health/detailed", token=TOKEN)[1])
 
 
 def _all_ready(service: ServiceProcess) -> bool:
@@ -114,7 +114,7 @@ def connections(instance: ServiceProcess) -> Iterator[Connections]:
 
 
 def _metric(service: ServiceProcess, line_start: str) -> float:
-    text = http_get(service.base_url + "/metrics")[1].decode()
+    text = http_get(service.base_url + "/metrics", token=TOKEN)[1].decode()
     lines = [line for line in text.splitlines() if line.startswith(line_start + " ")]
     assert len(lines) == 1, (line_start, lines)
     return float(lines[0].split()[-1])
@@ -152,7 +152,7 @@ def test_metrics_are_the_instance_s_whichever_worker_answers(
         sets = [line for line in body.decode().splitlines()
                 if line.startswith("roleready_cache_sets_total ")]
         assert status == 200 and float(sets[0].split()[-1]) == before + 10
-    text = http_get(instance.base_url + "/metrics")[1].decode()
+    text = http_get(instance.base_url + "/metrics", token=TOKEN)[1].decode()
     assert 'roleready_worker_up{worker="0"} 1.0' in text
     assert 'roleready_worker_up{worker="1"} 1.0' in text
     assert 'roleready_memory_cache_entries{worker="1"}' in text  # gauges: per worker
