@@ -46,7 +46,6 @@ CALLER_KEY = web.RequestKey("roleready_caller", Caller)
 ANONYMOUS_CALLER = Caller(ANONYMOUS, frozenset(), None)
 # Set by a fast path that let the request through before its handler ran.
 ALLOWED_KEY = web.RequestKey("roleready_allowed", bool)
-BEARER = b"Bearer "
 PROTECTED_PREFIX = "/cache/"
 
 
@@ -101,12 +100,9 @@ class Guard:
         """The caller an Authorization header names, or None."""
         if header is None or not header.isascii():
             return None
-        given = header.encode()
-        if self.token is not None and self.token.accepts(given):
+        if self.token is not None and self.token.accepts(header.encode()):
             return ONE_TOKEN_CALLER
-        if self.table is not None and given.startswith(BEARER):
-            return self.table.identify(given[len(BEARER):])
-        return None
+        return self.table.caller_of(header) if self.table is not None else None
 
     def decide(self, request: web.Request, need: Need) -> web.Response | None:
         """None when the request may go on, else the 401/403 answer. A caller

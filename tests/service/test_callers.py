@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -112,10 +113,30 @@ def test_the_table_follows_the_file_and_keeps_the_last_good_one(tmp_path: Path) 
     path = _file(tmp_path, GOOD)
     clock = FakeClock()
     table = CallersTable(path, clock.monotonic)
-    assert table.identify(b"t1") is not None and table.identify(b"t9") is None
+    assert table.caller_of("Bearer t1") is not None and table.caller_of("Bearer t9") is None
+    assert table.caller_of("t1") is None and table.caller_of("Basic t1") is None
     Path(path).write_text("not toml at all = = =")
     clock.advance(1.0)
-    assert table.identify(b"t1") is not None  # the bad file is not taken
+    assert table.caller_of("Bearer t1") is not None  # the bad file is not taken
     Path(path).write_text(GOOD.replace(DIGEST, hashlib.sha256(b"t9").hexdigest()))
     table.reload()
-    assert table.identify(b"t1") is None and table.identify(b"t9") is not None
+    # t1 was remembered: the change forgets it.
+    assert table.caller_of("Bearer t1") is None and table.caller_of("Bearer t9") is not None
+
+
+def test_only_callers_are_remembered_and_a_spray_evicts_nothing(tmp_path: Path) -> None:
+    table = CallersTable(_file(tmp_path, GOOD), FakeClock().monotonic)
+    assert table.caller_of("Bearer t1") is not None
+    calls: list[bytes] = []
+    real = hashlib.sha256
+
+    def counted(data: bytes) -> Any:
+        calls.append(data)
+        return real(data)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(hashlib, "sha256", counted)
+        for guess in range(100):
+            assert table.caller_of(f"Bearer guess-{guess}") is None
+        assert table.caller_of("Bearer t1") is not None
+    assert len(calls) == 100  # every guess hashed, t1 remembered
