@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import urllib.error
@@ -231,3 +232,15 @@ def test_the_explicit_opt_out_serves_a_network_address_open(
     service = service_process(REDIS_URL="", HOST="0.0.0.0", CACHE_API_AUTH="none")
     assert _call(service, "GET", "/metrics")[0] == 200
     assert _call(service, "GET", "/cache/default/k")[0] == 404
+
+
+def test_a_header_of_raw_bytes_is_a_401_on_the_fast_path_too(service: ServiceProcess) -> None:
+    assert _call(service, "PUT", "/cache/default/raw", "writer", b"v")[0] == 204
+    with socket.create_connection(("127.0.0.1", service.port), timeout=5) as connection:
+        connection.sendall(b"GET /cache/default/raw HTTP/1.1\r\nHost: x\r\n"
+                           b"Authorization: Bearer \xff\xfe\xe9\r\nConnection: close\r\n\r\n")
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 401 "), answer[:200]
+    assert b'"unauthorized"' in answer and b"Traceback" not in service.log().encode()
