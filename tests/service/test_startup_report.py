@@ -124,6 +124,7 @@ def test_main_logs_the_report_then_serves(
         monkeypatch.delenv(name)
     monkeypatch.setenv("CACHE_DEFUALT_TTL_MS", "1000")
     monkeypatch.setenv("REDIS_PASWORD", SECRET)
+    monkeypatch.setenv("HOST", "127.0.0.1")  # no token: only a loopback HOST starts
     caplog.set_level(logging.INFO, logger="roleready.config")
 
     assert entry.main([]) == 0
