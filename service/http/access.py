@@ -44,8 +44,9 @@ NEED_ATTRIBUTE = "access_need"
 # Where the layer leaves the request's caller for the access log and the span.
 CALLER_KEY = web.RequestKey("roleready_caller", Caller)
 ANONYMOUS_CALLER = Caller(ANONYMOUS, frozenset(), None)
-# Set by a fast path that let the request through before its handler ran.
-ALLOWED_KEY = web.RequestKey("roleready_allowed", bool)
+# The caller, and the refusal (None: go on).
+Decision = tuple[Caller, web.Response | None]
+ANONYMOUS_ALLOWED: Decision = (ANONYMOUS_CALLER, None)
 PROTECTED_PREFIX = "/cache/"
 
 
@@ -90,6 +91,7 @@ class Guard:
         self.token = token
         self.table = table
         self._open = token is None and table is None
+        self.keep_caller = False
         self.counts: dict[str, int] = dict.fromkeys([ANONYMOUS], 0)
         if token is not None:
             self.counts[ONE_TOKEN_CALLER.name] = 0
@@ -104,29 +106,20 @@ class Guard:
             return ONE_TOKEN_CALLER
         return self.table.caller_of(header) if self.table is not None else None
 
-    def decide(self, request: web.Request, need: Need) -> web.Response | None:
-        """None when the request may go on, else the 401/403 answer. A caller
-        it names (allowed or not) is left on the request under CALLER_KEY."""
+    def decide(self, request: web.Request, need: Need) -> Decision:
+        """The request's caller (ANONYMOUS_CALLER when it names none), and the
+        401/403 answer or None when it may go on. With `keep_caller` (tracing
+        on) a named caller is also left on the request, for the span."""
         if self._open or need is OPEN:
-            return None
+            return ANONYMOUS_ALLOWED
         if need.right is None and not request.path.startswith(PROTECTED_PREFIX):
-            return None
+            return ANONYMOUS_ALLOWED
         caller = self.identify(request.headers.get("Authorization"))
         if caller is None:
-            return unauthorized()
-        request[CALLER_KEY] = caller
-        if need.right is None:
-            return None
-        if not caller.may(need.right):
-            return forbidden(caller, need.right)
-        if need.namespaced:
-            namespace = request.match_info.get("namespace", "")
-            if not caller.covers(namespace):
-                return forbidden(caller, need.right, namespace)
-        if need.right == READ and "?" in request.raw_path \
-                and request.query.get("lease", "0") != "0" and not caller.may(WRITE):
-            return forbidden(caller, WRITE)  # a lease GET may hand out a lease token
-        return None
+            return ANONYMOUS_CALLER, unauthorized()
+        if self.keep_caller:
+            request[CALLER_KEY] = caller
+        return caller, _refusal(request, need, caller)
 
     @property
     def open(self) -> bool:
@@ -150,6 +143,21 @@ class Guard:
             self.table.reload()
             for name in self.table.names:
                 self.counts.setdefault(name, 0)
+
+
+def _refusal(request: web.Request, need: Need, caller: Caller) -> web.Response | None:
+    if need.right is None:
+        return None  # only a caller was needed (an unmatched /cache/ path)
+    if not caller.may(need.right):
+        return forbidden(caller, need.right)
+    if need.namespaced:
+        namespace = request.match_info.get("namespace", "")
+        if not caller.covers(namespace):
+            return forbidden(caller, need.right, namespace)
+    if need.right == READ and "?" in request.raw_path \
+            and request.query.get("lease", "0") != "0" and not caller.may(WRITE):
+        return forbidden(caller, WRITE)  # a lease GET may hand out a lease token
+    return None
 
 
 def guard(settings: Settings, monotonic: Callable[[], float]) -> Guard:

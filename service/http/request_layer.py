@@ -45,26 +45,17 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 from multidict import CIMultiDict
 
 from service.collectors import Metrics
-from service.http.access import (
-    ALLOWED_KEY,
-    ANONYMOUS_CALLER,
-    CALLER_KEY,
-    Guard,
-    Need,
-    need_of,
-)
-from service.http.access import (
-    UNMATCHED as UNMATCHED_NEED,
-)
+from service.http.access import UNMATCHED as UNMATCHED_NEED
+from service.http.access import Decision, Guard, Need, need_of
 from service.http.request_durations import Observe, Series
 from service.http.request_ids import X_REQUEST_ID, RequestIds
 from service.http.responses import error_response
@@ -92,6 +83,14 @@ FastPath = Callable[[web.Request], FastAnswer | None]
 # Builds a route's fast path for one application (it may keep the app at hand).
 FastPathFactory = Callable[[web.Application], FastPath]
 H = TypeVar("H", bound=Handler)
+
+
+class Instrumented(Protocol):
+    """A route's instrumented handler: aiohttp calls it with the request; a
+    fast path that already decided the caller passes its decision along."""
+
+    def __call__(self, request: web.Request, decision: Decision | None = None,
+                 ) -> Awaitable[web.StreamResponse]: ...
 
 
 def fast_path(factory: FastPathFactory) -> Callable[[H], H]:
@@ -147,6 +146,7 @@ def mount_routes(
             return traced(handler, tracer, path, method)
 
     layer = Layer(guard, access_log=access_log)
+    guard.keep_caller = tracer is not None  # the span names the caller
     cache_routes = Inflight(max_inflight)
     for route in declared.routes():
         assert route.resource is not None
@@ -155,11 +155,12 @@ def mount_routes(
         observe = durations.observer(path, route.method)
         limit = cache_routes if path.startswith(CACHE_PREFIX) else Inflight(sys.maxsize)
         need = need_of(route.handler)
-        handler = instrumented(route.handler, observe, layer, limit, need)
+        answer = instrumented(route.handler, observe, layer, limit, need)
+        handler: Handler = answer
         factory: FastPathFactory | None = getattr(route.handler, FAST_PATH_ATTRIBUTE, None)
         if factory is not None:
             ok = durations.series(path, route.method, 200)
-            handler = with_fast_path(handler, factory(app), ok, layer, need)
+            handler = with_fast_path(answer, factory(app), ok, layer, need)
         app.router.add_route(route.method, path, span(handler, path, route.method),
                              name=route.name)
     observe = metrics.request_durations.observer(UNMATCHED, "*")
@@ -173,7 +174,7 @@ def _untraced(handler: Handler, path: str, method: str) -> Handler:
 
 def instrumented(
     handler: Handler, observe: Observe, layer: Layer, inflight: Inflight, need: Need
-) -> Handler:
+) -> Instrumented:
     """`handler` timed, its errors answered as DESIGN.md JSON, its caller
     checked against `need`, refused with 503 while `inflight` is full.
 
@@ -184,14 +185,15 @@ def instrumented(
     perf_counter = time.perf_counter
     guard, ids, access_log = layer.guard, layer.ids, layer.access_log
 
-    async def answer(request: web.Request) -> web.StreamResponse:
+    async def answer(request: web.Request, decision: Decision | None = None,
+                     ) -> web.StreamResponse:
         started = perf_counter()
         request_id = REQUEST_ID.get()  # set already when a fast path declined
         if request_id is None:
             request_id = ids.of(request)
             REQUEST_ID.set(request_id)
+        caller, refusal = decision or guard.decide(request, need)
         try:
-            refusal = None if ALLOWED_KEY in request else guard.decide(request, need)
             if refusal is not None:
                 response: web.StreamResponse = refusal
             elif inflight.count >= inflight.limit:
@@ -215,16 +217,16 @@ def instrumented(
         headers[hdrs.SERVER] = SERVER
         seconds = perf_counter() - started
         observe(request, response.status, seconds)
-        guard.count(request.get(CALLER_KEY, ANONYMOUS_CALLER).name)
+        guard.count(caller.name)
         if access_log:
-            _log_access(request, response, seconds)
+            _log_access(request, response, seconds, caller.name)
         return response
 
     return answer
 
 
 def with_fast_path(
-    instrumented_handler: Handler, fast: FastPath, ok: Series, layer: Layer, need: Need
+    instrumented_handler: Instrumented, fast: FastPath, ok: Series, layer: Layer, need: Need
 ) -> Handler:
     """`fast` tried first, when the caller may (`need`); `instrumented_handler`
     answers when it declines (told the caller was allowed), when the caller
@@ -245,7 +247,9 @@ def with_fast_path(
     async def answer(request: web.Request) -> web.StreamResponse:
         started = perf_counter()
         request_id = ids.of(request)
-        if guard.decide(request, need) is None:
+        decision = guard.decide(request, need)
+        caller, refusal = decision
+        if refusal is None:
             try:
                 found = fast(request)
                 if found is not None:
@@ -254,17 +258,16 @@ def with_fast_path(
                     response = web.Response(body=body, headers=headers)
                     seconds = perf_counter() - started
                     ok.record(seconds)
-                    guard.count(request.get(CALLER_KEY, ANONYMOUS_CALLER).name)
+                    guard.count(caller.name)
                     if access_log:
                         REQUEST_ID.set(request_id)
-                        _log_access(request, response, seconds)
+                        _log_access(request, response, seconds, caller.name)
                     return response
             except Exception:
                 REQUEST_ID.set(request_id)
                 log.exception("unhandled error on %s %s", request.method, request.path)
-            request[ALLOWED_KEY] = True  # the handler need not decide again
         REQUEST_ID.set(request_id)  # the handler's answer and log lines keep it
-        return await instrumented_handler(request)
+        return await instrumented_handler(request, decision)  # decided: not again
 
     return answer
 
@@ -291,10 +294,12 @@ def _overloaded() -> web.Response:
     return response
 
 
-def _log_access(request: web.Request, response: web.StreamResponse, seconds: float) -> None:
-    """One line per answer; the request id comes with it (service/logs.py)."""
+def _log_access(
+    request: web.Request, response: web.StreamResponse, seconds: float, caller: str
+) -> None:
+    """One line per answer, naming the caller (never its token); the request
+    id comes with it (service/logs.py)."""
     milliseconds = round(seconds * 1000, 3)
-    caller = request.get(CALLER_KEY, ANONYMOUS_CALLER).name
     access.info(
         "%s %s %d %.3f ms %s", request.method, request.path_qs, response.status,
         milliseconds, caller,
