@@ -54,8 +54,8 @@ from aiohttp.typedefs import Handler
 from multidict import CIMultiDict
 
 from service.collectors import Metrics
+from service.http.access import ANONYMOUS_CALLER, Decision, Guard, Need, need_of
 from service.http.access import UNMATCHED as UNMATCHED_NEED
-from service.http.access import Decision, Guard, Need, need_of
 from service.http.request_durations import Observe, Series
 from service.http.request_ids import X_REQUEST_ID, RequestIds
 from service.http.responses import error_response
@@ -192,8 +192,9 @@ def instrumented(
         if request_id is None:
             request_id = ids.of(request)
             REQUEST_ID.set(request_id)
-        caller, refusal = decision or guard.decide(request, need)
+        caller = ANONYMOUS_CALLER
         try:
+            caller, refusal = decision or guard.decide(request, need)
             if refusal is not None:
                 response: web.StreamResponse = refusal
             elif inflight.count >= inflight.limit:
@@ -247,25 +248,25 @@ def with_fast_path(
     async def answer(request: web.Request) -> web.StreamResponse:
         started = perf_counter()
         request_id = ids.of(request)
-        decision = guard.decide(request, need)
-        caller, refusal = decision
-        if refusal is None:
-            try:
-                found = fast(request)
-                if found is not None:
-                    body, headers = found
-                    headers[X_REQUEST_ID] = request_id
-                    response = web.Response(body=body, headers=headers)
-                    seconds = perf_counter() - started
-                    ok.record(seconds)
-                    guard.count(caller.name)
-                    if access_log:
-                        REQUEST_ID.set(request_id)
-                        _log_access(request, response, seconds, caller.name)
-                    return response
-            except Exception:
-                REQUEST_ID.set(request_id)
-                log.exception("unhandled error on %s %s", request.method, request.path)
+        decision: Decision | None = None
+        try:
+            decision = guard.decide(request, need)
+            caller, refusal = decision
+            found = fast(request) if refusal is None else None
+            if found is not None:
+                body, headers = found
+                headers[X_REQUEST_ID] = request_id
+                response = web.Response(body=body, headers=headers)
+                seconds = perf_counter() - started
+                ok.record(seconds)
+                guard.count(caller.name)
+                if access_log:
+                    REQUEST_ID.set(request_id)
+                    _log_access(request, response, seconds, caller.name)
+                return response
+        except Exception:
+            REQUEST_ID.set(request_id)
+            log.exception("unhandled error on %s %s", request.method, request.path)
         REQUEST_ID.set(request_id)  # the handler's answer and log lines keep it
         return await instrumented_handler(request, decision)  # decided: not again
 
