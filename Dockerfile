@@ -45,6 +45,8 @@ RUN pip install -c /tmp/constraints.txt /tmp/dist/*.whl && rm -rf /tmp/dist /tmp
 RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin roleready
 USER 10001
 
+# On 0.0.0.0 the service starts only with a token (CACHE_API_TOKEN_FILE or
+# CACHE_API_TOKENS_FILE, mounted as files), or with CACHE_API_AUTH=none.
 ENV HOST=0.0.0.0 \
     PORT=3001
 EXPOSE 3001

@@ -19,6 +19,7 @@ import textwrap
 
 from service import __version__
 from service.config import ConfigError, Settings, startup_report
+from service.config.callers import refuse_open_service
 from service.config.docs import help_text
 from service.eventloop import loop_factory
 from service.logs import configure_logging
@@ -45,6 +46,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         settings = Settings.from_env(os.environ)
+        # Here, not in Settings: an app built in-process (tests) binds nothing.
+        refuse_open_service(settings.host, settings.cache_api_auth, [
+            settings.cache_api_token, settings.cache_api_token_file,
+            settings.cache_api_tokens_file])
     except ConfigError as exc:
         print(f"roleready-cache: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG

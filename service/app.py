@@ -27,7 +27,7 @@ from service.clock import SystemClock
 from service.collectors import Metrics
 from service.config import Settings
 from service.http import batch_api, cache_api, health, metrics_endpoint, openapi
-from service.http.api_token import TokenFile, api_token
+from service.http.access import CallerCounts, guard
 from service.http.request_layer import mount_routes
 from service.link.assembly import build_link
 from service.link.traced import TracedLink
@@ -66,12 +66,11 @@ def create_app(
     batch_api.add_routes(declared)
     metrics_endpoint.add_routes(declared)
     openapi.add_routes(declared)
-    token = api_token(settings, clock.monotonic)
-    app[appkeys.API_DOCUMENT] = openapi.encoded_document(settings, token is not None)
-    if isinstance(token, TokenFile):
-        app[appkeys.TOKEN_FILE] = token  # the server re-reads it on SIGHUP
+    app[appkeys.GUARD] = callers = guard(settings, clock.monotonic)  # SIGHUP re-reads its files
+    registry.registry.register(CallerCounts(callers))
+    app[appkeys.API_DOCUMENT] = openapi.encoded_document(settings, not callers.open)
     mount_routes(
-        app, declared, registry, token,
+        app, declared, registry, callers,
         max_inflight=settings.http_max_inflight, access_log=settings.access_log,
         tracer=tracing.tracer if tracing is not None else None,
     )

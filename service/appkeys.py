@@ -13,7 +13,7 @@ from service.cache.purge import Purges
 from service.cache.two_tier import TwoTierCache
 from service.collectors import Metrics
 from service.config import Settings
-from service.http.api_token import TokenFile
+from service.http.access import Guard
 from service.link.interface import Link
 from service.readiness import Readiness
 from service.telemetry import Tracing
@@ -32,7 +32,7 @@ METRICS = web.AppKey("metrics", Metrics)
 TRACING = web.AppKey("tracing", Tracing)
 # GET /openapi.json's body (service/http/openapi.py), encoded at start-up.
 API_DOCUMENT = web.AppKey("api_document", bytes)
-# Only set when CACHE_API_TOKEN_FILE is.
-TOKEN_FILE = web.AppKey("api_token_file", TokenFile)
+# Who may do what (service/http/access.py); SIGHUP re-reads its token files.
+GUARD = web.AppKey("guard", Guard)
 # Only set with WORKERS > 1: this worker's slot and where its siblings listen.
 PEERS = web.AppKey("peers", Peers)

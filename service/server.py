@@ -1,7 +1,7 @@
 """Run the application until SIGTERM/SIGINT, then drain and shut down.
 
-SIGHUP re-reads CACHE_API_TOKEN_FILE when it is set (otherwise SIGHUP keeps
-its default action: it ends the process). This is the one-process path
+SIGHUP re-reads CACHE_API_TOKEN_FILE and CACHE_API_TOKENS_FILE when either is
+set (otherwise SIGHUP keeps its default action: it ends the process). This is the one-process path
 (WORKERS=1); service/workers/ runs several with the same runner and drain.
 
 On a signal, readiness turns 503 first, so load balancers stop sending new
@@ -34,7 +34,7 @@ from service import appkeys, telemetry
 from service.app import create_app
 from service.config import Settings
 from service.eventloop import loop_name
-from service.http.api_token import TokenFile
+from service.http.access import Guard
 
 log = logging.getLogger("roleready.server")
 
@@ -47,9 +47,9 @@ async def serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    token_file = app.get(appkeys.TOKEN_FILE)
-    if token_file is not None:
-        loop.add_signal_handler(signal.SIGHUP, reload_token, token_file)
+    guard = app[appkeys.GUARD]
+    if guard.reloads:
+        loop.add_signal_handler(signal.SIGHUP, reload_tokens, guard)
     try:
         site = web.TCPSite(runner, settings.host, settings.port)
         await site.start()
@@ -87,9 +87,9 @@ async def drain(app: web.Application, settings: Settings) -> None:
     await asyncio.sleep(settings.shutdown_drain_ms / 1000)
 
 
-def reload_token(token_file: TokenFile) -> None:
-    log.info("SIGHUP: re-reading CACHE_API_TOKEN_FILE")
-    token_file.reload()
+def reload_tokens(guard: Guard) -> None:
+    log.info("SIGHUP: re-reading %s", " and ".join(guard.reloads))
+    guard.reload()
 
 
 def freeze_start_up_objects() -> None:

@@ -85,7 +85,8 @@ command's return to the first poll that saw the change (resolution
 --poll-interval). "Service-side
 outage" is the journal's interval from the link's first error to Connected.
 Keys the drill wrote are deleted at the end (best effort). CACHE_API_TOKEN,
-when set, is sent as the bearer token for /cache/*. The stop/start commands
+when set, is sent as the bearer token on every request (a caller of
+CACHE_API_TOKENS_FILE needs read, write and observe). The stop/start commands
 are printed and reported as given: pass a Redis password through the
 environment (REDISCLI_AUTH), never on their command line.
 

@@ -45,7 +45,7 @@ class Service:
 
     def call(self, method: str, path: str, body: bytes | None = None) -> Reply:
         request = urllib.request.Request(self.url + path, data=body, method=method)
-        if self.token and path.startswith("/cache/"):
+        if self.token:  # /cache/ and the observing routes (/health/detailed) need it
             request.add_header("Authorization", f"Bearer {self.token}")
         if body is not None:
             request.add_header("Content-Type", "text/plain")

@@ -8,7 +8,10 @@ credentials), runs the items in checklist.py and prints one line each.
 With REDIS_SENTINELS and REDIS_SENTINEL_MASTER (Sentinel mode, as the
 service reads them) the sentinels are checked too (sentinel_checklist.py)
 and the Redis items are run on the master they name, REDIS_URL giving only
-credentials and TLS, as it does for the service.
+credentials and TLS, as it does for the service. The service's own exposure
+is judged from the same environment (service.auth: a network HOST needs a
+token). With --deploy-files DIR only the deployment files under DIR are
+judged (deploy_checklist.py), without any Redis.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from scripts.redisops import checklist as checks
-from scripts.redisops import sentinel_checklist
+from scripts.redisops import deploy_checklist, sentinel_checklist
 from scripts.redisops.rediscli import AUTH_ENV, Endpoint, OpsError, RedisCli, env_flag
 from scripts.redisops.sentinel import Sentinel, parse_host_ports, sentinel_password
 
@@ -59,6 +62,9 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
                         help="newest dump_*.rdb.gz must be younger (default 26: daily + slack)")
     parser.add_argument("--save-max-age-hours", type=float, default=1.0,
                         help="WARN when unsaved changes are older than this (default 1)")
+    parser.add_argument("--deploy-files", type=Path, metavar="DIR",
+                        help="judge only the deployment files under DIR (a checkout: "
+                             "compose, sentinel, systemd, Kubernetes), no Redis")
     return parser
 
 
@@ -154,6 +160,8 @@ def redis_results(target: Endpoint | str | None, args: argparse.Namespace,
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     environ = os.environ if environ is None else environ
     args = build_parser(environ).parse_args(argv)
+    if args.deploy_files is not None:
+        return report(deploy_checklist.results(args.deploy_files))
     now = time.time()
     try:
         target = endpoint(args, environ)
@@ -169,8 +177,14 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         *redis_results(node, args, now),
         *sentinel_items,
         checks.tls(environ, DEFAULT_URL),
+        checks.service_auth(environ),
         checks.backups(args.backup_dir, now, args.backup_max_age_hours),
     ]
+    return report(results)
+
+
+def report(results: list[checks.Result]) -> int:
+    """One line per item, the counts, and the exit code."""
     for result in results:
         print(f"{result.status}  {result.item:<24} {result.observed}")
     counts = {s: sum(r.status == s for r in results) for s in (checks.PASS, checks.WARN, checks.FAIL)}

@@ -107,6 +107,22 @@ def tls(environ: Mapping[str, str], default_url: str) -> Result:
     return Result(PASS, "security.tls", f"{how}, certificate verified")
 
 
+def service_auth(environ: Mapping[str, str]) -> Result:
+    """From the service's own settings: who can reach it unauthenticated."""
+    host = environ.get("HOST", "0.0.0.0").strip() or "0.0.0.0"
+    tokens = [name for name in ("CACHE_API_TOKEN", "CACHE_API_TOKEN_FILE", "CACHE_API_TOKENS_FILE")
+              if environ.get(name, "").strip()]
+    if environ.get("CACHE_API_AUTH", "").strip().lower() == "none":
+        return Result(FAIL, "service.auth", f"CACHE_API_AUTH=none: HOST={host} serves anyone")
+    if tokens:
+        return Result(PASS, "service.auth", f"tokens from {', '.join(tokens)}")
+    loopback = host == "localhost" or host.startswith("127.") or host in ("::1", "[::1]")
+    if loopback:
+        return Result(WARN, "service.auth", f"no token, HOST={host} (this host only)")
+    return Result(FAIL, "service.auth", f"no token and HOST={host}: the service refuses to "
+                                        "start (set CACHE_API_TOKEN(_FILE) or CACHE_API_TOKENS_FILE)")
+
+
 def backups(backup_dir: Path, now: float, max_age_h: float) -> Result:
     if not backup_dir.is_dir():
         return Result(FAIL, "backups.recent", f"{backup_dir} does not exist")

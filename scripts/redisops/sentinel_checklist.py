@@ -10,6 +10,8 @@ election (SENTINEL CKQUORUM) and a replica in sync to promote:
     sentinel.quorum      SENTINEL CKQUORUM <name> says OK
     sentinel.replicas    SENTINEL REPLICAS <name>: at least one, each with
                          master-link-status ok and no s_down/o_down/disconnected flag
+    sentinel.auth        no sentinel answers PING without a password (one that
+                         does lets anyone tell the service where the master is)
 
 `gather` asks the sentinels (I/O); the items are pure functions of what it
 saw, like checklist.py's.
@@ -37,6 +39,7 @@ class SentinelFacts:
     ckquorum: str = "not checked"
     ckquorum_ok: bool = False
     replicas: list[dict[str, str]] | None = None
+    open_to_all: list[str] = field(default_factory=list)  # answered PING without a password
 
     @property
     def agreed_master(self) -> str | None:
@@ -54,6 +57,8 @@ def gather(sentinels: Sequence[Sentinel], master_name: str) -> SentinelFacts:
         except OpsError as exc:
             facts.unreachable[sentinel.address] = str(exc)
             continue
+        if _answers_anyone(sentinel):
+            facts.open_to_all.append(sentinel.address)
         try:
             facts.named[sentinel.address] = sentinel.master_address()
             asked = asked or sentinel
@@ -70,6 +75,13 @@ def gather(sentinels: Sequence[Sentinel], master_name: str) -> SentinelFacts:
     except OpsError as exc:
         facts.ckquorum = str(exc)
     return facts
+
+
+def _answers_anyone(sentinel: Sentinel) -> bool:
+    try:
+        return sentinel.cli.run("PING", authenticated=False).strip() == "PONG"
+    except OpsError:  # NOAUTH: it wants a password
+        return False
 
 
 def reachable(facts: SentinelFacts) -> Result:
@@ -126,5 +138,14 @@ def replicas(facts: SentinelFacts) -> Result:
                   f"{len(synced)} in sync ({', '.join(synced)}): master-link-status ok")
 
 
+def auth(facts: SentinelFacts) -> Result:
+    if facts.open_to_all:
+        return Result(FAIL, "sentinel.auth", "PING answered without a password by "
+                      + ", ".join(facts.open_to_all))
+    answered = len(facts.listed) - len(facts.unreachable)
+    return Result(PASS, "sentinel.auth", f"{answered} of {len(facts.listed)} refuse PING "
+                                         "without a password")
+
+
 def results(facts: SentinelFacts) -> list[Result]:
-    return [reachable(facts), master(facts), quorum(facts), replicas(facts)]
+    return [reachable(facts), master(facts), quorum(facts), replicas(facts), auth(facts)]

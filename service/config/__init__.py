@@ -3,6 +3,8 @@
     values.py       value kinds: parse one string, with its type and bounds
     declaration.py  Setting (variable, kind, default, help) and declared()
     settings.py     Settings: its fields are the declarations; from_env()
+    callers.py      CACHE_API_TOKENS_FILE's callers and rights; the refusal of a
+                    network HOST without a token
     report.py       start-up lines: namespaces, unknown variables, near misses
     docs.py         --help text and the docs/configuration.md table, from the declarations
 

@@ -4,8 +4,10 @@ A misspelled variable used to pass silently: ``CACHE_DEFUALT_TTL_MS`` is a
 legal namespace declaration (namespace ``defualt``), and an unknown
 ``REDIS_*`` name was simply ignored. So start-up lists the namespaces with
 their TTLs, warns about ``REDIS_*``/``CACHE_*`` names nothing reads, and
-hints when a declared namespace is a near miss of a built-in one. Warnings
-name variables, never their values: a value may be a secret.
+hints when a declared namespace is a near miss of a built-in one. It also
+says who may call (the token settings in use, by name) and warns when no
+token is configured at all: every route is then open to whoever reaches
+HOST. Warnings name variables, never their values: a value may be a secret.
 """
 
 from __future__ import annotations
@@ -41,8 +43,32 @@ class StartupReport:
 
 
 def startup_report(settings: Settings, environ: Mapping[str, str]) -> StartupReport:
-    warnings = [*_unknown_variables(environ), *_near_miss_namespaces(settings)]
-    return StartupReport(lines=(_namespaces_line(settings),), warnings=tuple(warnings))
+    warnings = [*_unknown_variables(environ), *_near_miss_namespaces(settings),
+                *_open_service(settings)]
+    lines = (_namespaces_line(settings), _access_line(settings))
+    return StartupReport(lines=lines, warnings=tuple(warnings))
+
+
+def _token_settings(settings: Settings) -> list[str]:
+    return [variable for variable, value in (
+        ("CACHE_API_TOKEN", settings.cache_api_token),
+        ("CACHE_API_TOKEN_FILE", settings.cache_api_token_file),
+        ("CACHE_API_TOKENS_FILE", settings.cache_api_tokens_file)) if value]
+
+
+def _access_line(settings: Settings) -> str:
+    tokens = _token_settings(settings)
+    if not tokens:
+        return "access: no token, every route open"
+    return f"access: bearer tokens from {', '.join(tokens)}; /health and /health/ready open"
+
+
+def _open_service(settings: Settings) -> list[str]:
+    if _token_settings(settings):
+        return []
+    why = " (CACHE_API_AUTH=none)" if settings.cache_api_auth == "none" else ""
+    return [f"no token configured{why}: every route, values included, is open to whoever "
+            f"reaches {settings.host}:{settings.port} (CACHE_API_TOKEN, CACHE_API_TOKENS_FILE)"]
 
 
 def _namespaces_line(settings: Settings) -> str:

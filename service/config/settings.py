@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any, TypeVar
 
+from service.config.callers import AUTH_NONE, CallersFile
 from service.config.declaration import (
     DEFAULT_NAMESPACE_TTLS_MS,
     NAMESPACE_VARIABLE,
@@ -219,7 +220,8 @@ class Settings:
     )
     cache_api_token: str | None = declared(
         "CACHE_API_TOKEN", OptionalText(), None,
-        "when set, /cache/* requires `Authorization: Bearer <token>`",
+        "one token with every right: when set, /cache/* and the observing routes "
+        "require `Authorization: Bearer <token>`",
         shown_default="(none)", secret=True,
     )
     cache_api_token_file: str | None = declared(
@@ -231,6 +233,17 @@ class Settings:
     cache_api_token_overlap_ms: int = declared(
         "CACHE_API_TOKEN_OVERLAP_MS", _WHOLE, 60_000,
         "after CACHE_API_TOKEN_FILE changes, how long the previous token is still accepted",
+    )
+    cache_api_tokens_file: str | None = declared(
+        "CACHE_API_TOKENS_FILE", CallersFile(), None,
+        "TOML file of callers, each with the SHA-256 of its token, its namespaces and "
+        "rights (read, write, purge, observe); re-read like CACHE_API_TOKEN_FILE",
+        shown_default="(none)",
+    )
+    cache_api_auth: str = declared(
+        "CACHE_API_AUTH", Choice(("token", AUTH_NONE)), "token",
+        "`none`: serve a non-loopback HOST without any token, on purpose (otherwise "
+        "start-up stops)",
     )
     journal_capacity: int = declared(
         "JOURNAL_CAPACITY", _POSITIVE, 1000, "connection events kept for /health/events"

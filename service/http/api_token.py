@@ -64,7 +64,7 @@ class TokenFile:
         self.path = path
         self._overlap_s = overlap_s
         self._monotonic = monotonic
-        self._signature = _signature(path)
+        self._signature = file_signature(path)
         self._current = expected_header(read_secret_file(path))
         self._previous: bytes | None = None
         self._previous_until = 0.0
@@ -86,10 +86,10 @@ class TokenFile:
 
     def reload(self) -> None:
         """Read the file now (SIGHUP), changed or not."""
-        self._read(self._monotonic(), _signature(self.path))
+        self._read(self._monotonic(), file_signature(self.path))
 
     def _check(self, now: float) -> None:
-        signature = _signature(self.path)
+        signature = file_signature(self.path)
         if signature is None or signature != self._signature:
             self._read(now, signature)
 
@@ -136,7 +136,8 @@ def expected_header(token: str) -> bytes:
     return f"Bearer {token}".encode()
 
 
-def _signature(path: str) -> Signature | None:
+def file_signature(path: str) -> Signature | None:
+    """What tells that the file at `path` changed; None when it cannot be stat()ed."""
     try:
         found = os.stat(path)
     except OSError:

@@ -34,6 +34,8 @@ from service.cache import batch
 from service.cache.batch import Hit, NewValue
 from service.cache.two_tier import Source, Write
 from service.config import Settings
+from service.config.callers import PURGE, READ, WRITE
+from service.http.access import needs
 from service.http.cache_api import (
     DEFAULT_CONTENT_TYPE,
     KEY_PATTERN,
@@ -167,6 +169,7 @@ def _hits(hits: dict[str, Hit]) -> dict[str, dict[str, str]]:
     return answer
 
 
+@needs(READ, namespaced=True)
 async def mget(request: web.Request) -> web.Response:
     app = request.app
     try:
@@ -179,6 +182,7 @@ async def mget(request: web.Request) -> web.Response:
     return _marked(json_response(body), app)
 
 
+@needs(WRITE, namespaced=True)
 async def mset(request: web.Request) -> web.Response:
     app = request.app
     settings = app[appkeys.SETTINGS]
@@ -199,6 +203,7 @@ async def mset(request: web.Request) -> web.Response:
     return _marked(json_response({"stored": stored, "notStored": not_stored}), app)
 
 
+@needs(WRITE, namespaced=True)
 async def mdelete(request: web.Request) -> web.Response:
     app = request.app
     try:
@@ -210,6 +215,7 @@ async def mdelete(request: web.Request) -> web.Response:
     return _marked(json_response({"deleted": dict.fromkeys(keys, where)}), app)
 
 
+@needs(PURGE, namespaced=True)
 async def purge(request: web.Request) -> web.Response:
     app = request.app
     try:
@@ -222,6 +228,7 @@ async def purge(request: web.Request) -> web.Response:
     return _marked(response, app)
 
 
+@needs(PURGE, namespaced=True)
 async def purge_status(request: web.Request) -> web.Response:
     app = request.app
     job = app[appkeys.PURGES].find(request.match_info["job"])

@@ -25,7 +25,9 @@ from service.cache import codec
 from service.cache.memory import MemoryTier
 from service.cache.two_tier import Lookup, Source, Write
 from service.config import Settings
+from service.config.callers import READ, WRITE
 from service.http import cache_status
+from service.http.access import needs
 from service.http.cache_status import CACHE_STATUS
 from service.http.freshness import IF_NONE_MATCH, add_freshness, not_modified
 from service.http.lease_api import (
@@ -216,6 +218,7 @@ def memory_answerer(app: web.Application) -> FastPath:
     return answer_from_memory
 
 
+@needs(READ, namespaced=True)
 @fast_path(memory_answerer)
 async def get_entry(request: web.Request) -> web.Response:
     app = request.app
@@ -286,6 +289,7 @@ def _content_type(request: web.Request) -> str:
     return value
 
 
+@needs(WRITE, namespaced=True)
 async def put_entry(request: web.Request) -> web.Response:
     app = request.app
     settings = app[appkeys.SETTINGS]
@@ -329,6 +333,7 @@ def _not_stored(redis_enabled: bool, memory: MemoryTier) -> web.Response:
     return response
 
 
+@needs(WRITE, namespaced=True)
 async def delete_entry(request: web.Request) -> web.Response:
     app = request.app
     try:
@@ -340,6 +345,7 @@ async def delete_entry(request: web.Request) -> web.Response:
     return _marked(response, app)
 
 
+@needs(WRITE, namespaced=True)
 async def delete_lease(request: web.Request) -> web.Response:
     """The holder gives its lease back (keys cannot contain '/': no clash)."""
     app = request.app

@@ -11,7 +11,9 @@ from aiohttp import hdrs, web
 
 from service import __version__, appkeys
 from service.build import build
+from service.config.callers import OBSERVE
 from service.eventloop import loop_name
+from service.http.access import needs
 from service.http.health_json import HEALTH_JSON, health_json, wants_health_json
 from service.http.health_report import detailed_report, lease_check
 from service.http.responses import error_response, json_response
@@ -30,11 +32,13 @@ from statemachine.states import State
 DEFAULT_EVENTS_LIMIT = 100
 
 
+@needs(None)
 async def liveness(request: web.Request) -> web.Response:
     """200 whenever the process serves; never depends on Redis."""
     return json_response({"status": "ok"})
 
 
+@needs(None)
 async def readiness(request: web.Request) -> web.Response:
     """200 while serving (memory fallback included), 503 while draining."""
     if request.app[appkeys.READINESS].draining:
@@ -42,6 +46,7 @@ async def readiness(request: web.Request) -> web.Response:
     return json_response({"status": "ready"})
 
 
+@needs(OBSERVE)
 async def detailed(request: web.Request) -> web.Response:
     """The guide's document, or with `Accept: application/health+json` the
     IETF draft's (service.http.health_json); always 200, bounded by the
@@ -109,6 +114,7 @@ def _document(answer: bytes | None) -> dict[str, Any] | None:
         return None
 
 
+@needs(OBSERVE)
 async def events(request: web.Request) -> web.Response:
     """The journal's most recent events, newest last."""
     link = request.app[appkeys.LINK]
@@ -121,6 +127,7 @@ async def events(request: web.Request) -> web.Response:
     )
 
 
+@needs(OBSERVE)
 async def status(request: web.Request) -> web.Response:
     """Version, build and Redis state; `process` says which process answered
     (with workers, the one the connection reached)."""

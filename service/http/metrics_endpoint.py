@@ -7,10 +7,13 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from service import appkeys
+from service.config.callers import OBSERVE
+from service.http.access import needs
 from service.link.probe import probe
 from service.workers.exposition import instance_exposition
 
 
+@needs(OBSERVE)
 async def metrics(request: web.Request) -> web.Response:
     app = request.app
     registry = app[appkeys.METRICS]

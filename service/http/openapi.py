@@ -8,6 +8,8 @@ from aiohttp import web
 
 from service import appkeys
 from service.config import Settings
+from service.config.callers import OBSERVE
+from service.http.access import needs
 from service.http.api_description import for_instance
 from service.http.responses import JSON
 
@@ -17,6 +19,7 @@ def encoded_document(settings: Settings, token: bool) -> bytes:
     return orjson.dumps(for_instance(settings, token))
 
 
+@needs(OBSERVE)
 async def openapi(request: web.Request) -> web.Response:
     return web.Response(body=request.app[appkeys.API_DOCUMENT], content_type=JSON)
 

@@ -1,18 +1,20 @@
-"""The per-request layer: timing, JSON for every error, bearer-token auth for /cache/.
+"""The per-request layer: timing, JSON for every error, who may do what.
 
     request ─► its id (request_ids.py), in REQUEST_ID for every log line written
                while it is handled (service/logs.py)
-           ─► the route's fast path, if it has one (token permitting): an answer?
+           ─► the route's fast path, if it has one (its caller allowed): an answer?
                  ─► 200 with its body and headers, timed ─► answer
                ─► route's handler, instrumented: start the clock
-                 ─► /cache/ path and a token set? wrong token ─► 401 JSON
-                    (api_token.py: a fixed token, or a file followed as it rotates)
+                 ─► the route's need (access.py: read, write, purge, observe, or
+                    open) and the caller the token names: none ─► 401 JSON;
+                    the right or the namespace missing ─► 403 JSON
                  ─► a /cache/ route with HTTP_MAX_INFLIGHT requests in progress
                     ─► 503 `overloaded` + Retry-After, at once
                  ─► the handler ─► raised HTTP error ─► JSON; anything else ─► 500 JSON
                ─► observe (route, method, status, seconds) ─► answer
-           every answer: X-Request-ID, a Server header naming no versions, and
-           with ACCESS_LOG=true one "roleready.access" line
+           every answer: X-Request-ID, a Server header naming no versions, a
+           count for its caller, and with ACCESS_LOG=true one "roleready.access"
+           line naming the caller (never the token)
     no route matched ─► the fallback route, instrumented the same way ─► 404/405 JSON
 
 These are not aiohttp middlewares on purpose. Once an application has any
@@ -43,16 +45,17 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 from multidict import CIMultiDict
 
 from service.collectors import Metrics
-from service.http.api_token import ApiToken
+from service.http.access import ANONYMOUS_CALLER, Decision, Guard, Need, need_of
+from service.http.access import UNMATCHED as UNMATCHED_NEED
 from service.http.request_durations import Observe, Series
 from service.http.request_ids import X_REQUEST_ID, RequestIds
 from service.http.responses import error_response
@@ -66,7 +69,7 @@ access = logging.getLogger("roleready.access")
 SERVER = "roleready-cache"
 DEFAULT_MAX_INFLIGHT = 1024
 OVERLOADED_RETRY_AFTER_S = 1
-PROTECTED_PREFIX = "/cache/"
+CACHE_PREFIX = "/cache/"
 # Matches every path; its resource is indexed under "/", so the router tries
 # it after every other route.
 FALLBACK_PATH = "/{tail:.*}"
@@ -82,6 +85,14 @@ FastPathFactory = Callable[[web.Application], FastPath]
 H = TypeVar("H", bound=Handler)
 
 
+class Instrumented(Protocol):
+    """A route's instrumented handler: aiohttp calls it with the request; a
+    fast path that already decided the caller passes its decision along."""
+
+    def __call__(self, request: web.Request, decision: Decision | None = None,
+                 ) -> Awaitable[web.StreamResponse]: ...
+
+
 def fast_path(factory: FastPathFactory) -> Callable[[H], H]:
     """Mark a handler with the fast path the per-request layer tries first."""
 
@@ -94,10 +105,10 @@ def fast_path(factory: FastPathFactory) -> Callable[[H], H]:
 
 @dataclass(frozen=True)
 class Layer:
-    """What every route's wrapper in one app shares: `token` guards /cache/
-    (None leaves it open), `ids` names requests, `access_log` logs each."""
+    """What every route's wrapper in one app shares: `guard` decides callers,
+    `ids` names requests, `access_log` logs each."""
 
-    token: ApiToken | None
+    guard: Guard
     ids: RequestIds = field(default_factory=RequestIds)
     access_log: bool = False
 
@@ -116,7 +127,7 @@ def mount_routes(
     app: web.Application,
     declared: web.UrlDispatcher,
     metrics: Metrics,
-    token: ApiToken | None,
+    guard: Guard,
     *,
     max_inflight: int = DEFAULT_MAX_INFLIGHT,
     access_log: bool = False,
@@ -136,23 +147,26 @@ def mount_routes(
         def span(handler: Handler, path: str, method: str) -> Handler:
             return traced(handler, tracer, path, method)
 
-    layer = Layer(token, access_log=access_log)
+    layer = Layer(guard, access_log=access_log)
+    guard.keep_caller = tracer is not None  # the span names the caller
     cache_routes = Inflight(max_inflight, refused=metrics.overloaded.inc)
     for route in declared.routes():
         assert route.resource is not None
         path = route.resource.canonical
         durations = metrics.request_durations
         observe = durations.observer(path, route.method)
-        limit = cache_routes if path.startswith(PROTECTED_PREFIX) else Inflight(sys.maxsize)
-        handler = instrumented(route.handler, observe, layer, limit)
+        limit = cache_routes if path.startswith(CACHE_PREFIX) else Inflight(sys.maxsize)
+        need = need_of(route.handler)
+        answer = instrumented(route.handler, observe, layer, limit, need)
+        handler: Handler = answer
         factory: FastPathFactory | None = getattr(route.handler, FAST_PATH_ATTRIBUTE, None)
         if factory is not None:
             ok = durations.series(path, route.method, 200)
-            handler = with_fast_path(handler, factory(app), ok, layer)
+            handler = with_fast_path(answer, factory(app), ok, layer, need)
         app.router.add_route(route.method, path, span(handler, path, route.method),
                              name=route.name)
     observe = metrics.request_durations.observer(UNMATCHED, "*")
-    fallback = instrumented(unmatched, observe, layer, Inflight(sys.maxsize))
+    fallback = instrumented(unmatched, observe, layer, Inflight(sys.maxsize), UNMATCHED_NEED)
     app.router.add_route("*", FALLBACK_PATH, span(fallback, UNMATCHED, "*"))
 
 
@@ -160,26 +174,31 @@ def _untraced(handler: Handler, path: str, method: str) -> Handler:
     return handler
 
 
-def instrumented(handler: Handler, observe: Observe, layer: Layer, inflight: Inflight) -> Handler:
-    """`handler` timed, its errors answered as problem details, /cache/ guarded,
-    refused with 503 while `inflight` is full.
+def instrumented(
+    handler: Handler, observe: Observe, layer: Layer, inflight: Inflight, need: Need
+) -> Instrumented:
+    """`handler` timed, its errors answered as problem details, its caller
+    checked against `need`, refused with 503 while `inflight` is full.
 
-    Every answer is observed with the status the caller gets (401, 503, and
+    Every answer is observed with the status the caller gets (401, 403, 503, and
     JSON 404/405/500, included); redirects (HTTPException < 400) and
     cancellations pass through unobserved.
     """
     perf_counter = time.perf_counter
-    token, ids, access_log = layer.token, layer.ids, layer.access_log
+    guard, ids, access_log = layer.guard, layer.ids, layer.access_log
 
-    async def answer(request: web.Request) -> web.StreamResponse:
+    async def answer(request: web.Request, decision: Decision | None = None,
+                     ) -> web.StreamResponse:
         started = perf_counter()
         request_id = REQUEST_ID.get()  # set already when a fast path declined
         if request_id is None:
             request_id = ids.of(request)
             REQUEST_ID.set(request_id)
+        caller = ANONYMOUS_CALLER
         try:
-            if token is not None and not _authorized(request, token):
-                response: web.StreamResponse = _unauthorized()
+            caller, refusal = decision or guard.decide(request, need)
+            if refusal is not None:
+                response: web.StreamResponse = refusal
             elif inflight.count >= inflight.limit:
                 response = _overloaded()
                 inflight.refused()
@@ -202,19 +221,21 @@ def instrumented(handler: Handler, observe: Observe, layer: Layer, inflight: Inf
         headers[hdrs.SERVER] = SERVER
         seconds = perf_counter() - started
         observe(request, response.status, seconds)
+        guard.count(caller.name)
         if access_log:
-            _log_access(request, response, seconds)
+            _log_access(request, response, seconds, caller.name)
         return response
 
     return answer
 
 
 def with_fast_path(
-    instrumented_handler: Handler, fast: FastPath, ok: Series, layer: Layer
+    instrumented_handler: Instrumented, fast: FastPath, ok: Series, layer: Layer, need: Need
 ) -> Handler:
-    """`fast` tried first, behind the token; `instrumented_handler` answers
-    when it declines, and also when it fails (logged: the fast path only
-    saves work, so the handler's answer is the right one).
+    """`fast` tried first, when the caller may (`need`); `instrumented_handler`
+    answers when it declines (told the caller was allowed), when the caller
+    may not (it answers the refusal), and when the fast path fails (logged:
+    the fast path only saves work, so the handler's answer is the right one).
 
     A fast answer is a 200 by construction, so it is timed and recorded into
     its series right here, without the call to `observe`: on a memory hit,
@@ -225,29 +246,32 @@ def with_fast_path(
     carry the Server header already (cache_api.hit_headers' templates).
     """
     perf_counter = time.perf_counter
-    token, ids, access_log = layer.token, layer.ids, layer.access_log
+    guard, ids, access_log = layer.guard, layer.ids, layer.access_log
 
     async def answer(request: web.Request) -> web.StreamResponse:
         started = perf_counter()
         request_id = ids.of(request)
-        if token is None or _authorized(request, token):
-            try:
-                found = fast(request)
-                if found is not None:
-                    body, headers = found
-                    headers[X_REQUEST_ID] = request_id
-                    response = web.Response(body=body, headers=headers)
-                    seconds = perf_counter() - started
-                    ok.record(seconds)
-                    if access_log:
-                        REQUEST_ID.set(request_id)
-                        _log_access(request, response, seconds)
-                    return response
-            except Exception:
-                REQUEST_ID.set(request_id)
-                log.exception("unhandled error on %s %s", request.method, request.path)
+        decision: Decision | None = None
+        try:
+            decision = guard.decide(request, need)
+            caller, refusal = decision
+            found = fast(request) if refusal is None else None
+            if found is not None:
+                body, headers = found
+                headers[X_REQUEST_ID] = request_id
+                response = web.Response(body=body, headers=headers)
+                seconds = perf_counter() - started
+                ok.record(seconds)
+                guard.count(caller.name)
+                if access_log:
+                    REQUEST_ID.set(request_id)
+                    _log_access(request, response, seconds, caller.name)
+                return response
+        except Exception:
+            REQUEST_ID.set(request_id)
+            log.exception("unhandled error on %s %s", request.method, request.path)
         REQUEST_ID.set(request_id)  # the handler's answer and log lines keep it
-        return await instrumented_handler(request)
+        return await instrumented_handler(request, decision)  # decided: not again
 
     return answer
 
@@ -266,21 +290,6 @@ async def unmatched(request: web.Request) -> web.StreamResponse:
     raise web.HTTPNotFound()
 
 
-def _authorized(request: web.Request, token: ApiToken) -> bool:
-    """Only /cache/ is guarded; the token compares in constant time."""
-    if not request.path.startswith(PROTECTED_PREFIX):
-        return True
-    return token.accepts(request.headers.get("Authorization", "").encode())
-
-
-def _unauthorized() -> web.Response:
-    response = error_response(
-        401, "unauthorized", "A valid 'Authorization: Bearer <token>' is required."
-    )
-    response.headers["WWW-Authenticate"] = "Bearer"
-    return response
-
-
 def _overloaded() -> web.Response:
     response = error_response(
         503, "overloaded", "Too many requests in progress; retry after the given seconds."
@@ -289,11 +298,15 @@ def _overloaded() -> web.Response:
     return response
 
 
-def _log_access(request: web.Request, response: web.StreamResponse, seconds: float) -> None:
-    """One line per answer; the request id comes with it (service/logs.py)."""
+def _log_access(
+    request: web.Request, response: web.StreamResponse, seconds: float, caller: str
+) -> None:
+    """One line per answer, naming the caller (never its token); the request
+    id comes with it (service/logs.py)."""
     milliseconds = round(seconds * 1000, 3)
     access.info(
-        "%s %s %d %.3f ms", request.method, request.path_qs, response.status, milliseconds,
+        "%s %s %d %.3f ms %s", request.method, request.path_qs, response.status,
+        milliseconds, caller,
         extra={
             "method": request.method,
             "path": request.path_qs,
@@ -301,6 +314,7 @@ def _log_access(request: web.Request, response: web.StreamResponse, seconds: flo
             "duration_ms": milliseconds,
             "x_cache": response.headers.get("X-Cache"),
             "remote": request.remote,
+            "caller": caller,
         },
     )
 

@@ -41,6 +41,7 @@ TITLES = {
     "too_many_keys": "Too many keys in one batch",
     "too_large": "Too large",
     "unauthorized": "Unauthorized",
+    "forbidden": "Forbidden",
     "unknown_namespace": "Unknown namespace",
     "unknown_purge": "Unknown purge",
     "miss": "No cached value",

@@ -5,7 +5,8 @@
                wrapped handler runs, so Redis batch spans are its children
             ─► the answer: http.response.status_code, and the cache outcome
                (X-Cache: hit-memory, hit-redis, hit-fill, miss) as
-               roleready.cache.outcome; a 5xx marks the span as an error
+               roleready.cache.outcome, and the caller's name (never its
+               token) as roleready.caller; a 5xx marks the span as an error
 
 It wraps the whole per-route wrapper (service.http.request_layer), fast path
 included, and is installed only when tracing is on: off, nothing here runs.
@@ -20,6 +21,9 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from opentelemetry import propagate
 from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from service.config.callers import ANONYMOUS
+from service.http.access import CALLER_KEY
 
 X_CACHE = "X-Cache"
 
@@ -43,6 +47,8 @@ def traced(handler: Handler, tracer: Any, route: str, method: str) -> Handler:
             outcome = response.headers.get(X_CACHE)
             if outcome is not None:
                 span.set_attribute("roleready.cache.outcome", outcome)
+            caller = request.get(CALLER_KEY)
+            span.set_attribute("roleready.caller", caller.name if caller else ANONYMOUS)
             if response.status >= 500:
                 span.set_status(Status(StatusCode.ERROR))
             return response

@@ -12,7 +12,8 @@ its workers, and answer gunicorn's signals. What they do not do, this does:
   progress requests get SHUTDOWN_TIMEOUT_MS) and the worker exits 0;
   gunicorn's own worker closes at once (SIGQUIT, the arbiter's quick stop,
   still does: no drain);
-- SIGHUP (forwarded by the arbiter) re-reads CACHE_API_TOKEN_FILE;
+- SIGHUP (forwarded by the arbiter) re-reads CACHE_API_TOKEN_FILE and
+  CACHE_API_TOKENS_FILE;
 - the heartbeat gunicorn watches (a file's ctime, every second) goes on
   during the drain, and a worker whose arbiter died stops by itself.
 """
@@ -33,8 +34,8 @@ from service import appkeys, telemetry
 from service.app import create_app
 from service.config import Settings
 from service.eventloop import loop_name
-from service.http.api_token import TokenFile
-from service.server import drain, freeze_start_up_objects, make_runner, reload_token
+from service.http.access import Guard
+from service.server import drain, freeze_start_up_objects, make_runner, reload_tokens
 from service.workers.peers import Peers
 
 log = logging.getLogger("roleready.workers")
@@ -46,7 +47,7 @@ class ServiceWorker(GunicornWebWorker):
 
     # Handed out by the arbiter before the fork (gunicorn_app.assign_slot).
     slot: int = 0
-    _token_file: TokenFile | None = None
+    _guard: Guard | None = None
 
     def init_signals(self) -> None:
         super().init_signals()
@@ -70,7 +71,7 @@ class ServiceWorker(GunicornWebWorker):
         # connections belong to this worker.
         app = create_app(settings, tracing=telemetry.configure(os.environ),
                          peers=Peers(self.slot, settings.workers, directory))
-        self._token_file = app.get(appkeys.TOKEN_FILE)
+        self._guard = app[appkeys.GUARD]
         runner = make_runner(app, settings)
         await runner.setup()
         heartbeat = asyncio.create_task(self._heartbeat())
@@ -100,10 +101,10 @@ class ServiceWorker(GunicornWebWorker):
             await asyncio.sleep(HEARTBEAT_S)
 
     def _reload(self) -> None:
-        if self._token_file is None:
-            log.info("SIGHUP: no CACHE_API_TOKEN_FILE to re-read")
+        if self._guard is None or not self._guard.reloads:
+            log.info("SIGHUP: no token file to re-read")
             return
-        reload_token(self._token_file)
+        reload_tokens(self._guard)
 
 
 class ServiceUVLoopWorker(ServiceWorker, GunicornUVLoopWebWorker):

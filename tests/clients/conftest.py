@@ -56,7 +56,7 @@ def unique(prefix: str) -> str:
 
 
 def _health(url: str) -> str:
-    status, body = http_get(url + "/health/detailed")
+    status, body = http_get(url + "/health/detailed", token=TOKEN)
     return body.decode() if status == 200 else ""
 
 

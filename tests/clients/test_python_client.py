@@ -150,6 +150,6 @@ async def test_a_lease_overtaken_by_a_write_is_stale(make: Callable[..., Twin], 
 
 
 async def test_health_and_status(make: Callable[..., Twin], fleet: Fleet) -> None:
-    cache = make(fleet.urls[1])
+    cache = make(fleet.urls[1], token=TOKEN)  # observing needs a token's observe right
     assert (await cache.health())["status"] == "healthy"
     assert (await cache.status())["status"] == "ok"

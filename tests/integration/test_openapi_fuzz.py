@@ -43,7 +43,7 @@ SERVICE_ENV = {
 
 
 def _link_state(service: ServiceProcess) -> str:
-    status, body = http_get(service.base_url + "/api/status")
+    status, body = http_get(service.base_url + "/api/status", token=TOKEN)
     assert status == 200
     state: str = json.loads(body)["redis"]["state"]
     return state

@@ -23,7 +23,7 @@ ERROR_LINE = re.compile(r" WARNING roleready\.redis: Redis error \[(\w+)\] .*\((
 
 
 def _detailed(service: ServiceProcess) -> dict[str, object]:
-    status, body = http_get(service.base_url + "/health/detailed")
+    status, body = http_get(service.base_url + "/health/detailed", token=TOKEN)
     assert status == 200
     return json.loads(body)
 
@@ -76,7 +76,7 @@ def test_a_refused_password_is_reported_without_the_password(
     )
     _wait(lambda: _errors(service) >= 1, "a refused AUTH")
     report = json.dumps(_detailed(service))
-    status = http_get(service.base_url + "/api/status")[1].decode()
+    status = http_get(service.base_url + "/api/status", token=TOKEN)[1].decode()
     assert service.terminate() == 0
     log = service.log()
     _assert_clean(log + report + status)

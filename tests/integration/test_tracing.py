@@ -175,3 +175,23 @@ def _console_spans(log: str) -> list[dict[str, object]]:
     return spans
 
 
+
+
+async def test_the_caller_is_on_the_span_and_the_token_is_not(
+    aiohttp_client, exporter: InMemorySpanExporter,  # type: ignore[no-untyped-def]
+) -> None:
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracing = Tracing(provider.get_tracer("test"), provider)
+    app = create_app(make_settings("", CACHE_API_TOKEN="tok-span-never-seen"), tracing=tracing)
+    client: TestClient = await aiohttp_client(app)
+    auth = {"Authorization": "Bearer tok-span-never-seen"}
+    assert (await client.put("/cache/default/k", data=b"v", headers=auth)).status == 204
+    exporter.clear()
+    assert (await client.get("/cache/default/k", headers=auth)).status == 200  # the fast path
+    assert (await client.get("/cache/default/k")).status == 401
+    hit, refused = _named(exporter.get_finished_spans(), ROUTE)
+    assert hit.attributes is not None and refused.attributes is not None
+    assert hit.attributes["roleready.caller"] == "api-token"
+    assert refused.attributes["roleready.caller"] == "anonymous"
+    assert "tok-span" not in str([dict(s.attributes or {}) for s in (hit, refused)])

@@ -58,7 +58,7 @@ def instance(redis: RedisServer, tmp_path_factory: pytest.TempPathFactory
 
 
 def _detailed(service: ServiceProcess) -> dict:
-    return json.loads(http_get(service.base_url + "/health/detailed")[1])
+    return json.loads(http_get(service.base_url + "/health/detailed", token=TOKEN)[1])
 
 
 def _all_ready(service: ServiceProcess) -> bool:
@@ -133,7 +133,7 @@ def _summed(text: str, name: str) -> float:
 
 
 def _metric(service: ServiceProcess, name: str) -> float:
-    return _summed(http_get(service.base_url + "/metrics")[1].decode(), name)
+    return _summed(http_get(service.base_url + "/metrics", token=TOKEN)[1].decode(), name)
 
 
 def test_two_workers_answer_on_one_port_on_uvloop(connections: Connections) -> None:
@@ -166,7 +166,7 @@ def test_metrics_are_the_instance_s_whichever_worker_answers(
     for worker in (one, other):  # a scrape through either worker says the same
         status, body = worker.request("GET", "/metrics")
         assert status == 200 and _summed(body.decode(), "roleready_cache_sets_total") == before + 10
-    text = http_get(instance.base_url + "/metrics")[1].decode()
+    text = http_get(instance.base_url + "/metrics", token=TOKEN)[1].decode()
     assert 'roleready_worker_up{worker="0"} 1.0' in text
     assert 'roleready_worker_up{worker="1"} 1.0' in text
     assert 'roleready_memory_cache_entries{worker="1"}' in text  # gauges: per worker
@@ -235,7 +235,7 @@ def _both_workers_scraped(instance: ServiceProcess) -> str:
     scraped: list[str] = []
 
     def complete() -> bool:
-        scraped.append(http_get(instance.base_url + "/metrics")[1].decode())
+        scraped.append(http_get(instance.base_url + "/metrics", token=TOKEN)[1].decode())
         return all(f'roleready_worker_up{{worker="{w}"}} 1.0' in scraped[-1] for w in "01")
 
     wait_for(complete, what="a scrape of both workers")

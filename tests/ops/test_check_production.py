@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from pathlib import Path
 
-from tests.ops.conftest import REDIS_CONF, RunScript, StartServer
+from tests.ops.conftest import REDIS_CONF, ROOT, RunScript, StartServer
 from tests.support.ports import free_port
 from tests.support.tls import make_certificates
 from tests.support.waiting import wait_for
@@ -14,7 +15,9 @@ from tests.support.waiting import wait_for
 SECRET = "s3cret-check-password"
 ITEMS = ["redis.connection", "persistence.rdb", "persistence.aof", "persistence.last-save",
          "memory.maxmemory", "memory.eviction-policy", "security.auth", "security.tls",
-         "backups.recent"]
+         "service.auth", "backups.recent"]
+DEPLOY_ITEMS = ["deploy.redis-exposed", "deploy.redis-auth", "deploy.service-token",
+                "deploy.kubernetes-token", "deploy.systemd-token"]
 
 
 def lines_by_item(stdout: str) -> dict[str, tuple[str, str]]:
@@ -34,7 +37,8 @@ def test_a_well_configured_deployment_passes_every_item(
     certs = make_certificates(tmp_path / "tls")
     tls_port = redis_factory(conf=REDIS_CONF, password=SECRET, tls=certs).port
     env = {"REDIS_URL": f"rediss://:{SECRET}@localhost:{tls_port}",
-           "REDIS_TLS_CA_FILE": str(certs.ca)}
+           "REDIS_TLS_CA_FILE": str(certs.ca), "HOST": "0.0.0.0",
+           "CACHE_API_TOKENS_FILE": "/etc/roleready-cache/callers.toml"}
     backups = tmp_path / "backups"
     backup = run_script("backup-redis", "--host", "localhost", "--port", tls_port, "--tls",
                         "--backup-dir", backups,
@@ -50,7 +54,8 @@ def test_a_well_configured_deployment_passes_every_item(
     assert table["security.auth"][1] == "unauthenticated PING refused (NOAUTH)"
     assert table["security.tls"][1] == "rediss://, certificate verified"
     assert table["redis.connection"][1].startswith(f"rediss://localhost:{tls_port} (redis 7.")
-    assert "9 pass, 0 warn, 0 fail" in result.stdout
+    assert table["service.auth"][1] == "tokens from CACHE_API_TOKENS_FILE"
+    assert "10 pass, 0 warn, 0 fail" in result.stdout
     assert SECRET not in result.stdout + result.stderr
 
 
@@ -70,6 +75,7 @@ def test_a_badly_configured_deployment_fails_each_item(
     assert table["memory.eviction-policy"][1] == "noeviction (allkeys-lru recommended)"
     assert table["security.auth"][1] == "unauthenticated PING answered PONG"
     assert table["security.tls"][1] == "redis:// and REDIS_TLS not true (plaintext)"
+    assert table["service.auth"][1].startswith("no token and HOST=0.0.0.0")
     assert table["backups.recent"][1] == f"{tmp_path / 'none'} does not exist"
 
 
@@ -125,3 +131,55 @@ def test_memory_only_service_is_a_failure(run_script: RunScript, tmp_path: Path)
     assert result.returncode == 1
     assert lines_by_item(result.stdout)["redis.connection"] == (
         "FAIL", "REDIS_URL is empty: the service runs memory-only")
+
+
+def test_the_shipped_deployment_files_pass_the_deploy_items(run_script: RunScript) -> None:
+    result = run_script("check-production", "--deploy-files", ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    table = lines_by_item(result.stdout)
+    assert list(table) == DEPLOY_ITEMS
+    assert {status for status, _ in table.values()} == {"PASS"}, result.stdout
+
+
+def _copy(tmp_path: Path) -> Path:
+    for name in ("docker-compose.yml", "docker-compose.ha.yml", "deploy"):
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, tmp_path / name)
+        else:
+            shutil.copy(source, tmp_path / name)
+    return tmp_path
+
+
+def _rewrite(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, (path, old)
+    path.write_text(text.replace(old, new, 1))
+
+
+def test_each_unsafe_deployment_file_fails_its_item(
+    run_script: RunScript, tmp_path: Path
+) -> None:
+    root = _copy(tmp_path)
+    _rewrite(root / "docker-compose.yml", '"127.0.0.1:6379:6379"', '"6379:6379"')
+    _rewrite(root / "docker-compose.ha.yml", "redis-server /run/secrets/redis-auth.conf\n"
+             "      --appendonly yes --appendfsync everysec\n", "redis-server --requirepass pw\n"
+             "      --appendonly yes --appendfsync everysec\n")
+    _rewrite(root / "docker-compose.ha.yml", " /run/secrets/sentinel-auth.conf", "")
+    _rewrite(root / "docker-compose.yml", "CACHE_API_TOKEN_FILE:", "CACHE_API_AUTH: none\n"
+             "      X_UNUSED:")
+    _rewrite(root / "deploy/kubernetes/configmap.yaml", "  CACHE_API_TOKEN_FILE:", "  X_UNUSED:")
+    _rewrite(root / "deploy/systemd/roleready-cache.service",
+             "Environment=CACHE_API_TOKENS_FILE=/etc/roleready-cache/callers.toml\n", "")
+    (root / "deploy/systemd/roleready-cache.env").write_text(
+        "REDIS_URL=redis://localhost:6379\nCACHE_API_TOKEN=\n")
+    result = run_script("check-production", "--deploy-files", root)
+    assert result.returncode == 1
+    table = lines_by_item(result.stdout)
+    assert {status for status, _ in table.values()} == {"FAIL"}, result.stdout
+    assert table["deploy.redis-exposed"][1] == "docker-compose.yml: redis publishes 6379:6379"
+    assert "redis-master has a password on its command line" in table["deploy.redis-auth"][1]
+    assert "sentinel-1 gets no sentinel auth lines" in table["deploy.redis-auth"][1]
+    assert "roleready-cache has CACHE_API_AUTH=none" in table["deploy.service-token"][1]
+    assert table["deploy.systemd-token"][1] == "HOST=0.0.0.0 and no token (CACHE_API_TOKEN is empty)"
+    assert "pw" not in table["deploy.redis-auth"][1].split()

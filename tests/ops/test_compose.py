@@ -41,6 +41,18 @@ GUIDE_REDIS_COMMAND = [
     "--tcp-keepalive", "300",
 ]
 MB = 1024 * 1024
+# The data nodes' password, as a config file from a secret (requirepass, masterauth).
+AUTH_CONF = "/run/secrets/redis-auth.conf"
+AUTHENTICATED_PING = ["CMD-SHELL", 'REDISCLI_AUTH="$$(cat /run/secrets/redis-password)" '
+                      "redis-cli ping | grep -q PONG"]
+PASSWORD = "compose-test-password"
+
+
+def auth_conf(directory: Path) -> Path:
+    """secrets/redis-auth.conf as docker-compose.yml's comment makes it."""
+    path = directory / "redis-auth.conf"
+    path.write_text(f"requirepass {PASSWORD}\nmasterauth {PASSWORD}\n")
+    return path
 
 
 HA_PROFILES = {"sentinel", "cluster"}
@@ -67,11 +79,13 @@ def test_redis_service_is_the_guides_flag_for_flag(compose: dict[str, Any]) -> N
     assert redis["image"] == "redis:7-alpine"
     assert redis["container_name"] == "roleready-redis"
     assert redis["restart"] == "unless-stopped"
-    assert redis["ports"] == ["6379:6379"]
-    assert redis["command"].split() == GUIDE_REDIS_COMMAND
+    assert redis["ports"] == ["127.0.0.1:6379:6379"]  # this host's tools only
+    command = redis["command"].split()
+    assert command[:2] == ["redis-server", AUTH_CONF]
+    assert [command[0], *command[2:]] == GUIDE_REDIS_COMMAND
     assert redis["volumes"] == ["redis-data:/data"]
     assert redis["healthcheck"] == {
-        "test": ["CMD", "redis-cli", "ping"], "interval": "30s", "timeout": "3s", "retries": 3,
+        "test": AUTHENTICATED_PING, "interval": "30s", "timeout": "3s", "retries": 3,
     }
     assert redis["networks"] == ["roleready-network"]
     assert compose["volumes"] == {"redis-data": {"driver": "local"}}
@@ -79,11 +93,12 @@ def test_redis_service_is_the_guides_flag_for_flag(compose: dict[str, Any]) -> N
 
 
 def test_redis_command_is_accepted_by_a_real_redis_server(
-    compose: dict[str, Any], redis_factory: StartServer
+    compose: dict[str, Any], redis_factory: StartServer, tmp_path: Path
 ) -> None:
-    flags = compose["services"]["redis"]["command"].split()[1:]
-    with redis_factory(*flags).client() as client:
+    flags = compose["services"]["redis"]["command"].split()[2:]
+    with redis_factory(*flags, conf=auth_conf(tmp_path), password=PASSWORD).client() as client:
         config = client.config_get("*")
+    assert config["masterauth"] == PASSWORD  # only the file says so
     assert config["appendonly"] == "yes" and config["appendfsync"] == "everysec"
     assert config["save"] == "60 1000 300 100 900 1"
     assert (config["maxmemory"], config["maxmemory-policy"]) == (str(256 * MB), "allkeys-lru")
@@ -98,6 +113,8 @@ def test_service_is_built_here_and_wired_to_healthy_redis(compose: dict[str, Any
     assert service["depends_on"] == {"redis": {"condition": "service_healthy"}}
     # "redis" in the URL is the compose service name, resolvable on the shared network.
     assert service["environment"]["REDIS_URL"] == "redis://redis:6379"
+    assert service["environment"]["REDIS_PASSWORD_FILE"] == "/run/secrets/redis-password"
+    assert service["environment"]["CACHE_API_TOKEN_FILE"] == "/run/secrets/cache-api-token"
     assert "redis" in compose["services"]
     assert service["ports"] == ["3001:3001"]
     assert service["environment"]["PORT"] == "3001"
@@ -170,7 +187,8 @@ def test_sentinel_profile_wiring(ha: dict[str, Any]) -> None:
     assert len(sentinels) == 3
     for name in sentinels:  # each starts from its own writable copy of deploy/sentinel.conf
         assert services[name]["volumes"] == ["./deploy/sentinel.conf:/etc/redis/sentinel.conf:ro"]
-        assert "cp /etc/redis/sentinel.conf /data/sentinel.conf" in services[name]["command"][2]
+        assert ("cat /etc/redis/sentinel.conf /run/secrets/sentinel-auth.conf > "
+                "/data/sentinel.conf") in services[name]["command"][2]
     [monitor] = [line for line in sentinel_conf() if line[:2] == ["sentinel", "monitor"]]
     name, host, port, quorum = monitor[2:]
     assert (name, host, port) == (env["REDIS_SENTINEL_MASTER"], "redis-master", "6379")
@@ -208,18 +226,29 @@ def test_ha_redis_flags_and_sentinel_conf_run_on_real_servers(
 
     def flags(name: str, master_port: int = 0) -> list[str]:
         text = services[name]["command"].replace("redis-master 6379", f"127.0.0.1 {master_port}")
-        return text.split()[1:]
+        assert text.split()[1] == AUTH_CONF, name
+        return text.split()[2:]
 
-    master = redis_factory(*flags("redis-master"))
-    replica = redis_factory(*flags("redis-replica", master.port))
+    secrets = auth_conf(tmp_path)
+    master = redis_factory(*flags("redis-master"), conf=secrets, password=PASSWORD)
+    # The replica syncs only with masterauth, which only the file gives.
+    replica = redis_factory(*flags("redis-replica", master.port), conf=secrets,
+                            password=PASSWORD)
     # A cluster node's bus port is its port + 10000: at most 55535.
-    node = redis_factory(*flags("redis-node-1"), port=free_port(55535, also_free=(10000,)))
+    node = redis_factory(*flags("redis-node-1"), conf=secrets, password=PASSWORD,
+                         port=free_port(55535, also_free=(10000,)))
     conf = tmp_path / "sentinel.conf"
+    # What the sentinels' command makes: deploy/sentinel.conf + the auth lines.
     conf.write_text((ROOT / "deploy" / "sentinel.conf").read_text().replace(
-        "redis-master 6379", f"127.0.0.1 {master.port}"))
-    sentinel = redis_factory("--sentinel", conf=conf)
+        "redis-master 6379", f"127.0.0.1 {master.port}")
+        + f"sentinel auth-pass roleready {PASSWORD}\nrequirepass sentinel-pw\n"
+        "sentinel sentinel-pass sentinel-pw\n")
+    sentinel = redis_factory("--sentinel", conf=conf, password="sentinel-pw")
     with sentinel.client() as client:
         state = client.sentinel_master("roleready")
+        # It reached the master with auth-pass: it learnt the replica from INFO.
+        wait_for(lambda: len(client.sentinel_slaves("roleready")) == 1, timeout=15,
+                 what="the sentinel to see the replica")
     assert (state["quorum"], state["down-after-milliseconds"]) == (2, 5000)
     with node.client() as client:
         assert client.info("cluster")["cluster_enabled"] == 1

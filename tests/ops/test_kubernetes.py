@@ -156,8 +156,12 @@ async def test_the_probe_paths_answer_on_the_service(
     annotations = manifests["Deployment"]["spec"]["template"]["metadata"]["annotations"]
     app = container(manifests)
     for path in (app["livenessProbe"]["httpGet"]["path"],
-                 app["readinessProbe"]["httpGet"]["path"], annotations["prometheus.io/path"]):
-        assert (await client.get(path)).status == 200, path
+                 app["readinessProbe"]["httpGet"]["path"]):
+        assert (await client.get(path)).status == 200, path  # no token: the kubelet has none
+    # Prometheus scrapes with a token that has the observe right (the one token here).
+    scrape = annotations["prometheus.io/path"]
+    assert (await client.get(scrape)).status == 401
+    assert (await client.get(scrape, headers={"Authorization": "Bearer a-value"})).status == 200
 
 
 def test_the_grace_period_outlasts_drain_and_shutdown(

@@ -10,14 +10,14 @@ import pytest
 
 from scripts.redisops import sentinel_checklist as items
 from scripts.redisops.checklist import FAIL, PASS
-from tests.ops.conftest import RunScript
+from tests.ops.conftest import RunScript, StartServer
 from tests.ops.test_check_production import lines_by_item
 from tests.support.ports import free_port
 from tests.support.sentinel import SentinelSetup
 from tests.support.waiting import wait_for
 
 SENTINEL_ITEMS = ["sentinel.reachable", "sentinel.master", "sentinel.quorum",
-                  "sentinel.replicas"]
+                  "sentinel.replicas", "sentinel.auth"]
 
 
 def check(run_script: RunScript, setup: SentinelSetup, tmp_path: Path, **env: str) -> tuple[
@@ -41,7 +41,10 @@ def test_a_healthy_sentinel_setup_passes_the_sentinel_items(
     code, table, output = check(run_script, sentinel_setup, tmp_path)
     master, replica = sentinel_setup.master.port, sentinel_setup.replica.port
     assert [item for item in table if item.startswith("sentinel.")] == SENTINEL_ITEMS
-    assert {table[item][0] for item in SENTINEL_ITEMS} == {PASS}, output
+    assert {table[item][0] for item in SENTINEL_ITEMS[:-1]} == {PASS}, output
+    # The harness's sentinels have no password: anyone may ask them.
+    assert table["sentinel.auth"][0] == FAIL
+    assert table["sentinel.auth"][1].startswith("PING answered without a password by 127.0.0.1:")
     assert table["sentinel.reachable"][1] == "3 of 3 listed sentinels answer PING"
     assert table["sentinel.master"][1] == (
         f"cachemaster at 127.0.0.1:{master}, named by 3 of 3 sentinels (quorum 2), flags master")
@@ -109,7 +112,7 @@ def facts(**changes: object) -> items.SentinelFacts:
 
 
 def test_healthy_facts_pass_every_item() -> None:
-    assert [r.status for r in items.results(facts())] == [PASS] * 4
+    assert [r.status for r in items.results(facts())] == [PASS] * 5
 
 
 @pytest.mark.parametrize(("changes", "item", "needle"), [
@@ -126,7 +129,25 @@ def test_healthy_facts_pass_every_item() -> None:
     ({"replicas": [{"ip": "10.0.0.2", "port": "6379", "flags": "slave,s_down",
                     "master-link-status": "ok"}]},
      "sentinel.replicas", "flags slave,s_down"),
+    ({"open_to_all": ["s2:26379"]}, "sentinel.auth", "without a password by s2:26379"),
 ])
 def test_each_flaw_fails_its_item(changes: dict[str, object], item: str, needle: str) -> None:
     by_item = {r.item: r for r in items.results(facts(**changes))}
     assert by_item[item].status == FAIL and needle in by_item[item].observed, by_item[item]
+
+
+def test_a_sentinel_with_a_password_passes_the_auth_item(
+    run_script: RunScript, redis_factory: StartServer, tmp_path: Path
+) -> None:
+    master = redis_factory()
+    conf = tmp_path / "sentinel.conf"
+    conf.write_text(f"sentinel monitor roleready 127.0.0.1 {master.port} 1\n")
+    sentinel = redis_factory("--sentinel", conf=conf, password="sentinel-pw-not-printed")
+    result = run_script("check-production", "--backup-dir", tmp_path, env={
+        "REDIS_SENTINELS": f"127.0.0.1:{sentinel.port}", "REDIS_SENTINEL_MASTER": "roleready",
+        "REDIS_SENTINEL_PASSWORD": "sentinel-pw-not-printed",
+        "REDIS_URL": "redis://127.0.0.1:1"})
+    table = lines_by_item(result.stdout)
+    assert table["sentinel.auth"] == ("PASS", "1 of 1 refuse PING without a password")
+    assert table["sentinel.reachable"][0] == PASS  # it was asked, with the password
+    assert "sentinel-pw-not-printed" not in result.stdout + result.stderr

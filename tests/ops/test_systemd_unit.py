@@ -107,7 +107,7 @@ def test_the_stop_timeout_outlasts_drain_and_shutdown() -> None:
                                     + int(settings["SHUTDOWN_TIMEOUT_MS"]))
 
 
-def test_settings_are_known_and_secrets_only_in_the_environment_file() -> None:
+def test_settings_are_known_and_secrets_only_in_the_environment_file(tmp_path: Path) -> None:
     unit = parse_unit(UNIT.read_text())
     in_unit, in_file = environment(unit), env_file()
     assert only(unit, "Service", "EnvironmentFile") == "/etc/" + ENV_FILE.name
@@ -115,9 +115,11 @@ def test_settings_are_known_and_secrets_only_in_the_environment_file() -> None:
     # Names only in the failure messages: a value here may be a real secret.
     misplaced = sorted(SECRETS & set(in_unit))
     assert not misplaced, f"secrets belong in the EnvironmentFile: {misplaced}"
-    # The shipped file holds no secret: a URL without a password, an empty token.
+    # The shipped file holds no secret: a URL without a password, no token.
     leaked = [name for name in SECRETS & set(in_file)
               if in_file[name] and (name != "REDIS_URL"
                                     or redact_url(in_file[name]) != in_file[name])]
     assert not leaked, f"secret values in the shipped file: {leaked}"
-    Settings.from_env(in_unit | in_file)
+    # The callers file is read at start-up: an empty one (no callers) stands in.
+    (tmp_path / "callers.toml").write_text("")
+    Settings.from_env(in_unit | in_file | {"CACHE_API_TOKENS_FILE": str(tmp_path / "callers.toml")})

@@ -9,6 +9,7 @@ import schemathesis
 from service import appkeys
 from service.app import create_app
 from service.http.api_description import DOCUMENT, operations
+from service.http.api_description.document import OBSERVING
 from service.http.api_description.table import (
     MARKDOWN,
     REGENERATE,
@@ -55,9 +56,12 @@ def test_the_document_is_fitted_to_the_instance() -> None:
     guarded = _served(CACHE_API_TOKEN="s3cret")
     for document, token in ((open_one, False), (guarded, True)):
         for _, path, operation in operations(document):
-            protected = path.startswith("/cache/")
+            protected = path.startswith("/cache/") or path in OBSERVING
             assert ("security" in operation) == (protected and token)
             assert ("401" in operation["responses"]) == (protected and token)
+            assert ("403" in operation["responses"]) == (protected and token)
+    for path in ("/health", "/health/ready"):  # the load balancers' probes stay open
+        assert "security" not in guarded["paths"][path]["get"]
     (wait_ms,) = (p for p in open_one["paths"]["/cache/{namespace}/{key}"]["get"]["parameters"]
                   if p.get("name") == "wait_ms")
     assert wait_ms["schema"]["maximum"] == 700

@@ -114,13 +114,13 @@ def test_the_file_is_stat_once_a_second_at_most(
     tokens: TokenFile, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     looks: list[str] = []
-    real_signature = api_token._signature
+    real_signature = api_token.file_signature
 
     def counted(path: str) -> api_token.Signature | None:
         looks.append(path)
         return real_signature(path)
 
-    monkeypatch.setattr(api_token, "_signature", counted)
+    monkeypatch.setattr(api_token, "file_signature", counted)
     for _ in range(1000):
         assert tokens.accepts(_bearer(OLD))
     assert looks == []

@@ -10,6 +10,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from multidict import CIMultiDict
 
 from service.collectors import Metrics
+from service.config.callers import READ
+from service.http.access import Guard, needs
 from service.http.api_token import FixedToken
 from service.http.request_layer import FastAnswer, FastPath, fast_path, mount_routes
 
@@ -25,6 +27,7 @@ def _app(token: str | None = None) -> tuple[web.Application, Metrics, list[str]]
             return None
         return b"fast", CIMultiDict({"Content-Type": "text/plain"})
 
+    @needs(READ)
     @fast_path(lambda app: quick)
     async def handler(request: web.Request) -> web.Response:
         calls.append("handler")
@@ -34,7 +37,7 @@ def _app(token: str | None = None) -> tuple[web.Application, Metrics, list[str]]
     declared.add_get("/cache/{key}", handler, allow_head=False)
     metrics = Metrics()
     app = web.Application()
-    mount_routes(app, declared, metrics, FixedToken(token) if token else None)
+    mount_routes(app, declared, metrics, Guard(FixedToken(token) if token else None, None))
     return app, metrics, calls
 
 
@@ -101,6 +104,7 @@ async def test_fast_path_factory_gets_each_app() -> None:
         built_for.append(app)
         return lambda request: (str(id(app)).encode(), CIMultiDict())
 
+    @needs(None)
     @fast_path(factory)
     async def handler(request: web.Request) -> web.Response:
         raise AssertionError("the fast path always answers here")
@@ -110,7 +114,7 @@ async def test_fast_path_factory_gets_each_app() -> None:
         declared = web.UrlDispatcher()
         declared.add_get("/x", handler, allow_head=False)
         app = web.Application()
-        mount_routes(app, declared, Metrics(), None)
+        mount_routes(app, declared, Metrics(), Guard(None, None))
         apps.append(app)
     assert built_for == apps
     async with TestClient(TestServer(apps[1])) as client:
@@ -126,6 +130,7 @@ async def test_unmatched_answers_as_aiohttps_own_router(method: str, path: str) 
     middleware to turn into JSON): same status and Allow header as the plain
     router gives for the same routes."""
 
+    @needs(None)
     async def ok(request: web.Request) -> web.Response:
         return web.Response(text="ok")
 
@@ -138,7 +143,7 @@ async def test_unmatched_answers_as_aiohttps_own_router(method: str, path: str) 
     declared.add_put("/cache/{key}", ok)
     declared.add_get("/health", ok)
     ours = web.Application()
-    mount_routes(ours, declared, Metrics(), None)
+    mount_routes(ours, declared, Metrics(), Guard(None, None))
     answers = []
     for app in (plain, ours):
         async with TestClient(TestServer(app)) as client:

@@ -16,8 +16,11 @@ SECRET = "hunter2-s3cret"
 
 
 def _report(env: dict[str, str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    report = startup_report(Settings.from_env(env), env)
-    return report.lines, report.warnings
+    """The namespaces line and the warnings, for a service with a token (the
+    lines about who may call are the last test's)."""
+    with_token = {**env, "CACHE_API_TOKEN": SECRET}
+    report = startup_report(Settings.from_env(with_token), env)
+    return report.lines[:1], report.warnings
 
 
 def test_a_clean_environment_lists_the_built_in_namespaces_and_warns_nothing() -> None:
@@ -124,6 +127,7 @@ def test_main_logs_the_report_then_serves(
         monkeypatch.delenv(name)
     monkeypatch.setenv("CACHE_DEFUALT_TTL_MS", "1000")
     monkeypatch.setenv("REDIS_PASWORD", SECRET)
+    monkeypatch.setenv("HOST", "127.0.0.1")  # no token: only a loopback HOST starts
     caplog.set_level(logging.INFO, logger="roleready.config")
 
     assert entry.main([]) == 0
@@ -131,5 +135,19 @@ def test_main_logs_the_report_then_serves(
     assert levels == ["INFO"] and len(served) == 1
     records = [(r.levelno, r.getMessage()) for r in caplog.records]
     assert records[0][0] == logging.INFO and "defualt=1000 ms" in records[0][1]
-    assert [level for level, _ in records[1:]] == [logging.WARNING, logging.WARNING]
+    assert records[1] == (logging.INFO, "access: no token, every route open")
+    assert [level for level, _ in records[2:]] == [logging.WARNING] * 3
+    assert "every route, values included, is open to whoever reaches 127.0.0.1:" in records[4][1]
     assert "REDIS_PASWORD" in caplog.text and SECRET not in caplog.text
+
+
+def test_who_may_call_is_reported_and_an_open_service_warned_about() -> None:
+    opened = startup_report(Settings.from_env({"HOST": "0.0.0.0", "CACHE_API_AUTH": "none"}), {})
+    assert opened.lines[1] == "access: no token, every route open"
+    (warning,) = opened.warnings
+    assert warning.startswith("no token configured (CACHE_API_AUTH=none): every route")
+    assert "0.0.0.0:3001" in warning
+    guarded = startup_report(Settings.from_env({"CACHE_API_TOKEN": "tok-never-shown"}), {})
+    assert guarded.lines[1] == ("access: bearer tokens from CACHE_API_TOKEN; /health and "
+                                "/health/ready open")
+    assert guarded.warnings == () and "tok-never-shown" not in str(guarded)

@@ -40,8 +40,9 @@ class FuzzReport:
     failures: dict[str, str] = field(default_factory=dict)
 
 
-def _document(base_url: str) -> dict[str, Any]:
-    with urllib.request.urlopen(base_url + "/openapi.json", timeout=REQUEST_TIMEOUT_S) as answer:
+def _document(base_url: str, headers: dict[str, str]) -> dict[str, Any]:
+    request = urllib.request.Request(base_url + "/openapi.json", headers=headers)
+    with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT_S) as answer:
         document: dict[str, Any] = json.load(answer)
     return document
 
@@ -89,7 +90,7 @@ def _modes(operation: APIOperation) -> tuple[GenerationMode, ...]:
 
 def fuzz(base_url: str, headers: dict[str, str], examples: int) -> FuzzReport:
     """Run the document's every operation against `base_url`."""
-    document = _document(base_url)
+    document = _document(base_url, headers)
     _seed(base_url, headers, document)
     schema = schemathesis.openapi.from_dict(document)
     report = FuzzReport()

@@ -3,12 +3,14 @@ to one instance.
 
     cache_paths + batch_paths + service_paths + parts' components ─► DOCUMENT
     DOCUMENT + this instance's settings ─► for_instance(): its namespaces (an
-        enum), its wait_ms bound, and the bearer token only when it has one
+        enum), its wait_ms bound, and the bearer token (401, 403) only when it
+        has one
 
 Why fitted: a client of this instance can only use its configured
-namespaces, and /cache/ needs `Authorization` only when CACHE_API_TOKEN(_FILE)
-is set; a document that said otherwise would be wrong for that instance (and
-the fuzzer, which trusts it, would call a correct answer a failure).
+namespaces, and /cache/ and the observing routes need `Authorization` only
+when a token is configured (CACHE_API_TOKEN, its file, CACHE_API_TOKENS_FILE);
+a document that said otherwise would be wrong for that instance (and the
+fuzzer, which trusts it, would call a correct answer a failure).
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from service.http.api_description import batch_paths, cache_paths, parts, servic
 from service.http.api_description.parts import SECURITY_SCHEME, Json
 
 PROTECTED_PREFIX = "/cache/"
+# The routes that need the `observe` right when the service has tokens
+# (service/http/access.py): all but the load balancers' two probes.
+OBSERVING = ("/metrics", "/health/detailed", "/health/events", "/api/status", "/openapi.json")
 # The path-item keys that are operations (OpenAPI 3.1, 4.8.9).
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
@@ -45,8 +50,10 @@ DOCUMENT: Json = {
             SECURITY_SCHEME: {
                 "type": "http",
                 "scheme": "bearer",
-                "description": "`Authorization: Bearer <CACHE_API_TOKEN>`, required on /cache/ "
-                "when the service has a token.",
+                "description": "`Authorization: Bearer <token>`, required on /cache/ and the "
+                "observing routes when the service has tokens: CACHE_API_TOKEN (every "
+                "right) or a caller of CACHE_API_TOKENS_FILE (its rights: read, write, "
+                "purge, observe; its namespaces).",
             },
         },
     },
@@ -83,13 +90,22 @@ def for_instance(settings: Settings, token: bool) -> Json:
                 schema.update(limits.get(name, {}))
                 schema.get("additionalProperties", {}).get("properties", {}).get(
                     "ttl_ms", {}).update(limits["ttl_ms"])
-        if not path.startswith(PROTECTED_PREFIX):
-            continue
-        if token:
-            operation["security"] = [{SECURITY_SCHEME: []}]
-        else:
-            del operation["responses"]["401"]
+        _fit_security(path, operation, token)
     return document
+
+
+def _fit_security(path: str, operation: Json, token: bool) -> None:
+    """With tokens, the guarded routes name the scheme and answer 401 and 403;
+    without, nothing is guarded."""
+    if not (path.startswith(PROTECTED_PREFIX) or path in OBSERVING):
+        return
+    responses = operation["responses"]
+    if token:
+        operation["security"] = [{SECURITY_SCHEME: []}]
+        responses.setdefault("401", parts.unauthorized())
+        responses["403"] = parts.forbidden()
+    else:
+        responses.pop("401", None)
 
 
 def _fit_parameters(parameters: Json, settings: Settings) -> None:

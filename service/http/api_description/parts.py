@@ -205,11 +205,33 @@ def cache_errors(degraded: bool = True) -> Json:
     """What the per-request layer may answer on any /cache/ route."""
     extra = ("X-Cache-Degraded",) if degraded else ()
     return {
-        "401": error("The token is missing or wrong (only when the service has one).",
-                     "unauthorized", answer_headers=("WWW-Authenticate",)),
+        "401": unauthorized(),
         "503": error("Too many requests in progress (HTTP_MAX_INFLIGHT); retry after the "
                      "given seconds.", "overloaded", answer_headers=("Retry-After", *extra)),
     }
+
+
+def forbidden() -> Json:
+    """403: a valid token whose caller lacks the right or the namespace."""
+    answer = error("The token's caller lacks the right (named in `right`) or the namespace "
+                   "(named in `namespace`) this request needs.", "forbidden")
+    schema = answer["content"][PROBLEM_JSON]["schema"]
+    schema["properties"] = {
+        **schema["properties"],
+        "status": {"type": "integer", "const": 403},
+        "right": {"type": "string", "enum": ["read", "write", "purge", "observe"]},
+        "namespace": STRING,
+    }
+    detail = "Caller 'search-team' lacks the right 'write' this request needs."
+    answer["content"][PROBLEM_JSON]["example"] = {
+        **answer["content"][PROBLEM_JSON]["example"], "status": 403, "right": "write",
+        "detail": detail, "message": detail}
+    return answer
+
+
+def unauthorized() -> Json:
+    return error("The token is missing or wrong (only when the service has one).",
+                 "unauthorized", answer_headers=("WWW-Authenticate",))
 
 
 def unknown_namespace(*codes: str, answer_headers: tuple[str, ...] = ("X-Cache-Degraded",)) -> Json:

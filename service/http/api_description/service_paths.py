@@ -1,6 +1,8 @@
 """The routes about the service itself described: health (service/http/health.py,
-health_report.py, health_json.py), /metrics and /openapi.json. These are
-open (no token) and answer HEAD as GET without the body."""
+health_report.py, health_json.py), /metrics and /openapi.json. They answer
+HEAD as GET without the body. /health and /health/ready are always open; the
+others need the `observe` right when the service has tokens (document.py
+adds the security and the 401/403 answers for such an instance)."""
 
 from __future__ import annotations
 

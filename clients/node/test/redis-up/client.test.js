@@ -101,8 +101,8 @@ test('a lease overtaken by a write is stale', async () => {
   assert.equal((await b.get(key)).text(), "someone else's");
 });
 
-test('health and status', async () => {
-  const cache = new Client(urls()[1]);
+test('health and status (the observe right: any token of the one-token form)', async () => {
+  const cache = new Client(urls()[1], { token: token() });
   assert.equal((await cache.health()).status, 'healthy');
   assert.equal((await cache.status()).status, 'ok');
 });
