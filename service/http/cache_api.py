@@ -17,6 +17,7 @@ import asyncio
 import re
 
 from aiohttp import hdrs, web
+from aiohttp.http_exceptions import HttpProcessingError
 from multidict import CIMultiDict, istr
 
 from service import appkeys
@@ -35,6 +36,7 @@ from service.http.lease_api import (
     release,
     stale_lease,
 )
+from service.http.numbers import whole_number
 from service.http.request_layer import SERVER, FastAnswer, FastPath, fast_path
 from service.http.responses import error_response
 
@@ -101,7 +103,8 @@ def _ttl(request: web.Request, namespace_ttl_ms: int) -> int:
     raw = request.query.get("ttl_ms")
     if raw is None:
         return namespace_ttl_ms
-    if not raw.isdigit() or not 1 <= int(raw) <= namespace_ttl_ms:
+    ttl_ms = whole_number(raw, 1, namespace_ttl_ms)
+    if ttl_ms is None:
         raise BadRequest(
             error_response(
                 400,
@@ -110,7 +113,7 @@ def _ttl(request: web.Request, namespace_ttl_ms: int) -> int:
                 "(it may shorten the namespace TTL, never extend it).",
             )
         )
-    return int(raw)
+    return ttl_ms
 
 
 async def _body(request: web.Request, limit: int, what: str = "Values") -> bytes:
@@ -141,11 +144,19 @@ async def _body(request: web.Request, limit: int, what: str = "Values") -> bytes
 async def _read_body(request: web.Request, limit: int, too_large: BadRequest) -> bytes:
     chunks: list[bytes] = []
     size = 0
-    while chunk := await request.content.readany():
-        size += len(chunk)
-        if size > limit:
-            raise too_large
-        chunks.append(chunk)
+    try:
+        while chunk := await request.content.readany():
+            size += len(chunk)
+            if size > limit:
+                raise too_large
+            chunks.append(chunk)
+    except (ConnectionError, HttpProcessingError):
+        # The client closed before its body was complete (shorter than its
+        # Content-Length, a broken chunk): nothing to store, nobody to tell.
+        response = error_response(400, "incomplete_body",
+                                  "The body ended before it was complete; nothing was stored.")
+        response.force_close()
+        raise BadRequest(response) from None
     return b"".join(chunks)
 
 

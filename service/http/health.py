@@ -14,6 +14,7 @@ from service.build import build
 from service.eventloop import loop_name
 from service.http.health_json import HEALTH_JSON, health_json, wants_health_json
 from service.http.health_report import detailed_report, lease_check
+from service.http.numbers import whole_number
 from service.http.responses import error_response, json_response
 from service.link.probe import ProbeResult, probe
 from service.workers.instance_health import (
@@ -28,6 +29,8 @@ from statemachine.clock import iso_utc
 from statemachine.states import State
 
 DEFAULT_EVENTS_LIMIT = 100
+# More than any journal keeps; the bound only keeps the number an int64.
+MAX_EVENTS_LIMIT = 1_000_000
 
 
 async def liveness(request: web.Request) -> web.Response:
@@ -113,9 +116,11 @@ async def events(request: web.Request) -> web.Response:
     """The journal's most recent events, newest last."""
     link = request.app[appkeys.LINK]
     raw = request.query.get("limit", str(DEFAULT_EVENTS_LIMIT))
-    if not raw.isdigit() or int(raw) < 1:
-        return error_response(400, "bad_limit", "limit must be a whole number >= 1.")
-    dropped, recent = link.recent_events(int(raw))
+    limit = whole_number(raw, 1, MAX_EVENTS_LIMIT)
+    if limit is None:
+        return error_response(
+            400, "bad_limit", f"limit must be a whole number from 1 to {MAX_EVENTS_LIMIT}.")
+    dropped, recent = link.recent_events(limit)
     return json_response(
         {"state": link.state, "dropped": dropped, "count": len(recent), "events": recent}
     )

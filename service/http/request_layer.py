@@ -267,7 +267,9 @@ def _authorized(request: web.Request, token: ApiToken) -> bool:
     """Only /cache/ is guarded; the token compares in constant time."""
     if not request.path.startswith(PROTECTED_PREFIX):
         return True
-    return token.accepts(request.headers.get("Authorization", "").encode())
+    # aiohttp keeps bytes that are not UTF-8 as surrogates: encoded back to
+    # the bytes sent, they simply fail the comparison (401), never raise.
+    return token.accepts(request.headers.get("Authorization", "").encode("utf-8", "surrogateescape"))
 
 
 def _unauthorized() -> web.Response:

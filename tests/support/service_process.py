@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -23,6 +24,14 @@ def http_get(url: str, timeout: float = 2.0) -> tuple[int, bytes]:
             return response.status, response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
+
+
+def link_state(service: ServiceProcess) -> str:
+    """The Redis link's state as the service's /api/status tells it."""
+    status, body = http_get(service.base_url + "/api/status")
+    assert status == 200
+    state: str = json.loads(body)["redis"]["state"]
+    return state
 
 
 class ServiceProcess:

@@ -144,9 +144,9 @@ EVENTS = probe(
     {"200": ok("The newest events.", json_content(strict({
         "state": LINK_STATE, "dropped": COUNT, "count": COUNT,
         "events": {"type": "array", "items": EVENT}}), None)),
-     "400": error("limit is not a whole number >= 1.", "bad_limit")},
+     "400": error("limit is not a whole number from 1 to 1000000.", "bad_limit")},
     [{"name": "limit", "in": "query", "description": "How many events (default 100).",
-      "schema": {"type": "integer", "minimum": 1}}],
+      "schema": {"type": "integer", "minimum": 1, "maximum": 1_000_000}}],
 )
 API_STATUS = probe("status", "Status", "service version, build (Python, redis-py) and Redis "
                    "state", {"200": ok("The service serves.", json_content(STATUS, None))})
