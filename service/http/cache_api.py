@@ -25,6 +25,7 @@ from service.cache import codec
 from service.cache.memory import MemoryTier
 from service.cache.two_tier import Lookup, Source, Write
 from service.config import Settings
+from service.http import answer_headers
 from service.http.freshness import IF_NONE_MATCH, add_freshness, not_modified
 from service.http.lease_api import (
     HIT_FILL,
@@ -164,12 +165,16 @@ def hit_headers(content_type: str, source: str, degraded: bool) -> CIMultiDict[s
     """A hit's headers (`source` a Source value), copied from a kept
     template: aiohttp would otherwise turn a plain dict into a CIMultiDict on
     every answer. Content types come from clients, so only a few dozen
-    templates are kept."""
+    templates are kept. The constant headers and an active type's
+    Content-Disposition are in the template (service.http.answer_headers)."""
     template = _hit_header_templates.get((content_type, source, degraded))
     if template is None:
         if len(_hit_header_templates) >= MAX_HEADER_TEMPLATES:
             _hit_header_templates.clear()
-        headers = {hdrs.CONTENT_TYPE: content_type, X_CACHE: source, hdrs.SERVER: SERVER}
+        headers = {hdrs.CONTENT_TYPE: content_type, X_CACHE: source, hdrs.SERVER: SERVER,
+                   **answer_headers.CONSTANT}
+        if answer_headers.is_active(content_type):
+            headers[answer_headers.CONTENT_DISPOSITION] = answer_headers.ATTACHMENT
         if degraded:
             headers[X_CACHE_DEGRADED] = REDIS_UNAVAILABLE
         template = _hit_header_templates[(content_type, source, degraded)] = CIMultiDict(headers)

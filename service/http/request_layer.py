@@ -11,8 +11,9 @@
                     ─► 503 `overloaded` + Retry-After, at once
                  ─► the handler ─► raised HTTP error ─► JSON; anything else ─► 500 JSON
                ─► observe (route, method, status, seconds) ─► answer
-           every answer: X-Request-ID, a Server header naming no versions, and
-           with ACCESS_LOG=true one "roleready.access" line
+           every answer: X-Request-ID, a Server header naming no versions,
+           nosniff and a sandbox CSP (answer_headers.py), and with
+           ACCESS_LOG=true one "roleready.access" line
     no route matched ─► the fallback route, instrumented the same way ─► 404/405 JSON
 
 These are not aiohttp middlewares on purpose. Once an application has any
@@ -52,6 +53,7 @@ from aiohttp.typedefs import Handler
 from multidict import CIMultiDict
 
 from service.collectors import Metrics
+from service.http.answer_headers import stamp
 from service.http.api_token import ApiToken
 from service.http.request_durations import Observe, Series
 from service.http.request_ids import X_REQUEST_ID, RequestIds
@@ -197,6 +199,7 @@ def instrumented(handler: Handler, observe: Observe, layer: Layer, inflight: Inf
         headers = response.headers
         headers[X_REQUEST_ID] = request_id
         headers[hdrs.SERVER] = SERVER
+        stamp(headers)
         seconds = perf_counter() - started
         observe(request, response.status, seconds)
         if access_log:
@@ -219,7 +222,8 @@ def with_fast_path(
     id goes into the logging context only before a line is written (nothing
     else logs during the synchronous lookup; the set cost ~1,400
     instructions of a ~210k-instruction hit), and the fast path's headers
-    carry the Server header already (cache_api.hit_headers' templates).
+    carry the Server header and the constant headers of answer_headers.py
+    already (cache_api.hit_headers' templates).
     """
     perf_counter = time.perf_counter
     token, ids, access_log = layer.token, layer.ids, layer.access_log
