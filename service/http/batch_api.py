@@ -14,7 +14,8 @@ Every key and value is checked as the single-key routes check them before
 anything is read or written: one bad one refuses the whole request (400
 naming it; 413 for a value over CACHE_MAX_VALUE_BYTES), and nothing is
 written. Bodies are bounded by CACHE_BATCH_MAX_BYTES (413) and keys by
-CACHE_BATCH_MAX_KEYS (400). Values travel as UTF-8 text when they are, else
+CACHE_BATCH_MAX_KEYS (400), and their shape (strings and values) by what
+that many keys need, before they are parsed (batch_shape.py). Values travel as UTF-8 text when they are, else
 base64. "_mget" and the like are valid keys, but no key route answers POST.
 """
 
@@ -41,6 +42,7 @@ from service.http.cache_api import (
     _body,
     _marked,
 )
+from service.http.batch_shape import too_complex
 from service.http.responses import error_response, json_response
 
 SOURCES = {Source.MEMORY: "memory", Source.REDIS: "redis"}
@@ -70,6 +72,9 @@ async def _parsed(request: web.Request, settings: Settings, field: str) -> tuple
     """The namespace, its TTL and the body's `field` (JSON)."""
     namespace, ttl_ms = _namespace(request, settings)
     raw = await _body(request, settings.cache_batch_max_bytes, "Batch bodies")
+    if too_complex(raw, settings.cache_batch_max_keys):
+        raise _bad("bad_body", "The body holds more values than a batch of "
+                   f"{settings.cache_batch_max_keys} keys needs (CACHE_BATCH_MAX_KEYS).")
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError:
