@@ -34,6 +34,7 @@ from service.cache import batch
 from service.cache.batch import Hit, NewValue
 from service.cache.two_tier import Source, Write
 from service.config import Settings
+from service.http.batch_shape import too_complex
 from service.http.cache_api import (
     DEFAULT_CONTENT_TYPE,
     KEY_PATTERN,
@@ -42,7 +43,6 @@ from service.http.cache_api import (
     _body,
     _marked,
 )
-from service.http.batch_shape import too_complex
 from service.http.responses import error_response, json_response
 
 SOURCES = {Source.MEMORY: "memory", Source.REDIS: "redis"}
