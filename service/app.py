@@ -120,7 +120,11 @@ async def cache_context(app: web.Application) -> AsyncIterator[None]:
         Outbox(settings.cache_outbox_max_keys), settings.cache_outage_replay, wall=wall,
     )
     app[appkeys.CACHE] = cache
-    leases = Leases(cache, link, settings.cache_lease_duration_ms, app[appkeys.CLOCK], LeaseStats())
+    leases = Leases(cache, link, settings.cache_lease_duration_ms, app[appkeys.CLOCK], LeaseStats(),
+                    max_waiters=settings.cache_lease_max_waiters,
+                    max_waiters_per_key=settings.cache_lease_max_waiters_per_key)
+    # Waiters step out of the /cache/ pool of requests in progress while they wait.
+    leases.pool = app.get(appkeys.CACHE_POOL)
     app[appkeys.LEASES] = leases
     app[appkeys.PURGES] = purges = Purges(cache, link, settings.redis_max_retries_per_request, wall)
     app[appkeys.METRICS].watch(cache, link, leases.stats)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from service.cache.leases import Leases
+from service.cache.leases import Leases, Pool
 from service.cache.purge import Purges
 from service.cache.two_tier import TwoTierCache
 from service.collectors import Metrics
@@ -26,6 +26,9 @@ READINESS = web.AppKey("readiness", Readiness)
 LINK: web.AppKey[Link] = web.AppKey("redis_link")
 CACHE = web.AppKey("cache", TwoTierCache)
 LEASES = web.AppKey("leases", Leases)
+# The /cache/ routes' requests in progress (HTTP_MAX_INFLIGHT), which lease
+# waiters step out of while they wait (service.http.request_layer).
+CACHE_POOL: web.AppKey[Pool] = web.AppKey("cache_pool")
 PURGES = web.AppKey("purges", Purges)
 METRICS = web.AppKey("metrics", Metrics)
 # Present only when OpenTelemetry tracing is on (service.telemetry).

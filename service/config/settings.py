@@ -201,6 +201,15 @@ class Settings:
         "CACHE_LEASE_WAIT_MAX_MS", _POSITIVE, 30_000,
         "the largest `wait_ms` accepted (larger: 400)", at_least="CACHE_LEASE_WAIT_MS",
     )
+    cache_lease_max_waiters: int = declared(
+        "CACHE_LEASE_MAX_WAITERS", _POSITIVE, 512,
+        "`?lease=1` misses waiting at once in this process, outside HTTP_MAX_INFLIGHT "
+        "(more answer 404 `pending` at once)",
+    )
+    cache_lease_max_waiters_per_key: int = declared(
+        "CACHE_LEASE_MAX_WAITERS_PER_KEY", _POSITIVE, 128,
+        "of those, waiting on one key",
+    )
     cache_max_value_bytes: int = declared(
         "CACHE_MAX_VALUE_BYTES", _POSITIVE, 1_048_576, "larger PUT bodies get 413"
     )
@@ -211,6 +220,11 @@ class Settings:
     cache_batch_max_bytes: int = declared(
         "CACHE_BATCH_MAX_BYTES", _POSITIVE, 16_777_216,
         "larger `_mget`/`_mset`/`_mdelete` bodies get 413",
+    )
+    cache_inflight_max_bytes: int = declared(
+        "CACHE_INFLIGHT_MAX_BYTES", _POSITIVE, 134_217_728,
+        "batch request and answer bytes held at once by this process; a batch that "
+        "would pass it gets 503 `overloaded`", at_least="CACHE_BATCH_MAX_BYTES",
     )
     cache_api_token: str | None = declared(
         "CACHE_API_TOKEN", OptionalText(), None,

@@ -52,6 +52,7 @@ from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 from multidict import CIMultiDict
 
+from service.appkeys import CACHE_POOL
 from service.collectors import Metrics
 from service.http.answer_headers import stamp
 from service.http.api_token import ApiToken
@@ -138,6 +139,7 @@ def mount_routes(
 
     layer = Layer(token, access_log=access_log)
     cache_routes = Inflight(max_inflight)
+    app[CACHE_POOL] = cache_routes  # lease waiters step out of it while they wait
     for route in declared.routes():
         assert route.resource is not None
         path = route.resource.canonical
