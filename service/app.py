@@ -30,6 +30,7 @@ from service.http import batch_api, cache_api, health, metrics_endpoint, openapi
 from service.http.api_token import TokenFile, api_token
 from service.http.request_layer import mount_routes
 from service.link.assembly import build_link
+from service.link.probe import SharedProbe
 from service.link.traced import TracedLink
 from service.readiness import Readiness
 from service.telemetry import Tracing
@@ -86,6 +87,8 @@ async def redis_link_context(app: web.Application) -> AsyncIterator[None]:
     if tracing is not None:
         link = TracedLink(link, tracing.tracer)
     app[appkeys.LINK] = link
+    app[appkeys.PROBE] = SharedProbe(link, settings.redis_command_timeout_ms / 1000,
+                                     settings.redis_probe_share_ms / 1000)
     await link.start()
     yield
     await link.close()

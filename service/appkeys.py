@@ -15,6 +15,7 @@ from service.collectors import Metrics
 from service.config import Settings
 from service.http.api_token import TokenFile
 from service.link.interface import Link
+from service.link.probe import SharedProbe
 from service.readiness import Readiness
 from service.telemetry import Tracing
 from service.workers.peers import Peers
@@ -24,6 +25,8 @@ SETTINGS = web.AppKey("settings", Settings)
 CLOCK = web.AppKey("clock", Clock)
 READINESS = web.AppKey("readiness", Readiness)
 LINK: web.AppKey[Link] = web.AppKey("redis_link")
+# The Redis probe's result, shared for a second by /metrics and /health/detailed.
+PROBE = web.AppKey("probe", SharedProbe)
 CACHE = web.AppKey("cache", TwoTierCache)
 LEASES = web.AppKey("leases", Leases)
 # The /cache/ routes' requests in progress (HTTP_MAX_INFLIGHT), which lease

@@ -132,6 +132,11 @@ class Settings:
         "REDIS_COMMAND_TIMEOUT_MS", _POSITIVE, 250,
         "per-command budget; a hung Redis costs a request at most this",
     )
+    redis_probe_share_ms: int = declared(
+        "REDIS_PROBE_SHARE_MS", Integer(minimum=0), 1000,
+        "how long one PING + INFO probe's result serves /metrics and /health/detailed "
+        "(0: every request probes)",
+    )
     redis_max_retries_per_request: int = declared(
         "REDIS_MAX_RETRIES_PER_REQUEST", _WHOLE, 3,
         "retries of one cache operation while connected",

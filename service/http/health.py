@@ -16,7 +16,7 @@ from service.http.health_json import HEALTH_JSON, health_json, wants_health_json
 from service.http.health_report import detailed_report, lease_check
 from service.http.numbers import whole_number
 from service.http.responses import error_response, json_response
-from service.link.probe import ProbeResult, probe
+from service.link.probe import ProbeResult
 from service.workers.instance_health import (
     entries_of,
     health_json_workers,
@@ -52,7 +52,7 @@ async def detailed(request: web.Request) -> web.Response:
     (service.workers.instance_health)."""
     app = request.app
     link = app[appkeys.LINK]
-    result = await probe(link, app[appkeys.SETTINGS].redis_command_timeout_ms / 1000)
+    result = await app[appkeys.PROBE].result()
     peers = app.get(appkeys.PEERS)
     siblings = await _siblings_health(peers) if peers is not None else {}
     if wants_health_json(request.headers.get(hdrs.ACCEPT)):

@@ -8,7 +8,8 @@
                  ─► /cache/ path and a token set? wrong token ─► 401 JSON
                     (api_token.py: a fixed token, or a file followed as it rotates)
                  ─► a /cache/ route with HTTP_MAX_INFLIGHT requests in progress
-                    ─► 503 `overloaded` + Retry-After, at once
+                    (or /metrics, /health/detailed, /health/events with
+                    OBSERVE_MAX_INFLIGHT) ─► 503 `overloaded` + Retry-After, at once
                  ─► the handler ─► raised HTTP error ─► JSON; anything else ─► 500 JSON
                ─► observe (route, method, status, seconds) ─► answer
            every answer: X-Request-ID, a Server header naming no versions,
@@ -68,6 +69,12 @@ access = logging.getLogger("roleready.access")
 # a malformed request) still carry its default.
 SERVER = "roleready-cache"
 DEFAULT_MAX_INFLIGHT = 1024
+# The routes that look at Redis or at the other workers (a probe, a journal
+# copy, every sibling asked): a small pool of their own, so a flood of them
+# queues neither Redis nor the workers. Prometheus and a load balancer need
+# one or two at a time.
+OBSERVE_PATHS = frozenset({"/metrics", "/health/detailed", "/health/events"})
+OBSERVE_MAX_INFLIGHT = 8
 OVERLOADED_RETRY_AFTER_S = 1
 PROTECTED_PREFIX = "/cache/"
 # Matches every path; its resource is indexed under "/", so the router tries
@@ -126,7 +133,9 @@ def mount_routes(
     """Add every route of `declared` to `app`, instrumented, then the fallback.
 
     The /cache/ routes share one limit of `max_inflight` requests in progress;
-    the others (/health*, /metrics, /api/status) are never refused. With a
+    /metrics, /health/detailed and /health/events share OBSERVE_MAX_INFLIGHT;
+    the others (/health, /health/ready, /api/status, /openapi.json) are never
+    refused. With a
     `tracer` (OpenTelemetry's), each route's wrapper runs inside a server
     span (service.http.tracing, imported only then).
     """
@@ -140,12 +149,14 @@ def mount_routes(
     layer = Layer(token, access_log=access_log)
     cache_routes = Inflight(max_inflight)
     app[CACHE_POOL] = cache_routes  # lease waiters step out of it while they wait
+    observers = Inflight(OBSERVE_MAX_INFLIGHT)
     for route in declared.routes():
         assert route.resource is not None
         path = route.resource.canonical
         durations = metrics.request_durations
         observe = durations.observer(path, route.method)
-        limit = cache_routes if path.startswith(PROTECTED_PREFIX) else Inflight(sys.maxsize)
+        limit = (cache_routes if path.startswith(PROTECTED_PREFIX)
+                 else observers if path in OBSERVE_PATHS else Inflight(sys.maxsize))
         handler = instrumented(route.handler, observe, layer, limit)
         factory: FastPathFactory | None = getattr(route.handler, FAST_PATH_ATTRIBUTE, None)
         if factory is not None:

@@ -1,6 +1,7 @@
 """One bounded look at Redis: PING round-trip time and three INFO sections.
 
-Used by /health/detailed and /metrics. The commands share one pipelined
+Used by /health/detailed and /metrics, through one SharedProbe per process
+(a result is reused for a second). The commands share one pipelined
 round trip with the command timeout, so a hung Redis costs a probe at most
 REDIS_COMMAND_TIMEOUT_MS; when the link is not ready it costs nothing.
 
@@ -17,6 +18,8 @@ volatile-* policies evict only those). One INFO per section rather than
 
 from __future__ import annotations
 
+import asyncio
+import math
 import time
 from dataclasses import dataclass
 
@@ -90,3 +93,44 @@ async def probe(link: Link, timeout_s: float) -> ProbeResult | None:
         evicted_keys=_int(stats.get("evicted_keys")),
         expiring_keys=expiring_keys(replies[3]),
     )
+
+
+class SharedProbe:
+    """One probe's result shared for `max_age_s` (REDIS_PROBE_SHARE_MS) by
+    every caller in the process (/metrics, /health/detailed), and one probe
+    in flight at a time:
+    N scrapes a second cost Redis one PING + INFO round trip a second.
+
+    Only a ready link's result is shared: when the link is not ready a probe
+    costs Redis nothing, and a healthy result kept from before a drop must
+    not outlive it. Ages are read on the event loop's clock (real time: a
+    test's FakeClock standing still would keep a result for ever).
+    """
+
+    def __init__(self, link: Link, timeout_s: float, max_age_s: float = 1.0) -> None:
+        self._link = link
+        self._timeout_s = timeout_s
+        self._max_age_s = max_age_s
+        self._last: ProbeResult | None = None
+        self._at = -math.inf
+        self._running: asyncio.Future[ProbeResult | None] | None = None
+
+    async def result(self) -> ProbeResult | None:
+        if not self._link.is_ready():
+            return await probe(self._link, self._timeout_s)
+        loop = asyncio.get_running_loop()
+        if self._last is not None and loop.time() - self._at < self._max_age_s:
+            return self._last
+        running = self._running
+        if running is None:
+            running = self._running = asyncio.ensure_future(self._probe())
+        # Shielded: a caller that gives up does not cancel the others' probe.
+        return await asyncio.shield(running)
+
+    async def _probe(self) -> ProbeResult | None:
+        try:
+            result = await probe(self._link, self._timeout_s)
+        finally:
+            self._running = None
+        self._last, self._at = result, asyncio.get_running_loop().time()
+        return result
