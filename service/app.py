@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from service import appkeys
+from service.byte_budget import ByteBudget
 from service.cache.leases import Leases
 from service.cache.memory import MemoryTier
 from service.cache.outbox import Outbox
@@ -51,6 +52,7 @@ def create_app(
     app[appkeys.CLOCK] = clock = clock or SystemClock()
     app[appkeys.READINESS] = Readiness()
     app[appkeys.METRICS] = registry
+    app[appkeys.BYTE_BUDGET] = ByteBudget(settings.cache_inflight_max_bytes)
     if tracing is not None:
         app[appkeys.TRACING] = tracing
         app.cleanup_ctx.append(tracing_context)  # closed last: flushes every span

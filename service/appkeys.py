@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from service.byte_budget import ByteBudget
 from service.cache.leases import Leases, Pool
 from service.cache.purge import Purges
 from service.cache.two_tier import TwoTierCache
@@ -33,6 +34,8 @@ LEASES = web.AppKey("leases", Leases)
 # waiters step out of while they wait (service.http.request_layer).
 CACHE_POOL: web.AppKey[Pool] = web.AppKey("cache_pool")
 PURGES = web.AppKey("purges", Purges)
+# Batch request and answer bytes in flight (CACHE_INFLIGHT_MAX_BYTES).
+BYTE_BUDGET = web.AppKey("byte_budget", ByteBudget)
 METRICS = web.AppKey("metrics", Metrics)
 # Present only when OpenTelemetry tracing is on (service.telemetry).
 TRACING = web.AppKey("tracing", Tracing)

@@ -294,6 +294,11 @@ class Settings:
         "cache requests in progress beyond which /cache/ answers 503 `overloaded` "
         "(/health*, /metrics exempt)",
     )
+    http_write_timeout_ms: int = declared(
+        "HTTP_WRITE_TIMEOUT_MS", _POSITIVE, 30_000,
+        "how long a large answer (a batch's, or a value over 64 KiB) may wait for "
+        "its reader; then the connection is dropped",
+    )
     http_keepalive_timeout_ms: int = declared(
         "HTTP_KEEPALIVE_TIMEOUT_MS", _POSITIVE, 75_000,
         "an idle connection, or one whose request headers are unfinished, is closed "

@@ -43,6 +43,7 @@ from service.http.cache_api import (
     _body,
     _marked,
 )
+from service.http.held import budgeted
 from service.http.responses import error_response, json_response
 
 SOURCES = {Source.MEMORY: "memory", Source.REDIS: "redis"}
@@ -236,9 +237,10 @@ async def purge_status(request: web.Request) -> web.Response:
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
-    router.add_post("/cache/{namespace}/_mget", mget)
-    router.add_post("/cache/{namespace}/_mset", mset)
-    router.add_post("/cache/{namespace}/_mdelete", mdelete)
+    # Bodies and answers of up to megabytes: within the process's byte budget.
+    router.add_post("/cache/{namespace}/_mget", budgeted(mget))
+    router.add_post("/cache/{namespace}/_mset", budgeted(mset))
+    router.add_post("/cache/{namespace}/_mdelete", budgeted(mdelete))
     router.add_delete("/cache/{namespace}", purge)
     router.add_get(PURGE_JOB, purge_status, allow_head=False)
 

@@ -27,6 +27,7 @@ from service.cache.two_tier import Lookup, Source, Write
 from service.config import Settings
 from service.http import answer_headers
 from service.http.freshness import IF_NONE_MATCH, add_freshness, not_modified
+from service.http.held import LARGE_ANSWER_BYTES, TimedResponse
 from service.http.lease_api import (
     HIT_FILL,
     Refused,
@@ -219,8 +220,8 @@ def memory_answerer(app: web.Application) -> FastPath:
             ):
                 return None
         entry = app[appkeys.CACHE].get_memory(match["namespace"], match["key"])
-        if entry is None:
-            return None
+        if entry is None or len(entry.value) > LARGE_ANSWER_BYTES:
+            return None  # a large value is answered with a write timeout (held.py)
         headers = hit_headers(entry.content_type, Source.MEMORY, degraded(app))
         add_freshness(headers, entry.stamp, wall())
         return entry.value, headers
@@ -268,13 +269,21 @@ async def _leased_hit(request: web.Request, found: Lookup) -> web.Response:
     headers = _hit_headers(request, found, found.source)
     match = request.match_info
     await refresh_lease(request, match["namespace"], match["key"], found, headers)
-    return not_modified(request, headers) or web.Response(body=found.value, headers=headers)
+    return not_modified(request, headers) or _value(request, found.value, headers)
 
 
 def _hit(request: web.Request, found: Lookup, source: str | None = None) -> web.Response:
     """A hit's answer: 200 with the value, or 304 when the caller has it."""
     headers = _hit_headers(request, found, source or found.source)
-    return not_modified(request, headers) or web.Response(body=found.value, headers=headers)
+    return not_modified(request, headers) or _value(request, found.value, headers)
+
+
+def _value(request: web.Request, value: bytes, headers: CIMultiDict[str]) -> web.Response:
+    """A hit's 200; a large one must be read within HTTP_WRITE_TIMEOUT_MS."""
+    if len(value) <= LARGE_ANSWER_BYTES:
+        return web.Response(body=value, headers=headers)
+    timeout_s = request.app[appkeys.SETTINGS].http_write_timeout_ms / 1000
+    return TimedResponse(body=value, headers=headers, timeout_s=timeout_s)
 
 
 def _hit_headers(request: web.Request, found: Lookup, source: str) -> CIMultiDict[str]:

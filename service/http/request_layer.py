@@ -59,7 +59,7 @@ from service.http.answer_headers import stamp
 from service.http.api_token import ApiToken
 from service.http.request_durations import Observe, Series
 from service.http.request_ids import X_REQUEST_ID, RequestIds
-from service.http.responses import error_response
+from service.http.responses import error_response, overloaded
 from service.logs import REQUEST_ID
 
 log = logging.getLogger("roleready.http")
@@ -75,7 +75,6 @@ DEFAULT_MAX_INFLIGHT = 1024
 # one or two at a time.
 OBSERVE_PATHS = frozenset({"/metrics", "/health/detailed", "/health/events"})
 OBSERVE_MAX_INFLIGHT = 8
-OVERLOADED_RETRY_AFTER_S = 1
 PROTECTED_PREFIX = "/cache/"
 # Matches every path; its resource is indexed under "/", so the router tries
 # it after every other route.
@@ -298,11 +297,7 @@ def _unauthorized() -> web.Response:
 
 
 def _overloaded() -> web.Response:
-    response = error_response(
-        503, "overloaded", "Too many requests in progress; retry after the given seconds."
-    )
-    response.headers[hdrs.RETRY_AFTER] = str(OVERLOADED_RETRY_AFTER_S)
-    return response
+    return overloaded("Too many requests in progress; retry after the given seconds.")
 
 
 def _log_access(request: web.Request, response: web.StreamResponse, seconds: float) -> None:

@@ -8,6 +8,7 @@ import orjson
 from aiohttp import web
 
 JSON = "application/json"
+OVERLOADED_RETRY_AFTER_S = 1
 
 
 def json_response(body: Any, *, status: int = 200) -> web.Response:
@@ -17,3 +18,10 @@ def json_response(body: Any, *, status: int = 200) -> web.Response:
 def error_response(status: int, code: str, message: str) -> web.Response:
     """`{"error": code, "message": sentence}`: every 4xx this service gives."""
     return json_response({"error": code, "message": message}, status=status)
+
+
+def overloaded(message: str) -> web.Response:
+    """503 `overloaded` with Retry-After: a limit on work in progress is full."""
+    response = error_response(503, "overloaded", message)
+    response.headers["Retry-After"] = str(OVERLOADED_RETRY_AFTER_S)
+    return response
