@@ -89,8 +89,10 @@ async def redis_link_context(app: web.Application) -> AsyncIterator[None]:
     if tracing is not None:
         link = TracedLink(link, tracing.tracer)
     app[appkeys.LINK] = link
-    app[appkeys.PROBE] = SharedProbe(link, settings.redis_command_timeout_ms / 1000,
-                                     settings.redis_probe_share_ms / 1000)
+    peers = app.get(appkeys.PEERS)
+    app[appkeys.PROBE] = SharedProbe(
+        link, settings.redis_command_timeout_ms / 1000, settings.redis_probe_share_ms / 1000,
+        peers.directory / "probe.json" if peers is not None else None)
     await link.start()
     yield
     await link.close()

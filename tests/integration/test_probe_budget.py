@@ -7,6 +7,7 @@ with /health/events, hold at most OBSERVE_MAX_INFLIGHT requests at once
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import time
 from collections.abc import Awaitable, Callable
@@ -18,7 +19,8 @@ from service import appkeys
 from service.http.request_layer import OBSERVE_MAX_INFLIGHT
 from service.link.probe import SECTIONS
 from tests.support.redis_server import RedisServer
-from tests.support.waiting import eventually, ready_client
+from tests.support.service_process import ServiceProcess, http_get
+from tests.support.waiting import eventually, ready_client, wait_for
 
 StartClient = Callable[..., Awaitable[TestClient]]
 
@@ -75,3 +77,27 @@ async def test_observing_routes_have_a_small_pool_of_their_own(
     for answer in await asyncio.gather(*(f for f in slow if f not in refused)):
         assert answer.status == 200
     assert (await client.get("/health/events")).status == 200
+
+
+def test_the_workers_of_an_instance_share_one_probe(
+    service_process: Callable[..., ServiceProcess], redis_server: RedisServer
+) -> None:
+    service = service_process(WORKERS="2", REDIS_URL=redis_server.url, REDIS_LAZY_CONNECT="false")
+    seen: set[int] = set()
+
+    def both_ready() -> bool:  # each worker's link, by whichever answers
+        status, body = http_get(service.base_url + "/api/status")
+        document = json.loads(body)
+        if status == 200 and document["redis"]["state"] == "ready":
+            seen.add(document["process"]["worker"])
+        return seen == {0, 1}
+
+    wait_for(both_ready, what="both workers ready")
+    before = _info_calls(redis_server)
+    started = time.monotonic()
+    for _ in range(30):  # new connections: the kernel spreads them over both workers
+        assert http_get(service.base_url + "/metrics")[0] == 200
+        assert http_get(service.base_url + "/health/detailed")[0] == 200
+    elapsed = time.monotonic() - started
+    probes = (_info_calls(redis_server) - before - 1) / len(SECTIONS)
+    assert 1 <= probes <= math.ceil(elapsed) + 1, (probes, elapsed)
