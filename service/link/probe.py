@@ -57,7 +57,7 @@ def parse_info(raw: bytes | str | None) -> dict[str, str]:
 
 
 def _int(value: str | None) -> int | None:
-    return int(value) if value is not None and value.isdigit() else None
+    return int(value) if value is not None and value.isascii() and value.isdigit() else None
 
 
 def expiring_keys(raw: bytes | str | None) -> int | None:
