@@ -21,6 +21,7 @@ from tests.support.waiting import wait_for
 TOKEN = "hostile-token"
 SERVICE_ENV = {
     "CACHE_API_TOKEN": TOKEN,
+    "ACCESS_LOG": "true",  # every path, %0a and all, goes into a log line
     "CACHE_LEASE_WAIT_MS": "20",
     "CACHE_LEASE_WAIT_MAX_MS": "50",
     "HTTP_BODY_TIMEOUT_MS": "300",
@@ -43,6 +44,8 @@ def _campaign(service: ServiceProcess) -> None:
     # Only a client that left before its body was complete may go unanswered.
     assert all("truncated" in name for name in unanswered), unanswered
     log = service.log()
+    assert not [line for line in log.splitlines() if line.startswith(hostile.FORGED)]
+    assert hostile.FORGED in log  # the access lines of that path, on their own lines
     for mark in FAILURE_MARKS:
         assert mark not in log, log[log.index(mark) - 500:log.index(mark) + 3000]
     assert not failures, "\n".join(failures)

@@ -25,6 +25,9 @@ ROUTES = (
     "/health/detailed", "/health/events", "/api/status", "/metrics", "/openapi.json",
     "/", "/nowhere",
 )
+# A path whose decoded form starts a log line of its own, if unescaped.
+FORGED = "FORGED"
+FORGED_PATH = f"/cache/default/x%0a{FORGED}%20ERROR%0d%0a{FORGED}"
 # The end of a body that stops short of its Content-Length (see `send`).
 TRUNCATED = b'"truncated'
 NUMBERS = ("%C2%B2", "%D9%A3", "%EF%BC%91", "1_0", "+1", "-1", " 1", "1e3", "0x10",
@@ -131,7 +134,7 @@ def corpus(token: str) -> Iterator[tuple[str, bytes]]:
         yield f"ttl_ms={number}", request(
             "PUT", f"/cache/default/k?ttl_ms={number}", body=b"v", token=token)
         yield f"lease={number}", request("GET", f"/cache/default/k?lease={number}", token=token)
-    for path in ("/cache/default/a%00b", "/cache/default/a%0ab", "/cache/default/a%0d%0aX: y",
+    for path in ("/cache/default/a%00b", "/cache/default/a%0ab", FORGED_PATH, "/cache/default/a%0d%0aX: y",
                  "/cache/default/%ff%fe", "/cache/default/%zz", "/cache/default/%",
                  "/cache/%ff/k", "/health/%ff", "/cache/default/" + "k" * 20_000,
                  "/cache/default/a\udcffb", "/cache/default/k?%ff=%fe", "/cache/default/k?ttl_ms",
