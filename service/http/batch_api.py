@@ -35,12 +35,11 @@ from service.cache.batch import Hit, NewValue
 from service.cache.two_tier import Source, Write
 from service.config import Settings
 from service.http.batch_shape import too_complex
+from service.http.bodies import BadRequest, read_body
 from service.http.cache_api import (
     DEFAULT_CONTENT_TYPE,
     KEY_PATTERN,
     MAX_CONTENT_TYPE_CHARS,
-    BadRequest,
-    _body,
     _marked,
 )
 from service.http.held import budgeted
@@ -72,7 +71,7 @@ def _namespace(request: web.Request, settings: Settings) -> tuple[str, int]:
 async def _parsed(request: web.Request, settings: Settings, field: str) -> tuple[str, int, Any]:
     """The namespace, its TTL and the body's `field` (JSON)."""
     namespace, ttl_ms = _namespace(request, settings)
-    raw = await _body(request, settings.cache_batch_max_bytes, "Batch bodies")
+    raw = await read_body(request, settings.cache_batch_max_bytes, "Batch bodies")
     if too_complex(raw, settings.cache_batch_max_keys):
         raise _bad("bad_body", "The body holds more values than a batch of "
                    f"{settings.cache_batch_max_keys} keys needs (CACHE_BATCH_MAX_KEYS).")

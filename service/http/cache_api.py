@@ -13,11 +13,9 @@ handler.
 
 from __future__ import annotations
 
-import asyncio
 import re
 
 from aiohttp import hdrs, web
-from aiohttp.http_exceptions import HttpProcessingError
 from multidict import CIMultiDict, istr
 
 from service import appkeys
@@ -26,6 +24,7 @@ from service.cache.memory import MemoryTier
 from service.cache.two_tier import Lookup, Source, Write
 from service.config import Settings
 from service.http import answer_headers
+from service.http.bodies import BadRequest, read_body
 from service.http.freshness import IF_NONE_MATCH, add_freshness, not_modified
 from service.http.held import LARGE_ANSWER_BYTES, TimedResponse
 from service.http.lease_api import (
@@ -60,13 +59,6 @@ X_CACHE_STORED = istr("X-Cache-Stored")
 # (the first reconnect attempt comes after REDIS_BACKOFF_BASE_MS, 1 s).
 NOT_STORED_RETRY_AFTER_S = 1
 _hit_header_templates: dict[tuple[str, str, bool], CIMultiDict[str]] = {}
-
-
-class BadRequest(Exception):
-    """Carries the ready 4xx answer from a parsing helper to the handler."""
-
-    def __init__(self, response: web.Response) -> None:
-        self.response = response
 
 
 def _target(request: web.Request, settings: Settings) -> tuple[str, str, int]:
@@ -116,50 +108,6 @@ def _ttl(request: web.Request, namespace_ttl_ms: int) -> int:
             )
         )
     return ttl_ms
-
-
-async def _body(request: web.Request, limit: int, what: str = "Values") -> bytes:
-    """The request body, refused with 413 as soon as it passes `limit`, and
-    with 408 (closing the connection) when it has not all arrived within
-    HTTP_BODY_TIMEOUT_MS."""
-    too_large = BadRequest(
-        error_response(413, "too_large", f"{what} are limited to {limit} bytes.")
-    )
-    declared = request.content_length
-    if declared is not None and declared > limit:
-        raise too_large
-    if request.content.is_eof():  # all here already (the usual case): no timer
-        return await _read_body(request, limit, too_large)
-    timeout_ms = request.app[appkeys.SETTINGS].http_body_timeout_ms
-    try:
-        async with asyncio.timeout(timeout_ms / 1000):
-            return await _read_body(request, limit, too_large)
-    except TimeoutError:
-        response = error_response(
-            408, "request_timeout",
-            f"The body did not arrive in full within {timeout_ms} ms; nothing was stored.",
-        )
-        response.force_close()
-        raise BadRequest(response) from None
-
-
-async def _read_body(request: web.Request, limit: int, too_large: BadRequest) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        while chunk := await request.content.readany():
-            size += len(chunk)
-            if size > limit:
-                raise too_large
-            chunks.append(chunk)
-    except (ConnectionError, HttpProcessingError):
-        # The client closed before its body was complete (shorter than its
-        # Content-Length, a broken chunk): nothing to store, nobody to tell.
-        response = error_response(400, "incomplete_body",
-                                  "The body ended before it was complete; nothing was stored.")
-        response.force_close()
-        raise BadRequest(response) from None
-    return b"".join(chunks)
 
 
 def hit_headers(content_type: str, source: str, degraded: bool) -> CIMultiDict[str]:
@@ -317,7 +265,7 @@ async def put_entry(request: web.Request) -> web.Response:
         token = lease_token(request)
         if isinstance(token, web.Response):
             raise BadRequest(token)
-        value = await _body(request, settings.cache_max_value_bytes)
+        value = await read_body(request, settings.cache_max_value_bytes)
     except BadRequest as bad:
         return _marked(bad.response, app)
     if token is None:

@@ -79,7 +79,8 @@ def budgeted(handler: Handler) -> Handler:
         app = request.app
         budget = app[appkeys.BYTE_BUDGET]
         declared = request.content_length or 0
-        if budget.held + declared > budget.limit:
+        # A chunked body declares nothing: refused once the budget is spent.
+        if budget.held + declared > budget.limit or budget.held >= budget.limit:
             return overloaded("Too many batch bytes in flight; retry after the given seconds.")
         budget.held += declared
         try:
