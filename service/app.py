@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from service import appkeys
+from service.byte_budget import ByteBudget
 from service.cache.leases import Leases
 from service.cache.memory import MemoryTier
 from service.cache.outbox import Outbox
@@ -30,6 +31,7 @@ from service.http import batch_api, cache_api, health, metrics_endpoint, openapi
 from service.http.access import CallerCounts, guard
 from service.http.request_layer import mount_routes
 from service.link.assembly import build_link
+from service.link.probe import SharedProbe
 from service.link.traced import TracedLink
 from service.readiness import Readiness
 from service.telemetry import Tracing
@@ -50,6 +52,7 @@ def create_app(
     app[appkeys.CLOCK] = clock = clock or SystemClock()
     app[appkeys.READINESS] = Readiness()
     app[appkeys.METRICS] = registry
+    app[appkeys.BYTE_BUDGET] = ByteBudget(settings.cache_inflight_max_bytes)
     if tracing is not None:
         app[appkeys.TRACING] = tracing
         app.cleanup_ctx.append(tracing_context)  # closed last: flushes every span
@@ -85,6 +88,10 @@ async def redis_link_context(app: web.Application) -> AsyncIterator[None]:
     if tracing is not None:
         link = TracedLink(link, tracing.tracer)
     app[appkeys.LINK] = link
+    peers = app.get(appkeys.PEERS)
+    app[appkeys.PROBE] = SharedProbe(
+        link, settings.redis_command_timeout_ms / 1000, settings.redis_probe_share_ms / 1000,
+        peers.directory / "probe.json" if peers is not None else None)
     await link.start()
     yield
     await link.close()
@@ -119,7 +126,11 @@ async def cache_context(app: web.Application) -> AsyncIterator[None]:
         Outbox(settings.cache_outbox_max_keys), settings.cache_outage_replay, wall=wall,
     )
     app[appkeys.CACHE] = cache
-    leases = Leases(cache, link, settings.cache_lease_duration_ms, app[appkeys.CLOCK], LeaseStats())
+    leases = Leases(cache, link, settings.cache_lease_duration_ms, app[appkeys.CLOCK], LeaseStats(),
+                    max_waiters=settings.cache_lease_max_waiters,
+                    max_waiters_per_key=settings.cache_lease_max_waiters_per_key)
+    # Waiters step out of the /cache/ pool of requests in progress while they wait.
+    leases.pool = app.get(appkeys.CACHE_POOL)
     app[appkeys.LEASES] = leases
     app[appkeys.PURGES] = purges = Purges(cache, link, settings.redis_max_retries_per_request, wall)
     app[appkeys.METRICS].watch(cache, link, leases.stats)

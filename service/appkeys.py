@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from service.cache.leases import Leases
+from service.byte_budget import ByteBudget
+from service.cache.leases import Leases, Pool
 from service.cache.purge import Purges
 from service.cache.two_tier import TwoTierCache
 from service.collectors import Metrics
 from service.config import Settings
 from service.http.access import Guard
 from service.link.interface import Link
+from service.link.probe import SharedProbe
 from service.readiness import Readiness
 from service.telemetry import Tracing
 from service.workers.peers import Peers
@@ -24,9 +26,16 @@ SETTINGS = web.AppKey("settings", Settings)
 CLOCK = web.AppKey("clock", Clock)
 READINESS = web.AppKey("readiness", Readiness)
 LINK: web.AppKey[Link] = web.AppKey("redis_link")
+# The Redis probe's result, shared for a second by /metrics and /health/detailed.
+PROBE = web.AppKey("probe", SharedProbe)
 CACHE = web.AppKey("cache", TwoTierCache)
 LEASES = web.AppKey("leases", Leases)
+# The /cache/ routes' requests in progress (HTTP_MAX_INFLIGHT), which lease
+# waiters step out of while they wait (service.http.request_layer).
+CACHE_POOL: web.AppKey[Pool] = web.AppKey("cache_pool")
 PURGES = web.AppKey("purges", Purges)
+# Batch request and answer bytes in flight (CACHE_INFLIGHT_MAX_BYTES).
+BYTE_BUDGET = web.AppKey("byte_budget", ByteBudget)
 METRICS = web.AppKey("metrics", Metrics)
 # Present only when OpenTelemetry tracing is on (service.telemetry).
 TRACING = web.AppKey("tracing", Tracing)

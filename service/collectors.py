@@ -75,6 +75,8 @@ class CacheCollector(Collector):
             ("filled", leases.filled, "Waiters answered with the holder's value (hit-fill)."),
             ("refused", leases.refused, "PUTs with a token that was not the lease (409)."),
             ("released", leases.released, "Leases given back by their holder."),
+            ("turned_away", leases.turned_away,
+             "Misses answered `pending` at once: the waiters' bound was reached."),
         ):
             yield CounterMetricFamily(f"{PREFIX}_leases_{name}", text, value=value)
         yield GaugeMetricFamily(f"{PREFIX}_lease_waiters",

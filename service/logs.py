@@ -16,6 +16,7 @@ awaits; nothing needs resetting.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import time
 from contextvars import ContextVar
@@ -26,6 +27,12 @@ import orjson
 TEXT_FORMAT = "%(asctime)s%(request_tag)s %(levelname)s %(name)s: %(message)s"
 # The id of the request whose handling is running, None outside requests.
 REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
+AIOHTTP_SERVER = "aiohttp.server"
+# C0 and C1 controls, DEL, and the Unicode line and paragraph separators.
+_CONTROL_CODES = [*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029]
+_CONTROL = re.compile("[" + "".join(f"\\u{code:04x}" for code in _CONTROL_CODES) + "]").search
+_ESCAPES = {code: f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+            for code in _CONTROL_CODES}
 # What every LogRecord has before `extra=` adds to it: anything else is a field.
 _RECORD_ATTRIBUTES = frozenset(
     logging.LogRecord("", 0, "", 0, "", None, None).__dict__
@@ -44,9 +51,32 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+class ClientErrorFilter(logging.Filter):
+    """aiohttp's server logs a request its parser refused (a 400 it answers
+    itself: a bad request line, an overlong header, a bad URL) at ERROR with
+    a traceback. Any client can send those, so each becomes one INFO line
+    naming the problem, without the traceback (a log flood is cheap to cause
+    otherwise); the server's own failures keep theirs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        code = getattr(exc, "code", None)
+        if record.name == AIOHTTP_SERVER and isinstance(code, int) and 400 <= code < 500:
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            remote = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
+            record.msg = "refused a malformed request from %s: %d %s"
+            record.args = (remote, code, type(exc).__name__)
+            record.exc_info = record.exc_text = None
+        return True
+
+
 class TextFormatter(logging.Formatter):
     """The service's text lines, with ` [<request id>]` after the time inside
-    a request; outside one the line is exactly what it always was."""
+    a request; outside one the line is exactly what it always was.
+
+    Control characters in the message (a path holding %0a, a header's bytes)
+    are written escaped (`\\x0a`), so a record is always one line and no
+    caller can forge a line; a traceback after it keeps its own lines."""
 
     def __init__(self) -> None:
         super().__init__(TEXT_FORMAT)
@@ -54,6 +84,8 @@ class TextFormatter(logging.Formatter):
     def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
         request_id = getattr(record, "request_id", None)
         record.request_tag = f" [{request_id}]" if request_id else ""
+        if _CONTROL(record.message) is not None:
+            record.message = record.message.translate(_ESCAPES)
         return super().formatMessage(record)
 
 
@@ -92,6 +124,7 @@ def _iso_utc(created: float) -> str:
 def configure_logging(level: str, log_format: str = "text") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(RequestIdFilter())
+    handler.addFilter(ClientErrorFilter())
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
     logging.basicConfig(level=level, handlers=[handler])
     # transitions logs every callback at INFO; the journal already tells that

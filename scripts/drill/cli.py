@@ -59,8 +59,8 @@ sentinel mode: a Sentinel failover (the service runs with REDIS_SENTINELS)
   1-2 as above   3 topology.mode is sentinel, topology.master is the master a
     sentinel names, and a replica is in sync (else nothing is killed)
   4 kill the master: --stop-cmd ({master_host} and {master_port} in it are
-    replaced by the master's address), or without one SENTINEL FAILOVER <name>
-    sent to a sentinel
+    replaced by the master's address, inside its words: no shell runs it), or
+    without one SENTINEL FAILOVER <name> sent to a sentinel
   5 the journal shows the link leave ready, or a MasterSwitched, within
     --detect-timeout (time to detect)
   6 /api/status, /health/ready 200; a PUT then GET answers (either tier)
@@ -114,9 +114,10 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     add("--mode", choices=("failover", "cache-recovery", "sentinel"), default="failover",
         help="which drill (default %(default)s; the steps are below)")
     add("--url", default="http://localhost:3001", help="the service (default %(default)s)")
-    add("--stop-cmd", help=f"shell command that stops Redis (default: {DEFAULT_STOP_CMD}; "
+    add("--stop-cmd", help=f"command that stops Redis, split into words as a shell would "
+        f"and run without one (default: {DEFAULT_STOP_CMD}; "
         "sentinel mode: none, SENTINEL FAILOVER is sent instead)")
-    add("--start-cmd", help=f"shell command that starts Redis again (default: "
+    add("--start-cmd", help=f"command that starts Redis again, run as --stop-cmd (default: "
         f"{DEFAULT_START_CMD}; sentinel mode: none, the old master stays down)")
     add("--sentinel", action="append", metavar="HOST:PORT",
         help="sentinel mode: a sentinel to ask (repeatable; default REDIS_SENTINELS)")

@@ -6,12 +6,13 @@ Standard library only, like the rest of scripts/drill/.
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,23 +74,39 @@ class Service:
         return int(events[-1]["seq"]) if events else 0
 
 
-def run_command(command: str, timeout_s: float) -> tuple[float, str]:
-    """Run `command` through the shell; output goes to a file, not a pipe, so a
-    start command that leaves a daemon behind cannot hold the drill open."""
+def run_command(command: str, timeout_s: float,
+                replacements: Mapping[str, str] | None = None) -> tuple[float, str]:
+    """Run an operator's `command` without a shell: split into words as a
+    shell would (shlex), then each `{name}` of `replacements` replaced inside
+    the words, so a replacement (a host a sentinel named) is always part of
+    one word, whatever it holds, and never shell text. Output goes to a file,
+    not a pipe, so a start command that leaves a daemon behind cannot hold
+    the drill open."""
+    try:
+        words = shlex.split(command)
+    except ValueError as exc:
+        raise StepFailed(f"`{command}`: {exc}") from None
+    if not words:
+        raise StepFailed("an empty command")
+    for name, value in (replacements or {}).items():
+        words = [word.replace("{" + name + "}", value) for word in words]
+    shown = shlex.join(words)
     with tempfile.TemporaryFile() as output:
         started = time.monotonic()
         try:
-            code = subprocess.run(command, shell=True, stdin=subprocess.DEVNULL, stdout=output,
+            code = subprocess.run(words, stdin=subprocess.DEVNULL, stdout=output,
                                   stderr=subprocess.STDOUT, timeout=timeout_s,
                                   check=False).returncode
         except subprocess.TimeoutExpired as exc:
-            raise StepFailed(f"`{command}` still running after {timeout_s:g} s") from exc
+            raise StepFailed(f"`{shown}` still running after {timeout_s:g} s") from exc
+        except OSError as exc:
+            raise StepFailed(f"`{shown}` could not run: {exc.strerror or exc}") from None
         elapsed = time.monotonic() - started
         output.seek(0)
         tail = output.read().decode(errors="replace").strip()[-300:]
     if code != 0:
-        raise StepFailed(f"`{command}` exited {code}" + (f": {tail}" if tail else ""))
-    return elapsed, f"`{command}` exit 0 in {elapsed:.2f} s"
+        raise StepFailed(f"`{shown}` exited {code}" + (f": {tail}" if tail else ""))
+    return elapsed, f"`{shown}` exit 0 in {elapsed:.2f} s"
 
 
 def wait_for_redis(service: Service, want: str, *, since: float, timeout_s: float,

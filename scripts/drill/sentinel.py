@@ -15,6 +15,7 @@ change (resolution --poll-interval). The sentinels are asked with redis-cli
 from __future__ import annotations
 
 import argparse
+import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -31,6 +32,9 @@ from scripts.redisops.sentinel import (
     parse_host_ports,
     sentinel_password,
 )
+
+# A host name or an address (IPv6 too): never an option ("-...") or shell text.
+_HOST = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._:-]{0,253}").fullmatch
 
 
 def sentinels_for(args: argparse.Namespace, environ: Mapping[str, str]) -> list[Sentinel]:
@@ -86,8 +90,8 @@ class SentinelDrill(Drill):
         self.stop_attempted = True
         old = str(self.context["old_master"])
         if self.args.stop_cmd:
-            _, detail = run_command(self._on_old_master(self.args.stop_cmd),
-                                    self.args.command_timeout)
+            _, detail = run_command(self.args.stop_cmd, self.args.command_timeout,
+                                    self._on_old_master())
         else:
             sentinel = self._ask(lambda found: found[0])
             try:
@@ -145,8 +149,8 @@ class SentinelDrill(Drill):
 
     def old_master_back(self, step: Step) -> str:
         self._killed_at()
-        _, detail = run_command(self._on_old_master(self.args.start_cmd),
-                                self.args.command_timeout)
+        _, detail = run_command(self.args.start_cmd, self.args.command_timeout,
+                                self._on_old_master())
         self.context["started_at"] = time.monotonic()
         return detail
 
@@ -189,11 +193,15 @@ class SentinelDrill(Drill):
         except OpsError as exc:
             raise StepFailed(str(exc)) from exc
 
-    def _on_old_master(self, command: str) -> str:
-        """{master_host} and {master_port} in an operator's command: the master
-        the drill kills (the sentinels move it on every drill)."""
+    def _on_old_master(self) -> dict[str, str]:
+        """{master_host} and {master_port} for an operator's command: the master
+        the drill kills (the sentinels move it on every drill). A sentinel's
+        answer is not trusted to be a host name: anything else is refused."""
         host, _, port = str(self.context["old_master"]).rpartition(":")
-        return command.replace("{master_host}", host).replace("{master_port}", port)
+        if _HOST(host) is None or not port.isascii() or not port.isdigit():
+            raise StepFailed(f"the sentinels named the master {self.context['old_master']!r}, "
+                             "which is not a host:port; no command was run")
+        return {"master_host": host, "master_port": port}
 
     def _killed_at(self) -> float:
         if "killed_at" not in self.context:

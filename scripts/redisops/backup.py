@@ -3,7 +3,8 @@
 Flow: PING -> BGSAVE and wait (snapshot.py) -> gzip the RDB as
 dump_YYYYmmdd_HHMMSS.rdb.gz -> when appendonly is yes, archive the AOF
 directory as appendonly_YYYYmmdd_HHMMSS.tar.gz (aof.py) -> delete backups
-older than the retention, only after this backup succeeded.
+older than the retention, only after this backup succeeded. Everything it
+creates is its owner's alone (umask 077: files 0600, directories 0700).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from scripts.redisops.snapshot import bgsave, fetch_and_gzip, local_rdb, write_g
 
 PATTERNS = ("dump_*.rdb.gz", "appendonly_*.tar.gz")
 DAY_S = 86400
+PRIVATE_UMASK = 0o077
 
 EPILOG = """\
 exit codes: 0 backup written; 1 failed (BGSAVE error, unreadable files);
@@ -71,6 +73,10 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     environ = os.environ if environ is None else environ
     args = build_parser(environ).parse_args(argv)
+    # Backups hold every cached value (personal data among them): whatever
+    # this process creates (the gzip, the AOF archive, redis-cli --rdb's
+    # file, the backup directory) is for its owner alone, 0600 and 0700.
+    os.umask(PRIVATE_UMASK)
     # SIGTERM (cron killed, container stopping) must still run the `finally`
     # that puts auto-aof-rewrite-percentage back.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -91,7 +97,7 @@ def run_backup(args: argparse.Namespace, cli: RedisCli) -> Iterator[str]:
     """
     deadline = time.monotonic() + args.timeout
     cli.run("PING")
-    args.backup_dir.mkdir(parents=True, exist_ok=True)
+    args.backup_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     stamp = unique_stamp(args.backup_dir)
     yield rdb_backup(args, cli, args.backup_dir / f"dump_{stamp}.rdb.gz", deadline)
     if not args.skip_aof and cli.config_get("appendonly") == "yes":

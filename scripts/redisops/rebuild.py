@@ -13,6 +13,7 @@ it down without saving. The real server, started afterwards with
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -23,7 +24,9 @@ from scripts.redisops.rediscli import Endpoint, OpsError, RedisCli, poll, remain
 
 
 def rebuild_aof(data_dir: Path, dbfilename: str, appenddirname: str,
-                appendfilename: str, timeout: float) -> str:
+                appendfilename: str, timeout: float, owner: tuple[int, int] | None = None) -> str:
+    """Load the RDB into a private redis-server and have it write the AOF;
+    with `owner` (uid, gid) that server runs as that user, not as root."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise OpsError("--rebuild-aof needs redis-server on PATH")
@@ -38,7 +41,12 @@ def rebuild_aof(data_dir: Path, dbfilename: str, appenddirname: str,
             "--appendfilename", appendfilename, "--aof-use-rdb-preamble", "yes",
             "--daemonize", "no", "--logfile", str(log),
         ]
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        as_owner: dict[str, object] = {}
+        if owner is not None:
+            os.chown(private, *owner, follow_symlinks=False)  # its socket and log
+            as_owner = {"user": owner[0], "group": owner[1], "extra_groups": []}
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL, **as_owner)  # type: ignore[call-overload]
         try:
             keys = _convert(RedisCli(Endpoint(socket=str(sock))), process, log, deadline)
         finally:

@@ -4,8 +4,10 @@ Flow: refuse if a redis-server is using the directory (running.py) ->
 refuse if files would be replaced without --force -> unpack into a staging
 directory and verify (stage.py) -> move replaced files aside as
 `<name>.before-restore-<UTC stamp>` -> rename the staged files into place
--> optionally rebuild the AOF from the RDB (rebuild.py) -> give the files
-the data directory's owner (when run as root, like the guide's chown).
+-> optionally rebuild the AOF from the RDB (rebuild.py; its temporary
+redis-server runs as the data directory's owner, not root) -> give the files
+the data directory's owner (when run as root, like the guide's chown, but
+never following a symlink).
 """
 
 from __future__ import annotations
@@ -103,8 +105,11 @@ def run_restore(args: argparse.Namespace) -> Iterator[str]:
         os.replace(staged, data_dir / staged.name)
         yield f"restored {data_dir / staged.name}"
     if args.rebuild_aof:
+        # The temporary redis-server that reads the backup runs as the data
+        # directory's owner, not as root: the RDB must be that owner's first.
+        match_owner(data_dir, [args.dbfilename])
         yield rebuild_aof(data_dir, args.dbfilename, args.appenddirname,
-                          args.appendfilename, args.timeout)
+                          args.appendfilename, args.timeout, data_owner(data_dir))
         yield verify_aof(find_manifest(data_dir / args.appenddirname, args.appendfilename))
     match_owner(data_dir, [args.dbfilename, args.appenddirname])
     yield next_step(kind, args)
@@ -146,15 +151,34 @@ def stage_and_verify(kind: str, args: argparse.Namespace, staging: Path) -> tupl
 
 
 def match_owner(data_dir: Path, names: list[str]) -> None:
-    """As root, give restored files the data directory's owner (Redis must write them)."""
-    if os.geteuid() != 0:
+    """As root, give restored files the data directory's owner (Redis must write them).
+
+    The directory belongs to the Redis user, who may put a symlink where a
+    restored file was (to /etc/shadow, say): nothing here follows one. Each
+    item is changed with lchown (a symlink itself, never its target) and
+    the walk does not descend into symlinked directories.
+    """
+    owner = data_owner(data_dir)
+    if owner is None:
         return
-    owner = data_dir.stat()
     for name in names:
         path = data_dir / name
-        for item in [path, *(path.rglob("*") if path.is_dir() else [])]:
-            if item.exists():
-                os.chown(item, owner.st_uid, owner.st_gid)
+        if not os.path.lexists(path):
+            continue
+        os.chown(path, *owner, follow_symlinks=False)
+        if not path.is_symlink() and path.is_dir():
+            for root, dirs, files in os.walk(path, followlinks=False):
+                for item in [*dirs, *files]:
+                    os.chown(os.path.join(root, item), *owner, follow_symlinks=False)
+
+
+def data_owner(data_dir: Path) -> tuple[int, int] | None:
+    """The (uid, gid) restored files must get: the data directory's, when this
+    runs as root and the directory is not root's; else None (nothing to do)."""
+    if os.geteuid() != 0:
+        return None
+    found = data_dir.stat()
+    return None if found.st_uid == 0 else (found.st_uid, found.st_gid)
 
 
 def next_step(kind: str, args: argparse.Namespace) -> str:

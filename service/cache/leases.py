@@ -24,7 +24,17 @@ stream), and by a timer at the lease's end: never by polling Redis.
 
 While the link is not ready, leases are this process's own (tokens starting
 with "m"); a PUT with such a token after recovery is a plain PUT, going
-through the outbox rules like any write made in an outage.
+through the outbox rules like any write made in an outage. They are kept in
+order of their end (all last CACHE_LEASE_DURATION_MS, so that is the order
+they were taken in): each new one drops those that ran out from the front,
+amortized constant time however many there are.
+
+Waiters are bounded on their own: at most `max_waiters` in the process and
+`max_waiters_per_key` on one key; past either, a miss answers Pending at
+once. While it waits, a waiter gives its place in the /cache/ routes' pool
+of requests in progress (`pool`, HTTP_MAX_INFLIGHT) back, and takes it again
+when it wakes: a thousand waiters on a held lease cannot make a plain GET
+answer 503.
 """
 
 from __future__ import annotations
@@ -32,8 +42,9 @@ from __future__ import annotations
 import asyncio
 import math
 import secrets
+from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol
 
 from service.cache.lease_scripts import ACQUIRE, FILL, REFRESH, RELEASE, eval_command
 from service.cache.stats import LeaseStats
@@ -45,8 +56,8 @@ REDIS_TOKEN, MEMORY_TOKEN = "r", "m"
 # A value seen in Redis but not read back (it went away in between): look
 # again after this long rather than spin.
 RECHECK_S = 0.05
-# Per-process leases kept before those that ran out are swept away.
-LOCAL_SWEEP_AT = 10_000
+DEFAULT_MAX_WAITERS = 512
+DEFAULT_MAX_WAITERS_PER_KEY = 128
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,9 +84,16 @@ class Refused:
     STALE: Final = "stale_lease"
 
 
+class Pool(Protocol):
+    """Requests in progress counted against a limit (the request layer's)."""
+
+    count: int
+
+
 class Leases:
     def __init__(self, cache: TwoTierCache, link: Link, duration_ms: int,
-                 clock: Clock, stats: LeaseStats) -> None:
+                 clock: Clock, stats: LeaseStats, *, max_waiters: int = DEFAULT_MAX_WAITERS,
+                 max_waiters_per_key: int = DEFAULT_MAX_WAITERS_PER_KEY) -> None:
         self._cache = cache
         self._redis = cache.redis  # None: memory-only, every lease is local
         self._link = link
@@ -87,8 +105,15 @@ class Leases:
         # keys whose lease simply runs out).
         self._signals: dict[str, asyncio.Event] = {}
         self._callers: dict[str, int] = {}
-        # Leases of this process while Redis is unavailable: name -> (token, ends at).
-        self._local: dict[str, tuple[str, float]] = {}
+        # Leases of this process while Redis is unavailable: name -> (token,
+        # ends at), oldest first.
+        self._local: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        self.max_waiters = max_waiters
+        self.max_waiters_per_key = max_waiters_per_key
+        self._waiting: dict[str, int] = {}
+        self._waiting_total = 0
+        # The request layer's pool of /cache/ requests in progress, when served.
+        self.pool: Pool | None = None
         cache.on_change = self.changed
 
     # -- GET ?lease=1 ---------------------------------------------------------
@@ -127,9 +152,12 @@ class Leases:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return Pending(max(1, math.ceil((lease_ms or 0) / 1000)))
+            if not self._room(name):
+                self.stats.turned_away += 1
+                return Pending(max(1, math.ceil((lease_ms or 0) / 1000)))
             # lease_ms None: the value is there; read it on the next turn.
             until_end = RECHECK_S if lease_ms is None else lease_ms / 1000
-            woken = await self._wait(signal, min(remaining, until_end))
+            woken = await self._wait(name, signal, min(remaining, until_end))
             waited = True
             ran_out = not woken and lease_ms is not None and until_end <= remaining
 
@@ -174,16 +202,28 @@ class Leases:
         if held is not None and held[1] > now:
             return None, max(1, int((held[1] - now) * 1000))
         token = MEMORY_TOKEN + secrets.token_urlsafe(18)
-        if len(self._local) >= LOCAL_SWEEP_AT:
-            # Leases that ran out stay until their key is touched: in a long
-            # outage over many keys, drop them now and then.
-            self._local = {n: lease for n, lease in self._local.items() if lease[1] > now}
-        self._local[name] = (token, now + self._duration_ms / 1000)
+        local = self._local
+        # Those that ran out are at the front: each is dropped once.
+        while local and next(iter(local.values()))[1] <= now:
+            local.popitem(last=False)
+        local[name] = (token, now + self._duration_ms / 1000)
+        local.move_to_end(name)
         return token, None
 
-    async def _wait(self, signal: asyncio.Event, timeout_s: float) -> bool:
-        """Until `signal` (True) or `timeout_s` passed (False)."""
+    def _room(self, name: str) -> bool:
+        """May one more caller wait, in the process and on `name`?"""
+        return (self._waiting_total < self.max_waiters
+                and self._waiting.get(name, 0) < self.max_waiters_per_key)
+
+    async def _wait(self, name: str, signal: asyncio.Event, timeout_s: float) -> bool:
+        """Until `signal` (True) or `timeout_s` passed (False), counted
+        among the waiters and out of the request pool meanwhile."""
         self.stats.waiters += 1
+        self._waiting_total += 1
+        self._waiting[name] = self._waiting.get(name, 0) + 1
+        pool = self.pool
+        if pool is not None:
+            pool.count -= 1
         try:
             async with asyncio.timeout(timeout_s):
                 await signal.wait()
@@ -191,7 +231,13 @@ class Leases:
         except TimeoutError:
             return False
         finally:
+            if pool is not None:
+                pool.count += 1
             self.stats.waiters -= 1
+            self._waiting_total -= 1
+            left = self._waiting.pop(name) - 1
+            if left:
+                self._waiting[name] = left
 
     # -- PUT with a token, and giving a lease back ------------------------------
 

@@ -38,7 +38,8 @@ from service.cache.two_tier import TwoTierCache
 from service.link.interface import Link
 
 SCAN_COUNT = 1000
-# Finished jobs kept for their Location (the oldest go first).
+# Finished jobs kept for their Location (the oldest go first; running ones
+# are always kept).
 KEPT_JOBS = 64
 
 
@@ -73,17 +74,20 @@ class Purges:
         self._retries = retries
         self._wall = wall
         self._jobs: dict[str, PurgeJob] = {}
+        # The one running job of each namespace, whatever the jobs kept above:
+        # however many DELETEs come, one SCAN per namespace at a time.
+        self._running: dict[str, PurgeJob] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
     def start(self, namespace: str) -> PurgeJob:
         """The namespace's purge: the one already running, or a new one."""
-        for job in self._jobs.values():
-            if job.namespace == namespace and job.state == "running":
-                return job
+        running = self._running.get(namespace)
+        if running is not None:
+            return running
         job = PurgeJob(secrets.token_hex(8), namespace, "running", self._now_ms())
         self._jobs[job.id] = job
-        while len(self._jobs) > KEPT_JOBS:
-            del self._jobs[next(iter(self._jobs))]
+        self._running[namespace] = job
+        self._forget_old_jobs()
         job.forgotten = forget_namespace(self._cache, namespace)
         if self._cache.redis is None:
             self._finish(job, "done")
@@ -92,6 +96,16 @@ class Purges:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return job
+
+    def _forget_old_jobs(self) -> None:
+        """Past KEPT_JOBS, the oldest finished jobs go; running ones stay
+        (at most one per namespace), so their Location keeps answering."""
+        excess = len(self._jobs) - KEPT_JOBS
+        if excess <= 0:
+            return
+        finished = [job_id for job_id, job in self._jobs.items() if job.state != "running"]
+        for job_id in finished[:excess]:
+            del self._jobs[job_id]
 
     def find(self, job_id: str) -> PurgeJob | None:
         return self._jobs.get(job_id)
@@ -144,6 +158,8 @@ class Purges:
     def _finish(self, job: PurgeJob, state: str) -> None:
         job.state = state
         job.finished_at_ms = self._now_ms()
+        if self._running.get(job.namespace) is job:
+            del self._running[job.namespace]
 
     def _now_ms(self) -> int:
         return int(self._wall() * 1000)

@@ -66,5 +66,7 @@ class LeaseStats:
     # PUTs with a token that was not the key's lease (409), and leases given back.
     refused: int = 0
     released: int = 0
-    # Requests waiting for a holder's value right now.
+    # Requests waiting for a holder's value right now, and misses answered
+    # `pending` at once because CACHE_LEASE_MAX_WAITERS(_PER_KEY) were waiting.
     waiters: int = 0
+    turned_away: int = 0

@@ -133,6 +133,11 @@ class Settings:
         "REDIS_COMMAND_TIMEOUT_MS", _POSITIVE, 250,
         "per-command budget; a hung Redis costs a request at most this",
     )
+    redis_probe_share_ms: int = declared(
+        "REDIS_PROBE_SHARE_MS", Integer(minimum=0), 1000,
+        "how long one PING + INFO probe's result serves /metrics and /health/detailed "
+        "(0: every request probes)",
+    )
     redis_max_retries_per_request: int = declared(
         "REDIS_MAX_RETRIES_PER_REQUEST", _WHOLE, 3,
         "retries of one cache operation while connected",
@@ -202,6 +207,15 @@ class Settings:
         "CACHE_LEASE_WAIT_MAX_MS", _POSITIVE, 30_000,
         "the largest `wait_ms` accepted (larger: 400)", at_least="CACHE_LEASE_WAIT_MS",
     )
+    cache_lease_max_waiters: int = declared(
+        "CACHE_LEASE_MAX_WAITERS", _POSITIVE, 512,
+        "`?lease=1` misses waiting at once in this process, outside HTTP_MAX_INFLIGHT "
+        "(more answer 404 `pending` at once)",
+    )
+    cache_lease_max_waiters_per_key: int = declared(
+        "CACHE_LEASE_MAX_WAITERS_PER_KEY", _POSITIVE, 128,
+        "of those, waiting on one key",
+    )
     cache_max_value_bytes: int = declared(
         "CACHE_MAX_VALUE_BYTES", _POSITIVE, 1_048_576, "larger PUT bodies get 413"
     )
@@ -217,6 +231,11 @@ class Settings:
         "CACHE_BATCH_MAX_ANSWER_BYTES", _POSITIVE, 8_388_608,
         "bytes of values one `_mget` answer carries; the keys beyond it are listed "
         "in `unread` (an answer carries at least one value)",
+    )
+    cache_inflight_max_bytes: int = declared(
+        "CACHE_INFLIGHT_MAX_BYTES", _POSITIVE, 134_217_728,
+        "batch request and answer bytes held at once by this process; a batch that "
+        "would pass it gets 503 `overloaded`", at_least="CACHE_BATCH_MAX_BYTES",
     )
     cache_api_token: str | None = declared(
         "CACHE_API_TOKEN", OptionalText(), None,
@@ -292,6 +311,11 @@ class Settings:
         "HTTP_MAX_INFLIGHT", _POSITIVE, 1024,
         "cache requests in progress beyond which /cache/ answers 503 `overloaded` "
         "(/health*, /metrics exempt)",
+    )
+    http_write_timeout_ms: int = declared(
+        "HTTP_WRITE_TIMEOUT_MS", _POSITIVE, 30_000,
+        "how long a large answer (a batch's, or a value over 64 KiB) may wait for "
+        "its reader; then the connection is dropped",
     )
     http_keepalive_timeout_ms: int = declared(
         "HTTP_KEEPALIVE_TIMEOUT_MS", _POSITIVE, 75_000,

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 __all__ = [
     "REDIS_SCHEMES",
@@ -38,6 +39,12 @@ T = TypeVar("T")
 REDIS_SCHEMES = ("redis", "rediss")
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
+# Query parameters whose value is a secret (password, sentinel_password, ...).
+_SECRET_PARAMETER = re.compile(r"pass|secret|token", re.IGNORECASE)
+# Characters a key prefix may not hold: ":" separates the parts of a key (the
+# memory tier reads invalidated keys by it), braces pick a Cluster hash slot,
+# and the glob characters would widen the SCAN patterns of a purge.
+_PREFIX_REFUSED = frozenset(":{}*?[]\\")
 
 
 class ConfigError(ValueError):
@@ -50,21 +57,32 @@ class ConfigError(ValueError):
 
 
 def redact_url(url: str) -> str:
-    """The URL with any password replaced, safe for logs and health output."""
+    """The URL with any password replaced, safe for logs and health output:
+    the one in its user part and any query parameter that names a password
+    (redis-py reads `?password=`, and a Sentinel URL may carry
+    `sentinel_password=`)."""
     if not url:
         return url
     try:
         parts = urlsplit(url)
         password = parts.password
+        query = parse_qsl(parts.query, keep_blank_values=True)
     except ValueError:
         return "<unparseable url>"
+    netloc = parts.netloc
+    if password is not None:
+        host = parts.hostname or ""
+        if parts.port is not None:
+            host = f"{host}:{parts.port}"
+        netloc = f"{parts.username or ''}:***@{host}"
+    secret = [_SECRET_PARAMETER.search(name) is not None for name, _ in query]
+    if any(secret):
+        shown = [(name, "***" if hidden else value)
+                 for (name, value), hidden in zip(query, secret, strict=True)]
+        return urlunsplit((parts.scheme, netloc, parts.path, urlencode(shown, safe="*"),
+                           parts.fragment))
     if password is None:
         return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    netloc = f"{user}:***@{host}"
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
@@ -312,15 +330,24 @@ class Host(Kind[str]):
 
 @dataclass(frozen=True)
 class KeyPrefix(Kind[str]):
-    """The first part of every Redis key: a space would split redis-cli words."""
+    """The first part of every Redis key, kept out of the key syntax: no
+    ":" (the key separator), no braces (Cluster hash tags), no glob
+    characters (SCAN patterns), no spaces (redis-cli words), printable ASCII."""
 
     def parse(self, raw: str) -> str:
-        if not raw or any(ch.isspace() for ch in raw):
-            raise ValueError("must be non-empty and without spaces")
+        if not raw:
+            raise ValueError("must not be empty")
+        refused = sorted({ch for ch in raw if ch in _PREFIX_REFUSED
+                          or not (ch.isascii() and ch.isprintable()) or ch.isspace()})
+        if refused:
+            raise ValueError(
+                f"must not contain {', '.join(repr(ch) for ch in refused)}: the prefix is "
+                "printable ASCII without spaces, ':', braces or glob characters (* ? [ ] \\)"
+            )
         return raw
 
     def describe(self) -> str:
-        return "text without spaces"
+        return "printable ASCII without spaces, ':', '{', '}', '*', '?', '[', ']'"
 
 
 @dataclass(frozen=True)

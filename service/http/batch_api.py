@@ -15,7 +15,8 @@ Every key and value is checked as the single-key routes check them before
 anything is read or written: one bad one refuses the whole request (400
 naming it; 413 for a value over CACHE_MAX_VALUE_BYTES), and nothing is
 written. Bodies are bounded by CACHE_BATCH_MAX_BYTES (413) and keys by
-CACHE_BATCH_MAX_KEYS (400). Values travel as UTF-8 text when they are, else
+CACHE_BATCH_MAX_KEYS (400), and their shape (strings and values) by what
+that many keys need, before they are parsed (batch_shape.py). Values travel as UTF-8 text when they are, else
 base64. "_mget" and the like are valid keys, but no key route answers POST.
 """
 
@@ -36,14 +37,15 @@ from service.cache.two_tier import Source, Write
 from service.config import Settings
 from service.config.callers import PURGE, READ, WRITE
 from service.http.access import needs
+from service.http.batch_shape import too_complex
+from service.http.bodies import BadRequest, read_body
 from service.http.cache_api import (
     DEFAULT_CONTENT_TYPE,
     KEY_PATTERN,
     MAX_CONTENT_TYPE_CHARS,
-    BadRequest,
-    _body,
     _marked,
 )
+from service.http.held import budgeted
 from service.http.responses import error_response, json_response
 
 SOURCES = {Source.MEMORY: "memory", Source.REDIS: "redis"}
@@ -70,7 +72,10 @@ def _namespace(request: web.Request, settings: Settings) -> tuple[str, int]:
 async def _parsed(request: web.Request, settings: Settings, field: str) -> tuple[str, int, Any]:
     """The namespace, its TTL and the body's `field` (JSON)."""
     namespace, ttl_ms = _namespace(request, settings)
-    raw = await _body(request, settings.cache_batch_max_bytes, "Batch bodies")
+    raw = await read_body(request, settings.cache_batch_max_bytes, "Batch bodies")
+    if too_complex(raw, settings.cache_batch_max_keys):
+        raise _bad("bad_body", "The body holds more values than a batch of "
+                   f"{settings.cache_batch_max_keys} keys needs (CACHE_BATCH_MAX_KEYS).")
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -238,9 +243,10 @@ async def purge_status(request: web.Request) -> web.Response:
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
-    router.add_post("/cache/{namespace}/_mget", mget)
-    router.add_post("/cache/{namespace}/_mset", mset)
-    router.add_post("/cache/{namespace}/_mdelete", mdelete)
+    # Bodies and answers of up to megabytes: within the process's byte budget.
+    router.add_post("/cache/{namespace}/_mget", budgeted(mget))
+    router.add_post("/cache/{namespace}/_mset", budgeted(mset))
+    router.add_post("/cache/{namespace}/_mdelete", budgeted(mdelete))
     router.add_delete("/cache/{namespace}", purge)
     router.add_get(PURGE_JOB, purge_status, allow_head=False)
 

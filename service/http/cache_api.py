@@ -14,7 +14,6 @@ handler.
 
 from __future__ import annotations
 
-import asyncio
 import re
 
 from aiohttp import hdrs, web
@@ -26,10 +25,12 @@ from service.cache.memory import MemoryTier
 from service.cache.two_tier import Lookup, Source, Write
 from service.config import Settings
 from service.config.callers import READ, WRITE
-from service.http import cache_status
+from service.http import answer_headers, cache_status
 from service.http.access import needs
+from service.http.bodies import BadRequest, read_body
 from service.http.cache_status import CACHE_STATUS
 from service.http.freshness import IF_NONE_MATCH, add_freshness, not_modified
+from service.http.held import LARGE_ANSWER_BYTES, TimedResponse
 from service.http.lease_api import (
     HIT_FILL,
     Refused,
@@ -40,6 +41,7 @@ from service.http.lease_api import (
     release,
     stale_lease,
 )
+from service.http.numbers import whole_number
 from service.http.request_layer import SERVER, FastAnswer, FastPath, fast_path
 from service.http.responses import error_response
 
@@ -61,13 +63,6 @@ X_CACHE_STORED = istr("X-Cache-Stored")
 # (the first reconnect attempt comes after REDIS_BACKOFF_BASE_MS, 1 s).
 NOT_STORED_RETRY_AFTER_S = 1
 _hit_header_templates: dict[tuple[str, str, bool], CIMultiDict[str]] = {}
-
-
-class BadRequest(Exception):
-    """Carries the ready 4xx answer from a parsing helper to the handler."""
-
-    def __init__(self, response: web.Response) -> None:
-        self.response = response
 
 
 def _target(request: web.Request, settings: Settings) -> tuple[str, str, int]:
@@ -106,7 +101,8 @@ def _ttl(request: web.Request, namespace_ttl_ms: int) -> int:
     raw = request.query.get("ttl_ms")
     if raw is None:
         return namespace_ttl_ms
-    if not raw.isdigit() or not 1 <= int(raw) <= namespace_ttl_ms:
+    ttl_ms = whole_number(raw, 1, namespace_ttl_ms)
+    if ttl_ms is None:
         raise BadRequest(
             error_response(
                 400,
@@ -115,56 +111,24 @@ def _ttl(request: web.Request, namespace_ttl_ms: int) -> int:
                 "(it may shorten the namespace TTL, never extend it).",
             )
         )
-    return int(raw)
-
-
-async def _body(request: web.Request, limit: int, what: str = "Values") -> bytes:
-    """The request body, refused with 413 as soon as it passes `limit`, and
-    with 408 (closing the connection) when it has not all arrived within
-    HTTP_BODY_TIMEOUT_MS."""
-    too_large = BadRequest(
-        error_response(413, "too_large", f"{what} are limited to {limit} bytes.")
-    )
-    declared = request.content_length
-    if declared is not None and declared > limit:
-        raise too_large
-    if request.content.is_eof():  # all here already (the usual case): no timer
-        return await _read_body(request, limit, too_large)
-    timeout_ms = request.app[appkeys.SETTINGS].http_body_timeout_ms
-    try:
-        async with asyncio.timeout(timeout_ms / 1000):
-            return await _read_body(request, limit, too_large)
-    except TimeoutError:
-        response = error_response(
-            408, "request_timeout",
-            f"The body did not arrive in full within {timeout_ms} ms; nothing was stored.",
-        )
-        response.force_close()
-        raise BadRequest(response) from None
-
-
-async def _read_body(request: web.Request, limit: int, too_large: BadRequest) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while chunk := await request.content.readany():
-        size += len(chunk)
-        if size > limit:
-            raise too_large
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return ttl_ms
 
 
 def hit_headers(content_type: str, source: str, degraded: bool) -> CIMultiDict[str]:
     """A hit's headers (`source` a Source value), copied from a kept
     template: aiohttp would otherwise turn a plain dict into a CIMultiDict on
     every answer. Content types come from clients, so only a few dozen
-    templates are kept."""
+    templates are kept. The constant headers and an active type's
+    Content-Disposition are in the template (service.http.answer_headers)."""
     template = _hit_header_templates.get((content_type, source, degraded))
     if template is None:
         if len(_hit_header_templates) >= MAX_HEADER_TEMPLATES:
             _hit_header_templates.clear()
         headers = {hdrs.CONTENT_TYPE: content_type, X_CACHE: source,
-                   CACHE_STATUS: cache_status.HITS[source], hdrs.SERVER: SERVER}
+                   CACHE_STATUS: cache_status.HITS[source], hdrs.SERVER: SERVER,
+                   **answer_headers.CONSTANT}
+        if answer_headers.is_active(content_type):
+            headers[answer_headers.CONTENT_DISPOSITION] = answer_headers.ATTACHMENT
         if degraded:
             headers[X_CACHE_DEGRADED] = REDIS_UNAVAILABLE
         template = _hit_header_templates[(content_type, source, degraded)] = CIMultiDict(headers)
@@ -209,8 +173,8 @@ def memory_answerer(app: web.Application) -> FastPath:
             ):
                 return None
         entry = app[appkeys.CACHE].get_memory(match["namespace"], match["key"])
-        if entry is None:
-            return None
+        if entry is None or len(entry.value) > LARGE_ANSWER_BYTES:
+            return None  # a large value is answered with a write timeout (held.py)
         headers = hit_headers(entry.content_type, Source.MEMORY, degraded(app))
         add_freshness(headers, entry.stamp, wall())
         return entry.value, headers
@@ -259,13 +223,21 @@ async def _leased_hit(request: web.Request, found: Lookup) -> web.Response:
     headers = _hit_headers(request, found, found.source)
     match = request.match_info
     await refresh_lease(request, match["namespace"], match["key"], found, headers)
-    return not_modified(request, headers) or web.Response(body=found.value, headers=headers)
+    return not_modified(request, headers) or _value(request, found.value, headers)
 
 
 def _hit(request: web.Request, found: Lookup, source: str | None = None) -> web.Response:
     """A hit's answer: 200 with the value, or 304 when the caller has it."""
     headers = _hit_headers(request, found, source or found.source)
-    return not_modified(request, headers) or web.Response(body=found.value, headers=headers)
+    return not_modified(request, headers) or _value(request, found.value, headers)
+
+
+def _value(request: web.Request, value: bytes, headers: CIMultiDict[str]) -> web.Response:
+    """A hit's 200; a large one must be read within HTTP_WRITE_TIMEOUT_MS."""
+    if len(value) <= LARGE_ANSWER_BYTES:
+        return web.Response(body=value, headers=headers)
+    timeout_s = request.app[appkeys.SETTINGS].http_write_timeout_ms / 1000
+    return TimedResponse(body=value, headers=headers, timeout_s=timeout_s)
 
 
 def _hit_headers(request: web.Request, found: Lookup, source: str) -> CIMultiDict[str]:
@@ -300,7 +272,7 @@ async def put_entry(request: web.Request) -> web.Response:
         token = lease_token(request)
         if isinstance(token, web.Response):
             raise BadRequest(token)
-        value = await _body(request, settings.cache_max_value_bytes)
+        value = await read_body(request, settings.cache_max_value_bytes)
     except BadRequest as bad:
         return _marked(bad.response, app)
     if token is None:

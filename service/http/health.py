@@ -16,8 +16,9 @@ from service.eventloop import loop_name
 from service.http.access import needs
 from service.http.health_json import HEALTH_JSON, health_json, wants_health_json
 from service.http.health_report import detailed_report, lease_check
+from service.http.numbers import whole_number
 from service.http.responses import error_response, json_response
-from service.link.probe import ProbeResult, probe
+from service.link.probe import ProbeResult
 from service.workers.instance_health import (
     entries_of,
     health_json_workers,
@@ -30,6 +31,8 @@ from statemachine.clock import iso_utc
 from statemachine.states import State
 
 DEFAULT_EVENTS_LIMIT = 100
+# More than any journal keeps; the bound only keeps the number an int64.
+MAX_EVENTS_LIMIT = 1_000_000
 
 
 @needs(None)
@@ -54,7 +57,7 @@ async def detailed(request: web.Request) -> web.Response:
     (service.workers.instance_health)."""
     app = request.app
     link = app[appkeys.LINK]
-    result = await probe(link, app[appkeys.SETTINGS].redis_command_timeout_ms / 1000)
+    result = await app[appkeys.PROBE].result()
     peers = app.get(appkeys.PEERS)
     siblings = await _siblings_health(peers) if peers is not None else {}
     if wants_health_json(request.headers.get(hdrs.ACCEPT)):
@@ -119,9 +122,11 @@ async def events(request: web.Request) -> web.Response:
     """The journal's most recent events, newest last."""
     link = request.app[appkeys.LINK]
     raw = request.query.get("limit", str(DEFAULT_EVENTS_LIMIT))
-    if not raw.isdigit() or int(raw) < 1:
-        return error_response(400, "bad_limit", "limit must be a whole number >= 1.")
-    dropped, recent = link.recent_events(int(raw))
+    limit = whole_number(raw, 1, MAX_EVENTS_LIMIT)
+    if limit is None:
+        return error_response(
+            400, "bad_limit", f"limit must be a whole number from 1 to {MAX_EVENTS_LIMIT}.")
+    dropped, recent = link.recent_events(limit)
     return json_response(
         {"state": link.state, "dropped": dropped, "count": len(recent), "events": recent}
     )

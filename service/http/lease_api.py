@@ -21,6 +21,7 @@ from service.cache.two_tier import Lookup
 from service.config import Settings
 from service.http import cache_status
 from service.http.cache_status import CACHE_STATUS, HIT_FILL
+from service.http.numbers import whole_number
 from service.http.responses import error_response
 
 X_CACHE_LEASE = istr("X-Cache-Lease")
@@ -50,11 +51,12 @@ def lease_request(request: web.Request, settings: Settings) -> LeaseRequest | we
     if raw_wait is None:
         return LeaseRequest(raw_lease == "1", settings.cache_lease_wait_ms)
     limit = settings.cache_lease_wait_max_ms
-    if not raw_wait.isdigit() or int(raw_wait) > limit:
+    wait_ms = whole_number(raw_wait, 0, limit)
+    if wait_ms is None:
         return error_response(
             400, "bad_wait_ms", f"wait_ms must be a whole number from 0 to {limit}."
         )
-    return LeaseRequest(raw_lease == "1", int(raw_wait))
+    return LeaseRequest(raw_lease == "1", wait_ms)
 
 
 def lease_token(request: web.Request) -> str | None | web.Response:

@@ -9,7 +9,6 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from service import appkeys
 from service.config.callers import OBSERVE
 from service.http.access import needs
-from service.link.probe import probe
 from service.workers.exposition import instance_exposition
 
 
@@ -18,8 +17,8 @@ async def metrics(request: web.Request) -> web.Response:
     app = request.app
     registry = app[appkeys.METRICS]
     collector = registry.cache_collector
-    # A fresh, bounded look at Redis memory for the memory alert.
-    result = await probe(app[appkeys.LINK], app[appkeys.SETTINGS].redis_command_timeout_ms / 1000)
+    # A bounded look at Redis memory for the memory alert, at most a second old.
+    result = await app[appkeys.PROBE].result()
     peers = app.get(appkeys.PEERS)
     if peers is not None:  # with workers: the whole instance's figures
         body = await instance_exposition(registry, peers, result)

@@ -9,12 +9,14 @@
                     open) and the caller the token names: none ─► 401 JSON;
                     the right or the namespace missing ─► 403 JSON
                  ─► a /cache/ route with HTTP_MAX_INFLIGHT requests in progress
-                    ─► 503 `overloaded` + Retry-After, at once
+                    (or /metrics, /health/detailed, /health/events with
+                    OBSERVE_MAX_INFLIGHT) ─► 503 `overloaded` + Retry-After, at once
                  ─► the handler ─► raised HTTP error ─► JSON; anything else ─► 500 JSON
                ─► observe (route, method, status, seconds) ─► answer
-           every answer: X-Request-ID, a Server header naming no versions, a
-           count for its caller, and with ACCESS_LOG=true one "roleready.access"
-           line naming the caller (never the token)
+           every answer: X-Request-ID, a Server header naming no versions,
+           nosniff and a sandbox CSP (answer_headers.py), a count for its
+           caller, and with ACCESS_LOG=true one "roleready.access" line naming
+           the caller (never the token)
     no route matched ─► the fallback route, instrumented the same way ─► 404/405 JSON
 
 These are not aiohttp middlewares on purpose. Once an application has any
@@ -53,12 +55,14 @@ from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 from multidict import CIMultiDict
 
+from service.appkeys import CACHE_POOL
 from service.collectors import Metrics
 from service.http.access import ANONYMOUS_CALLER, Decision, Guard, Need, need_of
 from service.http.access import UNMATCHED as UNMATCHED_NEED
+from service.http.answer_headers import stamp
 from service.http.request_durations import Observe, Series
 from service.http.request_ids import X_REQUEST_ID, RequestIds
-from service.http.responses import error_response
+from service.http.responses import error_response, overloaded
 from service.logs import REQUEST_ID
 
 log = logging.getLogger("roleready.http")
@@ -68,7 +72,12 @@ access = logging.getLogger("roleready.access")
 # a malformed request) still carry its default.
 SERVER = "roleready-cache"
 DEFAULT_MAX_INFLIGHT = 1024
-OVERLOADED_RETRY_AFTER_S = 1
+# The routes that look at Redis or at the other workers (a probe, a journal
+# copy, every sibling asked): a small pool of their own, so a flood of them
+# queues neither Redis nor the workers. Prometheus and a load balancer need
+# one or two at a time.
+OBSERVE_PATHS = frozenset({"/metrics", "/health/detailed", "/health/events"})
+OBSERVE_MAX_INFLIGHT = 8
 CACHE_PREFIX = "/cache/"
 # Matches every path; its resource is indexed under "/", so the router tries
 # it after every other route.
@@ -136,7 +145,9 @@ def mount_routes(
     """Add every route of `declared` to `app`, instrumented, then the fallback.
 
     The /cache/ routes share one limit of `max_inflight` requests in progress;
-    the others (/health*, /metrics, /api/status) are never refused. With a
+    /metrics, /health/detailed and /health/events share OBSERVE_MAX_INFLIGHT;
+    the others (/health, /health/ready, /api/status, /openapi.json) are never
+    refused. With a
     `tracer` (OpenTelemetry's), each route's wrapper runs inside a server
     span (service.http.tracing, imported only then).
     """
@@ -150,12 +161,15 @@ def mount_routes(
     layer = Layer(guard, access_log=access_log)
     guard.keep_caller = tracer is not None  # the span names the caller
     cache_routes = Inflight(max_inflight, refused=metrics.overloaded.inc)
+    app[CACHE_POOL] = cache_routes  # lease waiters step out of it while they wait
+    observers = Inflight(OBSERVE_MAX_INFLIGHT, refused=metrics.overloaded.inc)
     for route in declared.routes():
         assert route.resource is not None
         path = route.resource.canonical
         durations = metrics.request_durations
         observe = durations.observer(path, route.method)
-        limit = cache_routes if path.startswith(CACHE_PREFIX) else Inflight(sys.maxsize)
+        limit = (cache_routes if path.startswith(CACHE_PREFIX)
+                 else observers if path in OBSERVE_PATHS else Inflight(sys.maxsize))
         need = need_of(route.handler)
         answer = instrumented(route.handler, observe, layer, limit, need)
         handler: Handler = answer
@@ -219,6 +233,7 @@ def instrumented(
         headers = response.headers
         headers[X_REQUEST_ID] = request_id
         headers[hdrs.SERVER] = SERVER
+        stamp(headers)
         seconds = perf_counter() - started
         observe(request, response.status, seconds)
         guard.count(caller.name)
@@ -243,7 +258,8 @@ def with_fast_path(
     id goes into the logging context only before a line is written (nothing
     else logs during the synchronous lookup; the set cost ~1,400
     instructions of a ~210k-instruction hit), and the fast path's headers
-    carry the Server header already (cache_api.hit_headers' templates).
+    carry the Server header and the constant headers of answer_headers.py
+    already (cache_api.hit_headers' templates).
     """
     perf_counter = time.perf_counter
     guard, ids, access_log = layer.guard, layer.ids, layer.access_log
@@ -291,11 +307,7 @@ async def unmatched(request: web.Request) -> web.StreamResponse:
 
 
 def _overloaded() -> web.Response:
-    response = error_response(
-        503, "overloaded", "Too many requests in progress; retry after the given seconds."
-    )
-    response.headers[hdrs.RETRY_AFTER] = str(OVERLOADED_RETRY_AFTER_S)
-    return response
+    return overloaded("Too many requests in progress; retry after the given seconds.")
 
 
 def _log_access(

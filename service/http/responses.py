@@ -48,11 +48,13 @@ TITLES = {
     "not_found": "Not found",
     "method_not_allowed": "Method not allowed",
     "request_timeout": "Request body timed out",
+    "incomplete_body": "Incomplete body",
     "stale_lease": "Stale lease",
     "not_stored": "Not stored",
     "overloaded": "Overloaded",
     "internal": "Internal error",
 }
+OVERLOADED_RETRY_AFTER_S = 1
 
 
 def json_response(body: Any, *, status: int = 200) -> web.Response:
@@ -80,3 +82,11 @@ def error_response(status: int, code: str, detail: str, **extensions: str) -> we
     (the batch routes name the refused `key`)."""
     body = orjson.dumps(problem(status, code, detail, **extensions))
     return web.Response(body=body, status=status, content_type=PROBLEM_JSON)
+
+
+
+def overloaded(detail: str) -> web.Response:
+    """503 `overloaded` with Retry-After: a limit on work in progress is full."""
+    response = error_response(503, "overloaded", detail)
+    response.headers["Retry-After"] = str(OVERLOADED_RETRY_AFTER_S)
+    return response

@@ -1,6 +1,7 @@
 """One bounded look at Redis: PING round-trip time and three INFO sections.
 
-Used by /health/detailed and /metrics. The commands share one pipelined
+Used by /health/detailed and /metrics, through one SharedProbe per process
+(a result is reused for a second). The commands share one pipelined
 round trip with the command timeout, so a hung Redis costs a probe at most
 REDIS_COMMAND_TIMEOUT_MS; when the link is not ready it costs nothing.
 
@@ -17,8 +18,13 @@ volatile-* policies evict only those). One INFO per section rather than
 
 from __future__ import annotations
 
+import asyncio
+import json
+import math
+import os
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from service.link.interface import Link
 from service.link.session import OptionalCommand
@@ -51,7 +57,7 @@ def parse_info(raw: bytes | str | None) -> dict[str, str]:
 
 
 def _int(value: str | None) -> int | None:
-    return int(value) if value is not None and value.isdigit() else None
+    return int(value) if value is not None and value.isascii() and value.isdigit() else None
 
 
 def expiring_keys(raw: bytes | str | None) -> int | None:
@@ -90,3 +96,73 @@ async def probe(link: Link, timeout_s: float) -> ProbeResult | None:
         evicted_keys=_int(stats.get("evicted_keys")),
         expiring_keys=expiring_keys(replies[3]),
     )
+
+
+class SharedProbe:
+    """One probe's result shared for `max_age_s` (REDIS_PROBE_SHARE_MS) by
+    every caller in the process (/metrics, /health/detailed), one probe in
+    flight at a time, and with workers by every worker of the instance
+    through `shared_file` (in the workers' private directory): N scrapes a
+    second cost Redis one PING + INFO round trip a second.
+
+    Only a ready link's result is shared: when the link is not ready a probe
+    costs Redis nothing, and a healthy result kept from before a drop must
+    not outlive it. Ages are real time (time.time(), as the file is read by
+    other processes): a test's FakeClock standing still would keep a result
+    for ever.
+    """
+
+    def __init__(self, link: Link, timeout_s: float, max_age_s: float = 1.0,
+                 shared_file: Path | None = None) -> None:
+        self._link = link
+        self._timeout_s = timeout_s
+        self._max_age_s = max_age_s
+        self._file = shared_file
+        self._last: ProbeResult | None = None
+        self._at = -math.inf
+        self._running: asyncio.Future[ProbeResult | None] | None = None
+
+    async def result(self) -> ProbeResult | None:
+        if not self._link.is_ready():
+            return await probe(self._link, self._timeout_s)
+        if self._last is None or time.time() - self._at >= self._max_age_s:
+            self._read_shared()
+        if self._last is not None and time.time() - self._at < self._max_age_s:
+            return self._last
+        running = self._running
+        if running is None:
+            running = self._running = asyncio.ensure_future(self._probe())
+        # Shielded: a caller that gives up does not cancel the others' probe.
+        return await asyncio.shield(running)
+
+    async def _probe(self) -> ProbeResult | None:
+        try:
+            result = await probe(self._link, self._timeout_s)
+        finally:
+            self._running = None
+        self._last, self._at = result, time.time()
+        if result is not None:
+            self._write_shared(result)
+        return result
+
+    def _read_shared(self) -> None:
+        """A sibling worker's result, if it is fresher than this one's."""
+        if self._file is None:
+            return
+        try:
+            document = json.loads(self._file.read_bytes())
+            at, result = float(document["at"]), ProbeResult(**document["result"])
+        except (OSError, ValueError, TypeError, KeyError):
+            return  # none yet, or half a write: probe
+        if at > self._at:
+            self._last, self._at = result, at
+
+    def _write_shared(self, result: ProbeResult) -> None:
+        if self._file is None:
+            return
+        staged = self._file.with_name(f".{self._file.name}.{os.getpid()}")
+        try:
+            staged.write_text(json.dumps({"at": self._at, "result": asdict(result)}))
+            os.replace(staged, self._file)  # readers see the old file or the new one
+        except OSError:
+            pass  # the siblings probe for themselves

@@ -8,10 +8,10 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
 
 import pytest
 from roleready_cache_client import AsyncClient, Overloaded, Stored
-from roleready_cache_client.protocol import Answer
 
 from tests.clients.conftest import TOKEN, Fleet, unique
 from tests.clients.twins import KINDS, Twin, twins
@@ -57,30 +57,27 @@ async def test_get_or_compute_without_redis(cache: Twin) -> None:
 
 
 async def test_overloaded_is_typed_with_its_retry_after(down: Fleet) -> None:
-    async with AsyncClient(down.urls[0], token=TOKEN) as client:
-        key = unique("busy")
-        granted: Answer = await client.send(client.protocol.leased_get(key, 0))
-        assert granted.headers["x-cache-lease"] != "pending"
-        busy = None
-        for _ in range(5):  # a stalled machine may let a waiter end before a request lands
-            busy = await _refused_while_one_waits(client, key)
-            if busy is not None:
-                break
-        assert busy is not None, "never overloaded"
-        assert (busy.status, busy.code, busy.retry_after) == (503, "overloaded", 1.0)
-
-
-async def _refused_while_one_waits(client: AsyncClient, key: str) -> Overloaded | None:
-    """While a leased GET waits for the holder (0.5 s; the one request in
-    progress), other requests until one is refused."""
-    waiter = asyncio.ensure_future(client.send(client.protocol.leased_get(key, 500)))
+    # The one request in progress this instance allows: a PUT whose body
+    # never finishes arriving (it holds its slot until the body timeout).
+    url = urlsplit(down.urls[0])
+    _, writer = await asyncio.open_connection(url.hostname, url.port)
+    writer.write(f"PUT /cache/default/{unique('slow')} HTTP/1.1\r\nHost: cache\r\n"
+                 f"Authorization: Bearer {TOKEN}\r\nContent-Length: 10\r\n\r\nv".encode())
+    await writer.drain()
     try:
-        while not waiter.done():
-            try:
-                await client.get(unique("other"))
-            except Overloaded as busy:
-                return busy
-            await asyncio.sleep(0.01)
-        return None
+        async with AsyncClient(down.urls[0], token=TOKEN) as client:
+            busy = await _refused(client)
+        assert (busy.status, busy.code, busy.retry_after) == (503, "overloaded", 1.0)
     finally:
-        await waiter
+        writer.close()
+
+
+async def _refused(client: AsyncClient) -> Overloaded:
+    """Requests until one is refused (the slow PUT may take a moment to land)."""
+    for _ in range(200):
+        try:
+            await client.get(unique("other"))
+        except Overloaded as busy:
+            return busy
+        await asyncio.sleep(0.01)
+    raise AssertionError("never overloaded")

@@ -10,7 +10,6 @@ fuzzer found are kept as explicit tests in test_openapi_regressions.py.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 
@@ -19,7 +18,7 @@ import pytest
 from service.config import DEFAULT_NAMESPACE_TTLS_MS
 from tests.support.fuzzing import fuzz
 from tests.support.redis_server import RedisServer
-from tests.support.service_process import ServiceProcess, http_get
+from tests.support.service_process import ServiceProcess, link_state
 from tests.support.waiting import wait_for
 
 TOKEN = "fuzz-token"
@@ -42,13 +41,6 @@ SERVICE_ENV = {
 }
 
 
-def _link_state(service: ServiceProcess) -> str:
-    status, body = http_get(service.base_url + "/api/status", token=TOKEN)
-    assert status == 200
-    state: str = json.loads(body)["redis"]["state"]
-    return state
-
-
 def _fuzzed(service: ServiceProcess) -> None:
     report = fuzz(service.base_url, {"Authorization": f"Bearer {TOKEN}"}, EXAMPLES)
     assert report.cases > 0
@@ -61,7 +53,7 @@ def _ready_service(
     service = service_process(
         REDIS_URL=redis_server.url, REDIS_LAZY_CONNECT="false", **SERVICE_ENV
     )
-    wait_for(lambda: _link_state(service) == "ready", what="the link ready")
+    wait_for(lambda: link_state(service, TOKEN) == "ready", what="the link ready")
     return service
 
 
@@ -71,7 +63,7 @@ def test_every_answer_conforms_with_redis_ready(
 ) -> None:
     service = _ready_service(redis_server, service_process)
     _fuzzed(service)
-    assert _link_state(service) == "ready"
+    assert link_state(service, TOKEN) == "ready"
 
 
 @pytest.mark.slow
@@ -80,6 +72,6 @@ def test_every_answer_conforms_with_redis_down(
 ) -> None:
     service = _ready_service(redis_server, service_process)
     redis_server.kill()
-    wait_for(lambda: _link_state(service) != "ready", what="the link to notice")
+    wait_for(lambda: link_state(service, TOKEN) != "ready", what="the link to notice")
     _fuzzed(service)
-    assert _link_state(service) != "ready"
+    assert link_state(service, TOKEN) != "ready"

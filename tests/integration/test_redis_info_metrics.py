@@ -41,7 +41,8 @@ async def test_policy_evictions_and_expiring_keys_follow_redis(
     app_client: StartClient, redis_factory: Callable[..., RedisServer]
 ) -> None:
     server = redis_factory("--maxmemory", "4mb", "--maxmemory-policy", "allkeys-lru")
-    client = await ready_client(app_client, server.url)
+    # Every scrape its own probe: the figures must follow each change at once.
+    client = await ready_client(app_client, server.url, REDIS_PROBE_SHARE_MS="0")
     direct = redis.Redis(port=server.port)
     try:
         exposed = await scrape(client)

@@ -6,6 +6,7 @@ import gzip
 import os
 import re
 import shutil
+import stat
 import time
 from pathlib import Path
 
@@ -171,3 +172,26 @@ def test_backup_dir_that_cannot_be_created_exits_1(
     result = run_script("backup-redis", "--port", server.port, "--backup-dir", blocker / "b")
     assert result.returncode == 1
     assert "Not a directory" in result.stderr
+
+
+def test_backups_and_their_directories_are_private(
+    redis_factory: StartServer, run_script: RunScript, tmp_path: Path
+) -> None:
+    """Backups hold every cached value: 0600 files in 0700 directories, whatever
+    the umask of the shell or cron that runs the script."""
+    server = redis_factory("--appendonly", "yes")
+    backups = tmp_path / "nested" / "b"
+    old = os.umask(0o022)
+    try:
+        result = run_script("backup-redis", "--port", server.port, "--backup-dir", backups)
+        fetched = run_script("backup-redis", "--port", server.port, "--backup-dir", backups,
+                             "--fetch-rdb", "--skip-aof")
+    finally:
+        os.umask(old)
+    assert result.returncode == 0 and fetched.returncode == 0, result.stderr + fetched.stderr
+    assert stat.S_IMODE(backups.stat().st_mode) == 0o700
+    assert stat.S_IMODE(backups.parent.stat().st_mode) == 0o700
+    made = sorted(backups.iterdir())
+    assert {path.name.split("_")[0] for path in made} == {"dump", "appendonly"} and len(made) == 3
+    for path in made:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path

@@ -25,7 +25,8 @@ from typing import Any
 import pytest
 
 from scripts.drill.journal import check_sequence, journal_path
-from scripts.drill.probe import StepFailed
+from scripts.drill.probe import StepFailed, run_command
+from scripts.drill.sentinel import SentinelDrill
 from tests.conftest import FAST_LINK_ENV
 from tests.ops.conftest import SCRIPTS, RunScript, run
 from tests.support.ports import port_is_open
@@ -307,3 +308,38 @@ def events(states: list[str]) -> list[dict[str, Any]]:
         out.insert(1, {"seq": 0, "type": "Disconnected", "from": "error", "to": "error"})
     assert journal_path(out) == states
     return out
+
+
+def _drill_with_master(address: str) -> SentinelDrill:
+    drill = SentinelDrill.__new__(SentinelDrill)
+    drill.context = {"old_master": address}
+    return drill
+
+
+def test_a_host_a_sentinel_names_is_one_word_and_never_shell_text(tmp_path: Path) -> None:
+    """The kill command runs without a shell: a master address holding shell
+    text reaches the command as part of one word, and a sentinel answer that
+    is not host:port is refused before anything runs."""
+    marker = tmp_path / "pwned"
+    argv_file = tmp_path / "argv.json"
+    record = shlex.join([sys.executable, "-c",
+                         "import json, sys; open(sys.argv[1], 'w').write(json.dumps(sys.argv[2:]))",
+                         str(argv_file)])
+    hostile = f"db;touch {marker}"
+    run_command(record + " -h {master_host} -p {master_port}", 10,
+                {"master_host": hostile, "master_port": "6379"})
+    assert json.loads(argv_file.read_text()) == ["-h", hostile, "-p", "6379"]
+    assert not marker.exists()
+    for address in (f"$(touch {marker}):6379", "-oops:6379", "db:63 79", "db`x`:1", "db:"):
+        with pytest.raises(StepFailed, match="not a host:port"):
+            _drill_with_master(address)._on_old_master()
+    assert _drill_with_master("10.0.0.7:6380")._on_old_master() == {
+        "master_host": "10.0.0.7", "master_port": "6380"}
+    assert not marker.exists()
+
+
+def test_an_unsplittable_or_missing_command_fails_its_step() -> None:
+    with pytest.raises(StepFailed, match="No closing quotation"):
+        run_command("echo 'unbalanced", 5)
+    with pytest.raises(StepFailed, match="could not run"):
+        run_command("/nonexistent/roleready-stop", 5)

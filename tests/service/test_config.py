@@ -245,6 +245,10 @@ def test_default_health_check_and_command_budget() -> None:
         ("redis://:hunter2@db:6379/0", "redis://:***@db:6379/0"),
         ("rediss://app:hunter2@db:6380", "rediss://app:***@db:6380"),
         ("redis://db:6379", "redis://db:6379"),
+        ("redis://db:6379/0?password=hunter2", "redis://db:6379/0?password=***"),
+        ("redis://db:6379?db=1&sentinel_password=hunter2&ssl_cert_reqs=none",
+         "redis://db:6379?db=1&sentinel_password=***&ssl_cert_reqs=none"),
+        ("redis://:pw1@db:6379?Password=hunter2", "redis://:***@db:6379?Password=***"),
         ("", ""),
     ],
 )
@@ -337,3 +341,25 @@ def test_a_token_file_problem_exits_2_with_one_line(tmp_path: Path, problem: str
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "CACHE_API_TOKEN_FILE" in lines[0]
     assert "tok-file-3" not in result.stderr and "tok-env-3" not in result.stderr
+
+
+@pytest.mark.parametrize("prefix", ["a:b", "a{b}", "app*", "a?", "a[1]", "a b", "a\tb", "a\\b",
+                                    "caf\u00e9", "a\x00"])
+def test_key_prefix_refuses_key_syntax(prefix: str) -> None:
+    """A ':' would make the memory tier ignore every invalidation, braces
+    break the lease keys' Cluster co-location, glob characters widen a
+    purge's SCAN: refused at start-up, with the variable named once."""
+    with pytest.raises(ConfigError) as refused:
+        Settings.from_env({"CACHE_KEY_PREFIX": prefix})
+    message = str(refused.value)
+    assert message.startswith("CACHE_KEY_PREFIX: must not contain") and "\n" not in message
+
+
+def test_key_prefix_accepts_plain_names() -> None:
+    assert Settings.from_env({"CACHE_KEY_PREFIX": "team-a.cache_2"}).cache_key_prefix == (
+        "team-a.cache_2")
+
+
+def test_status_and_repr_hide_query_passwords() -> None:
+    settings = Settings.from_env({"REDIS_URL": "redis://db:6379?password=hunter2"})
+    assert "hunter2" not in settings.redis_url_redacted and "hunter2" not in repr(settings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -26,6 +27,15 @@ def http_get(url: str, timeout: float = 2.0, token: str | None = None) -> tuple[
             return response.status, response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
+
+
+def link_state(service: ServiceProcess, token: str | None = None) -> str:
+    """The Redis link's state as the service's /api/status tells it (`token`:
+    a service with tokens answers it to the observe right only)."""
+    status, body = http_get(service.base_url + "/api/status", token=token)
+    assert status == 200
+    state: str = json.loads(body)["redis"]["state"]
+    return state
 
 
 class ServiceProcess:

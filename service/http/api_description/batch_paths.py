@@ -76,10 +76,11 @@ def batch_errors() -> Json:
     """What every batch route may refuse with: a bad body or key (named), too many keys,
     too large a body or value, a body too slow to arrive."""
     return {
-        "400": error("A bad body, key, value, encoding, content type or ttl_ms, or too many "
-                     "keys (CACHE_BATCH_MAX_KEYS): nothing was read or written.",
+        "400": error("A bad body, key, value, encoding, content type or ttl_ms, too many "
+                     "keys (CACHE_BATCH_MAX_KEYS), or a body cut short: nothing was read "
+                     "or written.",
                      "bad_body", "bad_key", "bad_value", "bad_content_type", "bad_ttl_ms",
-                     "too_many_keys", answer_headers=DEGRADED, keyed=True),
+                     "too_many_keys", "incomplete_body", answer_headers=DEGRADED, keyed=True),
         "404": unknown_namespace(),
         "408": body_timeout(),
         "413": error("The body (CACHE_BATCH_MAX_BYTES) or a value (CACHE_MAX_VALUE_BYTES) is "

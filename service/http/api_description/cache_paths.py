@@ -85,8 +85,9 @@ PUT_ENTRY: Json = {
                     "Content-Type is stored with it.", "content": ANY_BODY},
     "responses": {
         "204": {"description": "Stored.", "headers": headers("X-Cache-Stored", *DEGRADED)},
-        "400": error("A bad key, ttl_ms, Content-Type or lease token.", BAD_KEY, "bad_ttl_ms",
-                     "bad_content_type", "bad_lease", answer_headers=DEGRADED),
+        "400": error("A bad key, ttl_ms, Content-Type or lease token, or a body cut short.",
+                     BAD_KEY, "bad_ttl_ms", "bad_content_type", "bad_lease",
+                     "incomplete_body", answer_headers=DEGRADED),
         "404": unknown_namespace(),
         "408": body_timeout(),
         "409": error("The lease is no longer the key's; nothing was changed.", "stale_lease",

@@ -120,6 +120,13 @@ def ok(description: str, content: Json) -> Json:
     return {"description": description, "headers": headers(), "content": content}
 
 
+# /metrics, /health/detailed and /health/events share a small pool of requests
+# in progress (service.http.request_layer.OBSERVE_MAX_INFLIGHT).
+OBSERVERS_BUSY = {"503": error("More of these requests in progress than the service serves "
+                               "at once; retry after the given seconds.", "overloaded",
+                               answer_headers=("Retry-After",))}
+
+
 LIVENESS = probe("liveness", "Liveness", "liveness; never depends on Redis", {
     "200": ok("The process serves.", json_content(
         strict({"status": {"type": "string", "enum": ["ok"]}}), {"status": "ok"})),
@@ -134,10 +141,10 @@ DETAILED_HEALTH = probe(
     "detailedHealth", "Detailed health",
     "the guide's health document; with `Accept: application/health+json` the IETF draft's "
     "(below)",
-    {"200": ok("Always 200; `status` says whether Redis is healthy.", {
+    {"200": ok("200 whatever Redis does; `status` says whether Redis is healthy.", {
         **json_content(DETAILED, None),
         **json_content(HEALTH_JSON_DOCUMENT, None, HEALTH_JSON),
-    })},
+    }), **OBSERVERS_BUSY},
     [{"name": "Accept", "in": "header", "schema": {"type": "string"},
       "description": "`application/health+json` for the IETF draft's document."}],
 )
@@ -146,14 +153,15 @@ EVENTS = probe(
     {"200": ok("The newest events.", json_content(strict({
         "state": LINK_STATE, "dropped": COUNT, "count": COUNT,
         "events": {"type": "array", "items": EVENT}}), None)),
-     "400": error("limit is not a whole number >= 1.", "bad_limit")},
+     "400": error("limit is not a whole number from 1 to 1000000.", "bad_limit"),
+     **OBSERVERS_BUSY},
     [{"name": "limit", "in": "query", "description": "How many events (default 100).",
-      "schema": {"type": "integer", "minimum": 1}}],
+      "schema": {"type": "integer", "minimum": 1, "maximum": 1_000_000}}],
 )
 API_STATUS = probe("status", "Status", "service version, build (Python, redis-py) and Redis "
                    "state", {"200": ok("The service serves.", json_content(STATUS, None))})
 METRICS = probe("metrics", "Metrics", "Prometheus text format (families below)", {
-    "200": ok("The exposition.", {"text/plain": {"schema": STRING}}),
+    "200": ok("The exposition.", {"text/plain": {"schema": STRING}}), **OBSERVERS_BUSY,
 })
 OPENAPI = probe("openapi", "This document", "this OpenAPI 3.1 document", {
     "200": ok("The document.", {JSON: {"schema": {"type": "object", "required": ["openapi"]}}}),

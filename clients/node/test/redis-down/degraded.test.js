@@ -3,6 +3,7 @@
 // degraded, writes land in memory, getOrCompute computes once and never
 // throws, and `overloaded` is typed with its Retry-After.
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { test } from 'node:test';
 
 import { Client, Overloaded } from '../../src/index.js';
@@ -36,34 +37,31 @@ test('getOrCompute without Redis', async () => {
 });
 
 test('overloaded is typed with its Retry-After', async () => {
-  const cache = client();
-  const key = unique('busy');
-  const granted = await cache.send(cache.protocol.leasedGet(key, 0));
-  assert.notEqual(granted.headers.get('x-cache-lease'), 'pending');
-  let busy = null;
-  // A stalled machine may let a waiter end before a request lands: try again.
-  for (let attempt = 0; attempt < 5 && !busy; attempt += 1) busy = await refusedWhileOneWaits(cache, key);
-  assert.ok(busy instanceof Overloaded, 'never overloaded');
-  assert.deepEqual([busy.status, busy.code, busy.retryAfter], [503, 'overloaded', 1]);
+  // The one request in progress this instance allows: a PUT whose body never
+  // finishes arriving (it holds its slot until the body timeout).
+  const url = new URL(env('ROLEREADY_DOWN_URL'));
+  const slow = net.connect(Number(url.port), url.hostname);
+  await new Promise((resolve) => slow.once('connect', resolve));
+  slow.write(`PUT /cache/default/${unique('slow')} HTTP/1.1\r\nHost: cache\r\n`
+    + `Authorization: Bearer ${token()}\r\nContent-Length: 10\r\n\r\nv`);
+  try {
+    const busy = await refused(client());
+    assert.deepEqual([busy.status, busy.code, busy.retryAfter], [503, 'overloaded', 1]);
+  } finally {
+    slow.destroy();
+  }
 });
 
-// While a leased GET waits for the holder (0.5 s; the one request in
-// progress), other requests until one is refused.
-async function refusedWhileOneWaits(cache, key) {
-  let done = false;
-  const waiter = cache.send(cache.protocol.leasedGet(key, 500)).finally(() => { done = true; });
-  try {
-    while (!done) {
-      try {
-        await cache.get(unique('other'));
-      } catch (error) {
-        if (error instanceof Overloaded) return error;
-        throw error;
-      }
-      await sleep(10);
+// Requests until one is refused (the slow PUT may take a moment to land).
+async function refused(cache) {
+  for (let attempt = 0; attempt < 200; attempt += 1) {
+    try {
+      await cache.get(unique('other'));
+    } catch (error) {
+      if (error instanceof Overloaded) return error;
+      throw error;
     }
-    return null;
-  } finally {
-    await waiter;
+    await sleep(10);
   }
+  throw new Error('never overloaded');
 }

@@ -1,0 +1,101 @@
+"""Answers that hold memory until their reader takes them: a budget of
+bytes for the batch routes, and a write timeout for large answers.
+
+    batch request ─► CACHE_INFLIGHT_MAX_BYTES passed by what is held plus its
+                     declared body? ─► 503 `overloaded` + Retry-After, at once
+                  ─► its body held while the handler runs
+                  ─► its answer's bytes held until written (or dropped)
+    large answer (a batch's, or a hit over LARGE_ANSWER_BYTES)
+                  ─► written within HTTP_WRITE_TIMEOUT_MS, or the connection
+                     is dropped and the answer's bytes let go
+
+Why a write timeout: aiohttp waits for a slow reader's socket to drain
+with no limit, and the answer's bytes stay in the transport's buffer
+meanwhile; a client that asks for a 16 MiB `_mget` and never reads would
+hold them for as long as it keeps the connection open. Small answers fit
+in the kernel's socket buffer and never wait: they keep aiohttp's plain
+Response (no extra coroutine on the memory-hit path).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from typing import Any
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from service import appkeys
+from service.byte_budget import ByteBudget
+from service.http.responses import overloaded
+
+# Answers at most this long are written as aiohttp writes them.
+LARGE_ANSWER_BYTES = 64 * 1024
+
+
+class TimedResponse(web.Response):
+    """An answer its reader must take within `timeout_s` (else the
+    connection is dropped), which gives `held` bytes back to `budget` once
+    written, dropped, or never started."""
+
+    def __init__(self, *, timeout_s: float, budget: ByteBudget | None = None, held: int = 0,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._timeout_s = timeout_s
+        self._budget = budget
+        self._held = held
+
+    async def prepare(self, request: web.BaseRequest) -> Any:
+        try:
+            return await super().prepare(request)
+        except BaseException:
+            self._give_back()
+            raise
+
+    async def write_eof(self, data: bytes = b"") -> None:
+        request = self._req
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                await super().write_eof(data)
+        except TimeoutError:
+            if request is not None and request.transport is not None:
+                request.transport.abort()
+            # aiohttp takes a ConnectionError as the client gone: no traceback.
+            raise ConnectionResetError("the client did not read its answer in time") from None
+        finally:
+            self._give_back()
+
+    def _give_back(self) -> None:
+        if self._budget is not None:
+            self._budget.held -= self._held
+            self._held = 0
+
+
+def budgeted(handler: Handler) -> Handler:
+    """`handler` (a batch route's) within the process's ByteBudget, its
+    answer written with the write timeout. It keeps what `handler` declares
+    of itself (its access need: service/http/access.py)."""
+
+    @functools.wraps(handler)
+    async def answer(request: web.Request) -> web.StreamResponse:
+        app = request.app
+        budget = app[appkeys.BYTE_BUDGET]
+        declared = request.content_length or 0
+        # A chunked body declares nothing: refused once the budget is spent.
+        if budget.held + declared > budget.limit or budget.held >= budget.limit:
+            return overloaded("Too many batch bytes in flight; retry after the given seconds.")
+        budget.held += declared
+        try:
+            response = await handler(request)
+        finally:
+            budget.held -= declared
+        body = response.body if isinstance(response, web.Response) else None
+        if not isinstance(body, bytes):
+            return response
+        budget.held += len(body)
+        return TimedResponse(body=body, status=response.status, headers=response.headers,
+                             timeout_s=app[appkeys.SETTINGS].http_write_timeout_ms / 1000,
+                             budget=budget, held=len(body))
+
+    return answer
