@@ -29,6 +29,7 @@ __all__ = [
     "OptionalText",
     "RedisUrl",
     "SecretFile",
+    "StateDirectory",
     "WorkerCount",
     "read_secret_file",
     "redact_url",
@@ -272,6 +273,29 @@ class SecretFile(Kind[str | None]):
 
     def describe(self) -> str:
         return "path of a readable, non-empty file; empty = unset"
+
+
+class StateDirectory(Kind[str | None]):
+    """A directory this process writes its state into (created when missing);
+    empty means none. Checked here, so an unwritable one stops start-up
+    naming the variable instead of failing at the first outage write."""
+
+    @property
+    def blank_is_default(self) -> bool:
+        return True
+
+    def parse(self, raw: str) -> str | None:
+        path = Path(raw.strip())
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ValueError(f"cannot create directory {str(path)!r}: {exc.strerror}") from None
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise ValueError(f"directory {str(path)!r} is not writable by this process")
+        return str(path)
+
+    def describe(self) -> str:
+        return "path of a writable directory (created if missing); empty = none"
 
 
 @dataclass(frozen=True)

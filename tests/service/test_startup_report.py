@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 
 import pytest
 
@@ -15,9 +16,28 @@ from service.config.report import edit_distance
 SECRET = "hunter2-s3cret"
 
 
+NO_STATE_DIR = "CACHE_STATE_DIR is not set"
+
+
 def _report(env: dict[str, str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The lines and the warnings other than the one about CACHE_STATE_DIR
+    (tested on its own below)."""
     report = startup_report(Settings.from_env(env), env)
-    return report.lines, report.warnings
+    return report.lines, tuple(w for w in report.warnings if not w.startswith(NO_STATE_DIR))
+
+
+def test_without_a_state_dir_start_up_warns_that_outage_writes_die_with_the_process(
+    tmp_path: Path,
+) -> None:
+    def warnings(env: dict[str, str]) -> tuple[str, ...]:
+        return startup_report(Settings.from_env(env), env).warnings
+
+    (warning,) = warnings({"REDIS_URL": "redis://db:6379"})
+    assert warning.startswith(NO_STATE_DIR) and "do not survive a restart" in warning
+    state_dir = tmp_path / "state"
+    assert warnings({"REDIS_URL": "redis://db:6379", "CACHE_STATE_DIR": str(state_dir)}) == ()
+    assert state_dir.is_dir()  # created when missing
+    assert warnings({"REDIS_URL": ""}) == ()  # memory only: there is no outage
 
 
 def test_a_clean_environment_lists_the_built_in_namespaces_and_warns_nothing() -> None:
@@ -131,5 +151,6 @@ def test_main_logs_the_report_then_serves(
     assert levels == ["INFO"] and len(served) == 1
     records = [(r.levelno, r.getMessage()) for r in caplog.records]
     assert records[0][0] == logging.INFO and "defualt=1000 ms" in records[0][1]
-    assert [level for level, _ in records[1:]] == [logging.WARNING, logging.WARNING]
+    # The two above, and that outage writes do not survive (no CACHE_STATE_DIR).
+    assert [level for level, _ in records[1:]] == [logging.WARNING] * 3
     assert "REDIS_PASWORD" in caplog.text and SECRET not in caplog.text
