@@ -1,0 +1,65 @@
+"""An error reply that leaves the link up (OOM under `noeviction`) does not
+strand the outbox: it is retried on the backoff policy's timer while the
+link stays ready, not only at a reconnect (which never comes here)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import pytest
+import redis as redis_py
+
+from tests.conftest import FAST_LINK_ENV
+from tests.integration.test_outbox_restart import REDIS_KEY, link_state, request, wait_ready
+from tests.support.redis_server import RedisServer
+from tests.support.service_process import ServiceProcess, http_get
+from tests.support.waiting import wait_for
+
+StartService = Callable[..., ServiceProcess]
+FILLER = b"x" * 1024
+
+
+def fill_until_oom(client: redis_py.Redis) -> None:
+    """Writes until Redis refuses one; then maxmemory is pinned a little
+    below what it holds, so that it stays full whatever buffers come and go
+    (at the refusal, memory at rest may be just under the limit)."""
+    for i in range(100_000):
+        try:
+            client.set(f"filler:{i}", FILLER)
+        except redis_py.exceptions.OutOfMemoryError:
+            used = int(client.info("memory")["used_memory"])
+            client.config_set("maxmemory", used - 64 * 1024)
+            return
+    raise AssertionError("Redis never ran out of memory")
+
+
+@pytest.mark.parametrize("mode", ["write", "delete"])
+def test_a_write_refused_with_oom_is_applied_without_a_reconnect(
+    service_process: StartService, redis_factory: Callable[..., RedisServer], mode: str,
+) -> None:
+    redis = redis_factory("--maxmemory", "4mb", "--maxmemory-policy", "noeviction")
+    client = redis.client()
+    service = service_process(**FAST_LINK_ENV, REDIS_URL=redis.url, CACHE_OUTAGE_REPLAY=mode)
+    wait_ready(service)
+    assert request(service, "PUT", "/cache/default/k", b"old")[1]["X-Cache-Stored"] == "redis"
+    fill_until_oom(client)
+    status, headers = request(service, "PUT", "/cache/default/k", b"new")
+    assert (status, headers["X-Cache-Stored"]) == (204, "memory")
+    assert link_state(service) == "ready"  # an OOM reply does not drop the link
+
+    def in_redis() -> bytes | None:
+        raw = client.get(REDIS_KEY.format("k"))
+        return None if raw is None else bytes(raw)[-3:]
+
+    if mode == "delete":  # DEL is allowed while Redis is out of memory
+        wait_for(lambda: in_redis() is None, timeout=5, what="the stranded PUT replayed as DEL")
+    else:
+        assert in_redis() == b"old"  # still refused: SET needs memory
+        client.config_set("maxmemory", "0")
+        wait_for(lambda: in_redis() == b"new", timeout=5, what="the stranded PUT applied")
+    _, body = http_get(service.base_url + "/health/detailed")
+    assert json.loads(body)["checks"]["cache"]["redis"]["reconnects"] == 0
+    _, events = http_get(service.base_url + "/health/events")
+    assert b"Disconnected" not in events and b"oom" in events.lower()
+    assert service.terminate() == 0
