@@ -18,6 +18,9 @@ RUN pip install . && rm -rf /app/build
 
 # A fixed UID so volume permissions and policies can name it.
 RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin roleready
+# CACHE_STATE_DIR's usual place, owned by the service's user: a new named
+# volume mounted there takes this owner from the image.
+RUN install -d -o roleready -g roleready -m 0700 /var/lib/roleready-cache
 USER roleready
 
 ENV HOST=0.0.0.0 \

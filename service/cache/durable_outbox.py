@@ -189,6 +189,7 @@ async def open_outbox(
     if state_dir is None:
         return Outbox(max_keys)
     directory = Path(state_dir)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     outbox = DurableOutbox(max_keys, StateFile(directory), memory, mode, wall)
     orphans = adopt(directory, outbox.state.path)
     for orphan in orphans:

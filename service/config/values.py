@@ -276,9 +276,10 @@ class SecretFile(Kind[str | None]):
 
 
 class StateDirectory(Kind[str | None]):
-    """A directory this process writes its state into (created when missing);
-    empty means none. Checked here, so an unwritable one stops start-up
-    naming the variable instead of failing at the first outage write."""
+    """A directory this process keeps state in; empty means none. Checked
+    here without creating anything (the service creates a missing one), so
+    an unusable path stops start-up naming the variable instead of failing
+    at the first outage write."""
 
     @property
     def blank_is_default(self) -> bool:
@@ -286,12 +287,14 @@ class StateDirectory(Kind[str | None]):
 
     def parse(self, raw: str) -> str | None:
         path = Path(raw.strip())
-        try:
-            path.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ValueError(f"cannot create directory {str(path)!r}: {exc.strerror}") from None
-        if not os.access(path, os.W_OK | os.X_OK):
-            raise ValueError(f"directory {str(path)!r} is not writable by this process")
+        existing = path
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if not existing.is_dir():
+            raise ValueError(f"{str(existing)!r} is not a directory")
+        if not os.access(existing, os.W_OK | os.X_OK):
+            verb = "write to" if existing == path else f"create {str(path)!r} in"
+            raise ValueError(f"this process cannot {verb} {str(existing)!r}")
         return str(path)
 
     def describe(self) -> str:

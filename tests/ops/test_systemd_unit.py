@@ -120,4 +120,14 @@ def test_settings_are_known_and_secrets_only_in_the_environment_file() -> None:
               if in_file[name] and (name != "REDIS_URL"
                                     or redact_url(in_file[name]) != in_file[name])]
     assert not leaked, f"secret values in the shipped file: {leaked}"
-    Settings.from_env(in_unit | in_file)
+    Settings.from_env({**in_unit, **in_file, "CACHE_STATE_DIR": ""})  # not this machine's
+
+
+def test_outage_writes_are_kept_in_the_unit_s_state_directory() -> None:
+    """CACHE_STATE_DIR is the directory systemd makes for StateDirectory=
+    (under /var/lib, owned by the dynamic user, kept across restarts)."""
+    unit = parse_unit(UNIT.read_text())
+    state = only(unit, "Service", "StateDirectory")
+    assert environment(unit)["CACHE_STATE_DIR"] == f"/var/lib/{state}"
+    assert only(unit, "Service", "StateDirectoryMode") == "0700"
+    assert "CACHE_STATE_DIR" not in env_file()  # one place says it

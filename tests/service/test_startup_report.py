@@ -36,7 +36,7 @@ def test_without_a_state_dir_start_up_warns_that_outage_writes_die_with_the_proc
     assert warning.startswith(NO_STATE_DIR) and "do not survive a restart" in warning
     state_dir = tmp_path / "state"
     assert warnings({"REDIS_URL": "redis://db:6379", "CACHE_STATE_DIR": str(state_dir)}) == ()
-    assert state_dir.is_dir()  # created when missing
+    assert not state_dir.exists()  # reading the settings creates nothing
     assert warnings({"REDIS_URL": ""}) == ()  # memory only: there is no outage
 
 
