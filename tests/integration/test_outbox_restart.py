@@ -10,6 +10,7 @@ never be served again."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import urllib.request
 from collections.abc import Callable
@@ -143,3 +144,45 @@ def test_without_a_state_dir_shutdown_says_what_it_dropped(
     log = service.log()
     assert "CACHE_STATE_DIR is not set" in log
     assert "3 outage writes dropped (namespaces: ai_draft, default)" in log
+
+
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found.update(int(c) for c in (task / "children").read_text().split())
+    return found
+
+
+@pytest.mark.slow
+def test_workers_each_keep_a_file_and_a_killed_one_s_is_taken_over(
+    service_process: StartService, redis_factory: Callable[..., RedisServer], tmp_path: Path,
+) -> None:
+    """WORKERS=2: outage DELETEs land on both workers, each in its own file.
+    A worker SIGKILLed is replaced by the arbiter, and the new worker takes
+    its file over at start; then the whole instance is SIGKILLed (an OOM
+    kill of the container), and a start with WORKERS=1 applies both."""
+    redis = redis_factory(*DURABLE)
+    state = tmp_path / "state"
+    env = {**FAST_LINK_ENV, "REDIS_URL": redis.url, "CACHE_STATE_DIR": str(state)}
+    service = service_process(**env, WORKERS="2")
+    assert service.process is not None
+    keys = tuple(f"k{i}" for i in range(12))
+    put_then_delete_in_an_outage(service, redis, keys)
+    workers = _children(service.process.pid)
+    assert len(list(state.glob("outbox-*.log"))) == 2 and len(workers) == 2
+    victim = min(workers)
+    (victim_file,) = [path for fd in Path(f"/proc/{victim}/fd").iterdir()
+                      if (path := Path(os.readlink(fd))).parent == state]
+    os.kill(victim, signal.SIGKILL)
+    wait_for(lambda: not victim_file.exists(), what="the dead worker's file taken over")
+    assert len(_children(service.process.pid) - {victim}) == 2  # replaced by the arbiter
+    assert len(list(state.glob("outbox-*.log"))) == 2
+    for pid in (*_children(service.process.pid), service.process.pid):
+        os.kill(pid, signal.SIGKILL)
+    service.process.wait(timeout=10)
+    redis.start()
+    assert all(in_redis(redis, key) for key in keys)
+    again = service_process(**env)
+    wait_ready(again)
+    assert [key for key in keys if in_redis(redis, key)] == []
+    assert again.terminate() == 0
