@@ -109,6 +109,9 @@ def test_a_truncated_state_file_is_read_up_to_its_last_whole_record(
     wait_ready(again)
     assert not in_redis(redis, "first")
     assert in_redis(redis, "second")  # its record was cut: lost, as by a crash mid-append
+    _, metrics = http_get(again.base_url + "/metrics")
+    assert b"roleready_cache_outbox_state_damaged_files_total 1.0" in metrics
+    assert b"roleready_cache_outbox_state_restored_keys_total 1.0" in metrics
     assert again.terminate() == 0
     log = again.log()
     assert "damaged or truncated record" in log and "1 whole records read" in log
