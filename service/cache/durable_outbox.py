@@ -49,6 +49,11 @@ class DurableOutbox(Outbox):
         self._swept_on_file: set[str] = set()
         self.write_failures = 0
         self.damaged_files = 0  # dead processes' files read only in part
+        # The file may end in a partial record (a failed append): rewrite it
+        # before anything more is appended after it.
+        self._rewrite_due = False
+        # Records the last rewrite put in the file (0: it holds nothing).
+        self._on_file = 0
         self.restored_keys = 0  # keys taken over from them at start
 
     def record(self, namespace: str, key: str, operation: str) -> None:
@@ -74,6 +79,8 @@ class DurableOutbox(Outbox):
         is logged and counted, never the caller's error: the change is
         still held in memory, as without a state directory."""
         try:
+            if self._rewrite_due:
+                await self.compact()
             await self.state.synced()
             if self.state.appended_since_rewrite > len(self._ops) + COMPACT_SLACK:
                 await self.compact()
@@ -88,10 +95,14 @@ class DurableOutbox(Outbox):
             return await super().replay(
                 send, redis, memory, mode, owns=owns, others_ready=others_ready)
         finally:
-            try:
-                await self.compact()
-            except OSError as exc:
-                self._failed(exc)
+            # Whatever was applied leaves the file too (a record left there
+            # would be replayed again after a crash, perhaps over a newer
+            # value); a file known to be empty stays as it is.
+            if self._on_file or self.state.appended_since_rewrite:
+                try:
+                    await self.compact()
+                except OSError as exc:
+                    self._failed(exc)
 
     async def compact(self) -> None:
         """The file rewritten with exactly what is still owed."""
@@ -99,6 +110,8 @@ class DurableOutbox(Outbox):
         owed += [Record(PURGE, ns, None, self._now_ms()) for ns in sorted(self._sweep | self._purged)]
         self._swept_on_file = set(self._sweep)
         await self.state.rewrite(b"".join(encode(record) for record in owed))
+        self._on_file = len(owed)
+        self._rewrite_due = False
 
     async def restore(self, orphans: list[Orphan]) -> int:
         """What dead processes' files still owed, made this outbox's (and
@@ -153,6 +166,7 @@ class DurableOutbox(Outbox):
         try:
             self.state.append(encode(record))
         except OSError as exc:
+            self._rewrite_due = True
             self._failed(exc)
 
     def _failed(self, exc: OSError) -> None:

@@ -28,6 +28,7 @@ from typing import Any
 
 from service.cache.durable_outbox import DurableOutbox
 from service.cache.two_tier import TwoTierCache
+from service.link.classify import REDIS_FAILURES
 from service.link.cluster import ClusterLink
 from service.link.interface import Link
 from service.link.session import ReplayReport, Send
@@ -41,6 +42,9 @@ SHUTDOWN_POLL_S = 0.05
 
 class NotApplied(Exception):
     """Redis did not carry out a replay batch (the link answered None)."""
+
+
+NOT_APPLIED: tuple[type[BaseException], ...] = (NotApplied, *REDIS_FAILURES)
 
 
 class OutboxTimer:
@@ -66,7 +70,12 @@ class OutboxTimer:
             if not self._owed() or not self._link.is_ready():
                 failed = 0
                 continue
-            failed = 0 if await self.apply() else failed + 1
+            try:
+                applied = await self.apply()
+            except Exception:  # a timer that died would strand the outbox again
+                log.exception("outbox timer: replay failed unexpectedly")
+                applied = False
+            failed = 0 if applied else failed + 1
 
     def _owed(self) -> bool:
         outbox = self._cache.outbox
@@ -87,7 +96,7 @@ class OutboxTimer:
                         others_ready=index == len(targets) - 1,
                     )
                     self._applied(report)
-            except NotApplied:
+            except NOT_APPLIED:  # a redirection, in a cluster, is one of REDIS_FAILURES
                 return False
         return not self._owed()
 
