@@ -4,9 +4,9 @@
     once applied) while the link is ready and the outbox holds something
         ─► replay through the ready link (CACHE_OUTAGE_REPLAY), in a cluster
            each master its own keys
-    shutdown, after the drain ─► the same, within SHUTDOWN_TIMEOUT_MS
-        (without CACHE_STATE_DIR it first waits, within that time, for a
-        link in backoff to come back: memory is all that holds them)
+    shutdown, after the drain ─► the same, within SHUTDOWN_TIMEOUT_MS; a
+        link waiting out a backoff first retries at once (`hurry`), so a
+        Redis that came back meanwhile still receives the outbox
         ─► what is still owed: kept in the state file, or dropped (one line
            saying how many and of which namespaces)
 
@@ -36,7 +36,7 @@ from statemachine.backoff import BackoffPolicy
 from statemachine.clock import Clock
 
 log = logging.getLogger("roleready.cache")
-# How often shutdown looks whether a link in backoff came back.
+# How often shutdown looks whether the hurried attempt is over.
 SHUTDOWN_POLL_S = 0.05
 
 
@@ -119,18 +119,21 @@ class OutboxTimer:
         durable = isinstance(self._cache.outbox, DurableOutbox)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout_s):
-                if not durable:  # memory is all that holds it: worth waiting for
-                    await self._until_ready()
+                await self._reachable()
                 if self._link.is_ready():
                     await self.apply()
         self._report_left(durable)
 
-    async def _until_ready(self) -> None:
-        started = self._clock.monotonic()
-        while not self._link.is_ready():
+    async def _reachable(self) -> None:
+        """A link waiting out a backoff retries at once; returns when it is
+        ready, or when that attempt failed (Redis is not reachable). The
+        reconnect itself applies the outbox, before `ready`."""
+        if self._link.is_ready():
+            return
+        failed = self._link.view.failed_attempts
+        self._link.hurry()
+        while not self._link.is_ready() and self._link.view.failed_attempts <= failed:
             await self._clock.sleep(SHUTDOWN_POLL_S)
-        if self._clock.monotonic() - started > SHUTDOWN_POLL_S:
-            log.info("shutdown: the link came back; applying the outbox")
 
     def _report_left(self, durable: bool) -> None:
         outbox = self._cache.outbox
