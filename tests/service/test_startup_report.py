@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import service.__main__ as entry
-from service.config import Settings, startup_report
+from service.config import ConfigError, Settings, startup_report
 from service.config.report import edit_distance
 
 SECRET = "hunter2-s3cret"
@@ -38,6 +38,9 @@ def test_without_a_state_dir_start_up_warns_that_outage_writes_die_with_the_proc
     assert warnings({"REDIS_URL": "redis://db:6379", "CACHE_STATE_DIR": str(state_dir)}) == ()
     assert not state_dir.exists()  # reading the settings creates nothing
     assert warnings({"REDIS_URL": ""}) == ()  # memory only: there is no outage
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(ConfigError, match="^CACHE_STATE_DIR: .*is not a directory"):
+        Settings.from_env({"CACHE_STATE_DIR": str(tmp_path / "a-file" / "state")})
 
 
 def test_a_clean_environment_lists_the_built_in_namespaces_and_warns_nothing() -> None:
