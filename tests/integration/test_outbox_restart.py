@@ -121,10 +121,11 @@ def test_the_outbox_is_applied_at_shutdown_when_redis_is_back(
     service_process: StartService, redis_factory: Callable[..., RedisServer],
 ) -> None:
     """No state directory: memory holds the DELETE. Redis is back, but the
-    link is still waiting out its backoff when SIGTERM comes."""
+    link is still waiting out its backoff (8 s) when SIGTERM comes: the
+    shutdown makes it retry at once, and the outbox reaches Redis."""
     redis = redis_factory(*DURABLE)
-    env = {**FAST_LINK_ENV, "REDIS_URL": redis.url, "REDIS_BACKOFF_BASE_MS": "1500",
-           "REDIS_BACKOFF_MAX_MS": "1500", "SHUTDOWN_TIMEOUT_MS": "6000"}
+    env = {**FAST_LINK_ENV, "REDIS_URL": redis.url, "REDIS_BACKOFF_BASE_MS": "8000",
+           "REDIS_BACKOFF_MAX_MS": "8000", "SHUTDOWN_TIMEOUT_MS": "6000"}
     service = service_process(**env)
     put_then_delete_in_an_outage(service, redis)
     redis.start()
