@@ -92,9 +92,14 @@ def plan_restarts(duration_s: float, instances: Sequence[str],
 async def run_restarts(fleet: Fleet, restarts: Sequence[Restart], t0: float) -> list[Restarted]:
     """Carry out `restarts`; the harness's blocking calls run in a thread."""
     done: list[Restarted] = []
+    healthy_from = t0
     for restart in restarts:
-        await asyncio.sleep(max(0.0, t0 + restart.at - time.monotonic()))
+        # A start slower than planned (a loaded machine) must not eat the
+        # healthy gap: every instance reconnects before the next outage.
+        moment = max(t0 + restart.at, healthy_from + GAP_S[0])
+        await asyncio.sleep(max(0.0, moment - time.monotonic()))
         done.append(await asyncio.to_thread(_restart, fleet, restart))
+        healthy_from = time.monotonic()
     return done
 
 
