@@ -130,9 +130,11 @@ class OutboxTimer:
         reconnect itself applies the outbox, before `ready`."""
         if self._link.is_ready():
             return
-        failed = self._link.view.failed_attempts
+        # Any failed attempt (a first connect, a reconnect, a probe once the
+        # link gave up) is an error seen: counting those tells it ended.
+        errors = self._link.view.errors_total
         self._link.hurry()
-        while not self._link.is_ready() and self._link.view.failed_attempts <= failed:
+        while not self._link.is_ready() and self._link.view.errors_total <= errors:
             await self._clock.sleep(SHUTDOWN_POLL_S)
 
     def _report_left(self, durable: bool) -> None:

@@ -139,12 +139,16 @@ def test_the_outbox_is_applied_at_shutdown_when_redis_is_back(
 def test_without_a_state_dir_shutdown_says_what_it_dropped(
     service_process: StartService, redis_factory: Callable[..., RedisServer],
 ) -> None:
+    """The link has given up (`failed`, probing): shutdown's one attempt
+    fails and it stops, without waiting out SHUTDOWN_TIMEOUT_MS (a minute)."""
     redis = redis_factory()
-    env = {**FAST_LINK_ENV, "REDIS_URL": redis.url, "SHUTDOWN_TIMEOUT_MS": "300"}
+    env = {**FAST_LINK_ENV, "REDIS_URL": redis.url, "SHUTDOWN_TIMEOUT_MS": "60000",
+           "REDIS_MAX_RECONNECT_ATTEMPTS": "1", "REDIS_RECONNECT_INTERVAL_MS": "30000"}
     service = service_process(**env)
     put_then_delete_in_an_outage(service, redis, keys=("a", "b"))
     request(service, "PUT", "/cache/ai_draft/c", b"new")
-    assert service.terminate() == 0
+    wait_for(lambda: link_state(service) == "failed", what="the link gave up")
+    assert service.terminate(timeout=15) == 0
     log = service.log()
     assert "CACHE_STATE_DIR is not set" in log
     assert "3 outage writes dropped (namespaces: ai_draft, default)" in log
