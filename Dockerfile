@@ -43,6 +43,9 @@ RUN pip install -c /tmp/constraints.txt /tmp/dist/*.whl && rm -rf /tmp/dist /tmp
 
 # A fixed UID so volume permissions and policies (runAsUser: 10001) can name it.
 RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin roleready
+# CACHE_STATE_DIR's usual place, owned by the service's user: a new named
+# volume mounted there takes this owner from the image.
+RUN install -d -o roleready -g roleready -m 0700 /var/lib/roleready-cache
 USER 10001
 
 # On 0.0.0.0 the service starts only with a token (CACHE_API_TOKEN_FILE or

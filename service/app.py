@@ -17,9 +17,10 @@ from aiohttp import web
 
 from service import appkeys
 from service.byte_budget import ByteBudget
+from service.cache.durable_outbox import DurableOutbox, open_outbox
 from service.cache.leases import Leases
 from service.cache.memory import MemoryTier
-from service.cache.outbox import Outbox
+from service.cache.outbox_timer import OutboxTimer
 from service.cache.purge import Purges
 from service.cache.redis_tier import RedisTier
 from service.cache.stats import CacheStats, LeaseStats
@@ -121,9 +122,13 @@ async def cache_context(app: web.Application) -> AsyncIterator[None]:
         if link.enabled
         else None
     )
+    outbox = await open_outbox(
+        settings.cache_state_dir if redis is not None else None, settings.cache_outbox_max_keys,
+        memory, settings.cache_outage_replay, wall,
+    )
     cache = TwoTierCache(
-        memory, redis, settings.namespace_ttls_ms, stats,
-        Outbox(settings.cache_outbox_max_keys), settings.cache_outage_replay, wall=wall,
+        memory, redis, settings.namespace_ttls_ms, stats, outbox, settings.cache_outage_replay,
+        wall=wall,
     )
     app[appkeys.CACHE] = cache
     leases = Leases(cache, link, settings.cache_lease_duration_ms, app[appkeys.CLOCK], LeaseStats(),
@@ -136,9 +141,16 @@ async def cache_context(app: web.Application) -> AsyncIterator[None]:
     app[appkeys.METRICS].watch(cache, link, leases.stats)
     # The cache hears invalidations and reconnects from the link.
     link.listener = cache
+    timer = OutboxTimer(cache, link, settings.backoff_policy, app[appkeys.CLOCK],
+                        settings.cache_outage_replay)
+    if redis is not None:
+        timer.start()
     yield
+    await purges.close()  # a purge cut short is owed too
+    await timer.close(settings.shutdown_timeout_ms / 1000)
     link.listener = None
-    await purges.close()
+    if isinstance(outbox, DurableOutbox):
+        await outbox.close()
     memory.clear()
 
 

@@ -32,6 +32,8 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from service.build import build
+from service.cache.durable_outbox import DurableOutbox
+from service.cache.outbox import Outbox
 from service.cache.stats import LeaseStats
 from service.cache.two_tier import TwoTierCache
 from service.http.request_durations import RequestDurations
@@ -127,6 +129,7 @@ class CacheCollector(Collector):
             "Keys whose last PUT or DELETE has not reached Redis yet (replayed at reconnect).",
             value=len(outbox) if outbox is not None else 0,
         )
+        yield from _state_file_metrics(outbox)
         yield CounterMetricFamily(
             f"{PREFIX}_cache_forgotten_at_reconnect",
             "Memory entries dropped when the link reconnected (invalidations may have been lost).",
@@ -265,3 +268,24 @@ class Metrics:
         self.cache_collector = CacheCollector(cache, link, leases)
         self.registry.register(self.cache_collector)
         return self.cache_collector
+
+
+def _state_file_metrics(outbox: Outbox | None) -> Iterator[Metric]:
+    """CACHE_STATE_DIR's figures (only with a state directory)."""
+    if not isinstance(outbox, DurableOutbox):
+        return
+    yield CounterMetricFamily(
+        f"{PREFIX}_cache_outbox_state_restored_keys",
+        "Outage writes taken over at start from the state files of stopped processes.",
+        value=outbox.restored_keys,
+    )
+    yield CounterMetricFamily(
+        f"{PREFIX}_cache_outbox_state_damaged_files",
+        "State files of stopped processes read only up to their last whole record.",
+        value=outbox.damaged_files,
+    )
+    yield CounterMetricFamily(
+        f"{PREFIX}_cache_outbox_state_write_failures",
+        "Appends or fsyncs to this process's state file that failed (held in memory only).",
+        value=outbox.write_failures,
+    )

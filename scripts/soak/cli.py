@@ -46,6 +46,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="N: how long every link must have been ready before a GET "
                              "is held to the promise (100, at most 100)")
     parser.add_argument("--no-faults", action="store_true", help="leave Redis alone")
+    parser.add_argument("--restarts", action="store_true",
+                        help="instead of plain Redis faults: in each Redis outage stop one "
+                             "instance (SIGTERM or SIGKILL, in turn) and start it again; "
+                             "each instance keeps its outage writes in a state directory")
     parser.add_argument("--json", type=Path, help="write the whole run (every op) here")
     parser.add_argument("--keep", action="store_true",
                         help="keep the run's directory (service and Redis logs)")
@@ -68,11 +72,11 @@ def main(argv: list[str]) -> int:
     # Also when started in the background, where SIGINT arrives ignored.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     settings = SoakSettings(args.duration, args.rate, args.keys, args.seed, args.instances,
-                            not args.no_faults, args.settle_ms / 1000)
+                            not args.no_faults, args.settle_ms / 1000, args.restarts)
     run_dir = Path(tempfile.mkdtemp(prefix="roleready-chaos-"))
     keep = args.keep
     try:
-        with Fleet(run_dir, args.instances) as fleet:
+        with Fleet(run_dir, args.instances, state_dirs=args.restarts) as fleet:
             outcome = asyncio.run(soak(fleet, settings))
     except FleetError as exc:
         print(f"scripts/chaos: {exc}\n(logs in {run_dir})", file=sys.stderr)

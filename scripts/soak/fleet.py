@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Self
 
@@ -47,8 +48,11 @@ class FleetError(RuntimeError):
 class Fleet:
     """`with Fleet(dir, instances) as fleet:` starts Redis, then the services."""
 
-    def __init__(self, run_dir: Path, instances: int) -> None:
+    def __init__(self, run_dir: Path, instances: int, *, state_dirs: bool = False) -> None:
         self.run_dir = run_dir
+        # Each instance keeps its outage writes in a directory of its own
+        # (CACHE_STATE_DIR), kept across its restarts (scripts/soak/restarts.py).
+        self.state_dirs = state_dirs
         self.names = [chr(ord("a") + i) for i in range(instances)]
         self._servers = RedisServers(run_dir / "redis")
         self.services: dict[str, ServiceProcess] = {}
@@ -77,6 +81,8 @@ class Fleet:
             redis = self._servers.start(*REDIS_ARGS)
             for name in self.names:
                 wanted = {**SERVICE_ENV, "REDIS_URL": redis.url}
+                if self.state_dirs:
+                    wanted["CACHE_STATE_DIR"] = str(self.run_dir / f"state-{name}")
                 service = ServiceProcess(wanted, self.run_dir / f"service-{name}.log")
                 service.env = {k: v for k, v in service.env.items()
                                if k in wanted or not k.startswith(SCRUBBED_PREFIXES)}
@@ -89,12 +95,38 @@ class Fleet:
 
     def wait_ready(self, name: str) -> None:
         """Until the instance's link is `ready` (it connects at start-up)."""
+        self.wait_state(name, lambda state: state == "ready", "ready")
+
+    def wait_state(self, name: str, wanted: Callable[[str], bool], what: str = "left ready"
+                   ) -> None:
         deadline = time.monotonic() + READY_TIMEOUT_S
-        while self.journal(name)["state"] != "ready":
+        while not wanted(self.journal(name)["state"]):
             if time.monotonic() > deadline:
-                raise FleetError(f"instance {name}: Redis link not ready within "
+                raise FleetError(f"instance {name}: Redis link not {what} within "
                                  f"{READY_TIMEOUT_S:.0f} s")
             time.sleep(0.02)
+
+    def stop(self, name: str, how: str) -> None:
+        """SIGTERM (graceful, waited for) or SIGKILL the instance."""
+        service = self.services[name]
+        if how == "SIGTERM":
+            service.terminate(timeout=READY_TIMEOUT_S)
+        else:
+            service.kill()
+
+    def restart(self, name: str, *, ready: bool = True) -> None:
+        """Start the stopped instance again: same port, same state directory,
+        a new log; returns once it answers (and, with `ready`, once its link
+        is ready)."""
+        service = self.services[name]
+        starts = len(list(self.run_dir.glob(f"service-{name}*.log")))
+        service.log_path = self.run_dir / f"service-{name}-{starts}.log"
+        try:
+            service.start()
+        except RuntimeError as exc:
+            raise FleetError(str(exc)) from exc
+        if ready:
+            self.wait_ready(name)
 
     def journal(self, name: str) -> dict[str, Any]:
         """The instance's whole /health/events answer."""

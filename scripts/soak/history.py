@@ -114,16 +114,20 @@ def within(op: Op, windows: Sequence[Window]) -> bool:
 
 
 def check_history(ops: Sequence[Op], ready: Mapping[str, Sequence[Window]], *,
-                  settle_s: float = DEFAULT_SETTLE_S, origin: float = 0.0) -> list[Violation]:
+                  settle_s: float = DEFAULT_SETTLE_S, origin: float = 0.0,
+                  down: Mapping[str, Sequence[Window]] | None = None) -> list[Violation]:
     """Every violation of the rules above, in time order (empty: a pass).
 
     `ready` maps each instance to the windows its link was ready; `origin`
     is subtracted from the times quoted in the details (the run's start).
+    `down` maps an instance to the times its process was stopped on purpose
+    (scripts/soak/restarts.py): a request to it that got no answer then
+    promised nothing and is no violation; any answer it got is checked.
     """
     windows = settled(both_ready(ready), settle_s)
     writers = {op.value: op for op in ops if op.op == "PUT" and op.value is not None}
     replacers = _Replacers(ops)
-    found = [v for op in ops for v in _status_violations(op)]
+    found = [v for op in ops if not _stopped(op, down or {}) for v in _status_violations(op)]
     for op in ops:
         if not op.hit or op.value is None:  # (a hit has a value: for mypy)
             continue
@@ -143,6 +147,12 @@ def check_history(ops: Sequence[Op], ready: Mapping[str, Sequence[Window]], *,
                     f" ({replacer.start - origin:+.3f}..{replacer.end - origin:+.3f} s)"
                     f" before the GET began at {op.start - origin:+.3f} s"))
     return sorted(found, key=lambda v: v.at)
+
+
+def _stopped(op: Op, down: Mapping[str, Sequence[Window]]) -> bool:
+    """An unanswered request that overlapped its instance's stop."""
+    return op.status is None and any(op.start < end and start < op.end
+                                     for start, end in down.get(op.instance, ()))
 
 
 def _status_violations(op: Op) -> list[Violation]:

@@ -149,6 +149,7 @@ async def write_many(
             cache._note(namespace, key, PUT, False)
         else:
             landed[key] = Write.NOT_STORED
+    await cache.persisted()
     return landed
 
 
@@ -170,6 +171,7 @@ async def delete_many(cache: TwoTierCache, namespace: str, keys: Sequence[str]) 
     reached = await redis.run(commands)
     for key in keys:
         cache._note(namespace, key, DELETE, reached)
+    await cache.persisted()
     return reached
 
 

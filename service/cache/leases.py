@@ -264,6 +264,7 @@ class Leases:
         if replies[0] != 1:
             return self._refused()
         self._cache.remember(namespace, key, value, content_type, ttl_ms, stamp)
+        await self._cache.persisted()  # a settled outage write, on disk before the answer
         return Write.STORED
 
     async def release(self, namespace: str, key: str, token: str) -> bool:

@@ -72,6 +72,14 @@ class Outbox:
             del self._ops[name]
         self._purged.add(namespace)
 
+    def namespaces(self) -> set[str]:
+        """The namespaces of everything owed (what shutdown reports)."""
+        return {name.partition(":")[0] for name in self._ops} | self._sweep | self._purged
+
+    async def persisted(self) -> None:
+        """Returns once what was recorded survives the process: at once here,
+        held in memory only (CACHE_STATE_DIR: service.cache.durable_outbox)."""
+
     def settle(self, namespace: str, key: str) -> None:
         """A later operation on the key reached Redis: nothing to replay."""
         self._ops.pop(f"{namespace}:{key}", None)
@@ -100,9 +108,10 @@ class Outbox:
             sweep = (self._sweep | self._purged) - namespaces
             if not ops and not sweep:
                 break
-            commands = [_command(name, op, redis, memory, mode) for name, (op, _) in ops.items()]
-            for batch in _chunks(commands, DEL_BATCH):
-                await send(batch)
+            # Each batch is built as it is sent: while the link is ready (the
+            # stranded-write timer) a PUT made meanwhile reaches Redis after it.
+            for names in _chunks(list(ops), DEL_BATCH):
+                await send([_command(name, ops[name][0], redis, memory, mode) for name in names])
             for namespace in sorted(sweep):
                 swept += await _sweep(send, redis, namespace)
             for name, (_, seq) in ops.items():  # what was recorded meanwhile stays

@@ -216,6 +216,7 @@ class TwoTierCache:
                 return Write.MEMORY_FALLBACK
             stored = await self.redis.put(namespace, key, value, content_type, ttl_ms, stamp)
             self._note(namespace, key, PUT, stored)
+            await self.persisted()
             return Write.STORED if stored else Write.MEMORY_FALLBACK
         # Too large for memory: Redis alone may hold it.
         if self.redis is None or not await self.redis.put(
@@ -225,6 +226,7 @@ class TwoTierCache:
         self.stats.sets += 1
         self.memory.delete(namespace, key)  # the older copy
         self._note(namespace, key, PUT, True)
+        await self.persisted()
         return Write.STORED
 
     async def delete(self, namespace: str, key: str) -> bool:
@@ -236,6 +238,7 @@ class TwoTierCache:
             return True
         deleted = await self.redis.delete(namespace, key)
         self._note(namespace, key, DELETE, deleted)
+        await self.persisted()
         return deleted
 
     def remember(
@@ -275,6 +278,12 @@ class TwoTierCache:
             outbox.record(namespace, key, operation)
         elif len(outbox):
             outbox.settle(namespace, key)
+
+    async def persisted(self) -> None:
+        """Returns once the outbox's records so far survive the process
+        (CACHE_STATE_DIR); a PUT or DELETE is answered after it."""
+        if self.outbox is not None:
+            await self.outbox.persisted()
 
     def invalidated(self, redis_keys: list[bytes] | None) -> None:
         """Redis says these keys changed (None: the database was flushed)."""

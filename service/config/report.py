@@ -44,7 +44,7 @@ class StartupReport:
 
 def startup_report(settings: Settings, environ: Mapping[str, str]) -> StartupReport:
     warnings = [*_unknown_variables(environ), *_near_miss_namespaces(settings),
-                *_open_service(settings)]
+                *_open_service(settings), *_no_state_dir(settings)]
     lines = (_namespaces_line(settings), _access_line(settings))
     return StartupReport(lines=lines, warnings=tuple(warnings))
 
@@ -92,6 +92,14 @@ def _unknown_variables(environ: Mapping[str, str]) -> list[str]:
         hint = f"; did you mean {close[0]}?" if close else ""
         warnings.append(f"unknown variable {variable} is ignored{hint}")
     return warnings
+
+
+def _no_state_dir(settings: Settings) -> list[str]:
+    if settings.cache_state_dir is not None or not settings.redis_enabled:
+        return []
+    return ["CACHE_STATE_DIR is not set: outage writes (PUT and DELETE accepted while "
+            "Redis is unreachable) are held in memory only and do not survive a restart "
+            "or a kill of the service"]
 
 
 def _near_miss_namespaces(settings: Settings) -> list[str]:

@@ -41,6 +41,7 @@ from service.config.values import (
     OptionalText,
     RedisUrl,
     SecretFile,
+    StateDirectory,
     WorkerCount,
     redact_url,
 )
@@ -194,6 +195,13 @@ class Settings:
         "CACHE_OUTBOX_MAX_KEYS", _POSITIVE, 10_000,
         "keys remembered for replay; beyond it, every key of the namespaces "
         "written during the outage is deleted at reconnect",
+    )
+    cache_state_dir: str | None = declared(
+        "CACHE_STATE_DIR", StateDirectory(), None,
+        "directory where outage writes are kept (appended and fsync'd before their "
+        "answer) so that a restart or a kill does not lose them; the next start "
+        "applies them; empty = none: outage writes do not survive the process",
+        shown_default="(none)",
     )
     cache_lease_duration_ms: int = declared(
         "CACHE_LEASE_DURATION_MS", _POSITIVE, 10_000,

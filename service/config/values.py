@@ -30,6 +30,7 @@ __all__ = [
     "OptionalText",
     "RedisUrl",
     "SecretFile",
+    "StateDirectory",
     "WorkerCount",
     "read_secret_file",
     "redact_url",
@@ -290,6 +291,32 @@ class SecretFile(Kind[str | None]):
 
     def describe(self) -> str:
         return "path of a readable, non-empty file; empty = unset"
+
+
+class StateDirectory(Kind[str | None]):
+    """A directory this process keeps state in; empty means none. Checked
+    here without creating anything (the service creates a missing one), so
+    an unusable path stops start-up naming the variable instead of failing
+    at the first outage write."""
+
+    @property
+    def blank_is_default(self) -> bool:
+        return True
+
+    def parse(self, raw: str) -> str | None:
+        path = Path(raw.strip())
+        existing = path
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if not existing.is_dir():
+            raise ValueError(f"{str(existing)!r} is not a directory")
+        if not os.access(existing, os.W_OK | os.X_OK):
+            verb = "write to" if existing == path else f"create {str(path)!r} in"
+            raise ValueError(f"this process cannot {verb} {str(existing)!r}")
+        return str(path)
+
+    def describe(self) -> str:
+        return "path of a writable directory (created if missing); empty = none"
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,8 @@ def classify(exc: BaseException) -> ErrorKind:
         return ErrorKind.AUTH
     if isinstance(exc, redis_errors.ReadOnlyError):
         return ErrorKind.READONLY
+    if isinstance(exc, redis_errors.OutOfMemoryError):  # its message lacks the word OOM
+        return ErrorKind.OOM
     if isinstance(exc, redis_errors.TimeoutError | asyncio.TimeoutError | TimeoutError):
         return ErrorKind.TIMEOUT
     if isinstance(exc, ConnectionRefusedError):

@@ -188,6 +188,12 @@ class ClusterLink:
                 async with asyncio.timeout(timeout_s):
                     await self._became_ready.wait()
 
+    def hurry(self) -> None:
+        self._wake.set()
+        self._refresh_now.set()
+        for node in self.nodes.values():
+            node.hurry()
+
     async def start(self) -> None:
         self._task = asyncio.create_task(self._supervise(), name="redis-cluster-supervisor")
         if not self._lazy:

@@ -82,6 +82,8 @@ class RedisLink:
         self._switch_pending: tuple[str, str] | None = None
         self._switch = asyncio.Event()
         self._announced_master: str | None = None
+        # Set by `hurry`: the backoff wait in progress (or the next) ends now.
+        self._hurry = asyncio.Event()
         # Keys starting with this are tracked (BCAST); None: no tracking.
         self._tracking_prefix = tracking_prefix
         self.listener: LinkListener | None = None
@@ -227,19 +229,30 @@ class RedisLink:
                 return
             self.lifecycle.start_attempt()
 
-    async def _wait(self, delay_s: float) -> None:
-        """The backoff wait; in Sentinel mode cut short by a new master."""
-        if self._switches is None:
-            await self._clock.sleep(delay_s)
+    def hurry(self) -> None:
+        """Make the next attempt now, not after the backoff or probe wait
+        (shutdown asks, to learn whether Redis is back for the outbox)."""
+        if self._factory is None:
             return
+        self._hurry.set()
+        self._wake.set()
+
+    async def _wait(self, delay_s: float) -> None:
+        """The backoff wait; cut short by `hurry`, and in Sentinel mode by a
+        new master."""
         if self._switch_pending is None:
-            sleeping = asyncio.ensure_future(self._clock.sleep(delay_s))
-            switched = asyncio.ensure_future(self._switch.wait())
+            waits = [asyncio.ensure_future(self._clock.sleep(delay_s)),
+                     asyncio.ensure_future(self._hurry.wait())]
+            if self._switches is not None:
+                waits.append(asyncio.ensure_future(self._switch.wait()))
             try:
-                await asyncio.wait((sleeping, switched), return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
             finally:
-                sleeping.cancel()
-                switched.cancel()
+                for wait in waits:
+                    wait.cancel()
+        self._hurry.clear()
+        if self._switches is None:
+            return
         pending, self._switch_pending = self._switch_pending, None
         self._switch.clear()
         if pending is not None and not self._closing:

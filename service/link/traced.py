@@ -90,6 +90,9 @@ class TracedLink:
     async def first_connect(self, timeout_s: float) -> None:
         await self.inner.first_connect(timeout_s)
 
+    def hurry(self) -> None:
+        self.inner.hurry()
+
     async def start(self) -> None:
         await self.inner.start()
 

@@ -118,3 +118,20 @@ def test_the_ready_windows_of_all_instances_intersect() -> None:
     assert both_ready(ready) == [(1.0, 4.0), (5.0, 5.5)]
     assert settled(both_ready(ready), 1.0) == [(2.0, 4.0)]
     assert both_ready({"a": [(0.0, 1.0)]}) == [(0.0, 1.0)]
+
+
+def test_a_request_refused_while_its_instance_was_stopped_on_purpose_is_excused() -> None:
+    """scripts/soak/restarts.py stops an instance: what got no answer then
+    promised nothing; an answered request and another instance's errors
+    still count, and so does the value of a write made before the stop."""
+    refused = Op("a", "PUT", "k", "a-2", None, 2.0, 2.001, error="ClientConnectorError")
+    in_flight = Op("a", "GET", "k", None, None, 1.9, 2.1, error="ServerDisconnectedError")
+    elsewhere = Op("b", "GET", "k", None, None, 2.0, 2.001, error="ClientConnectorError")
+    down = {"a": [(2.0, 3.0)]}
+    history = [refused, in_flight, elsewhere, delete("a", "j", 1.0, 1.01),
+               get("b", "j", None, 4.0, 4.001)]
+    assert [v.kind for v in check_history(history, BOTH_READY, down=down)] == [
+        "transport_error"]
+    stale = [put("a", "k", "a-1", 0.5, 0.51), delete("a", "k", 1.0, 1.01),
+             get("a", "k", "a-1", 4.0, 4.001)]
+    assert [v.kind for v in check_history(stale, BOTH_READY, down=down)] == ["stale_read"]

@@ -88,7 +88,8 @@ def test_redis_service_is_the_guides_flag_for_flag(compose: dict[str, Any]) -> N
         "test": AUTHENTICATED_PING, "interval": "30s", "timeout": "3s", "retries": 3,
     }
     assert redis["networks"] == ["roleready-network"]
-    assert compose["volumes"] == {"redis-data": {"driver": "local"}}
+    assert compose["volumes"] == {"redis-data": {"driver": "local"},
+                                  "cache-state": {"driver": "local"}}
     assert compose["networks"] == {"roleready-network": {"driver": "bridge"}}
 
 
@@ -255,3 +256,20 @@ def test_ha_redis_flags_and_sentinel_conf_run_on_real_servers(
     with replica.client() as client:
         wait_for(lambda: client.info("replication")["master_link_status"] == "up",
                  what="the replica in sync")
+
+
+def test_every_service_keeps_its_outage_writes_on_a_volume_of_its_own(
+    compose: dict[str, Any], ha: dict[str, Any]
+) -> None:
+    """CACHE_STATE_DIR is a named volume (it outlives the container), one per
+    instance, at the directory the image makes for the service's user."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    sources = []
+    for file in (compose, ha):
+        for svc in (s for s in file["services"].values() if "build" in s):
+            state_dir = svc["environment"]["CACHE_STATE_DIR"]
+            (volume,) = [v for v in svc["volumes"] if v.endswith(f":{state_dir}")]
+            assert volume.split(":")[0] in file["volumes"]
+            assert f"-o roleready -g roleready -m 0700 {state_dir}" in dockerfile
+            sources.append(volume.split(":")[0])
+    assert len(sources) == len(set(sources)) == 3

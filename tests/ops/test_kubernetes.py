@@ -84,7 +84,9 @@ def test_every_variable_named_is_a_setting_and_the_values_parse(
     assert not unknown, f"not settings: {unknown}"
     assert container(manifests)["envFrom"] == [
         {"configMapRef": {"name": manifests["ConfigMap"]["metadata"]["name"]}}]
-    Settings.from_env(with_secret_files(config(manifests), tmp_path, "a-value"))
+    environ = with_secret_files(config(manifests), tmp_path, "a-value")
+    # The pod's path is checked by the next test; parsed here on this machine.
+    Settings.from_env({**environ, "CACHE_STATE_DIR": str(tmp_path / "state")})
     # Kubernetes' <SERVICE>_PORT=tcp://... variables never reach the settings.
     assert pod(manifests)["enableServiceLinks"] is False
 
@@ -196,3 +198,19 @@ def test_the_pod_runs_as_the_image_s_non_root_user_on_a_read_only_root(
     volumes = {volume["name"]: volume for volume in pod(manifests)["volumes"]}
     scratch = {mount["mountPath"]: volumes[mount["name"]] for mount in app["volumeMounts"]}
     assert "emptyDir" in scratch["/tmp"]
+
+
+def test_outage_writes_are_kept_on_a_disk_volume_of_the_pod(
+    manifests: dict[str, dict[str, Any]]
+) -> None:
+    """CACHE_STATE_DIR is a mounted, writable emptyDir on disk (not memory:
+    it must outlive the container, which a restart after an OOM kill
+    replaces; an emptyDir lives as long as the pod)."""
+    state_dir = config(manifests)["CACHE_STATE_DIR"]
+    app = container(manifests)
+    (mount,) = [m for m in app["volumeMounts"] if m["mountPath"] == state_dir]
+    assert not mount.get("readOnly", False)
+    (volume,) = [v for v in pod(manifests)["volumes"] if v["name"] == mount["name"]]
+    assert "emptyDir" in volume and volume["emptyDir"].get("medium", "") != "Memory"
+    assert pod(manifests)["securityContext"]["fsGroup"] == pod(manifests)["securityContext"][
+        "runAsUser"]  # the volume is the service user's

@@ -122,4 +122,15 @@ def test_settings_are_known_and_secrets_only_in_the_environment_file(tmp_path: P
     assert not leaked, f"secret values in the shipped file: {leaked}"
     # The callers file is read at start-up: an empty one (no callers) stands in.
     (tmp_path / "callers.toml").write_text("")
-    Settings.from_env(in_unit | in_file | {"CACHE_API_TOKENS_FILE": str(tmp_path / "callers.toml")})
+    Settings.from_env(in_unit | in_file | {"CACHE_API_TOKENS_FILE": str(tmp_path / "callers.toml"),
+                                          "CACHE_STATE_DIR": ""})  # not this machine's
+
+
+def test_outage_writes_are_kept_in_the_unit_s_state_directory() -> None:
+    """CACHE_STATE_DIR is the directory systemd makes for StateDirectory=
+    (under /var/lib, owned by the dynamic user, kept across restarts)."""
+    unit = parse_unit(UNIT.read_text())
+    state = only(unit, "Service", "StateDirectory")
+    assert environment(unit)["CACHE_STATE_DIR"] == f"/var/lib/{state}"
+    assert only(unit, "Service", "StateDirectoryMode") == "0700"
+    assert "CACHE_STATE_DIR" not in env_file()  # one place says it

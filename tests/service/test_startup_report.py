@@ -5,22 +5,46 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 
 import pytest
 
 import service.__main__ as entry
-from service.config import Settings, startup_report
+from service.config import ConfigError, Settings, startup_report
 from service.config.report import edit_distance
 
 SECRET = "hunter2-s3cret"
 
 
+NO_STATE_DIR = "CACHE_STATE_DIR is not set"
+
+
 def _report(env: dict[str, str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The namespaces line and the warnings, for a service with a token (the
-    lines about who may call are the last test's)."""
+    """The namespaces line and the warnings other than the one about
+    CACHE_STATE_DIR (tested on its own below), for a service with a token
+    (the lines about who may call are the last test's)."""
     with_token = {**env, "CACHE_API_TOKEN": SECRET}
     report = startup_report(Settings.from_env(with_token), env)
-    return report.lines[:1], report.warnings
+    return report.lines[:1], tuple(w for w in report.warnings if not w.startswith(NO_STATE_DIR))
+
+
+def test_without_a_state_dir_start_up_warns_that_outage_writes_die_with_the_process(
+    tmp_path: Path,
+) -> None:
+    def warnings(env: dict[str, str]) -> tuple[str, ...]:
+        with_token = {**env, "CACHE_API_TOKEN": SECRET}
+        return startup_report(Settings.from_env(with_token), env).warnings
+
+    (warning,) = warnings({"REDIS_URL": "redis://db:6379"})
+    assert warning.startswith(NO_STATE_DIR) and "do not survive a restart" in warning
+    state_dir = tmp_path / "state"
+    assert warnings({"REDIS_URL": "redis://db:6379", "CACHE_STATE_DIR": str(state_dir)}) == ()
+    assert not state_dir.exists()  # reading the settings creates nothing
+    assert warnings({"REDIS_URL": ""}) == ()  # memory only: there is no outage
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(ConfigError, match="^CACHE_STATE_DIR: .*is not a directory"):
+        Settings.from_env({"CACHE_STATE_DIR": str(tmp_path / "a-file" / "state")})
+
 
 
 def test_a_clean_environment_lists_the_built_in_namespaces_and_warns_nothing() -> None:
@@ -136,7 +160,9 @@ def test_main_logs_the_report_then_serves(
     records = [(r.levelno, r.getMessage()) for r in caplog.records]
     assert records[0][0] == logging.INFO and "defualt=1000 ms" in records[0][1]
     assert records[1] == (logging.INFO, "access: no token, every route open")
-    assert [level for level, _ in records[2:]] == [logging.WARNING] * 3
+    # The two above, the open service, and that outage writes do not survive
+    # (no CACHE_STATE_DIR).
+    assert [level for level, _ in records[2:]] == [logging.WARNING] * 4
     assert "every route, values included, is open to whoever reaches 127.0.0.1:" in records[4][1]
     assert "REDIS_PASWORD" in caplog.text and SECRET not in caplog.text
 
@@ -144,10 +170,11 @@ def test_main_logs_the_report_then_serves(
 def test_who_may_call_is_reported_and_an_open_service_warned_about() -> None:
     opened = startup_report(Settings.from_env({"HOST": "0.0.0.0", "CACHE_API_AUTH": "none"}), {})
     assert opened.lines[1] == "access: no token, every route open"
-    (warning,) = opened.warnings
+    (warning,) = (w for w in opened.warnings if not w.startswith(NO_STATE_DIR))
     assert warning.startswith("no token configured (CACHE_API_AUTH=none): every route")
     assert "0.0.0.0:3001" in warning
     guarded = startup_report(Settings.from_env({"CACHE_API_TOKEN": "tok-never-shown"}), {})
     assert guarded.lines[1] == ("access: bearer tokens from CACHE_API_TOKEN; /health and "
                                 "/health/ready open")
-    assert guarded.warnings == () and "tok-never-shown" not in str(guarded)
+    assert all(w.startswith(NO_STATE_DIR) for w in guarded.warnings)
+    assert "tok-never-shown" not in str(guarded)

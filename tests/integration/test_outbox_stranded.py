@@ -1,0 +1,99 @@
+"""An error reply that leaves the link up (OOM under `noeviction`) does not
+strand the outbox: it is retried on the backoff policy's timer while the
+link stays ready, not only at a reconnect (which never comes here)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+
+import pytest
+import redis as redis_py
+from aiohttp.test_utils import TestClient
+
+from service import appkeys
+from tests.conftest import FAST_LINK_ENV
+from tests.integration.test_outbox_restart import REDIS_KEY, link_state, request, wait_ready
+from tests.support.redis_cluster import LocalCluster
+from tests.support.redis_server import RedisServer
+from tests.support.service_process import ServiceProcess, http_get
+from tests.support.waiting import eventually, ready_client, wait_for
+
+StartService = Callable[..., ServiceProcess]
+FILLER = b"x" * 1024
+
+
+def fill_until_oom(client: redis_py.Redis) -> None:
+    """Writes until Redis refuses one; then maxmemory is pinned a little
+    below what it holds, so that it stays full whatever buffers come and go
+    (at the refusal, memory at rest may be just under the limit)."""
+    for i in range(100_000):
+        try:
+            client.set(f"filler:{i}", FILLER)
+        except redis_py.exceptions.OutOfMemoryError:
+            used = int(client.info("memory")["used_memory"])
+            client.config_set("maxmemory", used - 64 * 1024)
+            return
+    raise AssertionError("Redis never ran out of memory")
+
+
+@pytest.mark.parametrize("mode", ["write", "delete"])
+def test_a_write_refused_with_oom_is_applied_without_a_reconnect(
+    service_process: StartService, redis_factory: Callable[..., RedisServer], mode: str,
+) -> None:
+    redis = redis_factory("--maxmemory", "4mb", "--maxmemory-policy", "noeviction")
+    client = redis.client()
+    service = service_process(**FAST_LINK_ENV, REDIS_URL=redis.url, CACHE_OUTAGE_REPLAY=mode)
+    wait_ready(service)
+    assert request(service, "PUT", "/cache/default/k", b"old")[1]["X-Cache-Stored"] == "redis"
+    fill_until_oom(client)
+    status, headers = request(service, "PUT", "/cache/default/k", b"new")
+    assert (status, headers["X-Cache-Stored"]) == (204, "memory")
+    assert link_state(service) == "ready"  # an OOM reply does not drop the link
+
+    def in_redis() -> bytes | None:
+        raw = client.get(REDIS_KEY.format("k"))
+        return None if raw is None else bytes(raw)[-3:]
+
+    if mode == "delete":  # DEL is allowed while Redis is out of memory
+        wait_for(lambda: in_redis() is None, timeout=5, what="the stranded PUT replayed as DEL")
+    else:
+        assert in_redis() == b"old"  # still refused: SET needs memory
+        client.config_set("maxmemory", "0")
+        wait_for(lambda: in_redis() == b"new", timeout=5, what="the stranded PUT applied")
+    _, body = http_get(service.base_url + "/health/detailed")
+    assert json.loads(body)["checks"]["cache"]["redis"]["reconnects"] == 0
+    _, events = http_get(service.base_url + "/health/events")
+    assert b"Disconnected" not in events and b"oom" in events.lower()
+    assert service.terminate() == 0
+
+
+async def test_in_a_cluster_the_master_that_refused_gets_its_write_later(
+    app_client: Callable[..., Awaitable[TestClient]], redis_cluster: LocalCluster,
+) -> None:
+    """The timer replays each master's own keys through that master: one
+    out of memory strands only its keys, and gets them once it has room."""
+    app = await ready_client(app_client, "redis://127.0.0.1:1", CACHE_OUTAGE_REPLAY="write",
+                             REDIS_CLUSTER_NODES=redis_cluster.seeds)
+    keys: dict[int, str] = {}
+    for i in range(100):
+        keys.setdefault(redis_cluster.master_for(REDIS_KEY.format(f"k{i}")).port, f"k{i}")
+    (full, full_key), (_, other_key) = list(keys.items())[:2]
+    for key in (full_key, other_key):
+        assert (await app.put(f"/cache/default/{key}", data=b"old")).headers[
+            "X-Cache-Stored"] == "redis"
+    full_node = redis_cluster.node_client(next(m for m in redis_cluster.masters if m.port == full))
+    full_node.config_set("maxmemory-policy", "noeviction")
+    full_node.config_set("maxmemory", "1")  # whatever it holds is too much
+    stored = [(await app.put(f"/cache/default/{key}", data=b"new")).headers["X-Cache-Stored"]
+              for key in (full_key, other_key)]
+    assert stored == ["memory", "redis"]
+    cluster = redis_cluster.client()
+
+    def in_redis(key: str) -> bytes:
+        return bytes(cluster.get(REDIS_KEY.format(key)) or b"")[-3:]
+
+    assert in_redis(full_key) == b"old"
+    full_node.config_set("maxmemory", "0")
+    await eventually(lambda: in_redis(full_key) == b"new", timeout=5, what="the stranded PUT")
+    assert app.app[appkeys.LINK].view.reconnects_total == 0
