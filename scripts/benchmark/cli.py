@@ -1,31 +1,27 @@
 """scripts/bench: the service against bare aiohttp and redis-py, and what an
 outage costs, side by side in one run (docs/performance.md).
 
-Flow: parse -> pick the load generator -> memory-tier micro-benchmark ->
-start redis-server, the service and the baselines on free loopback ports ->
-throughput comparisons -> outage rounds -> invalidation -> (when asked for)
-failover runs -> (when asked for) stampede -> stop everything -> table
-(and JSON).
+Flow: parse -> pick the load generator -> start what each section needs
+(sections.py) on free loopback ports and measure, section by section; or,
+with --compare, this tree against another (ab.py) -> stop everything ->
+table (and JSON). The run directory, interrupts and exit codes: scripts/runner.py.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import shutil
-import signal
-import sys
-import tempfile
 import time
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
+from scripts import runner
+from scripts.benchmark import workloads as wl
+from scripts.benchmark.ab import compare_trees
 from scripts.benchmark.compare import Rounds
 from scripts.benchmark.load import make_generator
 from scripts.benchmark.outage import OutagePlan
-from scripts.benchmark.placement import Placement
-from scripts.benchmark.processes import ROOT, BenchError, Processes
+from scripts.benchmark.processes import ROOT, BenchError, Placement, Processes
 from scripts.benchmark.report import render
 from scripts.benchmark.sections import Plan, machine, run_sections
 from scripts.benchmark.stampede import StampedePlan
@@ -33,7 +29,6 @@ from scripts.benchmark.targets import evaluate
 
 EXIT_OK = 0
 EXIT_FAILED = 1
-EXIT_INTERRUPTED = 130
 # failover starts 11 servers and 3 services per run, ~7 s a run: only when asked for.
 DEFAULT_SECTIONS = ("memory", "throughput", "outage", "invalidation")
 # stampede: ~35 s with its defaults (5 rounds of 200 callers, 6 hit-cost rounds).
@@ -60,12 +55,10 @@ installed when missing and running as root); about 40 s.
 `--only workers` (not in the default run): the service on uvloop
 against asyncio's loop, and WORKERS=1 against WORKERS=2 (free to use every
 CPU; on 2 cores the second worker shares one with wrk and redis-server).
+`--compare REF` (instead of the sections): this tree against a git ref or
+a checkout, memory-hit GET, Redis-hit GET, PUT and _mget side by side, in
+both orientations (--rounds x 2 s each way, over --instances processes).
 """
-
-
-class Interrupted(Exception):
-    """SIGTERM/SIGHUP arrived: unwind so that every process gets stopped."""
-
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
@@ -109,8 +102,20 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--no-pin", dest="pin", action="store_false",
                         help="do not give the server under test a CPU of its own")
     parser.add_argument("--service-root", type=Path, metavar="DIR",
-                        help="run `python -m service` from this checkout instead (before/after)")
+                        help="run `python -m service` from this checkout instead")
+    parser.add_argument("--compare", metavar="REF",
+                        help="this tree (or --service-root) against a git ref or a checkout")
+    for side in ("this", "ref"):
+        parser.add_argument(f"--{side}-env", action="append", default=[], metavar="NAME=VALUE",
+                            help=f"with --compare: a variable for {side} tree's services only "
+                                 "(e.g. EVENT_LOOP=asyncio); repeatable")
     args = parser.parse_args(argv)
+    args.envs = {}
+    for side in ("this", "ref"):
+        pairs = [item.partition("=") for item in getattr(args, f"{side}_env")]
+        if any(not sep for _, sep, _ in pairs):
+            parser.error(f"--{side}-env takes NAME=VALUE")
+        args.envs[side] = {name: value for name, _, value in pairs}
     args.sections = {s.strip() for s in args.only.split(",") if s.strip()}
     if not args.sections or not args.sections <= set(SECTIONS):
         parser.error(f"--only takes some of {', '.join(SECTIONS)}")
@@ -153,10 +158,6 @@ def make_plan(args: argparse.Namespace) -> Plan:
                 stampede=stampede_plan(args, rounds, duration))
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise Interrupted(signal.Signals(signum).name)
-
-
 def measure(args: argparse.Namespace, run_dir: Path) -> dict[str, Any]:
     started = time.monotonic()
     plan = make_plan(args)
@@ -168,7 +169,11 @@ def measure(args: argparse.Namespace, run_dir: Path) -> dict[str, Any]:
                            max(1, args.connections // 2), run_dir, placement.others)
     procs = Processes(run_dir, (args.service_root or ROOT).resolve(), placement)
     try:
-        figures = run_sections(procs, (generator, split), plan, args.sections, run_dir)
+        if args.compare:
+            figures = {"compare": compare_trees(procs, split, plan.throughput, args.compare,
+                                                args.envs, wl.make_value(args.value_bytes))}
+        else:
+            figures = run_sections(procs, (generator, split), plan, args.sections, run_dir)
     finally:
         procs.close()
     report: dict[str, Any] = {
@@ -183,7 +188,7 @@ def measure(args: argparse.Namespace, run_dir: Path) -> dict[str, Any]:
                      "warmup_s": plan.throughput.warmup_s,
                      "instances": plan.throughput.instances,
                      "outage_rounds": plan.outage_rounds, "memory_rounds": plan.memory_rounds,
-                     "failover_runs": plan.failover_runs, "sections": sorted(args.sections),
+                     "failover_runs": plan.failover_runs, "sections": [] if args.compare else sorted(args.sections),
                      "stampede": {"callers": plan.stampede.callers,
                                   "rounds": plan.stampede.rounds,
                                   "compute_ms": plan.stampede.compute_ms,
@@ -200,26 +205,13 @@ def measure(args: argparse.Namespace, run_dir: Path) -> dict[str, Any]:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _interrupt)
-    # Also when started in the background, where SIGINT arrives ignored.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    run_dir = Path(tempfile.mkdtemp(prefix="roleready-bench-"))
-    keep = args.keep
-    try:
-        report = measure(args, run_dir)
-    except BenchError as exc:
-        print(f"scripts/bench: {exc}\n(logs in {run_dir})", file=sys.stderr)
-        keep = True
-        return EXIT_FAILED
-    except (KeyboardInterrupt, Interrupted):
-        print("scripts/bench: interrupted; everything it started is stopped", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    finally:
-        if not keep:
-            shutil.rmtree(run_dir, ignore_errors=True)
-    print(render(report))
-    if args.json is not None:
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
-    return EXIT_OK
 
+    def work(run_dir: Path) -> int:
+        report = measure(args, run_dir)
+        print(render(report))
+        if args.json is not None:
+            args.json.write_text(json.dumps(report, indent=2) + "\n")
+        return EXIT_OK
+
+    return runner.run("scripts/bench", work, keep=args.keep, failures=(BenchError,),
+                      failed=EXIT_FAILED)

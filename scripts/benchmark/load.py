@@ -20,7 +20,6 @@ from __future__ import annotations
 import base64
 import json
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -28,12 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from scripts.benchmark.placement import CPUs, child_setup
-from scripts.benchmark.processes import BenchError, module_argv, module_env
+from scripts.benchmark.processes import BenchError, Child, CPUs, module_argv, module_env
 from scripts.benchmark.wrk import lua_script
 
 WRK_TIMEOUT_S = 5
-RESULT_MARK = "BENCH_JSON "
 # How long past its duration a generator may take to report before it is killed.
 GRACE_S = 30.0
 
@@ -100,94 +97,52 @@ class Generator(Protocol):
               statuses: bool = False) -> RunningLoad: ...
 
 
-class _Child:
-    """A generator child process whose stdout carries one result line."""
-
-    def __init__(self, argv: list[str], deadline_s: float, cpus: CPUs,
-                 env: dict[str, str] | None = None) -> None:
-        self.argv = argv
-        self.deadline_s = deadline_s
-        self.popen = subprocess.Popen(
-            argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
-            # The bench runs no threads, so preexec_fn is safe here.
-            text=True, preexec_fn=child_setup(cpus),  # noqa: PLW1509
-        )
-
-    def result(self) -> dict[str, Any]:
-        try:
-            out, err = self.popen.communicate(timeout=self.deadline_s)
-        except BaseException:
-            self.stop()
-            raise
-        for line in out.splitlines():
-            if line.startswith(RESULT_MARK):
-                parsed: dict[str, Any] = json.loads(line[len(RESULT_MARK):])
-                return parsed
-        name = self.argv[2] if self.argv[1:2] == ["-m"] else Path(self.argv[0]).name
-        raise BenchError(f"{name} gave no result: {err.strip()[-400:]}")
-
-    def stop(self) -> None:
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGKILL)
-            self.popen.wait()
-
-
 class _WrkRun:
-    def __init__(self, child: _Child, statuses: bool) -> None:
+    def __init__(self, child: Child, statuses: bool) -> None:
         self._child = child
         self._statuses = statuses
 
     def wait(self) -> LoadResult:
         raw = self._child.result()
         socket_errors = raw["connect"] + raw["read"] + raw["write"] + raw["timeout"]
+        times = (raw["requests"], raw["duration_us"] / 1e6, raw["p50_us"] / 1e3,
+                 raw["p99_us"] / 1e3, raw["max_us"] / 1e3)
         if not self._statuses:
-            return LoadResult(raw["requests"], raw["duration_us"] / 1e6, raw["p50_us"] / 1e3,
-                              raw["p99_us"] / 1e3, raw["max_us"] / 1e3, raw["status_errors"],
-                              socket_errors)
-        non_2xx = raw["s404"] + raw["sother"]
-        return LoadResult(raw["requests"], raw["duration_us"] / 1e6, raw["p50_us"] / 1e3,
-                          raw["p99_us"] / 1e3, raw["max_us"] / 1e3, non_2xx, socket_errors,
-                          raw["s404"], raw["sother"])
+            return LoadResult(*times, raw["status_errors"], socket_errors)
+        return LoadResult(*times, raw["s404"] + raw["sother"], socket_errors, raw["s404"],
+                          raw["sother"])
 
     def stop(self) -> None:
         self._child.stop()
 
 
 class Wrk:
-    """The wrk binary (Debian package `wrk`)."""
+    """The wrk binary: one process, -t threads, cycling the workload's requests."""
 
     name = "wrk"
 
     def __init__(self, binary: str, threads: int, connections: int, run_dir: Path,
                  cpus: CPUs) -> None:
-        self.binary = binary
-        self.threads = threads
-        self.connections = connections
-        self.run_dir = run_dir
-        self.cpus = cpus
-        self.version = _wrk_version(binary)
+        self.binary, self.threads, self.connections = binary, threads, connections
+        self.run_dir, self.cpus = run_dir, cpus
+        done = subprocess.run([binary, "--version"], capture_output=True, text=True, check=False)
+        words = (done.stdout + done.stderr).split()
+        self.version = words[1] if len(words) > 1 else "unknown"
         self._scripts = 0
 
     def start(self, base_url: str, workload: Workload, duration_s: int, *,
-              statuses: bool = False) -> RunningLoad:
+              statuses: bool = False) -> _WrkRun:
         self._scripts += 1
         script = self.run_dir / f"wrk-{self._scripts}-{workload.name}.lua"
         script.write_text(lua_script(workload.requests, statuses=statuses))
         argv = [self.binary, "-t", str(self.threads), "-c", str(self.connections),
                 "-d", f"{duration_s}s", "--timeout", f"{WRK_TIMEOUT_S}s", "-s", str(script),
                 base_url]
-        return _WrkRun(_Child(argv, duration_s + GRACE_S, self.cpus), statuses)
-
-
-def _wrk_version(binary: str) -> str:
-    done = subprocess.run([binary, "--version"], capture_output=True, text=True, check=False)
-    words = (done.stdout + done.stderr).split()
-    return words[1] if len(words) > 1 else "unknown"
+        return _WrkRun(Child(argv, duration_s + GRACE_S, self.cpus), statuses)
 
 
 class _PythonRun:
-    def __init__(self, children: list[_Child]) -> None:
+    def __init__(self, children: list[Child]) -> None:
         self._children = children
 
     def wait(self) -> LoadResult:
@@ -233,7 +188,7 @@ class PythonLoad:
         start_at = time.monotonic() + 0.2  # every worker starts at the same moment
         per_worker = max(1, self.connections // self.threads)
         children = [
-            _Child(module_argv("pyload", base_url, str(spec), "--connections", str(per_worker),
+            Child(module_argv("pyload", base_url, str(spec), "--connections", str(per_worker),
                                "--duration", str(duration_s), "--start-at", str(start_at),
                                "--offset", str(index * 7919)),
                    duration_s + GRACE_S, self.cpus, env=module_env())

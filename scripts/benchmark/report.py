@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from scripts.benchmark.ab import compare_lines
 from scripts.benchmark.batch import batch_lines
 
 
@@ -19,7 +20,7 @@ def header(report: dict[str, Any]) -> list[str]:
         (f"machine: {machine['cpu_model']}, {machine['cpus']} CPUs, Python {machine['python']}, "
          f"redis-server {machine['redis_server']}"),
     ]
-    if report.keys() & {"throughput", "outage"}:  # the sections the generator drives
+    if report.keys() & {"throughput", "outage", "compare"}:  # where the generator's load counts
         lines.append(
             f"load: {gen['name']} {gen['version']}, {gen['threads']} threads x {gen['connections']} "
             f"connections; value {settings['value_bytes']} B; medians of {settings['rounds']} "
@@ -248,5 +249,7 @@ def render(report: dict[str, Any]) -> str:
     if "workers" in report:
         lines += throughput_lines(report["workers"]["event_loop"])
         lines += worker_lines(report["workers"]["workers"])
+    if "compare" in report:
+        lines += compare_lines(report["compare"])
     lines += target_lines(report["targets"])
     return "\n".join(lines)

@@ -13,10 +13,9 @@ under its prefix and the redis-set baseline under `bench:`.
 from __future__ import annotations
 
 import json
-import urllib.request
 
 from scripts.benchmark.load import Request, Workload
-from scripts.benchmark.processes import BenchError, http_json
+from scripts.benchmark.processes import BenchError, http, http_json
 
 NAMESPACE = "default"
 CONTENT_TYPE = "application/json"
@@ -32,6 +31,12 @@ def make_value(size: int) -> bytes:
     value = head + b"x" * filler + tail
     json.loads(value)  # it must stay valid JSON at any size we pick
     return value
+
+
+def service_env(name: str, redis_url: str, **env: str) -> dict[str, str]:
+    """A service on `redis_url`, connected at start-up, its keys under bench-`name`."""
+    return {"REDIS_URL": redis_url, "REDIS_LAZY_CONNECT": "false",
+            "CACHE_KEY_PREFIX": f"bench-{name}", **env}
 
 
 def path(key: str) -> str:
@@ -79,8 +84,7 @@ def seed_hot_keys(base_url: str, value: bytes) -> None:
 
 def check_hit(base_url: str, expected_cache_header: str | None) -> None:
     """One GET of a hot key must be a hit (of the expected tier, for the service)."""
-    with urllib.request.urlopen(base_url + path("hot0"), timeout=2) as response:
-        header = response.headers.get("X-Cache")
-        if response.status != 200 or header != expected_cache_header:
-            raise BenchError(f"{base_url}: expected a hit ({expected_cache_header}), "
-                             f"got {response.status} X-Cache={header}")
+    status, headers, _ = http(base_url + path("hot0"))
+    if status != 200 or headers.get("X-Cache") != expected_cache_header:
+        raise BenchError(f"{base_url}: expected a hit ({expected_cache_header}), "
+                         f"got {status} X-Cache={headers.get('X-Cache')}")
