@@ -38,7 +38,6 @@ from scripts.benchmark.processes import (
     http,
     http_json,
     poll,
-    result_of,
 )
 from tests.support import sentinel as se
 from tests.support.redis_cluster import NODE_TIMEOUT_MS, LocalCluster
@@ -115,8 +114,7 @@ def start_trickle(procs: Processes, service: HttpProcess) -> Process:
 
 def trickle_result(trickle: Process) -> dict[str, Any]:
     trickle.stop()  # SIGTERM: it prints its tally and exits
-    figures = result_of(trickle.log_path.read_text(errors="replace"), "the failover load",
-                        trickle.log_tail())
+    figures = trickle.result(0)
     figures["bad"] = figures["s5xx"] + figures["refused"] + figures["failed"]
     return figures
 

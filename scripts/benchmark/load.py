@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from scripts.benchmark.processes import BenchError, Child, CPUs, module_argv, module_env
+from scripts.benchmark.processes import BenchError, CPUs, Process, module_argv, module_env
 from scripts.benchmark.wrk import lua_script
 
 WRK_TIMEOUT_S = 5
@@ -98,12 +98,13 @@ class Generator(Protocol):
 
 
 class _WrkRun:
-    def __init__(self, child: Child, statuses: bool) -> None:
-        self._child = child
+    def __init__(self, process: Process, deadline_s: float, statuses: bool) -> None:
+        self._process = process
+        self._deadline_s = deadline_s
         self._statuses = statuses
 
     def wait(self) -> LoadResult:
-        raw = self._child.result()
+        raw = self._process.result(self._deadline_s)
         socket_errors = raw["connect"] + raw["read"] + raw["write"] + raw["timeout"]
         times = (raw["requests"], raw["duration_us"] / 1e6, raw["p50_us"] / 1e3,
                  raw["p99_us"] / 1e3, raw["max_us"] / 1e3)
@@ -113,7 +114,7 @@ class _WrkRun:
                           raw["sother"])
 
     def stop(self) -> None:
-        self._child.stop()
+        self._process.kill()
 
 
 class Wrk:
@@ -138,16 +139,19 @@ class Wrk:
         argv = [self.binary, "-t", str(self.threads), "-c", str(self.connections),
                 "-d", f"{duration_s}s", "--timeout", f"{WRK_TIMEOUT_S}s", "-s", str(script),
                 base_url]
-        return _WrkRun(Child(argv, duration_s + GRACE_S, self.cpus), statuses)
+        process = Process("wrk", argv, script.with_suffix(".log"), cpus=self.cpus)
+        process.spawn()
+        return _WrkRun(process, duration_s + GRACE_S, statuses)
 
 
 class _PythonRun:
-    def __init__(self, children: list[Child]) -> None:
-        self._children = children
+    def __init__(self, workers: list[Process], deadline_s: float) -> None:
+        self._workers = workers
+        self._deadline_s = deadline_s
 
     def wait(self) -> LoadResult:
         try:
-            parts = [child.result() for child in self._children]
+            parts = [worker.result(self._deadline_s) for worker in self._workers]
         finally:
             self.stop()
         latencies = sorted(us for part in parts for us in part["latencies_us"])
@@ -163,8 +167,8 @@ class _PythonRun:
                           sum(part["errors"] for part in parts), s404, sother)
 
     def stop(self) -> None:
-        for child in self._children:
-            child.stop()
+        for worker in self._workers:
+            worker.kill()
 
 
 class PythonLoad:
@@ -187,14 +191,16 @@ class PythonLoad:
         spec.write_text(json.dumps(workload.to_json()))
         start_at = time.monotonic() + 0.2  # every worker starts at the same moment
         per_worker = max(1, self.connections // self.threads)
-        children = [
-            Child(module_argv("pyload", base_url, str(spec), "--connections", str(per_worker),
-                               "--duration", str(duration_s), "--start-at", str(start_at),
-                               "--offset", str(index * 7919)),
-                   duration_s + GRACE_S, self.cpus, env=module_env())
+        workers = [
+            Process(f"pyload-{index}", module_argv(
+                "pyload", base_url, str(spec), "--connections", str(per_worker), "--duration",
+                str(duration_s), "--start-at", str(start_at), "--offset", str(index * 7919)),
+                spec.with_suffix(f".{index}.log"), env=module_env(), cpus=self.cpus)
             for index in range(self.threads)
         ]
-        return _PythonRun(children)
+        for worker in workers:
+            worker.spawn()
+        return _PythonRun(workers, duration_s + GRACE_S)
 
 
 def percentile(sorted_values: list[float], q: float) -> float:

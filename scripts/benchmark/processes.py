@@ -137,44 +137,9 @@ def module_env(*first: Path) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
 
 
-class Child:
-    """A helper process whose stdout carries one result line (`result()`)."""
-
-    def __init__(self, argv: list[str], deadline_s: float, cpus: CPUs,
-                 env: dict[str, str] | None = None, cwd: Path | None = None) -> None:
-        self.name = argv[2] if argv[1:2] == ["-m"] else Path(argv[0]).name
-        self.deadline_s = deadline_s
-        self.popen = subprocess.Popen(
-            argv, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL, text=True,
-            # The bench runs no threads, so preexec_fn is safe here.
-            preexec_fn=child_setup(cpus),  # noqa: PLW1509
-        )
-
-    def result(self) -> dict[str, Any]:
-        try:
-            out, err = self.popen.communicate(timeout=self.deadline_s)
-        except BaseException:
-            self.stop()
-            raise
-        return result_of(out, self.name, err)
-
-    def stop(self) -> None:
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGKILL)
-            self.popen.wait()
-
-
-def run_module(module: str, *args: str, cpus: CPUs, deadline_s: float,
-               service_root: Path | None = None) -> dict[str, Any]:
-    """A helper module's result (with `service_root` its cwd and first on the path)."""
-    first = (service_root,) if service_root else ()
-    return Child(module_argv(module, *args), deadline_s, cpus, module_env(*first),
-                 service_root).result()
-
-
 class Process:
-    """One child process with a log file in the run's directory."""
+    """One child process with a log file in the run's directory: a server,
+    a load generator or a helper that prints one result line (`result()`)."""
 
     def __init__(self, name: str, argv: Sequence[str], log_path: Path, *,
                  env: Mapping[str, str] | None = None, cwd: Path | None = None,
@@ -195,6 +160,22 @@ class Process:
                 stdin=subprocess.DEVNULL, start_new_session=True,
                 preexec_fn=child_setup(self.cpus),  # noqa: PLW1509
             )
+
+    def result(self, deadline_s: float) -> dict[str, Any]:
+        """The one result line it printed (scripts.benchmark.emit), once it exited."""
+        assert self.popen is not None
+        try:
+            self.popen.wait(timeout=deadline_s)
+        except BaseException:
+            self.kill()
+            raise
+        return result_of(self.log_path.read_text(errors="replace"), self.name, self.log_tail())
+
+    def kill(self) -> None:
+        if self.running:
+            assert self.popen is not None
+            self.popen.kill()
+            self.popen.wait()
 
     def stop(self) -> None:
         """SIGTERM (a paused process is woken first); SIGKILL when it won't exit."""
@@ -303,10 +284,12 @@ class Processes(RedisServers):
         """redis-server in run_dir/name; `args` come last (--replicaof...)."""
         return self.start(*args, data_dir=self.run_dir / name)
 
-    def helper(self, name: str, module: str, *args: str) -> Process:
-        """`python -m scripts.benchmark.<module>` beside the servers; output in its log."""
+    def helper(self, name: str, module: str, *args: str, root: Path | None = None) -> Process:
+        """`python -m scripts.benchmark.<module>` beside the servers (output in its
+        log); with `root`, on the server CPU, that checkout its cwd and first on its path."""
         process = Process(name, module_argv(module, *args), self.run_dir / f"{name}.log",
-                          env=module_env(), cpus=self.placement.others)
+                          env=module_env(*([root] if root else [])), cwd=root,
+                          cpus=self.placement.servers if root else self.placement.others)
         self.started.append(process)
         process.spawn()
         return process

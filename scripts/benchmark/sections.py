@@ -35,10 +35,11 @@ from scripts.benchmark.failover import run_failovers
 from scripts.benchmark.invalidation import measure_invalidation
 from scripts.benchmark.load import Generator
 from scripts.benchmark.outage import OutagePlan, run_outage
-from scripts.benchmark.processes import Processes, run_module
+from scripts.benchmark.processes import Processes
 from scripts.benchmark.stampede import StampedePlan, run_stampede
 from scripts.benchmark.workers import run_workers
 
+MEMORY_LIMIT_S = 300
 # The sections and the key of each one's figures in the report, in order.
 KEYS = {"memory": "memory_tier", "throughput": "throughput", "outage": "outage",
         "invalidation": "invalidation", "failover": "failover", "stampede": "stampede",
@@ -133,9 +134,10 @@ def run_sections(procs: Processes, generators: tuple[Generator, Generator], plan
     rounds, generator = plan.throughput, generators[0]
     runs: dict[str, Callable[[], dict[str, Any]]] = {
         # memory.py in its own process, importing the tier of the checkout under test.
-        "memory": lambda: run_module("memory", "--ops", str(plan.memory_ops), "--rounds",
-                                     str(plan.memory_rounds), cpus=procs.placement.servers,
-                                     deadline_s=300, service_root=procs.service_root),
+        "memory": lambda: procs.helper(
+            "memory", "memory", "--ops", str(plan.memory_ops), "--rounds",
+            str(plan.memory_rounds), root=procs.service_root,
+        ).result(MEMORY_LIMIT_S),
         "throughput": lambda: run_throughput(procs, *generators, plan, value, value_file),
         "outage": lambda: run_outage(procs, generator, plan.outage, plan.outage_rounds, value),
         "invalidation": lambda: run_invalidation(procs),

@@ -27,7 +27,7 @@ from typing import Any
 from scripts.benchmark import workloads as wl
 from scripts.benchmark.compare import Comparison, one_after_the_other, side_by_side
 from scripts.benchmark.load import Generator, Request, Workload, percentile
-from scripts.benchmark.processes import BenchError, HttpProcess, Processes, http, http_json, run_module
+from scripts.benchmark.processes import BenchError, HttpProcess, Processes, http, http_json
 
 PREFIX = "bench-stampede"
 HIT_KEY = "stampede-hit"
@@ -115,10 +115,9 @@ def summarize_herd(rounds: list[dict[str, Any]]) -> dict[str, Any]:
 def run_herd(procs: Processes, services: tuple[HttpProcess, ...],
              plan: StampedePlan) -> dict[str, Any]:
     """herd.py beside redis-server (the CPUs of the generators); its outcomes."""
-    return run_module("herd", *(s.url for s in services), "--callers", str(plan.callers),
-                      "--compute-ms", str(plan.compute_ms), "--rounds", str(plan.rounds),
-                      "--key-prefix", "stampede", cpus=procs.placement.others,
-                      deadline_s=HERD_LIMIT_S)
+    return procs.helper("herd", "herd", *(s.url for s in services), "--callers",
+                        str(plan.callers), "--compute-ms", str(plan.compute_ms), "--rounds",
+                        str(plan.rounds), "--key-prefix", "stampede").result(HERD_LIMIT_S)
 
 
 def lease_counters(services: tuple[HttpProcess, ...]) -> dict[str, int]:
