@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -132,30 +133,21 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def stampede_plan(args: argparse.Namespace, rounds: int, duration: int) -> StampedePlan:
-    """The stampede's callers and rounds; its hit-cost rounds are the throughput rounds."""
-    return StampedePlan(args.stampede_callers or 200,
-                        args.stampede_rounds or (1 if args.quick else 5),
-                        args.stampede_compute_ms or 500, rounds, duration)
-
-
 def make_plan(args: argparse.Namespace) -> Plan:
-    duration = args.duration or 1
-    if args.quick:
-        rounds = args.rounds or 1
-        outage = OutagePlan(lead_s=0.5, failure_s=2, outage_s=1, recovery_s=2, back_after_s=0.3)
-        return Plan(True, Rounds(rounds, duration, rounds, duration, 0, args.instances or 1),
-                    args.outage_rounds or 1, 3 * rounds, 50_000, args.value_bytes, outage,
-                    failover_runs=args.failover_runs or 1,
-                    stampede=stampede_plan(args, rounds, duration))
-    # Many short rounds beat a few long ones on a machine whose speed drifts
-    # by tens of percent within seconds; 6 rounds visit each of 3 instances twice.
-    rounds = args.rounds or 6
-    outage = OutagePlan(lead_s=1.0, failure_s=3, outage_s=2, recovery_s=3, back_after_s=0.5)
-    return Plan(False, Rounds(rounds, duration, rounds, 2 * duration, 1, args.instances or 3),
-                args.outage_rounds or 3, 3 * rounds, 100_000, args.value_bytes, outage,
-                failover_runs=args.failover_runs or 3,
-                stampede=stampede_plan(args, rounds, duration))
+    """--quick: a round of each, short outage phases. Otherwise many short
+    rounds, which beat a few long ones on a machine whose speed drifts by tens
+    of percent within seconds: 6 rounds visit each of 3 instances twice. The
+    stampede's hit-cost rounds are the throughput rounds."""
+    quick, duration = args.quick, args.duration or 1
+    rounds = args.rounds or (1 if quick else 6)
+    return Plan(
+        quick, Rounds(rounds, duration, rounds, duration if quick else 2 * duration,
+                      0 if quick else 1, args.instances or (1 if quick else 3)),
+        args.outage_rounds or (1 if quick else 3), 3 * rounds, 50_000 if quick else 100_000,
+        args.value_bytes, OutagePlan(0.5, 2, 1, 2, 0.3) if quick else OutagePlan(1.0, 3, 2, 3, 0.5),
+        args.failover_runs or (1 if quick else 3),
+        StampedePlan(args.stampede_callers or 200, args.stampede_rounds or (1 if quick else 5),
+                     args.stampede_compute_ms or 500, rounds, duration))
 
 
 def measure(args: argparse.Namespace, run_dir: Path) -> dict[str, Any]:
@@ -181,19 +173,11 @@ def measure(args: argparse.Namespace, run_dir: Path) -> dict[str, Any]:
         "machine": machine(),
         "generator": {"name": generator.name, "version": generator.version,
                       "threads": generator.threads, "connections": generator.connections},
-        "settings": {"quick": plan.quick, "rounds": plan.throughput.rounds,
-                     "duration_s": plan.throughput.duration_s,
-                     "side_by_side_rounds": plan.throughput.side_by_side_rounds,
-                     "side_by_side_s": plan.throughput.side_by_side_s,
-                     "warmup_s": plan.throughput.warmup_s,
-                     "instances": plan.throughput.instances,
+        "settings": {"quick": plan.quick, **asdict(plan.throughput),
                      "outage_rounds": plan.outage_rounds, "memory_rounds": plan.memory_rounds,
-                     "failover_runs": plan.failover_runs, "sections": [] if args.compare else sorted(args.sections),
-                     "stampede": {"callers": plan.stampede.callers,
-                                  "rounds": plan.stampede.rounds,
-                                  "compute_ms": plan.stampede.compute_ms,
-                                  "hit_rounds": plan.stampede.hit_rounds},
-                     "value_bytes": plan.value_bytes,
+                     "failover_runs": plan.failover_runs,
+                     "sections": [] if args.compare else sorted(args.sections),
+                     "stampede": asdict(plan.stampede), "value_bytes": plan.value_bytes,
                      "service_root": str(procs.service_root),
                      "placement": placement.describe()},
         **figures,
