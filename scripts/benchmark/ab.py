@@ -50,25 +50,12 @@ def tree_of(ref: str, run_dir: Path) -> Path:
 
 def start_tree(procs: Processes, side: str, root: Path, redis_url: str, env: dict[str, str],
                instances: int, value: bytes) -> dict[str, tuple[HttpProcess, ...]]:
-    """`instances` memory and Redis-only services of one tree, hot keys warm.
-    One key prefix per side: a tree that tracks keys hears only its own
-    side's writes as invalidations, as a fleet of its own would."""
-    memory: list[HttpProcess] = []
-    redis_only: list[HttpProcess] = []
-    for i in range(instances):
-        for name, started, extra in (("memory", memory, {}),
-                                     ("redis", redis_only, {"CACHE_LRU_MAX_ITEMS": "0"})):
-            service = procs.service(f"{side}-{name}-{i}", wl.service_env(
-                f"ab-{side}", redis_url, **env, **extra), root, wait=False)
-            started.append(service)
-    for service in (*memory, *redis_only):
-        service.wait_answering()
-        service.wait_ready()
-    wl.seed_hot_keys(memory[0].url, value)
-    for service in memory:
-        wl.warm_hot_keys(service.url)
-    return {"memory_hit_get": tuple(memory), "redis_hit_get": tuple(redis_only),
-            "put": tuple(memory), "mget": tuple(memory)}
+    """One tree's services, hot keys warm. Keys under one prefix per side: a
+    tree that tracks keys hears only its own side's writes as invalidations,
+    as a fleet of its own would."""
+    memory, redis_only = wl.hot_services(procs, side, redis_url, instances, value, root, **env)
+    return {"memory_hit_get": memory, "redis_hit_get": redis_only, "put": memory,
+            "mget": memory}
 
 
 Side = tuple[Path, dict[str, str]]  # a tree's checkout, and variables for its services only

@@ -78,33 +78,19 @@ def machine() -> dict[str, Any]:
 def run_throughput(procs: Processes, generator: Generator, split: Generator, plan: Plan,
                    value: bytes, value_file: Path) -> dict[str, Any]:
     redis = procs.redis("redis")
-    # Every process is started at once (each takes most of a second to
+    # Every baseline is started at once (each takes most of a second to
     # import), then waited for; `instances` of each kind (see Comparison.pair).
     instances = range(plan.throughput.instances)
-    memory = tuple(procs.service(f"service-memory-{i}", wl.service_env(
-        "service-memory", redis.url), wait=False) for i in instances)
-    redis_only = tuple(procs.service(f"service-redis-{i}", wl.service_env(
-        "service-redis", redis.url, CACHE_LRU_MAX_ITEMS="0"), wait=False) for i in instances)
     bare = tuple(procs.baseline(f"baseline-bytes-{i}", "bytes", "--value-file",
                                 str(value_file), wait=False) for i in instances)
     bare_get = tuple(procs.baseline(f"baseline-redis-get-{i}", "redis-get", "--redis-url",
                                     redis.url, wait=False) for i in instances)
     bare_set = tuple(procs.baseline(f"baseline-redis-set-{i}", "redis-set", "--redis-url",
                                     redis.url, wait=False) for i in instances)
-    for server in (*memory, *redis_only, *bare, *bare_get, *bare_set):
+    memory, redis_only = wl.hot_services(procs, "service", redis.url, len(instances), value)
+    for server in (*bare, *bare_get, *bare_set):
         server.wait_answering()
-    for service in (*memory, *redis_only):
-        service.wait_ready()
-    # The instances of a kind share one key prefix, so seeding one seeds Redis
-    # for all; each memory tier then fills by reading (see warm_hot_keys).
-    for server in (memory[0], redis_only[0], bare_set[0]):
-        wl.seed_hot_keys(server.url, value)
-    for service in memory:
-        wl.warm_hot_keys(service.url)
-    for service in memory:
-        wl.check_hit(service.url, "hit-memory")
-    for service in redis_only:
-        wl.check_hit(service.url, "hit-redis")
+    wl.seed_hot_keys(bare_set[0].url, value)
     comparisons = (
         Comparison("memory_hit_get", "GET memory hit", wl.hot_get(), memory, bare,
                    "bare aiohttp handler returning the same bytes", 0.9),

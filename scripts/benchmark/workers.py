@@ -44,27 +44,13 @@ def run_workers(procs: Processes, generators: tuple[Generator, Generator], plan:
 def event_loops(procs: Processes, generators: tuple[Generator, Generator], plan: Rounds,
                 redis_url: str, value: bytes) -> dict[str, Any]:
     """uvloop against asyncio's loop, the rest of the service the same."""
-    started: dict[tuple[str, str], tuple[HttpProcess, ...]] = {}
-    for loop in ("uvloop", "asyncio"):
-        for case, _, extra in CASES:
-            name = f"loop-{case}"  # one prefix per case: both loops read the same keys
-            started[loop, case] = tuple(
-                procs.service(f"{name}-{loop}-{i}", wl.service_env(
-                    name, redis_url, EVENT_LOOP=loop, **extra), wait=False)
-                for i in range(plan.instances))
-    for servers in started.values():
-        for server in servers:
-            server.wait_answering()
-            server.wait_ready(healthy=True)
-    for case, hit, _ in CASES:
-        wl.seed_hot_keys(started["uvloop", case][0].url, value)
-        for server in (*started["uvloop", case], *started["asyncio", case]):
-            warm(server, hit)
+    started = {loop: wl.hot_services(procs, f"loop-{loop}", redis_url, plan.instances, value,
+                                     EVENT_LOOP=loop) for loop in ("uvloop", "asyncio")}
     comparisons = (
-        Comparison("memory_hit_get", "GET memory hit", wl.hot_get(), started["uvloop", "memory"],
-                   started["asyncio", "memory"], "the same service on asyncio's loop", 1.0),
-        Comparison("redis_hit_get", "GET Redis hit", wl.hot_get(), started["uvloop", "redis"],
-                   started["asyncio", "redis"], "the same service on asyncio's loop", 1.0),
+        Comparison("memory_hit_get", "GET memory hit", wl.hot_get(), started["uvloop"][0],
+                   started["asyncio"][0], "the same service on asyncio's loop", 1.0),
+        Comparison("redis_hit_get", "GET Redis hit", wl.hot_get(), started["uvloop"][1],
+                   started["asyncio"][1], "the same service on asyncio's loop", 1.0),
     )
     return {c.key: compare(*generators, c, plan) for c in comparisons}
 
