@@ -5,7 +5,8 @@ a Redis outage costs, and (--compare) two trees side by side.
     sections.py   which servers each section starts and what it measures
     compare.py    side-by-side and one-after-the-other rounds; ab.py two trees
     load.py       the load driver: wrk (wrk.py) or Python workers (pyload.py)
-    processes.py  every child process, and what the bench asks of them
+    processes.py  every child process, and what the bench asks of them;
+                  placement.py what it asks of the OS for them
     report.py     the table; targets.py what it is held to
 
 The service is only ever started as a process (`python -m service` from a

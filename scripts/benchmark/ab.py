@@ -29,7 +29,8 @@ from typing import Any
 from scripts.benchmark import workloads as wl
 from scripts.benchmark.compare import Comparison, Rounds, side_by_side
 from scripts.benchmark.load import Generator, Request, Workload
-from scripts.benchmark.processes import ROOT, BenchError, HttpProcess, Processes, http
+from scripts.benchmark.placement import ROOT
+from scripts.benchmark.processes import BenchError, HttpProcess, Processes, http
 
 CASES = ("memory_hit_get", "redis_hit_get", "put", "mget")
 
@@ -92,19 +93,20 @@ def compare_trees(procs: Processes, split: Generator, plan: Rounds, ref: str,
             runs[name] = orientation(group, split, plan, after, before, value)
         finally:
             group.close()
-    result: dict[str, Any] = {"ref": ref, "tree": str(other[0]), "cases": {}}
-    for case in runs["forward"].keys() & runs["swapped"].keys():
-        forward, swapped = runs["forward"][case], runs["swapped"][case]
-        result["cases"][case] = {
-            "forward": forward, "swapped": swapped,
+    return {"ref": ref, "tree": str(other[0]),
+            "cases": {case: combined(runs["forward"][case], runs["swapped"][case])
+                      for case in runs["forward"].keys() & runs["swapped"].keys()}}
+
+
+def combined(forward: dict[str, Any], swapped: dict[str, Any]) -> dict[str, Any]:
+    """this/REF without the slot's bias, sqrt(forward / swapped), and the
+    widest range the per-round figures allow."""
+    return {"forward": forward, "swapped": swapped,
             "ratio": math.sqrt(forward["ratio"] / swapped["ratio"]),
-            # The widest the per-round figures allow.
             "ratio_min": math.sqrt(min(forward["ratio_per_round"])
                                    / max(swapped["ratio_per_round"])),
             "ratio_max": math.sqrt(max(forward["ratio_per_round"])
-                                   / min(swapped["ratio_per_round"])),
-        }
-    return result
+                                   / min(swapped["ratio_per_round"]))}
 
 
 def compare_lines(figures: dict[str, Any]) -> list[str]:

@@ -22,7 +22,8 @@ from scripts.benchmark.ab import compare_trees
 from scripts.benchmark.compare import Rounds
 from scripts.benchmark.load import make_generator
 from scripts.benchmark.outage import OutagePlan
-from scripts.benchmark.processes import ROOT, BenchError, Placement, Processes
+from scripts.benchmark.placement import ROOT, Placement
+from scripts.benchmark.processes import BenchError, Processes
 from scripts.benchmark.report import render
 from scripts.benchmark.sections import Plan, machine, run_sections
 from scripts.benchmark.stampede import StampedePlan

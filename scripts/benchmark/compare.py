@@ -1,26 +1,19 @@
-"""Throughput comparisons: the service against a bare handler, same run, two ways.
+"""Comparisons of two servers (the service against a bare handler, two
+event loops, two trees, GET against GET ?lease=1), two ways:
 
     one after the other  each server alone under the full load (-t2 -c50), in
                          alternating order; gives the absolute req/s, p50, p99
     side by side         both servers on the one server CPU at the same moment,
                          each under half the load (-t1 -c25); gives the ratio
 
-The CPUs of the reference machine (a VM) change speed by up to a third from
-one second to the next, so two runs made one after the other differ by
-+-20 % even for the same server, and their ratio is that noisy. Loaded side
-by side, both servers see the same CPU speed at every instant, the scheduler
-splits the CPU evenly, and the ratio of their throughputs is the inverse
-ratio of their CPU cost per request. That is the ratio the targets are
-checked against; the one-after-the-other ratio (median of per-round ratios)
-and the side-by-side ratio of CPU time per request are reported too.
-
-One process of a kind is not all processes of that kind: two identical bare
-servers, side by side, differed by a steady 5 % (memory layout, hash seeds),
-so each side runs as several processes and the rounds rotate over them.
-Medians throughout; max latency is the worst round; error counts are summed.
-The two sides may run different workloads (GET against GET ?lease=1 on the
-same servers: the stampede section), and a strict comparison fails on any
-answer that is not 2xx (where an error answer would be the faster one).
+Why (docs/performance.md, "How it measures"): this machine's CPU speed
+swings by up to a third within seconds; loaded side by side, both servers
+see the same speed at every instant and the ratio of their throughputs is
+the inverse ratio of their CPU cost per request. Two identical processes
+differed by a steady 5 %, so each side runs as several processes and the
+rounds rotate over them. Medians throughout; max latency is the worst
+round; error counts are summed. A strict comparison fails on any answer
+that is not 2xx (an error answer would be the faster one).
 """
 
 from __future__ import annotations

@@ -1,12 +1,10 @@
 """Load generation for scripts/bench: wrk when installed, else Python workers.
 
 A `Workload` is a fixed list of requests that every connection cycles
-through (each thread starting at its own offset). Both generators take the
-same workload and give the same `LoadResult`, so the service and a baseline
-are always driven by the same tool with the same concurrency:
+through (each thread from its own offset). Both generators take it and give
+a `LoadResult`, so two servers are always driven alike:
 
-    wrk        one process, -t threads, a generated Lua script that cycles the
-               requests and prints its figures as one JSON line in done()
+    wrk        one process, -t threads, a generated Lua script (wrk.py)
     python     -t worker processes (pyload.py), each running
                connections/threads keep-alive connections on one event loop
 
@@ -27,7 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from scripts.benchmark.processes import BenchError, CPUs, Process, module_argv, module_env
+from scripts.benchmark.placement import CPUs, module_argv, module_env
+from scripts.benchmark.processes import BenchError, Process
 from scripts.benchmark.wrk import lua_script
 
 WRK_TIMEOUT_S = 5

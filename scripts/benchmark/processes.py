@@ -1,23 +1,16 @@
-"""The processes scripts/bench starts and what it asks of them: redis-server
-(the tests' harness, tests/support/redis_server.py), the service, the
-baselines, the helper processes.
+"""The processes scripts/bench starts (redis-server from the tests' harness,
+the service, the baselines, load generators, helpers) and what it asks them.
 
-Every process is started through one `Processes` group, in its own session
-(so a Ctrl-C at the terminal reaches only the bench, which then stops them
-in order) and with a parent-death signal (so they die with the bench even
-when it is killed outright). `Processes.close()` stops everything it
+Every process runs in its own session (a Ctrl-C at the terminal reaches only
+the bench, which then stops them in order), placed and with a parent-death
+signal (placement.py). `Processes.close()` stops everything the group
 started, paused servers included. Servers listen on free loopback ports,
-never on the machine's 6379. CPU placement: with two or more CPUs the HTTP
-server under test gets the first CPU to itself, and redis-server, the load
-generator and the bench share the rest (on a 2-core machine, letting the
-scheduler move a single-threaded server between cores it shares with wrk
-made runs differ by a third).
+never on the machine's 6379.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import os
 import signal
@@ -27,16 +20,22 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from scripts.benchmark import RESULT_MARK
+from scripts.benchmark.placement import (
+    ROOT,
+    CPUs,
+    Placement,
+    child_setup,
+    module_argv,
+    module_env,
+)
 from tests.support.ports import free_port
 from tests.support.redis_server import RedisServer, RedisServers
 from tests.support.tls import Certificates
 
-ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 15.0
 READY_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 10.0
@@ -45,8 +44,6 @@ SERVICE_VARIABLE_PREFIXES = ("REDIS_", "CACHE_")
 SERVICE_VARIABLES = ("HOST", "PORT", "LOG_LEVEL", "JOURNAL_CAPACITY", "SHUTDOWN_DRAIN_MS",
                      "SHUTDOWN_TIMEOUT_MS", "WORKERS", "EVENT_LOOP", "WORKER_TMP_DIR")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-PR_SET_PDEATHSIG = 1
-CPUs = frozenset[int] | None
 
 
 class BenchError(RuntimeError):
@@ -90,51 +87,6 @@ def result_of(output: str, what: str, err: str = "") -> dict[str, Any]:
             parsed: dict[str, Any] = json.loads(line[len(RESULT_MARK):])
             return parsed
     raise BenchError(f"{what} gave no result: {err.strip()[-800:]}")
-
-
-def child_setup(cpus: CPUs) -> Callable[[], None]:
-    """What a child runs before exec: SIGKILL when the bench dies, stay on `cpus`."""
-
-    def setup() -> None:
-        with contextlib.suppress(OSError, AttributeError):  # not Linux: close() stops it
-            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        if cpus:
-            os.sched_setaffinity(0, cpus)
-
-    return setup
-
-
-@dataclass(frozen=True)
-class Placement:
-    """Which CPUs the servers under test get, and which everything else gets."""
-
-    servers: CPUs = None
-    others: CPUs = None
-
-    @classmethod
-    def choose(cls, pin: bool) -> Placement:
-        cpus = sorted(os.sched_getaffinity(0))
-        if not pin or len(cpus) < 2:
-            return cls()
-        return cls(frozenset(cpus[:1]), frozenset(cpus[1:]))
-
-    def describe(self) -> str:
-        if self.servers is None or self.others is None:
-            return "not pinned"
-        return (f"server under test on CPU {','.join(map(str, sorted(self.servers)))}; "
-                f"redis-server and load generator on CPU {','.join(map(str, sorted(self.others)))}")
-
-
-def module_argv(module: str, *args: str) -> list[str]:
-    """`python -m scripts.benchmark.<module> ...`: run it with `module_env()`."""
-    return [sys.executable, "-m", f"scripts.benchmark.{module}", *args]
-
-
-def module_env(*first: Path) -> dict[str, str]:
-    """This environment with `first`, then this checkout, ahead on PYTHONPATH."""
-    inherited = os.environ.get("PYTHONPATH", "")
-    path = [str(p) for p in (*first, ROOT)] + ([inherited] if inherited else [])
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
 
 
 class Process:

@@ -1,21 +1,12 @@
-"""The sections of one bench run: which servers each starts and what it measures.
+"""The sections of one bench run, in order; each starts its own servers.
 
-    throughput  one redis-server; the service twice (default memory tier, and
-                CACHE_LRU_MAX_ITEMS=0 so every GET is a Redis hit); the three
-                bare baselines; comparisons 1-3 of the targets
-    outage      its own redis-server and service (fast reconnects), so killing
-                Redis disturbs nothing else; comparison 4
-    memory      memory.py in its own process, before any server starts
+    memory        memory.py in its own process, before any server starts
+    throughput    one redis-server; the service twice (default memory tier,
+                  and CACHE_LRU_MAX_ITEMS=0: every GET a Redis hit) and the
+                  three bare baselines, `instances` of each
+    outage        its own redis-server and service (outage.py)
     invalidation  one redis-server, two services: how soon B serves A's write
-    failover    (only when asked for) per run, fresh Sentinel and Cluster
-                setups and services; a master killed under light load
-    stampede    (only when asked for) one redis-server, two services: N
-                callers miss one key, with and without leases; and what
-                ?lease=1 costs a memory hit
-    batch       (only when asked for) one redis-server, two services and
-                Webdis: keys/s through _mget of 100 keys (batch.py)
-    workers     (only when asked for) one redis-server; the service on uvloop
-                and on asyncio's loop, and with WORKERS=1 and 2 (workers.py)
+    failover, stampede, batch, workers   only when asked for: their modules
 """
 
 from __future__ import annotations

@@ -24,7 +24,8 @@ from typing import Any
 from scripts.benchmark import workloads as wl
 from scripts.benchmark.compare import Comparison, Rounds, compare, one_after_the_other, summarize
 from scripts.benchmark.load import Generator
-from scripts.benchmark.processes import BenchError, HttpProcess, Placement, Processes, http
+from scripts.benchmark.placement import Placement
+from scripts.benchmark.processes import BenchError, HttpProcess, Processes, http
 
 WORKER_COUNTS = (1, 2)
 WARM_PASSES = 50
