@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import math
 import subprocess
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -86,13 +87,9 @@ def compare_trees(procs: Processes, split: Generator, plan: Rounds, ref: str,
     """Both orientations, each in a group of fresh processes; per case the
     ratios this/REF, REF/this and this/REF without the slot's bias."""
     this, other = (procs.service_root, envs["this"]), (tree_of(ref, procs.run_dir), envs["ref"])
-    runs = {}
-    for name, after, before in (("forward", this, other), ("swapped", other, this)):
-        group = procs.group(name)
-        try:
-            runs[name] = orientation(group, split, plan, after, before, value)
-        finally:
-            group.close()
+    runs = {name: procs.in_group(name, partial(orientation, split=split, plan=plan, after=after,
+                                               before=before, value=value))
+            for name, after, before in (("forward", this, other), ("swapped", other, this))}
     return {"ref": ref, "tree": str(other[0]),
             "cases": {case: combined(runs["forward"][case], runs["swapped"][case])
                       for case in runs["forward"].keys() & runs["swapped"].keys()}}

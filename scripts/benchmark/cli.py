@@ -4,7 +4,7 @@ outage costs, side by side in one run (docs/performance.md).
 Flow: parse -> pick the load generator -> start what each section needs
 (sections.py) on free loopback ports and measure, section by section; or,
 with --compare, this tree against another (ab.py) -> stop everything ->
-table (and JSON). The run directory, interrupts and exit codes: scripts/runner.py.
+table (and JSON). The run directory, interrupts and exit codes: scripts/runner/.
 """
 
 from __future__ import annotations
@@ -31,11 +31,8 @@ from scripts.benchmark.targets import evaluate
 
 EXIT_OK = 0
 EXIT_FAILED = 1
-# failover starts 11 servers and 3 services per run, ~7 s a run: only when asked for.
+# The others take a while each (the epilog): only when asked for.
 DEFAULT_SECTIONS = ("memory", "throughput", "outage", "invalidation")
-# stampede: ~35 s with its defaults (5 rounds of 200 callers, 6 hit-cost rounds).
-# batch: ~35 s (5 workloads x 6 rounds of 1 s, and Webdis).
-# workers: ~2 min (event loops as the throughput section, then 1 and 2 workers).
 SECTIONS = (*DEFAULT_SECTIONS, "failover", "stampede", "batch", "workers")
 
 EPILOG = """\
@@ -43,23 +40,17 @@ exit codes: 0 measured (targets met or not: they are read by people, see the
 table); 1 a server would not start or a measurement failed (logs are kept);
 2 bad usage; 130 interrupted (everything started is stopped first).
 
-The default run takes about 2 min 35 s on 2 cores, --quick about 25 s (wrk)
-or 28 s (Python generator). Without wrk (Debian: apt-get install wrk) the
-Python generator runs; on 2 cores it cannot saturate a memory-hit server.
-`--only failover` (Sentinel and Cluster master kills, not part of the
-default run) takes about 7 s per run of each: ~40 s with 3 runs.
-`--only stampede` (leases, not part of the default run either):
-200 callers missing one key over 2 instances, with and without leases, 5
-rounds; then GET vs GET ?lease=1 memory hits (6 rounds); about 35 s.
-`--only batch` (not in the default run): keys/s through _mget of
-100 keys against single GETs and Webdis's /MGET/ (Debian package webdis,
-installed when missing and running as root); about 40 s.
-`--only workers` (not in the default run): the service on uvloop
-against asyncio's loop, and WORKERS=1 against WORKERS=2 (free to use every
-CPU; on 2 cores the second worker shares one with wrk and redis-server).
+On 2 cores: the default run about 2 min 35 s, --quick about 25 s. Without
+wrk (Debian: apt-get install wrk) the Python generator runs; it cannot
+saturate a memory-hit server. Not in the default run: failover (Sentinel
+and Cluster master kills, ~7 s a run of each), stampede (200 callers miss
+one key, with and without leases; GET vs GET ?lease=1; ~35 s), batch
+(_mget of 100 keys against single GETs and Webdis /MGET/; ~40 s), workers
+(uvloop against asyncio's loop, WORKERS=1 against 2; ~2 min).
 `--compare REF` (instead of the sections): this tree against a git ref or
 a checkout, memory-hit GET, Redis-hit GET, PUT and _mget side by side, in
 both orientations (--rounds x 2 s each way, over --instances processes).
+docs/performance.md says how each is measured.
 """
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

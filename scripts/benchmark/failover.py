@@ -201,22 +201,10 @@ def load_total(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return total
 
 
-def repeat(procs: Processes, kind: str, runs: int,
-           one: Callable[[Processes], dict[str, Any]]) -> list[dict[str, Any]]:
-    """`runs` runs of `one`, each in its own process group, stopped after it."""
-    results = []
-    for index in range(runs):
-        group = procs.group(f"failover-{kind}-{index}")
-        try:
-            results.append(one(group))
-        finally:
-            group.close()
-    return results
-
-
 def run_failovers(procs: Processes, runs: int) -> dict[str, Any]:
-    sentinel = repeat(procs, "sentinel", runs, sentinel_run)
-    cluster = repeat(procs, "cluster", runs, cluster_run)
+    # Each run with fresh processes, stopped after it.
+    sentinel = [procs.in_group(f"failover-sentinel-{i}", sentinel_run) for i in range(runs)]
+    cluster = [procs.in_group(f"failover-cluster-{i}", cluster_run) for i in range(runs)]
     return {
         "runs": runs,
         "poll_interval_ms": POLL_INTERVAL_S * 1000,

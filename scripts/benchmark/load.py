@@ -21,7 +21,9 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -96,110 +98,108 @@ class Generator(Protocol):
               statuses: bool = False) -> RunningLoad: ...
 
 
-class _WrkRun:
-    def __init__(self, process: Process, deadline_s: float, statuses: bool) -> None:
-        self._process = process
-        self._deadline_s = deadline_s
-        self._statuses = statuses
+class _Run:
+    """A load under way: its generator processes, and how their result lines
+    make one LoadResult."""
+
+    def __init__(self, processes: list[Process], deadline_s: float,
+                 combine: Callable[[list[dict[str, Any]]], LoadResult]) -> None:
+        self._processes, self._deadline_s, self._combine = processes, deadline_s, combine
+        for process in processes:
+            process.spawn()
 
     def wait(self) -> LoadResult:
-        raw = self._process.result(self._deadline_s)
-        socket_errors = raw["connect"] + raw["read"] + raw["write"] + raw["timeout"]
-        times = (raw["requests"], raw["duration_us"] / 1e6, raw["p50_us"] / 1e3,
-                 raw["p99_us"] / 1e3, raw["max_us"] / 1e3)
-        if not self._statuses:
-            return LoadResult(*times, raw["status_errors"], socket_errors)
-        return LoadResult(*times, raw["s404"] + raw["sother"], socket_errors, raw["s404"],
-                          raw["sother"])
+        try:
+            return self._combine([p.result(self._deadline_s) for p in self._processes])
+        finally:
+            self.stop()
 
     def stop(self) -> None:
-        self._process.kill()
+        for process in self._processes:
+            process.kill()
 
 
-class Wrk:
+def _wrk_result(statuses: bool, parts: list[dict[str, Any]]) -> LoadResult:
+    (raw,) = parts
+    socket_errors = raw["connect"] + raw["read"] + raw["write"] + raw["timeout"]
+    times = (raw["requests"], raw["duration_us"] / 1e6, raw["p50_us"] / 1e3,
+             raw["p99_us"] / 1e3, raw["max_us"] / 1e3)
+    if not statuses:
+        return LoadResult(*times, raw["status_errors"], socket_errors)
+    return LoadResult(*times, raw["s404"] + raw["sother"], socket_errors, raw["s404"],
+                      raw["sother"])
+
+
+def _python_result(parts: list[dict[str, Any]]) -> LoadResult:
+    latencies = sorted(us for part in parts for us in part["latencies_us"])
+    s404 = sum(part["s404"] for part in parts)
+    sother = sum(part["sother"] for part in parts)
+    return LoadResult(len(latencies), max(part["duration_s"] for part in parts),
+                      percentile(latencies, 50) / 1e3, percentile(latencies, 99) / 1e3,
+                      latencies[-1] / 1e3 if latencies else 0.0, s404 + sother,
+                      sum(part["errors"] for part in parts), s404, sother)
+
+
+class _Generator:
+    name = ""
+
+    def __init__(self, threads: int, connections: int, run_dir: Path, cpus: CPUs,
+                 version: str) -> None:
+        self.threads, self.connections, self.version = threads, connections, version
+        self.run_dir, self.cpus = run_dir, cpus
+        self._runs = 0
+
+    def _file(self, workload: Workload, suffix: str) -> Path:
+        """A new file in the run's directory for one run's script or workload."""
+        self._runs += 1
+        return self.run_dir / f"{self.name}-{self._runs}-{workload.name}{suffix}"
+
+
+class Wrk(_Generator):
     """The wrk binary: one process, -t threads, cycling the workload's requests."""
 
     name = "wrk"
 
     def __init__(self, binary: str, threads: int, connections: int, run_dir: Path,
                  cpus: CPUs) -> None:
-        self.binary, self.threads, self.connections = binary, threads, connections
-        self.run_dir, self.cpus = run_dir, cpus
         done = subprocess.run([binary, "--version"], capture_output=True, text=True, check=False)
         words = (done.stdout + done.stderr).split()
-        self.version = words[1] if len(words) > 1 else "unknown"
-        self._scripts = 0
+        super().__init__(threads, connections, run_dir, cpus,
+                         words[1] if len(words) > 1 else "unknown")
+        self.binary = binary
 
     def start(self, base_url: str, workload: Workload, duration_s: int, *,
-              statuses: bool = False) -> _WrkRun:
-        self._scripts += 1
-        script = self.run_dir / f"wrk-{self._scripts}-{workload.name}.lua"
+              statuses: bool = False) -> RunningLoad:
+        script = self._file(workload, ".lua")
         script.write_text(lua_script(workload.requests, statuses=statuses))
         argv = [self.binary, "-t", str(self.threads), "-c", str(self.connections),
                 "-d", f"{duration_s}s", "--timeout", f"{WRK_TIMEOUT_S}s", "-s", str(script),
                 base_url]
-        process = Process("wrk", argv, script.with_suffix(".log"), cpus=self.cpus)
-        process.spawn()
-        return _WrkRun(process, duration_s + GRACE_S, statuses)
+        return _Run([Process("wrk", argv, script.with_suffix(".log"), cpus=self.cpus)],
+                    duration_s + GRACE_S, partial(_wrk_result, statuses))
 
 
-class _PythonRun:
-    def __init__(self, workers: list[Process], deadline_s: float) -> None:
-        self._workers = workers
-        self._deadline_s = deadline_s
-
-    def wait(self) -> LoadResult:
-        try:
-            parts = [worker.result(self._deadline_s) for worker in self._workers]
-        finally:
-            self.stop()
-        latencies = sorted(us for part in parts for us in part["latencies_us"])
-        duration = max(part["duration_s"] for part in parts)
-
-        def pick(q: float) -> float:
-            return percentile(latencies, q) / 1e3
-
-        s404 = sum(part["s404"] for part in parts)
-        sother = sum(part["sother"] for part in parts)
-        return LoadResult(len(latencies), duration, pick(50), pick(99),
-                          latencies[-1] / 1e3 if latencies else 0.0, s404 + sother,
-                          sum(part["errors"] for part in parts), s404, sother)
-
-    def stop(self) -> None:
-        for worker in self._workers:
-            worker.kill()
-
-
-class PythonLoad:
+class PythonLoad(_Generator):
     """Worker processes of pyload.py, one per 'thread'."""
 
     name = "python"
 
     def __init__(self, threads: int, connections: int, run_dir: Path, cpus: CPUs) -> None:
-        self.threads = threads
-        self.connections = connections
-        self.run_dir = run_dir
-        self.cpus = cpus
-        self.version = sys.version.split()[0]
-        self._files = 0
+        super().__init__(threads, connections, run_dir, cpus, sys.version.split()[0])
 
     def start(self, base_url: str, workload: Workload, duration_s: int, *,
               statuses: bool = False) -> RunningLoad:
-        self._files += 1
-        spec = self.run_dir / f"load-{self._files}-{workload.name}.json"
+        spec = self._file(workload, ".json")
         spec.write_text(json.dumps(workload.to_json()))
         start_at = time.monotonic() + 0.2  # every worker starts at the same moment
         per_worker = max(1, self.connections // self.threads)
-        workers = [
+        return _Run([
             Process(f"pyload-{index}", module_argv(
                 "pyload", base_url, str(spec), "--connections", str(per_worker), "--duration",
                 str(duration_s), "--start-at", str(start_at), "--offset", str(index * 7919)),
                 spec.with_suffix(f".{index}.log"), env=module_env(), cpus=self.cpus)
             for index in range(self.threads)
-        ]
-        for worker in workers:
-            worker.spawn()
-        return _PythonRun(workers, duration_s + GRACE_S)
+        ], duration_s + GRACE_S, _python_result)
 
 
 def percentile(sorted_values: list[float], q: float) -> float:

@@ -21,7 +21,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from scripts.benchmark import RESULT_MARK
 from scripts.benchmark.placement import (
@@ -44,6 +44,8 @@ SERVICE_VARIABLE_PREFIXES = ("REDIS_", "CACHE_")
 SERVICE_VARIABLES = ("HOST", "PORT", "LOG_LEVEL", "JOURNAL_CAPACITY", "SHUTDOWN_DRAIN_MS",
                      "SHUTDOWN_TIMEOUT_MS", "WORKERS", "EVENT_LOOP", "WORKER_TMP_DIR")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+T = TypeVar("T")
 
 
 class BenchError(RuntimeError):
@@ -253,6 +255,14 @@ class Processes(RedisServers):
         group = Processes(directory, self.service_root, placement or self.placement)
         self.started.append(group)
         return group
+
+    def in_group(self, name: str, run: Callable[[Processes], T]) -> T:
+        """`run` with a group of its own, every process of which is stopped after it."""
+        group = self.group(name)
+        try:
+            return run(group)
+        finally:
+            group.close()
 
     def service(self, name: str, env: Mapping[str, str], root: Path | None = None, *,
                 wait: bool = True) -> HttpProcess:

@@ -2,7 +2,9 @@
 directory (removed at the end unless kept, or the run could not be made),
 SIGTERM and SIGHUP unwinding as Ctrl-C does, and the exit codes of a run
 that could not be made and of an interrupted one. Whatever it started, the
-work stops itself on the way out (a `finally`, a `with`).
+work stops itself on the way out (a `finally`, a `with`). A package of its
+own so that the wheel, which carries `scripts` for the ops commands, leaves
+it out with the two commands that use it.
 """
 
 from __future__ import annotations
