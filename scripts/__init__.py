@@ -2,7 +2,9 @@
 
     redisops/   backup-redis, restore-redis, check-production (standard library only)
     drill/      failover-drill (standard library only)
-    benchmark/  bench, and the before/after comparison `python -m scripts.benchmark.ab`
+    benchmark/  bench, and the before/after comparison `scripts/bench --compare REF`
+    soak/       chaos
+    runner/     the main() skeleton bench and chaos share (not in the wheel)
 
 Each command file stays a few lines: it puts the checkout on sys.path and
 calls a package's `main(argv)`.

@@ -1,14 +1,28 @@
-"""scripts/bench: the service against bare aiohttp and redis-py handlers, and
-what a Redis outage costs; plus the before/after comparison (ab.py).
+"""scripts/bench: the service against bare aiohttp and redis-py handlers, what
+a Redis outage costs, and (--compare) two trees side by side.
 
     cli.py        the command line, `python -m scripts.benchmark` (scripts/bench)
     sections.py   which servers each section starts and what it measures
-    compare.py    side-by-side and one-after-the-other rounds; outage.py the outage rounds
-    load.py       wrk (wrk.py writes its Lua) or Python workers (pyload.py)
-    processes.py  the child processes (redis-server through tests/support's harness)
-    memory.py     the in-process memory-tier micro-benchmark; tier.py its one service import
-    baselines.py  the bare handlers; workloads.py, targets.py, report.py
+    compare.py    side-by-side and one-after-the-other rounds; ab.py two trees
+    load.py       the load driver: wrk (wrk.py) or Python workers (pyload.py)
+    processes.py  every child process, and what the bench asks of them;
+                  placement.py what it asks of the OS for them
+    report.py     the table; targets.py what it is held to
 
 The service is only ever started as a process (`python -m service` from a
-given checkout) and spoken to over HTTP; tier.py is the one exception.
+given checkout) and spoken to over HTTP; memory.py, run as its own process
+from the checkout under test, is the one exception. Each helper process
+(pyload, trickle, herd, memory) prints its figures as one `emit()` line.
 """
+
+import json
+import sys
+from typing import Any
+
+RESULT_MARK = "BENCH_JSON "
+
+
+def emit(result: Any) -> int:
+    """A helper process's figures as its one result line; its exit code."""
+    sys.stdout.write(RESULT_MARK + json.dumps(result) + "\n")
+    return 0

@@ -1,129 +1,120 @@
-"""Before/after: two checkouts of the service under the same load at the same time.
+"""`scripts/bench --compare REF`: this tree against another, side by side.
 
-    .venv/bin/python -m scripts.benchmark.ab --before DIR [--after DIR] [--rounds N]
-        [--duration S] [--instances N] [--cases memory_hit_get,...] [--json FILE]
-        [--before-env NAME=VALUE ...] [--after-env NAME=VALUE ...]
-
-(from the checkout's root, after scripts/bench has made .venv and installed wrk).
+REF is a git ref of this repository (extracted with `git archive` into the
+run directory) or a directory holding a checkout (its service/ package).
+The other tree runs from this .venv, its directory first on the path (as
+`--service-root` does): a REF whose dependencies differ from this tree's
+needs its own checkout and .venv instead.
 
 This machine's CPUs change speed by tens of percent from one second to the
-next, so two runs made one after the other (even paired, seconds apart) cannot
-show a 5 % change. Here both versions share the one CPU given to servers and
-are loaded at the same moment, each by its own generator with half the
-connections: the scheduler splits the CPU evenly, any slow patch slows both
-alike, and the ratio of their throughputs is the inverse ratio of their CPU
-cost per request. Cases as in scripts/bench: memory-hit GET, Redis-hit GET,
-PUT. `--after-env EVENT_LOOP=asyncio` (or --before-env) sets a variable for
-one side only: the same tree against itself on two event loops, say. Make a
-"before" tree with e.g.
-    mkdir /tmp/before && git archive <commit> service statemachine | tar -x -C /tmp/before
+next, so two runs made one after the other cannot show a 5 % change. Here
+both trees share the one CPU given to servers and are loaded at the same
+moment, each by its own generator with half the connections (compare.py,
+side by side, rounds rotating over the processes of each tree). An A/A run
+showed the "after" slot at ~0.97x (the slot itself costs ~3 %), so every
+case runs in both orientations, each with fresh processes: this tree in
+the "after" slot, then REF in it; this/REF without the slot's bias is
+sqrt(forward / swapped). Cases: memory-hit GET, Redis-hit GET, PUT, and
+`_mget` of the 64 hot keys (memory hits; left out when a tree has no _mget).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import shutil
-import sys
-import tempfile
+import math
+import subprocess
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from scripts.benchmark import workloads as wl
-from scripts.benchmark.compare import Comparison, side_by_side
-from scripts.benchmark.load import make_generator
-from scripts.benchmark.placement import Placement
-from scripts.benchmark.processes import ROOT, BenchError, HttpProcess, Processes
-from scripts.benchmark.sections import start_service
+from scripts.benchmark.compare import Comparison, Rounds, side_by_side
+from scripts.benchmark.load import Generator, Request, Workload
+from scripts.benchmark.placement import ROOT
+from scripts.benchmark.processes import BenchError, HttpProcess, Processes, http
 
-CASES = ("memory_hit_get", "redis_hit_get", "put")
-
-
-def run(args: argparse.Namespace, run_dir: Path) -> dict[str, Any]:
-    placement = Placement.choose(pin=True)
-    # Half the usual connections per side: 50 in all, as in scripts/bench.
-    generator = make_generator("auto", 1, 25, run_dir, placement.others)
-    procs = Processes(run_dir, placement=placement)
-    value = wl.make_value(1024)
-    try:
-        redis = procs.redis("redis")
-        started: dict[str, dict[str, list[HttpProcess]]] = {}
-        for side, root in (("after", args.after), ("before", args.before)):
-            servers: dict[str, list[HttpProcess]] = {case: [] for case in CASES}
-            # One key prefix per side: a tree that tracks keys hears only its
-            # own side's writes as invalidations, as a fleet of its own would.
-            env = {"CACHE_KEY_PREFIX": f"ab-{side}", **getattr(args, f"{side}_env")}
-            for i in range(args.instances):
-                memory = start_service(procs, f"{side}-memory-{i}", redis.url, root.resolve(),
-                                       env)
-                redis_only = start_service(procs, f"{side}-redis-{i}", redis.url,
-                                           root.resolve(), {**env, "CACHE_LRU_MAX_ITEMS": "0"})
-                if i == 0:
-                    wl.seed_hot_keys(memory.url, value)
-                wl.warm_hot_keys(memory.url)
-                servers["memory_hit_get"].append(memory)
-                servers["redis_hit_get"].append(redis_only)
-                servers["put"].append(memory)
-            started[side] = servers
-        workloads = {"memory_hit_get": wl.hot_get(), "redis_hit_get": wl.hot_get(),
-                     "put": wl.put(value)}
-        results = {}
-        for case in args.cases:
-            # "service" is the after tree, "baseline" the before tree.
-            comparison = Comparison(case, case, workloads[case], tuple(started["after"][case]),
-                                    tuple(started["before"][case]), "before", 1.0)
-            pair = side_by_side(generator, comparison, args.rounds, args.duration)
-            results[case] = {"before": pair["baseline"], "after": pair["service"],
-                             "ratio": pair["ratio"], "ratio_per_round": pair["ratio_per_round"],
-                             "cpu_ratio": pair["cpu_ratio"]}
-        return results
-    finally:
-        procs.close()
+CASES = ("memory_hit_get", "redis_hit_get", "put", "mget")
 
 
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scripts.benchmark.ab",
-                                     description=__doc__.splitlines()[0])
-    parser.add_argument("--before", type=Path, required=True)
-    parser.add_argument("--after", type=Path, default=ROOT)
-    parser.add_argument("--rounds", type=int, default=6)
-    parser.add_argument("--instances", type=int, default=3,
-                        help="processes of each tree the rounds rotate over")
-    parser.add_argument("--duration", type=int, default=2)
-    parser.add_argument("--cases", default=",".join(CASES))
-    parser.add_argument("--json", type=Path)
-    for side in ("before", "after"):
-        parser.add_argument(f"--{side}-env", action="append", default=[], metavar="NAME=VALUE",
-                            help=f"a variable for the {side} tree's services only "
-                                 "(e.g. EVENT_LOOP=asyncio); repeatable")
-    args = parser.parse_args(argv)
-    for side in ("before", "after"):
-        pairs = [item.partition("=") for item in getattr(args, f"{side}_env")]
-        if any(not sep for _, sep, _ in pairs):
-            parser.error(f"--{side}-env takes NAME=VALUE")
-        setattr(args, f"{side}_env", {name: value for name, _, value in pairs})
-    args.cases = [c for c in args.cases.split(",") if c]
-    if not set(args.cases) <= set(CASES):
-        parser.error(f"--cases takes some of {', '.join(CASES)}")
-    run_dir = Path(tempfile.mkdtemp(prefix="roleready-bench-ab-"))
-    try:
-        results = run(args, run_dir)
-    except BenchError as exc:
-        print(f"benchmark.ab: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        shutil.rmtree(run_dir, ignore_errors=True)
-    for case, r in results.items():
-        before, after = r["before"], r["after"]
-        print(f"{case:<15} before {before['rps']:>7,.0f} req/s {before['cpu_us_per_request']:5.1f} "
-              f"CPU us/req | after {after['rps']:>7,.0f} req/s "
-              f"{after['cpu_us_per_request']:5.1f} CPU us/req | after/before {r['ratio']:.3f} "
-              f"(rounds {min(r['ratio_per_round']):.3f}..{max(r['ratio_per_round']):.3f}; "
-              f"CPU {r['cpu_ratio']:.3f})")
-    if args.json is not None:
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
-    return 0
+def tree_of(ref: str, run_dir: Path) -> Path:
+    """The checkout to run REF from: a directory as given, else `git archive REF`."""
+    if (Path(ref) / "service").is_dir():
+        return Path(ref).resolve()
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref], capture_output=True,
+                             check=False)
+    if archive.returncode != 0:
+        raise BenchError(f"--compare {ref}: {archive.stderr.decode(errors='replace').strip()}")
+    tree = run_dir / "compared-tree"
+    tree.mkdir()
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
+    return tree
 
 
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+def start_tree(procs: Processes, side: str, root: Path, redis_url: str, env: dict[str, str],
+               instances: int, value: bytes) -> dict[str, tuple[HttpProcess, ...]]:
+    """One tree's services, hot keys warm. Keys under one prefix per side: a
+    tree that tracks keys hears only its own side's writes as invalidations,
+    as a fleet of its own would."""
+    memory, redis_only = wl.hot_services(procs, side, redis_url, instances, value, root, **env)
+    return {"memory_hit_get": memory, "redis_hit_get": redis_only, "put": memory,
+            "mget": memory}
+
+
+Side = tuple[Path, dict[str, str]]  # a tree's checkout, and variables for its services only
+
+
+def orientation(procs: Processes, split: Generator, plan: Rounds, after: Side, before: Side,
+                value: bytes) -> dict[str, Any]:
+    """after/before of every case: side_by_side's figures (after in its "service" slot)."""
+    redis = procs.redis("redis")
+    trees = {side: start_tree(procs, side, root, redis.url, env, plan.instances, value)
+             for side, (root, env) in (("after", after), ("before", before))}
+    mget = json.dumps({"keys": [f"hot{i}" for i in range(wl.HOT_KEYS)]}).encode()
+    workloads = {"memory_hit_get": wl.hot_get(), "redis_hit_get": wl.hot_get(),
+                 "put": wl.put(value), "mget": Workload("mget", (Request(
+                     "POST", wl.path("_mget"), mget, wl.CONTENT_TYPE),))}
+    has_mget = all(http(t["mget"][0].url + wl.path("_mget"), method="POST", body=mget,
+                        headers={"Content-Type": wl.CONTENT_TYPE})[0] == 200
+                   for t in trees.values())
+    return {case: side_by_side(split, Comparison(
+        case, case, workloads[case], trees["after"][case], trees["before"][case], "before", 1.0,
+        strict=True), plan.side_by_side_rounds, plan.side_by_side_s)
+        for case in CASES if case != "mget" or has_mget}
+
+
+def compare_trees(procs: Processes, split: Generator, plan: Rounds, ref: str,
+                  envs: dict[str, dict[str, str]], value: bytes) -> dict[str, Any]:
+    """Both orientations, each in a group of fresh processes; per case the
+    ratios this/REF, REF/this and this/REF without the slot's bias."""
+    this, other = (procs.service_root, envs["this"]), (tree_of(ref, procs.run_dir), envs["ref"])
+    runs = {name: procs.in_group(name, partial(orientation, split=split, plan=plan, after=after,
+                                               before=before, value=value))
+            for name, after, before in (("forward", this, other), ("swapped", other, this))}
+    return {"ref": ref, "tree": str(other[0]),
+            "cases": {case: combined(runs["forward"][case], runs["swapped"][case])
+                      for case in runs["forward"].keys() & runs["swapped"].keys()}}
+
+
+def combined(forward: dict[str, Any], swapped: dict[str, Any]) -> dict[str, Any]:
+    """this/REF without the slot's bias, sqrt(forward / swapped), and the
+    widest range the per-round figures allow."""
+    return {"forward": forward, "swapped": swapped,
+            "ratio": math.sqrt(forward["ratio"] / swapped["ratio"]),
+            "ratio_min": math.sqrt(min(forward["ratio_per_round"])
+                                   / max(swapped["ratio_per_round"])),
+            "ratio_max": math.sqrt(max(forward["ratio_per_round"])
+                                   / min(swapped["ratio_per_round"]))}
+
+
+def compare_lines(figures: dict[str, Any]) -> list[str]:
+    lines = ["", f"this tree against {figures['ref']}, side by side on one CPU, both "
+                 "orientations; medians (rounds min-max)"]
+    for case, row in sorted(figures["cases"].items(), key=lambda item: CASES.index(item[0])):
+        f, s = row["forward"], row["swapped"]
+        lines.append(
+            f"  {case:<15} this/ref {f['ratio']:.3f} ({min(f['ratio_per_round']):.3f}-"
+            f"{max(f['ratio_per_round']):.3f}), ref/this in the same slot {s['ratio']:.3f} "
+            f"({min(s['ratio_per_round']):.3f}-{max(s['ratio_per_round']):.3f}); "
+            f"slot bias removed {row['ratio']:.3f} ({row['ratio_min']:.3f}-"
+            f"{row['ratio_max']:.3f}); CPU {f['cpu_ratio']:.3f}")
+    return lines

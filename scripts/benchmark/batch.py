@@ -25,10 +25,10 @@ import shutil
 import statistics
 from typing import Any
 
+from scripts.benchmark import workloads as wl
 from scripts.benchmark.compare import Measured, run_one
 from scripts.benchmark.load import Generator, Request, Workload
-from scripts.benchmark.outage import wait_ready
-from scripts.benchmark.processes import BenchError, HttpProcess, Processes, free_port, http_json
+from scripts.benchmark.processes import BenchError, HttpProcess, Processes, http_json
 
 PREFIX = "bench-batch"
 KEYS = 100
@@ -58,18 +58,15 @@ def start_webdis(procs: Processes, redis_port: int) -> HttpProcess:
     binary = shutil.which("webdis")
     if binary is None:
         raise BenchError("webdis is not installed (Debian: apt-get install webdis)")
-    port = free_port()
     config = procs.run_dir / "webdis.json"
+    webdis = HttpProcess("webdis", [binary, str(config)], procs.run_dir / "webdis.out",
+                         "/PING", cpus=procs.placement.servers)
     config.write_text(json.dumps({
         "redis_host": "127.0.0.1", "redis_port": redis_port, "http_host": "127.0.0.1",
-        "http_port": port, "threads": 1, "pool_size": 10, "daemonize": False,
+        "http_port": webdis.port, "threads": 1, "pool_size": 10, "daemonize": False,
         "database": 0, "verbosity": 1, "logfile": str(procs.run_dir / "webdis.log"),
     }))
-    webdis = HttpProcess("webdis", [binary, str(config)], procs.run_dir / "webdis.out",
-                         "/PING", port=port, cpus=procs.placement.servers)
-    procs.started.append(webdis)
-    webdis.start()
-    return webdis
+    return procs.launch(webdis)
 
 
 def _seed(service: HttpProcess) -> None:
@@ -92,23 +89,16 @@ def _check_sources(service: HttpProcess, source: str) -> None:
                          f"{status} {sources} {len(body.get('hits', {}))}")
 
 
-def _checked(measured: Measured, what: str) -> Measured:
-    if measured.load.non_2xx or measured.load.socket_errors or not measured.load.requests:
-        raise BenchError(f"batch, {what}: {measured.load.non_2xx} non-2xx, "
-                         f"{measured.load.socket_errors} socket errors")
-    return measured
-
-
 def run_batch(procs: Processes, generator: Generator, rounds: int,
               duration_s: int) -> dict[str, Any]:
     redis = procs.redis("redis-batch")
-    env = {"REDIS_URL": redis.url, "REDIS_LAZY_CONNECT": "false", "CACHE_KEY_PREFIX": PREFIX}
+    env = wl.service_env("batch", redis.url)
     memory = procs.service("service-batch-memory", env, wait=False)
     redis_only = procs.service("service-batch-redis", {**env, "CACHE_LRU_MAX_ITEMS": "0"},
                                wait=False)
     for service in (memory, redis_only):
         service.wait_answering()
-        wait_ready(service)
+        service.wait_ready()
     webdis = start_webdis(procs, redis.port)
     _seed(memory)
     _check_sources(memory, "memory")
@@ -127,8 +117,8 @@ def run_batch(procs: Processes, generator: Generator, rounds: int,
         for name in names[index % len(names):] + names[:index % len(names)]:
             server, workload, _ = cases[name]
             if server is not webdis:  # a link dropped by the last run is back first
-                wait_ready(server)
-            runs[name].append(_checked(run_one(generator, server, workload, duration_s), name))
+                server.wait_ready()
+            runs[name].append(run_one(generator, server, workload, duration_s, strict=True))
     figures: dict[str, Any] = {}
     for name, (_, _, keys) in cases.items():
         figures[name] = {

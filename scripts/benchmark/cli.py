@@ -1,31 +1,29 @@
 """scripts/bench: the service against bare aiohttp and redis-py, and what an
 outage costs, side by side in one run (docs/performance.md).
 
-Flow: parse -> pick the load generator -> memory-tier micro-benchmark ->
-start redis-server, the service and the baselines on free loopback ports ->
-throughput comparisons -> outage rounds -> invalidation -> (when asked for)
-failover runs -> (when asked for) stampede -> stop everything -> table
-(and JSON).
+Flow: parse -> pick the load generator -> start what each section needs
+(sections.py) on free loopback ports and measure, section by section; or,
+with --compare, this tree against another (ab.py) -> stop everything ->
+table (and JSON). The run directory, interrupts and exit codes: scripts/runner/.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import shutil
-import signal
-import sys
-import tempfile
 import time
+from dataclasses import asdict
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
+from scripts import runner
+from scripts.benchmark import workloads as wl
+from scripts.benchmark.ab import compare_trees
 from scripts.benchmark.compare import Rounds
 from scripts.benchmark.load import make_generator
 from scripts.benchmark.outage import OutagePlan
-from scripts.benchmark.placement import Placement
-from scripts.benchmark.processes import ROOT, BenchError, Processes
+from scripts.benchmark.placement import ROOT, Placement
+from scripts.benchmark.processes import BenchError, Processes
 from scripts.benchmark.report import render
 from scripts.benchmark.sections import Plan, machine, run_sections
 from scripts.benchmark.stampede import StampedePlan
@@ -33,12 +31,8 @@ from scripts.benchmark.targets import evaluate
 
 EXIT_OK = 0
 EXIT_FAILED = 1
-EXIT_INTERRUPTED = 130
-# failover starts 11 servers and 3 services per run, ~7 s a run: only when asked for.
+# The others take a while each (the epilog): only when asked for.
 DEFAULT_SECTIONS = ("memory", "throughput", "outage", "invalidation")
-# stampede: ~35 s with its defaults (5 rounds of 200 callers, 6 hit-cost rounds).
-# batch: ~35 s (5 workloads x 6 rounds of 1 s, and Webdis).
-# workers: ~2 min (event loops as the throughput section, then 1 and 2 workers).
 SECTIONS = (*DEFAULT_SECTIONS, "failover", "stampede", "batch", "workers")
 
 EPILOG = """\
@@ -46,26 +40,18 @@ exit codes: 0 measured (targets met or not: they are read by people, see the
 table); 1 a server would not start or a measurement failed (logs are kept);
 2 bad usage; 130 interrupted (everything started is stopped first).
 
-The default run takes about 2 min 35 s on 2 cores, --quick about 25 s (wrk)
-or 28 s (Python generator). Without wrk (Debian: apt-get install wrk) the
-Python generator runs; on 2 cores it cannot saturate a memory-hit server.
-`--only failover` (Sentinel and Cluster master kills, not part of the
-default run) takes about 7 s per run of each: ~40 s with 3 runs.
-`--only stampede` (leases, not part of the default run either):
-200 callers missing one key over 2 instances, with and without leases, 5
-rounds; then GET vs GET ?lease=1 memory hits (6 rounds); about 35 s.
-`--only batch` (not in the default run): keys/s through _mget of
-100 keys against single GETs and Webdis's /MGET/ (Debian package webdis,
-installed when missing and running as root); about 40 s.
-`--only workers` (not in the default run): the service on uvloop
-against asyncio's loop, and WORKERS=1 against WORKERS=2 (free to use every
-CPU; on 2 cores the second worker shares one with wrk and redis-server).
+On 2 cores: the default run about 2 min 35 s, --quick about 25 s. Without
+wrk (Debian: apt-get install wrk) the Python generator runs; it cannot
+saturate a memory-hit server. Not in the default run: failover (Sentinel
+and Cluster master kills, ~7 s a run of each), stampede (200 callers miss
+one key, with and without leases; GET vs GET ?lease=1; ~35 s), batch
+(_mget of 100 keys against single GETs and Webdis /MGET/; ~40 s), workers
+(uvloop against asyncio's loop, WORKERS=1 against 2; ~2 min).
+`--compare REF` (instead of the sections): this tree against a git ref or
+a checkout, memory-hit GET, Redis-hit GET, PUT and _mget side by side, in
+both orientations (--rounds x 2 s each way, over --instances processes).
+docs/performance.md says how each is measured.
 """
-
-
-class Interrupted(Exception):
-    """SIGTERM/SIGHUP arrived: unwind so that every process gets stopped."""
-
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
@@ -109,8 +95,20 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--no-pin", dest="pin", action="store_false",
                         help="do not give the server under test a CPU of its own")
     parser.add_argument("--service-root", type=Path, metavar="DIR",
-                        help="run `python -m service` from this checkout instead (before/after)")
+                        help="run `python -m service` from this checkout instead")
+    parser.add_argument("--compare", metavar="REF",
+                        help="this tree (or --service-root) against a git ref or a checkout")
+    for side in ("this", "ref"):
+        parser.add_argument(f"--{side}-env", action="append", default=[], metavar="NAME=VALUE",
+                            help=f"with --compare: a variable for {side} tree's services only "
+                                 "(e.g. EVENT_LOOP=asyncio); repeatable")
     args = parser.parse_args(argv)
+    args.envs = {}
+    for side in ("this", "ref"):
+        pairs = [item.partition("=") for item in getattr(args, f"{side}_env")]
+        if any(not sep for _, sep, _ in pairs):
+            parser.error(f"--{side}-env takes NAME=VALUE")
+        args.envs[side] = {name: value for name, _, value in pairs}
     args.sections = {s.strip() for s in args.only.split(",") if s.strip()}
     if not args.sections or not args.sections <= set(SECTIONS):
         parser.error(f"--only takes some of {', '.join(SECTIONS)}")
@@ -127,34 +125,21 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def stampede_plan(args: argparse.Namespace, rounds: int, duration: int) -> StampedePlan:
-    """The stampede's callers and rounds; its hit-cost rounds are the throughput rounds."""
-    return StampedePlan(args.stampede_callers or 200,
-                        args.stampede_rounds or (1 if args.quick else 5),
-                        args.stampede_compute_ms or 500, rounds, duration)
-
-
 def make_plan(args: argparse.Namespace) -> Plan:
-    duration = args.duration or 1
-    if args.quick:
-        rounds = args.rounds or 1
-        outage = OutagePlan(lead_s=0.5, failure_s=2, outage_s=1, recovery_s=2, back_after_s=0.3)
-        return Plan(True, Rounds(rounds, duration, rounds, duration, 0, args.instances or 1),
-                    args.outage_rounds or 1, 3 * rounds, 50_000, args.value_bytes, outage,
-                    failover_runs=args.failover_runs or 1,
-                    stampede=stampede_plan(args, rounds, duration))
-    # Many short rounds beat a few long ones on a machine whose speed drifts
-    # by tens of percent within seconds; 6 rounds visit each of 3 instances twice.
-    rounds = args.rounds or 6
-    outage = OutagePlan(lead_s=1.0, failure_s=3, outage_s=2, recovery_s=3, back_after_s=0.5)
-    return Plan(False, Rounds(rounds, duration, rounds, 2 * duration, 1, args.instances or 3),
-                args.outage_rounds or 3, 3 * rounds, 100_000, args.value_bytes, outage,
-                failover_runs=args.failover_runs or 3,
-                stampede=stampede_plan(args, rounds, duration))
-
-
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise Interrupted(signal.Signals(signum).name)
+    """--quick: a round of each, short outage phases. Otherwise many short
+    rounds, which beat a few long ones on a machine whose speed drifts by tens
+    of percent within seconds: 6 rounds visit each of 3 instances twice. The
+    stampede's hit-cost rounds are the throughput rounds."""
+    quick, duration = args.quick, args.duration or 1
+    rounds = args.rounds or (1 if quick else 6)
+    return Plan(
+        quick, Rounds(rounds, duration, rounds, duration if quick else 2 * duration,
+                      0 if quick else 1, args.instances or (1 if quick else 3)),
+        args.outage_rounds or (1 if quick else 3), 3 * rounds, 50_000 if quick else 100_000,
+        args.value_bytes, OutagePlan(0.5, 2, 1, 2, 0.3) if quick else OutagePlan(1.0, 3, 2, 3, 0.5),
+        args.failover_runs or (1 if quick else 3),
+        StampedePlan(args.stampede_callers or 200, args.stampede_rounds or (1 if quick else 5),
+                     args.stampede_compute_ms or 500, rounds, duration))
 
 
 def measure(args: argparse.Namespace, run_dir: Path) -> dict[str, Any]:
@@ -168,7 +153,11 @@ def measure(args: argparse.Namespace, run_dir: Path) -> dict[str, Any]:
                            max(1, args.connections // 2), run_dir, placement.others)
     procs = Processes(run_dir, (args.service_root or ROOT).resolve(), placement)
     try:
-        figures = run_sections(procs, (generator, split), plan, args.sections, run_dir)
+        if args.compare:
+            figures = {"compare": compare_trees(procs, split, plan.throughput, args.compare,
+                                                args.envs, wl.make_value(args.value_bytes))}
+        else:
+            figures = run_sections(procs, (generator, split), plan, args.sections, run_dir)
     finally:
         procs.close()
     report: dict[str, Any] = {
@@ -176,19 +165,11 @@ def measure(args: argparse.Namespace, run_dir: Path) -> dict[str, Any]:
         "machine": machine(),
         "generator": {"name": generator.name, "version": generator.version,
                       "threads": generator.threads, "connections": generator.connections},
-        "settings": {"quick": plan.quick, "rounds": plan.throughput.rounds,
-                     "duration_s": plan.throughput.duration_s,
-                     "side_by_side_rounds": plan.throughput.side_by_side_rounds,
-                     "side_by_side_s": plan.throughput.side_by_side_s,
-                     "warmup_s": plan.throughput.warmup_s,
-                     "instances": plan.throughput.instances,
+        "settings": {"quick": plan.quick, **asdict(plan.throughput),
                      "outage_rounds": plan.outage_rounds, "memory_rounds": plan.memory_rounds,
-                     "failover_runs": plan.failover_runs, "sections": sorted(args.sections),
-                     "stampede": {"callers": plan.stampede.callers,
-                                  "rounds": plan.stampede.rounds,
-                                  "compute_ms": plan.stampede.compute_ms,
-                                  "hit_rounds": plan.stampede.hit_rounds},
-                     "value_bytes": plan.value_bytes,
+                     "failover_runs": plan.failover_runs,
+                     "sections": [] if args.compare else sorted(args.sections),
+                     "stampede": asdict(plan.stampede), "value_bytes": plan.value_bytes,
                      "service_root": str(procs.service_root),
                      "placement": placement.describe()},
         **figures,
@@ -200,26 +181,13 @@ def measure(args: argparse.Namespace, run_dir: Path) -> dict[str, Any]:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _interrupt)
-    # Also when started in the background, where SIGINT arrives ignored.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    run_dir = Path(tempfile.mkdtemp(prefix="roleready-bench-"))
-    keep = args.keep
-    try:
-        report = measure(args, run_dir)
-    except BenchError as exc:
-        print(f"scripts/bench: {exc}\n(logs in {run_dir})", file=sys.stderr)
-        keep = True
-        return EXIT_FAILED
-    except (KeyboardInterrupt, Interrupted):
-        print("scripts/bench: interrupted; everything it started is stopped", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    finally:
-        if not keep:
-            shutil.rmtree(run_dir, ignore_errors=True)
-    print(render(report))
-    if args.json is not None:
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
-    return EXIT_OK
 
+    def work(run_dir: Path) -> int:
+        report = measure(args, run_dir)
+        print(render(report))
+        if args.json is not None:
+            args.json.write_text(json.dumps(report, indent=2) + "\n")
+        return EXIT_OK
+
+    return runner.run("scripts/bench", work, keep=args.keep, failures=(BenchError,),
+                      failed=EXIT_FAILED)

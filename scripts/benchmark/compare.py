@@ -1,23 +1,19 @@
-"""Throughput comparisons: the service against a bare handler, same run, two ways.
+"""Comparisons of two servers (the service against a bare handler, two
+event loops, two trees, GET against GET ?lease=1), two ways:
 
     one after the other  each server alone under the full load (-t2 -c50), in
                          alternating order; gives the absolute req/s, p50, p99
     side by side         both servers on the one server CPU at the same moment,
                          each under half the load (-t1 -c25); gives the ratio
 
-The CPUs of the reference machine (a VM) change speed by up to a third from
-one second to the next, so two runs made one after the other differ by
-+-20 % even for the same server, and their ratio is that noisy. Loaded side
-by side, both servers see the same CPU speed at every instant, the scheduler
-splits the CPU evenly, and the ratio of their throughputs is the inverse
-ratio of their CPU cost per request. That is the ratio the targets are
-checked against; the one-after-the-other ratio (median of per-round ratios)
-and the side-by-side ratio of CPU time per request are reported too.
-
-One process of a kind is not all processes of that kind: two identical bare
-servers, side by side, differed by a steady 5 % (memory layout, hash seeds),
-so each side runs as several processes and the rounds rotate over them.
-Medians throughout; max latency is the worst round; error counts are summed.
+Why (docs/performance.md, "How it measures"): this machine's CPU speed
+swings by up to a third within seconds; loaded side by side, both servers
+see the same speed at every instant and the ratio of their throughputs is
+the inverse ratio of their CPU cost per request. Two identical processes
+differed by a steady 5 %, so each side runs as several processes and the
+rounds rotate over them. Medians throughout; max latency is the worst
+round; error counts are summed. A strict comparison fails on any answer
+that is not 2xx (an error answer would be the faster one).
 """
 
 from __future__ import annotations
@@ -27,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from scripts.benchmark.load import Generator, LoadResult, Workload
+from scripts.benchmark.processes import BenchError
 
 
 class Server(Protocol):
@@ -47,6 +44,11 @@ class Comparison:
     baselines: tuple[Server, ...]
     baseline_kind: str
     target_ratio: float
+    baseline_workload: Workload | None = None  # default: `workload`
+    strict: bool = False
+
+    def load(self, side: str) -> Workload:
+        return self.workload if side == "service" else self.baseline_workload or self.workload
 
     def pair(self, index: int) -> tuple[Server, Server]:
         """(service, baseline) of round `index`: rotating over the instances
@@ -77,11 +79,19 @@ class Rounds:
     instances: int
 
 
+def checked(load: LoadResult, what: str) -> LoadResult:
+    """The load, when every request had a 2xx answer; else a BenchError."""
+    if load.non_2xx or load.socket_errors or not load.requests:
+        raise BenchError(f"{what}: {load.non_2xx} non-2xx, {load.socket_errors} socket errors")
+    return load
+
+
 def run_one(generator: Generator, server: Server, workload: Workload,
-            duration_s: int) -> Measured:
+            duration_s: int, strict: bool = False) -> Measured:
     cpu_before = server.cpu_seconds()
     load = generator.start(server.url, workload, duration_s).wait()
-    return Measured(load, server.cpu_seconds() - cpu_before)
+    return Measured(checked(load, workload.name) if strict else load,
+                    server.cpu_seconds() - cpu_before)
 
 
 def summarize(measured: list[Measured]) -> dict[str, Any]:
@@ -111,8 +121,8 @@ def one_after_the_other(generator: Generator, comparison: Comparison,
         servers = {"service": service, "baseline": baseline}
         order = ("service", "baseline") if index % 2 == 0 else ("baseline", "service")
         for side in order:
-            results[side].append(run_one(generator, servers[side], comparison.workload,
-                                         duration_s))
+            results[side].append(run_one(generator, servers[side], comparison.load(side),
+                                         duration_s, comparison.strict))
     return results
 
 
@@ -125,10 +135,12 @@ def side_by_side(generator: Generator, comparison: Comparison, rounds: int,
         sides = (("baseline", baseline), ("service", service))
         order = sides if index % 2 == 0 else sides[::-1]  # neither always starts first
         cpu = {name: server.cpu_seconds() for name, server in sides}
-        running = {name: generator.start(server.url, comparison.workload, duration_s)
+        running = {name: generator.start(server.url, comparison.load(name), duration_s)
                    for name, server in order}
         for name, server in sides:
             load = running[name].wait()
+            if comparison.strict:
+                checked(load, comparison.load(name).name)
             used = server.cpu_seconds() - cpu[name]
             figures[name].append({"rps": load.rps, "p99_ms": load.p99_ms,
                                   "cpu_us_per_request": used * 1e6 / max(1, load.requests)})
@@ -142,7 +154,8 @@ def side_by_side(generator: Generator, comparison: Comparison, rounds: int,
         for name, rows in figures.items()
     }
     return {**result, "ratio": statistics.median(ratios), "ratio_per_round": ratios,
-            "cpu_ratio": statistics.median(cpu_ratios), "cpu_ratio_per_round": cpu_ratios}
+            "cpu_ratio": statistics.median(cpu_ratios), "cpu_ratio_per_round": cpu_ratios,
+            "rounds": figures}
 
 
 def compare(generator: Generator, split: Generator, comparison: Comparison,

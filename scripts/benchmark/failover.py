@@ -1,9 +1,11 @@
 """Failover times: a Redis master SIGKILLed under light load, and how long
 until the service is ready on its promoted replica.
 
-One run, with its own fresh processes (stopped at its end):
+One run, with its own fresh processes (stopped at its end), from the tests'
+harness (tests/support/sentinel.py, redis_cluster.py):
 
-    sentinel  master + replica + 3 sentinels; the service in Sentinel mode
+    sentinel  master + replica + 3 sentinels (quorum 2, down-after-milliseconds
+              1000, failover-timeout 5000); the service in Sentinel mode
               kill the master ─► poll /health/detailed until checks.redis is
               healthy and topology.master is the replica's address
     cluster   3 masters + 1 replica each; services A (under load) and B in
@@ -22,44 +24,52 @@ the defaults (the guide's 1, 2, 4... s backoff), REDIS_LAZY_CONNECT=false.
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from scripts.benchmark import cluster as cl
-from scripts.benchmark import sentinel as se
-from scripts.benchmark.processes import BenchError, HttpProcess, Process, Processes, http_json
-from scripts.benchmark.trickle import RESULT_MARK
+from scripts.benchmark.processes import (
+    BenchError,
+    HttpProcess,
+    Process,
+    Processes,
+    http,
+    http_json,
+    poll,
+)
+from tests.support import sentinel as se
+from tests.support.redis_cluster import NODE_TIMEOUT_MS, LocalCluster
 
+HOST = "127.0.0.1"
 POLL_INTERVAL_S = 0.025
 READY_LIMIT_S = 30.0
+SETUP_TIMEOUT_S = 20.0
 # Load on the old master before the kill, and on the new one after ready.
 STEADY_S = 0.5
 TRICKLE_RATE = 10
 PREFIX = "bench-failover"
 PROBE_KEY = "failover-probe"
 LINK_ENV = {"REDIS_LAZY_CONNECT": "false", "CACHE_KEY_PREFIX": PREFIX}
-SENTINEL_TARGET_S = se.DOWN_AFTER_MS / 1000 + 2.0
+DOWN_AFTER_MS, FAILOVER_TIMEOUT_MS, SENTINELS = 1000, 5000, 3
+SENTINEL_TARGET_S = DOWN_AFTER_MS / 1000 + 2.0
 CLUSTER_TARGET_S = 15.0
+MASTERS = 3
 
 
 def redis_check(service: HttpProcess) -> dict[str, Any]:
     """checks.redis of /health/detailed ({} when the service does not answer)."""
     try:
-        status, body = http_json(service.url + "/health/detailed", timeout=2.0)
+        status, body = http_json(service.url + "/health/detailed")
     except OSError:
         return {}
     return body["checks"]["redis"] if status == 200 and body else {}
 
 
-def on_master(service: HttpProcess, master: str) -> bool:
+def on_master(service: HttpProcess, port: int) -> bool:
     check = redis_check(service)
-    return check.get("status") == "healthy" and check["topology"].get("master") == master
+    return check.get("status") == "healthy" and check["topology"].get("master") == f"{HOST}:{port}"
 
 
 def cluster_ready(service: HttpProcess, expected: str | None = None) -> bool:
@@ -68,17 +78,8 @@ def cluster_ready(service: HttpProcess, expected: str | None = None) -> bool:
         return False
     nodes = check["topology"].get("nodes") or []
     addresses = {node["address"] for node in nodes}
-    return (len(nodes) == cl.MASTERS and all(node["state"] == "ready" for node in nodes)
+    return (len(nodes) == MASTERS and all(node["state"] == "ready" for node in nodes)
             and (expected is None or expected in addresses))
-
-
-def _call(url: str, method: str, body: bytes | None = None) -> tuple[int, dict[str, str], bytes]:
-    request = urllib.request.Request(url, data=body, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=2.0) as response:
-            return response.status, dict(response.headers), response.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, dict(exc.headers), exc.read()
 
 
 def read_back(writer: HttpProcess, reader: HttpProcess, value: bytes) -> bool:
@@ -86,12 +87,12 @@ def read_back(writer: HttpProcess, reader: HttpProcess, value: bytes) -> bool:
     reads it from Redis: the key's master serves both instances."""
     path = f"/cache/default/{PROBE_KEY}"
     try:
-        if _call(reader.url + path, "DELETE")[0] != 204:
+        if http(reader.url + path, method="DELETE")[0] != 204:
             return False
-        status, headers, _ = _call(writer.url + path, "PUT", value)
+        status, headers, _ = http(writer.url + path, method="PUT", body=value)
         if status != 204 or headers.get("X-Cache-Stored") != "redis":
             return False
-        status, headers, body = _call(reader.url + path, "GET")
+        status, headers, body = http(reader.url + path)
     except OSError:
         return False
     return status == 200 and headers.get("X-Cache") == "hit-redis" and body == value
@@ -107,55 +108,63 @@ def seconds_until(ready: Callable[[], bool], since: float) -> float | None:
     return None
 
 
-def wait_for(ready: Callable[[], bool], what: str) -> None:
-    if seconds_until(ready, time.monotonic()) is None:
-        raise BenchError(f"failover: {what} not seen within {READY_LIMIT_S:.0f} s")
-
-
 def start_trickle(procs: Processes, service: HttpProcess) -> Process:
     return procs.helper("trickle", "trickle", service.url, "--rate", str(TRICKLE_RATE))
 
 
 def trickle_result(trickle: Process) -> dict[str, Any]:
     trickle.stop()  # SIGTERM: it prints its tally and exits
-    for line in trickle.log_path.read_text(errors="replace").splitlines():
-        if line.startswith(RESULT_MARK):
-            figures: dict[str, Any] = json.loads(line[len(RESULT_MARK):])
-            figures["bad"] = figures["s5xx"] + figures["refused"] + figures["failed"]
-            return figures
-    raise BenchError(f"the failover load gave no result:\n{trickle.log_tail()}")
+    figures = trickle.result(0)
+    figures["bad"] = figures["s5xx"] + figures["refused"] + figures["failed"]
+    return figures
+
+
+def knows_everyone(sentinel: Any) -> bool:
+    """The sentinel knows the replica and the other sentinels, so a kill is
+    followed by a failover at once rather than after the discovery."""
+    with sentinel.client() as client:
+        fields = client.sentinel_master(se.MASTER_NAME)
+    return bool(fields["flags"] == "master" and fields["num-slaves"] == 1
+                and fields["num-other-sentinels"] == SENTINELS - 1)
 
 
 def sentinel_run(procs: Processes) -> dict[str, Any]:
-    setup = se.start_sentinels(procs)
-    # The service imports while the sentinels find each other.
-    service = procs.service("service", {**LINK_ENV, **setup.service_env}, wait=False)
-    setup.wait_discovered()
+    setup = se.start_sentinel_setup(procs, procs.run_dir)
+    # The service imports while the sentinels find each other (~2 s: hellos).
+    service = procs.service("service", {**LINK_ENV, **setup.env()}, wait=False)
+    poll(lambda: all(knows_everyone(s) for s in setup.sentinels),
+         "sentinels knowing the replica and each other", SETUP_TIMEOUT_S)
     service.wait_answering()
-    wait_for(lambda: on_master(service, se.address(setup.master)), "the service on the master")
+    poll(lambda: on_master(service, setup.master.port), "the service on the master",
+         READY_LIMIT_S)
     trickle = start_trickle(procs, service)
     time.sleep(STEADY_S)
     killed_at = time.monotonic()
     setup.master.kill()
-    ready_s = seconds_until(lambda: on_master(service, se.address(setup.replica)), killed_at)
+    ready_s = seconds_until(lambda: on_master(service, setup.replica.port), killed_at)
     time.sleep(STEADY_S)
-    return {"ready_s": ready_s, "old_master": se.address(setup.master),
-            "new_master": se.address(setup.replica), "load": trickle_result(trickle)}
+    return {"ready_s": ready_s, "old_master": f"{HOST}:{setup.master.port}",
+            "new_master": f"{HOST}:{setup.replica.port}", "load": trickle_result(trickle)}
 
 
 def cluster_run(procs: Processes) -> dict[str, Any]:
-    cluster = cl.start_cluster(procs)
+    try:
+        cluster = LocalCluster(procs, masters=MASTERS).start()
+    except (AssertionError, RuntimeError) as exc:  # the harness's failures
+        raise BenchError(f"cluster: {exc}") from exc
     env = {**LINK_ENV, "REDIS_CLUSTER_NODES": cluster.seeds,
            # Cluster mode reads only credentials and TLS from it.
            "REDIS_URL": "redis://127.0.0.1:1"}
     a, b = (procs.service(name, env, wait=False) for name in ("service-a", "service-b"))
     for service in (a, b):
         service.wait_answering()
-        wait_for(partial(cluster_ready, service), f"{service.name} ready on every master")
+        poll(partial(cluster_ready, service), f"{service.name} ready on every master",
+             READY_LIMIT_S)
     victim = cluster.master_for(f"{PREFIX}:default:{PROBE_KEY}")
-    replica = cluster.replica_of(victim)
-    promoted = f"{cl.HOST}:{replica.port}"
-    wait_for(lambda: read_back(a, b, b"before"), "the probe key read back before the kill")
+    promoted = f"{HOST}:{cluster.replica_of(victim).port}"
+    cluster.close()  # its clients: the bench asks the service from here on
+    poll(lambda: read_back(a, b, b"before"), "the probe key read back before the kill",
+         READY_LIMIT_S)
     trickle = start_trickle(procs, a)
     time.sleep(STEADY_S)
     killed_at = time.monotonic()
@@ -172,7 +181,7 @@ def cluster_run(procs: Processes) -> dict[str, Any]:
     time.sleep(STEADY_S)
     return {"ready_s": ready_s,
             "topology_ready_s": topology_at[0] - killed_at if topology_at else None,
-            "old_master": f"{cl.HOST}:{victim.port}", "new_master": promoted,
+            "old_master": f"{HOST}:{victim.port}", "new_master": promoted,
             "load": trickle_result(trickle)}
 
 
@@ -192,35 +201,23 @@ def load_total(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return total
 
 
-def repeat(procs: Processes, kind: str, runs: int,
-           one: Callable[[Processes], dict[str, Any]]) -> list[dict[str, Any]]:
-    """`runs` runs of `one`, each in its own process group, stopped after it."""
-    results = []
-    for index in range(runs):
-        group = procs.group(f"failover-{kind}-{index}")
-        try:
-            results.append(one(group))
-        finally:
-            group.close()
-    return results
-
-
 def run_failovers(procs: Processes, runs: int) -> dict[str, Any]:
-    sentinel = repeat(procs, "sentinel", runs, sentinel_run)
-    cluster = repeat(procs, "cluster", runs, cluster_run)
+    # Each run with fresh processes, stopped after it.
+    sentinel = [procs.in_group(f"failover-sentinel-{i}", sentinel_run) for i in range(runs)]
+    cluster = [procs.in_group(f"failover-cluster-{i}", cluster_run) for i in range(runs)]
     return {
         "runs": runs,
         "poll_interval_ms": POLL_INTERVAL_S * 1000,
         "load": {"rate_per_s": TRICKLE_RATE, "mix": "PUT k then GET k, a new connection each"},
         "service_env": LINK_ENV,
         "sentinel": {
-            "down_after_ms": se.DOWN_AFTER_MS, "failover_timeout_ms": se.FAILOVER_TIMEOUT_MS,
+            "down_after_ms": DOWN_AFTER_MS, "failover_timeout_ms": FAILOVER_TIMEOUT_MS,
             "quorum": se.QUORUM, "target_s": SENTINEL_TARGET_S,
             "ready": spread([r["ready_s"] for r in sentinel]),
             "load": load_total(sentinel), "rounds": sentinel,
         },
         "cluster": {
-            "node_timeout_ms": cl.NODE_TIMEOUT_MS, "target_s": CLUSTER_TARGET_S,
+            "node_timeout_ms": NODE_TIMEOUT_MS, "target_s": CLUSTER_TARGET_S,
             "ready": spread([r["ready_s"] for r in cluster]),
             "topology_ready": spread([r["topology_ready_s"] for r in cluster]),
             "load": load_total(cluster), "rounds": cluster,

@@ -33,7 +33,8 @@ from typing import Any
 
 import aiohttp
 
-RESULT_MARK = "BENCH_JSON "
+from scripts.benchmark import emit
+
 NAMESPACE = "default"
 LEASE_HEADER = "X-Cache-Lease"
 # Longest a scenario may take: the lease wait (5 s by default) and a retry or two.
@@ -151,8 +152,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--key-prefix", default="stampede")
     args = parser.parse_args(argv)
     result = asyncio.run(run(args))
-    sys.stdout.write(RESULT_MARK + json.dumps(result) + "\n")
-    return 0
+    return emit(result)
 
 
 if __name__ == "__main__":

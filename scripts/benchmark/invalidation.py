@@ -19,8 +19,6 @@ from scripts.benchmark.processes import BenchError, HttpProcess
 
 SAMPLES = 300
 POLL_LIMIT_S = 2.0
-# The two services' shared key prefix (CACHE_KEY_PREFIX).
-PREFIX = "bench-invalidation"
 
 
 class _Client:

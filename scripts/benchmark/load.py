@@ -1,12 +1,10 @@
 """Load generation for scripts/bench: wrk when installed, else Python workers.
 
 A `Workload` is a fixed list of requests that every connection cycles
-through (each thread starting at its own offset). Both generators take the
-same workload and give the same `LoadResult`, so the service and a baseline
-are always driven by the same tool with the same concurrency:
+through (each thread from its own offset). Both generators take it and give
+a `LoadResult`, so two servers are always driven alike:
 
-    wrk        one process, -t threads, a generated Lua script that cycles the
-               requests and prints its figures as one JSON line in done()
+    wrk        one process, -t threads, a generated Lua script (wrk.py)
     python     -t worker processes (pyload.py), each running
                connections/threads keep-alive connections on one event loop
 
@@ -20,20 +18,20 @@ from __future__ import annotations
 import base64
 import json
 import shutil
-import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
-from scripts.benchmark.placement import CPUs, child_setup
-from scripts.benchmark.processes import BenchError, module_argv, module_env
+from scripts.benchmark.placement import CPUs, module_argv, module_env
+from scripts.benchmark.processes import BenchError, Process
 from scripts.benchmark.wrk import lua_script
 
 WRK_TIMEOUT_S = 5
-RESULT_MARK = "BENCH_JSON "
 # How long past its duration a generator may take to report before it is killed.
 GRACE_S = 30.0
 
@@ -100,146 +98,108 @@ class Generator(Protocol):
               statuses: bool = False) -> RunningLoad: ...
 
 
-class _Child:
-    """A generator child process whose stdout carries one result line."""
+class _Run:
+    """A load under way: its generator processes, and how their result lines
+    make one LoadResult."""
 
-    def __init__(self, argv: list[str], deadline_s: float, cpus: CPUs,
-                 env: dict[str, str] | None = None) -> None:
-        self.argv = argv
-        self.deadline_s = deadline_s
-        self.popen = subprocess.Popen(
-            argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
-            # The bench runs no threads, so preexec_fn is safe here.
-            text=True, preexec_fn=child_setup(cpus),  # noqa: PLW1509
-        )
-
-    def result(self) -> dict[str, Any]:
-        try:
-            out, err = self.popen.communicate(timeout=self.deadline_s)
-        except BaseException:
-            self.stop()
-            raise
-        for line in out.splitlines():
-            if line.startswith(RESULT_MARK):
-                parsed: dict[str, Any] = json.loads(line[len(RESULT_MARK):])
-                return parsed
-        name = self.argv[2] if self.argv[1:2] == ["-m"] else Path(self.argv[0]).name
-        raise BenchError(f"{name} gave no result: {err.strip()[-400:]}")
-
-    def stop(self) -> None:
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGKILL)
-            self.popen.wait()
-
-
-class _WrkRun:
-    def __init__(self, child: _Child, statuses: bool) -> None:
-        self._child = child
-        self._statuses = statuses
+    def __init__(self, processes: list[Process], deadline_s: float,
+                 combine: Callable[[list[dict[str, Any]]], LoadResult]) -> None:
+        self._processes, self._deadline_s, self._combine = processes, deadline_s, combine
+        for process in processes:
+            process.spawn()
 
     def wait(self) -> LoadResult:
-        raw = self._child.result()
-        socket_errors = raw["connect"] + raw["read"] + raw["write"] + raw["timeout"]
-        if not self._statuses:
-            return LoadResult(raw["requests"], raw["duration_us"] / 1e6, raw["p50_us"] / 1e3,
-                              raw["p99_us"] / 1e3, raw["max_us"] / 1e3, raw["status_errors"],
-                              socket_errors)
-        non_2xx = raw["s404"] + raw["sother"]
-        return LoadResult(raw["requests"], raw["duration_us"] / 1e6, raw["p50_us"] / 1e3,
-                          raw["p99_us"] / 1e3, raw["max_us"] / 1e3, non_2xx, socket_errors,
-                          raw["s404"], raw["sother"])
+        try:
+            return self._combine([p.result(self._deadline_s) for p in self._processes])
+        finally:
+            self.stop()
 
     def stop(self) -> None:
-        self._child.stop()
+        for process in self._processes:
+            process.kill()
 
 
-class Wrk:
-    """The wrk binary (Debian package `wrk`)."""
+def _wrk_result(statuses: bool, parts: list[dict[str, Any]]) -> LoadResult:
+    (raw,) = parts
+    socket_errors = raw["connect"] + raw["read"] + raw["write"] + raw["timeout"]
+    times = (raw["requests"], raw["duration_us"] / 1e6, raw["p50_us"] / 1e3,
+             raw["p99_us"] / 1e3, raw["max_us"] / 1e3)
+    if not statuses:
+        return LoadResult(*times, raw["status_errors"], socket_errors)
+    return LoadResult(*times, raw["s404"] + raw["sother"], socket_errors, raw["s404"],
+                      raw["sother"])
+
+
+def _python_result(parts: list[dict[str, Any]]) -> LoadResult:
+    latencies = sorted(us for part in parts for us in part["latencies_us"])
+    s404 = sum(part["s404"] for part in parts)
+    sother = sum(part["sother"] for part in parts)
+    return LoadResult(len(latencies), max(part["duration_s"] for part in parts),
+                      percentile(latencies, 50) / 1e3, percentile(latencies, 99) / 1e3,
+                      latencies[-1] / 1e3 if latencies else 0.0, s404 + sother,
+                      sum(part["errors"] for part in parts), s404, sother)
+
+
+class _Generator:
+    name = ""
+
+    def __init__(self, threads: int, connections: int, run_dir: Path, cpus: CPUs,
+                 version: str) -> None:
+        self.threads, self.connections, self.version = threads, connections, version
+        self.run_dir, self.cpus = run_dir, cpus
+        self._runs = 0
+
+    def _file(self, workload: Workload, suffix: str) -> Path:
+        """A new file in the run's directory for one run's script or workload."""
+        self._runs += 1
+        return self.run_dir / f"{self.name}-{self._runs}-{workload.name}{suffix}"
+
+
+class Wrk(_Generator):
+    """The wrk binary: one process, -t threads, cycling the workload's requests."""
 
     name = "wrk"
 
     def __init__(self, binary: str, threads: int, connections: int, run_dir: Path,
                  cpus: CPUs) -> None:
+        done = subprocess.run([binary, "--version"], capture_output=True, text=True, check=False)
+        words = (done.stdout + done.stderr).split()
+        super().__init__(threads, connections, run_dir, cpus,
+                         words[1] if len(words) > 1 else "unknown")
         self.binary = binary
-        self.threads = threads
-        self.connections = connections
-        self.run_dir = run_dir
-        self.cpus = cpus
-        self.version = _wrk_version(binary)
-        self._scripts = 0
 
     def start(self, base_url: str, workload: Workload, duration_s: int, *,
               statuses: bool = False) -> RunningLoad:
-        self._scripts += 1
-        script = self.run_dir / f"wrk-{self._scripts}-{workload.name}.lua"
+        script = self._file(workload, ".lua")
         script.write_text(lua_script(workload.requests, statuses=statuses))
         argv = [self.binary, "-t", str(self.threads), "-c", str(self.connections),
                 "-d", f"{duration_s}s", "--timeout", f"{WRK_TIMEOUT_S}s", "-s", str(script),
                 base_url]
-        return _WrkRun(_Child(argv, duration_s + GRACE_S, self.cpus), statuses)
+        return _Run([Process("wrk", argv, script.with_suffix(".log"), cpus=self.cpus)],
+                    duration_s + GRACE_S, partial(_wrk_result, statuses))
 
 
-def _wrk_version(binary: str) -> str:
-    done = subprocess.run([binary, "--version"], capture_output=True, text=True, check=False)
-    words = (done.stdout + done.stderr).split()
-    return words[1] if len(words) > 1 else "unknown"
-
-
-class _PythonRun:
-    def __init__(self, children: list[_Child]) -> None:
-        self._children = children
-
-    def wait(self) -> LoadResult:
-        try:
-            parts = [child.result() for child in self._children]
-        finally:
-            self.stop()
-        latencies = sorted(us for part in parts for us in part["latencies_us"])
-        duration = max(part["duration_s"] for part in parts)
-
-        def pick(q: float) -> float:
-            return percentile(latencies, q) / 1e3
-
-        s404 = sum(part["s404"] for part in parts)
-        sother = sum(part["sother"] for part in parts)
-        return LoadResult(len(latencies), duration, pick(50), pick(99),
-                          latencies[-1] / 1e3 if latencies else 0.0, s404 + sother,
-                          sum(part["errors"] for part in parts), s404, sother)
-
-    def stop(self) -> None:
-        for child in self._children:
-            child.stop()
-
-
-class PythonLoad:
+class PythonLoad(_Generator):
     """Worker processes of pyload.py, one per 'thread'."""
 
     name = "python"
 
     def __init__(self, threads: int, connections: int, run_dir: Path, cpus: CPUs) -> None:
-        self.threads = threads
-        self.connections = connections
-        self.run_dir = run_dir
-        self.cpus = cpus
-        self.version = sys.version.split()[0]
-        self._files = 0
+        super().__init__(threads, connections, run_dir, cpus, sys.version.split()[0])
 
     def start(self, base_url: str, workload: Workload, duration_s: int, *,
               statuses: bool = False) -> RunningLoad:
-        self._files += 1
-        spec = self.run_dir / f"load-{self._files}-{workload.name}.json"
+        spec = self._file(workload, ".json")
         spec.write_text(json.dumps(workload.to_json()))
         start_at = time.monotonic() + 0.2  # every worker starts at the same moment
         per_worker = max(1, self.connections // self.threads)
-        children = [
-            _Child(module_argv("pyload", base_url, str(spec), "--connections", str(per_worker),
-                               "--duration", str(duration_s), "--start-at", str(start_at),
-                               "--offset", str(index * 7919)),
-                   duration_s + GRACE_S, self.cpus, env=module_env())
+        return _Run([
+            Process(f"pyload-{index}", module_argv(
+                "pyload", base_url, str(spec), "--connections", str(per_worker), "--duration",
+                str(duration_s), "--start-at", str(start_at), "--offset", str(index * 7919)),
+                spec.with_suffix(f".{index}.log"), env=module_env(), cpus=self.cpus)
             for index in range(self.threads)
-        ]
-        return _PythonRun(children)
+        ], duration_s + GRACE_S, _python_result)
 
 
 def percentile(sorted_values: list[float], q: float) -> float:

@@ -12,26 +12,74 @@ path (`cache[key]`, `cache[key] = value`); for reads also through
 miss (reported, not a target). Each contender runs its own plain
 loop, so no call wrapper is timed; rounds interleave the contenders.
 
-The tier comes from tier.py, the benchmark's one import of the service.
-Runs as its own process (scripts/bench starts it from the checkout under
-test), so the bench's own heap does not colour the figures:
-    python -m scripts.benchmark.memory --ops N --rounds R   -> one JSON line
+The benchmark's one import of the service, and so its one use of the
+service's API: MemoryTier(capacity, max_bytes, ttl_cap_s, now), its
+get_by_name (what a memory-hit GET calls) and put, and SystemClock. Runs as
+its own process from the checkout under test (cwd and first on the path), so
+the bench's own heap does not colour the figures:
+    python -m scripts.benchmark.memory --ops N --rounds R   -> one result line
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
 from cachetools import LRUCache, TTLCache
 
-from scripts.benchmark.tier import CAPACITY, TTL_S, VALUE, tier_get, tier_set, timed
+from scripts.benchmark import emit
+from service.cache.memory import MemoryTier
+from service.clock import SystemClock
 
+CAPACITY = 1000
+MAX_BYTES = 64 * 1024 * 1024
+TTL_S = 600.0
+VALUE = b"x" * 64
+CONTENT_TYPE = "application/json"
+NAMESPACE = "bench"
 Loop = Callable[[list[str], int], float]
+
+
+def timed(body: Callable[[], None]) -> float:
+    """Seconds `body()` took."""
+    started = time.perf_counter()
+    body()
+    return time.perf_counter() - started
+
+
+def _tier() -> MemoryTier:
+    return MemoryTier(CAPACITY, MAX_BYTES, TTL_S, SystemClock().monotonic)
+
+
+def tier_get(keys: list[str], passes: int) -> float:
+    tier = _tier()
+    for key in keys:
+        tier.put(NAMESPACE, key, VALUE, CONTENT_TYPE, int(TTL_S * 1000))
+    names = [f"{NAMESPACE}:{key}" for key in keys]
+    get = tier.get_by_name
+
+    def body() -> None:
+        for _ in range(passes):
+            for name in names:
+                get(name)
+
+    return timed(body)
+
+
+def tier_set(keys: list[str], passes: int) -> float:
+    put = _tier().put
+    ttl_ms = int(TTL_S * 1000)
+
+    def body() -> None:
+        for _ in range(passes):
+            for key in keys:
+                put(NAMESPACE, key, VALUE, CONTENT_TYPE, ttl_ms)
+
+    return timed(body)
 
 
 def cache_get(make: Callable[[], Any]) -> Loop:
@@ -127,8 +175,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--ops", type=int, default=300_000, help="operations per measurement")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)
-    print(json.dumps(run_memory(args.ops, args.rounds)))
-    return 0
+    return emit(run_memory(args.ops, args.rounds))
 
 
 if __name__ == "__main__":

@@ -7,8 +7,9 @@ One round, with the outage mix running throughout (3 memory-hit GETs : 1 PUT):
     recovery phase  back_after_s in, Redis is restarted on its port / SIGCONT
 
 The p99 "once detected" is held against the same mix on a memory-only
-service (REDIS_URL empty, measured by sections.py): what serving
-costs when Redis plays no part, PUTs included.
+service (REDIS_URL empty): what serving costs when Redis plays no part,
+PUTs included. The outage service reconnects fast so a round takes
+seconds, not minutes (OUTAGE_LINK_ENV; everything else is the default).
 
 Detection (failure -> the state leaves `ready`) and recovery (Redis back ->
 `ready`) are read afterwards from /health/events, whose events carry the
@@ -24,11 +25,21 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from scripts.benchmark import workloads as wl
 from scripts.benchmark.load import Generator, LoadResult, Workload
-from scripts.benchmark.processes import BenchError, HttpProcess, RedisProcess, http_json
+from scripts.benchmark.processes import HttpProcess, Processes, http_json
+from tests.support.redis_server import RedisServer
 
-READY_TIMEOUT_S = 20.0
 PHASES = ("failure", "outage", "recovery")
+# REDIS_COMMAND_TIMEOUT_MS=250 is the default, named for the targets.
+OUTAGE_LINK_ENV = {
+    "REDIS_LAZY_CONNECT": "false",
+    "REDIS_COMMAND_TIMEOUT_MS": "250",
+    "REDIS_HEALTH_CHECK_INTERVAL_MS": "250",
+    "REDIS_BACKOFF_BASE_MS": "100",
+    "REDIS_BACKOFF_MAX_MS": "1000",
+    "REDIS_CONNECT_TIMEOUT_MS": "1000",
+}
 
 
 @dataclass(frozen=True)
@@ -40,24 +51,14 @@ class OutagePlan:
     back_after_s: float
 
 
-def wait_ready(service: HttpProcess) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        status, body = http_json(service.url + "/api/status")
-        if status == 200 and body["redis"]["state"] == "ready":
-            return
-        time.sleep(0.02)
-    raise BenchError(f"{service.name}: Redis link not ready within {READY_TIMEOUT_S:.0f} s")
-
-
-def break_redis(redis: RedisProcess, kind: str) -> None:
+def break_redis(redis: RedisServer, kind: str) -> None:
     if kind == "kill":
         redis.kill()
     else:
         redis.pause()
 
 
-def restore_redis(redis: RedisProcess, kind: str) -> None:
+def restore_redis(redis: RedisServer, kind: str) -> None:
     if kind == "kill":
         redis.start()  # same port, empty data set: the memory tier carries on
     else:
@@ -77,16 +78,16 @@ def load_around(generator: Generator, service: HttpProcess, workload: Workload,
         running.stop()
 
 
-def outage_round(generator: Generator, service: HttpProcess, redis: RedisProcess, kind: str,
+def outage_round(generator: Generator, service: HttpProcess, redis: RedisServer, kind: str,
                  plan: OutagePlan, workload: Workload) -> dict[str, Any]:
-    wait_ready(service)
+    service.wait_ready()
     failure, failed_at = load_around(generator, service, workload, plan.failure_s, plan.lead_s,
                                      lambda: break_redis(redis, kind))
     outage_started = time.monotonic()
     outage = generator.start(service.url, workload, plan.outage_s, statuses=True).wait()
     recovery, back_at = load_around(generator, service, workload, plan.recovery_s,
                                     plan.back_after_s, lambda: restore_redis(redis, kind))
-    wait_ready(service)
+    service.wait_ready()
     _, body = http_json(service.url + "/health/events?limit=1000")
     timings = link_timings(body["events"], failed_at, back_at)
     detected = timings["detection_ms"]
@@ -151,11 +152,46 @@ def summarize(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def run_outages(generator: Generator, service: HttpProcess, redis: RedisProcess,
+def run_outages(generator: Generator, service: HttpProcess, redis: RedisServer,
                 workload: Workload, plan: OutagePlan, rounds: int) -> dict[str, Any]:
     """Every round of `kill`, then every round of `pause`."""
     return {
         kind: summarize([outage_round(generator, service, redis, kind, plan, workload)
                          for _ in range(rounds)])
         for kind in ("kill", "pause")
+    }
+
+
+def run_outage(procs: Processes, generator: Generator, plan: OutagePlan, rounds: int,
+               value: bytes) -> dict[str, Any]:
+    redis = procs.redis("redis-outage")
+    service = procs.service("service-outage", {"REDIS_URL": redis.url,
+                                               "CACHE_KEY_PREFIX": "bench-service-outage",
+                                               **OUTAGE_LINK_ENV})
+    service.wait_ready()
+    wl.seed_hot_keys(service.url, value)
+    mix = wl.outage_mix(value)
+    results = run_outages(generator, service, redis, mix, plan, rounds)
+    # What the same mix costs when Redis plays no part at all: the floor an
+    # outage, once detected, is held to (its PUTs cost more than memory hits).
+    memory_only = procs.service("service-memory-only", {"REDIS_URL": ""})
+    wl.seed_hot_keys(memory_only.url, value)
+    reference = [generator.start(memory_only.url, mix, plan.outage_s).wait()
+                 for _ in range(rounds)]
+    return {
+        "workload": "3 memory-hit GETs : 1 PUT",
+        "link": {
+            "env": OUTAGE_LINK_ENV,
+            "command_timeout_ms": int(OUTAGE_LINK_ENV["REDIS_COMMAND_TIMEOUT_MS"]),
+            "health_check_interval_ms": int(OUTAGE_LINK_ENV["REDIS_HEALTH_CHECK_INTERVAL_MS"]),
+        },
+        "plan": {"lead_s": plan.lead_s, "back_after_s": plan.back_after_s},
+        "phase_s": {"failure": plan.failure_s, "outage": plan.outage_s,
+                    "recovery": plan.recovery_s},
+        "memory_only_mix": {
+            "p50_ms": statistics.median(r.p50_ms for r in reference),
+            "p99_ms": statistics.median(r.p99_ms for r in reference),
+            "rounds": len(reference),
+        },
+        **results,
     }

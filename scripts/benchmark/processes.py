@@ -1,12 +1,11 @@
-"""The processes scripts/bench starts: redis-server (through the tests' harness,
-tests/support/redis_server.py), the service, the baselines.
+"""The processes scripts/bench starts (redis-server from the tests' harness,
+the service, the baselines, load generators, helpers) and what it asks them.
 
-Every process is started through one `Processes` group, in its own session
-(so a Ctrl-C at the terminal reaches only the bench, which then stops them
-in order) and with a parent-death signal (so they die with the bench even
-when it is killed outright). `Processes.close()` stops everything it
-started, paused servers included; scripts/bench calls it on every exit path.
-Servers listen on free loopback ports, never on the machine's 6379.
+Every process runs in its own session (a Ctrl-C at the terminal reaches only
+the bench, which then stops them in order), placed and with a parent-death
+signal (placement.py). `Processes.close()` stops everything the group
+started, paused servers included. Servers listen on free loopback ports,
+never on the machine's 6379.
 """
 
 from __future__ import annotations
@@ -20,79 +19,88 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from scripts.benchmark.placement import CPUs, Placement, child_setup
+from scripts.benchmark import RESULT_MARK
+from scripts.benchmark.placement import (
+    ROOT,
+    CPUs,
+    Placement,
+    child_setup,
+    module_argv,
+    module_env,
+)
 from tests.support.ports import free_port
-from tests.support.redis_server import RedisServer
+from tests.support.redis_server import RedisServer, RedisServers
+from tests.support.tls import Certificates
 
-ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 15.0
+READY_TIMEOUT_S = 20.0
+STOP_TIMEOUT_S = 10.0
 # Variables the service reads: the machine's own values never leak into a run.
 SERVICE_VARIABLE_PREFIXES = ("REDIS_", "CACHE_")
 SERVICE_VARIABLES = ("HOST", "PORT", "LOG_LEVEL", "JOURNAL_CAPACITY", "SHUTDOWN_DRAIN_MS",
                      "SHUTDOWN_TIMEOUT_MS", "WORKERS", "EVENT_LOOP", "WORKER_TMP_DIR")
-STOP_TIMEOUT_S = 10.0
-# A cluster node's bus listens on its port + 10000, which must be a valid port.
-CLUSTER_BUS_OFFSET = 10000
-CLUSTER_PORT_MAX = 65535 - CLUSTER_BUS_OFFSET
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+T = TypeVar("T")
 
 
 class BenchError(RuntimeError):
     """A process would not start or answer: the run cannot go on."""
 
 
-def http_json(url: str, *, method: str = "GET", body: bytes | None = None,
-              headers: Mapping[str, str] | None = None, timeout: float = 2.0) -> tuple[int, Any]:
-    """One request with the standard library; (status, parsed JSON or None)."""
+def poll(ready: Callable[[], bool], what: str, timeout_s: float, every_s: float = 0.02) -> None:
+    """Until `ready()`; a BenchError after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while not ready():
+        if time.monotonic() > deadline:
+            raise BenchError(f"{what}: not within {timeout_s:.0f} s")
+        time.sleep(every_s)
+
+
+def http(url: str, *, method: str = "GET", body: bytes | None = None,
+         headers: Mapping[str, str] | None = None,
+         timeout: float = 2.0) -> tuple[int, dict[str, str], bytes]:
+    """One request with the standard library: (status, headers, body)."""
     request = urllib.request.Request(url, data=body, method=method, headers=dict(headers or {}))
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            status, raw = response.status, response.read()
+            return response.status, dict(response.headers), response.read()
     except urllib.error.HTTPError as exc:
-        status, raw = exc.code, exc.read()
+        return exc.code, dict(exc.headers), exc.read()
+
+
+def http_json(url: str, **request: Any) -> tuple[int, Any]:
+    """`http()`'s status and parsed JSON body (None when there is none)."""
+    status, _, raw = http(url, **request)
     try:
         return status, json.loads(raw) if raw else None
     except ValueError:
         return status, None
 
 
-def _scrubbed_environ() -> dict[str, str]:
-    # No PYTHONPATH either: the service is imported from its own checkout (cwd).
-    return {
-        name: value for name, value in os.environ.items()
-        if name not in (*SERVICE_VARIABLES, "PYTHONPATH")
-        and not name.startswith(SERVICE_VARIABLE_PREFIXES)
-    }
-
-
-def module_argv(module: str, *args: str) -> list[str]:
-    """`python -m scripts.benchmark.<module> ...`: run it with `module_env()`."""
-    return [sys.executable, "-m", f"scripts.benchmark.{module}", *args]
-
-
-def module_env(*first: Path) -> dict[str, str]:
-    """This environment with `first`, then this checkout, ahead on PYTHONPATH."""
-    inherited = os.environ.get("PYTHONPATH", "")
-    path = [str(p) for p in (*first, ROOT)] + ([inherited] if inherited else [])
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
+def result_of(output: str, what: str, err: str = "") -> dict[str, Any]:
+    """The one result line a helper process printed (scripts.benchmark.emit)."""
+    for line in output.splitlines():
+        if line.startswith(RESULT_MARK):
+            parsed: dict[str, Any] = json.loads(line[len(RESULT_MARK):])
+            return parsed
+    raise BenchError(f"{what} gave no result: {err.strip()[-800:]}")
 
 
 class Process:
-    """One child process with a log file in the run's directory."""
+    """One child process with a log file in the run's directory: a server,
+    a load generator or a helper that prints one result line (`result()`)."""
 
     def __init__(self, name: str, argv: Sequence[str], log_path: Path, *,
                  env: Mapping[str, str] | None = None, cwd: Path | None = None,
                  cpus: CPUs = None) -> None:
-        self.name = name
-        self.argv = list(argv)
-        self.log_path = log_path
+        self.name, self.argv, self.log_path = name, list(argv), log_path
         self.env = dict(env) if env is not None else None
-        self.cwd = cwd
-        self.cpus = cpus
+        self.cwd, self.cpus = cwd, cpus
         self.popen: subprocess.Popen[bytes] | None = None
 
     @property
@@ -103,23 +111,33 @@ class Process:
         with self.log_path.open("ab") as log:
             self.popen = subprocess.Popen(
                 self.argv, env=self.env, cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT,
-                # The bench runs no threads, so preexec_fn is safe here.
                 stdin=subprocess.DEVNULL, start_new_session=True,
                 preexec_fn=child_setup(self.cpus),  # noqa: PLW1509
             )
 
-    def send(self, signum: signal.Signals) -> None:
+    def result(self, deadline_s: float) -> dict[str, Any]:
+        """The one result line it printed (scripts.benchmark.emit), once it exited."""
+        assert self.popen is not None
+        try:
+            self.popen.wait(timeout=deadline_s)
+        except BaseException:
+            self.kill()
+            raise
+        return result_of(self.log_path.read_text(errors="replace"), self.name, self.log_tail())
+
+    def kill(self) -> None:
         if self.running:
             assert self.popen is not None
-            os.kill(self.popen.pid, signum)
+            self.popen.kill()
+            self.popen.wait()
 
-    def stop(self, signum: signal.Signals = signal.SIGTERM) -> None:
-        """Ask it to exit (a paused process is woken first); kill when it won't."""
+    def stop(self) -> None:
+        """SIGTERM (a paused process is woken first); SIGKILL when it won't exit."""
         if not self.running:
             return
         assert self.popen is not None
-        self.send(signal.SIGCONT)
-        self.send(signum)
+        for signum in (signal.SIGCONT, signal.SIGTERM):
+            os.kill(self.popen.pid, signum)
         try:
             self.popen.wait(timeout=STOP_TIMEOUT_S)
         except subprocess.TimeoutExpired:
@@ -130,125 +148,121 @@ class Process:
         """User + system CPU time the process and its living children (a
         service's workers, with WORKERS > 1) have used so far (Linux /proc)."""
         assert self.popen is not None
-        pid = self.popen.pid
-        return sum(_stat_cpu_seconds(fields) for child, fields in _stats()
-                   if child == pid or fields[1] == str(pid))
+        pid, total = self.popen.pid, 0.0
+        for entry in os.listdir("/proc"):
+            with contextlib.suppress(OSError, ValueError, IndexError):  # it ended meanwhile
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+                if int(entry) == pid or fields[1] == str(pid):
+                    # utime and stime: the 14th and 15th fields of stat, 12th and 13th here.
+                    total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        return total
 
     def log_tail(self, lines: int = 8) -> str:
         if not self.log_path.exists():
             return "(no log)"
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
-    def wait_until(self, ready: Any, what: str) -> None:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not ready():
-            if not self.running:
-                raise BenchError(f"{self.name} exited at start-up:\n{self.log_tail()}")
-            if time.monotonic() > deadline:
-                raise BenchError(f"{self.name} did not {what} within {START_TIMEOUT_S:.0f} s")
-            time.sleep(0.005)
-
-
-def _stats() -> list[tuple[int, list[str]]]:
-    """Every process's /proc/<pid>/stat fields after the command name."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            with contextlib.suppress(OSError):  # it ended meanwhile
-                text = Path(f"/proc/{entry}/stat").read_text()
-                found.append((int(entry), text.rsplit(")", 1)[1].split()))
-    return found
-
-
-def _stat_cpu_seconds(fields: list[str]) -> float:
-    # utime and stime: the 14th and 15th fields of stat, 12th and 13th here.
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-
-class RedisProcess(RedisServer):
-    """The tests' redis-server harness (no persistence; kill, pause, resume,
-    start again on the same port); failures to start are BenchErrors."""
-
-    def start(self) -> RedisProcess:
-        try:
-            super().start()
-        except RuntimeError as exc:
-            raise BenchError(str(exc)) from exc
-        return self
-
 
 class HttpProcess(Process):
-    """An HTTP server child (the service or a baseline) on a free port."""
+    """An HTTP server child (the service, a baseline, Webdis) on a free port."""
 
     def __init__(self, name: str, argv: Sequence[str], log_path: Path, probe_path: str, *,
-                 env: Mapping[str, str] | None = None, port: int | None = None,
-                 cwd: Path | None = None, cpus: CPUs = None) -> None:
+                 port: int | None = None, **more: Any) -> None:
         self.port = port or free_port()
         self.probe_path = probe_path
-        super().__init__(name, argv, log_path, env=env, cwd=cwd, cpus=cpus)
+        super().__init__(name, argv, log_path, **more)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> None:
-        self.spawn()
-        self.wait_answering()
-
     def wait_answering(self) -> None:
-        self.wait_until(lambda: self._answers(self.probe_path), f"answer {self.probe_path}")
-
-    def _answers(self, path: str) -> bool:
-        try:
-            return http_json(self.url + path, timeout=0.5)[0] == 200
-        except OSError:
+        def answers() -> bool:
+            if not self.running:
+                raise BenchError(f"{self.name} exited at start-up:\n{self.log_tail()}")
+            with contextlib.suppress(OSError):
+                return http(self.url + self.probe_path, timeout=0.5)[0] == 200
             return False
 
+        poll(answers, f"{self.name} answering {self.probe_path}", START_TIMEOUT_S, 0.005)
 
-class Processes:
-    """Everything the run started, stopped in reverse order by `close()`.
+    def wait_ready(self, healthy: bool = False) -> None:
+        """Until its Redis link is ready (/api/status); with `healthy`, until
+        /health/detailed says healthy (with workers: every worker's link)."""
+        def ready() -> bool:
+            status, body = http_json(self.url + ("/health/detailed" if healthy else "/api/status"))
+            return status == 200 and (body["status"] == "healthy" if healthy
+                                      else body["redis"]["state"] == "ready")
+
+        poll(ready, f"{self.name}: Redis link ready", READY_TIMEOUT_S)
+
+
+def _scrubbed_environ() -> dict[str, str]:
+    # No PYTHONPATH either: the service is imported from its own checkout (cwd).
+    return {name: value for name, value in os.environ.items()
+            if name not in (*SERVICE_VARIABLES, "PYTHONPATH")
+            and not name.startswith(SERVICE_VARIABLE_PREFIXES)}
+
+
+class Processes(RedisServers):
+    """Everything the run started, stopped in reverse order by `close()`; a
+    `RedisServers` group of the tests' harness, so its Sentinel and Cluster
+    set-ups start their servers here.
 
     The service runs as `python -m service` from `service_root` (this checkout
-    by default; another one, e.g. `git archive` of an older commit, to compare
-    before and after a change on the same machine).
+    by default; another one to compare two trees on the same machine).
     """
 
     def __init__(self, run_dir: Path, service_root: Path = ROOT,
                  placement: Placement | None = None) -> None:
+        super().__init__(run_dir)
         self.run_dir = run_dir
         self.service_root = service_root
         self.placement = placement or Placement()
         self.started: list[Process | RedisServer | Processes] = []
 
-    def redis(self, name: str, *args: str, port: int | None = None,
-              conf: Path | None = None) -> RedisProcess:
-        """redis-server in run_dir/name; `args` come last (--replicaof, --sentinel...)."""
-        server = RedisProcess(self.run_dir / name, port=port, args=args, conf=conf,
-                              preexec_fn=child_setup(self.placement.others))
+    def start(self, *args: str, port: int | None = None, data_dir: Path | None = None,
+              conf: Path | None = None, password: str | None = None,
+              tls: Certificates | None = None) -> RedisServer:
+        """redis-server beside the load generator; failing to start is a BenchError."""
+        server = RedisServer(data_dir or self.run_dir / f"redis-{len(self.started)}", port=port,
+                             args=args, conf=conf, password=password, tls=tls,
+                             preexec_fn=child_setup(self.placement.others))
         self.started.append(server)
-        server.start()
-        return server
+        try:
+            return server.start()
+        except RuntimeError as exc:
+            raise BenchError(str(exc)) from exc
 
-    def cluster_node(self, name: str, *args: str) -> RedisProcess:
-        """redis-server on a port whose cluster bus port (+10000) is free and valid."""
-        port = free_port(CLUSTER_PORT_MAX, also_free=(CLUSTER_BUS_OFFSET,))
-        return self.redis(name, *args, port=port)
+    def redis(self, name: str, *args: str) -> RedisServer:
+        """redis-server in run_dir/name; `args` come last (--replicaof...)."""
+        return self.start(*args, data_dir=self.run_dir / name)
 
-    def helper(self, name: str, module: str, *args: str) -> Process:
-        """`python -m scripts.benchmark.<module>` beside the servers; output in its log."""
+    def helper(self, name: str, module: str, *args: str, root: Path | None = None) -> Process:
+        """`python -m scripts.benchmark.<module>` beside the servers (output in its
+        log); with `root`, on the server CPU, that checkout its cwd and first on its path."""
         process = Process(name, module_argv(module, *args), self.run_dir / f"{name}.log",
-                          env=module_env(), cpus=self.placement.others)
+                          env=module_env(*([root] if root else [])), cwd=root,
+                          cpus=self.placement.servers if root else self.placement.others)
         self.started.append(process)
         process.spawn()
         return process
 
-    def group(self, name: str) -> Processes:
+    def group(self, name: str, placement: Placement | None = None) -> Processes:
         """A group of its own under run_dir/name (closed by its user, or with this one)."""
         directory = self.run_dir / name
         directory.mkdir(parents=True, exist_ok=True)
-        group = Processes(directory, self.service_root, self.placement)
+        group = Processes(directory, self.service_root, placement or self.placement)
         self.started.append(group)
         return group
+
+    def in_group(self, name: str, run: Callable[[Processes], T]) -> T:
+        """`run` with a group of its own, every process of which is stopped after it."""
+        group = self.group(name)
+        try:
+            return run(group)
+        finally:
+            group.close()
 
     def service(self, name: str, env: Mapping[str, str], root: Path | None = None, *,
                 wait: bool = True) -> HttpProcess:
@@ -256,20 +270,20 @@ class Processes:
         port = free_port()
         full_env = {**_scrubbed_environ(), "HOST": "127.0.0.1", "PORT": str(port),
                     "LOG_LEVEL": "WARNING", "SHUTDOWN_DRAIN_MS": "0", **env}
-        process = HttpProcess(name, [sys.executable, "-m", "service"],
-                              self.run_dir / f"{name}.log", "/health", env=full_env, port=port,
-                              cwd=root or self.service_root, cpus=self.placement.servers)
-        return self._launch(process, wait)
+        return self.launch(HttpProcess(
+            name, [sys.executable, "-m", "service"], self.run_dir / f"{name}.log", "/health",
+            env=full_env, port=port, cwd=root or self.service_root, cpus=self.placement.servers),
+            wait)
 
     def baseline(self, name: str, mode: str, *args: str, wait: bool = True) -> HttpProcess:
         """A bare handler of baselines.py; wait as for service()."""
         port = free_port()
         argv = module_argv("baselines", mode, "--port", str(port), *args)
-        process = HttpProcess(name, argv, self.run_dir / f"{name}.log", "/ping", port=port,
-                              env=module_env(), cpus=self.placement.servers)
-        return self._launch(process, wait)
+        return self.launch(HttpProcess(name, argv, self.run_dir / f"{name}.log", "/ping",
+                                       port=port, env=module_env(), cpus=self.placement.servers),
+                           wait)
 
-    def _launch(self, process: HttpProcess, wait: bool) -> HttpProcess:
+    def launch(self, process: HttpProcess, wait: bool = True) -> HttpProcess:
         self.started.append(process)
         process.spawn()
         if wait:

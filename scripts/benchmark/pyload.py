@@ -21,7 +21,8 @@ import sys
 import time
 from urllib.parse import urlsplit
 
-RESULT_MARK = "BENCH_JSON "
+from scripts.benchmark import emit
+
 # How long after the end a request may still take before it counts as a timeout.
 STRAGGLER_S = 5.0
 
@@ -165,8 +166,7 @@ def main(argv: list[str]) -> int:
     with open(args.workload) as file:
         requests = [render(spec, target.netloc) for spec in json.load(file)]
     result = asyncio.run(run(args, requests))
-    sys.stdout.write(RESULT_MARK + json.dumps(result) + "\n")
-    return 0
+    return emit(result)
 
 
 if __name__ == "__main__":

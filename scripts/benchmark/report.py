@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from scripts.benchmark.ab import compare_lines
 from scripts.benchmark.batch import batch_lines
 
 
@@ -19,7 +20,7 @@ def header(report: dict[str, Any]) -> list[str]:
         (f"machine: {machine['cpu_model']}, {machine['cpus']} CPUs, Python {machine['python']}, "
          f"redis-server {machine['redis_server']}"),
     ]
-    if report.keys() & {"throughput", "outage"}:  # the sections the generator drives
+    if report.keys() & {"throughput", "outage", "compare"}:  # where the generator's load counts
         lines.append(
             f"load: {gen['name']} {gen['version']}, {gen['threads']} threads x {gen['connections']} "
             f"connections; value {settings['value_bytes']} B; medians of {settings['rounds']} "
@@ -204,17 +205,19 @@ def hit_cost_lines(hit: dict[str, Any]) -> list[str]:
     return lines
 
 
-def worker_lines(workers: dict[str, Any]) -> list[str]:
-    lines = ["", f"{'workers':<16}{'WORKERS=1':>32}{'WORKERS=2':>32}{'2 / 1':>8}",
+def worker_lines(figures: dict[str, Any]) -> list[str]:
+    workers = figures["workers"]
+    lines = [*throughput_lines(figures["event_loop"]), "",
+             f"{'workers':<16}{'WORKERS=1':>32}{'WORKERS=2':>32}{'2 / 1':>8}",
              (f"{'':<16}" + f"{'req/s':>9}{'p50 ms':>7}{'p99 ms':>7}{'CPU us':>9}" * 2)]
-    for case, figures in workers.items():
+    for case, row_figures in workers.items():
         row = f"{case:<16}"
         for count in (1, 2):
-            f = figures[f"workers_{count}"]
+            f = row_figures[f"workers_{count}"]
             row += (f"{_n(f['rps'], 0):>9}{_n(f['p50_ms']):>7}{_n(f['p99_ms']):>7}"
                     f"{_n(f['cpu_us_per_request'], 1):>9}")
-        rounds = figures["scaling_per_round"]
-        lines.append(f"{row}{figures['scaling']:>7.2f}x  (rounds {min(rounds):.2f}-"
+        rounds = row_figures["scaling_per_round"]
+        lines.append(f"{row}{row_figures['scaling']:>7.2f}x  (rounds {min(rounds):.2f}-"
                      f"{max(rounds):.2f})")
     lines.append("  alone, one after the other; the service free to use every CPU, wrk and "
                  "redis-server on the second (see workers.py)")
@@ -231,22 +234,11 @@ def _summed_answers(rounds: list[dict[str, Any]]) -> dict[str, int]:
 
 def render(report: dict[str, Any]) -> str:
     lines = header(report)
-    if "throughput" in report:
-        lines += throughput_lines(report["throughput"])
-    if "outage" in report:
-        lines += outage_lines(report["outage"])
-    if "memory_tier" in report:
-        lines += memory_lines(report["memory_tier"])
-    if "invalidation" in report:
-        lines += invalidation_lines(report["invalidation"])
-    if "failover" in report:
-        lines += failover_lines(report["failover"])
-    if "stampede" in report:
-        lines += stampede_lines(report["stampede"])
-    if "batch" in report:
-        lines += batch_lines(report["batch"])
-    if "workers" in report:
-        lines += throughput_lines(report["workers"]["event_loop"])
-        lines += worker_lines(report["workers"]["workers"])
-    lines += target_lines(report["targets"])
-    return "\n".join(lines)
+    for key, lines_of in (("throughput", throughput_lines), ("outage", outage_lines),
+                          ("memory_tier", memory_lines), ("invalidation", invalidation_lines),
+                          ("failover", failover_lines), ("stampede", stampede_lines),
+                          ("batch", batch_lines), ("workers", worker_lines),
+                          ("compare", compare_lines)):
+        if key in report:
+            lines += lines_of(report[key])
+    return "\n".join(lines + target_lines(report["targets"]))

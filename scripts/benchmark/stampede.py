@@ -7,8 +7,10 @@
         (or retry after Retry-After on `pending`); then the same without
         leases on another fresh key: every caller that misses computes and PUTs
     hit cost: wrk (or the Python workers) on one present key, memory hits,
-        GET and GET ?lease=1 one after the other, in alternating order,
-        rounds rotating over A and B; the ratio of each round's req/s
+        GET against GET ?lease=1 as the throughput section compares (one
+        after the other on instance i mod 2, in alternating order; side by
+        side, one on each instance, swapped each round); the ratio of each
+        round's req/s
 
 Computations are the callers that computed (with leases: that got a token);
 time to value runs from the callers' release to the value in hand. The
@@ -18,27 +20,14 @@ cross-check of the callers' count.
 
 from __future__ import annotations
 
-import json
 import statistics
-import subprocess
-import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
 from scripts.benchmark import workloads as wl
-from scripts.benchmark.compare import Measured, run_one
-from scripts.benchmark.herd import RESULT_MARK
+from scripts.benchmark.compare import Comparison, one_after_the_other, side_by_side
 from scripts.benchmark.load import Generator, Request, Workload, percentile
-from scripts.benchmark.outage import wait_ready
-from scripts.benchmark.placement import child_setup
-from scripts.benchmark.processes import (
-    BenchError,
-    HttpProcess,
-    Processes,
-    http_json,
-    module_argv,
-    module_env,
-)
+from scripts.benchmark.processes import BenchError, HttpProcess, Processes, http, http_json
 
 PREFIX = "bench-stampede"
 HIT_KEY = "stampede-hit"
@@ -126,20 +115,9 @@ def summarize_herd(rounds: list[dict[str, Any]]) -> dict[str, Any]:
 def run_herd(procs: Processes, services: tuple[HttpProcess, ...],
              plan: StampedePlan) -> dict[str, Any]:
     """herd.py beside redis-server (the CPUs of the generators); its outcomes."""
-    done = subprocess.run(
-        module_argv("herd", *(s.url for s in services), "--callers", str(plan.callers),
-                    "--compute-ms", str(plan.compute_ms), "--rounds", str(plan.rounds),
-                    "--key-prefix", "stampede"),
-        env=module_env(), capture_output=True, text=True, timeout=HERD_LIMIT_S, check=False,
-        # The bench runs no threads, so preexec_fn is safe here.
-        preexec_fn=child_setup(procs.placement.others),  # noqa: PLW1509
-    )
-    for line in done.stdout.splitlines():
-        if line.startswith(RESULT_MARK):
-            parsed: dict[str, Any] = json.loads(line[len(RESULT_MARK):])
-            return parsed
-    raise BenchError(f"herd.py gave no result (exit {done.returncode}): "
-                     f"{done.stderr.strip()[-800:]}")
+    return procs.helper("herd", "herd", *(s.url for s in services), "--callers",
+                        str(plan.callers), "--compute-ms", str(plan.compute_ms), "--rounds",
+                        str(plan.rounds), "--key-prefix", "stampede").result(HERD_LIMIT_S)
 
 
 def lease_counters(services: tuple[HttpProcess, ...]) -> dict[str, int]:
@@ -154,74 +132,27 @@ def lease_counters(services: tuple[HttpProcess, ...]) -> dict[str, int]:
     return total
 
 
-def _hit_workloads() -> tuple[Workload, Workload]:
-    path = wl.path(HIT_KEY)
-    return (Workload("hit-plain", (Request("GET", path),)),
-            Workload("hit-lease", (Request("GET", path + "?lease=1"),)))
-
-
-def _expect_memory_hit(url: str) -> None:
-    """Two GETs of `url` (the first may fill the memory tier from Redis): the
-    second must be a memory hit."""
-    for _ in range(2):
-        with urllib.request.urlopen(url, timeout=2) as answer:
-            header = answer.headers.get("X-Cache")
-    if header != "hit-memory":
-        raise BenchError(f"{url}: expected X-Cache hit-memory, got {header}")
-
-
 def store_hit_key(services: tuple[HttpProcess, ...], value: bytes) -> None:
     """HIT_KEY PUT through A, then a memory hit on every instance, with and
-    without ?lease=1."""
+    without ?lease=1 (of two GETs, the first may fill the memory tier)."""
     status, _ = http_json(services[0].url + wl.path(HIT_KEY), method="PUT", body=value,
                           headers={"Content-Type": wl.CONTENT_TYPE})
     if status != 204:
         raise BenchError(f"storing {HIT_KEY} answered {status}")
-    for service in services:
-        for suffix in ("", "?lease=1"):
-            _expect_memory_hit(service.url + wl.path(HIT_KEY) + suffix)
+    for url in (s.url + wl.path(HIT_KEY) + q for s in services for q in ("", "?lease=1")):
+        header = [http(url)[1].get("X-Cache") for _ in range(2)][-1]
+        if header != "hit-memory":
+            raise BenchError(f"{url}: expected X-Cache hit-memory, got {header}")
 
 
-def _pair_figures(plain: Measured, leased: Measured) -> dict[str, float]:
-    return {"plain_rps": plain.load.rps, "lease_rps": leased.load.rps,
-            "plain_cpu_us": plain.cpu_us_per_request, "lease_cpu_us": leased.cpu_us_per_request,
-            "ratio": leased.load.rps / plain.load.rps if plain.load.rps else 0.0,
-            "cpu_ratio": plain.cpu_us_per_request / leased.cpu_us_per_request
-            if leased.cpu_us_per_request else 0.0}
-
-
-def _checked(measured: Measured, what: str) -> Measured:
-    if measured.load.non_2xx or measured.load.socket_errors:
-        raise BenchError(f"hit cost, {what}: {measured.load.non_2xx} non-2xx, "
-                         f"{measured.load.socket_errors} socket errors")
-    return measured
-
-
-def _alone(generator: Generator, service: HttpProcess, index: int,
-           duration_s: int) -> dict[str, float]:
-    """GET, then GET ?lease=1 (the other way round in odd rounds), each alone."""
-    plain, leased = _hit_workloads()
-    order = (plain, leased) if index % 2 == 0 else (leased, plain)
-    measured = {w.name: _checked(run_one(generator, service, w, duration_s),
-                                 f"{w.name} on {service.name}") for w in order}
-    return _pair_figures(measured[plain.name], measured[leased.name])
-
-
-def _together(split: Generator, services: tuple[HttpProcess, ...], index: int,
-              duration_s: int) -> dict[str, float]:
-    """GET on one instance and GET ?lease=1 on the other at the same moment,
-    on the one server CPU, each under half the load; swapped every round."""
-    plain, leased = _hit_workloads()
-    sides = ((plain, services[index % 2]), (leased, services[(index + 1) % 2]))
-    cpu = {w.name: server.cpu_seconds() for w, server in sides}
-    running = {w.name: split.start(server.url, w, duration_s) for w, server in sides}
-    measured = {w.name: _checked(Measured(running[w.name].wait(),
-                                          server.cpu_seconds() - cpu[w.name]), w.name)
-                for w, server in sides}
-    return _pair_figures(measured[plain.name], measured[leased.name])
-
-
-def _spread(rows: list[dict[str, float]]) -> dict[str, Any]:
+def _spread(plain: list[dict[str, float]], lease: list[dict[str, float]]) -> dict[str, Any]:
+    """Per-round and median figures of one way of comparing; `plain` and
+    `lease` have each round's rps and cpu_us_per_request."""
+    rows = [{"plain_rps": p["rps"], "lease_rps": q["rps"],
+             "plain_cpu_us": p["cpu_us_per_request"], "lease_cpu_us": q["cpu_us_per_request"],
+             "ratio": q["rps"] / p["rps"] if p["rps"] else 0.0,
+             "cpu_ratio": p["cpu_us_per_request"] / q["cpu_us_per_request"]
+             if q["cpu_us_per_request"] else 0.0} for p, q in zip(plain, lease, strict=True)]
     ratios = [r["ratio"] for r in rows]
     plain_rps = [r["plain_rps"] for r in rows]
     median_plain = statistics.median(plain_rps)
@@ -238,18 +169,29 @@ def _spread(rows: list[dict[str, float]]) -> dict[str, Any]:
 
 def hit_cost(generators: tuple[Generator, Generator], services: tuple[HttpProcess, ...],
              plan: StampedePlan) -> dict[str, Any]:
-    """GET vs GET ?lease=1 of one memory-resident key, two ways per round (as
-    the throughput section): one after the other on instance i mod 2 under the
-    full load, and side by side on the two instances under half each."""
+    """GET vs GET ?lease=1 of one memory-resident key, two ways (compare.py):
+    one after the other on instance i mod 2 under the full load, and side by
+    side, one on each instance (swapped each round), under half each."""
     generator, split = generators
-    alone, together = [], []
-    for index in range(plan.hit_rounds):
-        alone.append(_alone(generator, services[index % 2], index, plan.hit_duration_s))
-        together.append(_together(split, services, index, 2 * plan.hit_duration_s))
+    a, b = services[:2]
+    plain = Workload("hit-plain", (Request("GET", wl.path(HIT_KEY)),))
+    leased = Workload("hit-lease", (Request("GET", wl.path(HIT_KEY) + "?lease=1"),))
+
+    def comparison(lease_on: tuple[HttpProcess, ...]) -> Comparison:
+        return Comparison("hit_cost", "?lease=1", leased, lease_on, (a, b), "plain GET",
+                          HIT_COST_TARGET, baseline_workload=plain, strict=True)
+
+    alone = one_after_the_other(generator, comparison((a, b)), plan.hit_rounds,
+                                plan.hit_duration_s)
+    rows = {side: [{"rps": m.load.rps, "cpu_us_per_request": m.cpu_us_per_request}
+                   for m in measured] for side, measured in alone.items()}
+    together = side_by_side(split, comparison((b, a)), plan.hit_rounds,
+                            2 * plan.hit_duration_s)["rounds"]
     return {
         "generator": generator.name, "threads": generator.threads,
         "connections": generator.connections, "duration_s": plan.hit_duration_s,
-        "side_by_side": _spread(together), "one_after_the_other": _spread(alone),
+        "side_by_side": _spread(together["baseline"], together["service"]),
+        "one_after_the_other": _spread(rows["baseline"], rows["service"]),
         "target_ratio": HIT_COST_TARGET,
     }
 
@@ -262,7 +204,7 @@ def run_stampede(procs: Processes, generators: tuple[Generator, Generator], plan
                      for name in ("a", "b"))
     for service in services:
         service.wait_answering()
-        wait_ready(service)
+        service.wait_ready()
     herd = run_herd(procs, services, plan)
     counters = lease_counters(services)
     store_hit_key(services, value)

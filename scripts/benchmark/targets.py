@@ -8,6 +8,7 @@ a noisy machine a missed target is a finding to report, not a crash.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from scripts.benchmark.batch import batch_targets
@@ -124,24 +125,18 @@ def stampede_targets(stampede: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def evaluate(report: dict[str, Any]) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
     throughput = report.get("throughput")
-    if throughput is not None:
-        found += throughput_targets(throughput)
-    if "outage" in report:
-        p99 = throughput["memory_hit_get"]["service"]["p99_ms"] if throughput else None
-        found += outage_targets(report["outage"], p99)
-    if "memory_tier" in report:
-        found += memory_targets(report["memory_tier"])
-    if "invalidation" in report:
-        figures = report["invalidation"]
-        found.append(target("invalidation latency p99 (A's PUT acknowledged -> B serves it)",
-                            figures["p99_ms"], figures["target_p99_ms"], "ms"))
-    if "failover" in report:
-        found += failover_targets(report["failover"])
-    if "stampede" in report:
-        found += stampede_targets(report["stampede"])
-    if "batch" in report:
-        found += [target(title, measured, limit, "x", at_least=True)
-                  for title, measured, limit in batch_targets(report["batch"])]
-    return found
+    p99 = throughput["memory_hit_get"]["service"]["p99_ms"] if throughput else None
+    sections: dict[str, Callable[[dict[str, Any]], list[dict[str, Any]]]] = {
+        "throughput": throughput_targets,
+        "outage": lambda outage: outage_targets(outage, p99),
+        "memory_tier": memory_targets,
+        "invalidation": lambda figures: [target(
+            "invalidation latency p99 (A's PUT acknowledged -> B serves it)",
+            figures["p99_ms"], figures["target_p99_ms"], "ms")],
+        "failover": failover_targets,
+        "stampede": stampede_targets,
+        "batch": lambda batch: [target(title, measured, limit, "x", at_least=True)
+                                for title, measured, limit in batch_targets(batch)],
+    }
+    return [found for key, of in sections.items() if key in report for found in of(report[key])]

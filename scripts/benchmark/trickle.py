@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import json
 import signal
 import sys
 import time
 from types import FrameType
 from urllib.parse import urlsplit
 
-RESULT_MARK = "BENCH_JSON "
+from scripts.benchmark import emit
+
 REQUEST_TIMEOUT_S = 5.0
 VALUE = b'{"score": 87, "source": "failover trickle"}'
 
@@ -93,8 +93,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--limit", type=float, default=300.0, help="stop after this many s")
     args = parser.parse_args(argv)
     result = run(args.base_url, args.rate, args.keys, args.limit)
-    sys.stdout.write(RESULT_MARK + json.dumps(result) + "\n")
-    return 0
+    return emit(result)
 
 
 if __name__ == "__main__":

@@ -19,19 +19,18 @@ worker and the load coming from elsewhere.
 from __future__ import annotations
 
 import statistics
-import time
-import urllib.request
 from typing import Any
 
 from scripts.benchmark import workloads as wl
-from scripts.benchmark.compare import Comparison, Rounds, compare, run_one, summarize
-from scripts.benchmark.load import Generator, Workload
+from scripts.benchmark.compare import Comparison, Rounds, compare, one_after_the_other, summarize
+from scripts.benchmark.load import Generator
 from scripts.benchmark.placement import Placement
-from scripts.benchmark.processes import BenchError, HttpProcess, Processes, http_json
+from scripts.benchmark.processes import BenchError, HttpProcess, Processes, http
 
 WORKER_COUNTS = (1, 2)
-READY_TIMEOUT_S = 15.0
 WARM_PASSES = 50
+CASES: tuple[tuple[str, str, dict[str, str]], ...] = (
+    ("memory", "hit-memory", {}), ("redis", "hit-redis", {"CACHE_LRU_MAX_ITEMS": "0"}))
 
 
 def run_workers(procs: Processes, generators: tuple[Generator, Generator], plan: Rounds,
@@ -43,82 +42,43 @@ def run_workers(procs: Processes, generators: tuple[Generator, Generator], plan:
     }
 
 
-def _env(name: str, redis_url: str, **env: str) -> dict[str, str]:
-    return {"REDIS_URL": redis_url, "REDIS_LAZY_CONNECT": "false",
-            "CACHE_KEY_PREFIX": f"bench-{name}", **env}
-
-
 def event_loops(procs: Processes, generators: tuple[Generator, Generator], plan: Rounds,
                 redis_url: str, value: bytes) -> dict[str, Any]:
     """uvloop against asyncio's loop, the rest of the service the same."""
-    started: dict[tuple[str, str], tuple[HttpProcess, ...]] = {}
-    for loop in ("uvloop", "asyncio"):
-        for case, extra in (("memory", {}), ("redis", {"CACHE_LRU_MAX_ITEMS": "0"})):
-            name = f"loop-{case}"  # one prefix per case: both loops read the same keys
-            started[loop, case] = tuple(
-                procs.service(f"{name}-{loop}-{i}", _env(name, redis_url, EVENT_LOOP=loop,
-                                                         **extra), wait=False)
-                for i in range(plan.instances))
-    for servers in started.values():
-        for server in servers:
-            server.wait_answering()
-            wait_healthy(server)
-    for case, hit in (("memory", "hit-memory"), ("redis", "hit-redis")):
-        wl.seed_hot_keys(started["uvloop", case][0].url, value)
-        for server in (*started["uvloop", case], *started["asyncio", case]):
-            warm(server, hit)
+    started = {loop: wl.hot_services(procs, f"loop-{loop}", redis_url, plan.instances, value,
+                                     EVENT_LOOP=loop) for loop in ("uvloop", "asyncio")}
     comparisons = (
-        Comparison("memory_hit_get", "GET memory hit", wl.hot_get(), started["uvloop", "memory"],
-                   started["asyncio", "memory"], "the same service on asyncio's loop", 1.0),
-        Comparison("redis_hit_get", "GET Redis hit", wl.hot_get(), started["uvloop", "redis"],
-                   started["asyncio", "redis"], "the same service on asyncio's loop", 1.0),
+        Comparison("memory_hit_get", "GET memory hit", wl.hot_get(), started["uvloop"][0],
+                   started["asyncio"][0], "the same service on asyncio's loop", 1.0),
+        Comparison("redis_hit_get", "GET Redis hit", wl.hot_get(), started["uvloop"][1],
+                   started["asyncio"][1], "the same service on asyncio's loop", 1.0),
     )
     return {c.key: compare(*generators, c, plan) for c in comparisons}
 
 
 def worker_counts(procs: Processes, generator: Generator, plan: Rounds, redis_url: str,
                   value: bytes) -> dict[str, Any]:
-    """WORKERS=1 and 2, free to use every CPU, one after the other."""
-    group = procs.group("workers")
-    unpinned = Processes(group.run_dir, group.service_root,
-                         Placement(servers=None, others=procs.placement.others))
-    group.started.append(unpinned)
+    """WORKERS=1 and 2, free to use every CPU, each alone in alternating order."""
+    unpinned = procs.group("workers", Placement(servers=None, others=procs.placement.others))
     results: dict[str, Any] = {}
-    for case, hit, extra in (("memory_hit_get", "hit-memory", {}),
-                             ("redis_hit_get", "hit-redis", {"CACHE_LRU_MAX_ITEMS": "0"})):
-        servers = {count: unpinned.service(f"{case}-workers-{count}", _env(
-            f"workers-{case}", redis_url, WORKERS=str(count), **extra)) for count in WORKER_COUNTS}
-        for server in servers.values():
-            wait_healthy(server)
-        wl.seed_hot_keys(servers[1].url, value)
-        for server in servers.values():
+    for case, hit, extra in CASES:
+        key = f"{case}_hit_get"
+        one, two = (unpinned.service(f"{key}-workers-{count}", wl.service_env(
+            f"workers-{key}", redis_url, WORKERS=str(count), **extra)) for count in WORKER_COUNTS)
+        for server in (one, two):
+            server.wait_ready(healthy=True)
+        wl.seed_hot_keys(one.url, value)
+        for server in (one, two):
             warm(server, hit)
-        results[case] = _alternate(generator, servers, wl.hot_get(), plan)
+        measured = one_after_the_other(generator, Comparison(
+            key, key, wl.hot_get(), (one,), (two,), "WORKERS=2", 1.0), plan.rounds,
+            plan.duration_s)
+        scaling = [b.load.rps / a.load.rps if a.load.rps else 0.0
+                   for a, b in zip(measured["service"], measured["baseline"], strict=True)]
+        results[key] = {"workers_1": summarize(measured["service"]),
+                        "workers_2": summarize(measured["baseline"]),
+                        "scaling": statistics.median(scaling), "scaling_per_round": scaling}
     return results
-
-
-def _alternate(generator: Generator, servers: dict[int, HttpProcess], workload: Workload,
-               plan: Rounds) -> dict[str, Any]:
-    measured: dict[int, list[Any]] = {count: [] for count in servers}
-    for index in range(plan.rounds):
-        order = list(servers) if index % 2 == 0 else list(servers)[::-1]
-        for count in order:
-            measured[count].append(run_one(generator, servers[count], workload, plan.duration_s))
-    scaling = [two.load.rps / one.load.rps if one.load.rps else 0.0
-               for one, two in zip(measured[1], measured[2], strict=True)]
-    return {**{f"workers_{count}": summarize(rows) for count, rows in measured.items()},
-            "scaling": statistics.median(scaling), "scaling_per_round": scaling}
-
-
-def wait_healthy(server: HttpProcess) -> None:
-    """/health/detailed healthy: with workers, every worker's link is ready."""
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        status, body = http_json(server.url + "/health/detailed")
-        if status == 200 and body["status"] == "healthy":
-            return
-        time.sleep(0.02)
-    raise BenchError(f"{server.name}: not healthy within {READY_TIMEOUT_S:.0f} s")
 
 
 def warm(server: HttpProcess, hit: str) -> None:
@@ -126,12 +86,8 @@ def warm(server: HttpProcess, hit: str) -> None:
     connection reaches whichever worker accepts it, and each worker has its
     own memory tier to fill."""
     for _ in range(WARM_PASSES):
-        answers = [_x_cache(server.url + wl.path(f"hot{i}")) for i in range(wl.HOT_KEYS)]
+        answers = [http(server.url + wl.path(f"hot{i}"))[1].get("X-Cache")
+                   for i in range(wl.HOT_KEYS)]  # every key each pass: each fills a worker
         if all(answer == hit for answer in answers):
             return
     raise BenchError(f"{server.name}: hot keys still not {hit} after {WARM_PASSES} passes")
-
-
-def _x_cache(url: str) -> str | None:
-    with urllib.request.urlopen(url, timeout=2) as response:
-        return response.headers.get("X-Cache")

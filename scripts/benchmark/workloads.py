@@ -13,10 +13,12 @@ under its prefix and the redis-set baseline under `bench:`.
 from __future__ import annotations
 
 import json
-import urllib.request
+from pathlib import Path
 
 from scripts.benchmark.load import Request, Workload
-from scripts.benchmark.processes import BenchError, http_json
+from scripts.benchmark.processes import BenchError, HttpProcess, Processes, http, http_json
+
+Servers = tuple[HttpProcess, ...]
 
 NAMESPACE = "default"
 CONTENT_TYPE = "application/json"
@@ -32,6 +34,12 @@ def make_value(size: int) -> bytes:
     value = head + b"x" * filler + tail
     json.loads(value)  # it must stay valid JSON at any size we pick
     return value
+
+
+def service_env(name: str, redis_url: str, **env: str) -> dict[str, str]:
+    """A service on `redis_url`, connected at start-up, its keys under bench-`name`."""
+    return {"REDIS_URL": redis_url, "REDIS_LAZY_CONNECT": "false",
+            "CACHE_KEY_PREFIX": f"bench-{name}", **env}
 
 
 def path(key: str) -> str:
@@ -79,8 +87,31 @@ def seed_hot_keys(base_url: str, value: bytes) -> None:
 
 def check_hit(base_url: str, expected_cache_header: str | None) -> None:
     """One GET of a hot key must be a hit (of the expected tier, for the service)."""
-    with urllib.request.urlopen(base_url + path("hot0"), timeout=2) as response:
-        header = response.headers.get("X-Cache")
-        if response.status != 200 or header != expected_cache_header:
-            raise BenchError(f"{base_url}: expected a hit ({expected_cache_header}), "
-                             f"got {response.status} X-Cache={header}")
+    status, headers, _ = http(base_url + path("hot0"))
+    if status != 200 or headers.get("X-Cache") != expected_cache_header:
+        raise BenchError(f"{base_url}: expected a hit ({expected_cache_header}), "
+                         f"got {status} X-Cache={headers.get('X-Cache')}")
+
+
+def hot_services(procs: Processes, name: str, redis_url: str, instances: int, value: bytes,
+                 root: Path | None = None, **env: str) -> tuple[Servers, Servers]:
+    """`instances` services (from `root`) of each kind on `redis_url`: the
+    default memory tier (keys under bench-`name`-memory), and
+    CACHE_LRU_MAX_ITEMS=0 (bench-`name`-redis: every GET a Redis hit);
+    hot keys seeded through the first of a kind (a kind's instances share
+    Redis keys), then every hot GET a hit of its kind."""
+    memory, redis_only = (tuple(procs.service(f"{name}-{kind}-{i}", service_env(
+        f"{name}-{kind}", redis_url, **env, **extra), root, wait=False)
+        for i in range(instances)) for kind, extra in (("memory", {}), ("redis", {
+            "CACHE_LRU_MAX_ITEMS": "0"})))
+    for service in (*memory, *redis_only):
+        service.wait_answering()
+        service.wait_ready()
+    for first in (memory[0], redis_only[0]):
+        seed_hot_keys(first.url, value)
+    for service in memory:
+        warm_hot_keys(service.url)
+    for servers, hit in ((memory, "hit-memory"), (redis_only, "hit-redis")):
+        for service in servers:
+            check_hit(service.url, hit)
+    return memory, redis_only

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Protocol
 
 
-class RequestSpec(Protocol):
+class Request(Protocol):
     @property
     def method(self) -> str: ...
     @property
@@ -84,7 +84,7 @@ def lua_string(data: bytes) -> str:
     return '"' + "".join(chr(b) if b in safe else f"\\{b:03d}" for b in data) + '"'
 
 
-def _spec(request: RequestSpec) -> str:
+def _spec(request: Request) -> str:
     headers = "nil"
     if request.content_type is not None:
         headers = "{[" + lua_string(b"Content-Type") + "] = " + lua_string(
@@ -94,10 +94,11 @@ def _spec(request: RequestSpec) -> str:
     return f"  {{{method}, {lua_string(request.path.encode())}, {headers}, {body}}},"
 
 
-def lua_script(requests: Iterable[RequestSpec], *, statuses: bool) -> str:
+def lua_script(requests: Iterable[Request], *, statuses: bool) -> str:
     specs = "\n".join(_spec(request) for request in requests)
     parts = [f"specs = {{\n{specs}\n}}\n", PROLOGUE]
     if statuses:
         parts.append(COUNT_STATUSES)
     parts.append(DONE)
     return "".join(parts)
+

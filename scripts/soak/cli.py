@@ -15,22 +15,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import shutil
-import signal
-import sys
-import tempfile
 from pathlib import Path
-from types import FrameType
 
+from scripts import runner
 from scripts.soak.fleet import Fleet, FleetError
 from scripts.soak.report import render, to_json
 from scripts.soak.run import SoakSettings, soak
 
-EXIT_OK, EXIT_VIOLATIONS, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 130
-
-
-class Interrupted(Exception):
-    """SIGTERM or SIGHUP: stop as Ctrl-C would."""
+EXIT_OK, EXIT_VIOLATIONS, EXIT_FAILED = 0, 1, 2
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -61,36 +53,20 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise Interrupted(signal.Signals(signum).name)
-
-
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _interrupt)
-    # Also when started in the background, where SIGINT arrives ignored.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
     settings = SoakSettings(args.duration, args.rate, args.keys, args.seed, args.instances,
                             not args.no_faults, args.settle_ms / 1000, args.restarts)
-    run_dir = Path(tempfile.mkdtemp(prefix="roleready-chaos-"))
-    keep = args.keep
-    try:
+
+    def work(run_dir: Path) -> int:
         with Fleet(run_dir, args.instances, state_dirs=args.restarts) as fleet:
             outcome = asyncio.run(soak(fleet, settings))
-    except FleetError as exc:
-        print(f"scripts/chaos: {exc}\n(logs in {run_dir})", file=sys.stderr)
-        keep = True
-        return EXIT_FAILED
-    except (KeyboardInterrupt, Interrupted):
-        print("scripts/chaos: interrupted; everything it started is stopped", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    finally:
-        if not keep:
-            shutil.rmtree(run_dir, ignore_errors=True)
-    print(render(outcome))
-    if args.json is not None:
-        args.json.write_text(json.dumps(to_json(outcome), indent=1) + "\n")
-    if keep:
-        print(f"(logs in {run_dir})")
-    return EXIT_OK if not outcome.violations else EXIT_VIOLATIONS
+        print(render(outcome))
+        if args.json is not None:
+            args.json.write_text(json.dumps(to_json(outcome), indent=1) + "\n")
+        if args.keep:
+            print(f"(logs in {run_dir})")
+        return EXIT_OK if not outcome.violations else EXIT_VIOLATIONS
+
+    return runner.run("scripts/chaos", work, keep=args.keep, failures=(FleetError,),
+                      failed=EXIT_FAILED)

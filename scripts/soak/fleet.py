@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -39,6 +40,7 @@ SERVICE_ENV = {
 }
 # The machine's own settings must not leak into the services.
 SCRUBBED_PREFIXES = ("REDIS_", "CACHE_")
+INTERRUPTS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 
 
 class FleetError(RuntimeError):
@@ -66,10 +68,15 @@ class Fleet:
         return {name: service.base_url for name, service in self.services.items()}
 
     def __enter__(self) -> Self:
+        # Held while starting: an interrupt that lands inside Popen, after the
+        # fork, leaves a child no one recorded (and so no one stops).
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, INTERRUPTS)
         try:
             self._start()
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)  # a held one lands here
         except BaseException:
             self.close()
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
             raise
         return self
 

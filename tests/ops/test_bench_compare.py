@@ -1,15 +1,21 @@
 """scripts/benchmark/compare.py: rounds rotate over the instances of each side, and
 the side-by-side ratios (throughput and CPU per request) come from the
-rounds' own figures. Fake servers and a fake generator: no processes."""
+rounds' own figures. Fake servers and a fake generator: no processes. And
+--compare's pieces (ab.py): the slot's bias removed from the two
+orientations' ratios, and the tree a git ref names."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
+from scripts.benchmark.ab import combined, tree_of
 from scripts.benchmark.compare import Comparison, side_by_side
 from scripts.benchmark.load import LoadResult, Request, Workload
+from scripts.benchmark.processes import BenchError
 
 WORKLOAD = Workload("w", (Request("GET", "/x"),))
 
@@ -73,3 +79,22 @@ def test_rounds_rotate_over_instances_and_ratios_come_from_each_round() -> None:
     assert result["ratio"] == pytest.approx((0.9 + 0.95) / 2)
     assert result["service"]["cpu_us_per_request"] == pytest.approx((110 + 105) / 2)
     assert result["baseline"]["rps"] == 1000
+
+
+def test_the_slot_bias_cancels_between_the_two_orientations() -> None:
+    # This tree 2 % faster, the "service" slot 3 % slow whoever is in it.
+    forward = {"ratio": 1.02 * 0.97, "ratio_per_round": [0.98, 1.02 * 0.97, 1.0]}
+    swapped = {"ratio": 0.97 / 1.02, "ratio_per_round": [0.94, 0.97 / 1.02, 0.96]}
+    row = combined(forward, swapped)
+    assert row["ratio"] == pytest.approx(1.02)
+    assert row["ratio_min"] == pytest.approx(math.sqrt(0.98 / 0.96))
+    assert row["ratio_max"] == pytest.approx(math.sqrt(1.0 / 0.94))
+    assert row["forward"] is forward and row["swapped"] is swapped
+
+
+def test_a_git_ref_is_extracted_and_a_bad_one_is_refused(tmp_path: Path) -> None:
+    tree = tree_of("HEAD", tmp_path)
+    assert (tree / "service" / "__main__.py").is_file() and tree.parent == tmp_path
+    assert tree_of(str(tree), tmp_path / "unused") == tree  # a checkout is taken as it is
+    with pytest.raises(BenchError, match="no-such-ref"):
+        tree_of("no-such-ref", tmp_path / "other")

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from scripts.benchmark.failover import spread
-from scripts.benchmark.rediscli import cluster_nodes
 from scripts.benchmark.report import failover_lines
 from scripts.benchmark.targets import failover_targets
+from tests.support.redis_cluster import parse_cluster_nodes
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "scripts" / "bench"
@@ -82,14 +82,13 @@ def test_a_run_that_never_got_ready_leaves_no_max_and_misses_the_target() -> Non
     assert "  -" in "\n".join(failover_lines(failover))
 
 
-def test_cluster_nodes_parses_redis_cli_output(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cluster_nodes_parses_redis_cli_output() -> None:
     text = (
         "a1 127.0.0.1:7000@17000 myself,master - 0 0 1 connected 0-5460\n"
         "b2 127.0.0.1:7001@17001 slave a1 0 1 1 connected\n"
         "c3 127.0.0.1:7002@17002 master,fail - 0 1 2 disconnected 5461 6000-6001 [7-<-x]\n"
     )
-    monkeypatch.setattr("scripts.benchmark.rediscli.redis_cli", lambda port, *args: text)
-    first, replica, failed = cluster_nodes(7000)
-    assert (first.address, first.is_master, first.slots) == ("127.0.0.1:7000", True, ((0, 5460),))
+    first, replica, failed = parse_cluster_nodes(text)
+    assert (f"127.0.0.1:{first.port}", first.is_master, first.slots) == ("127.0.0.1:7000", True, ((0, 5460),))
     assert (replica.master_id, replica.is_master, replica.failing) == ("a1", False, False)
     assert failed.failing and failed.slots == ((5461, 5461), (6000, 6001))
