@@ -23,6 +23,7 @@ from service.cache.purge import Purges
 from service.cache.redis_tier import RedisTier
 from service.cache.stats import CacheStats, LeaseStats
 from service.cache.two_tier import TwoTierCache
+from service.cache.unconfirmed import Unconfirmed
 from service.clock import SystemClock
 from service.collectors import Metrics
 from service.config import Settings
@@ -30,6 +31,7 @@ from service.http import batch_api, cache_api, health, metrics_endpoint, openapi
 from service.http.api_token import TokenFile, api_token
 from service.http.request_layer import mount_routes
 from service.link.assembly import build_link
+from service.link.confirmer import Confirmer
 from service.link.traced import TracedLink
 from service.readiness import Readiness
 from service.telemetry import Tracing
@@ -55,6 +57,7 @@ def create_app(
         app.cleanup_ctx.append(tracing_context)  # closed last: flushes every span
     app.cleanup_ctx.append(redis_link_context)
     app.cleanup_ctx.append(cache_context)
+    app.cleanup_ctx.append(confirmer_context)
     if peers is not None:
         app[appkeys.PEERS] = peers
         app.cleanup_ctx.append(peers_context)
@@ -118,6 +121,7 @@ async def cache_context(app: web.Application) -> AsyncIterator[None]:
     cache = TwoTierCache(
         memory, redis, settings.namespace_ttls_ms, stats,
         Outbox(settings.cache_outbox_max_keys), settings.cache_outage_replay, wall=wall,
+        unconfirmed=_unconfirmed(settings, app[appkeys.CLOCK], redis),
     )
     app[appkeys.CACHE] = cache
     leases = Leases(cache, link, settings.cache_lease_duration_ms, app[appkeys.CLOCK], LeaseStats())
@@ -130,6 +134,29 @@ async def cache_context(app: web.Application) -> AsyncIterator[None]:
     link.listener = None
     await purges.close()
     memory.clear()
+
+
+def _unconfirmed(settings: Settings, clock: Clock, redis: RedisTier | None) -> Unconfirmed | None:
+    """The held writes (REDIS_REPLICA_CONFIRM=auto with Redis), else None."""
+    if redis is None or settings.redis_replica_confirm == "off":
+        return None
+    return Unconfirmed(settings.cache_outbox_max_keys, clock.monotonic, redis.key_of, required=True)
+
+
+async def confirmer_context(app: web.Application) -> AsyncIterator[None]:
+    """Learns which held writes a replica has (service.link.confirmer)."""
+    held = app[appkeys.CACHE].unconfirmed
+    if held is None:
+        yield
+        return
+    settings = app[appkeys.SETTINGS]
+    confirmer = Confirmer(
+        app[appkeys.LINK], held, clock=app[appkeys.CLOCK], prefix=settings.cache_key_prefix,
+        command_timeout_s=settings.redis_command_timeout_ms / 1000,
+    )
+    await confirmer.start()
+    yield
+    await confirmer.close()
 
 
 async def peers_context(app: web.Application) -> AsyncIterator[None]:

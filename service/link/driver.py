@@ -279,7 +279,8 @@ class RedisLink:
             )
         if replay is not None:
             self.lifecycle.replayed(
-                replay.keys, replay.swept_namespaces, replay.swept_keys, replay.duration_s
+                replay.keys, replay.swept_namespaces, replay.swept_keys, replay.duration_s,
+                replay.unconfirmed,
             )
         self.lifecycle.connected()
         self._ready.set()
