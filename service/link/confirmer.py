@@ -5,6 +5,7 @@
     on a connection of its own (never the auto-pipelined traffic one):
         mark = the held set's sequence now
         INFO replication ─► replicas, role, master_repl_offset
+        (writes held, and a replica to ask:)
         SET {prefix}:~confirm… (a key in that master's slots) ─► WAIT 1 WAIT_MS
         ─► WAIT answered ≥ 1, or a replica's acknowledged offset has reached
            the master offset read after `mark` ─► held writes up to `mark` go
@@ -139,32 +140,34 @@ class Confirmer:
         return []
 
     async def _round(self, name: str, node: RedisLink, owns: Owns | None, pending: bool) -> None:
+        """INFO replication; then, with writes held and a replica to ask,
+        the heartbeat and WAIT (a replica-less master is not asked to wait)."""
         session = node.session()
         master = self._masters.setdefault(name, _Master())
         if session is None:
             return
-        mark = self._held.mark()
-        commands: list[Any] = [OptionalCommand(("INFO", "replication"))]
-        if pending:
-            key = self._heartbeat_key(master, name)
-            commands += [OptionalCommand(("SET", key, self._token, "PX", HEARTBEAT_TTL_MS)),
-                         OptionalCommand(("WAIT", 1, WAIT_MS))]
+        mark = self._held.mark()  # before anything is sent: see the module's docstring
         try:
             pipeline = await self._pipeline(master, session)
-            replies = await send_batch(pipeline, commands)
+            (raw,) = await send_batch(pipeline, [OptionalCommand(("INFO", "replication"))])
+            info = parse_info(raw)
+            if info.get("role", "master") != "master":
+                return  # demoted: the link follows; nothing is confirmed here
+            master.replicas = _int(info.get("connected_slaves"))
+            if self._link.mode == "single":
+                self._single_master(master.replicas)
+            if not pending or master.replicas == 0:
+                return
+            by_offsets = _offset_mark(master, info, mark)
+            key = self._heartbeat_key(master, name)
+            replies = await send_batch(pipeline, [
+                OptionalCommand(("SET", key, self._token, "PX", HEARTBEAT_TTL_MS)),
+                OptionalCommand(("WAIT", 1, WAIT_MS))])
         except Exception as exc:  # noqa: BLE001 - the traffic connection decides about the link
             log.debug("confirmation round on %s failed: %s", name or "the master", describe(exc))
             await _close(master)
             return
-        info = parse_info(replies[0])
-        if info.get("role", "master") != "master":
-            return  # demoted: the link will follow; nothing is confirmed here
-        master.replicas = _int(info.get("connected_slaves"))
-        if self._link.mode == "single":
-            self._single_master(master.replicas)
-        if not pending:
-            return
-        confirmed = mark if self._waited(replies[2]) else _offset_mark(master, info, mark)
+        confirmed = mark if self._waited(replies[1]) else by_offsets
         if confirmed is not None:
             self._held.confirmed(confirmed, owns)
             master.confirmed_mark = max(master.confirmed_mark, confirmed)

@@ -8,6 +8,8 @@ service.link.confirmer), against real processes.
   promoted replica served both again (`hit-redis`).
 - A single Redis without replicas settles writes on reply: nothing is held.
 - The same Redis with a replica holds them until the replica confirms.
+- Cluster: each master confirms its own keys; a master's failover replays
+  the keys its replica had not confirmed, on the promoted replica.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from aiohttp.test_utils import TestClient
 from service import appkeys
 from service.cache.unconfirmed import Unconfirmed
 from statemachine.events import OutboxReplayed
+from tests.support.redis_cluster import LocalCluster
 from tests.support.redis_server import RedisServers
 from tests.support.sentinel import SentinelSetup, replica_in_sync
 from tests.support.waiting import eventually, ready_client, wait_for
@@ -111,3 +114,37 @@ async def test_a_single_redis_with_a_replica_holds_writes_until_it_confirms(
         replica.resume()
     await eventually(lambda: len(held) == 0, what="the resumed replica to confirm")
     assert held.confirmed_total >= 5
+
+
+async def test_a_cluster_master_confirms_its_own_keys_and_replays_them_after_its_failover(
+    app_client: StartClient, redis_cluster: LocalCluster
+) -> None:
+    a = await ready_client(app_client, "redis://127.0.0.1:1", REDIS_CLUSTER_NODES=redis_cluster.seeds)
+    held = _held(a)
+    victim = redis_cluster.masters[0]
+    mine = [k for k in (f"k{i}" for i in range(60))
+            if redis_cluster.master_for(KEY.format(k)).port == victim.port][:5]
+    others = [k for k in (f"k{i}" for i in range(60))
+              if redis_cluster.master_for(KEY.format(k)).port != victim.port][:5]
+    replica = redis_cluster.replica_of(victim)
+    replica.pause()  # the victim's replica acknowledges nothing now
+    try:
+        for key in mine + others:
+            assert (await a.put(f"/cache/default/{key}", data=b"new")).status == 204
+        # The other masters' replicas confirm their keys; the victim's stay held.
+        await eventually(lambda: len(held) == len(mine), what="the others' keys confirmed")
+        await asyncio.sleep(0.2)
+        assert len(held) == len(mine)
+        victim.kill()
+    finally:
+        replica.resume()
+    link = a.app[appkeys.LINK]
+    promoted = f"127.0.0.1:{replica.port}"
+    await eventually(lambda: link.is_ready() and promoted in link.nodes,
+                     timeout=20, what="ready on the victim's promoted replica")
+    await eventually(lambda: len(held) == 0, what="the held keys replayed")
+    replays = [e for e in link.nodes[promoted].lifecycle.journal.events(100)
+               if isinstance(e, OutboxReplayed)]
+    assert sum(e.unconfirmed for e in replays) == len(mine)
+    for key in mine:  # replayed (deleted: CACHE_OUTAGE_REPLAY's default)
+        assert redis_cluster.node_client(replica).get(KEY.format(key)) is None

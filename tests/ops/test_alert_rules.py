@@ -1,7 +1,8 @@
-"""deploy/prometheus/alerts.yml: the guide's five alerts and two more
-(the service down, Redis evicting), on metrics that exist.
+"""deploy/prometheus/alerts.yml: the guide's five alerts and three more
+(the service down, Redis evicting, replica confirmations stalled), on
+metrics that exist.
 
-Always: the YAML has the seven alerts with their `for` durations, labels and
+Always: the YAML has the eight alerts with their `for` durations, labels and
 annotations, and every metric name (and label name and value matched) in
 the rules is exposed by a live service's /metrics (tests/support/promql.py,
 shared with the Grafana dashboard's test). When promtool is installed:
@@ -42,7 +43,8 @@ GUIDE_ALERTS = {
     "RoleReadyRedisMemoryHigh": ("5m", "Increase Redis memory or review eviction policy."),
 }
 # Alerts the guide lacks: alert -> for.
-ADDED_ALERTS = {"RoleReadyCacheDown": "2m", "RoleReadyRedisEvicting": "15m"}
+ADDED_ALERTS = {"RoleReadyCacheDown": "2m", "RoleReadyRedisEvicting": "15m",
+                "RoleReadyRedisReplicaConfirmationsStalled": "1m"}
 # The thresholds of the guide, as they must appear in each expression.
 GUIDE_THRESHOLDS = {
     "RoleReadyRedisNotReady": ["roleready_redis_up == 0", "roleready_redis_enabled == 1"],
@@ -53,6 +55,8 @@ GUIDE_THRESHOLDS = {
                                  'policy="noeviction"', "roleready_redis_expiring_keys == 0"],
     "RoleReadyCacheDown": ['up{job="roleready-cache"} == 0'],
     "RoleReadyRedisEvicting": ["rate(roleready_redis_evicted_keys_total[10m]) > 0"],
+    "RoleReadyRedisReplicaConfirmationsStalled": [
+        "roleready_cache_unconfirmed_oldest_age_seconds > 30"],
 }
 
 
@@ -61,7 +65,7 @@ def alerts() -> dict[str, dict[str, Any]]:
     return {rule["alert"]: rule for group in document["groups"] for rule in group["rules"]}
 
 
-def test_the_guide_s_five_alerts_and_two_more_exist_with_durations_and_runbooks() -> None:
+def test_the_guide_s_five_alerts_and_three_more_exist_with_durations_and_runbooks() -> None:
     rules = alerts()
     assert set(rules) == set(GUIDE_ALERTS) | set(ADDED_ALERTS)
     for name, (duration, action) in GUIDE_ALERTS.items():
@@ -94,7 +98,7 @@ async def test_every_metric_in_the_rules_is_exposed_by_a_live_service(
 def test_promtool_check_rules_accepts_the_file() -> None:
     result = run_promtool("check", "rules", RULES)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 7 rules found" in result.stdout
+    assert "SUCCESS: 8 rules found" in result.stdout
 
 
 @needs_promtool
@@ -244,6 +248,20 @@ SEMANTIC_CASES: list[dict[str, Any]] = [
         "alert_rule_test": [
             expect("RoleReadyRedisEvicting", "10m"),
             expect("RoleReadyRedisEvicting", "20m", ("evicting", {"policy": "allkeys-lru"})),
+        ],
+    },
+    {  # the oldest unconfirmed write older than 30 s for 1m; confirmations that keep
+       # coming (ages that drop back) and an idle instance (nothing held: 0) stay quiet
+        "interval": "1m",
+        "input_series": [
+            series("roleready_cache_unconfirmed_oldest_age_seconds", "stalled", "0 60 120 180 240"),
+            series("roleready_cache_unconfirmed_oldest_age_seconds", "confirming",
+                   "0.02 0.05 0.03 0.04 0.02"),
+            series("roleready_cache_unconfirmed_oldest_age_seconds", "idle", "0x4"),
+        ],
+        "alert_rule_test": [
+            expect("RoleReadyRedisReplicaConfirmationsStalled", "1m"),
+            expect("RoleReadyRedisReplicaConfirmationsStalled", "3m", "stalled"),
         ],
     },
     {  # a target of the roleready-cache job failing its scrapes for 2m; other jobs ignored
