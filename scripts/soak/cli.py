@@ -25,6 +25,8 @@ from types import FrameType
 from scripts.soak.fleet import Fleet, FleetError
 from scripts.soak.report import render, to_json
 from scripts.soak.run import SoakSettings, soak
+from scripts.soak.sentinel import Failovers, SentinelFleet, render_failovers, soak_sentinel
+from scripts.soak.sentinel import to_json as sentinel_json
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -46,6 +48,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="N: how long every link must have been ready before a GET "
                              "is held to the promise (100, at most 100)")
     parser.add_argument("--no-faults", action="store_true", help="leave Redis alone")
+    parser.add_argument("--sentinel", action="store_true",
+                        help="master, replica and 3 sentinels; the faults are cycles of "
+                             "failovers (scripts/soak/sentinel.py)")
     parser.add_argument("--json", type=Path, help="write the whole run (every op) here")
     parser.add_argument("--keep", action="store_true",
                         help="keep the run's directory (service and Redis logs)")
@@ -71,9 +76,17 @@ def main(argv: list[str]) -> int:
                             not args.no_faults, args.settle_ms / 1000)
     run_dir = Path(tempfile.mkdtemp(prefix="roleready-chaos-"))
     keep = args.keep
+    failovers: Failovers | None = None
     try:
-        with Fleet(run_dir, args.instances) as fleet:
-            outcome = asyncio.run(soak(fleet, settings))
+        if args.sentinel:
+            with SentinelFleet(run_dir, args.instances) as sentinel_fleet:
+                if settings.faults:
+                    outcome, failovers = asyncio.run(soak_sentinel(sentinel_fleet, settings))
+                else:
+                    outcome = asyncio.run(soak(sentinel_fleet, settings))
+        else:
+            with Fleet(run_dir, args.instances) as fleet:
+                outcome = asyncio.run(soak(fleet, settings))
     except FleetError as exc:
         print(f"scripts/chaos: {exc}\n(logs in {run_dir})", file=sys.stderr)
         keep = True
@@ -85,8 +98,12 @@ def main(argv: list[str]) -> int:
         if not keep:
             shutil.rmtree(run_dir, ignore_errors=True)
     print(render(outcome))
+    document = to_json(outcome)
+    if failovers is not None:
+        print(render_failovers(outcome, failovers))
+        document["sentinel"] = sentinel_json(failovers, outcome)
     if args.json is not None:
-        args.json.write_text(json.dumps(to_json(outcome), indent=1) + "\n")
+        args.json.write_text(json.dumps(document, indent=1) + "\n")
     if keep:
         print(f"(logs in {run_dir})")
     return EXIT_OK if not outcome.violations else EXIT_VIOLATIONS

@@ -75,8 +75,15 @@ class Fleet:
     def _start(self) -> None:
         try:
             redis = self._servers.start(*REDIS_ARGS)
+        except RuntimeError as exc:
+            raise FleetError(str(exc)) from exc
+        self._start_services({"REDIS_URL": redis.url})
+
+    def _start_services(self, redis_env: dict[str, str]) -> None:
+        """Every instance, with `redis_env` saying where Redis is; then ready."""
+        try:
             for name in self.names:
-                wanted = {**SERVICE_ENV, "REDIS_URL": redis.url}
+                wanted = {**SERVICE_ENV, **redis_env}
                 service = ServiceProcess(wanted, self.run_dir / f"service-{name}.log")
                 service.env = {k: v for k, v in service.env.items()
                                if k in wanted or not k.startswith(SCRUBBED_PREFIXES)}
