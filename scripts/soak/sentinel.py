@@ -207,8 +207,9 @@ def _wait(condition: Callable[[], bool], what: str) -> None:
 
 def _undone(outcome: Outcome) -> int:
     """Acknowledged changes whose replaced value was read back (each counted once)."""
-    return len({re.sub(r" -> .*?:", ":", v.detail) for v in outcome.violations
-                if v.kind == "stale_read"})
+    return len({(v.detail.split(" ")[1], re.sub(r".*replaced by (.+?\)) before.*", r"\1",
+                                                v.detail))
+                for v in outcome.violations if v.kind == "stale_read"})
 
 
 def render_failovers(outcome: Outcome, seen: Failovers) -> str:

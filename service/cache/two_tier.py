@@ -318,11 +318,18 @@ class TwoTierCache:
         if self.outbox is not None and self.redis is not None:
             # Unconfirmed writes may be missing from this master (a failover):
             # they are replayed as outage writes are.
-            held = self.unconfirmed.adopt(self.outbox, owns) if self.unconfirmed else 0
+            unconfirmed = self.unconfirmed
+            held = unconfirmed.adopt(self.outbox, owns) if unconfirmed is not None else 0
+            # What the replay changes on the new master is unconfirmed too.
+            holding = unconfirmed if unconfirmed is not None and unconfirmed.required else None
             mode = "write" if first_connect else self._outage_replay
             replay = await self.outbox.replay(
-                send, self.redis, self.memory, mode, owns=owns, others_ready=others_ready
+                send, self.redis, self.memory, mode, owns=owns, others_ready=others_ready,
+                applied=holding.hold_name if holding is not None else None,
             )
+            if replay is not None and holding is not None:
+                for namespace in replay.swept_namespaces:
+                    holding.hold_namespace(namespace)
             if replay is not None and held:
                 replay = dataclasses.replace(replay, unconfirmed=held)
         if not first_connect:

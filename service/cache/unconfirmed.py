@@ -62,11 +62,14 @@ class Unconfirmed:
 
     def hold(self, namespace: str, key: str, operation: str) -> None:
         """A write's reply came: held until a replica confirms it."""
+        self.hold_name(f"{namespace}:{key}", operation)
+
+    def hold_name(self, name: str, operation: str) -> None:
+        """`hold` of the memory name `namespace:key`."""
         self._seq += 1
         if self._sweep:
-            self._mark_namespace(namespace)
+            self._mark_namespace(name.partition(":")[0])
         else:
-            name = f"{namespace}:{key}"
             held = self._held
             held.pop(name, None)
             held[name] = (operation, self._seq, self._now())

@@ -71,6 +71,8 @@ class Held(Protocol):
 
     def settle_all(self) -> None: ...
 
+    def __len__(self) -> int: ...
+
 
 @dataclass
 class _Master:
@@ -105,10 +107,15 @@ class Confirmer:
         self._task = asyncio.create_task(self._run(), name="redis-replica-confirmer")
 
     async def close(self) -> None:
+        """Stop; first one last round, so that what a replica already has is
+        not left held (and replayed) at shutdown."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(2 * self._timeout_s):
+                await self._rounds(pending=len(self._held) > 0)
         for master in self._masters.values():
             await _close(master)
 
@@ -118,16 +125,20 @@ class Confirmer:
             # Real time, whatever the clock: a round polls a real server, and
             # a fake clock that jumps would make this loop spin.
             await asyncio.sleep(INTERVAL_S)
-            targets = self._targets()
-            for gone in set(self._masters) - {name for name, _, _ in targets}:
-                await _close(self._masters.pop(gone))
-            if not targets:
-                continue
-            await asyncio.gather(*(self._round(name, node, owns, pending)
-                                   for name, node, owns in targets))
-            if pending:
-                self._held.swept_through(min(self._masters[name].confirmed_mark
-                                             for name, _, _ in targets))
+            await self._rounds(pending)
+
+    async def _rounds(self, pending: bool) -> None:
+        """One round on every master the link is ready on."""
+        targets = self._targets()
+        for gone in set(self._masters) - {name for name, _, _ in targets}:
+            await _close(self._masters.pop(gone))
+        if not targets:
+            return
+        await asyncio.gather(*(self._round(name, node, owns, pending)
+                               for name, node, owns in targets))
+        if pending:
+            self._held.swept_through(min(self._masters[name].confirmed_mark
+                                         for name, _, _ in targets))
 
     def _targets(self) -> list[tuple[str, RedisLink, Owns | None]]:
         link = self._link
@@ -197,6 +208,7 @@ class Confirmer:
             async with asyncio.timeout(self._timeout_s):
                 await pipeline.open()
             master.pipeline, master.generation = pipeline, session.generation
+            master.offsets.clear()  # offsets read on another master (or session) say nothing
         return master.pipeline
 
     def _heartbeat_key(self, master: _Master, name: str) -> str:

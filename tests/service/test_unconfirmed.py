@@ -4,7 +4,14 @@ replays, and what an overflow turns into."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
+from service.cache.memory import MemoryTier
 from service.cache.outbox import DELETE, PUT, Outbox
+from service.cache.redis_tier import RedisTier
+from service.cache.stats import CacheStats
+from service.cache.two_tier import TwoTierCache
 from service.cache.unconfirmed import Unconfirmed
 from service.link.confirmer import _Master, _offset_mark
 from statemachine.clock import FakeClock
@@ -93,3 +100,43 @@ def test_offsets_confirm_a_mark_once_a_replica_reaches_the_offset_read_after_it(
     assert _offset_mark(master, _info(200, 100), 3) == 1
     assert _offset_mark(master, _info(200, 200), 4) == 4  # in step: everything so far
     assert _offset_mark(master, {"role": "master"}, 5) is None  # INFO refused
+
+
+async def _send(commands: Sequence[Sequence[Any]]) -> list[Any]:
+    """Redis's answers: a SCAN finds nothing more, anything else is done."""
+    return [[b"0", []] if command[0] == "SCAN" else 1 for command in commands]
+
+
+def _cache(held: Unconfirmed) -> TwoTierCache:
+    clock = FakeClock()
+    memory = MemoryTier(100, 1 << 20, 600.0, clock.monotonic)
+    redis = RedisTier(None, "p", 0, CacheStats(), clock.wall)  # type: ignore[arg-type]  # names only
+    return TwoTierCache(memory, redis, {"ns": 60_000}, CacheStats(), Outbox(10),
+                        wall=clock.wall, unconfirmed=held)
+
+
+async def test_a_reconnect_replays_what_is_held_and_holds_what_it_replayed() -> None:
+    """The replay's DELs are writes to the new master: if it dies before a
+    replica has them, the next master must get them again."""
+    held = _held()
+    cache = _cache(held)
+    held.hold("ns", "acknowledged", PUT)
+    assert cache.outbox is not None
+    cache.outbox.record("ns", "outage", DELETE)
+    cache.outbox.purge("gone")
+    report = await cache.reconnected(_send, first_connect=False)
+    assert report is not None and report.keys == 2 and report.unconfirmed == 1
+    assert len(cache.outbox) == 0
+    assert set(held._held) == {"ns:acknowledged", "ns:outage"} and set(held._sweep) == {"gone"}
+    again = await cache.reconnected(_send, first_connect=False)  # that master died too
+    assert again is not None and again.unconfirmed == 3
+
+
+async def test_writes_settled_on_reply_hold_nothing_at_a_reconnect() -> None:
+    held = _held()
+    held.required = False
+    cache = _cache(held)
+    assert cache.outbox is not None
+    cache.outbox.record("ns", "outage", DELETE)
+    await cache.reconnected(_send, first_connect=False)
+    assert len(held) == 0
