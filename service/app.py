@@ -151,7 +151,7 @@ async def confirmer_context(app: web.Application) -> AsyncIterator[None]:
         return
     settings = app[appkeys.SETTINGS]
     confirmer = Confirmer(
-        app[appkeys.LINK], held, clock=app[appkeys.CLOCK], prefix=settings.cache_key_prefix,
+        app[appkeys.LINK], held, prefix=settings.cache_key_prefix,
         command_timeout_s=settings.redis_command_timeout_ms / 1000,
     )
     await confirmer.start()

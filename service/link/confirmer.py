@@ -42,7 +42,6 @@ from service.link.pipeline import AutoPipeline
 from service.link.probe import parse_info
 from service.link.session import LinkSession, OptionalCommand, send_batch
 from service.link.traced import TracedLink
-from statemachine.clock import Clock
 
 log = logging.getLogger("roleready.redis.confirm")
 
@@ -87,11 +86,9 @@ class _Master:
 
 
 class Confirmer:
-    def __init__(self, link: Link, held: Held, *, clock: Clock, prefix: str,
-                 command_timeout_s: float) -> None:
+    def __init__(self, link: Link, held: Held, *, prefix: str, command_timeout_s: float) -> None:
         self._link = link.inner if isinstance(link, TracedLink) else link
         self._held = held
-        self._clock = clock
         self._prefix = prefix
         self._timeout_s = command_timeout_s + WAIT_MS / 1000
         self._masters: dict[str, _Master] = {}
