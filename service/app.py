@@ -121,7 +121,7 @@ async def cache_context(app: web.Application) -> AsyncIterator[None]:
     cache = TwoTierCache(
         memory, redis, settings.namespace_ttls_ms, stats,
         Outbox(settings.cache_outbox_max_keys), settings.cache_outage_replay, wall=wall,
-        unconfirmed=_unconfirmed(settings, app[appkeys.CLOCK], redis),
+        unconfirmed=_unconfirmed(settings, app[appkeys.CLOCK], redis, link.mode),
     )
     app[appkeys.CACHE] = cache
     leases = Leases(cache, link, settings.cache_lease_duration_ms, app[appkeys.CLOCK], LeaseStats())
@@ -136,11 +136,15 @@ async def cache_context(app: web.Application) -> AsyncIterator[None]:
     memory.clear()
 
 
-def _unconfirmed(settings: Settings, clock: Clock, redis: RedisTier | None) -> Unconfirmed | None:
-    """The held writes (REDIS_REPLICA_CONFIRM=auto with Redis), else None."""
+def _unconfirmed(
+    settings: Settings, clock: Clock, redis: RedisTier | None, mode: str
+) -> Unconfirmed | None:
+    """The held writes (REDIS_REPLICA_CONFIRM=auto with Redis), else None.
+    A single REDIS_URL holds nothing until its master reports a replica."""
     if redis is None or settings.redis_replica_confirm == "off":
         return None
-    return Unconfirmed(settings.cache_outbox_max_keys, clock.monotonic, redis.key_of, required=True)
+    return Unconfirmed(settings.cache_outbox_max_keys, clock.monotonic, redis.key_of,
+                       required=mode != "single")
 
 
 async def confirmer_context(app: web.Application) -> AsyncIterator[None]:

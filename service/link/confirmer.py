@@ -17,8 +17,10 @@ sends it, which here carries nothing else. Without WAIT (a Redis user not
 allowed it) the offsets that replicas report about once a second confirm
 instead, later.
 
-A single master (REDIS_URL) that reports no connected replica settles
-writes on reply: there is nothing a failover could lose them to. In
+A single master (REDIS_URL) settles writes on reply until it reports a
+connected replica (looked at within INTERVAL_S of the link's first
+`ready`, then every IDLE_S), and again once it reports none: without a
+replica there is nothing a failover could lose them to. In
 Sentinel and Cluster mode writes are held until a replica confirms them,
 whatever the replica count: right after a failover the new master has no
 replica for seconds, and that is exactly when a kill loses them.
@@ -48,7 +50,8 @@ log = logging.getLogger("roleready.redis.confirm")
 INTERVAL_S = 0.02  # between rounds while writes are held
 IDLE_S = 1.0  # between looks at the replica count while nothing is held
 WAIT_MS = 100  # WAIT's own timeout: a replica acknowledges in a few ms
-HEARTBEAT_TTL_MS = 60_000
+# Short: the key is noise in the keyspace (DBSIZE) once confirmations stop.
+HEARTBEAT_TTL_MS = 1000
 # Master offsets remembered per master for the offsets' way (about 1 s of rounds).
 KEPT_OFFSETS = 64
 
@@ -94,6 +97,9 @@ class Confirmer:
         self._masters: dict[str, _Master] = {}
         self._token = secrets.token_hex(8)
         self._wait_refused = False
+        # Whether a round has read INFO yet: until then rounds come every
+        # INTERVAL_S (a single master's replicas decide whether writes are held).
+        self._learnt = False
         self._task: asyncio.Task[None] | None = None
 
     def replicas(self) -> dict[str, int | None]:
@@ -118,7 +124,7 @@ class Confirmer:
 
     async def _run(self) -> None:
         while True:
-            pending = await self._held.wait_pending(IDLE_S)
+            pending = await self._held.wait_pending(IDLE_S if self._learnt else INTERVAL_S)
             # Real time, whatever the clock: a round polls a real server, and
             # a fake clock that jumps would make this loop spin.
             await asyncio.sleep(INTERVAL_S)
@@ -162,6 +168,7 @@ class Confirmer:
             if info.get("role", "master") != "master":
                 return  # demoted: the link follows; nothing is confirmed here
             master.replicas = _int(info.get("connected_slaves"))
+            self._learnt = True
             if self._link.mode == "single":
                 self._single_master(master.replicas)
             if not pending or master.replicas == 0:
