@@ -15,8 +15,10 @@ service.link.confirmer), against real processes.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 
+import pytest
 from aiohttp.test_utils import TestClient
 
 from service import appkeys
@@ -44,7 +46,7 @@ async def _health_unconfirmed(client: TestClient) -> dict[str, object]:
 
 
 async def test_writes_no_replica_confirmed_are_not_undone_by_a_failover(
-    app_client: StartClient, sentinel_setup: SentinelSetup
+    app_client: StartClient, sentinel_setup: SentinelSetup, caplog: pytest.LogCaptureFixture
 ) -> None:
     master, replica = sentinel_setup.master, sentinel_setup.replica
     env = sentinel_setup.env()
@@ -66,10 +68,13 @@ async def test_writes_no_replica_confirmed_are_not_undone_by_a_failover(
     assert shown["oldestAgeMs"] >= 250
     metrics = await (await a.get("/metrics")).text()
     assert "roleready_cache_unconfirmed_keys 2.0" in metrics
-    master.kill()
     link = a.app[appkeys.LINK]
-    await eventually(lambda: link.is_ready() and link.view.reconnects_total >= 1,
-                     timeout=20, what="ready on the promoted replica")
+    with caplog.at_level(logging.WARNING, logger="roleready.redis"):
+        master.kill()
+        await eventually(lambda: link.is_ready() and link.view.reconnects_total >= 1,
+                         timeout=20, what="ready on the promoted replica")
+    assert any("2 writes no replica had confirmed were replayed" in r.getMessage()
+               for r in caplog.records)
     assert link.topology()["master"] == f"127.0.0.1:{replica.port}"
     for key in ("kept", "gone"):
         got = await a.get(f"/cache/default/{key}")
