@@ -101,6 +101,10 @@ async def test_a_single_redis_without_replicas_settles_writes_on_reply(
     assert not held.required
     assert len(held) == 0 and held.confirmed_total == 0
     assert (await _health_unconfirmed(a))["count"] == 0
+    off = await ready_client(app_client, server.url, REDIS_REPLICA_CONFIRM="off")
+    assert off.app[appkeys.CACHE].unconfirmed is None
+    assert (await _health_unconfirmed(off)) == {
+        "enabled": False, "required": False, "count": 0, "oldestAgeMs": None}
 
 
 async def test_a_single_redis_with_a_replica_holds_writes_until_it_confirms(
