@@ -25,6 +25,7 @@ from service.cache.purge import Purges
 from service.cache.redis_tier import RedisTier
 from service.cache.stats import CacheStats, LeaseStats
 from service.cache.two_tier import TwoTierCache
+from service.cache.unconfirmed import Unconfirmed
 from service.clock import SystemClock
 from service.collectors import Metrics
 from service.config import Settings
@@ -32,6 +33,7 @@ from service.http import batch_api, cache_api, health, metrics_endpoint, openapi
 from service.http.access import CallerCounts, guard
 from service.http.request_layer import mount_routes
 from service.link.assembly import build_link
+from service.link.confirmer import Confirmer
 from service.link.probe import SharedProbe
 from service.link.traced import TracedLink
 from service.readiness import Readiness
@@ -59,6 +61,7 @@ def create_app(
         app.cleanup_ctx.append(tracing_context)  # closed last: flushes every span
     app.cleanup_ctx.append(redis_link_context)
     app.cleanup_ctx.append(cache_context)
+    app.cleanup_ctx.append(confirmer_context)
     if peers is not None:
         app[appkeys.PEERS] = peers
         app.cleanup_ctx.append(peers_context)
@@ -129,6 +132,7 @@ async def cache_context(app: web.Application) -> AsyncIterator[None]:
     cache = TwoTierCache(
         memory, redis, settings.namespace_ttls_ms, stats, outbox, settings.cache_outage_replay,
         wall=wall,
+        unconfirmed=_unconfirmed(settings, app[appkeys.CLOCK], redis, link.mode),
     )
     app[appkeys.CACHE] = cache
     leases = Leases(cache, link, settings.cache_lease_duration_ms, app[appkeys.CLOCK], LeaseStats(),
@@ -147,11 +151,43 @@ async def cache_context(app: web.Application) -> AsyncIterator[None]:
         timer.start()
     yield
     await purges.close()  # a purge cut short is owed too
+    if cache.unconfirmed is not None and cache.outbox is not None:
+        # What no replica confirmed by the confirmer's last round (it closed
+        # first) would be lost to a failover after this process is gone: it is
+        # owed like an outage write, applied now or kept in CACHE_STATE_DIR.
+        cache.unconfirmed.adopt(cache.outbox)
     await timer.close(settings.shutdown_timeout_ms / 1000)
     link.listener = None
     if isinstance(outbox, DurableOutbox):
         await outbox.close()
     memory.clear()
+
+
+def _unconfirmed(
+    settings: Settings, clock: Clock, redis: RedisTier | None, mode: str
+) -> Unconfirmed | None:
+    """The held writes (REDIS_REPLICA_CONFIRM=auto with Redis), else None.
+    A single REDIS_URL holds nothing until its master reports a replica."""
+    if redis is None or settings.redis_replica_confirm == "off":
+        return None
+    return Unconfirmed(settings.cache_outbox_max_keys, clock.monotonic, redis.key_of,
+                       required=mode != "single")
+
+
+async def confirmer_context(app: web.Application) -> AsyncIterator[None]:
+    """Learns which held writes a replica has (service.link.confirmer)."""
+    held = app[appkeys.CACHE].unconfirmed
+    if held is None:
+        yield
+        return
+    settings = app[appkeys.SETTINGS]
+    confirmer = Confirmer(
+        app[appkeys.LINK], held, prefix=settings.cache_key_prefix,
+        command_timeout_s=settings.redis_command_timeout_ms / 1000,
+    )
+    await confirmer.start()
+    yield
+    await confirmer.close()
 
 
 async def peers_context(app: web.Application) -> AsyncIterator[None]:

@@ -40,6 +40,7 @@ from service.http.request_durations import RequestDurations
 from service.link.interface import Link
 from service.link.probe import ProbeResult
 from service.probe_metrics import probe_metrics
+from service.unconfirmed_metrics import unconfirmed_metrics
 from statemachine.states import State
 
 PREFIX = "roleready"
@@ -213,6 +214,7 @@ class CacheCollector(Collector):
         )
         yield from self._topology_metrics()
         yield from self._memory_metrics()
+        yield from unconfirmed_metrics(self._cache.unconfirmed, view, PREFIX)
 
     def _topology_metrics(self) -> Iterator[Metric]:
         """Where the link talks to: the mode, and each master (a cluster's

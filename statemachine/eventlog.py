@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 
-from statemachine.events import Connected, ErrorSeen, GaveUp, LinkEvent
+from statemachine.events import Connected, ErrorSeen, GaveUp, LinkEvent, OutboxReplayed
 from statemachine.states import State
 from statemachine.throttle import ErrorLogThrottle
 
@@ -60,6 +60,12 @@ class LinkEventLogger:
                     "failed_attempts": event.failed_attempts,
                     "probe_in_s": event.probe_in_s,
                 },
+            )
+        elif isinstance(event, OutboxReplayed) and event.unconfirmed:
+            self.logger.warning(
+                "%d writes no replica had confirmed were replayed at the reconnect "
+                "(a failover may have lost them: they read as misses, never as older values)",
+                event.unconfirmed, extra={"state": event.dest, "unconfirmed": event.unconfirmed},
             )
         elif self.logger.isEnabledFor(logging.DEBUG):
             # Guarded: to_dict formats a timestamp, wasted when DEBUG is off.

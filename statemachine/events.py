@@ -115,13 +115,16 @@ class OutboxReplayed(LinkEvent):
     """Within a connect attempt, before ``ready``: the writes and deletes made
     while Redis was unreachable were applied to it (``keys`` of them), or,
     the outbox having overflowed, every key of ``swept_namespaces`` was
-    deleted (``swept_keys`` of them)."""
+    deleted (``swept_keys`` of them). ``unconfirmed`` of the keys and
+    namespaces were writes the master had acknowledged but no replica had
+    confirmed (they may have been lost to a failover)."""
 
     keys: int
     overflow: bool
     swept_namespaces: tuple[str, ...]
     swept_keys: int
     duration_s: float
+    unconfirmed: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -64,6 +64,8 @@ class LinkView:
     replays_total: int = 0
     replayed_keys_total: int = 0
     outbox_overflows_total: int = 0
+    # Of the replayed keys (and swept namespaces): unconfirmed writes.
+    replayed_unconfirmed_total: int = 0
 
 
 def _started(view: LinkView, *, reconnect: bool) -> LinkView:
@@ -134,6 +136,7 @@ def evolve(view: LinkView, event: LinkEvent) -> LinkView:
             replays_total=view.replays_total + 1,
             replayed_keys_total=view.replayed_keys_total + event.keys,
             outbox_overflows_total=view.outbox_overflows_total + int(event.overflow),
+            replayed_unconfirmed_total=view.replayed_unconfirmed_total + event.unconfirmed,
         )
     elif isinstance(event, Closed):
         view = replace(

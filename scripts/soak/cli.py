@@ -21,6 +21,8 @@ from scripts import runner
 from scripts.soak.fleet import Fleet, FleetError
 from scripts.soak.report import render, to_json
 from scripts.soak.run import SoakSettings, soak
+from scripts.soak.sentinel import Failovers, SentinelFleet, render_failovers, soak_sentinel
+from scripts.soak.sentinel import to_json as sentinel_json
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_FAILED = 0, 1, 2
 
@@ -42,6 +44,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="instead of plain Redis faults: in each Redis outage stop one "
                              "instance (SIGTERM or SIGKILL, in turn) and start it again; "
                              "each instance keeps its outage writes in a state directory")
+    parser.add_argument("--sentinel", action="store_true",
+                        help="master, replica and 3 sentinels; the faults are cycles of "
+                             "failovers (scripts/soak/sentinel.py)")
     parser.add_argument("--json", type=Path, help="write the whole run (every op) here")
     parser.add_argument("--keep", action="store_true",
                         help="keep the run's directory (service and Redis logs)")
@@ -59,11 +64,23 @@ def main(argv: list[str]) -> int:
                             not args.no_faults, args.settle_ms / 1000, args.restarts)
 
     def work(run_dir: Path) -> int:
-        with Fleet(run_dir, args.instances, state_dirs=args.restarts) as fleet:
-            outcome = asyncio.run(soak(fleet, settings))
+        failovers: Failovers | None = None
+        if args.sentinel:
+            with SentinelFleet(run_dir, args.instances) as sentinel_fleet:
+                if settings.faults:
+                    outcome, failovers = asyncio.run(soak_sentinel(sentinel_fleet, settings))
+                else:
+                    outcome = asyncio.run(soak(sentinel_fleet, settings))
+        else:
+            with Fleet(run_dir, args.instances, state_dirs=args.restarts) as fleet:
+                outcome = asyncio.run(soak(fleet, settings))
         print(render(outcome))
+        document = to_json(outcome)
+        if failovers is not None:
+            print(render_failovers(outcome, failovers))
+            document["sentinel"] = sentinel_json(failovers, outcome)
         if args.json is not None:
-            args.json.write_text(json.dumps(to_json(outcome), indent=1) + "\n")
+            args.json.write_text(json.dumps(document, indent=1) + "\n")
         if args.keep:
             print(f"(logs in {run_dir})")
         return EXIT_OK if not outcome.violations else EXIT_VIOLATIONS

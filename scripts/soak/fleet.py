@@ -86,8 +86,15 @@ class Fleet:
     def _start(self) -> None:
         try:
             redis = self._servers.start(*REDIS_ARGS)
+        except RuntimeError as exc:
+            raise FleetError(str(exc)) from exc
+        self._start_services({"REDIS_URL": redis.url})
+
+    def _start_services(self, redis_env: dict[str, str]) -> None:
+        """Every instance, with `redis_env` saying where Redis is; then ready."""
+        try:
             for name in self.names:
-                wanted = {**SERVICE_ENV, "REDIS_URL": redis.url}
+                wanted = {**SERVICE_ENV, **redis_env}
                 if self.state_dirs:
                     wanted["CACHE_STATE_DIR"] = str(self.run_dir / f"state-{name}")
                 service = ServiceProcess(wanted, self.run_dir / f"service-{name}.log")

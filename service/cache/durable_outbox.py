@@ -90,10 +90,11 @@ class DurableOutbox(Outbox):
     async def replay(
         self, send: Send, redis: RedisTier, memory: MemoryTier, mode: str, *,
         owns: Callable[[str], bool] | None = None, others_ready: bool = True,
+        applied: Callable[[str, str], None] | None = None,
     ) -> ReplayReport | None:
         try:
             return await super().replay(
-                send, redis, memory, mode, owns=owns, others_ready=others_ready)
+                send, redis, memory, mode, owns=owns, others_ready=others_ready, applied=applied)
         finally:
             # Whatever was applied leaves the file too (a record left there
             # would be replayed again after a crash, perhaps over a newer

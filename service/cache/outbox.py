@@ -87,6 +87,7 @@ class Outbox:
     async def replay(
         self, send: Send, redis: RedisTier, memory: MemoryTier, mode: str, *,
         owns: Callable[[str], bool] | None = None, others_ready: bool = True,
+        applied: Callable[[str, str], None] | None = None,
     ) -> ReplayReport | None:
         """Apply everything recorded so far; None when there was nothing.
         Raises (the attempt fails) when Redis does; what was not applied stays.
@@ -98,7 +99,11 @@ class Outbox:
 
         A cluster's master (`owns`: which Redis keys are its) replays its
         own keys and sweeps its own part of an overflowed namespace; the
-        overflow is settled by the last master to come back (`others_ready`)."""
+        overflow is settled by the last master to come back (`others_ready`).
+
+        `applied(name, operation)` hears of each key Redis carried out (a
+        replayed change is a write like any other: it awaits a replica's
+        confirmation, service.cache.unconfirmed)."""
         started = time.perf_counter()
         keys = swept = 0
         namespaces: set[str] = set()
@@ -112,6 +117,9 @@ class Outbox:
             # stranded-write timer) a PUT made meanwhile reaches Redis after it.
             for names in _chunks(list(ops), DEL_BATCH):
                 await send([_command(name, ops[name][0], redis, memory, mode) for name in names])
+            if applied is not None:
+                for name, (op, _) in ops.items():
+                    applied(name, op)
             for namespace in sorted(sweep):
                 swept += await _sweep(send, redis, namespace)
             for name, (_, seq) in ops.items():  # what was recorded meanwhile stays

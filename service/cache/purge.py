@@ -126,6 +126,11 @@ class Purges:
                     if not await self._sweep(job, scanner, pattern):
                         self._defer(job)
                         return
+            held = self._cache.unconfirmed
+            if held is not None and held.required:
+                # Until a replica has the UNLINKs, a failover could bring the
+                # namespace back: a reconnect before then sweeps it again.
+                held.hold_namespace(job.namespace)
             self._finish(job, "done")
         except asyncio.CancelledError:
             self._defer(job)

@@ -33,6 +33,7 @@ and no miss arriving after the change joins that read (SharedReads).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Final, NamedTuple
 
@@ -44,6 +45,7 @@ from service.cache.outbox import DELETE, PUT, Outbox
 from service.cache.reads import SharedReads
 from service.cache.redis_tier import RedisTier, StoredValue
 from service.cache.stats import CacheStats
+from service.cache.unconfirmed import Unconfirmed
 from service.link.session import ReplayReport, Send
 
 
@@ -87,6 +89,7 @@ class TwoTierCache:
         outage_replay: str = "delete",
         *,
         wall: Callable[[], float],
+        unconfirmed: Unconfirmed | None = None,
     ) -> None:
         self.memory = memory
         self.redis = redis
@@ -95,6 +98,9 @@ class TwoTierCache:
         # What did not reach Redis (None: nothing is replayed, memory-only).
         self.outbox = outbox if redis is not None else None
         self._outage_replay = outage_replay
+        # Writes the master answered that no replica has confirmed yet
+        # (None: REDIS_REPLICA_CONFIRM=off, or memory-only).
+        self.unconfirmed = unconfirmed if self.outbox is not None else None
         # The injected clock's wall time (epoch seconds): a PUT's stored-at.
         self._wall = wall
         self._reads = SharedReads(stats)
@@ -251,8 +257,7 @@ class TwoTierCache:
         self.stats.sets += 1
         if not self.memory.put(namespace, key, value, content_type, ttl_ms, stamp=stamp):
             self.memory.delete(namespace, key)
-        if self.outbox is not None and len(self.outbox):
-            self.outbox.settle(namespace, key)
+        self._note(namespace, key, PUT, True)
 
     def stamped(self, value: bytes, content_type: str, ttl_ms: int) -> tuple[bytes, Stamp]:
         """The bytes Redis stores for a new value (service.cache.codec), and
@@ -270,14 +275,21 @@ class TwoTierCache:
 
     def _note(self, namespace: str, key: str, operation: str, reached_redis: bool) -> None:
         """Outbox bookkeeping: what missed Redis is recorded; a later
-        operation that reached it settles the key."""
+        operation that reached it settles the key, and is held until a
+        replica confirms it (service.cache.unconfirmed)."""
         outbox = self.outbox
         if outbox is None:
             return
+        held = self.unconfirmed
         if not reached_redis:
             outbox.record(namespace, key, operation)
-        elif len(outbox):
+            if held is not None:
+                held.drop(namespace, key)
+            return
+        if len(outbox):
             outbox.settle(namespace, key)
+        if held is not None and held.required:
+            held.hold(namespace, key, operation)
 
     async def persisted(self) -> None:
         """Returns once the outbox's records so far survive the process
@@ -312,10 +324,22 @@ class TwoTierCache:
         its keys are replayed and forgotten."""
         replay = None
         if self.outbox is not None and self.redis is not None:
+            # Unconfirmed writes may be missing from this master (a failover):
+            # they are replayed as outage writes are.
+            unconfirmed = self.unconfirmed
+            held = unconfirmed.adopt(self.outbox, owns) if unconfirmed is not None else 0
+            # What the replay changes on the new master is unconfirmed too.
+            holding = unconfirmed if unconfirmed is not None and unconfirmed.required else None
             mode = "write" if first_connect else self._outage_replay
             replay = await self.outbox.replay(
-                send, self.redis, self.memory, mode, owns=owns, others_ready=others_ready
+                send, self.redis, self.memory, mode, owns=owns, others_ready=others_ready,
+                applied=holding.hold_name if holding is not None else None,
             )
+            if replay is not None and holding is not None:
+                for namespace in replay.swept_namespaces:
+                    holding.hold_namespace(namespace)
+            if replay is not None and held:
+                replay = dataclasses.replace(replay, unconfirmed=held)
         if not first_connect:
             self.stats.forgotten_at_reconnect += self._forget(owns)
         return replay

@@ -120,6 +120,12 @@ class Settings:
         "only credentials and TLS; the database is 0)",
         shown_default="(none)",
     )
+    redis_replica_confirm: str = declared(
+        "REDIS_REPLICA_CONFIRM", Choice(("auto", "off")), "auto",
+        "auto: a write the master acknowledged is held until a replica confirms it and "
+        "replayed at any reconnect before that (Sentinel and Cluster always; REDIS_URL "
+        "only while its master has replicas); off: settled on the master's reply",
+    )
     redis_lazy_connect: bool = declared(
         "REDIS_LAZY_CONNECT", Flag(), True, "connect on first use instead of at start-up"
     )

@@ -12,6 +12,7 @@ from typing import Any
 from service.cache.stats import LeaseStats
 from service.cache.two_tier import TwoTierCache
 from service.link.probe import ProbeResult
+from service.unconfirmed_metrics import unconfirmed_check
 from statemachine.clock import iso_utc
 from statemachine.projections import LinkView
 from statemachine.states import State
@@ -97,6 +98,7 @@ def detailed_report(
     probe: ProbeResult | None,
 ) -> dict[str, Any]:
     redis = redis_check(view, state, enabled, probe)
+    redis["unconfirmed"] = unconfirmed_check(cache.unconfirmed)
     return {
         "status": "healthy" if redis["status"] == "healthy" else "degraded",
         "checks": {"redis": redis, "cache": cache_check(cache, view, state, enabled)},

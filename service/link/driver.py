@@ -298,14 +298,23 @@ class RedisLink:
             )
         if replay is not None:
             self.lifecycle.replayed(
-                replay.keys, replay.swept_namespaces, replay.swept_keys, replay.duration_s
+                replay.keys, replay.swept_namespaces, replay.swept_keys, replay.duration_s,
+                replay.unconfirmed,
             )
         self.lifecycle.connected()
         self._ready.set()
         # Connected through the sentinels just now: an announcement heard
-        # during the attempt is already followed.
-        self._switch_pending = None
+        # during the attempt is already followed, unless the attempt had
+        # asked them before it and reached the old master (still accepting
+        # writes after a SENTINEL FAILOVER): then the link drops and asks
+        # again after the backoff (once: a stale announcement cannot loop).
+        pending, self._switch_pending = self._switch_pending, None
         self._switch.clear()
+        if pending is not None and pending[1] != self.address():
+            self.report_error(
+                ConnectionError(f"master switched: {pending[0]} -> {pending[1]}"),
+                self._generation,
+            )
         return True
 
     async def _replay(self, pipeline: AutoPipeline) -> ReplayReport | None:

@@ -19,6 +19,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from service.config import Settings
+from service.link.discovery import newest_master
 from service.link.switches import MasterSwitches
 
 ClientFactory = Callable[[], Awaitable["Redis"]]
@@ -71,7 +72,8 @@ def _tls_url(settings: Settings) -> str:
 def sentinel_factory(settings: Settings) -> ClientFactory:
     """A factory that asks the sentinels for the current master on every
     attempt (redis-py's Sentinel pool does not re-ask on its own retries,
-    redis/redis-py#3874): a fresh Sentinel each time, closed once it answered.
+    redis/redis-py#3874): a fresh Sentinel each time, closed once it answered;
+    the master of their newest configuration (service.link.discovery).
 
     From REDIS_URL only the credentials, the database and TLS (rediss:// or
     REDIS_TLS) are used; its host and port are ignored. The sentinels get
@@ -91,7 +93,7 @@ def sentinel_factory(settings: Settings) -> ClientFactory:
     async def open_client() -> Redis:
         sentinel = Sentinel(addresses, sentinel_kwargs=_sentinel_options(settings, options))
         try:
-            host, port = await sentinel.discover_master(master)
+            host, port = await newest_master(sentinel, master)
         finally:
             await sentinel.aclose()
         password = secret_from(settings.redis_password_file, data_node.get("password"))

@@ -54,6 +54,8 @@ class ReplayReport:
     swept_namespaces: tuple[str, ...]
     swept_keys: int
     duration_s: float
+    # Of the keys and swept namespaces: writes no replica had confirmed.
+    unconfirmed: int = 0
 
 
 class LinkListener(Protocol):

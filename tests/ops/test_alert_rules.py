@@ -1,8 +1,8 @@
-"""deploy/prometheus/alerts.yml: the guide's five alerts and five more
+"""deploy/prometheus/alerts.yml: the guide's five alerts and six more
 (the service down, Redis evicting, the 5xx ratio, p99 latency of the cache
-routes, overload), on metrics that exist.
+routes, overload, replica confirmations stalled), on metrics that exist.
 
-Always: the YAML has the ten alerts with their `for` durations, labels and
+Always: the YAML has the eleven alerts with their `for` durations, labels and
 annotations, each with a runbook_url naming its one section in
 docs/operations.md, and every metric name (and label name and value
 matched) in the rules is exposed by a live service's /metrics
@@ -49,7 +49,8 @@ GUIDE_ALERTS = {
 # Alerts the guide lacks: alert -> for.
 ADDED_ALERTS = {"RoleReadyCacheDown": "2m", "RoleReadyRedisEvicting": "15m",
                 "RoleReadyCache5xxRatioHigh": "5m", "RoleReadyCacheLatencyHigh": "10m",
-                "RoleReadyCacheOverloaded": "5m"}
+                "RoleReadyCacheOverloaded": "5m",
+                "RoleReadyRedisReplicaConfirmationsStalled": "1m"}
 # The thresholds of the guide, as they must appear in each expression.
 GUIDE_THRESHOLDS = {
     "RoleReadyRedisNotReady": ["roleready_redis_up == 0", "roleready_redis_enabled == 1"],
@@ -64,6 +65,8 @@ GUIDE_THRESHOLDS = {
     "RoleReadyCache5xxRatioHigh": ['status=~"5.."', "> 0.01", ">= 100"],
     "RoleReadyCacheLatencyHigh": ["histogram_quantile(0.99", 'route=~"/cache/.*"', "> 0.25"],
     "RoleReadyCacheOverloaded": ["rate(roleready_http_overloaded_total[2m])) > 0"],
+    "RoleReadyRedisReplicaConfirmationsStalled": [
+        "roleready_cache_unconfirmed_oldest_age_seconds > 30"],
 }
 
 
@@ -72,7 +75,7 @@ def alerts() -> dict[str, dict[str, Any]]:
     return {rule["alert"]: rule for group in document["groups"] for rule in group["rules"]}
 
 
-def test_the_guide_s_five_alerts_and_five_more_exist_with_durations_and_runbooks() -> None:
+def test_the_guide_s_five_alerts_and_six_more_exist_with_durations_and_runbooks() -> None:
     rules = alerts()
     assert set(rules) == set(GUIDE_ALERTS) | set(ADDED_ALERTS)
     for name, (duration, action) in GUIDE_ALERTS.items():
@@ -109,7 +112,7 @@ async def test_every_metric_in_the_rules_is_exposed_by_a_live_service(
 def test_promtool_check_rules_accepts_the_file() -> None:
     result = run_promtool("check", "rules", RULES)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 10 rules found" in result.stdout
+    assert "SUCCESS: 11 rules found" in result.stdout
 
 
 @needs_promtool
@@ -266,6 +269,20 @@ SEMANTIC_CASES: list[dict[str, Any]] = [
         "alert_rule_test": [
             expect("RoleReadyRedisEvicting", "10m"),
             expect("RoleReadyRedisEvicting", "20m", ("evicting", {"policy": "allkeys-lru"})),
+        ],
+    },
+    {  # the oldest unconfirmed write older than 30 s for 1m; confirmations that keep
+       # coming (ages that drop back) and an idle instance (nothing held: 0) stay quiet
+        "interval": "1m",
+        "input_series": [
+            series("roleready_cache_unconfirmed_oldest_age_seconds", "stalled", "0 60 120 180 240"),
+            series("roleready_cache_unconfirmed_oldest_age_seconds", "confirming",
+                   "0.02 0.05 0.03 0.04 0.02"),
+            series("roleready_cache_unconfirmed_oldest_age_seconds", "idle", "0x4"),
+        ],
+        "alert_rule_test": [
+            expect("RoleReadyRedisReplicaConfirmationsStalled", "1m"),
+            expect("RoleReadyRedisReplicaConfirmationsStalled", "3m", "stalled"),
         ],
     },
     {  # a target of the roleready-cache job failing its scrapes for 2m; other jobs ignored

@@ -109,3 +109,24 @@ def test_an_instance_killed_in_a_redis_outage_loses_no_acknowledged_change(
     assert any(op["status"] is None for op in run["ops"])
     assert run["held_to_promise"]["get_hits"] > 100
     assert done.returncode == 0, done.stdout
+
+
+@pytest.mark.slow
+def test_sentinel_failovers_undo_no_acknowledged_change(tmp_path: Path) -> None:
+    """scripts/chaos --sentinel: SENTINEL FAILOVER, then the new master killed
+    while the demoted master still claims the role (the replication window),
+    then the master killed again, under load through two instances. With
+    the service's held writes off (REDIS_REPLICA_CONFIRM=off, as before
+    them) the same run read back 29 replaced values (seed 1, 300 keys)."""
+    out = tmp_path / "run.json"
+    done = subprocess.run(
+        [str(CHAOS), "--sentinel", "--duration", "12", "--keys", "300", "--json", str(out)],
+        capture_output=True, text=True, timeout=90, check=False,
+    )
+    run = json.loads(out.read_text())
+    kinds = [fault["kind"] for fault in run["faults"]]
+    assert kinds[:2] == ["failover", "window"], kinds
+    assert run["sentinel"]["killed_inside_window"] == [True]
+    assert run["held_to_promise"]["get_hits"] > 100
+    assert run["sentinel"]["undone"] == 0
+    assert done.returncode == 0, done.stdout

@@ -28,6 +28,9 @@ EXPECTED = {
     "tcp-keepalive": "300",
     "tcp-backlog": "511",
     "timeout": "0",
+    # Off on purpose (the file says why): the service holds unconfirmed writes itself.
+    "min-replicas-to-write": "0",
+    "min-replicas-max-lag": "10",
 }
 
 

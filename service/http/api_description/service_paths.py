@@ -47,6 +47,9 @@ REDIS_CHECK = strict({
     "lastErrorTime": NULLABLE_STRING,
     "enabled": BOOLEAN,
     "topology": TOPOLOGY,
+    # Writes held until a replica confirms them (REDIS_REPLICA_CONFIRM).
+    "unconfirmed": strict({"enabled": BOOLEAN, "required": BOOLEAN, "count": COUNT,
+                           "oldestAgeMs": {"type": ["integer", "null"], "minimum": 0}}),
 })
 CACHE_CHECK = strict({
     "memory": strict({"entries": COUNT, "capacity": COUNT, "utilizationPercent": PERCENT,
