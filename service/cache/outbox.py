@@ -16,6 +16,7 @@ their values can be known to be the latest, and a miss is always allowed.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -43,11 +44,15 @@ class Outbox:
         self._purged: set[str] = set()
         self._seq = 0
         self.overflows = 0
+        # Set whenever something becomes owed: the stranded-write timer
+        # (service.cache.outbox_timer) sleeps on it while nothing is.
+        self.recorded = asyncio.Event()
 
     def __len__(self) -> int:
         return len(self._ops)
 
     def record(self, namespace: str, key: str, operation: str) -> None:
+        self.recorded.set()
         if self._sweep:  # already overflowed: the namespace is what counts
             self._sweep.add(namespace)
             return
@@ -71,6 +76,7 @@ class Outbox:
         for name in [name for name in self._ops if name.startswith(head)]:
             del self._ops[name]
         self._purged.add(namespace)
+        self.recorded.set()
 
     def namespaces(self) -> set[str]:
         """The namespaces of everything owed (what shutdown reports)."""

@@ -63,19 +63,27 @@ class OutboxTimer:
         self._task = asyncio.create_task(self._run(), name="outbox-timer")
 
     async def _run(self) -> None:
-        failed = 0
+        outbox = self._cache.outbox
+        assert outbox is not None
         while True:
-            await self._clock.sleep(self._policy.delay_for(failed + 1) if failed
-                                    else self._policy.base_s)
-            if not self._owed() or not self._link.is_ready():
-                failed = 0
-                continue
-            try:
-                applied = await self.apply()
-            except Exception:  # a timer that died would strand the outbox again
-                log.exception("outbox timer: replay failed unexpectedly")
-                applied = False
-            failed = 0 if applied else failed + 1
+            # Idle until something is owed: a timer that polled would keep
+            # the process (and an injected clock) busy for nothing.
+            await outbox.recorded.wait()
+            outbox.recorded.clear()
+            failed = 0
+            # While the link is down its reconnect applies the outbox (before
+            # `ready`); the timer is for what is owed while it stays up.
+            while self._owed() and self._link.is_ready():
+                await self._clock.sleep(self._policy.delay_for(failed + 1) if failed
+                                        else self._policy.base_s)
+                if not self._link.is_ready():
+                    break
+                try:
+                    applied = await self.apply()
+                except Exception:  # a timer that died would strand the outbox again
+                    log.exception("outbox timer: replay failed unexpectedly")
+                    applied = False
+                failed = 0 if applied else failed + 1
 
     def _owed(self) -> bool:
         outbox = self._cache.outbox
