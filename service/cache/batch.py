@@ -39,6 +39,7 @@ class NewValue(NamedTuple):
     value: bytes
     content_type: str
     ttl_ms: int
+    tags: tuple[str, ...] = ()
 
 
 # One key's answer in a batch: its value, content type and Source value. A
@@ -70,6 +71,8 @@ async def get_many(
         return hits, missed
     misses: list[str] = []
     for key, (stored, keep) in zip(missed, reads, strict=True):
+        if stored is not None and stored.stamp.tags:
+            stored, keep = await cache.tag_checked(namespace, stored, keep)
         found = cache._settle(namespace, key, stored, keep)
         if found is None:
             misses.append(key)
@@ -84,12 +87,15 @@ async def write_many(
     """Where each value landed (a Write value per key), as `write` says it."""
     if not entries:
         return {}
+    tags = sorted({tag for entry in entries for tag in entry.tags})
+    if tags:  # the records not known here, read once for the whole batch
+        await cache.tag_seen(namespace, tags)
     wall_s = cache._wall()
     in_memory: dict[str, bool] = {}
     commands: list[list[Any]] = []
-    for key, value, content_type, ttl_ms in entries:
+    for key, value, content_type, ttl_ms, entry_tags in entries:
         cache._changed(f"{namespace}:{key}")
-        stamp = new_stamp(wall_s, ttl_ms)
+        stamp = new_stamp(wall_s, ttl_ms, cache.tags.seen(namespace, entry_tags))
         # Memory first, as `write`: the Redis copy then expires later.
         kept = in_memory[key] = cache.memory.put(
             namespace, key, value, content_type, ttl_ms, stamp=stamp

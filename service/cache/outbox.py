@@ -43,6 +43,8 @@ class Outbox:
         self._purged: set[str] = set()
         self._seq = 0
         self.overflows = 0
+        # Tag invalidations (`namespace:tag`, service.cache.tags) not yet applied.
+        self.tags: set[str] = set()
 
     def __len__(self) -> int:
         return len(self._ops)
@@ -71,6 +73,10 @@ class Outbox:
         for name in [name for name in self._ops if name.startswith(head)]:
             del self._ops[name]
         self._purged.add(namespace)
+
+    def record_tag(self, namespace: str, tag: str) -> None:
+        """A tag invalidated without Redis: applied first at reconnect."""
+        self.tags.add(f"{namespace}:{tag}")
 
     def settle(self, namespace: str, key: str) -> None:
         """A later operation on the key reached Redis: nothing to replay."""
