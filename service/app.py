@@ -26,7 +26,7 @@ from service.cache.two_tier import TwoTierCache
 from service.clock import SystemClock
 from service.collectors import Metrics
 from service.config import Settings
-from service.http import batch_api, cache_api, health, metrics_endpoint, openapi
+from service.http import batch_api, cache_api, health, metrics_endpoint, openapi, tags_api
 from service.http.api_token import TokenFile, api_token
 from service.http.request_layer import mount_routes
 from service.link.assembly import build_link
@@ -64,6 +64,7 @@ def create_app(
     health.add_routes(declared)
     cache_api.add_routes(declared)
     batch_api.add_routes(declared)
+    tags_api.add_routes(declared)
     metrics_endpoint.add_routes(declared)
     openapi.add_routes(declared)
     token = api_token(settings, clock.monotonic)

@@ -72,7 +72,7 @@ async def get_many(
     misses: list[str] = []
     for key, (stored, keep) in zip(missed, reads, strict=True):
         if stored is not None and stored.stamp.tags:
-            stored, keep = await cache.tag_checked(namespace, stored, keep)
+            stored, keep = await cache.tag_checked(namespace, key, stored, keep)
         found = cache._settle(namespace, key, stored, keep)
         if found is None:
             misses.append(key)

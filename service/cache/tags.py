@@ -47,12 +47,14 @@ invalidation before `ready`.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
+from service.cache import codec
 from service.cache.codec import Tagged
 from service.cache.fills import FillGuard
-from service.cache.redis_tier import RedisTier
+from service.cache.redis_tier import RedisTier, StoredValue
 from service.link.session import Send
 
 if TYPE_CHECKING:
@@ -66,6 +68,13 @@ local old = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
 local new = math.max(now, old + 1)
 redis.call('SET', KEYS[1], string.format('%d', new), 'PX', ARGV[1])
 return new
+"""
+# KEYS[1]: a value; ARGV[1]: the SHA1 of the bytes found invalidated. Removes
+# the value only if it is still those bytes (a newer value stays).
+DROP_IF_SAME = """
+local value = redis.call('GET', KEYS[1])
+if value and redis.sha1hex(value) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
 """
 # What this instance knows of a record it invalidated without Redis: above
 # any value a record can hold (µs since the epoch), below 2^63.
@@ -122,6 +131,16 @@ async def replay(
     return len(names)
 
 
+async def drop(redis: RedisTier, namespace: str, key: str, stored: StoredValue) -> None:
+    """Remove from Redis a value found invalidated (unless it changed
+    since): no later read pays for its check again, and a `?lease=1`
+    miss can take a lease on the key (a lease is only issued for a key
+    without a value). One command on the key's own slot."""
+    raw = codec.encode(stored.value, stored.content_type, stored.stamp)
+    digest = hashlib.sha1(raw, usedforsecurity=False).hexdigest()
+    await redis.replies([["EVAL", DROP_IF_SAME, 1, redis.key(namespace, key), digest]])
+
+
 class TagState:
     """What this instance knows of its namespaces' tag records."""
 
@@ -151,6 +170,13 @@ class TagState:
             if current is None or seen < current:
                 return False
         return True
+
+    def dropped(self, namespace: str, tags: Tagged) -> None:
+        """An entry failed `valid`: counted when its records are all known
+        (it was invalidated, not merely unknown here)."""
+        known = self._known.get(namespace, {})
+        if all(tag in known for tag, _ in tags):
+            self.found_invalidated += 1
 
     def known(self, namespace: str, tag: str) -> int:
         """The record's value known here (0 when none is)."""

@@ -48,7 +48,8 @@ from service.cache.outbox import DELETE, PUT, Outbox
 from service.cache.reads import SharedReads
 from service.cache.redis_tier import TAG_HEAD, RedisTier, StoredValue
 from service.cache.stats import CacheStats
-from service.cache.tags import TagState
+from service.cache.tags import PENDING, TagState
+from service.cache.tags import drop as drop_invalidated
 from service.cache.tags import replay as replay_tags
 from service.link.session import ReplayReport, Send
 
@@ -130,6 +131,7 @@ class TwoTierCache:
             if entry.stamp is not None and entry.stamp.tags and not self.tags.valid(
                 namespace, entry.stamp.tags
             ):
+                self.tags.dropped(namespace, entry.stamp.tags)
                 self.memory.delete(namespace, key)
                 return None
             self.stats.memory_hits += 1
@@ -143,6 +145,7 @@ class TwoTierCache:
             if entry is not None and entry.stamp is not None and entry.stamp.tags and (
                 not self.tags.valid(namespace, entry.stamp.tags)
             ):
+                self.tags.dropped(namespace, entry.stamp.tags)
                 self.memory.delete(namespace, keys[i])
                 found[i] = None
         hits = len(found) - found.count(None)
@@ -167,7 +170,7 @@ class TwoTierCache:
             return None
         stored, keep = await self._reads.read(self.redis, namespace, key)
         if stored is not None and stored.stamp.tags:
-            stored, keep = await self.tag_checked(namespace, stored, keep)
+            stored, keep = await self.tag_checked(namespace, key, stored, keep)
         return self._settle(namespace, key, stored, keep, allow_stale)
 
     def _settle(
@@ -204,7 +207,7 @@ class TwoTierCache:
         return Lookup(stored.value, stored.content_type, Source.REDIS, stored.stamp)
 
     async def tag_checked(
-        self, namespace: str, stored: StoredValue, keep: bool
+        self, namespace: str, key: str, stored: StoredValue, keep: bool
     ) -> tuple[StoredValue | None, bool]:
         """A tagged value read from Redis, or None when one of its tags was
         invalidated since it was written (or its record cannot be read).
@@ -217,8 +220,10 @@ class TwoTierCache:
         learned = await self.tags.learn(self.redis, namespace, [tag for tag, _ in tags])
         if learned and self.tags.valid(namespace, tags):
             return stored, False
-        if learned:
-            self.tags.found_invalidated += 1
+        if learned and PENDING not in (self.tags.known(namespace, tag) for tag, _ in tags):
+            await drop_invalidated(self.redis, namespace, key, stored)
+            self._changed(f"{namespace}:{key}")  # NOLOOP: this instance hears nothing
+        self.tags.dropped(namespace, tags)
         return None, False
 
     async def tag_seen(self, namespace: str, tags: list[str]) -> Tagged:
