@@ -15,6 +15,7 @@ from service import appkeys
 from service.cache import tags as tag_ops
 from service.cache.two_tier import Source
 from statemachine.clock import FakeClock
+from tests.support.redis_cluster import LocalCluster
 from tests.support.redis_server import RedisServer
 from tests.support.waiting import eventually, eventually_async, link_state, ready_client
 
@@ -23,6 +24,8 @@ CONVERGED_S = 2.0
 TAGS = "X-Cache-Tags"
 NOT_READY = ("error", "reconnecting", "failed")
 DURABLE = ("--appendonly", "yes", "--appendfsync", "always")
+# Only credentials and TLS are read from REDIS_URL in cluster mode.
+CLUSTER_URL = "redis://127.0.0.1:1"
 
 
 async def _pair(app_client: StartClient, url: str, **env: str) -> tuple[TestClient, TestClient]:
@@ -212,3 +215,33 @@ async def test_a_stale_value_whose_tag_was_invalidated_is_not_served_as_stale(
     for client in (a, b):
         fresh = await client.get("/cache/swr/k")
         assert (await fresh.read(), fresh.headers.get(TAGS)) == (b"fresh", "t"), fresh.headers
+
+
+async def test_cluster_an_invalidation_covers_entries_on_every_master(
+    app_client: StartClient, redis_cluster: LocalCluster
+) -> None:
+    """Entries on three masters, their tags' records on others: no read or
+    invalidation needs a cross-slot command."""
+    a, b = [await ready_client(app_client, CLUSTER_URL, REDIS_CLUSTER_NODES=redis_cluster.seeds)
+            for _ in range(2)]
+    by_master: dict[int, str] = {}
+    for i in range(100):
+        port = redis_cluster.master_for(f"roleready:default:k{i}").port
+        by_master.setdefault(port, f"k{i}")
+    assert len(by_master) == 3
+    tags = "candidate:42, job:7, job:8"
+    records = {redis_cluster.master_for(f"roleready:~tag:default:{tag}").port
+               for tag in ("candidate:42", "job:7", "job:8")}
+    assert len(records) == 3  # one record on each master
+    for key in by_master.values():
+        assert (await a.put(f"/cache/default/{key}", data=key.encode(), headers={TAGS: tags})).status == 204
+        for _ in range(3):  # into B's memory
+            assert await _body(b, f"/cache/default/{key}") == key.encode()
+    answer = await _invalidate(b, "default", "job:8")
+    assert answer["appliedIn"] == "redis"
+    for key in by_master.values():
+        assert await _body(b, f"/cache/default/{key}") is None
+        await _serves(a, f"/cache/default/{key}", None)
+    key = next(iter(by_master.values()))
+    await b.put(f"/cache/default/{key}", data=b"new", headers={TAGS: tags})
+    await _serves(a, f"/cache/default/{key}", b"new")
