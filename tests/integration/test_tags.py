@@ -75,11 +75,13 @@ async def test_an_invalidation_through_one_instance_reaches_every_instance(
     answer = await _invalidate(a, "default", "candidate:42")
     assert answer["tags"] == ["candidate:42"] and answer["appliedIn"] == "redis"
     assert answer["invalidatedAt"].endswith("Z") and answer["invalidatedAtUs"] > 0
+    await _batch_misses_what_was_invalidated(a)  # memory's copies, checked in a batch
     gone = ["/cache/default/one", "/cache/default/two", "/cache/default/four"]
     for path in gone:  # through A: at once
         assert await _body(a, path) is None
     for path in gone:  # through B: within the coherence guarantee
         await _serves(b, path, None)
+    await _batch_misses_what_was_invalidated(b)
     for client in (a, b):  # untouched: other tags, no tags, another namespace
         for path in ("/cache/default/three", "/cache/default/plain", "/cache/ai_draft/one",
                      "/cache/default/five"):
@@ -100,6 +102,14 @@ async def test_an_invalidation_through_one_instance_reaches_every_instance(
             b"roleready:ai_draft:one", b"roleready:default:five", b"roleready:default:one",
             b"roleready:default:plain", b"roleready:default:three",
             b"roleready:~tag:default:candidate:42"]
+
+
+async def _batch_misses_what_was_invalidated(client: TestClient) -> None:
+    mget = await (await client.post("/cache/default/_mget", json={
+        "keys": ["one", "two", "three", "four", "five"]})).json()
+    assert (sorted(mget["hits"]), sorted(mget["misses"])) == (
+        ["five", "three"], ["four", "one", "two"])
+    assert mget["hits"]["three"]["value"] == "/cache/default/three"
 
 
 async def test_bad_tags_are_a_400_that_changes_nothing(
