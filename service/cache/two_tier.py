@@ -48,7 +48,7 @@ from service.cache.outbox import DELETE, PUT, Outbox
 from service.cache.reads import SharedReads
 from service.cache.redis_tier import TAG_HEAD, RedisTier, StoredValue
 from service.cache.stats import CacheStats
-from service.cache.tags import PENDING, TagState
+from service.cache.tag_state import PENDING, TagState
 from service.cache.tags import drop as drop_invalidated
 from service.cache.tags import replay as replay_tags
 from service.link.session import ReplayReport, Send

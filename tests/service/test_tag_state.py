@@ -8,7 +8,7 @@ import asyncio
 from typing import Any, cast
 
 from service.cache.redis_tier import RedisTier
-from service.cache.tags import MAX_KNOWN, PENDING, TagState
+from service.cache.tag_state import MAX_KNOWN, PENDING, TagState
 
 
 class Records:
