@@ -26,16 +26,22 @@ return new
 PENDING = 2**63 - 1
 # Records known at most (a map past it is emptied: what it knew is read again).
 MAX_KNOWN = 100_000
+_NONE: dict[str, int] = {}
 
 
 class TagState:
     """What this instance knows of its namespaces' tag records."""
 
     def __init__(
-        self, namespace_ttls_ms: Mapping[str, int], stale_ms: Mapping[str, int]
+        self, namespace_ttls_ms: Mapping[str, int], stale_ms: Mapping[str, int],
+        memory_only: bool = False,
     ) -> None:
         self._ttls_ms = namespace_ttls_ms
         self._stale_ms = stale_ms
+        # A record not known here: unknown (None: read it from Redis), or,
+        # without Redis, where this instance is the only one, this floor:
+        # 0, or the largest value it had to forget (the bound below).
+        self._floor: int | None = 0 if memory_only else None
         # namespace -> tag -> the record's value R (0: no record).
         self._known: dict[str, dict[str, int]] = {}
         self._size = 0
@@ -49,11 +55,10 @@ class TagState:
     def valid(self, namespace: str, tags: Tagged) -> bool:
         """True when no tag of an entry was invalidated since its writer
         saw it, as far as this instance knows (an unknown record: False)."""
-        known = self._known.get(namespace)
-        if known is None:
-            return False
+        known = self._known.get(namespace, _NONE)
+        floor = self._floor
         for tag, seen in tags:
-            current = known.get(tag)
+            current = known.get(tag, floor)
             if current is None or seen < current:
                 return False
         return True
@@ -66,8 +71,8 @@ class TagState:
             self.found_invalidated += 1
 
     def known(self, namespace: str, tag: str) -> int:
-        """The record's value known here (0 when none is)."""
-        return self._known.get(namespace, {}).get(tag, 0)
+        """The record's value known here (0 when none is, or the floor)."""
+        return self._known.get(namespace, _NONE).get(tag, self._floor or 0)
 
     def unknown(self, namespace: str, tags: Sequence[str]) -> list[str]:
         known = self._known.get(namespace, {})
@@ -76,8 +81,9 @@ class TagState:
     def seen(self, namespace: str, tags: Sequence[str]) -> Tagged:
         """What a write made now stores: each tag with the R known here (0
         when unknown or pending: the entry then fails every check)."""
-        known = self._known.get(namespace, {})
-        return tuple((tag, r if (r := known.get(tag, 0)) != PENDING else 0) for tag in tags)
+        known = self._known.get(namespace, _NONE)
+        floor = self._floor or 0
+        return tuple((tag, r if (r := known.get(tag, floor)) != PENDING else 0) for tag in tags)
 
     async def learn(self, redis: RedisTier, namespace: str, tags: Sequence[str]) -> bool:
         """Read the records of `tags` not known here; False when Redis is
@@ -133,6 +139,9 @@ class TagState:
 
     def _know(self, namespace: str, tag: str, value: int) -> None:
         if self._size >= MAX_KNOWN:
+            if self._floor is not None:  # without Redis, what is forgotten stays invalidated
+                self._floor = max([self._floor, *(r for known in self._known.values()
+                                                  for r in known.values() if r != PENDING)])
             self.forget({f"{ns}:{t}" for ns, known in self._known.items()
                          for t, r in known.items() if r == PENDING})
         known = self._known.setdefault(namespace, {})

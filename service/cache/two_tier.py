@@ -106,7 +106,8 @@ class TwoTierCache:
         self._wall = wall
         self._reads = SharedReads(stats)
         # What this instance knows of tag records (service.cache.tags).
-        self.tags = TagState(namespace_ttls_ms, redis.stale_ms if redis is not None else {})
+        self.tags = TagState(namespace_ttls_ms, redis.stale_ms if redis is not None else {},
+                             memory_only=redis is None)
         # Held here too: the memory-hit path bumps it with one dict increment.
         self._namespace_memory_hits = stats.namespace_memory_hits
         # Told the memory name of every change, made here or heard from

@@ -255,3 +255,14 @@ async def test_cluster_an_invalidation_covers_entries_on_every_master(
     key = next(iter(by_master.values()))
     await b.put(f"/cache/default/{key}", data=b"new", headers={TAGS: tags})
     await _serves(a, f"/cache/default/{key}", b"new")
+
+
+async def test_without_redis_tags_work_on_the_one_instance(app_client: StartClient) -> None:
+    client = await app_client("")
+    await client.put("/cache/default/k", data=b"old", headers={TAGS: "t"})
+    assert (await client.get("/cache/default/k")).headers[TAGS] == "t"
+    answer = await _invalidate(client, "default", "t")
+    assert answer["appliedIn"] == "memory"
+    assert await _body(client, "/cache/default/k") is None
+    await client.put("/cache/default/k", data=b"new", headers={TAGS: "t"})
+    assert await _body(client, "/cache/default/k") == b"new"

@@ -83,3 +83,15 @@ def test_invalidation_scripts_expire_after_the_ttl_and_stale_window() -> None:
     commands = state.commands(cast(RedisTier, Records({})), "ns", ["a", "b"])
     assert [command[3:] for command in commands] == [["p:~tag:ns:a", 65_000],
                                                      ["p:~tag:ns:b", 65_000]]
+
+
+def test_without_redis_a_record_never_invalidated_is_zero_and_a_forgotten_one_stays() -> None:
+    state = TagState({"ns": 60_000}, {}, memory_only=True)
+    assert state.valid("ns", (("never", 0),)) and state.seen("ns", ["never"]) == (("never", 0),)
+    state.invalidated("ns", ["a"], [100])
+    assert not state.valid("ns", (("a", 0),))
+    written_after = state.seen("ns", ["a"])
+    state.invalidated("ns", [f"t{i}" for i in range(MAX_KNOWN)], [200] * MAX_KNOWN)  # overflows
+    assert state.known("ns", "a") == 200  # forgotten: the floor
+    assert not state.valid("ns", written_after)  # a miss, never a value from before
+    assert state.valid("ns", state.seen("ns", ["a", "never"]))
