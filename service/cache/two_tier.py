@@ -218,10 +218,15 @@ class TwoTierCache:
         if self.tags.valid(namespace, tags):
             return stored, keep
         assert self.redis is not None
-        learned = await self.tags.learn(self.redis, namespace, [tag for tag, _ in tags])
+        names = [tag for tag, _ in tags]
+        learned = await self.tags.learn(self.redis, namespace, names)
         if learned and self.tags.valid(namespace, tags):
             return stored, False
-        if learned and PENDING not in (self.tags.known(namespace, tag) for tag, _ in tags):
+        # Removed from Redis only when every record is known (none pending):
+        # then it was invalidated, not merely unknown here.
+        if learned and not self.tags.unknown(namespace, names) and PENDING not in (
+            self.tags.known(namespace, tag) for tag in names
+        ):
             await drop_invalidated(self.redis, namespace, key, stored)
             self._changed(f"{namespace}:{key}")  # NOLOOP: this instance hears nothing
         self.tags.dropped(namespace, tags)
