@@ -17,6 +17,7 @@ from service.cache.two_tier import Source
 from statemachine.clock import FakeClock
 from tests.support.redis_cluster import LocalCluster
 from tests.support.redis_server import RedisServer
+from tests.support.sentinel import SentinelSetup
 from tests.support.waiting import eventually, eventually_async, link_state, ready_client
 
 StartClient = Callable[..., Awaitable[TestClient]]
@@ -266,3 +267,35 @@ async def test_without_redis_tags_work_on_the_one_instance(app_client: StartClie
     assert await _body(client, "/cache/default/k") is None
     await client.put("/cache/default/k", data=b"new", headers={TAGS: "t"})
     assert await _body(client, "/cache/default/k") == b"new"
+
+
+async def test_sentinel_an_invalidation_outlives_a_failover(
+    app_client: StartClient, sentinel_setup: SentinelSetup
+) -> None:
+    """The record is replicated like any key: after the master dies and its
+    replica is promoted, what was written before the invalidation stays unserved."""
+    master, replica = sentinel_setup.master, sentinel_setup.replica
+    env = sentinel_setup.env()
+    url = env.pop("REDIS_URL")
+    a, b = [await ready_client(app_client, url, **env) for _ in range(2)]
+    await a.put("/cache/default/k", data=b"old", headers={TAGS: "t"})
+    await a.put("/cache/default/m", data=b"old", headers={TAGS: "t"})  # unread until after
+    for _ in range(3):
+        assert await _body(b, "/cache/default/k") == b"old"
+    await _invalidate(a, "default", "t")
+    await _serves(b, "/cache/default/k", None)
+    await a.put("/cache/default/j", data=b"after", headers={TAGS: "t"})
+    with master.client() as raw:  # on the replica before the master dies
+        assert raw.execute_command("WAIT", 1, 2000) == 1
+    master.kill()
+    for client in (a, b):
+        await eventually(lambda c=client: c.app[appkeys.LINK].lifecycle.is_ready()
+                         and c.app[appkeys.LINK].lifecycle.view.reconnects_total >= 1,
+                         timeout=15, what="ready on the promoted replica")
+    with replica.client() as raw:
+        assert raw.info("replication")["role"] == "master"
+        assert raw.exists("roleready:default:m", "roleready:~tag:default:t") == 2
+    for client in (a, b):
+        assert await _body(client, "/cache/default/m") is None
+        assert await _body(client, "/cache/default/k") is None
+        assert await _body(client, "/cache/default/j") == b"after"
