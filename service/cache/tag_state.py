@@ -105,7 +105,7 @@ class TagState:
                 self._know(namespace, tag, int(reply) if reply is not None else 0)
         return True
 
-    def commands(self, redis: RedisTier, namespace: str, tags: Sequence[str]) -> list[list[object]]:
+    def commands(self, redis: RedisTier, namespace: str, tags: Sequence[str]) -> list[list[str | int]]:
         """The INVALIDATE scripts of `tags` (one each: records may live on
         different cluster slots)."""
         px = self._ttls_ms[namespace] + self._stale_ms.get(namespace, 0)

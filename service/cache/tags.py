@@ -16,6 +16,9 @@ constant number of Redis commands, checked lazily on read.
                there (read again on the next read of an entry carrying it)
     reconnect  everything known of records is forgotten, as the memory tier
                is (messages may have been lost)
+    found      a Redis value found invalidated is removed there (DROP_IF_SAME:
+               only if still those bytes), so that a lease can be taken on it
+    no Redis   this instance is the only one: a record it never invalidated is 0
 
 Why an entry written before an acknowledged invalidation is never served
 after it. Each record only grows while it exists: INVALIDATE sets it above
@@ -48,16 +51,19 @@ invalidation before `ready`.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from service.cache import codec
 from service.cache.redis_tier import RedisTier, StoredValue
 from service.cache.tag_state import INVALIDATE, PENDING, TagState
-from service.link.session import Send
+from service.link.session import OptionalCommand, Send
 
 if TYPE_CHECKING:
     from service.cache.two_tier import TwoTierCache
+
+log = logging.getLogger("roleready.cache")
 
 # KEYS[1]: a value; ARGV[1]: the SHA1 of the bytes found invalidated. Removes
 # the value only if it is still those bytes (a newer value stays).
@@ -111,7 +117,12 @@ async def replay(
              if owns is None or owns(redis.tag_key(*name.split(":", 1)))]
     for name in names:
         namespace, _, tag = name.partition(":")
-        await send(cache.tags.commands(redis, namespace, [tag]))
+        # An error reply (a user without +time, a foreign value under the
+        # record's key) must not fail every reconnect: it is logged and dropped.
+        command = OptionalCommand(tuple(cache.tags.commands(redis, namespace, [tag])[0]))
+        (reply,) = await send(cast(list[Sequence[Any]], [command]))
+        if reply is None:
+            log.warning("tag invalidation %s refused by Redis at reconnect: dropped", name)
         outbox.tags.discard(name)
     return len(names)
 

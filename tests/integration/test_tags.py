@@ -15,6 +15,7 @@ from service import appkeys
 from service.cache import tags as tag_ops
 from service.cache.two_tier import Source
 from statemachine.clock import FakeClock
+from tests.integration.test_acl import PASSWORD, documented_acl
 from tests.support.redis_cluster import LocalCluster
 from tests.support.redis_server import RedisServer
 from tests.support.sentinel import SentinelSetup
@@ -299,3 +300,33 @@ async def test_sentinel_an_invalidation_outlives_a_failover(
         assert await _body(client, "/cache/default/m") is None
         assert await _body(client, "/cache/default/k") is None
         assert await _body(client, "/cache/default/j") == b"after"
+
+
+async def test_the_documented_redis_user_may_invalidate_and_one_without_time_never_blocks(
+    app_client: StartClient, redis_server: RedisServer
+) -> None:
+    allowed = await ready_client(app_client, _acl_user(redis_server, "roleready"))
+    assert (await _invalidate(allowed, "default", "t"))["appliedIn"] == "redis"
+    url = _acl_user(redis_server, "notime", without="+time")
+    refused = await ready_client(app_client, url)
+    await refused.put("/cache/default/k", data=b"v", headers={TAGS: "t"})
+    assert (await _invalidate(refused, "default", "t"))["appliedIn"] == "memory"
+    assert await _body(refused, "/cache/default/k") is None  # honoured here all the same
+    link = refused.app[appkeys.LINK]
+    session = link.session()
+    assert session is not None and session.subscriber is not None
+    with redis_server.client() as admin:  # a reconnect, which replays the outbox
+        admin.execute_command("CLIENT", "KILL", "ID", session.subscriber.client_id)
+    await eventually(lambda: link.lifecycle.view.reconnects_total == 1, what="a reconnect")
+    await link_state(refused.app, "ready")
+    assert refused.app[appkeys.CACHE].outbox.tags == set()  # type: ignore[union-attr]
+
+
+def _acl_user(server: RedisServer, name: str, without: str | None = None) -> str:
+    rule = [part.replace("roleready", name, 1) if part == "roleready" else part
+            for part in documented_acl()]
+    if without is not None:
+        rule.remove(without)
+    with server.client() as admin:
+        assert admin.execute_command(*rule) == b"OK"
+    return f"redis://{name}:{PASSWORD}@127.0.0.1:{server.port}"
