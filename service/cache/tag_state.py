@@ -45,6 +45,11 @@ class TagState:
         # namespace -> tag -> the record's value R (0: no record).
         self._known: dict[str, dict[str, int]] = {}
         self._size = 0
+        # What was known of records before they became unknown (a message,
+        # a reconnect): a record only grows, so a value read later is at
+        # least this. A record evicted by Redis (maxmemory) reads as missing:
+        # with this floor the values it invalidated stay invalidated here.
+        self._last: dict[str, int] = {}
         self._reads = FillGuard()
         self.invalidations = 0
         self.found_invalidated = 0
@@ -102,7 +107,8 @@ class TagState:
             return False
         for tag, reply, keep in zip(missing, replies, fresh, strict=True):
             if keep:
-                self._know(namespace, tag, int(reply) if reply is not None else 0)
+                value = int(reply) if reply is not None else 0
+                self._know(namespace, tag, max(value, self._last.get(f"{namespace}:{tag}", 0)))
         return True
 
     def commands(self, redis: RedisTier, namespace: str, tags: Sequence[str]) -> list[list[str | int]]:
@@ -124,18 +130,28 @@ class TagState:
         namespace, _, tag = name.partition(":")
         self._reads.changed(name)
         known = self._known.get(namespace)
-        if known is not None and known.pop(tag, None) is not None:
+        if known is not None and (value := known.pop(tag, None)) is not None:
             self._size -= 1
+            self._remember(name, value)
 
     def forget(self, keep: set[str] | frozenset[str] = frozenset()) -> None:
         """Forget every value known but the pending ones named in `keep`
         (`namespace:tag`, invalidations still in the outbox)."""
         self._reads.changed_all()
+        for namespace, known in self._known.items():
+            for tag, value in known.items():
+                self._remember(f"{namespace}:{tag}", value)
         self._known = {}
         self._size = 0
         for name in keep:
             namespace, _, tag = name.partition(":")
             self._know(namespace, tag, PENDING)
+
+    def _remember(self, name: str, value: int) -> None:
+        if value != PENDING and value > self._last.get(name, 0):
+            if len(self._last) >= MAX_KNOWN:
+                self._last.clear()  # only the eviction guard is lost
+            self._last[name] = value
 
     def _know(self, namespace: str, tag: str, value: int) -> None:
         if self._size >= MAX_KNOWN:

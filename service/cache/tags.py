@@ -19,6 +19,8 @@ constant number of Redis commands, checked lazily on read.
     found      a Redis value found invalidated is removed there (DROP_IF_SAME:
                only if still those bytes), so that a lease can be taken on it
     no Redis   this instance is the only one: a record it never invalidated is 0
+    evicted    a record Redis evicted reads as 0: what an instance knew of it
+               stays a floor there (tag_state.py), so it never goes back
 
 Why an entry written before an acknowledged invalidation is never served
 after it. Each record only grows while it exists: INVALIDATE sets it above

@@ -330,3 +330,20 @@ def _acl_user(server: RedisServer, name: str, without: str | None = None) -> str
     with server.client() as admin:
         assert admin.execute_command(*rule) == b"OK"
     return f"redis://{name}:{PASSWORD}@127.0.0.1:{server.port}"
+
+
+async def test_an_evicted_record_does_not_bring_back_what_it_invalidated(
+    app_client: StartClient, redis_server: RedisServer
+) -> None:
+    a, b = await _pair(app_client, redis_server.url)
+    await a.put("/cache/default/m", data=b"old", headers={TAGS: "t"})  # unread until after
+    await a.put("/cache/default/k", data=b"old", headers={TAGS: "t"})
+    await _invalidate(a, "default", "t")
+    await _serves(b, "/cache/default/k", None)  # B has read the record
+    with redis_server.client() as raw:  # as maxmemory's eviction would
+        assert raw.delete("roleready:~tag:default:t") == 1
+        assert raw.exists("roleready:default:m") == 1
+    for client in (a, b):
+        await eventually(lambda c=client: c.app[appkeys.CACHE].tags.unknown("default", ["t"])
+                         == ["t"], what="the record's removal heard")
+        assert await _body(client, "/cache/default/m") is None

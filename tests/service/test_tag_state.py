@@ -95,3 +95,20 @@ def test_without_redis_a_record_never_invalidated_is_zero_and_a_forgotten_one_st
     assert state.known("ns", "a") == 200  # forgotten: the floor
     assert not state.valid("ns", written_after)  # a miss, never a value from before
     assert state.valid("ns", state.seen("ns", ["a", "never"]))
+
+
+async def test_a_record_that_goes_missing_is_never_below_what_was_known_of_it() -> None:
+    """Evicted by Redis (or expired): reading it as 0 would serve again what
+    it invalidated; a record only grows, so what was known stays a floor."""
+    state, records = _state(), Records({"p:~tag:ns:a": 10})
+    redis = cast(RedisTier, records)
+    assert await state.learn(redis, "ns", ["a"])
+    del records.values["p:~tag:ns:a"]  # evicted
+    state.heard("ns:a")
+    assert await state.learn(redis, "ns", ["a"]) and state.known("ns", "a") == 10
+    assert not state.valid("ns", (("a", 0),))
+    state.forget()  # a reconnect keeps the floor too
+    assert await state.learn(redis, "ns", ["a"]) and state.known("ns", "a") == 10
+    records.values["p:~tag:ns:a"] = 20  # invalidated again: the record wins
+    state.heard("ns:a")
+    assert await state.learn(redis, "ns", ["a"]) and state.known("ns", "a") == 20
