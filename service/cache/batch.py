@@ -29,6 +29,7 @@ from typing import Any, NamedTuple
 
 from service.cache.codec import new_stamp
 from service.cache.outbox import DELETE, PUT
+from service.cache.tags import checked as tag_checked
 from service.cache.two_tier import Source, TwoTierCache, Write
 
 
@@ -72,7 +73,7 @@ async def get_many(
     misses: list[str] = []
     for key, (stored, keep) in zip(missed, reads, strict=True):
         if stored is not None and stored.stamp.tags:
-            stored, keep = await cache.tag_checked(namespace, key, stored, keep)
+            stored, keep = await tag_checked(cache, namespace, key, stored, keep)
         found = cache._settle(namespace, key, stored, keep)
         if found is None:
             misses.append(key)

@@ -129,6 +129,33 @@ async def replay(
     return len(names)
 
 
+async def checked(
+    cache: TwoTierCache, namespace: str, key: str, stored: StoredValue, keep: bool
+) -> tuple[StoredValue | None, bool]:
+    """A tagged value read from Redis, or None when one of its tags was
+    invalidated since it was written (or its record cannot be read).
+    A value whose records had to be read first is not kept in memory:
+    its key may have changed during that read, unseen by FillGuard."""
+    tags = stored.stamp.tags
+    if cache.tags.valid(namespace, tags):
+        return stored, keep
+    redis = cache.redis
+    assert redis is not None
+    names = [tag for tag, _ in tags]
+    learned = await cache.tags.learn(redis, namespace, names)
+    if learned and cache.tags.valid(namespace, tags):
+        return stored, False
+    # Removed from Redis only when every record is known (none pending):
+    # then it was invalidated, not merely unknown here.
+    if learned and not cache.tags.unknown(namespace, names) and PENDING not in (
+        cache.tags.known(namespace, tag) for tag in names
+    ):
+        await drop(redis, namespace, key, stored)
+        cache._changed(f"{namespace}:{key}")  # NOLOOP: this instance hears nothing
+    cache.tags.dropped(namespace, tags)
+    return None, False
+
+
 async def drop(redis: RedisTier, namespace: str, key: str, stored: StoredValue) -> None:
     """Remove from Redis a value found invalidated (unless it changed
     since): no later read pays for its check again, and a `?lease=1`
@@ -138,4 +165,4 @@ async def drop(redis: RedisTier, namespace: str, key: str, stored: StoredValue) 
     digest = hashlib.sha1(raw, usedforsecurity=False).hexdigest()
     await redis.replies([["EVAL", DROP_IF_SAME, 1, redis.key(namespace, key), digest]])
 
-__all__ = ["INVALIDATE", "PENDING", "TagState", "drop", "invalidate", "replay"]
+__all__ = ["INVALIDATE", "PENDING", "TagState", "checked", "drop", "invalidate", "replay"]

@@ -48,8 +48,8 @@ from service.cache.outbox import DELETE, PUT, Outbox
 from service.cache.reads import SharedReads
 from service.cache.redis_tier import TAG_HEAD, RedisTier, StoredValue
 from service.cache.stats import CacheStats
-from service.cache.tag_state import PENDING, TagState
-from service.cache.tags import drop as drop_invalidated
+from service.cache.tag_state import TagState
+from service.cache.tags import checked as tag_checked
 from service.cache.tags import replay as replay_tags
 from service.link.session import ReplayReport, Send
 
@@ -171,7 +171,7 @@ class TwoTierCache:
             return None
         stored, keep = await self._reads.read(self.redis, namespace, key)
         if stored is not None and stored.stamp.tags:
-            stored, keep = await self.tag_checked(namespace, key, stored, keep)
+            stored, keep = await tag_checked(self, namespace, key, stored, keep)
         return self._settle(namespace, key, stored, keep, allow_stale)
 
     def _settle(
@@ -206,31 +206,6 @@ class TwoTierCache:
             )
         self.stats.namespace_redis_hits[namespace] += 1
         return Lookup(stored.value, stored.content_type, Source.REDIS, stored.stamp)
-
-    async def tag_checked(
-        self, namespace: str, key: str, stored: StoredValue, keep: bool
-    ) -> tuple[StoredValue | None, bool]:
-        """A tagged value read from Redis, or None when one of its tags was
-        invalidated since it was written (or its record cannot be read).
-        A value whose records had to be read first is not kept in memory:
-        its key may have changed during that read, unseen by FillGuard."""
-        tags = stored.stamp.tags
-        if self.tags.valid(namespace, tags):
-            return stored, keep
-        assert self.redis is not None
-        names = [tag for tag, _ in tags]
-        learned = await self.tags.learn(self.redis, namespace, names)
-        if learned and self.tags.valid(namespace, tags):
-            return stored, False
-        # Removed from Redis only when every record is known (none pending):
-        # then it was invalidated, not merely unknown here.
-        if learned and not self.tags.unknown(namespace, names) and PENDING not in (
-            self.tags.known(namespace, tag) for tag in names
-        ):
-            await drop_invalidated(self.redis, namespace, key, stored)
-            self._changed(f"{namespace}:{key}")  # NOLOOP: this instance hears nothing
-        self.tags.dropped(namespace, tags)
-        return None, False
 
     async def tag_seen(self, namespace: str, tags: list[str]) -> Tagged:
         """What a write of an entry with `tags` made now stores of them."""
