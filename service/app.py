@@ -29,7 +29,7 @@ from service.cache.unconfirmed import Unconfirmed
 from service.clock import SystemClock
 from service.collectors import Metrics
 from service.config import Settings
-from service.http import batch_api, cache_api, health, metrics_endpoint, openapi
+from service.http import batch_api, cache_api, health, metrics_endpoint, openapi, tags_api
 from service.http.access import CallerCounts, guard
 from service.http.request_layer import mount_routes
 from service.link.assembly import build_link
@@ -71,6 +71,7 @@ def create_app(
     health.add_routes(declared)
     cache_api.add_routes(declared)
     batch_api.add_routes(declared)
+    tags_api.add_routes(declared)
     metrics_endpoint.add_routes(declared)
     openapi.add_routes(declared)
     app[appkeys.GUARD] = callers = guard(settings, clock.monotonic)  # SIGHUP re-reads its files

@@ -124,6 +124,17 @@ class CacheCollector(Collector):
             "Memory entries dropped because Redis said their key changed or was flushed.",
             value=stats.invalidated,
         )
+        tags = self._cache.tags
+        yield CounterMetricFamily(
+            f"{PREFIX}_cache_tag_invalidations",
+            "Tags invalidated through this instance (POST /cache/{namespace}/_invalidate).",
+            value=tags.invalidations,
+        )
+        yield CounterMetricFamily(
+            f"{PREFIX}_cache_tag_invalidated_reads",
+            "Entries found on read to carry a tag invalidated since they were written.",
+            value=tags.found_invalidated,
+        )
         outbox = self._cache.outbox
         yield GaugeMetricFamily(
             f"{PREFIX}_cache_outbox_keys",

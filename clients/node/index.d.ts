@@ -48,7 +48,9 @@ export interface ClientOptions {
   timeoutMs?: number;
 }
 
-export interface PutOptions { contentType?: string; ttlMs?: number; lease?: string; }
+export interface PutOptions { contentType?: string; ttlMs?: number; lease?: string; tags?: Iterable<string>; }
+/** The answer of an invalidation of tags. */
+export interface Invalidation { tags: string[]; invalidatedAt: string; invalidatedAtUs: number; appliedIn: 'redis' | 'memory'; }
 export interface GetOrComputeOptions {
   ttlMs?: number;
   contentType?: string;
@@ -82,6 +84,7 @@ export interface Protocol {
   mset(entries: Record<string, Value | NewValue> | Map<string, Value | NewValue>,
        options?: { ttlMs?: number }): Call<StoredMany>;
   mdelete(keys: Iterable<string>): Call<Record<string, Where>>;
+  invalidate(tags: Iterable<string>): Call<Invalidation>;
   purge(): Call<PurgeJob>;
   purgeStatus(jobId: string): Call<PurgeJob>;
   health(): Call<Record<string, unknown>>;
@@ -109,6 +112,7 @@ export class Client {
   mset(entries: Record<string, Value | NewValue> | Map<string, Value | NewValue>,
        options?: { ttlMs?: number }): Promise<StoredMany>;
   mdelete(keys: Iterable<string>): Promise<Record<string, Where>>;
+  invalidate(tags: Iterable<string>): Promise<Invalidation>;
   purge(): Promise<PurgeJob>;
   purgeStatus(jobId: string): Promise<PurgeJob>;
   health(): Promise<Record<string, unknown>>;

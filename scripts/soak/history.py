@@ -19,7 +19,11 @@ held. The rules, in the order they are checked:
 - a hit on a GET that ran entirely inside the time every instance had been
   ready for `settle_s` (`stale_read`) is a violation when some acknowledged
   (2xx) PUT or DELETE of the key began after the returned value's PUT had
-  ended, and itself ended before the GET began: it replaced that value.
+  ended, and itself ended before the GET began: it replaced that value;
+- such a hit is a violation too (`invalidated_read`) when an acknowledged
+  INVALIDATE of the key's tag (`tag_of`: every PUT tags its value with it)
+  began after the returned value's PUT had ended, and itself ended before
+  the GET began (docs/consistency.md, "Tags").
 
 A GET must END inside the settled window too, not only start there: a GET
 whose answer comes after a link left `ready` may lawfully be answered from
@@ -41,11 +45,22 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 __all__ = [
-    "Op", "Violation", "Window", "both_ready", "check_history", "settled", "within",
+    "Op", "Violation", "Window", "both_ready", "check_history", "settled", "tag_of", "within",
 ]
 
 Window = tuple[float, float]  # [start, end) on the shared monotonic clock
-EXPECTED_STATUS = {"GET": (200, 404), "PUT": (204,), "DELETE": (204,)}
+EXPECTED_STATUS = {"GET": (200, 404), "PUT": (204,), "DELETE": (204,), "INVALIDATE": (200,)}
+# Tags share the history's key space under this head (a key never starts with it).
+TAG_HEAD = "~tag:"
+TAG_GROUPS = 3
+
+
+def tag_of(key: str) -> str:
+    """The tag every PUT of `key` carries: keys `k<n>` fall in TAG_GROUPS groups,
+    so one INVALIDATE (whose Op's `key` is the tag) covers several keys; any
+    other key is alone in its own."""
+    number = key[1:]
+    return f"g{int(number) % TAG_GROUPS}" if number.isdigit() else f"g-{key}"
 DEFAULT_SETTLE_S = 0.100  # N of the promise: at most 100 ms
 
 
@@ -139,13 +154,15 @@ def check_history(ops: Sequence[Op], ready: Mapping[str, Sequence[Window]], *,
                                     f"its PUT began at {writer.start - origin:+.3f} s, "
                                     "after the GET had ended"))
         elif within(op, windows):
-            replacer = replacers.latest_before(op.key, op.start)
-            if replacer is not None and replacer.start > writer.end:
-                found.append(_violation(
-                    "stale_read", op,
-                    f"replaced by {_name(replacer)}"
-                    f" ({replacer.start - origin:+.3f}..{replacer.end - origin:+.3f} s)"
-                    f" before the GET began at {op.start - origin:+.3f} s"))
+            for kind, name in (("stale_read", op.key),
+                               ("invalidated_read", TAG_HEAD + tag_of(op.key))):
+                replacer = replacers.latest_before(name, op.start)
+                if replacer is not None and replacer.start > writer.end:
+                    found.append(_violation(
+                        kind, op,
+                        f"replaced by {_name(replacer)}"
+                        f" ({replacer.start - origin:+.3f}..{replacer.end - origin:+.3f} s)"
+                        f" before the GET began at {op.start - origin:+.3f} s"))
     return sorted(found, key=lambda v: v.at)
 
 
@@ -166,7 +183,8 @@ def _status_violations(op: Op) -> list[Violation]:
 
 
 def _name(op: Op) -> str:
-    return f"{op.instance} {op.op}" + (f" {op.value}" if op.op == "PUT" else "")
+    return f"{op.instance} {op.op}" + (f" {op.value}" if op.op == "PUT" else
+                                       f" {op.key}" if op.op == "INVALIDATE" else "")
 
 
 def _violation(kind: str, op: Op, why: str) -> Violation:
@@ -185,6 +203,8 @@ class _Replacers:
         for op in ops:
             if op.op in ("PUT", "DELETE") and op.acknowledged:
                 by_key[op.key].append(op)
+            elif op.op == "INVALIDATE" and op.acknowledged:
+                by_key[TAG_HEAD + op.key].append(op)
         self._ends: dict[str, list[float]] = {}
         self._latest: dict[str, list[Op]] = {}
         for key, writes in by_key.items():

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from scripts.soak.history import Op
+from scripts.soak.history import Op, tag_of
 
 __all__ = ["NAMESPACE", "Mix", "Planned", "plan_load", "run_load"]
 
@@ -37,6 +37,8 @@ class Mix:
     get: float = 0.6
     put: float = 0.3
     delete: float = 0.1
+    # POST _invalidate of a tag (history.tag_of: every PUT tags its value).
+    invalidate: float = 0.01
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,13 +54,17 @@ def plan_load(duration_s: float, rate: float, keys: int, instances: Sequence[str
               rng: random.Random, mix: Mix = Mix()) -> list[Planned]:
     """Every operation of the run, from the seed alone (reproducible)."""
     names = [f"k{i:02d}" for i in range(keys)]
-    methods, weights = ("GET", "PUT", "DELETE"), (mix.get, mix.put, mix.delete)
+    methods = ("GET", "PUT", "DELETE", "INVALIDATE")
+    weights = (mix.get, mix.put, mix.delete, mix.invalidate)
     plan = []
     for i in range(int(duration_s * rate)):
         instance = rng.choice(instances)
         method = rng.choices(methods, weights)[0]
         value = f"{instance}-{i}" if method == "PUT" else None
-        plan.append(Planned(i / rate, instance, method, rng.choice(names), value))
+        key = rng.choice(names)
+        # An INVALIDATE's "key" is the tag it invalidates.
+        plan.append(Planned(i / rate, instance, method,
+                            tag_of(key) if method == "INVALIDATE" else key, value))
     return plan
 
 
@@ -85,12 +91,22 @@ async def run_load(urls: Mapping[str, str], plan: Sequence[Planned], t0: float) 
             await session.close()
 
 
-async def _send(session: aiohttp.ClientSession, planned: Planned) -> Op:
+def _request(planned: Planned) -> tuple[str, str, dict[str, object]]:
+    """The HTTP method, path and aiohttp arguments of one planned operation."""
+    if planned.op == "INVALIDATE":
+        return "POST", f"/cache/{NAMESPACE}/_invalidate", {"json": {"tags": [planned.key]}}
     path = f"/cache/{NAMESPACE}/{planned.key}"
-    data = planned.value.encode() if planned.value is not None else None
+    if planned.op == "PUT":
+        data = planned.value.encode() if planned.value is not None else None
+        return "PUT", path, {"data": data, "headers": {"X-Cache-Tags": tag_of(planned.key)}}
+    return planned.op, path, {}
+
+
+async def _send(session: aiohttp.ClientSession, planned: Planned) -> Op:
+    method, path, arguments = _request(planned)
     start = time.monotonic()
     try:
-        async with session.request(planned.op, path, data=data) as response:
+        async with session.request(method, path, **arguments) as response:  # type: ignore[arg-type]
             body = await response.read()
             end = time.monotonic()
             status, source = response.status, response.headers.get("X-Cache", "")

@@ -33,6 +33,7 @@ from typing import Any, NamedTuple
 from service.cache.budget import AnswerBudget
 from service.cache.codec import new_stamp
 from service.cache.outbox import DELETE, PUT
+from service.cache.tags import checked as tag_checked
 from service.cache.two_tier import Source, TwoTierCache, Write
 
 
@@ -43,6 +44,7 @@ class NewValue(NamedTuple):
     value: bytes
     content_type: str
     ttl_ms: int
+    tags: tuple[str, ...] = ()
 
 
 # One key's answer in a batch: its value, content type and Source value. A
@@ -71,7 +73,9 @@ async def get_many(
     size = 0
     for key, entry in zip(keys, cache.memory.get_many([f"{namespace}:{key}" for key in keys]),
                           strict=True):
-        if entry is None:
+        # A tagged entry whose tag was invalidated is dropped: a miss.
+        if entry is None or (entry.stamp is not None and entry.stamp.tags
+                             and cache.drop_if_invalidated(namespace, key, entry)):
             missed.append(key)
         else:
             value = entry.value
@@ -96,6 +100,8 @@ async def get_many(
         return _answer(keys, hits, missed, budget)
     misses: list[str] = []
     for key, (stored, keep) in reads.items():
+        if stored is not None and stored.stamp.tags:
+            stored, keep = await tag_checked(cache, namespace, key, stored, keep)
         found = cache._settle(namespace, key, stored, keep)
         if found is None:
             misses.append(key)
@@ -121,12 +127,15 @@ async def write_many(
     """Where each value landed (a Write value per key), as `write` says it."""
     if not entries:
         return {}
+    tags = sorted({tag for entry in entries for tag in entry.tags})
+    if tags:  # the records not known here, read once for the whole batch
+        await cache.tag_seen(namespace, tags)
     wall_s = cache._wall()
     in_memory: dict[str, bool] = {}
     commands: list[list[Any]] = []
-    for key, value, content_type, ttl_ms in entries:
+    for key, value, content_type, ttl_ms, entry_tags in entries:
         cache._changed(f"{namespace}:{key}")
-        stamp = new_stamp(wall_s, ttl_ms)
+        stamp = new_stamp(wall_s, ttl_ms, cache.tags.seen(namespace, entry_tags))
         # Memory first, as `write`: the Redis copy then expires later.
         kept = in_memory[key] = cache.memory.put(
             namespace, key, value, content_type, ttl_ms, stamp=stamp

@@ -242,29 +242,31 @@ class Leases:
     # -- PUT with a token, and giving a lease back ------------------------------
 
     async def fill(self, namespace: str, key: str, token: str, value: bytes,
-                   content_type: str, ttl_ms: int) -> str:
+                   content_type: str, ttl_ms: int, tags: list[str] | None = None) -> str:
         """The holder's PUT: a Write value, or Refused.STALE (nothing changed)."""
         name = f"{namespace}:{key}"
+        cache = self._cache
         if token.startswith(MEMORY_TOKEN):
             # Issued while Redis was away: a plain PUT (outbox rules) if it
             # is still this process's lease.
             if self._local.get(name, ("",))[0] != token:
                 return self._refused()
             del self._local[name]
-            return await self._cache.write(namespace, key, value, content_type, ttl_ms)
+            return await cache.write(namespace, key, value, content_type, ttl_ms, tags)
         redis = self._redis
         if redis is None or not self._link.is_ready():
-            return await self._cache.write(namespace, key, value, content_type, ttl_ms)
-        payload, stamp = self._cache.stamped(value, content_type, ttl_ms)
+            return await cache.write(namespace, key, value, content_type, ttl_ms, tags)
+        tagged = await cache.tag_seen(namespace, tags) if tags else ()
+        payload, stamp = cache.stamped(value, content_type, ttl_ms, tagged)
         replies = await self._link.execute((eval_command(
             FILL, (redis.key(namespace, key), redis.lease_key(namespace, key)),
             (token, payload, redis.px(namespace, ttl_ms))),))
         if replies is None:  # unknown whether it landed: as a PUT in an outage
-            return await self._cache.write(namespace, key, value, content_type, ttl_ms)
+            return await cache.write(namespace, key, value, content_type, ttl_ms, tags)
         if replies[0] != 1:
             return self._refused()
-        self._cache.remember(namespace, key, value, content_type, ttl_ms, stamp)
-        await self._cache.persisted()  # a settled outage write, on disk before the answer
+        cache.remember(namespace, key, value, content_type, ttl_ms, stamp)
+        await cache.persisted()  # a settled outage write, on disk before the answer
         return Write.STORED
 
     async def release(self, namespace: str, key: str, token: str) -> bool:

@@ -47,6 +47,8 @@ class Outbox:
         # Set whenever something becomes owed: the stranded-write timer
         # (service.cache.outbox_timer) sleeps on it while nothing is.
         self.recorded = asyncio.Event()
+        # Tag invalidations (`namespace:tag`, service.cache.tags) not yet applied.
+        self.tags: set[str] = set()
 
     def __len__(self) -> int:
         return len(self._ops)
@@ -85,6 +87,10 @@ class Outbox:
     async def persisted(self) -> None:
         """Returns once what was recorded survives the process: at once here,
         held in memory only (CACHE_STATE_DIR: service.cache.durable_outbox)."""
+
+    def record_tag(self, namespace: str, tag: str) -> None:
+        """A tag invalidated without Redis: applied first at reconnect."""
+        self.tags.add(f"{namespace}:{tag}")
 
     def settle(self, namespace: str, key: str) -> None:
         """A later operation on the key reached Redis: nothing to replay."""

@@ -47,6 +47,9 @@ from service.cache.codec import Stamp
 from service.cache.stats import CacheStats
 from service.link.interface import Link
 
+# How a tag record's memory-style name starts (`memory_name` of its key).
+TAG_HEAD = "~tag:"
+
 # KEYS: the values' keys; ARGV[1]: the bytes of values the reply may carry.
 # Answers, in order, each key's GET (a missing value's is false in Lua: a nil
 # in the reply) and PTTL; from the first value that would pass the limit on,
@@ -104,6 +107,11 @@ class RedisTier:
         """The key's lease (service.cache.leases): the value key is its hash
         tag, so both live in one cluster slot."""
         return f"{self._prefix}:~lease:{{{self._prefix}:{namespace}:{key}}}"
+
+    def tag_key(self, namespace: str, tag: str) -> str:
+        """A tag's record (service.cache.tags): under the prefix, so that
+        tracking tells every instance when it changes."""
+        return f"{self._prefix}:{TAG_HEAD}{namespace}:{tag}"
 
     def guarded_name(self, name: str) -> str | None:
         """For the memory-style name of a lease key (`~lease:{<value key>}`,
@@ -210,6 +218,11 @@ class RedisTier:
         command = self.delete_command(namespace, key)
         batch = (self._end_lease(namespace, key), command)
         return await self._link.execute(batch, retries=self._retries) is not None
+
+    async def replies(self, commands: list[list[Any]]) -> list[Any] | None:
+        """The replies to `commands`, sent as one batch; None when Redis is
+        unavailable (tag records: each command routed by its own key)."""
+        return await self._link.execute(commands, retries=self._retries)
 
     async def run(self, commands: list[list[Any]]) -> bool:
         """True once Redis carried out `commands`, sent as one batch; False

@@ -29,6 +29,10 @@ the link (re)connects (`reconnected`), every memory entry goes, since
 messages sent while it was down are lost. A fill from Redis whose key
 changed while the GET was in flight is answered but not kept (FillGuard),
 and no miss arriving after the change joins that read (SharedReads).
+
+Tags (service.cache.tags): a tagged entry is served only while none of its
+tags was invalidated since it was written, checked on every hit; a change to
+a tag record heard from Redis makes that record unknown, not the entries.
 """
 
 from __future__ import annotations
@@ -38,13 +42,16 @@ from collections.abc import Callable, Mapping
 from typing import Final, NamedTuple
 
 from service.cache import codec
-from service.cache.codec import Stamp, new_stamp
+from service.cache.codec import Stamp, Tagged, new_stamp
 from service.cache.entry import Entry
 from service.cache.memory import MemoryTier
 from service.cache.outbox import DELETE, PUT, Outbox
 from service.cache.reads import SharedReads
-from service.cache.redis_tier import RedisTier, StoredValue
+from service.cache.redis_tier import TAG_HEAD, RedisTier, StoredValue
 from service.cache.stats import CacheStats
+from service.cache.tag_state import TagState
+from service.cache.tags import checked as tag_checked
+from service.cache.tags import replay as replay_tags
 from service.cache.unconfirmed import Unconfirmed
 from service.link.session import ReplayReport, Send
 
@@ -104,6 +111,9 @@ class TwoTierCache:
         # The injected clock's wall time (epoch seconds): a PUT's stored-at.
         self._wall = wall
         self._reads = SharedReads(stats)
+        # What this instance knows of tag records (service.cache.tags).
+        self.tags = TagState(namespace_ttls_ms, redis.stale_ms if redis is not None else {},
+                             memory_only=redis is None)
         # Held here too: the memory-hit path bumps it with one dict increment.
         self._namespace_memory_hits = stats.namespace_memory_hits
         # Told the memory name of every change, made here or heard from
@@ -124,9 +134,24 @@ class TwoTierCache:
         """
         entry = self.memory.get_by_name(f"{namespace}:{key}")
         if entry is not None:
+            # An untagged entry's only cost: this test.
+            if entry.stamp is not None and entry.stamp.tags and self.drop_if_invalidated(
+                namespace, key, entry
+            ):
+                return None
             self.stats.memory_hits += 1
             self._namespace_memory_hits[namespace] += 1
         return entry
+
+    def drop_if_invalidated(self, namespace: str, key: str, entry: Entry) -> bool:
+        """A tagged memory entry one of whose tags was invalidated since it
+        was written: dropped from memory (the caller treats it as a miss)."""
+        tags = entry.stamp.tags if entry.stamp is not None else ()
+        if not tags or self.tags.valid(namespace, tags):
+            return False
+        self.tags.dropped(namespace, tags)
+        self.memory.delete(namespace, key)
+        return True
 
     def count_memory_hits(self, namespace: str, hits: int, misses: int) -> None:
         """A batch's memory pass (service.cache.batch), counted once: its
@@ -151,6 +176,8 @@ class TwoTierCache:
             self.stats.namespace_misses[namespace] += 1
             return None
         stored, keep = await self._reads.read(self.redis, namespace, key)
+        if stored is not None and stored.stamp.tags:
+            stored, keep = await tag_checked(self, namespace, key, stored, keep)
         return self._settle(namespace, key, stored, keep, allow_stale)
 
     def _settle(
@@ -186,6 +213,12 @@ class TwoTierCache:
         self.stats.namespace_redis_hits[namespace] += 1
         return Lookup(stored.value, stored.content_type, Source.REDIS, stored.stamp)
 
+    async def tag_seen(self, namespace: str, tags: list[str]) -> Tagged:
+        """What a write of an entry with `tags` made now stores of them."""
+        if tags and self.redis is not None:
+            await self.tags.learn(self.redis, namespace, tags)
+        return self.tags.seen(namespace, tags)
+
     def _fresh_ms(self, namespace: str, stamp: Stamp | None) -> int | None:
         """How long a value of a namespace with a stale window stays fresh
         (<= 0: stale); None elsewhere, where Redis's own expiry is the TTL
@@ -193,6 +226,10 @@ class TwoTierCache:
         if self.redis is None or not self.redis.stale_ms.get(namespace):
             return None
         return self.fresh_ms(stamp)
+
+    def wall(self) -> float:
+        """The injected clock's wall time (epoch seconds)."""
+        return self._wall()
 
     def fresh_ms(self, stamp: Stamp | None) -> int | None:
         """How long a value stays fresh by its stamp; None for a value
@@ -209,11 +246,13 @@ class TwoTierCache:
         return written != Write.NOT_STORED
 
     async def write(
-        self, namespace: str, key: str, value: bytes, content_type: str, ttl_ms: int
+        self, namespace: str, key: str, value: bytes, content_type: str, ttl_ms: int,
+        tags: list[str] | None = None,
     ) -> str:
         """`put`, telling where the value landed (a Write value)."""
+        tagged = await self.tag_seen(namespace, tags) if tags else ()
         self._changed(f"{namespace}:{key}")
-        stamp = new_stamp(self._wall(), ttl_ms)
+        stamp = new_stamp(self._wall(), ttl_ms, tagged)
         # Memory first: Redis's expiry is then set later than memory's, so
         # the memory copy can never outlive the Redis one.
         if self.memory.put(namespace, key, value, content_type, ttl_ms, stamp=stamp):
@@ -259,10 +298,12 @@ class TwoTierCache:
             self.memory.delete(namespace, key)
         self._note(namespace, key, PUT, True)
 
-    def stamped(self, value: bytes, content_type: str, ttl_ms: int) -> tuple[bytes, Stamp]:
+    def stamped(
+        self, value: bytes, content_type: str, ttl_ms: int, tagged: Tagged = ()
+    ) -> tuple[bytes, Stamp]:
         """The bytes Redis stores for a new value (service.cache.codec), and
-        their stamp (for `remember`)."""
-        stamp = new_stamp(self._wall(), ttl_ms)
+        their stamp (for `remember`); `tagged` as `tag_seen` gives it."""
+        stamp = new_stamp(self._wall(), ttl_ms, tagged)
         return codec.encode(value, content_type, stamp), stamp
 
     def _changed(self, name: str | None) -> None:
@@ -301,11 +342,14 @@ class TwoTierCache:
         """Redis says these keys changed (None: the database was flushed)."""
         self.stats.invalidations_received += 1 if redis_keys is None else len(redis_keys)
         if redis_keys is None or self.redis is None:
+            self.tags.forget(self.outbox.tags if self.outbox is not None else frozenset())
             self.stats.invalidated += self._forget_all()
             return
         for redis_key in redis_keys:
             name = self.redis.memory_name(redis_key)
-            if name is not None:
+            if name is not None and name.startswith(TAG_HEAD):
+                self.tags.heard(name[len(TAG_HEAD) :])
+            elif name is not None:
                 self._changed(name)
                 self.stats.invalidated += self.memory.delete_by_name(name)
 
@@ -324,6 +368,7 @@ class TwoTierCache:
         its keys are replayed and forgotten."""
         replay = None
         if self.outbox is not None and self.redis is not None:
+            await replay_tags(self, send, owns)
             # Unconfirmed writes may be missing from this master (a failover):
             # they are replayed as outage writes are.
             unconfirmed = self.unconfirmed
@@ -342,6 +387,7 @@ class TwoTierCache:
                 replay = dataclasses.replace(replay, unconfirmed=held)
         if not first_connect:
             self.stats.forgotten_at_reconnect += self._forget(owns)
+        self.tags.forget(self.outbox.tags if self.outbox is not None else frozenset())
         return replay
 
     def _forget(self, owns: Callable[[str], bool] | None) -> int:

@@ -209,6 +209,14 @@ class Settings:
         "applies them; empty = none: outage writes do not survive the process",
         shown_default="(none)",
     )
+    cache_tags_max: int = declared(
+        "CACHE_TAGS_MAX", Integer(1, 255), 16,
+        "tags one entry may carry (`X-Cache-Tags`), and one `_invalidate` may name",
+    )
+    cache_tag_max_chars: int = declared(
+        "CACHE_TAG_MAX_CHARS", Integer(1, 255), 128,
+        "characters of one tag (letters, digits and . _ ~ : -)",
+    )
     cache_lease_duration_ms: int = declared(
         "CACHE_LEASE_DURATION_MS", _POSITIVE, 10_000,
         "how long a lease (`?lease=1`) lasts before a waiter may take it over",

@@ -47,6 +47,7 @@ from service.http.cache_api import (
 )
 from service.http.held import budgeted
 from service.http.responses import error_response, json_response
+from service.http.tag_syntax import BadTags, checked
 
 SOURCES = {Source.MEMORY: "memory", Source.REDIS: "redis"}
 # Keys joined by newlines (see _all_good); the key pattern's, repeated.
@@ -118,7 +119,7 @@ def _check(key: Any) -> None:
                    "letters, digits and . _ ~ : -", shown)
 
 
-def _new_value(key: str, item: Any, namespace_ttl_ms: int, max_bytes: int) -> NewValue:
+def _new_value(key: str, item: Any, namespace_ttl_ms: int, settings: Settings) -> NewValue:
     """One `_mset` entry, checked as a PUT is."""
     if not isinstance(item, dict) or not isinstance(item.get("value"), str):
         raise _bad("bad_value", f"Entry {key!r} must be an object with a string 'value'.", key)
@@ -132,6 +133,7 @@ def _new_value(key: str, item: Any, namespace_ttl_ms: int, max_bytes: int) -> Ne
             raise _bad("bad_value", f"Entry {key!r}: encoding is 'utf-8' or 'base64'.", key)
     except (binascii.Error, ValueError):
         raise _bad("bad_value", f"Entry {key!r}: the value is not valid {encoding}.", key) from None
+    max_bytes = settings.cache_max_value_bytes
     if len(value) > max_bytes:
         raise _bad("too_large", f"Entry {key!r}: values are limited to {max_bytes} bytes.", key, 413)
     content_type = item.get("contentType", DEFAULT_CONTENT_TYPE)
@@ -145,7 +147,11 @@ def _new_value(key: str, item: Any, namespace_ttl_ms: int, max_bytes: int) -> Ne
     if ttl_ms is None or not 1 <= ttl_ms <= namespace_ttl_ms:
         raise _bad("bad_ttl_ms", f"Entry {key!r}: ttl_ms must be a whole number from 1 to "
                    f"{namespace_ttl_ms} (it may shorten the namespace TTL, never extend it).", key)
-    return NewValue(key, value, content_type, ttl_ms)
+    try:
+        tags = checked(item["tags"], settings) if "tags" in item else []
+    except BadTags as bad:
+        raise _bad("bad_tags", f"Entry {key!r}: {bad}", key) from None
+    return NewValue(key, value, content_type, ttl_ms, tuple(tags))
 
 
 def _whole(number: Any) -> int | None:
@@ -198,7 +204,7 @@ async def mset(request: web.Request) -> web.Response:
         entries = []
         for key, item in items.items():
             _check(key)
-            entries.append(_new_value(key, item, ttl_ms, settings.cache_max_value_bytes))
+            entries.append(_new_value(key, item, ttl_ms, settings))
     except BadRequest as bad:
         return _marked(bad.response, app)
     landed = await batch.write_many(app[appkeys.CACHE], namespace, entries)

@@ -44,6 +44,8 @@ from service.http.lease_api import (
 from service.http.numbers import whole_number
 from service.http.request_layer import SERVER, FastAnswer, FastPath, fast_path
 from service.http.responses import error_response
+from service.http.tag_syntax import X_CACHE_TAGS, BadTags, from_header
+from service.http.tag_syntax import header as tags_header
 
 # RFC 3986 unreserved characters plus ':' (keys often carry ids like "job:42").
 KEY_PATTERN = re.compile(r"[A-Za-z0-9._~:-]{1,512}")
@@ -176,7 +178,10 @@ def memory_answerer(app: web.Application) -> FastPath:
         if entry is None or len(entry.value) > LARGE_ANSWER_BYTES:
             return None  # a large value is answered with a write timeout (held.py)
         headers = hit_headers(entry.content_type, Source.MEMORY, degraded(app))
-        add_freshness(headers, entry.stamp, wall())
+        stamp = entry.stamp
+        add_freshness(headers, stamp, wall())
+        if stamp is not None and stamp.tags:
+            headers[X_CACHE_TAGS] = tags_header(stamp.tags)
         return entry.value, headers
 
     return answer_from_memory
@@ -244,6 +249,8 @@ def _hit_headers(request: web.Request, found: Lookup, source: str) -> CIMultiDic
     app = request.app
     headers = hit_headers(found.content_type, source, degraded(app))
     add_freshness(headers, found.stamp, app[appkeys.CLOCK].wall())
+    if found.stamp is not None and found.stamp.tags:
+        headers[X_CACHE_TAGS] = tags_header(found.stamp.tags)
     return headers
 
 
@@ -269,16 +276,23 @@ async def put_entry(request: web.Request) -> web.Response:
         namespace, key, namespace_ttl_ms = _target(request, settings)
         ttl_ms = _ttl(request, namespace_ttl_ms)
         content_type = _content_type(request)
+        tags = from_header(request.headers.get(X_CACHE_TAGS), settings)
         token = lease_token(request)
         if isinstance(token, web.Response):
             raise BadRequest(token)
         value = await read_body(request, settings.cache_max_value_bytes)
+    except BadTags as bad:
+        return _marked(error_response(400, "bad_tags", str(bad)), app)
     except BadRequest as bad:
         return _marked(bad.response, app)
     if token is None:
-        written = await app[appkeys.CACHE].write(namespace, key, value, content_type, ttl_ms)
+        written = await app[appkeys.CACHE].write(
+            namespace, key, value, content_type, ttl_ms, tags
+        )
     else:
-        written = await app[appkeys.LEASES].fill(namespace, key, token, value, content_type, ttl_ms)
+        written = await app[appkeys.LEASES].fill(
+            namespace, key, token, value, content_type, ttl_ms, tags
+        )
         if written == Refused.STALE:
             return _marked(stale_lease(), app)
     if written == Write.NOT_STORED:

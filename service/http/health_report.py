@@ -75,6 +75,12 @@ def cache_check(cache: TwoTierCache, view: LinkView, state: str, enabled: bool) 
             "replays": view.replays_total,
             "outboxOverflows": view.outbox_overflows_total,
         },
+        "tags": {
+            "recordsKnown": len(cache.tags),
+            "invalidations": cache.tags.invalidations,
+            "foundInvalidated": cache.tags.found_invalidated,
+            "pendingInvalidations": len(cache.outbox.tags) if cache.outbox is not None else 0,
+        },
     }
 
 

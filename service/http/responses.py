@@ -36,6 +36,7 @@ TITLES = {
     "bad_lease": "Bad lease parameter or token",
     "bad_wait_ms": "Bad wait_ms",
     "bad_limit": "Bad limit",
+    "bad_tags": "Bad tags",
     "bad_body": "Bad batch body",
     "bad_value": "Bad batch entry",
     "too_many_keys": "Too many keys in one batch",

@@ -43,6 +43,7 @@ SAMPLES: dict[str, Callable[[Protocol], Call[Any]]] = {
     "getMany": lambda p: p.mget(["k"]),
     "putMany": lambda p: p.mset({"k": "v"}),
     "deleteMany": lambda p: p.mdelete(["k"]),
+    "invalidateTags": lambda p: p.invalidate(["t"]),
     "purgeNamespace": lambda p: p.purge(),
     "purgeStatus": lambda p: p.purge_status("j"),
     "detailedHealth": lambda p: p.health(),

@@ -3,6 +3,7 @@ its result says, ETag revalidation, and a typed error for each refusal."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 
@@ -101,6 +102,25 @@ async def test_mget_continues_an_answer_cut_at_the_budget(
     assert first.status == 200 and len(json.loads(first.body)["unread"]) == 2
     found = await cache.mget([*keys, "never-written"])
     assert [entry and entry.text() for entry in found.values()] == ["abc", "abc", "abc", None]
+
+
+async def test_tags_and_their_invalidation_over_two_instances(
+    make: Callable[..., Twin], fleet: Fleet
+) -> None:
+    a, b = (make(url, token=TOKEN) for url in fleet.urls)
+    tag, tagged, other = unique("candidate"), unique("t"), unique("t")
+    await a.put(tagged, "parse", tags=[tag, "job:7"])
+    await a.put(other, "untouched", tags=["job:7"])
+    seen = await b.get(tagged)  # B holds it in memory from here on
+    assert seen is not None and seen.text() == "parse"
+    done = await a.invalidate([tag])
+    assert (done["tags"], done["appliedIn"]) == ([tag], "redis")
+    deadline = asyncio.get_running_loop().time() + 5
+    while await b.get(tagged) is not None:  # B drops it once the change reaches it
+        assert asyncio.get_running_loop().time() < deadline, "B still serves the tagged value"
+        await asyncio.sleep(0.02)
+    kept = await b.get(other)
+    assert kept is not None and kept.text() == "untouched"
 
 
 async def test_purge_and_its_status(make: Callable[..., Twin], fleet: Fleet) -> None:

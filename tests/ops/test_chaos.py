@@ -48,7 +48,7 @@ def test_a_short_fault_free_run_on_one_instance_passes(tmp_path: Path) -> None:
     run = json.loads(out.read_text())
     assert run["passed"] is True and run["violations"] == [] and run["faults"] == []
     assert len(run["ops"]) == 600  # 3 s at the default 200 ops/s
-    assert {op["op"] for op in run["ops"]} == {"GET", "PUT", "DELETE"}
+    assert {op["op"] for op in run["ops"]} == {"GET", "PUT", "DELETE", "INVALIDATE"}
     # The promise was really held to something: hits inside a settled window.
     assert run["held_to_promise"]["get_hits"] > 0
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from scripts.soak.history import Op, Window, both_ready, check_history, settled
+from scripts.soak.history import Op, Window, both_ready, check_history, settled, tag_of
 
 BOTH_READY: dict[str, list[Window]] = {"a": [(0.0, 10.0)], "b": [(0.0, 10.0)]}
 
@@ -135,3 +135,30 @@ def test_a_request_refused_while_its_instance_was_stopped_on_purpose_is_excused(
     stale = [put("a", "k", "a-1", 0.5, 0.51), delete("a", "k", 1.0, 1.01),
              get("a", "k", "a-1", 4.0, 4.001)]
     assert [v.kind for v in check_history(stale, BOTH_READY, down=down)] == ["stale_read"]
+
+
+def invalidate(instance: str, tag: str, start: float, end: float, status: int = 200) -> Op:
+    return Op(instance, "INVALIDATE", tag, None, status, start, end)
+
+
+def test_a_hit_on_a_value_whose_tag_an_acknowledged_invalidation_covers_fails() -> None:
+    assert (tag_of("k00"), tag_of("k03"), tag_of("k04")) == ("g0", "g0", "g1")
+    history = [put("a", "k03", "a-1", 1.0, 1.01), invalidate("a", "g0", 2.0, 2.01),
+               get("b", "k03", "a-1", 3.0, 3.001)]
+    violations = check_history(history, BOTH_READY)
+    assert [v.kind for v in violations] == ["invalidated_read"]
+    assert "a INVALIDATE g0" in violations[0].detail
+
+
+def test_an_invalidation_allows_what_it_does_not_cover_or_was_not_over() -> None:
+    assert kinds([put("a", "k04", "a-1", 1.0, 1.01), invalidate("a", "g0", 2.0, 2.01),
+                  get("b", "k04", "a-1", 3.0, 3.001)]) == []  # another tag
+    assert kinds([put("a", "k03", "a-1", 1.0, 1.01), invalidate("a", "g0", 2.0, 3.5),
+                  get("b", "k03", "a-1", 3.0, 3.001)]) == []  # not acknowledged yet
+    assert kinds([put("a", "k03", "a-1", 1.0, 2.5), invalidate("a", "g0", 2.0, 2.01),
+                  get("b", "k03", "a-1", 3.0, 3.001)]) == []  # concurrent with the PUT
+    assert kinds([put("a", "k03", "a-1", 1.0, 1.01), invalidate("a", "g0", 2.0, 2.01),
+                  put("b", "k03", "b-2", 2.5, 2.51),
+                  get("b", "k03", "b-2", 3.0, 3.001)]) == []  # written after it
+    assert kinds([put("a", "k03", "a-1", 1.0, 1.01), invalidate("a", "g0", 2.0, 2.01, 503)],
+                 ) == ["server_error"]

@@ -83,3 +83,15 @@ def test_schemathesis_loads_every_operation() -> None:
     schema = schemathesis.openapi.from_dict(_served(CACHE_API_TOKEN="s3cret"))
     loaded = {(op.ok().method.upper(), op.ok().path) for op in schema.get_all_operations()}
     assert loaded == {(method, path) for method, path, _ in operations(DOCUMENT)}
+
+
+def test_the_tag_limits_are_the_instances() -> None:
+    document = _served(CACHE_TAGS_MAX="3", CACHE_TAG_MAX_CHARS="20")
+    invalidate = document["paths"]["/cache/{namespace}/_invalidate"]["post"]
+    tags = invalidate["requestBody"]["content"]["application/json"]["schema"]["properties"]["tags"]
+    assert tags["maxItems"] == 3 and tags["items"]["pattern"] == "^[A-Za-z0-9._~:-]{1,20}$"
+    mset = document["paths"]["/cache/{namespace}/_mset"]["post"]["requestBody"]
+    entry = mset["content"]["application/json"]["schema"]["properties"]["entries"]
+    assert entry["additionalProperties"]["properties"]["tags"]["maxItems"] == 3
+    header = document["components"]["parameters"]["tags"]
+    assert header["name"] == "X-Cache-Tags" and header["schema"]["pattern"].endswith("{0,2}$")

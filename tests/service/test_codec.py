@@ -100,3 +100,27 @@ def test_decoding_v2_costs_about_what_v1_did() -> None:
         before = _per_call_ns(partial(v1_as_it_was, v1))
         after = _per_call_ns(partial(codec.decode, v2))
         assert after < 4 * before + 2000, (size, before, after)
+
+
+def test_a_tagged_value_is_v3_with_each_tag_and_what_its_writer_saw() -> None:
+    tags = (("candidate:42", 0), ("job:7", 1_800_000_000_123_456))
+    stamp = Stamp(0x0102030405060708, 0x1112131415161718, b"ABCDEFGH".hex(), tags)
+    raw = codec.encode(b"body", "text/plain", stamp)
+    assert raw == (
+        b"\x03" + bytes.fromhex("0102030405060708") + bytes.fromhex("1112131415161718")
+        + b"ABCDEFGH" + bytes([10]) + b"text/plain" + bytes([2])
+        + bytes([12]) + b"candidate:42" + (0).to_bytes(8, "big")
+        + bytes([5]) + b"job:7" + (1_800_000_000_123_456).to_bytes(8, "big") + b"body"
+    )
+    assert codec.decode(raw) == (b"body", "text/plain", stamp)
+    # Untagged stays v2, byte for byte what a release without tags reads.
+    assert codec.encode(b"body", "text/plain", stamp._replace(tags=()))[:1] == b"\x02"
+
+
+@pytest.mark.parametrize("length", [36, 37, 45, 58, 64, 71])
+def test_a_truncated_v3_value_is_undecodable(length: int) -> None:
+    stamp = codec.new_stamp(WALL_S, 60_000, (("candidate:42", 5), ("job:7", 9)))
+    raw = codec.encode(b"", "text/plain", stamp)
+    assert len(raw) == 72  # header 26, type 10, count 1, tags 21 + 14, no body
+    with pytest.raises(UndecodableValue):
+        codec.decode(raw[:length])

@@ -89,6 +89,7 @@ export class Client {
   }
   async mset(entries, options = {}) { return this.run(this.protocol.mset(entries, options)); }
   async mdelete(keys) { return this.run(this.protocol.mdelete(keys)); }
+  async invalidate(tags) { return this.run(this.protocol.invalidate(tags)); }
   async purge() { return this.run(this.protocol.purge()); }
   async purgeStatus(jobId) { return this.run(this.protocol.purgeStatus(jobId)); }
   async health() { return this.run(this.protocol.health()); }

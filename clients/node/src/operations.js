@@ -11,6 +11,7 @@ export const OPERATIONS = Object.freeze({
   getMany: 'mget',
   putMany: 'mset',
   deleteMany: 'mdelete',
+  invalidateTags: 'invalidate',
   purgeNamespace: 'purge',
   purgeStatus: 'purgeStatus',
   detailedHealth: 'health',

@@ -148,10 +148,11 @@ export class Protocol {
       { extraWaitMs: waitMs ?? 30_000 });
   }
 
-  put(key, value, { contentType, ttlMs, lease } = {}) {
+  put(key, value, { contentType, ttlMs, lease, tags } = {}) {
     const [body, type] = encode(value, contentType);
     const headers = { 'content-type': type };
     if (lease) headers['x-cache-lease'] = lease;
+    if (tags && tags.length > 0) headers['x-cache-tags'] = [...tags].join(', ');
     const query = ttlMs == null ? '' : `?ttl_ms=${Math.trunc(ttlMs)}`;
     return this.call('PUT', this.path(key) + query, stored, { headers, body });
   }
@@ -202,6 +203,11 @@ export class Protocol {
   jsonCall(suffix, document, read) {
     return this.call('POST', this.path(null, suffix), read,
       { headers: { 'content-type': JSON_TYPE }, body: Buffer.from(JSON.stringify(document)) });
+  }
+
+  /** Drop every value of the namespace carrying one of `tags`, fleet-wide. */
+  invalidate(tags) {
+    return this.jsonCall('/_invalidate', { tags: [...tags] }, readJson(200));
   }
 
   purge() {

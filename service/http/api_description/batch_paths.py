@@ -9,6 +9,8 @@ from service.http.api_description.parts import (
     COUNT,
     KEY,
     STRING,
+    TAG,
+    TAGS,
     WHERE_STORED,
     Json,
     body_timeout,
@@ -41,6 +43,7 @@ ENTRY = {
         # Printable ASCII (media types are), as the stored format holds it.
         "contentType": {"type": "string", "pattern": "^[ -~]{1,255}$"},
         "ttl_ms": {"type": "integer", "minimum": 1},
+        "tags": TAGS,
     },
     # UTF-8 text (the default), or base64 that decodes.
     "anyOf": [
@@ -80,7 +83,7 @@ def batch_errors() -> Json:
                      "keys (CACHE_BATCH_MAX_KEYS), or a body cut short: nothing was read "
                      "or written.",
                      "bad_body", "bad_key", "bad_value", "bad_content_type", "bad_ttl_ms",
-                     "too_many_keys", "incomplete_body", answer_headers=DEGRADED, keyed=True),
+                     "too_many_keys", "incomplete_body", "bad_tags", answer_headers=DEGRADED, keyed=True),
         "404": unknown_namespace(),
         "408": body_timeout(),
         "413": error("The body (CACHE_BATCH_MAX_BYTES) or a value (CACHE_MAX_VALUE_BYTES) is "
@@ -120,7 +123,7 @@ MGET = batch(
 )
 MSET = batch(
     "putMany", "Store many values",
-    '`{"entries": {key: {"value", "encoding"?, "contentType"?, "ttl_ms"?}}}` → 200 '
+    '`{"entries": {key: {"value", "encoding"?, "contentType"?, "ttl_ms"?, "tags"?}}}` → 200 '
     '`{"stored": {key: "redis" | "memory"}, "notStored": [...]}`',
     {"required": True, "content": json_content(
         {"type": "object", "required": ["entries"],
@@ -172,10 +175,40 @@ PURGE_STATUS: Json = {
     },
 }
 
+INVALIDATE: Json = {
+    "operationId": "invalidateTags",
+    "summary": "Invalidate tags",
+    "description": '`{"tags": [...]}` → 200: no instance serves a value of the namespace '
+    "carrying one of them that was written before this answer (docs/consistency.md)",
+    "parameters": NAMESPACE,
+    "requestBody": {"required": True, "content": json_content(
+        {"type": "object", "required": ["tags"], "properties": {"tags": TAGS}},
+        {"tags": ["candidate:42"]},
+    )},
+    "responses": {
+        "200": {"description": "Invalidated.", "headers": headers(*DEGRADED),
+                "content": json_content(strict({
+                    "tags": {"type": "array", "items": TAG},
+                    "invalidatedAt": {"type": "string", "format": "date-time"},
+                    "invalidatedAtUs": COUNT,
+                    "appliedIn": WHERE_STORED,
+                }), {"tags": ["candidate:42"], "invalidatedAt": "2026-12-06T10:00:00.000Z",
+                     "invalidatedAtUs": 1796551200000000, "appliedIn": "redis"})},
+        "400": error("A bad body or tag, or too many tags (CACHE_TAGS_MAX): nothing was "
+                     "invalidated.", "bad_tags", answer_headers=DEGRADED),
+        "404": unknown_namespace(),
+        "408": body_timeout(),
+        "413": error("The body (CACHE_BATCH_MAX_BYTES) is too large.", "too_large",
+                     answer_headers=DEGRADED),
+        **cache_errors(),
+    },
+}
+
 PATHS: Json = {
     "/cache/{namespace}/_mget": {"post": MGET},
     "/cache/{namespace}/_mset": {"post": MSET},
     "/cache/{namespace}/_mdelete": {"post": MDELETE},
+    "/cache/{namespace}/_invalidate": {"post": INVALIDATE},
     "/cache/{namespace}": {"delete": PURGE},
     "/cache/{namespace}/_purge/{job}": {"get": PURGE_STATUS},
 }

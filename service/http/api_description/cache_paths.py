@@ -33,7 +33,7 @@ BAD_KEY = "bad_key"
 DEGRADED = ("X-Cache-Degraded",)
 # The headers of a GET's 200 besides Content-Type (the stored one).
 HIT_HEADERS = ("X-Cache", "Cache-Status", "ETag", "Cache-Control", "Age", "X-Cache-Degraded",
-               "X-Cache-Lease-Token", "X-Cache-Stale")
+               "X-Cache-Lease-Token", "X-Cache-Stale", "X-Cache-Tags")
 ANY_BODY = {"*/*": {"schema": {"type": "string", "format": "binary"}, "example": "<the value>"}}
 # A hit is the bytes stored, under the Content-Type stored: any media type,
 # any content (a JSON value stored as application/json reads back as JSON).
@@ -73,21 +73,23 @@ GET_ENTRY: Json = {
 PUT_ENTRY: Json = {
     "operationId": "putEntry",
     "summary": "Store a value",
-    "description": "store (204); `ttl_ms` may shorten the namespace TTL; with "
+    "description": "store (204); `ttl_ms` may shorten the namespace TTL; `X-Cache-Tags` "
+    "tags it; with "
     "`X-Cache-Lease: <token>` only while that lease holds (else 409 `stale_lease`)",
     "parameters": [
         *KEY_PARAMETERS,
         {"name": "ttl_ms", "in": "query", "description": "Shortens the namespace's TTL, "
          "never extends it.", "schema": {"type": "integer", "minimum": 1}},
         ref("parameters", "lease_token"),
+        ref("parameters", "tags"),
     ],
     "requestBody": {"description": "The value (at most CACHE_MAX_VALUE_BYTES); its "
                     "Content-Type is stored with it.", "content": ANY_BODY},
     "responses": {
         "204": {"description": "Stored.", "headers": headers("X-Cache-Stored", *DEGRADED)},
-        "400": error("A bad key, ttl_ms, Content-Type or lease token, or a body cut short.",
-                     BAD_KEY, "bad_ttl_ms", "bad_content_type", "bad_lease",
-                     "incomplete_body", answer_headers=DEGRADED),
+        "400": error("A bad key, ttl_ms, Content-Type, lease token or tags, or a body cut "
+                     "short.", BAD_KEY, "bad_ttl_ms", "bad_content_type", "bad_lease",
+                     "bad_tags", "incomplete_body", answer_headers=DEGRADED),
         "404": unknown_namespace(),
         "408": body_timeout(),
         "409": error("The lease is no longer the key's; nothing was changed.", "stale_lease",

@@ -80,7 +80,9 @@ def for_instance(settings: Settings, token: bool) -> Json:
         "ttl_ms": {"maximum": max(settings.namespace_ttls_ms.values())},
         "keys": {"maxItems": settings.cache_batch_max_keys},
         "entries": {"maxProperties": settings.cache_batch_max_keys},
+        **_tag_limits(settings),
     }
+    document["components"]["parameters"]["tags"]["schema"].update(limits["X-Cache-Tags"])
     for _, path, operation in operations(document):
         for parameter in operation.get("parameters", []):
             parameter.get("schema", {}).update(limits.get(parameter.get("name"), {}))
@@ -88,6 +90,8 @@ def for_instance(settings: Settings, token: bool) -> Json:
         if body is not None:
             for name, schema in body["schema"]["properties"].items():
                 schema.update(limits.get(name, {}))
+                if name == "tags":  # shared with `_mset`'s entries and the answer
+                    schema["items"].update(limits["tag"])
                 schema.get("additionalProperties", {}).get("properties", {}).get(
                     "ttl_ms", {}).update(limits["ttl_ms"])
         _fit_security(path, operation, token)
@@ -106,6 +110,16 @@ def _fit_security(path: str, operation: Json, token: bool) -> None:
         responses["403"] = parts.forbidden()
     else:
         responses.pop("401", None)
+
+
+def _tag_limits(settings: Settings) -> Json:
+    """CACHE_TAGS_MAX and CACHE_TAG_MAX_CHARS in the tags' schemas."""
+    tag = f"[A-Za-z0-9._~:-]{{1,{settings.cache_tag_max_chars}}}"
+    return {
+        "tags": {"maxItems": settings.cache_tags_max},
+        "tag": {"pattern": f"^{tag}$"},
+        "X-Cache-Tags": {"pattern": f"^{tag}(, ?{tag}){{0,{settings.cache_tags_max - 1}}}$"},
+    }
 
 
 def _fit_parameters(parameters: Json, settings: Settings) -> None:

@@ -54,6 +54,9 @@ LINK_STATE: Json = {
 }
 WHERE_STORED: Json = {"type": "string", "enum": ["redis", "memory"]}
 KEY: Json = {"type": "string", "pattern": "^[A-Za-z0-9._~:-]{1,512}$"}
+# A tag (CACHE_TAG_MAX_CHARS, 128 by default; service/http/tag_syntax.py).
+TAG: Json = {"type": "string", "pattern": "^[A-Za-z0-9._~:-]{1,128}$"}
+TAGS: Json = {"type": "array", "items": TAG, "minItems": 1, "maxItems": 16}
 
 # Headers, by the name they carry. `X-Request-ID` is on every answer.
 HEADERS: Json = {
@@ -111,6 +114,11 @@ HEADERS: Json = {
         "description": "With `?lease=1`: the value is past its TTL, within the namespace's "
         "stale window.",
         "schema": {"type": "string", "enum": ["true"]},
+    },
+    "X-Cache-Tags": {
+        "description": "The value's tags, as its PUT gave them (only on hits of tagged values).",
+        "schema": {"type": "string", "pattern": "^[A-Za-z0-9._~:-]+(, [A-Za-z0-9._~:-]+)*$"},
+        "example": "candidate:42, job:7",
     },
     "Age": {
         "description": "Whole seconds since the value was stored (on hits of values with "
@@ -260,6 +268,16 @@ PARAMETERS: Json = {
         "description": "1-512 characters of letters, digits and `. _ ~ : -`.",
         "schema": KEY,
         "example": "job:42",
+    },
+    "tags": {
+        "name": "X-Cache-Tags",
+        "in": "header",
+        "description": "The value's tags, comma-separated (at most CACHE_TAGS_MAX, each 1 to "
+        "CACHE_TAG_MAX_CHARS characters of letters, digits and `. _ ~ : -`): "
+        "`POST /cache/{namespace}/_invalidate` drops every value carrying one.",
+        "schema": {"type": "string",
+                   "pattern": "^[A-Za-z0-9._~:-]{1,128}(, ?[A-Za-z0-9._~:-]{1,128}){0,15}$"},
+        "example": "candidate:42, job:7",
     },
     "lease_token": {
         "name": "X-Cache-Lease",

@@ -63,6 +63,8 @@ CACHE_CHECK = strict({
         "invalidationStream": {"type": "string", "enum": ["subscribed", "down", "disabled"]},
         "invalidationsReceived": COUNT, "invalidated": COUNT, "forgottenAtReconnect": COUNT,
         "outboxKeys": COUNT, "replays": COUNT, "outboxOverflows": COUNT}),
+    "tags": strict({name: COUNT for name in (
+        "recordsKnown", "invalidations", "foundInvalidated", "pendingInvalidations")}),
     "leases": strict({name: COUNT for name in (
         "issued", "takenOver", "expired", "filled", "refused", "released", "waiters")}),
 })

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { BadRequest, Client, NotFound, StaleLease, Unauthorized } from '../../src/index.js';
-import { token, unique, urls } from '../support.js';
+import { sleep, token, unique, urls } from '../support.js';
 
 const pair = () => urls().map((url) => new Client(url, { token: token() }));
 
@@ -50,6 +50,22 @@ test('revalidation with the ETag', async () => {
   await a.put(key, 'v2');
   const changed = await b.get(key, { previous: first });
   assert.deepEqual([changed.notModified, changed.text()], [false, 'v2']);
+});
+
+test('tags and their invalidation over two instances', async () => {
+  const [a, b] = pair();
+  const [tag, tagged, other] = [unique('candidate'), unique('t'), unique('t')];
+  await a.put(tagged, 'parse', { tags: [tag, 'job:7'] });
+  await a.put(other, 'untouched', { tags: ['job:7'] });
+  assert.equal((await b.get(tagged)).text(), 'parse'); // B holds it in memory
+  const done = await a.invalidate([tag]);
+  assert.deepEqual([done.tags, done.appliedIn], [[tag], 'redis']);
+  const deadline = Date.now() + 5000;
+  while ((await b.get(tagged)) !== null) { // B drops it once the change reaches it
+    assert.ok(Date.now() < deadline, 'B still serves the tagged value');
+    await sleep(20);
+  }
+  assert.equal((await b.get(other)).text(), 'untouched');
 });
 
 test('batches', async () => {

@@ -39,6 +39,7 @@ const SAMPLES = {
   getMany: (p) => p.mget(['k']),
   putMany: (p) => p.mset({ k: 'v' }),
   deleteMany: (p) => p.mdelete(['k']),
+  invalidateTags: (p) => p.invalidate(['t']),
   purgeNamespace: (p) => p.purge(),
   purgeStatus: (p) => p.purgeStatus('j'),
   detailedHealth: (p) => p.health(),

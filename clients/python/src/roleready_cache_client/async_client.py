@@ -115,10 +115,15 @@ class AsyncClient:
     async def get(self, key: str, *, previous: Entry | None = None) -> Entry | None:
         return await self.run(self.protocol.get(key, previous))
 
+    async def invalidate(self, tags: Iterable[str]) -> dict[str, Any]:
+        """Drop every value of the namespace carrying one of `tags`, fleet-wide."""
+        return await self.run(self.protocol.invalidate(tags))
+
     async def put(self, key: str, value: bytes | str, *, content_type: str | None = None,
-                  ttl_ms: int | None = None, lease: str | None = None) -> Stored:
+                  ttl_ms: int | None = None, lease: str | None = None,
+                  tags: Iterable[str] = ()) -> Stored:
         return await self.run(self.protocol.put(key, value, content_type=content_type,
-                                                ttl_ms=ttl_ms, lease=lease))
+                                                ttl_ms=ttl_ms, lease=lease, tags=tags))
 
     async def delete(self, key: str) -> Stored:
         return await self.run(self.protocol.delete(key))

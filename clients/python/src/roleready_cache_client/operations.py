@@ -15,6 +15,7 @@ OPERATIONS: dict[str, str] = {
     "getMany": "mget",
     "putMany": "mset",
     "deleteMany": "mdelete",
+    "invalidateTags": "invalidate",
     "purgeNamespace": "purge",
     "purgeStatus": "purge_status",
     "detailedHealth": "health",

@@ -146,11 +146,14 @@ class Protocol:
                           extra_wait_s=(wait_ms if wait_ms is not None else 30_000) / 1000)
 
     def put(self, key: str, value: bytes | str, *, content_type: str | None = None,
-            ttl_ms: int | None = None, lease: str | None = None) -> Call[Stored]:
+            ttl_ms: int | None = None, lease: str | None = None,
+            tags: Iterable[str] = ()) -> Call[Stored]:
         body, media_type = encode(value, content_type)
         headers = {"Content-Type": media_type}
         if lease is not None:
             headers["X-Cache-Lease"] = lease
+        if tags:
+            headers["X-Cache-Tags"] = ", ".join(tags)
         query = "" if ttl_ms is None else f"?ttl_ms={int(ttl_ms)}"
         return self._call("PUT", self._path(key) + query, _stored, headers=headers, body=body)
 
@@ -205,6 +208,12 @@ class Protocol:
     def _json_call(self, suffix: str, document: Any, read: Callable[[Answer], T]) -> Call[T]:
         return self._call("POST", self._path(None, suffix), read,
                           headers={"Content-Type": JSON}, body=json.dumps(document).encode())
+
+    def invalidate(self, tags: Iterable[str]) -> Call[dict[str, Any]]:
+        """Drop every value of the namespace carrying one of `tags`, on every
+        instance: the service's answer (`tags`, `invalidatedAt`, ...)."""
+        return self._json_call("/_invalidate", {"tags": list(tags)},
+                               lambda answer: json.loads(expect(answer, 200).body))
 
     def purge(self) -> Call[PurgeJob]:
         """Purge the whole namespace, fleet-wide (202 and the job)."""

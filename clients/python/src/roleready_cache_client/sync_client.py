@@ -102,10 +102,15 @@ class Client:
     def get(self, key: str, *, previous: Entry | None = None) -> Entry | None:
         return self.run(self.protocol.get(key, previous))
 
+    def invalidate(self, tags: Iterable[str]) -> dict[str, Any]:
+        """Drop every value of the namespace carrying one of `tags`, fleet-wide."""
+        return self.run(self.protocol.invalidate(tags))
+
     def put(self, key: str, value: bytes | str, *, content_type: str | None = None,
-            ttl_ms: int | None = None, lease: str | None = None) -> Stored:
+            ttl_ms: int | None = None, lease: str | None = None,
+            tags: Iterable[str] = ()) -> Stored:
         return self.run(self.protocol.put(key, value, content_type=content_type,
-                                          ttl_ms=ttl_ms, lease=lease))
+                                          ttl_ms=ttl_ms, lease=lease, tags=tags))
 
     def delete(self, key: str) -> Stored:
         return self.run(self.protocol.delete(key))

@@ -1,0 +1,166 @@
+"""What one instance knows of its namespaces' tag records (the design:
+service/cache/tags.py): namespace -> tag -> the record's value R, read from
+Redis and kept until the record's tracking message makes it unknown, or a
+reconnect forgets them all. A read of a record that a change overtook is not
+kept (FillGuard, as for the memory tier's fills)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from service.cache.codec import Tagged
+from service.cache.fills import FillGuard
+from service.cache.redis_tier import RedisTier
+
+# KEYS[1]: the record; ARGV[1]: its PX. Answers the record's new value.
+INVALIDATE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local old = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
+local new = math.max(now, old + 1)
+redis.call('SET', KEYS[1], string.format('%d', new), 'PX', ARGV[1])
+return new
+"""
+# What this instance knows of a record it invalidated without Redis: above
+# any value a record can hold (µs since the epoch), below 2^63.
+PENDING = 2**63 - 1
+# Records known at most (a map past it is emptied: what it knew is read again).
+MAX_KNOWN = 100_000
+_NONE: dict[str, int] = {}
+
+
+class TagState:
+    """What this instance knows of its namespaces' tag records."""
+
+    def __init__(
+        self, namespace_ttls_ms: Mapping[str, int], stale_ms: Mapping[str, int],
+        memory_only: bool = False,
+    ) -> None:
+        self._ttls_ms = namespace_ttls_ms
+        self._stale_ms = stale_ms
+        # A record not known here: unknown (None: read it from Redis), or,
+        # without Redis, where this instance is the only one, this floor:
+        # 0, or the largest value it had to forget (the bound below).
+        self._floor: int | None = 0 if memory_only else None
+        # namespace -> tag -> the record's value R (0: no record).
+        self._known: dict[str, dict[str, int]] = {}
+        self._size = 0
+        # What was known of records before they became unknown (a message,
+        # a reconnect): a record only grows, so a value read later is at
+        # least this. A record evicted by Redis (maxmemory) reads as missing:
+        # with this floor the values it invalidated stay invalidated here.
+        self._last: dict[str, int] = {}
+        self._reads = FillGuard()
+        self.invalidations = 0
+        self.found_invalidated = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    def valid(self, namespace: str, tags: Tagged) -> bool:
+        """True when no tag of an entry was invalidated since its writer
+        saw it, as far as this instance knows (an unknown record: False)."""
+        known = self._known.get(namespace, _NONE)
+        floor = self._floor
+        for tag, seen in tags:
+            current = known.get(tag, floor)
+            if current is None or seen < current:
+                return False
+        return True
+
+    def dropped(self, namespace: str, tags: Tagged) -> None:
+        """An entry failed `valid`: counted when its records are all known
+        (it was invalidated, not merely unknown here)."""
+        known = self._known.get(namespace, {})
+        if all(tag in known for tag, _ in tags):
+            self.found_invalidated += 1
+
+    def known(self, namespace: str, tag: str) -> int:
+        """The record's value known here (0 when none is, or the floor)."""
+        return self._known.get(namespace, _NONE).get(tag, self._floor or 0)
+
+    def unknown(self, namespace: str, tags: Sequence[str]) -> list[str]:
+        known = self._known.get(namespace, {})
+        return [tag for tag in tags if tag not in known]
+
+    def seen(self, namespace: str, tags: Sequence[str]) -> Tagged:
+        """What a write made now stores: each tag with the R known here (0
+        when unknown or pending: the entry then fails every check)."""
+        known = self._known.get(namespace, _NONE)
+        floor = self._floor or 0
+        return tuple((tag, r if (r := known.get(tag, floor)) != PENDING else 0) for tag in tags)
+
+    async def learn(self, redis: RedisTier, namespace: str, tags: Sequence[str]) -> bool:
+        """Read the records of `tags` not known here; False when Redis is
+        unavailable. A value whose record changed meanwhile is not kept."""
+        missing = self.unknown(namespace, tags)
+        if not missing:
+            return True
+        names = [f"{namespace}:{tag}" for tag in missing]
+        began = [self._reads.begin(name) for name in names]
+        replies = None
+        try:
+            replies = await redis.replies([["GET", redis.tag_key(namespace, tag)] for tag in missing])
+        finally:
+            fresh = [self._reads.end(name, epoch) for name, epoch in zip(names, began, strict=True)]
+        if replies is None:
+            return False
+        for tag, reply, keep in zip(missing, replies, fresh, strict=True):
+            if keep:
+                value = int(reply) if reply is not None else 0
+                self._know(namespace, tag, max(value, self._last.get(f"{namespace}:{tag}", 0)))
+        return True
+
+    def commands(self, redis: RedisTier, namespace: str, tags: Sequence[str]) -> list[list[str | int]]:
+        """The INVALIDATE scripts of `tags` (one each: records may live on
+        different cluster slots)."""
+        px = self._ttls_ms[namespace] + self._stale_ms.get(namespace, 0)
+        return [["EVAL", INVALIDATE, 1, redis.tag_key(namespace, tag), px] for tag in tags]
+
+    def invalidated(self, namespace: str, tags: Sequence[str], values: Sequence[int]) -> None:
+        """This instance invalidated `tags` (their new values; PENDING while
+        Redis is unavailable)."""
+        self.invalidations += len(tags)
+        for tag, value in zip(tags, values, strict=True):
+            self._reads.changed(f"{namespace}:{tag}")
+            self._know(namespace, tag, value)
+
+    def heard(self, name: str) -> None:
+        """Redis says the record `namespace:tag` changed: its value is unknown."""
+        namespace, _, tag = name.partition(":")
+        self._reads.changed(name)
+        known = self._known.get(namespace)
+        if known is not None and (value := known.pop(tag, None)) is not None:
+            self._size -= 1
+            self._remember(name, value)
+
+    def forget(self, keep: set[str] | frozenset[str] = frozenset()) -> None:
+        """Forget every value known but the pending ones named in `keep`
+        (`namespace:tag`, invalidations still in the outbox)."""
+        self._reads.changed_all()
+        for namespace, known in self._known.items():
+            for tag, value in known.items():
+                self._remember(f"{namespace}:{tag}", value)
+        self._known = {}
+        self._size = 0
+        for name in keep:
+            namespace, _, tag = name.partition(":")
+            self._know(namespace, tag, PENDING)
+
+    def _remember(self, name: str, value: int) -> None:
+        if value != PENDING and value > self._last.get(name, 0):
+            if len(self._last) >= MAX_KNOWN:
+                self._last.clear()  # only the eviction guard is lost
+            self._last[name] = value
+
+    def _know(self, namespace: str, tag: str, value: int) -> None:
+        if self._size >= MAX_KNOWN:
+            if self._floor is not None:  # without Redis, what is forgotten stays invalidated
+                self._floor = max([self._floor, *(r for known in self._known.values()
+                                                  for r in known.values() if r != PENDING)])
+            self.forget({f"{ns}:{t}" for ns, known in self._known.items()
+                         for t, r in known.items() if r == PENDING})
+        known = self._known.setdefault(namespace, {})
+        if tag not in known:
+            self._size += 1
+        known[tag] = value
