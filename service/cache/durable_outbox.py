@@ -27,7 +27,16 @@ from service.cache.memory import MemoryTier
 from service.cache.outbox import PUT, Outbox
 from service.cache.redis_tier import RedisTier
 from service.cache.state_file import Orphan, StateFile, adopt
-from service.cache.state_records import DELETE, PURGE, SETTLE, Pending, Record, encode, fold
+from service.cache.state_records import (
+    DELETE,
+    PURGE,
+    SETTLE,
+    TAG,
+    Pending,
+    Record,
+    encode,
+    fold,
+)
 from service.link.session import ReplayReport, Send
 
 log = logging.getLogger("roleready.cache")
@@ -74,6 +83,10 @@ class DurableOutbox(Outbox):
         super().purge(namespace)
         self._append(Record(PURGE, namespace, None, self._now_ms()))
 
+    def record_tag(self, namespace: str, tag: str) -> None:
+        super().record_tag(namespace, tag)
+        self._append(Record(TAG, namespace, tag, self._now_ms()))
+
     async def persisted(self) -> None:
         """Returns once everything recorded is on disk. A disk that refuses
         is logged and counted, never the caller's error: the change is
@@ -109,6 +122,9 @@ class DurableOutbox(Outbox):
         """The file rewritten with exactly what is still owed."""
         owed = [self._owed_record(name, op) for name, (op, _) in self._ops.items()]
         owed += [Record(PURGE, ns, None, self._now_ms()) for ns in sorted(self._sweep | self._purged)]
+        for name in sorted(self.tags):
+            namespace, _, tag = name.partition(":")
+            owed.append(Record(TAG, namespace, tag, self._now_ms()))
         self._swept_on_file = set(self._sweep)
         await self.state.rewrite(b"".join(encode(record) for record in owed))
         self._on_file = len(owed)
@@ -127,6 +143,9 @@ class DurableOutbox(Outbox):
             self.record(namespace, key, record.op)
         for namespace in sorted(owed.namespaces):
             self.purge(namespace)
+        for name in sorted(owed.tags):
+            namespace, _, tag = name.partition(":")
+            self.record_tag(namespace, tag)
         await self.compact()
         for orphan in orphans:
             orphan.remove()
@@ -134,7 +153,7 @@ class DurableOutbox(Outbox):
 
     async def close(self) -> None:
         """The file goes when nothing is owed; otherwise the next start takes it."""
-        owed = bool(self._ops or self._sweep or self._purged)
+        owed = bool(self._ops or self._sweep or self._purged or self.tags)
         await self.state.close(remove=not owed)
 
     def _hold(self, record: Record, now_ms: int) -> None:
@@ -185,13 +204,15 @@ def _merged(pendings: list[Pending]) -> Pending:
     miss is always allowed."""
     operations: dict[str, Record] = {}
     namespaces: set[str] = set()
+    tags: set[str] = set()
     for pending in pendings:
         namespaces |= pending.namespaces
+        tags |= pending.tags
         for name, record in pending.operations.items():
             if name in operations:
                 record = record._replace(op=DELETE, value=None, fields=None)
             operations[name] = record
-    return Pending(operations, namespaces)
+    return Pending(operations, namespaces, tags)
 
 
 async def open_outbox(

@@ -7,7 +7,7 @@
 
 The JSON says what happened: `t` the operation ("put", "delete", "settle":
 a later operation reached Redis and nothing is owed for the key, "purge":
-the namespace is swept), `k` the kind of entry ("outage": accepted while
+the namespace is swept, "tag": the tag named by `key` was invalidated), `k` the kind of entry ("outage": accepted while
 Redis was unreachable; other kinds may follow, and a reader skips kinds and
 operations it does not know), `ns`, `key`, `at` (wall ms when recorded),
 and for a PUT with its value: `ct`, the stamp (`sa`, `ex`, `v`) and `until`
@@ -31,8 +31,8 @@ HEADER = b"roleready-cache outbox v1\n"
 _FRAME = struct.Struct(">II")
 _LENGTH = struct.Struct(">I")
 OUTAGE = "outage"
-PUT, DELETE, SETTLE, PURGE = "put", "delete", "settle", "purge"
-OPERATIONS = frozenset({PUT, DELETE, SETTLE, PURGE})
+PUT, DELETE, SETTLE, PURGE, TAG = "put", "delete", "settle", "purge", "tag"
+OPERATIONS = frozenset({PUT, DELETE, SETTLE, PURGE, TAG})
 KINDS = frozenset({OUTAGE})
 
 
@@ -117,19 +117,23 @@ def _record(body: bytes) -> Record | None:
 
 
 class Pending(NamedTuple):
-    """What a file still owes Redis: per key its last operation, and the
-    namespaces to sweep."""
+    """What a file still owes Redis: per key its last operation, the
+    namespaces to sweep, and the tags (`namespace:tag`) to invalidate."""
 
     operations: dict[str, Record]
     namespaces: set[str]
+    tags: set[str]
 
 
 def fold(records: list[Record]) -> Pending:
     """The records of one file, oldest first, folded into what is owed."""
     operations: dict[str, Record] = {}
     namespaces: set[str] = set()
+    tags: set[str] = set()
     for record in records:
-        if record.op == PURGE:
+        if record.op == TAG:
+            tags.add(record.name)
+        elif record.op == PURGE:
             head = f"{record.namespace}:"
             for name in [name for name in operations if name.startswith(head)]:
                 del operations[name]
@@ -139,4 +143,4 @@ def fold(records: list[Record]) -> Pending:
         else:
             operations.pop(record.name, None)
             operations[record.name] = record
-    return Pending(operations, namespaces)
+    return Pending(operations, namespaces, tags)

@@ -100,6 +100,7 @@ async def invalidate(cache: TwoTierCache, namespace: str, tags: Sequence[str]) -
             for tag in tags:
                 cache.outbox.record_tag(namespace, tag)
         state.invalidated(namespace, tags, [PENDING] * len(tags))
+        await cache.persisted()  # in CACHE_STATE_DIR before the answer, as outage writes
         return Invalidation(now_us, False)
     values = [int(reply) for reply in replies]
     state.invalidated(namespace, tags, values)

@@ -92,6 +92,36 @@ def test_an_outage_delete_is_not_undone_by_a_restart_of_the_service(
     assert list((tmp_path / "state").glob("outbox-*.log")) == []  # nothing owed: removed
 
 
+def test_an_outage_tag_invalidation_is_not_undone_by_a_killed_service(
+    service_process: StartService, redis_factory: Callable[..., RedisServer], tmp_path: Path,
+) -> None:
+    """The invalidation of a tag made while Redis was unreachable is in the
+    state file before its answer: a SIGKILLed service applies it at its next
+    start, before Redis serves the tagged value again."""
+    redis = redis_factory(*DURABLE)
+    env = {**FAST_LINK_ENV, "REDIS_URL": redis.url, "CACHE_STATE_DIR": str(tmp_path / "state")}
+    service = service_process(**env)
+    wait_ready(service)
+    call = urllib.request.Request(service.base_url + "/cache/default/k", data=b"old",
+                                  method="PUT", headers={"X-Cache-Tags": "candidate:42"})
+    with urllib.request.urlopen(call, timeout=5) as answer:
+        assert (answer.status, answer.headers["X-Cache-Stored"]) == (204, "redis")
+    redis.kill()
+    call = urllib.request.Request(service.base_url + "/cache/default/_invalidate",
+                                  data=b'{"tags": ["candidate:42"]}', method="POST",
+                                  headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(call, timeout=5) as answer:
+        assert json.loads(answer.read())["appliedIn"] == "memory"
+    stop(service, "SIGKILL")
+    redis.start()
+    assert in_redis(redis, "k")  # the tagged value from before the invalidation
+    again = service_process(**env)
+    wait_ready(again)
+    assert http_get(again.base_url + "/cache/default/k")[0] == 404
+    assert again.terminate() == 0
+    assert list((tmp_path / "state").glob("outbox-*.log")) == []  # nothing owed: removed
+
+
 def test_a_truncated_state_file_is_read_up_to_its_last_whole_record(
     service_process: StartService, redis_factory: Callable[..., RedisServer], tmp_path: Path,
 ) -> None:
