@@ -2,7 +2,7 @@
 until the service is ready on its promoted replica.
 
 One run, with its own fresh processes (stopped at its end), from the tests'
-harness (tests/support/sentinel.py, redis_cluster.py):
+harness (scripts/harness/sentinel.py, redis_cluster.py):
 
     sentinel  master + replica + 3 sentinels (quorum 2, down-after-milliseconds
               1000, failover-timeout 5000); the service in Sentinel mode
@@ -39,8 +39,8 @@ from scripts.benchmark.processes import (
     http_json,
     poll,
 )
-from tests.support import sentinel as se
-from tests.support.redis_cluster import NODE_TIMEOUT_MS, LocalCluster
+from scripts.harness import sentinel as se
+from scripts.harness.redis_cluster import NODE_TIMEOUT_MS, LocalCluster
 
 HOST = "127.0.0.1"
 POLL_INTERVAL_S = 0.025

@@ -32,9 +32,9 @@ from scripts.benchmark.placement import (
     module_argv,
     module_env,
 )
-from tests.support.ports import free_port
-from tests.support.redis_server import RedisServer, RedisServers
-from tests.support.tls import Certificates
+from scripts.harness.ports import free_port
+from scripts.harness.redis_server import RedisServer, RedisServers
+from scripts.harness.tls import Certificates
 
 START_TIMEOUT_S = 15.0
 READY_TIMEOUT_S = 20.0

@@ -1,8 +1,8 @@
 """The fleet under test: one redis-server and N service processes, all stopped
 on close whatever happened (an exception, Ctrl-C, SIGTERM in the caller).
 
-Both come from the tests' one harness (`tests/support/redis_server.py`,
-`tests/support/service_process.py`), on free loopback ports, never the
+Both come from the tests' one harness (`scripts/harness/redis_server.py`,
+`scripts/harness/service_process.py`), on free loopback ports, never the
 machine's 6379. Redis runs with AOF and appendfsync always, so a SIGKILL
 loses nothing it acknowledged. The services connect at start-up, reconnect
 fast (backoff 50 ms to 200 ms, an idle PING every 100 ms) and keep a journal
@@ -20,8 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Self
 
-from tests.support.redis_server import RedisServer, RedisServers
-from tests.support.service_process import ServiceProcess, http_get
+from scripts.harness.redis_server import RedisServer, RedisServers
+from scripts.harness.service_process import ServiceProcess, http_get
 
 __all__ = ["Fleet", "FleetError", "JOURNAL_CAPACITY", "SERVICE_ENV"]
 
