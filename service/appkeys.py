@@ -15,11 +15,11 @@ from service.cache.two_tier import TwoTierCache
 from service.collectors import Metrics
 from service.config import Settings
 from service.http.access import Guard
+from service.http.instance.peers import Peers
 from service.link.interface import Link
 from service.link.probe import SharedProbe
 from service.readiness import Readiness
 from service.telemetry import Tracing
-from service.workers.peers import Peers
 from statemachine.clock import Clock
 
 SETTINGS = web.AppKey("settings", Settings)
