@@ -37,7 +37,7 @@ _SEPARATOR = b"\n"
 _V2_HEADER = struct.Struct(">cQQ8sB")
 VERSION_BYTES = 8
 # The content type's length is one byte (the HTTP API accepts at most 255
-# printable ASCII characters, cache_api.MAX_CONTENT_TYPE_CHARS).
+# printable ASCII characters, http/entries.py MAX_CONTENT_TYPE_CHARS).
 MAX_CONTENT_TYPE_BYTES = 255
 
 
