@@ -31,6 +31,8 @@ from service.collectors import Metrics
 from service.config import Settings
 from service.http import batch_api, cache_api, health, metrics_endpoint, openapi, tags_api
 from service.http.access import CallerCounts, guard
+from service.http.instance.exposition import worker_exposition
+from service.http.instance.peers import Peers, serve_peers
 from service.http.request_layer import mount_routes
 from service.link.assembly import build_link
 from service.link.confirmer import Confirmer
@@ -38,8 +40,6 @@ from service.link.probe import SharedProbe
 from service.link.traced import TracedLink
 from service.readiness import Readiness
 from service.telemetry import Tracing
-from service.workers.exposition import worker_exposition
-from service.workers.peers import Peers, serve_peers
 from statemachine.clock import Clock
 
 

@@ -4,7 +4,7 @@ figures read at scrape time.
 Counters that already exist as projections or plain counters (the link's
 view, `CacheStats`) are not copied into prometheus-client objects on every
 request; a custom collector reads them when /metrics is scraped. Request
-durations are service/http/request_durations.py's. Each app has its own
+durations are service/request_durations.py's. Each app has its own
 registry, so several apps in one process (tests) never clash; the standard
 process_* and python_* collectors of prometheus-client are registered on it
 too (they read the process at scrape time and keep no state of their own).
@@ -36,10 +36,10 @@ from service.cache.durable_outbox import DurableOutbox
 from service.cache.outbox import Outbox
 from service.cache.stats import LeaseStats
 from service.cache.two_tier import TwoTierCache
-from service.http.request_durations import RequestDurations
 from service.link.interface import Link
 from service.link.probe import ProbeResult
 from service.probe_metrics import probe_metrics
+from service.request_durations import RequestDurations
 from service.unconfirmed_metrics import unconfirmed_metrics
 from statemachine.states import State
 

@@ -16,14 +16,14 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient
 
+from scripts.harness.redis_cluster import LocalCluster
+from scripts.harness.redis_server import RedisServer, RedisServers
+from scripts.harness.sentinel import SentinelSetup, start_sentinel_setup
+from scripts.harness.service_process import ServiceProcess
 from service.app import create_app
 from service.config import Settings
 from service.telemetry import Tracing
 from statemachine.clock import Clock
-from tests.support.redis_cluster import LocalCluster
-from tests.support.redis_server import RedisServer, RedisServers
-from tests.support.sentinel import SentinelSetup, start_sentinel_setup
-from tests.support.service_process import ServiceProcess
 
 # Fixtures that start redis-server or the service process (or depend on one
 # that does: pytest's item.fixturenames holds the whole closure).
@@ -76,7 +76,7 @@ def redis_server(redis_servers: RedisServers) -> RedisServer:
 
 @pytest.fixture
 def redis_cluster(redis_servers: RedisServers) -> Iterator[LocalCluster]:
-    """A healthy Redis Cluster: 3 masters with 1 replica each (tests/support/redis_cluster.py).
+    """A healthy Redis Cluster: 3 masters with 1 replica each (scripts/harness/redis_cluster.py).
     `redis_cluster.seeds` is the REDIS_CLUSTER_NODES value; the processes stop with
     `redis_servers`."""
     with LocalCluster(redis_servers) as cluster:  # closes its clients even if start fails

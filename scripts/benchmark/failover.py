@@ -2,7 +2,7 @@
 until the service is ready on its promoted replica.
 
 One run, with its own fresh processes (stopped at its end), from the tests'
-harness (tests/support/sentinel.py, redis_cluster.py):
+harness (scripts/harness/sentinel.py, redis_cluster.py):
 
     sentinel  master + replica + 3 sentinels (quorum 2, down-after-milliseconds
               1000, failover-timeout 5000); the service in Sentinel mode
@@ -37,10 +37,10 @@ from scripts.benchmark.processes import (
     Processes,
     http,
     http_json,
-    poll,
 )
-from tests.support import sentinel as se
-from tests.support.redis_cluster import NODE_TIMEOUT_MS, LocalCluster
+from scripts.harness import sentinel as se
+from scripts.harness.redis_cluster import NODE_TIMEOUT_MS, LocalCluster
+from scripts.harness.waiting import wait_for
 
 HOST = "127.0.0.1"
 POLL_INTERVAL_S = 0.025
@@ -132,11 +132,11 @@ def sentinel_run(procs: Processes) -> dict[str, Any]:
     setup = se.start_sentinel_setup(procs, procs.run_dir)
     # The service imports while the sentinels find each other (~2 s: hellos).
     service = procs.service("service", {**LINK_ENV, **setup.env()}, wait=False)
-    poll(lambda: all(knows_everyone(s) for s in setup.sentinels),
-         "sentinels knowing the replica and each other", SETUP_TIMEOUT_S)
+    wait_for(lambda: all(knows_everyone(s) for s in setup.sentinels), SETUP_TIMEOUT_S,
+             "sentinels knowing the replica and each other", error=BenchError)
     service.wait_answering()
-    poll(lambda: on_master(service, setup.master.port), "the service on the master",
-         READY_LIMIT_S)
+    wait_for(lambda: on_master(service, setup.master.port), READY_LIMIT_S,
+             "the service on the master", error=BenchError)
     trickle = start_trickle(procs, service)
     time.sleep(STEADY_S)
     killed_at = time.monotonic()
@@ -158,13 +158,13 @@ def cluster_run(procs: Processes) -> dict[str, Any]:
     a, b = (procs.service(name, env, wait=False) for name in ("service-a", "service-b"))
     for service in (a, b):
         service.wait_answering()
-        poll(partial(cluster_ready, service), f"{service.name} ready on every master",
-             READY_LIMIT_S)
+        wait_for(partial(cluster_ready, service), READY_LIMIT_S,
+                 f"{service.name} ready on every master", error=BenchError)
     victim = cluster.master_for(f"{PREFIX}:default:{PROBE_KEY}")
     promoted = f"{HOST}:{cluster.replica_of(victim).port}"
     cluster.close()  # its clients: the bench asks the service from here on
-    poll(lambda: read_back(a, b, b"before"), "the probe key read back before the kill",
-         READY_LIMIT_S)
+    wait_for(lambda: read_back(a, b, b"before"), READY_LIMIT_S,
+             "the probe key read back before the kill", error=BenchError)
     trickle = start_trickle(procs, a)
     time.sleep(STEADY_S)
     killed_at = time.monotonic()

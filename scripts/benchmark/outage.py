@@ -28,7 +28,7 @@ from typing import Any
 from scripts.benchmark import workloads as wl
 from scripts.benchmark.load import Generator, LoadResult, Workload
 from scripts.benchmark.processes import HttpProcess, Processes, http_json
-from tests.support.redis_server import RedisServer
+from scripts.harness.redis_server import RedisServer
 
 PHASES = ("failure", "outage", "recovery")
 # REDIS_COMMAND_TIMEOUT_MS=250 is the default, named for the targets.

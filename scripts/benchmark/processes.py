@@ -16,7 +16,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
@@ -32,9 +31,10 @@ from scripts.benchmark.placement import (
     module_argv,
     module_env,
 )
-from tests.support.ports import free_port
-from tests.support.redis_server import RedisServer, RedisServers
-from tests.support.tls import Certificates
+from scripts.harness.ports import free_port
+from scripts.harness.redis_server import RedisServer, RedisServers
+from scripts.harness.tls import Certificates
+from scripts.harness.waiting import wait_for
 
 START_TIMEOUT_S = 15.0
 READY_TIMEOUT_S = 20.0
@@ -50,15 +50,6 @@ T = TypeVar("T")
 
 class BenchError(RuntimeError):
     """A process would not start or answer: the run cannot go on."""
-
-
-def poll(ready: Callable[[], bool], what: str, timeout_s: float, every_s: float = 0.02) -> None:
-    """Until `ready()`; a BenchError after `timeout_s`."""
-    deadline = time.monotonic() + timeout_s
-    while not ready():
-        if time.monotonic() > deadline:
-            raise BenchError(f"{what}: not within {timeout_s:.0f} s")
-        time.sleep(every_s)
 
 
 def http(url: str, *, method: str = "GET", body: bytes | None = None,
@@ -184,7 +175,8 @@ class HttpProcess(Process):
                 return http(self.url + self.probe_path, timeout=0.5)[0] == 200
             return False
 
-        poll(answers, f"{self.name} answering {self.probe_path}", START_TIMEOUT_S, 0.005)
+        wait_for(answers, START_TIMEOUT_S, f"{self.name} answering {self.probe_path}",
+                 every=0.005, error=BenchError)
 
     def wait_ready(self, healthy: bool = False) -> None:
         """Until its Redis link is ready (/api/status); with `healthy`, until
@@ -194,7 +186,7 @@ class HttpProcess(Process):
             return status == 200 and (body["status"] == "healthy" if healthy
                                       else body["redis"]["state"] == "ready")
 
-        poll(ready, f"{self.name}: Redis link ready", READY_TIMEOUT_S)
+        wait_for(ready, READY_TIMEOUT_S, f"{self.name}: Redis link ready", error=BenchError)
 
 
 def _scrubbed_environ() -> dict[str, str]:

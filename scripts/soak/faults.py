@@ -25,7 +25,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tests.support.redis_server import RedisServer
+from scripts.harness.redis_server import RedisServer
 
 __all__ = ["Fault", "Injected", "plan_faults", "run_faults"]
 

@@ -1,8 +1,8 @@
 """The fleet under test: one redis-server and N service processes, all stopped
 on close whatever happened (an exception, Ctrl-C, SIGTERM in the caller).
 
-Both come from the tests' one harness (`tests/support/redis_server.py`,
-`tests/support/service_process.py`), on free loopback ports, never the
+Both come from the tests' one harness (`scripts/harness/redis_server.py`,
+`scripts/harness/service_process.py`), on free loopback ports, never the
 machine's 6379. Redis runs with AOF and appendfsync always, so a SIGKILL
 loses nothing it acknowledged. The services connect at start-up, reconnect
 fast (backoff 50 ms to 200 ms, an idle PING every 100 ms) and keep a journal
@@ -15,13 +15,13 @@ from __future__ import annotations
 import contextlib
 import json
 import signal
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Self
 
-from tests.support.redis_server import RedisServer, RedisServers
-from tests.support.service_process import ServiceProcess, http_get
+from scripts.harness.redis_server import RedisServer, RedisServers
+from scripts.harness.service_process import ServiceProcess, http_get
+from scripts.harness.waiting import wait_for
 
 __all__ = ["Fleet", "FleetError", "JOURNAL_CAPACITY", "SERVICE_ENV"]
 
@@ -113,12 +113,8 @@ class Fleet:
 
     def wait_state(self, name: str, wanted: Callable[[str], bool], what: str = "left ready"
                    ) -> None:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while not wanted(self.journal(name)["state"]):
-            if time.monotonic() > deadline:
-                raise FleetError(f"instance {name}: Redis link not {what} within "
-                                 f"{READY_TIMEOUT_S:.0f} s")
-            time.sleep(0.02)
+        wait_for(lambda: wanted(self.journal(name)["state"]), READY_TIMEOUT_S,
+                 f"instance {name}: Redis link {what}", error=FleetError)
 
     def stop(self, name: str, how: str) -> None:
         """SIGTERM (graceful, waited for) or SIGKILL the instance."""

@@ -37,12 +37,12 @@ from typing import Any
 
 import redis
 
+from scripts.harness.redis_server import RedisServer
+from scripts.harness.sentinel import SentinelSetup, start_sentinel_setup
 from scripts.soak.faults import Fault, Injected
 from scripts.soak.fleet import Fleet, FleetError
 from scripts.soak.load import plan_load, run_load
 from scripts.soak.run import Outcome, SoakSettings, check
-from tests.support.redis_server import RedisServer
-from tests.support.sentinel import SentinelSetup, start_sentinel_setup
 
 __all__ = ["Failovers", "SentinelFleet", "render_failovers", "run_failovers", "soak_sentinel",
            "to_json"]

@@ -48,7 +48,7 @@ _SEEN = struct.Struct(">Q")
 Tagged = tuple[tuple[str, int], ...]
 VERSION_BYTES = 8
 # The content type's length is one byte (the HTTP API accepts at most 255
-# printable ASCII characters, cache_api.MAX_CONTENT_TYPE_CHARS).
+# printable ASCII characters, http/entries.py MAX_CONTENT_TYPE_CHARS).
 MAX_CONTENT_TYPE_BYTES = 255
 
 

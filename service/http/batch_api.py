@@ -39,12 +39,7 @@ from service.config.callers import PURGE, READ, WRITE
 from service.http.access import needs
 from service.http.batch_shape import too_complex
 from service.http.bodies import BadRequest, read_body
-from service.http.cache_api import (
-    DEFAULT_CONTENT_TYPE,
-    KEY_PATTERN,
-    MAX_CONTENT_TYPE_CHARS,
-    _marked,
-)
+from service.http.entries import DEFAULT_CONTENT_TYPE, KEY_PATTERN, MAX_CONTENT_TYPE_CHARS, marked
 from service.http.held import budgeted
 from service.http.responses import error_response, json_response
 from service.http.tag_syntax import BadTags, checked
@@ -186,11 +181,11 @@ async def mget(request: web.Request) -> web.Response:
     try:
         namespace, keys = await _keyed(request)
     except BadRequest as bad:
-        return _marked(bad.response, app)
+        return marked(bad.response, app)
     max_bytes = app[appkeys.SETTINGS].cache_batch_max_answer_bytes
     hits, misses, unread = await batch.get_many(app[appkeys.CACHE], namespace, keys, max_bytes)
     body = {"hits": _hits(hits), "misses": misses, "unread": unread}
-    return _marked(json_response(body), app)
+    return marked(json_response(body), app)
 
 
 @needs(WRITE, namespaced=True)
@@ -206,12 +201,12 @@ async def mset(request: web.Request) -> web.Response:
             _check(key)
             entries.append(_new_value(key, item, ttl_ms, settings))
     except BadRequest as bad:
-        return _marked(bad.response, app)
+        return marked(bad.response, app)
     landed = await batch.write_many(app[appkeys.CACHE], namespace, entries)
     stored = {key: "redis" if where == Write.STORED else "memory"
               for key, where in landed.items() if where != Write.NOT_STORED}
     not_stored = [key for key, where in landed.items() if where == Write.NOT_STORED]
-    return _marked(json_response({"stored": stored, "notStored": not_stored}), app)
+    return marked(json_response({"stored": stored, "notStored": not_stored}), app)
 
 
 @needs(WRITE, namespaced=True)
@@ -220,10 +215,10 @@ async def mdelete(request: web.Request) -> web.Response:
     try:
         namespace, keys = await _keyed(request)
     except BadRequest as bad:
-        return _marked(bad.response, app)
+        return marked(bad.response, app)
     in_redis = await batch.delete_many(app[appkeys.CACHE], namespace, keys)
     where = "redis" if in_redis and app[appkeys.LINK].enabled else "memory"
-    return _marked(json_response({"deleted": dict.fromkeys(keys, where)}), app)
+    return marked(json_response({"deleted": dict.fromkeys(keys, where)}), app)
 
 
 @needs(PURGE, namespaced=True)
@@ -232,11 +227,11 @@ async def purge(request: web.Request) -> web.Response:
     try:
         namespace, _ = _namespace(request, app[appkeys.SETTINGS])
     except BadRequest as bad:
-        return _marked(bad.response, app)
+        return marked(bad.response, app)
     job = app[appkeys.PURGES].start(namespace)
     response = json_response(job.to_dict(), status=202)
     response.headers["Location"] = PURGE_JOB.format(namespace=namespace, job=job.id)
-    return _marked(response, app)
+    return marked(response, app)
 
 
 @needs(PURGE, namespaced=True)
@@ -244,8 +239,8 @@ async def purge_status(request: web.Request) -> web.Response:
     app = request.app
     job = app[appkeys.PURGES].find(request.match_info["job"])
     if job is None or job.namespace != request.match_info["namespace"]:
-        return _marked(error_response(404, "unknown_purge", "No such purge on this instance."), app)
-    return _marked(json_response(job.to_dict()), app)
+        return marked(error_response(404, "unknown_purge", "No such purge on this instance."), app)
+    return marked(json_response(job.to_dict()), app)
 
 
 def add_routes(router: web.UrlDispatcher) -> None:

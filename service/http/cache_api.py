@@ -14,13 +14,10 @@ handler.
 
 from __future__ import annotations
 
-import re
-
 from aiohttp import hdrs, web
 from multidict import CIMultiDict, istr
 
 from service import appkeys
-from service.cache import codec
 from service.cache.memory import MemoryTier
 from service.cache.two_tier import Lookup, Source, Write
 from service.config import Settings
@@ -29,6 +26,15 @@ from service.http import answer_headers, cache_status
 from service.http.access import needs
 from service.http.bodies import BadRequest, read_body
 from service.http.cache_status import CACHE_STATUS
+from service.http.entries import (
+    DEFAULT_CONTENT_TYPE,
+    KEY_PATTERN,
+    MAX_CONTENT_TYPE_CHARS,
+    REDIS_UNAVAILABLE,
+    X_CACHE_DEGRADED,
+    degraded,
+    marked,
+)
 from service.http.freshness import IF_NONE_MATCH, add_freshness, not_modified
 from service.http.held import LARGE_ANSWER_BYTES, TimedResponse
 from service.http.lease_api import (
@@ -47,19 +53,9 @@ from service.http.responses import error_response
 from service.http.tag_syntax import X_CACHE_TAGS, BadTags, from_header
 from service.http.tag_syntax import header as tags_header
 
-# RFC 3986 unreserved characters plus ':' (keys often carry ids like "job:42").
-KEY_PATTERN = re.compile(r"[A-Za-z0-9._~:-]{1,512}")
-DEFAULT_CONTENT_TYPE = "application/octet-stream"
-# As many as the stored format's one-byte length holds (ASCII only, so
-# characters are bytes).
-MAX_CONTENT_TYPE_CHARS = codec.MAX_CONTENT_TYPE_BYTES
 X_CACHE = istr("X-Cache")
 MAX_HEADER_TEMPLATES = 64
 MISS_HEADERS = {X_CACHE: "miss", CACHE_STATUS: cache_status.MISS}
-# On every cache answer given while the Redis link is not ready (memory-only
-# mode by configuration is not degraded), and where a PUT or DELETE landed.
-X_CACHE_DEGRADED = istr("X-Cache-Degraded")
-REDIS_UNAVAILABLE = "redis-unavailable"
 X_CACHE_STORED = istr("X-Cache-Stored")
 # Seconds a client should wait before retrying a PUT that could not be stored
 # (the first reconnect attempt comes after REDIS_BACKOFF_BASE_MS, 1 s).
@@ -137,18 +133,6 @@ def hit_headers(content_type: str, source: str, degraded: bool) -> CIMultiDict[s
     return template.copy()
 
 
-def degraded(app: web.Application) -> bool:
-    """Answers are degraded while an enabled Redis link is not ready."""
-    link = app[appkeys.LINK]
-    return link.enabled and not link.is_ready()
-
-
-def _marked(response: web.Response, app: web.Application) -> web.Response:
-    if degraded(app):
-        response.headers[X_CACHE_DEGRADED] = REDIS_UNAVAILABLE
-    return response
-
-
 def memory_answerer(app: web.Application) -> FastPath:
     """The GET handler's fast path for `app`: a memory-tier hit's body and
     headers, found without awaiting anything; None otherwise.
@@ -198,7 +182,7 @@ async def get_entry(request: web.Request) -> web.Response:
     if "?" in request.raw_path:  # no query string: no lease asked for
         asked = lease_request(request, settings)
         if isinstance(asked, web.Response):
-            return _marked(asked, app)
+            return marked(asked, app)
         wait_ms = asked.wait_ms if asked.wanted else None
     entry = cache.get_memory(match["namespace"], match["key"])
     if entry is not None:  # as the fast path answers; see memory_answerer
@@ -207,7 +191,7 @@ async def get_entry(request: web.Request) -> web.Response:
     try:
         namespace, key, _ = _target(request, settings)
     except BadRequest as bad:
-        return _marked(bad.response, app)
+        return marked(bad.response, app)
     stored = await cache.get_redis(namespace, key, allow_stale=wait_ms is not None)
     if stored is not None:
         return await _leased_hit(request, stored) if wait_ms is not None else _hit(request, stored)
@@ -219,7 +203,7 @@ async def get_entry(request: web.Request) -> web.Response:
     else:
         response = error_response(404, "miss", f"No cached value for {namespace}/{key}.")
     response.headers.update(MISS_HEADERS)
-    return _marked(response, app)
+    return marked(response, app)
 
 
 async def _leased_hit(request: web.Request, found: Lookup) -> web.Response:
@@ -282,9 +266,9 @@ async def put_entry(request: web.Request) -> web.Response:
             raise BadRequest(token)
         value = await read_body(request, settings.cache_max_value_bytes)
     except BadTags as bad:
-        return _marked(error_response(400, "bad_tags", str(bad)), app)
+        return marked(error_response(400, "bad_tags", str(bad)), app)
     except BadRequest as bad:
-        return _marked(bad.response, app)
+        return marked(bad.response, app)
     if token is None:
         written = await app[appkeys.CACHE].write(
             namespace, key, value, content_type, ttl_ms, tags
@@ -294,11 +278,11 @@ async def put_entry(request: web.Request) -> web.Response:
             namespace, key, token, value, content_type, ttl_ms, tags
         )
         if written == Refused.STALE:
-            return _marked(stale_lease(), app)
+            return marked(stale_lease(), app)
     if written == Write.NOT_STORED:
-        return _marked(_not_stored(app[appkeys.LINK].enabled, app[appkeys.CACHE].memory), app)
+        return marked(_not_stored(app[appkeys.LINK].enabled, app[appkeys.CACHE].memory), app)
     stored_in = "redis" if written == Write.STORED else "memory"
-    return _marked(web.Response(status=204, headers={X_CACHE_STORED: stored_in}), app)
+    return marked(web.Response(status=204, headers={X_CACHE_STORED: stored_in}), app)
 
 
 def _not_stored(redis_enabled: bool, memory: MemoryTier) -> web.Response:
@@ -325,10 +309,10 @@ async def delete_entry(request: web.Request) -> web.Response:
     try:
         namespace, key, _ = _target(request, app[appkeys.SETTINGS])
     except BadRequest as bad:
-        return _marked(bad.response, app)
+        return marked(bad.response, app)
     in_redis = await app[appkeys.CACHE].delete(namespace, key) and app[appkeys.LINK].enabled
     response = web.Response(status=204, headers={X_CACHE_STORED: "redis" if in_redis else "memory"})
-    return _marked(response, app)
+    return marked(response, app)
 
 
 @needs(WRITE, namespaced=True)
@@ -338,8 +322,8 @@ async def delete_lease(request: web.Request) -> web.Response:
     try:
         namespace, key, _ = _target(request, app[appkeys.SETTINGS])
     except BadRequest as bad:
-        return _marked(bad.response, app)
-    return _marked(await release(request, namespace, key), app)
+        return marked(bad.response, app)
+    return marked(await release(request, namespace, key), app)
 
 
 def add_routes(router: web.UrlDispatcher) -> None:

@@ -16,17 +16,17 @@ from service.eventloop import loop_name
 from service.http.access import needs
 from service.http.health_json import HEALTH_JSON, health_json, wants_health_json
 from service.http.health_report import detailed_report, lease_check
-from service.http.numbers import whole_number
-from service.http.responses import error_response, json_response
-from service.link.probe import ProbeResult
-from service.workers.instance_health import (
+from service.http.instance.instance_health import (
     entries_of,
     health_json_workers,
     instance_report,
     link_is_healthy,
     worker_entry,
 )
-from service.workers.peers import Peers, ask_siblings
+from service.http.instance.peers import Peers, ask_siblings
+from service.http.numbers import whole_number
+from service.http.responses import error_response, json_response
+from service.link.probe import ProbeResult
 from statemachine.clock import iso_utc
 from statemachine.states import State
 
@@ -54,7 +54,7 @@ async def detailed(request: web.Request) -> web.Response:
     """The guide's document, or with `Accept: application/health+json` the
     IETF draft's (service.http.health_json); always 200, bounded by the
     command timeout. With workers, both describe the instance
-    (service.workers.instance_health)."""
+    (service.http.instance.instance_health)."""
     app = request.app
     link = app[appkeys.LINK]
     result = await app[appkeys.PROBE].result()

@@ -11,16 +11,12 @@ from typing import Any
 
 from service.cache.stats import LeaseStats
 from service.cache.two_tier import TwoTierCache
+from service.http.figures import percent
 from service.link.probe import ProbeResult
 from service.unconfirmed_metrics import unconfirmed_check
 from statemachine.clock import iso_utc
 from statemachine.projections import LinkView
 from statemachine.states import State
-
-
-def percent(part: float, whole: float) -> str:
-    """Two decimals, no sign: "24.50"; "0.00" when `whole` is zero."""
-    return f"{(100.0 * part / whole) if whole else 0.0:.2f}"
 
 
 def redis_check(

@@ -1,5 +1,5 @@
 """GET /metrics: Prometheus text exposition of the app's registry (with
-workers, of the whole instance: service.workers.exposition)."""
+workers, of the whole instance: service.http.instance.exposition)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from service import appkeys
 from service.config.callers import OBSERVE
 from service.http.access import needs
-from service.workers.exposition import instance_exposition
+from service.http.instance.exposition import instance_exposition
 
 
 @needs(OBSERVE)

@@ -60,10 +60,10 @@ from service.collectors import Metrics
 from service.http.access import ANONYMOUS_CALLER, Decision, Guard, Need, need_of
 from service.http.access import UNMATCHED as UNMATCHED_NEED
 from service.http.answer_headers import stamp
-from service.http.request_durations import Observe, Series
 from service.http.request_ids import X_REQUEST_ID, RequestIds
 from service.http.responses import error_response, overloaded
 from service.logs import REQUEST_ID
+from service.request_durations import Observe, Series
 
 log = logging.getLogger("roleready.http")
 access = logging.getLogger("roleready.access")

@@ -24,7 +24,7 @@ from service.cache import tags as tag_ops
 from service.config.callers import WRITE
 from service.http.access import needs
 from service.http.bodies import BadRequest, read_body
-from service.http.cache_api import _marked
+from service.http.entries import marked
 from service.http.responses import error_response, json_response
 from service.http.tag_syntax import BadTags, checked
 
@@ -48,12 +48,12 @@ async def invalidate(request: web.Request) -> web.Response:
             raise BadTags('The body must be a JSON object {"tags": [...]}, at least one tag.')
         tags = checked(body["tags"], settings)
     except BadTags as bad:
-        return _marked(error_response(400, "bad_tags", str(bad)), app)
+        return marked(error_response(400, "bad_tags", str(bad)), app)
     except BadRequest as bad:
-        return _marked(bad.response, app)
+        return marked(bad.response, app)
     done = await tag_ops.invalidate(app[appkeys.CACHE], namespace, tags)
     at = datetime.fromtimestamp(done.at_us / 1_000_000, UTC).isoformat(timespec="milliseconds")
-    return _marked(json_response({
+    return marked(json_response({
         "tags": tags, "invalidatedAt": at.replace("+00:00", "Z"), "invalidatedAtUs": done.at_us,
         "appliedIn": "redis" if done.in_redis and app[appkeys.LINK].enabled else "memory",
     }), app)

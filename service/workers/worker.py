@@ -35,8 +35,8 @@ from service.app import create_app
 from service.config import Settings
 from service.eventloop import loop_name
 from service.http.access import Guard
+from service.http.instance.peers import Peers
 from service.server import drain, freeze_start_up_objects, make_runner, reload_tokens
-from service.workers.peers import Peers
 
 log = logging.getLogger("roleready.workers")
 HEARTBEAT_S = 1.0

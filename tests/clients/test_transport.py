@@ -14,8 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from roleready_cache_client import ConnectionFailed, Timeout
 
+from scripts.harness.ports import free_port
 from tests.clients.twins import KINDS, twins
-from tests.support.ports import free_port
 
 
 @pytest.fixture

@@ -12,9 +12,9 @@ import pytest
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 
+from scripts.harness.redis_server import RedisServer
 from service import appkeys
 from service.http.answer_headers import is_active
-from tests.support.redis_server import RedisServer
 from tests.support.waiting import ready_client
 
 StartClient = Callable[..., Awaitable[TestClient]]

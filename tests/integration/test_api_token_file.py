@@ -14,10 +14,10 @@ from pathlib import Path
 
 from aiohttp.test_utils import TestClient
 
+from scripts.harness.service_process import ServiceProcess
+from scripts.harness.waiting import wait_for
 from service.http.api_token import CHECK_INTERVAL_S
 from statemachine.clock import FakeClock
-from tests.support.service_process import ServiceProcess
-from tests.support.waiting import wait_for
 
 OLD = "tok-old-3b9e-never-logged"
 NEW = "tok-new-c41d-never-logged"  # as long as OLD: see _replace_unseen

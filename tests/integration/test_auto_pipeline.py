@@ -10,9 +10,9 @@ from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
+from scripts.harness.redis_server import RedisServer
 from service import appkeys
 from service.link.pipeline import AutoPipeline
-from tests.support.redis_server import RedisServer
 from tests.support.waiting import ready_client
 
 

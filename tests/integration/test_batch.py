@@ -13,12 +13,12 @@ import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
 from opentelemetry.sdk.trace import TracerProvider
 
+from scripts.harness.redis_cluster import LocalCluster
+from scripts.harness.redis_server import RedisServer
 from service import appkeys
 from service.cache import codec
 from service.link.traced import TracedLink
 from service.telemetry import Tracing
-from tests.support.redis_cluster import LocalCluster
-from tests.support.redis_server import RedisServer
 from tests.support.waiting import eventually_async, link_state, ready_client
 
 StartClient = Callable[..., Awaitable[TestClient]]

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from importlib import metadata
 
+from scripts.harness.redis_server import RedisServer
 from service import __version__, appkeys
 from statemachine.clock import FakeClock
 from tests.integration.test_health import StartClient, _metrics
-from tests.support.redis_server import RedisServer
 from tests.support.waiting import ready_client
 
 

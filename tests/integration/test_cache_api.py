@@ -8,11 +8,11 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient, make_mocked_request
 
+from scripts.harness.redis_server import RedisServer
 from service import appkeys
 from service.http import cache_api
 from service.http.responses import TITLES
 from statemachine.clock import FakeClock
-from tests.support.redis_server import RedisServer
 from tests.support.waiting import eventually_async, link_state, ready_client
 
 StartClient = Callable[..., Awaitable[TestClient]]

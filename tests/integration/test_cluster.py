@@ -11,10 +11,10 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp.test_utils import TestClient
 
+from scripts.harness.redis_cluster import LocalCluster
+from scripts.harness.redis_server import RedisServer
 from service import appkeys
 from tests.integration.test_acl import HIGH_AVAILABILITY, PASSWORD, documented_acl
-from tests.support.redis_cluster import LocalCluster
-from tests.support.redis_server import RedisServer
 from tests.support.waiting import eventually, eventually_async, ready_client
 
 StartClient = Callable[..., Awaitable[TestClient]]

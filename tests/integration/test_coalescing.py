@@ -18,11 +18,11 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
 
+from scripts.harness.redis_server import RedisServer
 from service import appkeys
 from service.app import create_app
 from service.cache import codec
 from tests.conftest import make_settings
-from tests.support.redis_server import RedisServer
 from tests.support.waiting import eventually, link_state
 
 NAME = "roleready:default:k"

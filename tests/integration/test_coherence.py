@@ -12,9 +12,9 @@ from collections.abc import Awaitable, Callable
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
 
+from scripts.harness.redis_server import RedisServer
 from service import appkeys
 from service.cache import codec
-from tests.support.redis_server import RedisServer
 from tests.support.waiting import eventually, eventually_async, link_state, ready_client
 
 StartClient = Callable[..., Awaitable[TestClient]]

@@ -12,9 +12,9 @@ import aiohttp
 from aiohttp.test_utils import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from scripts.harness.redis_server import RedisServer
 from service import appkeys
 from service.cache.memory import entry_size
-from tests.support.redis_server import RedisServer
 from tests.support.waiting import eventually, link_state, ready_client
 
 StartClient = Callable[..., Awaitable[TestClient]]

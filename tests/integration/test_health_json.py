@@ -7,10 +7,10 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
+from scripts.harness.redis_server import RedisServer
 from service import __version__, appkeys
 from service.build import build
 from tests.integration.test_health import GUIDE_EXAMPLE, StartClient, _detailed, _same_shape
-from tests.support.redis_server import RedisServer
 from tests.support.waiting import link_state, ready_client
 
 ASK = {"Accept": "application/health+json"}

@@ -13,8 +13,8 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 
-from tests.support.service_process import ServiceProcess, http_get
-from tests.support.waiting import wait_for
+from scripts.harness.service_process import ServiceProcess, http_get
+from scripts.harness.waiting import wait_for
 
 VALUE = b"x" * 900_000  # ASCII: a batch answers it as text, ~0.9 MB a key
 # Answers larger than the kernel's socket buffers (up to 4 MB on loopback):

@@ -13,10 +13,10 @@ from collections.abc import Callable
 
 import pytest
 
+from scripts.harness.redis_server import RedisServer
+from scripts.harness.service_process import ServiceProcess, http_get, link_state
+from scripts.harness.waiting import wait_for
 from tests.support import hostile
-from tests.support.redis_server import RedisServer
-from tests.support.service_process import ServiceProcess, http_get, link_state
-from tests.support.waiting import wait_for
 
 TOKEN = "hostile-token"
 SERVICE_ENV = {

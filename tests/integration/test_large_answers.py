@@ -14,11 +14,11 @@ from typing import Any
 import aiohttp
 from aiohttp.test_utils import TestClient
 
+from scripts.harness.redis_cluster import LocalCluster
+from scripts.harness.redis_server import RedisServer
+from scripts.harness.service_process import ServiceProcess
 from service import appkeys
 from service.cache import codec
-from tests.support.redis_cluster import LocalCluster
-from tests.support.redis_server import RedisServer
-from tests.support.service_process import ServiceProcess
 from tests.support.slow_link import SlowLink
 from tests.support.waiting import ready_client
 

@@ -8,11 +8,11 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp.test_utils import TestClient
 
+from scripts.harness.ports import free_port
+from scripts.harness.redis_server import RedisServer, RedisServers
 from service import appkeys
 from service.app import create_app
 from tests.conftest import make_settings
-from tests.support.ports import free_port
-from tests.support.redis_server import RedisServer, RedisServers
 from tests.support.waiting import eventually, link_state, ready_client
 
 StartClient = Callable[..., Awaitable[TestClient]]

@@ -16,11 +16,11 @@ from collections.abc import Callable
 import pytest
 from redis.asyncio import Redis
 
+from scripts.harness.ports import free_port
+from scripts.harness.redis_server import RedisServer
 from service.link.driver import RedisLink
 from statemachine import BackoffPolicy, ConnectionLifecycle, FakeClock, State
 from statemachine.events import Closed
-from tests.support.ports import free_port
-from tests.support.redis_server import RedisServer
 
 
 class CloseOnce:

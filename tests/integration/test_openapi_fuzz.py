@@ -15,11 +15,11 @@ from collections.abc import Callable
 
 import pytest
 
+from scripts.harness.redis_server import RedisServer
+from scripts.harness.service_process import ServiceProcess, link_state
+from scripts.harness.waiting import wait_for
 from service.config import DEFAULT_NAMESPACE_TTLS_MS
 from tests.support.fuzzing import fuzz
-from tests.support.redis_server import RedisServer
-from tests.support.service_process import ServiceProcess, link_state
-from tests.support.waiting import wait_for
 
 TOKEN = "fuzz-token"
 # Per operation and mode; FUZZ_EXAMPLES=200 runs a deeper search (minutes).

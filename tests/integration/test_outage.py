@@ -7,8 +7,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp.test_utils import TestClient
 
+from scripts.harness.redis_server import RedisServer
 from service import appkeys
-from tests.support.redis_server import RedisServer
 from tests.support.waiting import eventually, link_state, ready_client
 
 StartClient = Callable[..., Awaitable[TestClient]]

@@ -13,9 +13,9 @@ from collections.abc import Awaitable, Callable
 import pytest
 from aiohttp.test_utils import TestClient
 
+from scripts.harness.redis_server import RedisServer
 from service import appkeys
 from statemachine.events import OutboxReplayed
-from tests.support.redis_server import RedisServer
 from tests.support.waiting import eventually_async, link_state, ready_client
 
 StartClient = Callable[..., Awaitable[TestClient]]

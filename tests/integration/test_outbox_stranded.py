@@ -11,13 +11,14 @@ import pytest
 import redis as redis_py
 from aiohttp.test_utils import TestClient
 
+from scripts.harness.redis_cluster import LocalCluster
+from scripts.harness.redis_server import RedisServer
+from scripts.harness.service_process import ServiceProcess, http_get
+from scripts.harness.waiting import wait_for
 from service import appkeys
 from tests.conftest import FAST_LINK_ENV
 from tests.integration.test_outbox_restart import REDIS_KEY, link_state, request, wait_ready
-from tests.support.redis_cluster import LocalCluster
-from tests.support.redis_server import RedisServer
-from tests.support.service_process import ServiceProcess, http_get
-from tests.support.waiting import eventually, ready_client, wait_for
+from tests.support.waiting import eventually, ready_client
 
 StartService = Callable[..., ServiceProcess]
 FILLER = b"x" * 1024

@@ -15,12 +15,13 @@ from collections.abc import Awaitable, Callable
 import pytest
 from aiohttp.test_utils import TestClient
 
+from scripts.harness.redis_server import RedisServer
+from scripts.harness.service_process import ServiceProcess, http_get
+from scripts.harness.waiting import wait_for
 from service import appkeys
 from service.http.request_layer import OBSERVE_MAX_INFLIGHT
 from service.link.probe import SECTIONS
-from tests.support.redis_server import RedisServer
-from tests.support.service_process import ServiceProcess, http_get
-from tests.support.waiting import eventually, ready_client, wait_for
+from tests.support.waiting import eventually, ready_client
 
 StartClient = Callable[..., Awaitable[TestClient]]
 

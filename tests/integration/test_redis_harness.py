@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.support.ports import free_port, port_is_open
-from tests.support.redis_cluster import BUS_PORT_OFFSET, CLUSTER_PORT_MAX, LocalCluster, slot_of
-from tests.support.redis_server import RedisServer, RedisServers, ping
-from tests.support.waiting import wait_for
+from scripts.harness.ports import free_port, port_is_open
+from scripts.harness.redis_cluster import BUS_PORT_OFFSET, CLUSTER_PORT_MAX, LocalCluster, slot_of
+from scripts.harness.redis_server import RedisServer, RedisServers, ping
+from scripts.harness.waiting import wait_for
 
 pytestmark = pytest.mark.redis
 
@@ -102,7 +102,7 @@ def test_a_server_that_cannot_start_is_reported(tmp_path: Path) -> None:
     assert not server.running
 
 
-# -- the Redis Cluster (tests/support/redis_cluster.py) ------------------------
+# -- the Redis Cluster (scripts/harness/redis_cluster.py) ------------------------
 
 
 def test_free_port_honours_a_maximum_and_a_free_bus_port() -> None:

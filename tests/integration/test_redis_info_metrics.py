@@ -15,8 +15,8 @@ from collections.abc import Awaitable, Callable
 import redis
 from aiohttp.test_utils import TestClient
 
+from scripts.harness.redis_server import RedisServer
 from tests.support.promql import MAXMEMORY_POLICIES, parse_exposition
-from tests.support.redis_server import RedisServer
 from tests.support.waiting import ready_client
 
 StartClient = Callable[..., Awaitable[TestClient]]

@@ -21,13 +21,14 @@ from collections.abc import Awaitable, Callable
 import pytest
 from aiohttp.test_utils import TestClient
 
+from scripts.harness.redis_cluster import LocalCluster
+from scripts.harness.redis_server import RedisServers
+from scripts.harness.sentinel import SentinelSetup, replica_in_sync
+from scripts.harness.waiting import wait_for
 from service import appkeys
 from service.cache.unconfirmed import Unconfirmed
 from statemachine.events import OutboxReplayed
-from tests.support.redis_cluster import LocalCluster
-from tests.support.redis_server import RedisServers
-from tests.support.sentinel import SentinelSetup, replica_in_sync
-from tests.support.waiting import eventually, ready_client, wait_for
+from tests.support.waiting import eventually, ready_client
 
 StartClient = Callable[..., Awaitable[TestClient]]
 KEY = "roleready:default:{}"

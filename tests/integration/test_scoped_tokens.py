@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.service_process import ServiceProcess
-from tests.support.waiting import wait_for
+from scripts.harness.service_process import ServiceProcess
+from scripts.harness.waiting import wait_for
 
 TOKENS = {
     "reader": "tok-reader-5f1e-never-logged",

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from aiohttp.test_utils import TestClient
 
+from scripts.harness.redis_server import RedisServer
+from scripts.harness.tls import make_certificates
 from service import appkeys
-from tests.support.redis_server import RedisServer
-from tests.support.tls import make_certificates
 from tests.support.waiting import eventually, link_state, ready_client
 
 StartClient = Callable[..., Awaitable[TestClient]]

@@ -2,7 +2,7 @@
 sentinels (quorum 2). The service asks the sentinels for the master on every
 connect attempt, so when the master dies and the replica is promoted, the
 link's reconnect lands on the new master. The setup is the shared
-`sentinel_setup` fixture (tests/support/sentinel.py)."""
+`sentinel_setup` fixture (scripts/harness/sentinel.py)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp.test_utils import TestClient
 
+from scripts.harness.sentinel import SentinelSetup
 from service import appkeys
-from tests.support.sentinel import SentinelSetup
 from tests.support.waiting import eventually, link_state, ready_client
 
 StartClient = Callable[..., Awaitable[TestClient]]

@@ -14,12 +14,12 @@ from collections.abc import Callable
 
 from redis.asyncio import Redis
 
+from scripts.harness.redis_server import RedisServers
 from service.link.driver import RedisLink
 from statemachine.backoff import BackoffPolicy
 from statemachine.clock import FakeClock
 from statemachine.events import ErrorSeen
 from statemachine.lifecycle import ConnectionLifecycle
-from tests.support.redis_server import RedisServers
 from tests.support.waiting import eventually
 
 

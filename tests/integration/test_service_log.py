@@ -13,9 +13,9 @@ import re
 import time
 from collections.abc import Callable
 
+from scripts.harness.redis_server import RedisServer
+from scripts.harness.service_process import ServiceProcess, http_get
 from tests.conftest import FAST_LINK_ENV
-from tests.support.redis_server import RedisServer
-from tests.support.service_process import ServiceProcess, http_get
 
 PASSWORD = "pw-7f3a9c-never-logged"
 TOKEN = "tok-51e2b8-never-logged"

@@ -8,9 +8,9 @@ import threading
 import time
 from collections.abc import Callable
 
-from tests.support.ports import unread_bytes
-from tests.support.redis_server import RedisServer
-from tests.support.service_process import ServiceProcess, http_get
+from scripts.harness.ports import unread_bytes
+from scripts.harness.redis_server import RedisServer
+from scripts.harness.service_process import ServiceProcess, http_get
 
 StartService = Callable[..., ServiceProcess]
 

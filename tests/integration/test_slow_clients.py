@@ -11,8 +11,8 @@ import socket
 import time
 from collections.abc import Callable
 
-from tests.support.ports import free_port
-from tests.support.service_process import ServiceProcess, http_get
+from scripts.harness.ports import free_port
+from scripts.harness.service_process import ServiceProcess, http_get
 
 MEMORY_ONLY = {"REDIS_URL": ""}
 

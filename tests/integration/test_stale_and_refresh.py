@@ -11,8 +11,8 @@ from collections.abc import Awaitable, Callable
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 
+from scripts.harness.redis_server import RedisServer
 from statemachine.clock import FakeClock
-from tests.support.redis_server import RedisServer
 from tests.support.waiting import ready_client
 
 StartClient = Callable[..., Awaitable[TestClient]]

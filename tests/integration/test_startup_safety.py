@@ -10,8 +10,8 @@ import subprocess
 import sys
 from collections.abc import Callable
 
-from tests.support.ports import free_port
-from tests.support.service_process import ServiceProcess, http_get
+from scripts.harness.ports import free_port
+from scripts.harness.service_process import ServiceProcess, http_get
 
 SECRET = "hunter2-query"
 

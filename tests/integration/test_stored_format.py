@@ -10,10 +10,10 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
 
+from scripts.harness.redis_server import RedisServer
 from service import appkeys
 from service.cache import codec
 from statemachine.clock import FakeClock
-from tests.support.redis_server import RedisServer
 from tests.support.waiting import ready_client
 
 StartClient = Callable[..., Awaitable[TestClient]]

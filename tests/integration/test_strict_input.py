@@ -17,9 +17,9 @@ from collections.abc import Awaitable, Callable
 import pytest
 from aiohttp.test_utils import TestClient
 
+from scripts.harness.service_process import ServiceProcess
 from service.logs import TextFormatter
 from tests.support.hostile import TRUNCATED, exchange, request, send
-from tests.support.service_process import ServiceProcess
 
 StartClient = Callable[..., Awaitable[TestClient]]
 TOKEN = "strict-token"

@@ -11,14 +11,14 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp.test_utils import TestClient
 
+from scripts.harness.redis_cluster import LocalCluster
+from scripts.harness.redis_server import RedisServer
+from scripts.harness.sentinel import SentinelSetup
 from service import appkeys
 from service.cache import tags as tag_ops
 from service.cache.two_tier import Source
 from statemachine.clock import FakeClock
 from tests.integration.test_acl import PASSWORD, documented_acl
-from tests.support.redis_cluster import LocalCluster
-from tests.support.redis_server import RedisServer
-from tests.support.sentinel import SentinelSetup
 from tests.support.waiting import eventually, eventually_async, link_state, ready_client
 
 StartClient = Callable[..., Awaitable[TestClient]]

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from scripts.harness.redis_server import RedisServers
 from service.cache.memory import MemoryTier
 from service.cache.redis_tier import RedisTier
 from service.cache.stats import CacheStats
@@ -25,7 +26,6 @@ from service.link.driver import RedisLink
 from service.link.factory import url_factory
 from statemachine import ConnectionLifecycle, FakeClock
 from tests.conftest import make_settings
-from tests.support.redis_server import RedisServers
 from tests.support.waiting import eventually
 
 NS = "default"

@@ -9,9 +9,9 @@ from collections.abc import Awaitable, Callable
 import pytest
 from aiohttp.test_utils import TestClient
 
+from scripts.harness.ports import free_port
+from scripts.harness.redis_server import RedisServer
 from service import appkeys
-from tests.support.ports import free_port
-from tests.support.redis_server import RedisServer
 from tests.support.waiting import eventually
 
 StartClient = Callable[..., Awaitable[TestClient]]

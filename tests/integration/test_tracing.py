@@ -16,12 +16,12 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
+from scripts.harness.redis_server import RedisServer
+from scripts.harness.service_process import ServiceProcess, http_get
 from service import telemetry
 from service.app import create_app
 from service.telemetry import Tracing
 from tests.conftest import make_settings
-from tests.support.redis_server import RedisServer
-from tests.support.service_process import ServiceProcess, http_get
 from tests.support.waiting import link_state
 
 ROUTE = "GET /cache/{namespace}/{key}"

@@ -22,11 +22,11 @@ import jsonschema
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from scripts.harness.redis_server import RedisServer, RedisServers
+from scripts.harness.service_process import ServiceProcess, http_get
+from scripts.harness.waiting import wait_for
 from service.http.api_description.service_paths import DETAILED, STATUS
 from tests.conftest import FAST_LINK_ENV
-from tests.support.redis_server import RedisServer, RedisServers
-from tests.support.service_process import ServiceProcess, http_get
-from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.redis
 SIGHUP_LINE = "SIGHUP: re-reading CACHE_API_TOKEN_FILE"

@@ -26,9 +26,9 @@ import pytest
 import yaml
 from aiohttp.test_utils import TestClient
 
+from scripts.harness.redis_server import RedisServer
 from tests.ops.conftest import ROOT
 from tests.support.promql import live_metrics, metric_names, problems
-from tests.support.redis_server import RedisServer
 from tests.support.waiting import ready_client
 
 RULES = ROOT / "deploy" / "prometheus" / "alerts.yml"

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from scripts.harness.ports import free_port
 from scripts.redisops.aof import rewrites_paused
 from scripts.redisops.rediscli import Endpoint, RedisCli
 from tests.ops.conftest import REDIS_CONF, RunScript, StartServer
-from tests.support.ports import free_port
 
 DAY_S = 86400
 

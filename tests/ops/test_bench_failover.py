@@ -14,7 +14,7 @@ import pytest
 from scripts.benchmark.failover import spread
 from scripts.benchmark.report import failover_lines
 from scripts.benchmark.targets import failover_targets
-from tests.support.redis_cluster import parse_cluster_nodes
+from scripts.harness.redis_cluster import parse_cluster_nodes
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "scripts" / "bench"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.waiting import wait_for
+from scripts.harness.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 CHAOS = ROOT / "scripts" / "chaos"

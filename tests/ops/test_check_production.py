@@ -7,10 +7,10 @@ import shutil
 import time
 from pathlib import Path
 
+from scripts.harness.ports import free_port
+from scripts.harness.tls import make_certificates
+from scripts.harness.waiting import wait_for
 from tests.ops.conftest import REDIS_CONF, ROOT, RunScript, StartServer
-from tests.support.ports import free_port
-from tests.support.tls import make_certificates
-from tests.support.waiting import wait_for
 
 SECRET = "s3cret-check-password"
 ITEMS = ["redis.connection", "persistence.rdb", "persistence.aof", "persistence.last-save",

@@ -21,11 +21,11 @@ from typing import Any
 import pytest
 import yaml
 
+from scripts.harness.ports import free_port
+from scripts.harness.service_process import ServiceProcess
+from scripts.harness.waiting import wait_for
 from service.config import VARIABLES
 from tests.ops.conftest import ROOT, StartServer
-from tests.support.ports import free_port
-from tests.support.service_process import ServiceProcess
-from tests.support.waiting import wait_for
 
 GUIDE_REDIS_COMMAND = [
     "redis-server",

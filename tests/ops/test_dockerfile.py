@@ -18,8 +18,8 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from scripts.harness.service_process import ServiceProcess
 from tests.ops.conftest import ROOT
-from tests.support.service_process import ServiceProcess
 
 OCI = "org.opencontainers.image."
 

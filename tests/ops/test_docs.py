@@ -1,10 +1,15 @@
 """The documents point only at what exists: every relative link (and its
-anchor), every repository path they name; and they name no issue number
-and nothing outside the repository. README.md stays short."""
+anchor), every repository path they name, and every path the code's
+docstrings and comments name; and they name no issue number and nothing outside the
+repository. README.md stays short."""
 
 from __future__ import annotations
 
+import ast
+import io
 import re
+import tokenize
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,12 +20,15 @@ DOCUMENTS = sorted(
     [ROOT / "README.md", ROOT / "CHANGELOG.md", ROOT / "scripts" / "README.md",
      ROOT / "tests" / "README.md", *(ROOT / "docs").glob("*.md")]
 )
+# The code whose docstrings are held to the same rule as the documents.
+CODE = sorted(p for top in ("service", "statemachine", "scripts", "tests", "clients/python")
+              for p in (ROOT / top).rglob("*.py"))
 README_MAX_LINES = 200
 # A path as the documents name one: from a top-level directory of the
 # repository (not part of a longer path such as /opt/roleready-cache/scripts/),
 # or one of its top-level files.
 REPOSITORY_PATH = re.compile(
-    r"(?<![\w/.~-])((?:service|statemachine|tests|scripts|deploy|docs|\.ci)/[\w./-]*"
+    r"(?<![\w/.~-])((?:service|statemachine|tests|scripts|deploy|docs|clients|\.ci)/[\w./-]*"
     r"|Dockerfile|docker-compose(?:\.ha)?\.yml|setup\.cfg|pyproject\.toml|LICENSE"
     r"|(?:CHANGELOG|README|SECURITY)\.md)(?![\w<{*])"
 )
@@ -56,10 +64,36 @@ def test_every_relative_link_and_anchor_exists(document: Path) -> None:
 @pytest.mark.parametrize("document", DOCUMENTS, ids=_name)
 def test_every_repository_path_named_exists(document: Path) -> None:
     named = {m.rstrip(".,:;") for m in REPOSITORY_PATH.findall(document.read_text())}
-    # From the root, or (tests/README.md naming service/test_x.py) from the document's folder.
-    missing = sorted(p for p in named
-                     if not (ROOT / p).exists() and not (document.parent / p).exists())
+    missing = _missing(named, document.parent)
     assert not missing, f"{_name(document)} names paths that do not exist: {missing}"
+
+
+def _docstrings(source: str) -> Iterator[str]:
+    """The docstrings of a module, its classes and its functions, and its comments."""
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            text = ast.get_docstring(node, clean=False)
+            if text:
+                yield text
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type == tokenize.COMMENT:
+            yield token.string
+
+
+def _missing(named: set[str], folder: Path) -> list[str]:
+    # From the root, or (tests/README.md naming a test by its path under tests/) from the folder.
+    return sorted(p for p in named if not (ROOT / p).exists() and not (folder / p).exists())
+
+
+def test_every_repository_path_the_code_names_exists() -> None:
+    assert len(CODE) > 100  # the walk found the code
+    missing = {}
+    for module in CODE:
+        named = {m.rstrip(".,:;") for text in _docstrings(module.read_text(encoding="utf-8"))
+                 for m in REPOSITORY_PATH.findall(text)}
+        if found := _missing(named, module.parent):
+            missing[_name(module)] = found
+    assert not missing, f"docstrings and comments name paths that do not exist: {missing}"
 
 
 @pytest.mark.parametrize("document", DOCUMENTS, ids=_name)
@@ -82,3 +116,6 @@ def test_the_checks_catch_what_they_are_for(tmp_path: Path) -> None:
     assert REPOSITORY_PATH.findall("`scripts/gone` and /opt/x/scripts/run") == ["scripts/gone"]
     assert links("[a](docs/x.md#y) `[b](c.md)` ![img](z.png)") == ["docs/x.md#y"]
     assert "prose" in without_code("prose\n\n    indented code\n")
+    module = '''"""See scripts/gone.py."""\ndef f() -> None:\n    """And service/gone/."""\n# deploy/gone\n'''
+    named = {m.rstrip(".") for text in _docstrings(module) for m in REPOSITORY_PATH.findall(text)}
+    assert _missing(named, tmp_path) == ["deploy/gone", "scripts/gone.py", "service/gone/"]

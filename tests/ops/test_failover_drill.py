@@ -27,12 +27,12 @@ import pytest
 from scripts.drill.journal import check_sequence, journal_path
 from scripts.drill.probe import StepFailed, run_command
 from scripts.drill.sentinel import SentinelDrill
+from scripts.harness.ports import port_is_open
+from scripts.harness.redis_server import RedisServer, ping
+from scripts.harness.service_process import ServiceProcess
+from scripts.harness.waiting import wait_for
 from tests.conftest import FAST_LINK_ENV
 from tests.ops.conftest import SCRIPTS, RunScript, run
-from tests.support.ports import port_is_open
-from tests.support.redis_server import RedisServer, ping
-from tests.support.service_process import ServiceProcess
-from tests.support.waiting import wait_for
 
 TOKEN = "drill-token"
 

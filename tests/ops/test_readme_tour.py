@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
+from scripts.harness.redis_server import RedisServer
+from scripts.harness.service_process import ServiceProcess, http_get
+from scripts.harness.waiting import wait_for
 from tests.support.markdown import ROOT, blocks
-from tests.support.redis_server import RedisServer
-from tests.support.service_process import ServiceProcess, http_get
-from tests.support.waiting import wait_for
 
 README = ROOT / "README.md"
 DOCUMENTED_PORT = "3001"

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from scripts.harness.redis_server import RedisServer
 from tests.ops.conftest import RunScript, StartServer
-from tests.support.redis_server import RedisServer
 
 MakeBackup = Callable[..., Path]
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import redis
 
+from scripts.harness.waiting import wait_for
 from tests.ops.conftest import REDIS_CONF, RunScript, StartServer
 from tests.ops.dataset import assert_same, fill, snapshot
-from tests.support.waiting import wait_for
 
 # PTTL is read at different moments in the two snapshots; rounding slack on top.
 TTL_SLACK_MS = 50

@@ -1,5 +1,5 @@
 """scripts/check-production's Sentinel items (REDIS_SENTINELS configured):
-against a real Sentinel setup (tests/support/sentinel.py), and as pure
+against a real Sentinel setup (scripts/harness/sentinel.py), and as pure
 functions of hand-made facts for what a healthy setup cannot show."""
 
 from __future__ import annotations
@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from scripts.harness.ports import free_port
+from scripts.harness.sentinel import SentinelSetup
+from scripts.harness.waiting import wait_for
 from scripts.redisops import sentinel_checklist as items
 from scripts.redisops.checklist import FAIL, PASS
 from tests.ops.conftest import RunScript, StartServer
 from tests.ops.test_check_production import lines_by_item
-from tests.support.ports import free_port
-from tests.support.sentinel import SentinelSetup
-from tests.support.waiting import wait_for
 
 SENTINEL_ITEMS = ["sentinel.reachable", "sentinel.master", "sentinel.quorum",
                   "sentinel.replicas", "sentinel.auth"]

@@ -1,5 +1,5 @@
 """scripts/failover-drill --mode sentinel against the real service process and
-a real Sentinel setup (tests/support/sentinel.py: master, replica, three
+a real Sentinel setup (scripts/harness/sentinel.py: master, replica, three
 sentinels, quorum 2, down-after-milliseconds 1000).
 
 One test kills the master with an operator's command, one has a sentinel
@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
+from scripts.harness.sentinel import SentinelSetup
+from scripts.harness.service_process import ServiceProcess
 from scripts.redisops.sentinel import parse_host_ports, records
 from tests.conftest import FAST_LINK_ENV
 from tests.ops.conftest import RunScript
-from tests.support.sentinel import SentinelSetup
-from tests.support.service_process import ServiceProcess
 
 STEPS = ["service answers", "Redis healthy", "service on the sentinels' master",
          "kill the master", "switch detected", "service still works",

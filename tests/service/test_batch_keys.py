@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from service.http.batch_api import _all_good
-from service.http.cache_api import KEY_PATTERN
+from service.http.entries import KEY_PATTERN
 
 
 @pytest.mark.parametrize("keys", [

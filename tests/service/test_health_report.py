@@ -5,7 +5,8 @@ from __future__ import annotations
 from service.cache.memory import MemoryTier
 from service.cache.stats import CacheStats
 from service.cache.two_tier import TwoTierCache
-from service.http.health_report import detailed_report, percent
+from service.http.figures import percent
+from service.http.health_report import detailed_report
 from service.link.probe import ProbeResult, expiring_keys, parse_info
 from statemachine.clock import FakeClock
 from statemachine.projections import LinkView

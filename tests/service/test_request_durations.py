@@ -9,7 +9,7 @@ import re
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 
 from service.collectors import REQUEST_DURATION_BUCKETS
-from service.http.request_durations import RequestDurations
+from service.request_durations import RequestDurations
 
 NAME = "roleready_http_request_duration_seconds"
 DOC = "HTTP request duration by route, method and status."

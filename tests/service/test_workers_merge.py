@@ -14,9 +14,9 @@ import pytest
 
 from service.config import ConfigError, Settings
 from service.config.values import usable_cpus
-from service.workers.exposition import merge, parse, render
+from service.http.instance.exposition import merge, parse, render
+from service.http.instance.instance_health import instance_report
 from service.workers.gunicorn_app import assign_slot, sweep_stale
-from service.workers.instance_health import instance_report
 
 EXPOSITION = """\
 # HELP roleready_cache_sets_total PUTs stored.

@@ -29,7 +29,7 @@ GROUPING = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\(
 REGEX_SYNTAX = re.compile(r"[.*+?\[\]()^\\]")
 # Labels Prometheus adds at scrape time, never in /metrics itself, and the
 # worker slot the instance's exposition adds with WORKERS > 1
-# (service/workers/exposition.py; the in-process app scraped here is one).
+# (service/http/instance/exposition.py; the in-process app scraped here is one).
 TARGET_LABELS = frozenset({"job", "instance", "worker"})
 # Every maxmemory-policy of Redis 7. A live service shows only its server's
 # policy, so rules may match the others by name; the integration test

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from tests.support.ports import free_port
+from scripts.harness.ports import free_port
 
 
 class SlowLink:

@@ -1,4 +1,5 @@
-"""Wait for a condition in tests without fixed sleeps."""
+"""Wait for a condition inside an event loop, without fixed sleeps (in-process
+apps); outside one, `scripts/harness/waiting.py`'s `wait_for`."""
 
 from __future__ import annotations
 
@@ -11,16 +12,6 @@ from aiohttp.test_utils import TestClient
 
 from service import appkeys
 from statemachine.clock import Clock
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 10.0,
-             what: str = "condition") -> None:
-    """Poll `condition()` until true, outside an event loop; fail after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 async def eventually(check: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:

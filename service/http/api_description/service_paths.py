@@ -68,7 +68,7 @@ CACHE_CHECK = strict({
     "leases": strict({name: COUNT for name in (
         "issued", "takenOver", "expired", "filled", "refused", "released", "waiters")}),
 })
-# With WORKERS > 1 (service/workers/instance_health.py): one per worker;
+# With WORKERS > 1 (service/http/instance/instance_health.py): one per worker;
 # one that did not answer is only {"worker", "status": "unreachable"}.
 WORKER = strict(
     {"worker": COUNT,

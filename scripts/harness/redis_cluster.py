@@ -35,9 +35,9 @@ from redis.cluster import ClusterNode, RedisCluster
 from redis.crc import key_slot
 from redis.retry import Retry
 
-from tests.support.ports import free_port
-from tests.support.redis_server import RedisServer, RedisServers
-from tests.support.waiting import wait_for
+from scripts.harness.ports import free_port
+from scripts.harness.redis_server import RedisServer, RedisServers
+from scripts.harness.waiting import wait_for
 
 # The cluster bus listens on port + BUS_PORT_OFFSET, which must be a valid port.
 BUS_PORT_OFFSET = 10000

@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.redis_server import RedisServer, RedisServers
-from tests.support.waiting import wait_for
+from scripts.harness.redis_server import RedisServer, RedisServers
+from scripts.harness.waiting import wait_for
 
 MASTER_NAME = "cachemaster"
 QUORUM = 2

@@ -44,8 +44,8 @@ from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
 
 from service.collectors import PREFIX, Metrics
+from service.http.instance.peers import Peers, ask_siblings
 from service.link.probe import ProbeResult
-from service.workers.peers import Peers, ask_siblings
 
 WORKER_LABEL = "worker"
 

@@ -25,8 +25,8 @@ from typing import Self
 
 import redis
 
-from tests.support.ports import free_port
-from tests.support.tls import Certificates
+from scripts.harness.ports import free_port
+from scripts.harness.tls import Certificates
 
 START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 10.0

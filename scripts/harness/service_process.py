@@ -13,7 +13,7 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from tests.support.ports import free_port
+from scripts.harness.ports import free_port
 
 START_TIMEOUT_S = 15.0
 

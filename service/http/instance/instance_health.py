@@ -24,7 +24,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from service.http.health_report import percent
+from service.http.figures import percent
 from statemachine.clock import iso_utc
 from statemachine.projections import LinkView
 from statemachine.states import State
