@@ -59,7 +59,11 @@ async def test_policy_evictions_and_expiring_keys_follow_redis(
             direct.set(f"filler:{number}", FILLER)
         evicted = direct.info("stats")["evicted_keys"]
         assert evicted > 0
-        assert await value(client, "roleready_redis_evicted_keys_total") == evicted
+        # Redis may evict again on any later command (the probe's own
+        # included) while it stays near maxmemory: the scrape's figure lies
+        # between what INFO said just before and just after it.
+        exposed_evicted = await value(client, "roleready_redis_evicted_keys_total")
+        assert evicted <= exposed_evicted <= direct.info("stats")["evicted_keys"]
 
         for policy in sorted(MAXMEMORY_POLICIES):
             direct.config_set("maxmemory-policy", policy)
