@@ -85,7 +85,7 @@ async def test_a_v1_value_is_served_through_the_service(
     b"\x02" + b"\x00" * 24 + b"\xff" + b"short",  # a content-type length beyond the value
     b"\x07something newer or foreign",
     b"",
-])
+], ids=["v2-header-cut", "v2-type-cut", "v2-length-beyond", "unknown-version", "empty"])
 async def test_an_undecodable_value_is_a_miss_never_a_500(
     app_client: StartClient, redis_server: RedisServer, stored: bytes
 ) -> None:

@@ -56,6 +56,8 @@ def _v2(body: bytes = b"body") -> bytes:
     return codec.encode(body, "text/plain", codec.new_stamp(WALL_S, 1000))
 
 
+# Named ids: a v2 value's version is random, and ids made from the bytes
+# would differ between processes (pytest-xdist's workers must agree).
 @pytest.mark.parametrize("raw", [
     b"",
     b"\x03anything",
@@ -66,7 +68,8 @@ def _v2(body: bytes = b"body") -> bytes:
     b"\x02" + b"\x00" * 24 + b"\xff" + b"short",  # a length beyond the value
     b"\x02" + (2).to_bytes(8, "big") + (1).to_bytes(8, "big") + b"v" * 8 + b"\x00",  # expiry before store
     b"{\"a\": 1}",  # a JSON string another program wrote
-])
+], ids=["empty", "unknown-version", "v0", "v1-no-separator", "v2-header-cut", "v2-type-cut",
+        "v2-length-beyond", "v2-expiry-before-store", "json"])
 def test_truncated_or_garbled_values_are_undecodable(raw: bytes) -> None:
     with pytest.raises(UndecodableValue):
         codec.decode(raw)
