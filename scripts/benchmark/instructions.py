@@ -1,0 +1,209 @@
+"""Instructions per request under callgrind: deterministic, so valid on a
+loaded machine where requests per second are noise.
+
+    redis-server (plain) ─► the server under `valgrind --tool=callgrind`
+    this process (not profiled) ─► seed, warm up ─► zero the counters
+        ─► N requests of one kind, one after another on one connection
+        ─► dump: Ir(N)  ─► zero ─► idle as long ─► dump: Ir(idle)
+    instructions per request = (Ir(N) - Ir(idle)) / N
+
+Subtracting an idle stretch as long as the measured one removes what the
+server does on its own (timers, the link's probe), which under valgrind's
+slowdown is not small. Kinds: `memory` (memory-hit GET), `redis` (Redis-hit
+GET: CACHE_LRU_MAX_ITEMS=0), `put`, `mget-memory` and `mget-redis` (`_mget`
+of 100 hits), and `bare`, baselines.py's aiohttp handler returning fixed
+bytes (the floor); each is also given as a ratio to `bare`.
+Run: python -m scripts.benchmark.instructions [KIND ...] [-n N] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from scripts.benchmark.placement import ROOT, module_env
+from scripts.benchmark.processes import BenchError, poll
+from scripts.benchmark.workloads import make_value
+from tests.support.ports import free_port
+from tests.support.redis_server import RedisServer
+
+KINDS = ("bare", "memory", "redis", "put", "mget-memory", "mget-redis")
+VALUE = make_value(64)
+CONTENT_TYPE = "application/json"
+MGET_KEYS = [f"b{i:03d}" for i in range(100)]
+WARM_UP = 30
+LISTEN = "127.0.0.1"
+START_TIMEOUT_S = 300.0  # Python's imports under valgrind take a while
+Send = Callable[[http.client.HTTPConnection, int], None]
+
+
+def _request(conn: http.client.HTTPConnection, method: str, path: str,
+             body: bytes | None = None, expect: int = 200) -> bytes:
+    headers = {"Content-Type": CONTENT_TYPE} if body is not None else {}
+    conn.request(method, path, body=body, headers=headers)
+    response = conn.getresponse()
+    data = response.read()
+    if response.status != expect:
+        raise BenchError(f"{method} {path}: {response.status} {data[:200]!r}")
+    return data
+
+
+def _get(key: str) -> Send:
+    def send(conn: http.client.HTTPConnection, i: int) -> None:
+        _request(conn, "GET", f"/cache/default/{key}")
+
+    return send
+
+
+def _put(conn: http.client.HTTPConnection, i: int) -> None:
+    _request(conn, "PUT", f"/cache/default/p{i % 64}", VALUE, 204)
+
+
+def _mget(conn: http.client.HTTPConnection, i: int) -> None:
+    body = json.dumps({"keys": MGET_KEYS}).encode()
+    _request(conn, "POST", "/cache/default/_mget", body)
+
+
+def _seed(conn: http.client.HTTPConnection, i: int) -> None:
+    for key in ("hot", *MGET_KEYS):
+        _request(conn, "PUT", f"/cache/default/{key}", VALUE, 204)
+
+
+SENDS: dict[str, Send] = {"bare": _get("hot"), "memory": _get("hot"), "redis": _get("hot"),
+                          "put": _put, "mget-memory": _mget, "mget-redis": _mget}
+
+
+def _server_argv(kind: str, port: int, redis_url: str, workdir: Path) -> tuple[list[str], dict[str, str]]:
+    env = {**module_env(), "PYTHONHASHSEED": "0", "HOST": LISTEN, "PORT": str(port),
+           "LOG_LEVEL": "WARNING", "SHUTDOWN_DRAIN_MS": "0"}
+    if kind == "bare":
+        value_file = workdir / "value"
+        value_file.write_bytes(VALUE)
+        return [sys.executable, "-m", "scripts.benchmark.baselines", "bytes", "--port", str(port),
+                "--value-file", str(value_file), "--content-type", CONTENT_TYPE], env
+    env.update({"REDIS_URL": redis_url, "REDIS_LAZY_CONNECT": "false",
+                "CACHE_KEY_PREFIX": f"cg-{kind}"})
+    if kind in ("redis", "mget-redis"):
+        env["CACHE_LRU_MAX_ITEMS"] = "0"
+    return [sys.executable, "-m", "service"], env
+
+
+def _totals(out_dir: Path, pid: int, before: set[Path]) -> int:
+    """The Ir total of the dump callgrind_control just asked for."""
+    poll(lambda: bool(set(out_dir.glob(f"cg.{pid}.*")) - before), "callgrind dump", 60.0, 0.1)
+    (dump,) = set(out_dir.glob(f"cg.{pid}.*")) - before
+    poll(lambda: "totals:" in dump.read_text(errors="replace"), "callgrind dump", 60.0, 0.1)
+    for line in dump.read_text(errors="replace").splitlines():
+        if line.startswith("totals:"):
+            return int(line.split()[1])
+    raise BenchError(f"{dump}: no totals")
+
+
+def _control(pid: int, flag: str) -> None:
+    # vgdb finds the server by a pipe named after $USER and $HOST: the
+    # server's HOST (its listening address) must be ours too.
+    done = subprocess.run(["callgrind_control", flag, str(pid)], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "HOST": LISTEN})
+    if done.returncode != 0 or "OK" not in done.stdout or "error" in done.stderr:
+        raise BenchError(f"callgrind_control {flag} {pid}: {done.stdout}{done.stderr}")
+
+
+def _counted(out_dir: Path, pid: int, work: Callable[[], None]) -> int:
+    _control(pid, "-z")
+    before = set(out_dir.glob(f"cg.{pid}.*"))
+    work()
+    _control(pid, "-d")
+    return _totals(out_dir, pid, before)
+
+
+def measure(kind: str, n: int, redis_url: str, out_dir: Path) -> dict[str, float]:
+    """Instructions per request of `kind` over `n` requests."""
+    port = free_port()
+    argv, env = _server_argv(kind, port, redis_url, out_dir)
+    valgrind = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out_dir}/cg.%p"]
+    log = (out_dir / f"{kind}.log").open("wb")
+    server = subprocess.Popen([*valgrind, *argv], env=env, cwd=ROOT, stdout=log,
+                              stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        conn = _connect(port, server)
+        if kind != "bare":
+            _seed(conn, 0)
+        send = SENDS[kind]
+        for i in range(WARM_UP):
+            send(conn, i)
+        started = time.monotonic()
+        def requests() -> None:
+            for i in range(n):
+                send(conn, i)
+
+        busy = _counted(out_dir, server.pid, requests)
+        elapsed = time.monotonic() - started
+        idle = _counted(out_dir, server.pid, lambda: time.sleep(elapsed))
+        conn.close()
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        log.close()
+    return {"n": n, "busy_ir": busy, "idle_ir": idle, "per_request": (busy - idle) / max(n, 1)}
+
+
+def _connect(port: int, server: subprocess.Popen[bytes]) -> http.client.HTTPConnection:
+    def answering() -> bool:
+        if server.poll() is not None:
+            raise BenchError(f"server exited with {server.returncode}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", "/health")
+            conn.getresponse().read()
+            conn.close()
+            return True
+        except OSError:
+            return False
+
+    poll(answering, "server under callgrind", START_TIMEOUT_S, 0.5)
+    return http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m scripts.benchmark.instructions",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("kinds", nargs="*", metavar="KIND", help=f"of {', '.join(KINDS)} (all)")
+    parser.add_argument("-n", type=int, default=300, help="requests measured (default 300)")
+    parser.add_argument("--keep", type=Path, help="keep the dumps and logs in this directory")
+    parser.add_argument("--json", type=Path, help="write the figures to this file")
+    args = parser.parse_args(argv)
+    kinds = args.kinds or list(KINDS)
+    if set(kinds) - set(KINDS):
+        parser.error(f"kinds are {', '.join(KINDS)}")
+    with tempfile.TemporaryDirectory(prefix="cg-") as tmp:
+        out_dir = args.keep or Path(tmp)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        redis = RedisServer(Path(tmp)).start()
+        try:
+            figures = {kind: measure(kind, args.n, redis.url, out_dir) for kind in kinds}
+        finally:
+            redis.stop()
+    floor = figures.get("bare", {}).get("per_request")
+    for kind, figure in figures.items():
+        ratio = f"  {figure['per_request'] / floor:5.2f}x bare" if floor else ""
+        print(f"{kind:12s} {figure['per_request']:12,.0f} instructions/request{ratio}")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    sys.exit(main(sys.argv[1:]))
