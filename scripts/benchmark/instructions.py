@@ -39,7 +39,7 @@ KINDS = ("bare", "memory", "redis", "put", "mget-memory", "mget-redis")
 VALUE = make_value(64)
 CONTENT_TYPE = "application/json"
 MGET_KEYS = [f"b{i:03d}" for i in range(100)]
-WARM_UP = 30
+WARM_UP = 100
 LISTEN = "127.0.0.1"
 START_TIMEOUT_S = 300.0  # Python's imports under valgrind take a while
 Send = Callable[[http.client.HTTPConnection, int], None]
@@ -97,14 +97,16 @@ def _server_argv(kind: str, port: int, redis_url: str, workdir: Path) -> tuple[l
 
 
 def _totals(out_dir: Path, pid: int, before: set[Path]) -> int:
-    """The Ir total of the dump callgrind_control just asked for."""
+    """The Ir of the dump callgrind_control just asked for: its summary
+    (what callgrind_annotate calls the program's total; the file's
+    `totals:` also counts again what frames active at the zeroing did)."""
     poll(lambda: bool(set(out_dir.glob(f"cg.{pid}.*")) - before), "callgrind dump", 60.0, 0.1)
     (dump,) = set(out_dir.glob(f"cg.{pid}.*")) - before
     poll(lambda: "totals:" in dump.read_text(errors="replace"), "callgrind dump", 60.0, 0.1)
     for line in dump.read_text(errors="replace").splitlines():
-        if line.startswith("totals:"):
+        if line.startswith("summary:"):
             return int(line.split()[1])
-    raise BenchError(f"{dump}: no totals")
+    raise BenchError(f"{dump}: no summary")
 
 
 def _control(pid: int, flag: str) -> None:
@@ -133,7 +135,7 @@ def measure(kind: str, n: int, redis_url: str, out_dir: Path) -> dict[str, float
     server = subprocess.Popen([*valgrind, *argv], env=env, cwd=ROOT, stdout=log,
                               stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        conn = _connect(port, server)
+        conn = _connect(port, server, "/ping" if kind == "bare" else "/health/ready")
         if kind != "bare":
             _seed(conn, 0)
         send = SENDS[kind]
@@ -159,16 +161,21 @@ def measure(kind: str, n: int, redis_url: str, out_dir: Path) -> dict[str, float
     return {"n": n, "busy_ir": busy, "idle_ir": idle, "per_request": (busy - idle) / max(n, 1)}
 
 
-def _connect(port: int, server: subprocess.Popen[bytes]) -> http.client.HTTPConnection:
+def _connect(port: int, server: subprocess.Popen[bytes], ready: str,
+             ) -> http.client.HTTPConnection:
+    """A connection to the server once `ready` answers 200 (the service: its
+    Redis link connected, else a PUT with no memory tier is refused)."""
+
     def answering() -> bool:
         if server.poll() is not None:
             raise BenchError(f"server exited with {server.returncode}")
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            conn.request("GET", "/health")
-            conn.getresponse().read()
+            conn.request("GET", ready)
+            response = conn.getresponse()
+            response.read()
             conn.close()
-            return True
+            return response.status == 200
         except OSError:
             return False
 
@@ -180,7 +187,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m scripts.benchmark.instructions",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("kinds", nargs="*", metavar="KIND", help=f"of {', '.join(KINDS)} (all)")
-    parser.add_argument("-n", type=int, default=300, help="requests measured (default 300)")
+    parser.add_argument("-n", type=int, default=500, help="requests measured (default 500)")
     parser.add_argument("--keep", type=Path, help="keep the dumps and logs in this directory")
     parser.add_argument("--json", type=Path, help="write the figures to this file")
     args = parser.parse_args(argv)
