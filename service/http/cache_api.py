@@ -21,7 +21,6 @@ from multidict import CIMultiDict, istr
 
 from service import appkeys
 from service.cache import codec
-from service.cache.codec import Stamp
 from service.cache.memory import MemoryTier
 from service.cache.two_tier import Lookup, Source, Write
 from service.config import Settings
@@ -30,9 +29,8 @@ from service.http import answer_headers, cache_status
 from service.http.access import needs
 from service.http.bodies import BadRequest, read_body
 from service.http.cache_status import CACHE_STATUS
-from service.http.freshness import IF_NONE_MATCH, add_freshness, add_validators, not_modified
+from service.http.freshness import IF_NONE_MATCH, add_freshness, not_modified
 from service.http.held import LARGE_ANSWER_BYTES, TimedResponse
-from service.http.hit_blocks import HitBlocks
 from service.http.lease_api import (
     HIT_FILL,
     Refused,
@@ -160,7 +158,6 @@ def memory_answerer(app: web.Application) -> FastPath:
     settings = app[appkeys.SETTINGS]
     refresh_ahead = settings.namespace_refresh_ahead
     wall = app[appkeys.CLOCK].wall
-    blocks = HitBlocks(_memory_hit_headers)
 
     def answer_from_memory(request: web.Request) -> FastAnswer | None:
         if IF_NONE_MATCH in request.headers:
@@ -178,22 +175,11 @@ def memory_answerer(app: web.Application) -> FastPath:
         entry = app[appkeys.CACHE].get_memory(match["namespace"], match["key"])
         if entry is None or len(entry.value) > LARGE_ANSWER_BYTES:
             return None  # a large value is answered with a write timeout (held.py)
-        stamp, is_degraded = entry.stamp, degraded(app)
-        if stamp is None or is_degraded:
-            headers = hit_headers(entry.content_type, Source.MEMORY, is_degraded)
-            add_freshness(headers, stamp, wall())
-        else:  # the usual hit: its headers built once per value (hit_blocks.py)
-            headers = blocks.headers(entry.content_type, stamp, wall())
+        headers = hit_headers(entry.content_type, Source.MEMORY, degraded(app))
+        add_freshness(headers, entry.stamp, wall())
         return entry.value, headers
 
     return answer_from_memory
-
-
-def _memory_hit_headers(content_type: str, stamp: Stamp) -> CIMultiDict[str]:
-    """A memory hit's headers but Age, Redis ready (kept by HitBlocks)."""
-    headers = hit_headers(content_type, Source.MEMORY, False)
-    add_validators(headers, stamp)
-    return headers
 
 
 @needs(READ, namespaced=True)

@@ -49,21 +49,13 @@ def add_freshness(headers: CIMultiDict[str], stamp: Stamp | None, now_s: float) 
     """
     if stamp is None:
         return
-    add_validators(headers, stamp)
-    stored_at, expires_at = stamp.stored_at_ms, stamp.expires_at_ms
-    if stored_at is not None and expires_at is not None:
-        age = now_s - stored_at / 1000
-        # A clock that stepped back since the PUT gives 0, never a negative Age.
-        headers.add(AGE, str(int(age)) if age > 0 else "0")
-
-
-def add_validators(headers: CIMultiDict[str], stamp: Stamp) -> None:
-    """What never changes for one stored value: its ETag, and for a value
-    with times its Cache-Control (service.http.hit_blocks keeps them)."""
     headers.add(ETAG, etag(stamp))
     stored_at, expires_at = stamp.stored_at_ms, stamp.expires_at_ms
     if stored_at is not None and expires_at is not None:
         headers.add(CACHE_CONTROL, f"max-age={(expires_at - stored_at) // 1000}")
+        age = now_s - stored_at / 1000
+        # A clock that stepped back since the PUT gives 0, never a negative Age.
+        headers.add(AGE, str(int(age)) if age > 0 else "0")
 
 
 def matches(if_none_match: str, tag: str) -> bool:
