@@ -59,13 +59,8 @@ class Fragments:
         others: dict[str, dict[str, str]] = {}
         kept, memory = self._kept, Source.MEMORY
         for key, (value, content_type, source) in hits.items():
-            if source != memory:  # inline: a call per Redis hit cost ~1k instructions
-                try:
-                    text, encoding = value.decode(), "utf-8"
-                except UnicodeDecodeError:
-                    text, encoding = base64.b64encode(value).decode(), "base64"
-                others[key] = {"value": text, "encoding": encoding, "contentType": content_type,
-                               "source": SOURCES[source]}
+            if source != memory:
+                others[key] = hit_object(value, content_type, source)
                 continue
             found = kept.get(key)
             if found is None or found[0] is not value or found[1] != content_type:
