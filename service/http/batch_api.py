@@ -29,22 +29,23 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from service import appkeys
 from service.cache import batch
-from service.cache.batch import Hit, NewValue
-from service.cache.two_tier import Source, Write
+from service.cache.batch import NewValue
+from service.cache.two_tier import Write
 from service.config import Settings
 from service.config.callers import PURGE, READ, WRITE
 from service.http.access import needs
+from service.http.batch_fragments import Fragments
 from service.http.batch_shape import too_complex
 from service.http.bodies import BadRequest, read_body
 from service.http.entries import DEFAULT_CONTENT_TYPE, KEY_PATTERN, MAX_CONTENT_TYPE_CHARS, marked
 from service.http.held import budgeted
-from service.http.responses import error_response, json_response
+from service.http.responses import JSON, error_response, json_response
 from service.http.tag_syntax import BadTags, checked
 
-SOURCES = {Source.MEMORY: "memory", Source.REDIS: "redis"}
 # Keys joined by newlines (see _all_good); the key pattern's, repeated.
 _KEYS = re.compile(rf"(?:{KEY_PATTERN.pattern})(?:\n{KEY_PATTERN.pattern})*")
 PURGE_JOB = "/cache/{namespace}/_purge/{job}"
@@ -161,31 +162,23 @@ def _whole(number: Any) -> int | None:
     return None
 
 
-def _hits(hits: dict[str, Hit]) -> dict[str, dict[str, str]]:
-    """The answer's "hits": one loop, as a batch answers hundreds."""
-    answer = {}
-    sources = SOURCES
-    for key, (value, content_type, source) in hits.items():
+def mget_answering(fragments: Fragments) -> Handler:
+    """POST _mget, its answer joined from `fragments` (batch_fragments.py):
+    one per app, since the app's routes are declared once."""
+
+    @needs(READ, namespaced=True)
+    async def mget(request: web.Request) -> web.Response:
+        app = request.app
         try:
-            text, encoding = value.decode(), "utf-8"
-        except UnicodeDecodeError:
-            text, encoding = base64.b64encode(value).decode(), "base64"
-        answer[key] = {"value": text, "encoding": encoding, "contentType": content_type,
-                       "source": sources[source]}
-    return answer
+            namespace, keys = await _keyed(request)
+        except BadRequest as bad:
+            return marked(bad.response, app)
+        max_bytes = app[appkeys.SETTINGS].cache_batch_max_answer_bytes
+        hits, misses, unread = await batch.get_many(app[appkeys.CACHE], namespace, keys, max_bytes)
+        body = fragments.answer(hits, misses, unread)
+        return marked(web.Response(body=body, content_type=JSON), app)
 
-
-@needs(READ, namespaced=True)
-async def mget(request: web.Request) -> web.Response:
-    app = request.app
-    try:
-        namespace, keys = await _keyed(request)
-    except BadRequest as bad:
-        return marked(bad.response, app)
-    max_bytes = app[appkeys.SETTINGS].cache_batch_max_answer_bytes
-    hits, misses, unread = await batch.get_many(app[appkeys.CACHE], namespace, keys, max_bytes)
-    body = {"hits": _hits(hits), "misses": misses, "unread": unread}
-    return marked(json_response(body), app)
+    return mget
 
 
 @needs(WRITE, namespaced=True)
@@ -245,7 +238,7 @@ async def purge_status(request: web.Request) -> web.Response:
 
 def add_routes(router: web.UrlDispatcher) -> None:
     # Bodies and answers of up to megabytes: within the process's byte budget.
-    router.add_post("/cache/{namespace}/_mget", budgeted(mget))
+    router.add_post("/cache/{namespace}/_mget", budgeted(mget_answering(Fragments())))
     router.add_post("/cache/{namespace}/_mset", budgeted(mset))
     router.add_post("/cache/{namespace}/_mdelete", budgeted(mdelete))
     router.add_delete("/cache/{namespace}", purge)
