@@ -29,19 +29,20 @@ def documented_acl() -> list[str]:
     return match.group(1).replace("PASSWORD", PASSWORD).split()
 
 
-def _create_user(server: RedisServer, without: str | None = None) -> str:
-    rule = documented_acl()
+def create_user(server: RedisServer, name: str = "roleready", without: str | None = None) -> str:
+    """The documented user (renamed `name`, less the `without` rule), and its URL."""
+    rule = [name if part == "roleready" else part for part in documented_acl()]
     if without is not None:
         rule.remove(without)
     with server.client() as admin:
         assert admin.execute_command(*rule) == b"OK"
-    return f"redis://roleready:{PASSWORD}@127.0.0.1:{server.port}"
+    return f"redis://{name}:{PASSWORD}@127.0.0.1:{server.port}"
 
 
 async def test_main_paths_work_with_exactly_the_documented_acl(
     app_client: StartClient, redis_server: RedisServer
 ) -> None:
-    url = _create_user(redis_server)
+    url = create_user(redis_server)
     writer = await ready_client(app_client, url)
     reader = await ready_client(app_client, url)
     assert (await writer.put("/cache/default/k", data=b"v")).status == 204
@@ -61,7 +62,7 @@ async def test_main_paths_work_with_exactly_the_documented_acl(
 async def test_a_user_without_info_is_healthy_with_no_memory_figure(
     app_client: StartClient, redis_server: RedisServer
 ) -> None:
-    url = _create_user(redis_server, without="+info")
+    url = create_user(redis_server, without="+info")
     client = await ready_client(app_client, url)
     for _ in range(3):
         detailed = await (await client.get("/health/detailed")).json()

@@ -18,7 +18,7 @@ from service import appkeys
 from service.cache import tags as tag_ops
 from service.cache.two_tier import Source
 from statemachine.clock import FakeClock
-from tests.integration.test_acl import PASSWORD, documented_acl
+from tests.integration.test_acl import create_user
 from tests.support.waiting import eventually, eventually_async, link_state, ready_client
 
 StartClient = Callable[..., Awaitable[TestClient]]
@@ -310,9 +310,9 @@ async def test_sentinel_an_invalidation_outlives_a_failover(
 async def test_the_documented_redis_user_may_invalidate_and_one_without_time_never_blocks(
     app_client: StartClient, redis_server: RedisServer
 ) -> None:
-    allowed = await ready_client(app_client, _acl_user(redis_server, "roleready"))
+    allowed = await ready_client(app_client, create_user(redis_server, "roleready"))
     assert (await _invalidate(allowed, "default", "t"))["appliedIn"] == "redis"
-    url = _acl_user(redis_server, "notime", without="+time")
+    url = create_user(redis_server, "notime", without="+time")
     refused = await ready_client(app_client, url)
     await refused.put("/cache/default/k", data=b"v", headers={TAGS: "t"})
     assert (await _invalidate(refused, "default", "t"))["appliedIn"] == "memory"
@@ -325,16 +325,6 @@ async def test_the_documented_redis_user_may_invalidate_and_one_without_time_nev
     await eventually(lambda: link.lifecycle.view.reconnects_total == 1, what="a reconnect")
     await link_state(refused.app, "ready")
     assert refused.app[appkeys.CACHE].outbox.tags == set()  # type: ignore[union-attr]
-
-
-def _acl_user(server: RedisServer, name: str, without: str | None = None) -> str:
-    rule = [part.replace("roleready", name, 1) if part == "roleready" else part
-            for part in documented_acl()]
-    if without is not None:
-        rule.remove(without)
-    with server.client() as admin:
-        assert admin.execute_command(*rule) == b"OK"
-    return f"redis://{name}:{PASSWORD}@127.0.0.1:{server.port}"
 
 
 async def test_an_evicted_record_does_not_bring_back_what_it_invalidated(
