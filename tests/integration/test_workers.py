@@ -298,6 +298,13 @@ def test_the_event_loop_asked_for_serves(
     service = ServiceProcess({"REDIS_URL": "", "WORKERS": str(workers), **env},
                              tmp_path / "service.log").start()
     try:
+        if workers > 1:
+            # Every worker serving before the SIGTERM below: a worker still
+            # between gunicorn's fork and its own signal handlers loses the
+            # arbiter's SIGTERM and lives until the graceful timeout (a stop
+            # during boot is slow; this test is about the event loop).
+            wait_for(lambda: service.log().count(" serving (event loop: ") == workers,
+                     what="every worker serving")
         process = json.loads(http_get(service.base_url + "/api/status")[1])["process"]
         assert (process["eventLoop"], process["workers"]) == (loop, workers)
         assert process["worker"] in ((None,) if workers == 1 else (0, 1))
