@@ -22,7 +22,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from scripts.harness.redis_cluster import LocalCluster
-from scripts.harness.redis_server import RedisServers
+from scripts.harness.redis_server import RedisServer, RedisServers
 from scripts.harness.sentinel import SentinelSetup, replica_in_sync
 from scripts.harness.waiting import wait_for
 from service import appkeys
@@ -108,15 +108,24 @@ async def test_a_single_redis_without_replicas_settles_writes_on_reply(
         "enabled": False, "required": False, "count": 0, "oldestAgeMs": None}
 
 
-async def test_a_single_redis_with_a_replica_holds_writes_until_it_confirms(
+async def _client_of_a_master_with_a_replica(
     app_client: StartClient, redis_servers: RedisServers
-) -> None:
+) -> tuple[RedisServer, RedisServer, TestClient, Unconfirmed]:
+    """A single REDIS_URL whose master has a replica in sync, and a client
+    whose confirmer has seen the replica (its writes are held from here on)."""
     server = redis_servers.start()
     replica = redis_servers.start("--replicaof", "127.0.0.1", str(server.port))
     wait_for(lambda: replica_in_sync(replica), what="the replica in sync")
-    a = await ready_client(app_client, server.url)
-    held = _held(a)
+    client = await ready_client(app_client, server.url)
+    held = _held(client)
     await eventually(lambda: held.required, what="the confirmer to see the replica")
+    return server, replica, client, held
+
+
+async def test_a_single_redis_with_a_replica_holds_writes_until_it_confirms(
+    app_client: StartClient, redis_servers: RedisServers
+) -> None:
+    _, replica, a, held = await _client_of_a_master_with_a_replica(app_client, redis_servers)
     replica.pause()  # SIGSTOP: it acknowledges nothing
     try:
         for i in range(5):
@@ -135,12 +144,7 @@ async def test_writes_still_held_at_shutdown_are_applied_as_outage_writes(
     """A write no replica confirmed would come back older after a failover
     that happens once this process is gone: the shutdown applies it as an
     outage write (deleted, CACHE_OUTAGE_REPLAY's default) while Redis answers."""
-    server = redis_servers.start()
-    replica = redis_servers.start("--replicaof", "127.0.0.1", str(server.port))
-    wait_for(lambda: replica_in_sync(replica), what="the replica in sync")
-    a = await ready_client(app_client, server.url)
-    held = _held(a)
-    await eventually(lambda: held.required, what="the confirmer to see the replica")
+    server, replica, a, held = await _client_of_a_master_with_a_replica(app_client, redis_servers)
     assert (await a.put("/cache/default/kept", data=b"confirmed")).status == 204
     await eventually(lambda: len(held) == 0, what="the replica to confirm the first write")
     replica.pause()  # SIGSTOP: it acknowledges nothing from here on
