@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from service.config import Settings
     from service.http.access import Guard
     from service.http.instance.peers import Peers
+    from service.http.request_ids import RequestIds
     from service.link.interface import Link
     from service.link.probe import SharedProbe
     from service.readiness import Readiness
@@ -48,5 +49,7 @@ TRACING: web.AppKey[Tracing] = web.AppKey("tracing")
 API_DOCUMENT: web.AppKey[bytes] = web.AppKey("api_document")
 # Who may do what (service/http/access.py); SIGHUP re-reads its token files.
 GUARD: web.AppKey[Guard] = web.AppKey("guard")
+# Names each request (the per-request layer and the front door share it).
+REQUEST_IDS: web.AppKey[RequestIds] = web.AppKey("request_ids")
 # Only set with WORKERS > 1: this worker's slot and where its siblings listen.
 PEERS: web.AppKey[Peers] = web.AppKey("peers")

@@ -35,6 +35,7 @@ from service.app import create_app
 from service.config import Settings
 from service.eventloop import loop_name
 from service.http.access import Guard
+from service.http.front import front_door
 
 log = logging.getLogger("roleready.server")
 
@@ -68,9 +69,20 @@ async def serve(settings: Settings) -> None:
         log.info("stopped")
 
 
+class ServiceRunner(web.AppRunner):
+    """aiohttp's AppRunner with the front door (service.http.front) before
+    the app's own handler, in every process path and in the tests."""
+
+    async def setup(self) -> None:
+        await super().setup()
+        server = self.server
+        assert server is not None
+        server.request_handler = front_door(self.app, server.request_handler)
+
+
 def make_runner(app: web.Application, settings: Settings) -> web.AppRunner:
     """The runner with this service's timeouts (shared with the workers)."""
-    return web.AppRunner(
+    return ServiceRunner(
         app, shutdown_timeout=settings.shutdown_timeout_ms / 1000, access_log=None,
         keepalive_timeout=settings.http_keepalive_timeout_ms / 1000,
         # After an early answer (408, 413) aiohttp keeps reading what the

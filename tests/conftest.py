@@ -24,6 +24,7 @@ from service.app import create_app
 from service.config import Settings
 from service.telemetry import Tracing
 from statemachine.clock import Clock
+from tests.support.app_server import ServiceTestServer
 
 # Fixtures that start redis-server or the service process (or depend on one
 # that does: pytest's item.fixturenames holds the whole closure).
@@ -127,6 +128,7 @@ def app_client(aiohttp_client):  # type: ignore[no-untyped-def]
     async def start(redis_url: str = "", *, clock: Clock | None = None,
                     tracing: Tracing | None = None, **env: str) -> TestClient:
         settings = make_settings(redis_url, **env)
-        return await aiohttp_client(create_app(settings, clock=clock, tracing=tracing))
+        app = create_app(settings, clock=clock, tracing=tracing)
+        return await aiohttp_client(ServiceTestServer(app))
 
     return start

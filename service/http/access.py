@@ -110,10 +110,12 @@ class Guard:
             return ONE_TOKEN_CALLER
         return self.table.caller_of(header) if self.table is not None else None
 
-    def decide(self, request: web.Request, need: Need) -> Decision:
+    def decide(self, request: web.Request, need: Need, namespace: str | None = None,
+               ) -> Decision:
         """The request's caller (ANONYMOUS_CALLER when it names none), and the
-        401/403 answer or None when it may go on. With `keep_caller` (tracing
-        on) a named caller is also left on the request, for the span."""
+        401/403 answer or None when it may go on. A namespaced need checks
+        `namespace`, or else the route's. With `keep_caller` (tracing on) a
+        named caller is also left on the request, for the span."""
         if self._open or need is OPEN:
             return ANONYMOUS_ALLOWED
         if need.right is None and not request.path.startswith(PROTECTED_PREFIX):
@@ -123,7 +125,7 @@ class Guard:
             return ANONYMOUS_CALLER, unauthorized()
         if self.keep_caller:
             request[CALLER_KEY] = caller
-        return caller, _refusal(request, need, caller)
+        return caller, _refusal(request, need, caller, namespace)
 
     @property
     def open(self) -> bool:
@@ -149,13 +151,15 @@ class Guard:
                 self.counts.setdefault(name, 0)
 
 
-def _refusal(request: web.Request, need: Need, caller: Caller) -> web.Response | None:
+def _refusal(request: web.Request, need: Need, caller: Caller, namespace: str | None,
+             ) -> web.Response | None:
     if need.right is None:
         return None  # only a caller was needed (an unmatched /cache/ path)
     if not caller.may(need.right):
         return forbidden(caller, need.right)
     if need.namespaced:
-        namespace = request.match_info.get("namespace", "")
+        if namespace is None:
+            namespace = request.match_info.get("namespace", "")
         if not caller.covers(namespace):
             return forbidden(caller, need.right, namespace)
     if need.right == READ and "?" in request.raw_path \

@@ -1,18 +1,20 @@
 """GET/HEAD/PUT/DELETE /cache/{namespace}/{key}: parse, call the cache, answer.
 
 These run on every cache request, so each looks the app's resources up once,
-and a memory hit is answered by the GET handler's fast path (see
-`memory_answerer` and service.http.request_layer): synchronously, and without
+and a memory hit is answered at the front door (`memory_answerer`, called by
+service.http.front before aiohttp routes the request): synchronously, and without
 checking the key or namespace, since only checked ones are ever stored
 (namespaces cannot contain ':', so the memory key `namespace:key` is
 unambiguous). Every hit carries its ETag, Cache-Control and Age, every
 hit and miss its X-Cache and Cache-Status (service.http.cache_status), and a
 GET or HEAD whose If-None-Match names the ETag gets a 304
-(service.http.freshness); the fast path leaves conditional requests to the
+(service.http.freshness); the front door leaves conditional requests to the
 handler.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from aiohttp import hdrs, web
 from multidict import CIMultiDict, istr
@@ -48,7 +50,7 @@ from service.http.lease_api import (
     stale_lease,
 )
 from service.http.numbers import whole_number
-from service.http.request_layer import SERVER, FastAnswer, FastPath, fast_path
+from service.http.request_layer import SERVER
 from service.http.responses import error_response
 from service.http.tag_syntax import X_CACHE_TAGS, BadTags, from_header
 from service.http.tag_syntax import header as tags_header
@@ -61,6 +63,10 @@ X_CACHE_STORED = istr("X-Cache-Stored")
 # (the first reconnect attempt comes after REDIS_BACKOFF_BASE_MS, 1 s).
 NOT_STORED_RETRY_AFTER_S = 1
 _hit_header_templates: dict[tuple[str, str, bool], CIMultiDict[str]] = {}
+ENTRY_PATH = "/cache/{namespace}/{key}"
+# A memory hit's body and headers (a fresh CIMultiDict each time: aiohttp adds to it).
+MemoryAnswer = tuple[bytes, CIMultiDict[str]]
+MemoryAnswerer = Callable[[web.Request, str, str], "MemoryAnswer | None"]
 
 
 def _target(request: web.Request, settings: Settings) -> tuple[str, str, int]:
@@ -133,9 +139,10 @@ def hit_headers(content_type: str, source: str, degraded: bool) -> CIMultiDict[s
     return template.copy()
 
 
-def memory_answerer(app: web.Application) -> FastPath:
-    """The GET handler's fast path for `app`: a memory-tier hit's body and
-    headers, found without awaiting anything; None otherwise.
+def memory_answerer(app: web.Application) -> MemoryAnswerer:
+    """The front door's answerer for `app` (service.http.front): a
+    memory-tier hit's body and headers, found without awaiting anything;
+    None when the GET handler must answer.
 
     No key or namespace checks: only keys that passed them, in configured
     namespaces, are ever stored, so whatever is found passed them.
@@ -144,21 +151,19 @@ def memory_answerer(app: web.Application) -> FastPath:
     settings = app[appkeys.SETTINGS]
     refresh_ahead = settings.namespace_refresh_ahead
     wall = app[appkeys.CLOCK].wall
+    cache = app[appkeys.CACHE]
 
-    def answer_from_memory(request: web.Request) -> FastAnswer | None:
+    def answer_from_memory(request: web.Request, namespace: str, key: str) -> MemoryAnswer | None:
         if IF_NONE_MATCH in request.headers:
             return None  # the handler may answer 304
-        match = request.match_info
         raw_path = request.raw_path
         if "?" in raw_path and not (  # the handler answers bad parameters (400)
-            raw_path.endswith("?lease=1") and match["namespace"] not in refresh_ahead
+            raw_path.endswith("?lease=1") and namespace not in refresh_ahead
         ):
             asked = lease_request(request, settings)  # ... and refreshes ahead
-            if isinstance(asked, web.Response) or (
-                asked.wanted and match["namespace"] in refresh_ahead
-            ):
+            if isinstance(asked, web.Response) or (asked.wanted and namespace in refresh_ahead):
                 return None
-        entry = app[appkeys.CACHE].get_memory(match["namespace"], match["key"])
+        entry = cache.get_memory(namespace, key)
         if entry is None or len(entry.value) > LARGE_ANSWER_BYTES:
             return None  # a large value is answered with a write timeout (held.py)
         headers = hit_headers(entry.content_type, Source.MEMORY, degraded(app))
@@ -172,11 +177,9 @@ def memory_answerer(app: web.Application) -> FastPath:
 
 
 @needs(READ, namespaced=True)
-@fast_path(memory_answerer)
 async def get_entry(request: web.Request) -> web.Response:
     app = request.app
     cache = app[appkeys.CACHE]
-    match = request.match_info
     settings = app[appkeys.SETTINGS]
     wait_ms = None
     if "?" in request.raw_path:  # no query string: no lease asked for
@@ -184,12 +187,13 @@ async def get_entry(request: web.Request) -> web.Response:
         if isinstance(asked, web.Response):
             return marked(asked, app)
         wait_ms = asked.wait_ms if asked.wanted else None
-    entry = cache.get_memory(match["namespace"], match["key"])
-    if entry is not None:  # as the fast path answers; see memory_answerer
-        found = Lookup(entry.value, entry.content_type, Source.MEMORY, entry.stamp)
-        return await _leased_hit(request, found) if wait_ms is not None else _hit(request, found)
     try:
-        namespace, key, _ = _target(request, settings)
+        namespace, key, _ = _in_namespace(request, settings)
+        entry = cache.get_memory(namespace, key)
+        if entry is not None:  # as the front door answers (service.http.front)
+            found = Lookup(entry.value, entry.content_type, Source.MEMORY, entry.stamp)
+            return await _leased_hit(request, found) if wait_ms is not None else _hit(request, found)
+        _check_key(key)
     except BadRequest as bad:
         return marked(bad.response, app)
     stored = await cache.get_redis(namespace, key, allow_stale=wait_ms is not None)
@@ -327,7 +331,7 @@ async def delete_lease(request: web.Request) -> web.Response:
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
-    path = "/cache/{namespace}/{key}"
+    path = ENTRY_PATH
     router.add_get(path, get_entry)  # and HEAD: aiohttp sends no body
     router.add_put(path, put_entry)
     router.add_delete(path, delete_entry)

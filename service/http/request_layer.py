@@ -1,10 +1,9 @@
 """The per-request layer: timing, JSON for every error, who may do what.
 
-    request ─► its id (request_ids.py), in REQUEST_ID for every log line written
+    request ─► (a plain memory-hit GET: answered at the front door, front.py)
+           ─► its id (request_ids.py), in REQUEST_ID for every log line written
                while it is handled (service/logs.py)
-           ─► the route's fast path, if it has one (its caller allowed): an answer?
-                 ─► 200 with its body and headers, timed ─► answer
-               ─► route's handler, instrumented: start the clock
+           ─► route's handler, instrumented: start the clock
                  ─► the route's need (access.py: read, write, purge, observe, or
                     open) and the caller the token names: none ─► 401 JSON;
                     the right or the namespace missing ─► 403 JSON
@@ -27,19 +26,13 @@ wraps each route's handler once, at start-up, and ends the table with a
 fallback route for what the router cannot match: answers, status codes,
 headers and metrics are what the middlewares gave.
 
-A handler may declare a fast path (`@fast_path(factory)`; `factory(app)`
-gives the function for one app): a synchronous function tried first that
-returns a 200's body and headers, or None. A memory-tier hit is answered
-that way, without creating and awaiting the handler's coroutine and without
-going through `request.app`. The handler itself must still answer
-everything, hits included: the fast path only saves work.
-
-A fast answer is not counted against HTTP_MAX_INFLIGHT, nor refused by it:
-it is synchronous, so it is never in progress while any other request runs
-(counting it would change no other request's view), and it holds no memory,
-socket or Redis command that the limit exists to bound; refusing it would
-cost as much CPU as answering it. When the fast path declines, the handler
-is limited like any other.
+The front door (front.py) answers plain memory hits before the router and
+this layer; it applies the same token rules, request ids, timing and access
+log. Its answers are not counted against HTTP_MAX_INFLIGHT, nor refused by
+it: each is synchronous, so it is never in progress while any other request
+runs (counting it would change no other request's view), and it holds no
+memory, socket or Redis command that the limit exists to bound; refusing it
+would cost as much CPU as answering it.
 """
 
 from __future__ import annotations
@@ -47,23 +40,22 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any
 
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
-from multidict import CIMultiDict
 
-from service.appkeys import CACHE_POOL
+from service.appkeys import CACHE_POOL, REQUEST_IDS
 from service.collectors import Metrics
-from service.http.access import ANONYMOUS_CALLER, Decision, Guard, Need, need_of
+from service.http.access import ANONYMOUS_CALLER, Guard, Need, need_of
 from service.http.access import UNMATCHED as UNMATCHED_NEED
 from service.http.answer_headers import stamp
 from service.http.request_ids import X_REQUEST_ID, RequestIds
 from service.http.responses import error_response, overloaded
 from service.logs import REQUEST_ID
-from service.request_durations import Observe, Series
+from service.request_durations import Observe
 
 log = logging.getLogger("roleready.http")
 access = logging.getLogger("roleready.access")
@@ -83,33 +75,6 @@ CACHE_PREFIX = "/cache/"
 # it after every other route.
 FALLBACK_PATH = "/{tail:.*}"
 UNMATCHED = "unmatched"
-FAST_PATH_ATTRIBUTE = "fast_path"
-# A fast path's answer, always a 200: its body and its headers (a fresh
-# CIMultiDict each time: aiohttp adds to it).
-FastAnswer = tuple[bytes, CIMultiDict[str]]
-# Answers synchronously, or returns None to let the handler answer.
-FastPath = Callable[[web.Request], FastAnswer | None]
-# Builds a route's fast path for one application (it may keep the app at hand).
-FastPathFactory = Callable[[web.Application], FastPath]
-H = TypeVar("H", bound=Handler)
-
-
-class Instrumented(Protocol):
-    """A route's instrumented handler: aiohttp calls it with the request; a
-    fast path that already decided the caller passes its decision along."""
-
-    def __call__(self, request: web.Request, decision: Decision | None = None,
-                 ) -> Awaitable[web.StreamResponse]: ...
-
-
-def fast_path(factory: FastPathFactory) -> Callable[[H], H]:
-    """Mark a handler with the fast path the per-request layer tries first."""
-
-    def mark(handler: H) -> H:
-        setattr(handler, FAST_PATH_ATTRIBUTE, factory)
-        return handler
-
-    return mark
 
 
 @dataclass(frozen=True)
@@ -162,6 +127,7 @@ def mount_routes(
     guard.keep_caller = tracer is not None  # the span names the caller
     cache_routes = Inflight(max_inflight, refused=metrics.overloaded.inc)
     app[CACHE_POOL] = cache_routes  # lease waiters step out of it while they wait
+    app[REQUEST_IDS] = layer.ids  # the front door's ids too (service.http.front)
     observers = Inflight(OBSERVE_MAX_INFLIGHT, refused=metrics.overloaded.inc)
     for route in declared.routes():
         assert route.resource is not None
@@ -171,12 +137,7 @@ def mount_routes(
         limit = (cache_routes if path.startswith(CACHE_PREFIX)
                  else observers if path in OBSERVE_PATHS else Inflight(sys.maxsize))
         need = need_of(route.handler)
-        answer = instrumented(route.handler, observe, layer, limit, need)
-        handler: Handler = answer
-        factory: FastPathFactory | None = getattr(route.handler, FAST_PATH_ATTRIBUTE, None)
-        if factory is not None:
-            ok = durations.series(path, route.method, 200)
-            handler = with_fast_path(answer, factory(app), ok, layer, need)
+        handler = instrumented(route.handler, observe, layer, limit, need)
         app.router.add_route(route.method, path, span(handler, path, route.method),
                              name=route.name)
     observe = metrics.request_durations.observer(UNMATCHED, "*")
@@ -190,7 +151,7 @@ def _untraced(handler: Handler, path: str, method: str) -> Handler:
 
 def instrumented(
     handler: Handler, observe: Observe, layer: Layer, inflight: Inflight, need: Need
-) -> Instrumented:
+) -> Handler:
     """`handler` timed, its errors answered as problem details, its caller
     checked against `need`, refused with 503 while `inflight` is full.
 
@@ -201,16 +162,15 @@ def instrumented(
     perf_counter = time.perf_counter
     guard, ids, access_log = layer.guard, layer.ids, layer.access_log
 
-    async def answer(request: web.Request, decision: Decision | None = None,
-                     ) -> web.StreamResponse:
+    async def answer(request: web.Request) -> web.StreamResponse:
         started = perf_counter()
-        request_id = REQUEST_ID.get()  # set already when a fast path declined
+        request_id = REQUEST_ID.get()  # set already when the front door declined
         if request_id is None:
             request_id = ids.of(request)
             REQUEST_ID.set(request_id)
         caller = ANONYMOUS_CALLER
         try:
-            caller, refusal = decision or guard.decide(request, need)
+            caller, refusal = guard.decide(request, need)
             if refusal is not None:
                 response: web.StreamResponse = refusal
             elif inflight.count >= inflight.limit:
@@ -238,56 +198,8 @@ def instrumented(
         observe(request, response.status, seconds)
         guard.count(caller.name)
         if access_log:
-            _log_access(request, response, seconds, caller.name)
+            log_access(request, response, seconds, caller.name)
         return response
-
-    return answer
-
-
-def with_fast_path(
-    instrumented_handler: Instrumented, fast: FastPath, ok: Series, layer: Layer, need: Need
-) -> Handler:
-    """`fast` tried first, when the caller may (`need`); `instrumented_handler`
-    answers when it declines (told the caller was allowed), when the caller
-    may not (it answers the refusal), and when the fast path fails (logged:
-    the fast path only saves work, so the handler's answer is the right one).
-
-    A fast answer is a 200 by construction, so it is timed and recorded into
-    its series right here, without the call to `observe`: on a memory hit,
-    that call was this layer's biggest cost. For the same reason the request
-    id goes into the logging context only before a line is written (nothing
-    else logs during the synchronous lookup; the set cost ~1,400
-    instructions of a ~210k-instruction hit), and the fast path's headers
-    carry the Server header and the constant headers of answer_headers.py
-    already (cache_api.hit_headers' templates).
-    """
-    perf_counter = time.perf_counter
-    guard, ids, access_log = layer.guard, layer.ids, layer.access_log
-
-    async def answer(request: web.Request) -> web.StreamResponse:
-        started = perf_counter()
-        request_id = ids.of(request)
-        decision: Decision | None = None
-        try:
-            decision = guard.decide(request, need)
-            caller, refusal = decision
-            found = fast(request) if refusal is None else None
-            if found is not None:
-                body, headers = found
-                headers[X_REQUEST_ID] = request_id
-                response = web.Response(body=body, headers=headers)
-                seconds = perf_counter() - started
-                ok.record(seconds)
-                guard.count(caller.name)
-                if access_log:
-                    REQUEST_ID.set(request_id)
-                    _log_access(request, response, seconds, caller.name)
-                return response
-        except Exception:
-            REQUEST_ID.set(request_id)
-            log.exception("unhandled error on %s %s", request.method, request.path)
-        REQUEST_ID.set(request_id)  # the handler's answer and log lines keep it
-        return await instrumented_handler(request, decision)  # decided: not again
 
     return answer
 
@@ -310,7 +222,7 @@ def _overloaded() -> web.Response:
     return overloaded("Too many requests in progress; retry after the given seconds.")
 
 
-def _log_access(
+def log_access(
     request: web.Request, response: web.StreamResponse, seconds: float, caller: str
 ) -> None:
     """One line per answer, naming the caller (never its token); the request

@@ -1,0 +1,121 @@
+"""The front door: a plain memory-hit GET answered before aiohttp routes it.
+
+    request ─► GET or HEAD of /cache/<namespace>/<key>, plainly written (no
+               '%', no empty or dot segment) and asking nothing the route's
+               handler must answer (no Expect; the rest: memory_answerer)?
+             ─► the caller may read that namespace (access.py)
+             ─► a memory-tier hit (cache_api.memory_answerer)
+                 ─► 200, timed into the GET (or HEAD) route's series ─► answer
+    anything else, or anything raising ─► the app's own handler: the router,
+        the per-request layer, the route's handler (which answers hits too)
+
+Why a door in front of the app: aiohttp's Application._handle resolves every
+request through the router (a walk of the path's prefixes, a regex, a
+match-info object), then the route's wrapper runs. For a memory hit that
+was ~29k of ~217k instructions (callgrind, `python -m
+scripts.benchmark.instructions memory`): more than everything the service
+itself does for the hit. A bare aiohttp handler pays the router too, so a
+hit answered here costs about what that floor costs.
+
+Why it gives the router's answer: a path of exactly `/cache/<a>/<b>` without
+'%' is what aiohttp's router decodes to itself and matches to the
+`/cache/{namespace}/{key}` route with namespace a and key b; dot segments
+('.' and '..'), which yarl would normalise into another path, are left to
+the router. Only configured namespaces are looked up ('ns:key' names an
+entry only when 'ns' is one), and a key the route would refuse (400) is
+never in the memory tier, so it is never found here. Nothing here sets the request's
+match info: the answer needs none, and aiohttp skips its on_response_prepare
+hook without it (the app registers none).
+
+The door stands only where the runner installs it (service.server's
+ServiceRunner, used by both process paths and by the tests' app client),
+and not at all with tracing on: a span per route is the per-request
+layer's job.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from aiohttp import hdrs, web
+
+from service import appkeys
+from service.http import cache_api
+from service.http.access import need_of
+from service.http.request_ids import X_REQUEST_ID, RequestIds
+from service.http.request_layer import log_access
+from service.logs import REQUEST_ID
+
+log = logging.getLogger("roleready.http")
+RequestHandler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
+PREFIX = "/cache/"
+_DOT_SEGMENTS = frozenset({".", ".."})
+
+
+def front_door(app: web.Application, inner: RequestHandler) -> RequestHandler:
+    """`inner` (the app's handler) behind the door for `app`; `inner`
+    itself when tracing is on."""
+    if appkeys.TRACING in app:
+        return inner
+    answer_from_memory = cache_api.memory_answerer(app)
+    guard = app[appkeys.GUARD]
+    ids: RequestIds = app[appkeys.REQUEST_IDS]
+    need = need_of(cache_api.get_entry)
+    durations = app[appkeys.METRICS].request_durations
+    ok = {method: durations.series(cache_api.ENTRY_PATH, method, 200)
+          for method in (hdrs.METH_GET, hdrs.METH_HEAD)}
+    settings = app[appkeys.SETTINGS]
+    namespaces, access_log = settings.namespace_ttls_ms, settings.access_log
+    perf_counter = time.perf_counter
+
+    async def door(request: web.BaseRequest) -> web.StreamResponse:
+        series = ok.get(request.method)
+        raw_path = request.raw_path
+        if series is None or not raw_path.startswith(PREFIX):
+            return await inner(request)
+        assert isinstance(request, web.Request)  # the app's request factory made it
+        started = perf_counter()
+        request_id = ids.of(request)
+        try:
+            target = _entry_of(raw_path)
+            if target is not None and target[0] in namespaces \
+                    and hdrs.EXPECT not in request.headers:
+                namespace, key = target
+                caller, refusal = guard.decide(request, need, namespace)
+                found = None if refusal is not None else answer_from_memory(
+                    request, namespace, key)
+                if found is not None:
+                    body, headers = found
+                    headers[X_REQUEST_ID] = request_id
+                    response = web.Response(body=body, headers=headers)
+                    seconds = perf_counter() - started
+                    series.record(seconds)
+                    guard.count(caller.name)
+                    if access_log:
+                        REQUEST_ID.set(request_id)
+                        log_access(request, response, seconds, caller.name)
+                    return response
+        except Exception:
+            REQUEST_ID.set(request_id)
+            log.exception("unhandled error on %s %s", request.method, request.path)
+        REQUEST_ID.set(request_id)  # the per-request layer keeps it
+        return await inner(request)
+
+    return door
+
+
+def _entry_of(raw_path: str) -> tuple[str, str] | None:
+    """The namespace and key of a plainly written /cache/<namespace>/<key>
+    (query aside), or None for any other path."""
+    path = raw_path.partition("?")[0]
+    if "%" in path:
+        return None
+    parts = path[len(PREFIX):].split("/")
+    if len(parts) != 2:
+        return None
+    namespace, key = parts
+    if not namespace or not key or namespace in _DOT_SEGMENTS or key in _DOT_SEGMENTS:
+        return None
+    return namespace, key
