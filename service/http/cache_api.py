@@ -20,6 +20,7 @@ from aiohttp import hdrs, web
 from multidict import CIMultiDict, istr
 
 from service import appkeys
+from service.cache.entry import Entry
 from service.cache.memory import MemoryTier
 from service.cache.two_tier import Lookup, Source, Write
 from service.config import Settings
@@ -37,7 +38,14 @@ from service.http.entries import (
     degraded,
     marked,
 )
-from service.http.freshness import IF_NONE_MATCH, add_freshness, not_modified
+from service.http.freshness import (
+    IF_NONE_MATCH,
+    add_freshness,
+    age,
+    not_modified,
+    stored_at_s,
+    validators,
+)
 from service.http.held import LARGE_ANSWER_BYTES, TimedResponse
 from service.http.lease_api import (
     HIT_FILL,
@@ -50,6 +58,7 @@ from service.http.lease_api import (
     stale_lease,
 )
 from service.http.numbers import whole_number
+from service.http.rendered import MAX_HEADS, Head, RenderedHit, head
 from service.http.request_layer import SERVER
 from service.http.responses import error_response
 from service.http.tag_syntax import X_CACHE_TAGS, BadTags, from_header
@@ -64,9 +73,10 @@ X_CACHE_STORED = istr("X-Cache-Stored")
 NOT_STORED_RETRY_AFTER_S = 1
 _hit_header_templates: dict[tuple[str, str, bool], CIMultiDict[str]] = {}
 ENTRY_PATH = "/cache/{namespace}/{key}"
-# A memory hit's body and headers (a fresh CIMultiDict each time: aiohttp adds to it).
-MemoryAnswer = tuple[bytes, CIMultiDict[str]]
-MemoryAnswerer = Callable[[web.Request, str, str], "MemoryAnswer | None"]
+# (request, namespace, key, request id) -> a memory hit's 200, or None.
+MemoryAnswerer = Callable[[web.Request, str, str, str], "web.Response | None"]
+# Memory hits' heads by their value's version (service.http.rendered).
+_memory_heads: dict[str, Head] = {}
 
 
 def _target(request: web.Request, settings: Settings) -> tuple[str, str, int]:
@@ -141,8 +151,8 @@ def hit_headers(content_type: str, source: str, degraded: bool) -> CIMultiDict[s
 
 def memory_answerer(app: web.Application) -> MemoryAnswerer:
     """The front door's answerer for `app` (service.http.front): a
-    memory-tier hit's body and headers, found without awaiting anything;
-    None when the GET handler must answer.
+    memory-tier hit's 200, found without awaiting anything; None when the
+    GET handler must answer.
 
     No key or namespace checks: only keys that passed them, in configured
     namespaces, are ever stored, so whatever is found passed them.
@@ -152,8 +162,11 @@ def memory_answerer(app: web.Application) -> MemoryAnswerer:
     refresh_ahead = settings.namespace_refresh_ahead
     wall = app[appkeys.CLOCK].wall
     cache = app[appkeys.CACHE]
+    link = app[appkeys.LINK]
+    redis_enabled, redis_ready = link.enabled, link.is_ready
 
-    def answer_from_memory(request: web.Request, namespace: str, key: str) -> MemoryAnswer | None:
+    def answer_from_memory(request: web.Request, namespace: str, key: str,
+                           request_id: str) -> web.Response | None:
         if IF_NONE_MATCH in request.headers:
             return None  # the handler may answer 304
         raw_path = request.raw_path
@@ -166,14 +179,36 @@ def memory_answerer(app: web.Application) -> MemoryAnswerer:
         entry = cache.get_memory(namespace, key)
         if entry is None or len(entry.value) > LARGE_ANSWER_BYTES:
             return None  # a large value is answered with a write timeout (held.py)
-        headers = hit_headers(entry.content_type, Source.MEMORY, degraded(app))
-        stamp = entry.stamp
-        add_freshness(headers, stamp, wall())
-        if stamp is not None and stamp.tags:
-            headers[X_CACHE_TAGS] = tags_header(stamp.tags)
-        return entry.value, headers
+        found = memory_head(entry)
+        stored_at = found.stored_at_s
+        return RenderedHit(entry.value, found, None if stored_at is None else age(stored_at, wall()),
+                           request_id, redis_enabled and not redis_ready())
 
     return answer_from_memory
+
+
+def memory_head(entry: Entry) -> Head:
+    """The head of a memory hit's answers (service.http.rendered), made once
+    per stored value (its PUT's version; a value without times, v1, every
+    time: its version is its bytes' digest, not a PUT's)."""
+    stamp = entry.stamp
+    version = stamp.version if stamp is not None and stamp.stored_at_ms is not None else None
+    if version is not None:
+        found = _memory_heads.get(version)
+        if found is not None:
+            return found
+    headers = hit_headers(entry.content_type, Source.MEMORY, False)
+    if stamp is not None:
+        headers.extend(validators(stamp))
+        if stamp.tags:
+            headers[X_CACHE_TAGS] = tags_header(stamp.tags)
+    headers[hdrs.CONTENT_LENGTH] = str(len(entry.value))
+    made = head(tuple(headers.items()), None if stamp is None else stored_at_s(stamp))
+    if version is not None:
+        if len(_memory_heads) >= MAX_HEADS:
+            _memory_heads.clear()
+        _memory_heads[version] = made
+    return made
 
 
 @needs(READ, namespaced=True)

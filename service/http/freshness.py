@@ -38,24 +38,43 @@ def etag(stamp: Stamp) -> str:
     return f'"{stamp.version}"'
 
 
+def validators(stamp: Stamp) -> list[tuple[str, str]]:
+    """A hit's ETag, and for a value with times its Cache-Control."""
+    lines: list[tuple[str, str]] = [(ETAG, etag(stamp))]
+    stored_at, expires_at = stamp.stored_at_ms, stamp.expires_at_ms
+    if stored_at is not None and expires_at is not None:
+        lines.append((CACHE_CONTROL, f"max-age={(expires_at - stored_at) // 1000}"))
+    return lines
+
+
+def stored_at_s(stamp: Stamp) -> float | None:
+    """When a value with times was stored (epoch seconds); None for v1."""
+    stored_at = stamp.stored_at_ms
+    return None if stored_at is None or stamp.expires_at_ms is None else stored_at / 1000
+
+
+def age(stored_at: float, now_s: float) -> str:
+    """The Age of a value stored at `stored_at` (epoch seconds) at `now_s`.
+    Float seconds: arithmetic on epoch milliseconds (41-bit ints) cost twice
+    as much, on every hit."""
+    seconds = now_s - stored_at
+    # A clock that stepped back since the PUT gives 0, never a negative Age.
+    return str(int(seconds)) if seconds > 0 else "0"
+
+
 def add_freshness(headers: CIMultiDict[str], stamp: Stamp | None, now_s: float) -> None:
     """Add a hit's ETag, and for a value with times its Cache-Control and Age,
     to `headers`, which have none of them yet (the hit header templates).
 
     `now_s` is wall-clock epoch seconds (the app's clock). An entry without
     a stamp (only the memory tier used on its own has those) gets nothing.
-    Float seconds for Age: arithmetic on epoch milliseconds (41-bit ints)
-    cost twice as much, on every hit.
     """
     if stamp is None:
         return
-    headers.add(ETAG, etag(stamp))
-    stored_at, expires_at = stamp.stored_at_ms, stamp.expires_at_ms
-    if stored_at is not None and expires_at is not None:
-        headers.add(CACHE_CONTROL, f"max-age={(expires_at - stored_at) // 1000}")
-        age = now_s - stored_at / 1000
-        # A clock that stepped back since the PUT gives 0, never a negative Age.
-        headers.add(AGE, str(int(age)) if age > 0 else "0")
+    headers.extend(validators(stamp))
+    stored_at = stored_at_s(stamp)
+    if stored_at is not None:
+        headers.add(AGE, age(stored_at, now_s))
 
 
 def matches(if_none_match: str, tag: str) -> bool:

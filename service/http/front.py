@@ -44,7 +44,7 @@ from aiohttp import hdrs, web
 from service import appkeys
 from service.http import cache_api
 from service.http.access import need_of
-from service.http.request_ids import X_REQUEST_ID, RequestIds
+from service.http.request_ids import RequestIds
 from service.http.request_layer import log_access
 from service.logs import REQUEST_ID
 
@@ -84,12 +84,9 @@ def front_door(app: web.Application, inner: RequestHandler) -> RequestHandler:
                     and hdrs.EXPECT not in request.headers:
                 namespace, key = target
                 caller, refusal = guard.decide(request, need, namespace)
-                found = None if refusal is not None else answer_from_memory(
-                    request, namespace, key)
-                if found is not None:
-                    body, headers = found
-                    headers[X_REQUEST_ID] = request_id
-                    response = web.Response(body=body, headers=headers)
+                response = None if refusal is not None else answer_from_memory(
+                    request, namespace, key, request_id)
+                if response is not None:
                     seconds = perf_counter() - started
                     series.record(seconds)
                     guard.count(caller.name)

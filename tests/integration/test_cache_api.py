@@ -290,6 +290,30 @@ async def test_get_handler_answers_hits_without_its_fast_path(client: TestClient
     assert hit.headers["X-Cache"] == "hit-memory" and hit.body == b"v"
 
 
+async def test_every_value_is_answered_with_its_own_head_past_the_heads_kept(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Memory hits' heads are kept per stored value, a bounded number of
+    them: past the bound they are made again, never mixed up."""
+    monkeypatch.setattr(cache_api, "MAX_HEADS", 3)
+    for round_ in range(2):
+        values = {}
+        for i in range(7):
+            value = f"value {i} of round {round_}".encode()
+            stored = await client.put(f"/cache/default/h{i}", data=value,
+                                      headers={"X-Cache-Tags": f"t{i}"})
+            assert stored.status == 204
+            values[i] = value
+        for _ in range(2):
+            for i, value in values.items():
+                got = await client.get(f"/cache/default/h{i}")
+                assert (got.status, await got.read()) == (200, value)
+                assert got.headers["X-Cache"] == "hit-memory"
+                assert got.headers["X-Cache-Tags"] == f"t{i}"
+                assert got.headers["Content-Length"] == str(len(value))
+    assert len(cache_api._memory_heads) <= 3
+
+
 async def test_many_content_types_are_each_served_with_their_own(client: TestClient) -> None:
     """Hit headers are kept per content type, a bounded number of them."""
     count = cache_api.MAX_HEADER_TEMPLATES + 5

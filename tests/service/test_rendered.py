@@ -1,0 +1,113 @@
+"""A rendered hit writes, byte for byte on a socket, what aiohttp's own
+serializer writes for the same header lines: in HTTP/1.0 and 1.1, with and
+without keep-alive, for GET and HEAD, degraded or not."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from service.http import rendered
+from service.http.rendered import RenderedHit
+
+LINES = (
+    ("Content-Type", "text/html"), ("X-Cache", "hit-memory"), ("Server", "roleready-cache"),
+    ("Content-Disposition", "attachment"), ("ETag", '"00112233aabbccdd"'),
+    ("Cache-Control", "max-age=60"), ("X-Cache-Tags", "candidate:42, job:7"),
+    ("Content-Length", "5"),
+)
+VALUE = b"<p>x\n"
+
+
+class Unbuffered(RenderedHit):
+    buffered_writes = False
+
+
+def _hit(cls: type[RenderedHit], request: web.Request) -> RenderedHit:
+    age = request.query.get("age")
+    return cls(VALUE, rendered.head(LINES, 0.0), age, "rid-1", "degraded" in request.query)
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[TestServer]:
+    async def fast(request: web.Request) -> web.StreamResponse:
+        return _hit(RenderedHit, request)
+
+    async def through_aiohttp(request: web.Request) -> web.StreamResponse:
+        return _hit(Unbuffered, request)
+
+    async def plain(request: web.Request) -> web.StreamResponse:
+        return web.Response(body=VALUE, headers=_hit(RenderedHit, request).headers)
+
+    app = web.Application()
+    app.router.add_get("/fast", fast)
+    app.router.add_get("/unbuffered", through_aiohttp)
+    app.router.add_get("/plain", plain)
+    async with TestServer(app) as started:
+        yield started
+
+
+async def _exchange(server: TestServer, head: bytes) -> bytes:
+    """Everything the server sends for `head` (a request), until it closes."""
+    reader, writer = await asyncio.open_connection(server.host, server.port)
+    writer.write(head)
+    answer = b""
+    while chunk := await asyncio.wait_for(reader.read(65536), 5):
+        answer += chunk
+    writer.close()
+    return answer
+
+
+def _parsed(answer: bytes, method: str) -> tuple[bytes, list[bytes], bytes, bytes]:
+    """The first answer's status line, its header lines but Date (sorted),
+    its body, and the start of what follows it."""
+    head, _, rest = answer.partition(b"\r\n\r\n")
+    status, *lines = head.split(b"\r\n")
+    dates = [line for line in lines if line.startswith(b"Date: ")]
+    assert len(dates) == 1, lines  # one Date, its second may differ between answers
+    size = len(VALUE) if method == "GET" else 0
+    return (status, sorted(line for line in lines if not line.startswith(b"Date: ")),
+            rest[:size], rest[size:size + 15])
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+@pytest.mark.parametrize(("version", "connection"), [
+    ("1.1", ""), ("1.1", "close"), ("1.0", ""), ("1.0", "keep-alive"),
+])
+@pytest.mark.parametrize("query", ["age=7", "age=0&degraded", ""])
+async def test_a_rendered_hit_is_what_aiohttp_would_write(
+    server: TestServer, method: str, version: str, connection: str, query: str
+) -> None:
+    answers = []
+    for path in ("/fast", "/unbuffered", "/plain"):
+        request = f"{method} {path}?{query} HTTP/{version}\r\nHost: x\r\n"
+        if connection:
+            request += f"Connection: {connection}\r\n"
+        if version == "1.1" and connection != "close" or connection == "keep-alive":
+            # a second request closes the connection after the first answer
+            request += "\r\nGET /plain HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+        answers.append(await _exchange(server, (request + "\r\n").encode()))
+    fast, unbuffered, plain = (_parsed(answer, method) for answer in answers)
+    assert fast == unbuffered == plain
+    status, lines, body, after = fast
+    assert status == f"HTTP/{version} 200 OK".encode()
+    assert (b"Age: 7" in lines) == (query == "age=7")
+    assert (b"X-Cache-Degraded: redis-unavailable" in lines) == ("degraded" in query)
+    assert b"X-Request-ID: rid-1" in lines and b"Content-Length: 5" in lines
+    assert body == (VALUE if method == "GET" else b"")
+    kept_alive = version == "1.1" and connection != "close" or connection == "keep-alive"
+    assert after == (b"HTTP/1.1 200 OK" if kept_alive else b"")
+    assert (b"Connection: close" in lines) == (version == "1.1" and connection == "close")
+    assert (b"Connection: keep-alive" in lines) == (connection == "keep-alive")
+
+
+def test_its_headers_show_every_line_of_the_answer() -> None:
+    hit = RenderedHit(VALUE, rendered.head(LINES, 0.0), "3", "rid-2", True)
+    headers = hit.headers
+    assert headers["X-Cache-Tags"] == "candidate:42, job:7"
+    assert (headers["Age"], headers["X-Request-ID"]) == ("3", "rid-2")
+    assert headers["X-Cache-Degraded"] == "redis-unavailable"
