@@ -18,13 +18,14 @@ from aiohttp import hdrs, web
 from multidict import CIMultiDict, istr
 
 from service import appkeys
+from service.byte_budget import Hold
 from service.cache.memory import MemoryTier
 from service.cache.two_tier import Lookup, Source, Write
 from service.config import Settings
 from service.config.callers import READ, WRITE
 from service.http import answer_headers, cache_status
 from service.http.access import needs
-from service.http.bodies import BadRequest, read_body
+from service.http.bodies import BadRequest, admit, read_body
 from service.http.cache_status import CACHE_STATUS
 from service.http.entries import (
     DEFAULT_CONTENT_TYPE,
@@ -36,7 +37,7 @@ from service.http.entries import (
     marked,
 )
 from service.http.freshness import IF_NONE_MATCH, add_freshness, not_modified
-from service.http.held import LARGE_ANSWER_BYTES, TimedResponse
+from service.http.held import LARGE_ANSWER_BYTES, timed_answer
 from service.http.lease_api import (
     HIT_FILL,
     Refused,
@@ -222,11 +223,13 @@ def _hit(request: web.Request, found: Lookup, source: str | None = None) -> web.
 
 
 def _value(request: web.Request, value: bytes, headers: CIMultiDict[str]) -> web.Response:
-    """A hit's 200; a large one must be read within HTTP_WRITE_TIMEOUT_MS."""
+    """A hit's 200; a large one must be read within HTTP_WRITE_TIMEOUT_MS,
+    and its bytes are in the byte budget until written (or 503 at once)."""
     if len(value) <= LARGE_ANSWER_BYTES:
         return web.Response(body=value, headers=headers)
-    timeout_s = request.app[appkeys.SETTINGS].http_write_timeout_ms / 1000
-    return TimedResponse(body=value, headers=headers, timeout_s=timeout_s)
+    app = request.app
+    return timed_answer(value, headers, app[appkeys.SETTINGS].http_write_timeout_ms / 1000,
+                        None if request.method == hdrs.METH_HEAD else app[appkeys.BYTE_BUDGET])
 
 
 def _hit_headers(request: web.Request, found: Lookup, source: str) -> CIMultiDict[str]:
@@ -254,7 +257,17 @@ def _content_type(request: web.Request) -> str:
 
 @needs(WRITE, namespaced=True)
 async def put_entry(request: web.Request) -> web.Response:
+    """The value's bytes are in the byte budget from before they are read
+    until the write is done (service.http.bodies, service.byte_budget)."""
     app = request.app
+    hold = Hold(app[appkeys.BYTE_BUDGET])
+    try:
+        return await _put(request, app, hold)
+    finally:
+        hold.release()  # every way out: stored, refused, failed, cancelled
+
+
+async def _put(request: web.Request, app: web.Application, hold: Hold) -> web.Response:
     settings = app[appkeys.SETTINGS]
     try:
         namespace, key, namespace_ttl_ms = _target(request, settings)
@@ -264,7 +277,8 @@ async def put_entry(request: web.Request) -> web.Response:
         token = lease_token(request)
         if isinstance(token, web.Response):
             raise BadRequest(token)
-        value = await read_body(request, settings.cache_max_value_bytes)
+        admit(request, settings.cache_max_value_bytes, hold)
+        value = await read_body(request, settings.cache_max_value_bytes, hold=hold)
     except BadTags as bad:
         return marked(error_response(400, "bad_tags", str(bad)), app)
     except BadRequest as bad:

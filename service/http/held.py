@@ -1,20 +1,25 @@
 """Answers that hold memory until their reader takes them: a budget of
-bytes for the batch routes, and a write timeout for large answers.
+bytes (CACHE_INFLIGHT_MAX_BYTES, service.byte_budget) for the batch routes
+and large answers, and a write timeout for large answers.
 
     batch request ─► CACHE_INFLIGHT_MAX_BYTES passed by what is held plus its
                      declared body? ─► 503 `overloaded` + Retry-After, at once
-                  ─► its body held while the handler runs
+                  ─► its body held while the handler runs (a chunked body as
+                     it arrives: BATCH_HOLD, service.http.bodies)
                   ─► its answer's bytes held until written (or dropped)
     large answer (a batch's, or a hit over LARGE_ANSWER_BYTES)
+                  ─► a hit's bytes taken from the budget, or 503 `overloaded`
                   ─► written within HTTP_WRITE_TIMEOUT_MS, or the connection
                      is dropped and the answer's bytes let go
+    (a single-key PUT's body: service.http.cache_api and bodies.admit)
 
 Why a write timeout: aiohttp waits for a slow reader's socket to drain
 with no limit, and the answer's bytes stay in the transport's buffer
 meanwhile; a client that asks for a 16 MiB `_mget` and never reads would
 hold them for as long as it keeps the connection open. Small answers fit
 in the kernel's socket buffer and never wait: they keep aiohttp's plain
-Response (no extra coroutine on the memory-hit path).
+Response (no extra coroutine, and no budget arithmetic, on the memory-hit
+path).
 """
 
 from __future__ import annotations
@@ -27,11 +32,14 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from service import appkeys
-from service.byte_budget import ByteBudget
-from service.http.responses import overloaded
+from service.byte_budget import ByteBudget, Hold
+from service.http.responses import over_budget
 
 # Answers at most this long are written as aiohttp writes them.
 LARGE_ANSWER_BYTES = 64 * 1024
+# A batch request's share of the budget, for read_body to grow when its body
+# has no Content-Length (a mapping lookup: batch routes only).
+BATCH_HOLD = web.RequestKey("roleready_batch_hold", Hold)
 
 
 class TimedResponse(web.Response):
@@ -72,6 +80,18 @@ class TimedResponse(web.Response):
             self._held = 0
 
 
+def timed_answer(value: bytes, headers: Any, timeout_s: float,
+                 budget: ByteBudget | None) -> web.Response:
+    """A large hit's 200, its bytes held in `budget` until written (None: a
+    HEAD, which writes no body); 503 `overloaded` when they do not fit."""
+    if budget is None:
+        return TimedResponse(body=value, headers=headers, timeout_s=timeout_s)
+    if not budget.take(len(value)):
+        return over_budget()
+    return TimedResponse(body=value, headers=headers, timeout_s=timeout_s,
+                         budget=budget, held=len(value))
+
+
 def budgeted(handler: Handler) -> Handler:
     """`handler` (a batch route's) within the process's ByteBudget, its
     answer written with the write timeout. It keeps what `handler` declares
@@ -81,19 +101,20 @@ def budgeted(handler: Handler) -> Handler:
     async def answer(request: web.Request) -> web.StreamResponse:
         app = request.app
         budget = app[appkeys.BYTE_BUDGET]
-        declared = request.content_length or 0
-        # A chunked body declares nothing: refused once the budget is spent.
-        if budget.held + declared > budget.limit or budget.held >= budget.limit:
-            return overloaded("Too many batch bytes in flight; retry after the given seconds.")
-        budget.held += declared
+        hold = Hold(budget)
+        # A chunked body declares nothing: refused once the budget is spent,
+        # else taken as it arrives (read_body, through BATCH_HOLD).
+        if not hold.take(request.content_length or 0):
+            return over_budget()
+        request[BATCH_HOLD] = hold
         try:
             response = await handler(request)
         finally:
-            budget.held -= declared
+            hold.release()
         body = response.body if isinstance(response, web.Response) else None
         if not isinstance(body, bytes):
             return response
-        budget.held += len(body)
+        budget.held += len(body)  # made already: held whatever the budget says
         return TimedResponse(body=body, status=response.status, headers=response.headers,
                              timeout_s=app[appkeys.SETTINGS].http_write_timeout_ms / 1000,
                              budget=budget, held=len(body))

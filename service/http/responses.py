@@ -85,9 +85,15 @@ def error_response(status: int, code: str, detail: str, **extensions: str) -> we
     return web.Response(body=body, status=status, content_type=PROBLEM_JSON)
 
 
-
 def overloaded(detail: str) -> web.Response:
     """503 `overloaded` with Retry-After: a limit on work in progress is full."""
     response = error_response(503, "overloaded", detail)
     response.headers["Retry-After"] = str(OVERLOADED_RETRY_AFTER_S)
     return response
+
+
+def over_budget() -> web.Response:
+    """503 `overloaded`: the byte budget (CACHE_INFLIGHT_MAX_BYTES) is spent;
+    the request was not carried out (a PUT stored nothing)."""
+    return overloaded("Too many request and answer bytes in flight (CACHE_INFLIGHT_MAX_BYTES); "
+                      "nothing was done; retry after the given seconds.")
