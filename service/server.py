@@ -35,6 +35,7 @@ from service.app import create_app
 from service.config import Settings
 from service.eventloop import loop_name
 from service.http.access import Guard
+from service.http.early_errors import ServiceRunner
 
 log = logging.getLogger("roleready.server")
 
@@ -69,8 +70,10 @@ async def serve(settings: Settings) -> None:
 
 
 def make_runner(app: web.Application, settings: Settings) -> web.AppRunner:
-    """The runner with this service's timeouts (shared with the workers)."""
-    return web.AppRunner(
+    """The runner with this service's timeouts (shared with the workers),
+    whose connections answer aiohttp's own early errors like every other
+    error (service.http.early_errors)."""
+    return ServiceRunner(
         app, shutdown_timeout=settings.shutdown_timeout_ms / 1000, access_log=None,
         keepalive_timeout=settings.http_keepalive_timeout_ms / 1000,
         # After an early answer (408, 413) aiohttp keeps reading what the

@@ -49,7 +49,7 @@ from service.http.lease_api import (
     stale_lease,
 )
 from service.http.numbers import whole_number
-from service.http.request_layer import SERVER, FastAnswer, FastPath, fast_path
+from service.http.request_layer import FastAnswer, FastPath, fast_path
 from service.http.responses import error_response
 from service.http.tag_syntax import X_CACHE_TAGS, BadTags, from_header
 from service.http.tag_syntax import header as tags_header
@@ -124,7 +124,7 @@ def hit_headers(content_type: str, source: str, degraded: bool) -> CIMultiDict[s
         if len(_hit_header_templates) >= MAX_HEADER_TEMPLATES:
             _hit_header_templates.clear()
         headers = {hdrs.CONTENT_TYPE: content_type, X_CACHE: source,
-                   CACHE_STATUS: cache_status.HITS[source], hdrs.SERVER: SERVER,
+                   CACHE_STATUS: cache_status.HITS[source], hdrs.SERVER: answer_headers.SERVER,
                    **answer_headers.CONSTANT}
         if answer_headers.is_active(content_type):
             headers[answer_headers.CONTENT_DISPOSITION] = answer_headers.ATTACHMENT
