@@ -1,7 +1,7 @@
 """What a single-key request may hold, against the service process over real
 sockets: a PUT's body is in the byte budget (CACHE_INFLIGHT_MAX_BYTES) from
 its declared Content-Length on, before a byte of it is read, and a chunked
-one as it arrives; a large GET answer while it is written. Past the budget a
+one (a batch's too) as it arrives; a large GET answer while it is written. Past the budget a
 new PUT, or a GET of a large value, gets 503 `overloaded` (nothing stored);
 small GETs still answer; every way a request ends gives its bytes back
 (roleready_http_inflight_bytes back to 0)."""
@@ -102,14 +102,16 @@ def _status(sock: socket.socket) -> int:
     return int(head.split(b" ", 2)[1])
 
 
-def _chunked_put(sock: socket.socket, key: str, size: int, chunk: int) -> None:
-    """A chunked PUT of `size` bytes in `chunk`-byte chunks (stops sending
-    when the service closes the connection)."""
-    sock.sendall(b"PUT /cache/default/%s HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\n"
-                 b"Transfer-Encoding: chunked\r\n\r\n" % key.encode())
+def _chunked(sock: socket.socket, target: str, body: bytes, chunk: int,
+             method: bytes = b"PUT") -> None:
+    """`body` sent to `target` in `chunk`-byte chunks (stops sending when the
+    service closes the connection)."""
+    sock.sendall(b"%s %s HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\n"
+                 b"Transfer-Encoding: chunked\r\n\r\n" % (method, target.encode()))
     try:
-        for _ in range(size // chunk):
-            sock.sendall(b"%x\r\n" % chunk + b"c" * chunk + b"\r\n")
+        for start in range(0, len(body), chunk):
+            part = body[start:start + chunk]
+            sock.sendall(b"%x\r\n" % len(part) + part + b"\r\n")
         sock.sendall(b"0\r\n\r\n")
     except (BrokenPipeError, ConnectionResetError):
         pass  # refused mid-body: the answer is still there to read
@@ -131,7 +133,7 @@ def test_slow_uploads_hold_their_declared_bytes_until_they_end(
 
     _assert_overloaded(_call(service, "PUT", "/cache/default/refused", b"v"))
     with connect(service) as chunked:  # declares nothing: refused before its body
-        _chunked_put(chunked, "refused", 100, 10)
+        _chunked(chunked, "/cache/default/refused", b"c" * 100, 10)
         assert _status(chunked) == 503
     assert _call(service, "GET", "/cache/default/refused")[0] == 404  # nothing stored
     assert _call(service, "GET", "/cache/default/small")[:3:2] == (200, b"small")
@@ -179,7 +181,7 @@ def test_a_large_answer_is_held_until_its_reader_leaves(
     assert "Traceback" not in service.log()
 
 
-def test_a_chunked_put_is_taken_as_it_arrives(
+def test_a_chunked_body_is_taken_as_it_arrives(
     service_process: Callable[..., ServiceProcess], connect: Connect,
 ) -> None:
     service = service_process(**ENV)
@@ -188,13 +190,19 @@ def test_a_chunked_put_is_taken_as_it_arrives(
     _wait_held(service, BUDGET - MIB)  # a MiB left
 
     with connect(service) as refused:  # 2 MiB: refused once past the MiB left
-        _chunked_put(refused, "chunked", 2 * MIB, 64 * 1024)
+        _chunked(refused, "/cache/default/chunked", b"c" * 2 * MIB, 64 * 1024)
         assert _status(refused) == 503
     _wait_held(service, BUDGET - MIB)  # what it had taken is given back
     assert _call(service, "GET", "/cache/default/chunked")[0] == 404
+    batch = json.dumps({"entries": {"batched": {"value": "b" * 2 * MIB}}}).encode()
+    with connect(service) as refused:  # a batch's chunked body alike
+        _chunked(refused, "/cache/default/_mset", batch, 64 * 1024, b"POST")
+        assert _status(refused) == 503
+    _wait_held(service, BUDGET - MIB)
+    assert _call(service, "GET", "/cache/default/batched")[0] == 404
 
     with connect(service) as fits:  # half a MiB: taken as it comes, and stored
-        _chunked_put(fits, "chunked", MIB // 2, 64 * 1024)
+        _chunked(fits, "/cache/default/chunked", b"c" * (MIB // 2), 64 * 1024)
         assert _status(fits) == 204
     _wait_held(service, BUDGET - MIB)
     first.close()
