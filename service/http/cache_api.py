@@ -37,7 +37,7 @@ from service.http.entries import (
     marked,
 )
 from service.http.freshness import IF_NONE_MATCH, add_freshness, not_modified
-from service.http.held import LARGE_ANSWER_BYTES, timed_answer
+from service.http.held import LARGE_ANSWER_BYTES, TimedResponse, answer_hold, hit_answer
 from service.http.lease_api import (
     HIT_FILL,
     Refused,
@@ -209,27 +209,33 @@ async def get_entry(request: web.Request) -> web.Response:
 
 async def _leased_hit(request: web.Request, found: Lookup) -> web.Response:
     """A `?lease=1` hit: the value, and for one caller fleet-wide a token to
-    refresh it when it is stale or near its end (service.http.lease_api)."""
+    refresh it when it is stale or near its end (service.http.lease_api). A
+    large value's bytes are taken first: no token goes to a caller refused."""
     headers = _hit_headers(request, found, found.source)
+    try:
+        hold = answer_hold(request, len(found.value))
+    except BadRequest as refused:
+        return refused.response
     match = request.match_info
-    await refresh_lease(request, match["namespace"], match["key"], found, headers)
-    return not_modified(request, headers) or _value(request, found.value, headers)
+    answer: web.Response | None = None
+    try:
+        await refresh_lease(request, match["namespace"], match["key"], found, headers)
+        answer = not_modified(request, headers) or hit_answer(request, found.value, headers, hold)
+    finally:
+        if hold is not None and not isinstance(answer, TimedResponse):
+            hold.release()  # failed, cancelled, or a 304: no value to write
+    return answer
 
 
 def _hit(request: web.Request, found: Lookup, source: str | None = None) -> web.Response:
-    """A hit's answer: 200 with the value, or 304 when the caller has it."""
+    """A hit's answer: 200 with the value (a large one within the byte
+    budget, or 503), or 304 when the caller has it."""
     headers = _hit_headers(request, found, source or found.source)
-    return not_modified(request, headers) or _value(request, found.value, headers)
-
-
-def _value(request: web.Request, value: bytes, headers: CIMultiDict[str]) -> web.Response:
-    """A hit's 200; a large one must be read within HTTP_WRITE_TIMEOUT_MS,
-    and its bytes are in the byte budget until written (or 503 at once)."""
-    if len(value) <= LARGE_ANSWER_BYTES:
-        return web.Response(body=value, headers=headers)
-    app = request.app
-    return timed_answer(value, headers, app[appkeys.SETTINGS].http_write_timeout_ms / 1000,
-                        None if request.method == hdrs.METH_HEAD else app[appkeys.BYTE_BUDGET])
+    try:
+        return not_modified(request, headers) or hit_answer(
+            request, found.value, headers, answer_hold(request, len(found.value)))
+    except BadRequest as refused:
+        return refused.response
 
 
 def _hit_headers(request: web.Request, found: Lookup, source: str) -> CIMultiDict[str]:

@@ -28,11 +28,12 @@ import asyncio
 import functools
 from typing import Any
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 
 from service import appkeys
-from service.byte_budget import ByteBudget, Hold
+from service.byte_budget import Hold
+from service.http.bodies import BadRequest
 from service.http.responses import over_budget
 
 # Answers at most this long are written as aiohttp writes them.
@@ -44,15 +45,13 @@ BATCH_HOLD = web.RequestKey("roleready_batch_hold", Hold)
 
 class TimedResponse(web.Response):
     """An answer its reader must take within `timeout_s` (else the
-    connection is dropped), which gives `held` bytes back to `budget` once
-    written, dropped, or never started."""
+    connection is dropped), which gives back what `hold` holds of the byte
+    budget once written, dropped, or never started."""
 
-    def __init__(self, *, timeout_s: float, budget: ByteBudget | None = None, held: int = 0,
-                 **kwargs: Any) -> None:
+    def __init__(self, *, timeout_s: float, hold: Hold | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._timeout_s = timeout_s
-        self._budget = budget
-        self._held = held
+        self._hold = hold
 
     async def prepare(self, request: web.BaseRequest) -> Any:
         try:
@@ -75,21 +74,31 @@ class TimedResponse(web.Response):
             self._give_back()
 
     def _give_back(self) -> None:
-        if self._budget is not None:
-            self._budget.held -= self._held
-            self._held = 0
+        if self._hold is not None:
+            self._hold.release()
 
 
-def timed_answer(value: bytes, headers: Any, timeout_s: float,
-                 budget: ByteBudget | None) -> web.Response:
-    """A large hit's 200, its bytes held in `budget` until written (None: a
-    HEAD, which writes no body); 503 `overloaded` when they do not fit."""
-    if budget is None:
-        return TimedResponse(body=value, headers=headers, timeout_s=timeout_s)
-    if not budget.take(len(value)):
-        return over_budget()
-    return TimedResponse(body=value, headers=headers, timeout_s=timeout_s,
-                         budget=budget, held=len(value))
+def answer_hold(request: web.Request, size: int) -> Hold | None:
+    """What a hit's answer of `size` bytes holds of the byte budget until it
+    is written: a GET of a value over LARGE_ANSWER_BYTES takes its size, or
+    raises BadRequest carrying 503 `overloaded`; a smaller value (no budget
+    work at all) or a HEAD (no body written) holds nothing: None."""
+    if size <= LARGE_ANSWER_BYTES or request.method == hdrs.METH_HEAD:
+        return None
+    hold = Hold(request.app[appkeys.BYTE_BUDGET])
+    if not hold.take(size):
+        raise BadRequest(over_budget())
+    return hold
+
+
+def hit_answer(request: web.Request, value: bytes, headers: Any,
+               hold: Hold | None) -> web.Response:
+    """A hit's 200; a large one must be read within HTTP_WRITE_TIMEOUT_MS,
+    its bytes in `hold` (answer_hold's) until written."""
+    if len(value) <= LARGE_ANSWER_BYTES:
+        return web.Response(body=value, headers=headers)
+    timeout_s = request.app[appkeys.SETTINGS].http_write_timeout_ms / 1000
+    return TimedResponse(body=value, headers=headers, timeout_s=timeout_s, hold=hold)
 
 
 def budgeted(handler: Handler) -> Handler:
@@ -114,9 +123,10 @@ def budgeted(handler: Handler) -> Handler:
         body = response.body if isinstance(response, web.Response) else None
         if not isinstance(body, bytes):
             return response
-        budget.held += len(body)  # made already: held whatever the budget says
+        held = Hold(budget)
+        held.force(len(body))  # made already: held whatever the budget says
         return TimedResponse(body=body, status=response.status, headers=response.headers,
                              timeout_s=app[appkeys.SETTINGS].http_write_timeout_ms / 1000,
-                             budget=budget, held=len(body))
+                             hold=held)
 
     return answer

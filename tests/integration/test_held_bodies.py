@@ -138,8 +138,10 @@ def test_slow_uploads_hold_their_declared_bytes_until_they_end(
     assert _call(service, "GET", "/cache/default/refused")[0] == 404  # nothing stored
     assert _call(service, "GET", "/cache/default/small")[:3:2] == (200, b"small")
     _assert_overloaded(_call(service, "GET", "/cache/default/mid"))
+    _assert_overloaded(_call(service, "GET", "/cache/default/mid?lease=1"))
+    assert _call(service, "HEAD", "/cache/default/mid")[0] == 200  # writes no value
     assert http_get(service.base_url + "/health")[0] == 200
-    assert _metric(service, "roleready_http_overloaded_total") == overloaded_before + 3
+    assert _metric(service, "roleready_http_overloaded_total") == overloaded_before + 4
 
     finishing.sendall(b"s" * (VALUE_MAX - 1000))  # the rest of its body
     assert _status(finishing) == 204
@@ -149,6 +151,7 @@ def test_slow_uploads_hold_their_declared_bytes_until_they_end(
 
     assert _call(service, "PUT", "/cache/default/after", b"v")[0] == 204
     assert _call(service, "GET", "/cache/default/mid")[:3:2] == (200, mid)
+    assert _call(service, "GET", "/cache/default/mid?lease=1")[:3:2] == (200, mid)
     assert _call(service, "GET", "/cache/default/slow-1")[2] == b"s" * VALUE_MAX
     assert _call(service, "GET", "/cache/default/slow-2")[0] == 404
     assert _held(service) == 0
