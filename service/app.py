@@ -55,7 +55,8 @@ def create_app(
     app[appkeys.CLOCK] = clock = clock or SystemClock()
     app[appkeys.READINESS] = Readiness()
     app[appkeys.METRICS] = registry
-    app[appkeys.BYTE_BUDGET] = ByteBudget(settings.cache_inflight_max_bytes)
+    app[appkeys.BYTE_BUDGET] = budget = ByteBudget(settings.cache_inflight_max_bytes)
+    registry.watch_budget(budget)
     if tracing is not None:
         app[appkeys.TRACING] = tracing
         app.cleanup_ctx.append(tracing_context)  # closed last: flushes every span

@@ -40,7 +40,8 @@ LEASES: web.AppKey[Leases] = web.AppKey("leases")
 # waiters step out of while they wait (service.http.request_layer).
 CACHE_POOL: web.AppKey[Pool] = web.AppKey("cache_pool")
 PURGES: web.AppKey[Purges] = web.AppKey("purges")
-# Batch request and answer bytes in flight (CACHE_INFLIGHT_MAX_BYTES).
+# Request and answer bytes in flight (CACHE_INFLIGHT_MAX_BYTES): batches, PUT
+# bodies, large GET answers.
 BYTE_BUDGET: web.AppKey[ByteBudget] = web.AppKey("byte_budget")
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
 # Present only when OpenTelemetry tracing is on (service.telemetry).

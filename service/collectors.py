@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from prometheus_client import (
     CollectorRegistry,
     Counter,
+    Gauge,
     GCCollector,
     Info,
     PlatformCollector,
@@ -32,6 +33,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from service.build import build
+from service.byte_budget import ByteBudget
 from service.cache.durable_outbox import DurableOutbox
 from service.cache.outbox import Outbox
 from service.cache.stats import LeaseStats
@@ -269,13 +271,22 @@ class Metrics:
         )
         self.registry.register(self.request_durations)
         self.overloaded = Counter(
-            f"{PREFIX}_http_overloaded", "Requests to /cache/ refused with 503 `overloaded` "
-            "(HTTP_MAX_INFLIGHT requests in progress).", registry=self.registry)
+            f"{PREFIX}_http_overloaded", "Requests refused with 503 `overloaded` (a limit of "
+            "requests in progress, or CACHE_INFLIGHT_MAX_BYTES).", registry=self.registry)
         for standard in (ProcessCollector, PlatformCollector, GCCollector):
             standard(registry=self.registry)
         Info(f"{PREFIX}_build", "What this process runs: the service's, Python's and "
              "redis-py's versions.", registry=self.registry).info(build().labels())
         self.cache_collector: CacheCollector | None = None
+
+    def watch_budget(self, budget: ByteBudget) -> None:
+        """The byte budget's figures, read at scrape time; its refusals counted."""
+        budget.refused = self.overloaded.inc
+        Gauge(f"{PREFIX}_http_inflight_bytes", "Request and answer bytes held now against "
+              "CACHE_INFLIGHT_MAX_BYTES.", registry=self.registry
+              ).set_function(lambda: budget.held)
+        Gauge(f"{PREFIX}_http_inflight_max_bytes", "CACHE_INFLIGHT_MAX_BYTES.",
+              registry=self.registry).set_function(lambda: budget.limit)
 
     def watch(self, cache: TwoTierCache, link: Link, leases: LeaseStats) -> CacheCollector:
         self.cache_collector = CacheCollector(cache, link, leases)

@@ -35,6 +35,7 @@ from service.app import create_app
 from service.config import Settings
 from service.eventloop import loop_name
 from service.http.access import Guard
+from service.http.early_errors import ProblemServer
 from service.http.front import front_door
 
 log = logging.getLogger("roleready.server")
@@ -70,14 +71,20 @@ async def serve(settings: Settings) -> None:
 
 
 class ServiceRunner(web.AppRunner):
-    """aiohttp's AppRunner with the front door (service.http.front) before
-    the app's own handler, in every process path and in the tests."""
+    """aiohttp's AppRunner serving through a ProblemServer (aiohttp's own
+    early errors answered like every other, service.http.early_errors), with
+    the front door (service.http.front) before the app's handler: in both
+    process paths and in the tests' app client."""
 
-    async def setup(self) -> None:
-        await super().setup()
-        server = self.server
-        assert server is not None
-        server.request_handler = front_door(self.app, server.request_handler)
+    __slots__ = ()
+
+    async def _make_server(self) -> web.Server:
+        # aiohttp's own (the app started, its handler and request factory,
+        # the runner's options), remade before it has any connection.
+        made = await super()._make_server()
+        return ProblemServer(front_door(self.app, made.request_handler),
+                             request_factory=made.request_factory,
+                             handler_cancellation=made.handler_cancellation, **made._kwargs)
 
 
 def make_runner(app: web.Application, settings: Settings) -> web.AppRunner:

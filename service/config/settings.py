@@ -256,8 +256,10 @@ class Settings:
     )
     cache_inflight_max_bytes: int = declared(
         "CACHE_INFLIGHT_MAX_BYTES", _POSITIVE, 134_217_728,
-        "batch request and answer bytes held at once by this process; a batch that "
-        "would pass it gets 503 `overloaded`", at_least="CACHE_BATCH_MAX_BYTES",
+        "request and answer bytes held at once by this process (batch bodies and "
+        "answers, PUT bodies from their declared length on, answers of values over "
+        "64 KiB while written); a request that would pass it gets 503 `overloaded`",
+        at_least="CACHE_BATCH_MAX_BYTES",
     )
     cache_api_token: str | None = declared(
         "CACHE_API_TOKEN", OptionalText(), None,

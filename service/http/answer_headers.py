@@ -1,6 +1,7 @@
 """Headers every answer carries, and what a stored active content type gets.
 
-    every answer ─► X-Content-Type-Options: nosniff
+    every answer ─► Server: roleready-cache
+                 ─► X-Content-Type-Options: nosniff
                  ─► Content-Security-Policy: default-src 'none'; sandbox
     a hit whose stored type a browser would run (HTML, SVG, XML, JavaScript)
                  ─► its stored Content-Type, as stored
@@ -19,13 +20,17 @@ ignore the policy.
 The cost: a hit's headers come from templates kept per content type
 (service.http.cache_api.hit_headers), so on the memory-hit fast path these
 are two more entries in a dict that is copied anyway; `stamp` adds them to
-every other answer in the request layer.
+every other answer in the request layer, and to the answers aiohttp would
+give before any route runs (service.http.early_errors).
 """
 
 from __future__ import annotations
 
 from multidict import CIMultiDict, istr
 
+# The Server header, instead of aiohttp's "Python/3.x aiohttp/3.y" (which it
+# only adds to an answer that has none): names no versions.
+SERVER = "roleready-cache"
 X_CONTENT_TYPE_OPTIONS = istr("X-Content-Type-Options")
 CONTENT_SECURITY_POLICY = istr("Content-Security-Policy")
 CONTENT_DISPOSITION = istr("Content-Disposition")

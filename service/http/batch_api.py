@@ -42,7 +42,7 @@ from service.http.batch_fragments import Fragments
 from service.http.batch_shape import too_complex
 from service.http.bodies import BadRequest, read_body
 from service.http.entries import DEFAULT_CONTENT_TYPE, KEY_PATTERN, MAX_CONTENT_TYPE_CHARS, marked
-from service.http.held import budgeted
+from service.http.held import BATCH_HOLD, budgeted
 from service.http.responses import JSON, error_response, json_response
 from service.http.tag_syntax import BadTags, checked
 
@@ -69,7 +69,8 @@ def _namespace(request: web.Request, settings: Settings) -> tuple[str, int]:
 async def _parsed(request: web.Request, settings: Settings, field: str) -> tuple[str, int, Any]:
     """The namespace, its TTL and the body's `field` (JSON)."""
     namespace, ttl_ms = _namespace(request, settings)
-    raw = await read_body(request, settings.cache_batch_max_bytes, "Batch bodies")
+    raw = await read_body(request, settings.cache_batch_max_bytes, "Batch bodies",
+                          request.get(BATCH_HOLD))
     if too_complex(raw, settings.cache_batch_max_keys):
         raise _bad("bad_body", "The body holds more values than a batch of "
                    f"{settings.cache_batch_max_keys} keys needs (CACHE_BATCH_MAX_KEYS).")

@@ -1,7 +1,13 @@
-"""A request's body, read within its limits: size (413), time (408), and
-completeness (400 when the client left before its Content-Length).
+"""A request's body, read within its limits: size (413), time (408),
+completeness (400 when the client left before its Content-Length), and the
+process's byte budget (503, service.byte_budget).
 
     declared Content-Length over the limit ─► 413 before anything is read
+    its bytes not in the byte budget        ─► 503 `overloaded` before anything
+                                               is read (`admit`); a chunked body
+                                               is taken as it arrives, and
+                                               refused (connection closed) when
+                                               the next chunk does not fit
     all arrived already (the usual case)   ─► read, no timer
     else ─► read within HTTP_BODY_TIMEOUT_MS ─► 408, connection closed
     more than the limit arrives            ─► 413 as soon as it does
@@ -19,7 +25,8 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from service import appkeys
-from service.http.responses import error_response
+from service.byte_budget import Hold
+from service.http.responses import error_response, over_budget
 
 
 class BadRequest(Exception):
@@ -29,22 +36,38 @@ class BadRequest(Exception):
         self.response = response
 
 
-async def read_body(request: web.Request, limit: int, what: str = "Values") -> bytes:
+def _too_large(limit: int, what: str) -> BadRequest:
+    return BadRequest(error_response(413, "too_large", f"{what} are limited to {limit} bytes."))
+
+
+def admit(request: web.Request, limit: int, hold: Hold, what: str = "Values") -> None:
+    """Before reading: 413 when the declared length passes `limit`, else
+    503 `overloaded` unless the byte budget takes it into `hold` (a chunked
+    body declares nothing: it needs a byte of the budget left, and
+    `read_body` takes the rest as it arrives)."""
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        raise _too_large(limit, what)
+    if not hold.take(declared or 0):
+        raise BadRequest(over_budget())
+
+
+async def read_body(request: web.Request, limit: int, what: str = "Values",
+                    hold: Hold | None = None) -> bytes:
     """The request body, refused with 413 as soon as it passes `limit`, and
     with 408 (closing the connection) when it has not all arrived within
-    HTTP_BODY_TIMEOUT_MS."""
-    too_large = BadRequest(
-        error_response(413, "too_large", f"{what} are limited to {limit} bytes.")
-    )
+    HTTP_BODY_TIMEOUT_MS. With `hold` (which `admit` gave the declared
+    length), bytes past what it holds are taken as they arrive, or 503."""
+    too_large = _too_large(limit, what)
     declared = request.content_length
     if declared is not None and declared > limit:
         raise too_large
     if request.content.is_eof():  # all here already (the usual case): no timer
-        return await _read_body(request, limit, too_large)
+        return await _read_body(request, limit, too_large, hold)
     timeout_ms = request.app[appkeys.SETTINGS].http_body_timeout_ms
     try:
         async with asyncio.timeout(timeout_ms / 1000):
-            return await _read_body(request, limit, too_large)
+            return await _read_body(request, limit, too_large, hold)
     except TimeoutError:
         response = error_response(
             408, "request_timeout",
@@ -54,7 +77,8 @@ async def read_body(request: web.Request, limit: int, what: str = "Values") -> b
         raise BadRequest(response) from None
 
 
-async def _read_body(request: web.Request, limit: int, too_large: BadRequest) -> bytes:
+async def _read_body(request: web.Request, limit: int, too_large: BadRequest,
+                     hold: Hold | None) -> bytes:
     chunks: list[bytes] = []
     size = 0
     try:
@@ -62,6 +86,11 @@ async def _read_body(request: web.Request, limit: int, too_large: BadRequest) ->
             size += len(chunk)
             if size > limit:
                 raise too_large
+            # Only a body without Content-Length gets past what `admit` took.
+            if hold is not None and size > hold.size and not hold.take(size - hold.size):
+                response = over_budget()
+                response.force_close()  # the rest of the body is not wanted
+                raise BadRequest(response)
             chunks.append(chunk)
     except (ConnectionError, HttpProcessingError):
         # The client closed before its body was complete (shorter than its

@@ -20,6 +20,7 @@ from aiohttp import hdrs, web
 from multidict import CIMultiDict, istr
 
 from service import appkeys
+from service.byte_budget import Hold
 from service.cache.entry import Entry
 from service.cache.memory import MemoryTier
 from service.cache.two_tier import Lookup, Source, Write
@@ -27,7 +28,7 @@ from service.config import Settings
 from service.config.callers import READ, WRITE
 from service.http import answer_headers, cache_status
 from service.http.access import needs
-from service.http.bodies import BadRequest, read_body
+from service.http.bodies import BadRequest, admit, read_body
 from service.http.cache_status import CACHE_STATUS
 from service.http.entries import (
     DEFAULT_CONTENT_TYPE,
@@ -46,7 +47,7 @@ from service.http.freshness import (
     stored_at_s,
     validators,
 )
-from service.http.held import LARGE_ANSWER_BYTES, TimedResponse
+from service.http.held import LARGE_ANSWER_BYTES, TimedResponse, answer_hold, hit_answer
 from service.http.lease_api import (
     HIT_FILL,
     Refused,
@@ -59,7 +60,6 @@ from service.http.lease_api import (
 )
 from service.http.numbers import whole_number
 from service.http.rendered import MAX_HEADS, Head, RenderedHit, head
-from service.http.request_layer import SERVER
 from service.http.responses import error_response
 from service.http.tag_syntax import X_CACHE_TAGS, BadTags, from_header
 from service.http.tag_syntax import header as tags_header
@@ -139,7 +139,7 @@ def hit_headers(content_type: str, source: str, degraded: bool) -> CIMultiDict[s
         if len(_hit_header_templates) >= MAX_HEADER_TEMPLATES:
             _hit_header_templates.clear()
         headers = {hdrs.CONTENT_TYPE: content_type, X_CACHE: source,
-                   CACHE_STATUS: cache_status.HITS[source], hdrs.SERVER: SERVER,
+                   CACHE_STATUS: cache_status.HITS[source], hdrs.SERVER: answer_headers.SERVER,
                    **answer_headers.CONSTANT}
         if answer_headers.is_active(content_type):
             headers[answer_headers.CONTENT_DISPOSITION] = answer_headers.ATTACHMENT
@@ -247,25 +247,33 @@ async def get_entry(request: web.Request) -> web.Response:
 
 async def _leased_hit(request: web.Request, found: Lookup) -> web.Response:
     """A `?lease=1` hit: the value, and for one caller fleet-wide a token to
-    refresh it when it is stale or near its end (service.http.lease_api)."""
+    refresh it when it is stale or near its end (service.http.lease_api). A
+    large value's bytes are taken first: no token goes to a caller refused."""
     headers = _hit_headers(request, found, found.source)
+    try:
+        hold = answer_hold(request, len(found.value))
+    except BadRequest as refused:
+        return refused.response
     match = request.match_info
-    await refresh_lease(request, match["namespace"], match["key"], found, headers)
-    return not_modified(request, headers) or _value(request, found.value, headers)
+    answer: web.Response | None = None
+    try:
+        await refresh_lease(request, match["namespace"], match["key"], found, headers)
+        answer = not_modified(request, headers) or hit_answer(request, found.value, headers, hold)
+    finally:
+        if hold is not None and not isinstance(answer, TimedResponse):
+            hold.release()  # failed, cancelled, or a 304: no value to write
+    return answer
 
 
 def _hit(request: web.Request, found: Lookup, source: str | None = None) -> web.Response:
-    """A hit's answer: 200 with the value, or 304 when the caller has it."""
+    """A hit's answer: 200 with the value (a large one within the byte
+    budget, or 503), or 304 when the caller has it."""
     headers = _hit_headers(request, found, source or found.source)
-    return not_modified(request, headers) or _value(request, found.value, headers)
-
-
-def _value(request: web.Request, value: bytes, headers: CIMultiDict[str]) -> web.Response:
-    """A hit's 200; a large one must be read within HTTP_WRITE_TIMEOUT_MS."""
-    if len(value) <= LARGE_ANSWER_BYTES:
-        return web.Response(body=value, headers=headers)
-    timeout_s = request.app[appkeys.SETTINGS].http_write_timeout_ms / 1000
-    return TimedResponse(body=value, headers=headers, timeout_s=timeout_s)
+    try:
+        return not_modified(request, headers) or hit_answer(
+            request, found.value, headers, answer_hold(request, len(found.value)))
+    except BadRequest as refused:
+        return refused.response
 
 
 def _hit_headers(request: web.Request, found: Lookup, source: str) -> CIMultiDict[str]:
@@ -293,7 +301,17 @@ def _content_type(request: web.Request) -> str:
 
 @needs(WRITE, namespaced=True)
 async def put_entry(request: web.Request) -> web.Response:
+    """The value's bytes are in the byte budget from before they are read
+    until the write is done (service.http.bodies, service.byte_budget)."""
     app = request.app
+    hold = Hold(app[appkeys.BYTE_BUDGET])
+    try:
+        return await _put(request, app, hold)
+    finally:
+        hold.release()  # every way out: stored, refused, failed, cancelled
+
+
+async def _put(request: web.Request, app: web.Application, hold: Hold) -> web.Response:
     settings = app[appkeys.SETTINGS]
     try:
         namespace, key, namespace_ttl_ms = _target(request, settings)
@@ -303,7 +321,8 @@ async def put_entry(request: web.Request) -> web.Response:
         token = lease_token(request)
         if isinstance(token, web.Response):
             raise BadRequest(token)
-        value = await read_body(request, settings.cache_max_value_bytes)
+        admit(request, settings.cache_max_value_bytes, hold)
+        value = await read_body(request, settings.cache_max_value_bytes, hold=hold)
     except BadTags as bad:
         return marked(error_response(400, "bad_tags", str(bad)), app)
     except BadRequest as bad:

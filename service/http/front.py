@@ -56,8 +56,8 @@ _DOT_SEGMENTS = frozenset({".", ".."})
 
 def front_door(app: web.Application, inner: RequestHandler) -> RequestHandler:
     """`inner` (the app's handler) behind the door for `app`; `inner`
-    itself when tracing is on."""
-    if appkeys.TRACING in app:
+    itself when tracing is on, or for an app that is not the service's."""
+    if appkeys.TRACING in app or appkeys.CACHE not in app:
         return inner
     answer_from_memory = cache_api.memory_answerer(app)
     guard = app[appkeys.GUARD]

@@ -17,6 +17,8 @@
            caller, and with ACCESS_LOG=true one "roleready.access" line naming
            the caller (never the token)
     no route matched ─► the fallback route, instrumented the same way ─► 404/405 JSON
+    not a request at all (aiohttp's parser refused it), or an Expect header
+    other than 100-continue ─► early_errors.py: the same headers, problem+json
 
 These are not aiohttp middlewares on purpose. Once an application has any
 middleware, aiohttp runs every request through two more layers (its own
@@ -51,7 +53,8 @@ from service.appkeys import CACHE_POOL, REQUEST_IDS
 from service.collectors import Metrics
 from service.http.access import ANONYMOUS_CALLER, Guard, Need, need_of
 from service.http.access import UNMATCHED as UNMATCHED_NEED
-from service.http.answer_headers import stamp
+from service.http.answer_headers import SERVER, stamp
+from service.http.early_errors import expect_handler
 from service.http.request_ids import X_REQUEST_ID, RequestIds
 from service.http.responses import error_response, overloaded
 from service.logs import REQUEST_ID
@@ -59,10 +62,6 @@ from service.request_durations import Observe
 
 log = logging.getLogger("roleready.http")
 access = logging.getLogger("roleready.access")
-# Instead of aiohttp's "Python/3.x aiohttp/3.y" (it only adds its own when
-# the answer has none). Answers aiohttp makes before any route runs (400 for
-# a malformed request) still carry its default.
-SERVER = "roleready-cache"
 DEFAULT_MAX_INFLIGHT = 1024
 # The routes that look at Redis or at the other workers (a probe, a journal
 # copy, every sibling asked): a small pool of their own, so a flood of them
@@ -71,9 +70,10 @@ DEFAULT_MAX_INFLIGHT = 1024
 OBSERVE_PATHS = frozenset({"/metrics", "/health/detailed", "/health/events"})
 OBSERVE_MAX_INFLIGHT = 8
 CACHE_PREFIX = "/cache/"
-# Matches every path; its resource is indexed under "/", so the router tries
-# it after every other route.
-FALLBACK_PATH = "/{tail:.*}"
+# Matches every path, line breaks included (a `.*` stops at a %0a, and the
+# router then answers aiohttp's plain-text 404/405 itself); its resource is
+# indexed under "/", so the router tries it after every other route.
+FALLBACK_PATH = r"/{tail:[\s\S]*}"
 UNMATCHED = "unmatched"
 
 
@@ -139,10 +139,11 @@ def mount_routes(
         need = need_of(route.handler)
         handler = instrumented(route.handler, observe, layer, limit, need)
         app.router.add_route(route.method, path, span(handler, path, route.method),
-                             name=route.name)
+                             name=route.name, expect_handler=expect_handler)
     observe = metrics.request_durations.observer(UNMATCHED, "*")
     fallback = instrumented(unmatched, observe, layer, Inflight(sys.maxsize), UNMATCHED_NEED)
-    app.router.add_route("*", FALLBACK_PATH, span(fallback, UNMATCHED, "*"))
+    app.router.add_route("*", FALLBACK_PATH, span(fallback, UNMATCHED, "*"),
+                         expect_handler=expect_handler)
 
 
 def _untraced(handler: Handler, path: str, method: str) -> Handler:

@@ -37,6 +37,7 @@ TITLES = {
     "bad_wait_ms": "Bad wait_ms",
     "bad_limit": "Bad limit",
     "bad_tags": "Bad tags",
+    "bad_request": "Bad request",
     "bad_body": "Bad batch body",
     "bad_value": "Bad batch entry",
     "too_many_keys": "Too many keys in one batch",
@@ -49,6 +50,7 @@ TITLES = {
     "not_found": "Not found",
     "method_not_allowed": "Method not allowed",
     "request_timeout": "Request body timed out",
+    "expectation_failed": "Expectation failed",
     "incomplete_body": "Incomplete body",
     "stale_lease": "Stale lease",
     "not_stored": "Not stored",
@@ -85,9 +87,15 @@ def error_response(status: int, code: str, detail: str, **extensions: str) -> we
     return web.Response(body=body, status=status, content_type=PROBLEM_JSON)
 
 
-
 def overloaded(detail: str) -> web.Response:
     """503 `overloaded` with Retry-After: a limit on work in progress is full."""
     response = error_response(503, "overloaded", detail)
     response.headers["Retry-After"] = str(OVERLOADED_RETRY_AFTER_S)
     return response
+
+
+def over_budget() -> web.Response:
+    """503 `overloaded`: the byte budget (CACHE_INFLIGHT_MAX_BYTES) is spent;
+    the request was not carried out (a PUT stored nothing)."""
+    return overloaded("Too many request and answer bytes in flight (CACHE_INFLIGHT_MAX_BYTES); "
+                      "nothing was done; retry after the given seconds.")

@@ -2,7 +2,8 @@
 (tests/support/hostile.py), with Redis ready and with Redis killed.
 
 What must hold for every request: no 5xx, no traceback in the service's log,
-and afterwards the service still answers a plain GET. The schemathesis run
+the Server, nosniff and CSP headers on every answer (aiohttp's own early
+400s included), and afterwards the service still answers a plain GET. The schemathesis run
 (test_openapi_fuzz.py) covers what the OpenAPI document allows; this covers
 what no client library would send.
 """
@@ -33,14 +34,23 @@ SERVICE_ENV = {
 FAILURE_MARKS = ("Traceback", "Error handling request", "unhandled error")
 
 
+# What every answer carries, those aiohttp gives before any route runs included.
+STAMPS = (b"\r\nserver: roleready-cache\r\n", b"\r\nx-content-type-options: nosniff\r\n",
+          b"\r\ncontent-security-policy: default-src 'none'; sandbox\r\n")
+
+
 def _campaign(service: ServiceProcess) -> None:
-    failures, unanswered = [], []
+    failures, unanswered, unstamped = [], [], []
     for name, raw in hostile.corpus(TOKEN):
         answer = hostile.send(service.port, raw)
         if answer.status is None:
             unanswered.append(name)
-        elif answer.status >= 500 and b"overloaded" not in answer.head:
+            continue
+        if answer.status >= 500 and b"overloaded" not in answer.head:
             failures.append(f"{name}: {answer.head[:200]!r}")
+        head = answer.head.lower() + b"\r\n"
+        if not all(stamp in head for stamp in STAMPS):
+            unstamped.append(f"{name}: {answer.head[:300]!r}")
     # Only a client that left before its body was complete may go unanswered.
     assert all("truncated" in name for name in unanswered), unanswered
     log = service.log()
@@ -49,6 +59,7 @@ def _campaign(service: ServiceProcess) -> None:
     for mark in FAILURE_MARKS:
         assert mark not in log, log[log.index(mark) - 500:log.index(mark) + 3000]
     assert not failures, "\n".join(failures)
+    assert not unstamped, "\n".join(unstamped)
     plain = hostile.send(service.port, hostile.request("GET", "/cache/default/k", token=TOKEN))
     assert plain.status in (200, 404)
     assert http_get(service.base_url + "/health")[0] == 200

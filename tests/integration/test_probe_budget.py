@@ -35,7 +35,7 @@ def _info_calls(server: RedisServer) -> int:
 
 async def test_scrapes_share_one_probe_a_second(app_client: StartClient,
                                                 redis_server: RedisServer) -> None:
-    client = await ready_client(app_client, redis_server.url)
+    client = await ready_client(app_client, redis_server.url, REDIS_REPLICA_CONFIRM="off")
     before = _info_calls(redis_server)
     started = time.monotonic()
     for _ in range(3):
@@ -83,7 +83,10 @@ async def test_observing_routes_have_a_small_pool_of_their_own(
 def test_the_workers_of_an_instance_share_one_probe(
     service_process: Callable[..., ServiceProcess], redis_server: RedisServer
 ) -> None:
-    service = service_process(WORKERS="2", REDIS_URL=redis_server.url, REDIS_LAZY_CONNECT="false")
+    # The confirmer sends INFO of its own once a second (REDIS_REPLICA_CONFIRM):
+    # off, every INFO counted is the probe's.
+    service = service_process(WORKERS="2", REDIS_URL=redis_server.url, REDIS_LAZY_CONNECT="false",
+                              REDIS_REPLICA_CONFIRM="off")
     seen: set[int] = set()
 
     def both_ready() -> bool:  # each worker's link, by whichever answers

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from service.http.request_layer import SERVER
+from service.http.answer_headers import SERVER
 from service.logs import JsonFormatter, RequestIdFilter
 
 ROUTES = [
