@@ -30,8 +30,7 @@ from typing import Any
 from scripts.benchmark import workloads as wl
 from scripts.benchmark.compare import Comparison, Rounds, side_by_side
 from scripts.benchmark.load import Generator, Request, Workload
-from scripts.benchmark.placement import ROOT
-from scripts.benchmark.processes import BenchError, HttpProcess, Processes, http
+from scripts.benchmark.processes import ROOT, BenchError, HttpProcess, Processes, http
 
 CASES = ("memory_hit_get", "redis_hit_get", "put", "mget")
 

@@ -28,7 +28,8 @@ from typing import Any
 from scripts.benchmark import workloads as wl
 from scripts.benchmark.compare import Measured, run_one
 from scripts.benchmark.load import Generator, Request, Workload
-from scripts.benchmark.processes import BenchError, HttpProcess, Processes, http_json
+from scripts.benchmark.processes import BenchError, HttpProcess, Processes, http_json, ready
+from scripts.benchmark.report import target
 
 PREFIX = "bench-batch"
 KEYS = 100
@@ -70,19 +71,14 @@ def start_webdis(procs: Processes, redis_port: int) -> HttpProcess:
 
 
 def _seed(service: HttpProcess) -> None:
-    value = "x" * VALUE_BYTES
-    entries = {key: {"value": value, "contentType": "text/plain"} for key in _keys()}
-    status, body = http_json(service.url + "/cache/default/_mset", method="POST",
-                             body=json.dumps({"entries": entries}).encode(),
-                             headers={"Content-Type": "application/json"})
+    entries = {key: {"value": "x" * VALUE_BYTES, "contentType": "text/plain"} for key in _keys()}
+    status, body = http_json(service.url + "/cache/default/_mset", {"entries": entries})
     if status != 200 or set(body["stored"].values()) != {"redis"}:
         raise BenchError(f"seeding the batch keys answered {status}: {body}")
 
 
 def _check_sources(service: HttpProcess, source: str) -> None:
-    status, body = http_json(service.url + "/cache/default/_mget", method="POST",
-                             body=json.dumps({"keys": _keys()}).encode(),
-                             headers={"Content-Type": "application/json"})
+    status, body = http_json(service.url + "/cache/default/_mget", {"keys": _keys()})
     sources = {hit["source"] for hit in body.get("hits", {}).values()}
     if status != 200 or len(body["hits"]) != KEYS or sources != {source}:
         raise BenchError(f"{service.name}: _mget expected {KEYS} {source} hits, got "
@@ -93,12 +89,9 @@ def run_batch(procs: Processes, generator: Generator, rounds: int,
               duration_s: int) -> dict[str, Any]:
     redis = procs.redis("redis-batch")
     env = wl.service_env("batch", redis.url)
-    memory = procs.service("service-batch-memory", env, wait=False)
-    redis_only = procs.service("service-batch-redis", {**env, "CACHE_LRU_MAX_ITEMS": "0"},
-                               wait=False)
-    for service in (memory, redis_only):
-        service.wait_answering()
-        service.wait_ready()
+    memory, redis_only = ready(procs.service("service-batch-memory", env, wait=False),
+                               procs.service("service-batch-redis", {
+                                   **env, "CACHE_LRU_MAX_ITEMS": "0"}, wait=False))
     webdis = start_webdis(procs, redis.port)
     _seed(memory)
     _check_sources(memory, "memory")
@@ -156,6 +149,6 @@ def batch_lines(figures: dict[str, Any]) -> list[str]:
     return lines
 
 
-def batch_targets(figures: dict[str, Any]) -> list[tuple[str, float, float]]:
-    """(title, measured ratio, target ratio) per issue-15 target."""
-    return [(TITLES[name], figures["ratios"][name], limit) for name, limit in TARGETS.items()]
+def batch_targets(figures: dict[str, Any]) -> list[dict[str, Any]]:
+    return [target(TITLES[name], figures["ratios"][name], limit, "x", at_least=True)
+            for name, limit in TARGETS.items()]

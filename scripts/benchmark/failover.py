@@ -17,7 +17,8 @@ harness (scripts/harness/sentinel.py, redis_cluster.py):
 
 The time is kill -> the first poll that passed (polls every POLL_INTERVAL_S,
 so the figure is late by at most one interval plus one round trip).
-Throughout, trickle.py sends a few PUT+GET a second through the service;
+Throughout, a trickle (a thread of the bench) sends PUT k then GET k, a few
+a second, each on a new connection (so a refused connection shows as one);
 any 5xx, refused or failed connection counts as bad. The service runs with
 the defaults (the guide's 1, 2, 4... s backoff), REDIS_LAZY_CONNECT=false.
 """
@@ -25,19 +26,15 @@ the defaults (the guide's 1, 2, 4... s backoff), REDIS_LAZY_CONNECT=false.
 from __future__ import annotations
 
 import statistics
+import threading
 import time
 from collections.abc import Callable
 from functools import partial
+from http.client import HTTPConnection, HTTPException
 from typing import Any
 
-from scripts.benchmark.processes import (
-    BenchError,
-    HttpProcess,
-    Process,
-    Processes,
-    http,
-    http_json,
-)
+from scripts.benchmark.processes import BenchError, HttpProcess, Processes, http, http_json
+from scripts.benchmark.report import n, target
 from scripts.harness import sentinel as se
 from scripts.harness.redis_cluster import NODE_TIMEOUT_MS, LocalCluster
 from scripts.harness.waiting import wait_for
@@ -49,6 +46,8 @@ SETUP_TIMEOUT_S = 20.0
 # Load on the old master before the kill, and on the new one after ready.
 STEADY_S = 0.5
 TRICKLE_RATE = 10
+TRICKLE_VALUE = b'{"score": 87, "source": "failover trickle"}'
+REQUEST_TIMEOUT_S = 5.0
 PREFIX = "bench-failover"
 PROBE_KEY = "failover-probe"
 LINK_ENV = {"REDIS_LAZY_CONNECT": "false", "CACHE_KEY_PREFIX": PREFIX}
@@ -108,15 +107,53 @@ def seconds_until(ready: Callable[[], bool], since: float) -> float | None:
     return None
 
 
-def start_trickle(procs: Processes, service: HttpProcess) -> Process:
-    return procs.helper("trickle", "trickle", service.url, "--rate", str(TRICKLE_RATE))
+class Trickle(threading.Thread):
+    """PUT k, then GET k, for keys t0..t31 in turn, TRICKLE_RATE requests a
+    second at a steady pace (a slow answer is not made up for with a burst),
+    each on a new connection, until `result()`: the answers by class (2xx,
+    404, other 4xx, 5xx), refused connections, other failures (reset,
+    timeout) and the slowest request."""
 
+    def __init__(self, service: HttpProcess) -> None:
+        super().__init__(daemon=True)
+        self.port, self.stopping = service.port, threading.Event()
+        self.counts = dict.fromkeys(("requests", "s2xx", "s404", "s4xx", "s5xx", "refused",
+                                     "failed"), 0)
+        self.max_ms = 0.0
+        self.start()
 
-def trickle_result(trickle: Process) -> dict[str, Any]:
-    trickle.stop()  # SIGTERM: it prints its tally and exits
-    figures = trickle.result(0)
-    figures["bad"] = figures["s5xx"] + figures["refused"] + figures["failed"]
-    return figures
+    def run(self) -> None:
+        next_at = time.monotonic()
+        while not self.stopping.is_set():
+            method = "PUT" if self.counts["requests"] % 2 == 0 else "GET"
+            self.one(method, f"/cache/default/t{(self.counts['requests'] // 2) % 32}")
+            next_at = max(next_at + 1 / TRICKLE_RATE, time.monotonic())
+            self.stopping.wait(max(0.0, next_at - time.monotonic()))
+
+    def one(self, method: str, path: str) -> None:
+        started = time.perf_counter()
+        connection = HTTPConnection(HOST, self.port, timeout=REQUEST_TIMEOUT_S)
+        try:
+            body = TRICKLE_VALUE if method == "PUT" else None
+            connection.request(method, path, body=body,
+                               headers={"Content-Type": "application/json"} if body else {})
+            status = connection.getresponse().status
+            self.counts["s2xx" if 200 <= status < 300 else "s404" if status == 404
+                        else "s5xx" if status >= 500 else "s4xx"] += 1
+        except ConnectionRefusedError:
+            self.counts["refused"] += 1
+        except (OSError, HTTPException):
+            self.counts["failed"] += 1
+        finally:
+            connection.close()
+        self.counts["requests"] += 1
+        self.max_ms = max(self.max_ms, (time.perf_counter() - started) * 1000)
+
+    def result(self) -> dict[str, Any]:
+        self.stopping.set()
+        self.join()
+        bad = self.counts["s5xx"] + self.counts["refused"] + self.counts["failed"]
+        return {**self.counts, "max_ms": self.max_ms, "bad": bad}
 
 
 def knows_everyone(sentinel: Any) -> bool:
@@ -137,14 +174,14 @@ def sentinel_run(procs: Processes) -> dict[str, Any]:
     service.wait_answering()
     wait_for(lambda: on_master(service, setup.master.port), READY_LIMIT_S,
              "the service on the master", error=BenchError)
-    trickle = start_trickle(procs, service)
+    trickle = Trickle(service)
     time.sleep(STEADY_S)
     killed_at = time.monotonic()
     setup.master.kill()
     ready_s = seconds_until(lambda: on_master(service, setup.replica.port), killed_at)
     time.sleep(STEADY_S)
     return {"ready_s": ready_s, "old_master": f"{HOST}:{setup.master.port}",
-            "new_master": f"{HOST}:{setup.replica.port}", "load": trickle_result(trickle)}
+            "new_master": f"{HOST}:{setup.replica.port}", "load": trickle.result()}
 
 
 def cluster_run(procs: Processes) -> dict[str, Any]:
@@ -165,7 +202,7 @@ def cluster_run(procs: Processes) -> dict[str, Any]:
     cluster.close()  # its clients: the bench asks the service from here on
     wait_for(lambda: read_back(a, b, b"before"), READY_LIMIT_S,
              "the probe key read back before the kill", error=BenchError)
-    trickle = start_trickle(procs, a)
+    trickle = Trickle(a)
     time.sleep(STEADY_S)
     killed_at = time.monotonic()
     victim.kill()
@@ -182,7 +219,7 @@ def cluster_run(procs: Processes) -> dict[str, Any]:
     return {"ready_s": ready_s,
             "topology_ready_s": topology_at[0] - killed_at if topology_at else None,
             "old_master": f"{HOST}:{victim.port}", "new_master": promoted,
-            "load": trickle_result(trickle)}
+            "load": trickle.result()}
 
 
 def spread(values: list[float | None]) -> dict[str, float | None]:
@@ -223,3 +260,40 @@ def run_failovers(procs: Processes, runs: int) -> dict[str, Any]:
             "load": load_total(cluster), "rounds": cluster,
         },
     }
+
+
+def failover_lines(failover: dict[str, Any]) -> list[str]:
+    load = failover["load"]
+    lines = ["", (f"failover: master SIGKILLed, {failover['runs']} run(s) each, under "
+                  f"{load['rate_per_s']} req/s ({load['mix']}); /health/detailed polled every "
+                  f"{failover['poll_interval_ms']:.0f} ms"),
+             (f"{'':<10}{'kill -> ready, s':<28}{'target':>9}{'requests':>10}{'5xx':>6}"
+              f"{'refused':>9}{'failed':>8}{'max ms':>9}"),
+             f"{'':<10}{'min':>8}{'median':>10}{'max':>10}"]
+    for mode in ("sentinel", "cluster"):
+        ready, total = failover[mode]["ready"], failover[mode]["load"]
+        lines.append(f"{mode:<10}{n(ready['min_s']):>8}{n(ready['median_s']):>10}"
+                     f"{n(ready['max_s']):>10}{failover[mode]['target_s']:>8.1f}s"
+                     f"{total['requests']:>10}{total['s5xx']:>6}{total['refused']:>9}"
+                     f"{total['failed']:>8}{n(total['max_ms'], 1):>9}")
+    sentinel, cluster = failover["sentinel"], failover["cluster"]
+    return [*lines, (f"  sentinel: down-after-milliseconds {sentinel['down_after_ms']}, "
+                     f"failover-timeout {sentinel['failover_timeout_ms']}, quorum "
+                     f"{sentinel['quorum']}; ready = healthy, topology.master the promoted replica"),
+            (f"  cluster: cluster-node-timeout {cluster['node_timeout_ms']}; ready = every node "
+             f"ready with the promoted replica (median {n(cluster['topology_ready']['median_s'])}"
+             f" s), then a key of the lost master PUT through A, read through B as hit-redis")]
+
+
+def failover_targets(failover: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every run ready on the new master within the limit, no bad answer."""
+    sentinel, cluster = failover["sentinel"], failover["cluster"]
+    return [
+        target(f"sentinel failover: slowest kill -> ready on the new master "
+               f"(down-after-milliseconds {sentinel['down_after_ms']} + 2 s)",
+               sentinel["ready"]["max_s"], sentinel["target_s"], "s"),
+        target("cluster failover: slowest kill -> ready with the promoted replica, "
+               "the key read back from Redis", cluster["ready"]["max_s"], cluster["target_s"], "s"),
+        *(target(f"{mode} failover: 5xx answers, refused or failed connections",
+                 failover[mode]["load"]["bad"], 0, "answers") for mode in ("sentinel", "cluster")),
+    ]

@@ -28,9 +28,13 @@ from typing import Any
 from scripts.benchmark import workloads as wl
 from scripts.benchmark.load import Generator, LoadResult, Workload
 from scripts.benchmark.processes import HttpProcess, Processes, http_json
+from scripts.benchmark.report import n, target
 from scripts.harness.redis_server import RedisServer
 
 PHASES = ("failure", "outage", "recovery")
+# Slack the targets allow: outage p99 over the memory-only p99, a hung request
+# over the command timeout, recovery over the pending backoff step.
+P99_SLACK_MS, HANG_SLACK_MS, RECOVERY_SLACK_MS = 2.0, 50.0, 500.0
 # REDIS_COMMAND_TIMEOUT_MS=250 is the default, named for the targets.
 OUTAGE_LINK_ENV = {
     "REDIS_LAZY_CONNECT": "false",
@@ -195,3 +199,51 @@ def run_outage(procs: Processes, generator: Generator, plan: OutagePlan, rounds:
         },
         **results,
     }
+
+
+def outage_lines(outage: dict[str, Any]) -> list[str]:
+    lines = ["", f"outage under load ({outage['workload']}); link: " + ", ".join(
+        f"{name}={value}" for name, value in outage["link"]["env"].items()),
+        (f"{'':<9}{'phase':<10}{'req/s':>9}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>9}{'404':>6}"
+         f"{'bad':>5}")]
+    for kind in ("kill", "pause"):
+        scenario = outage[kind]
+        for index, (name, phase) in enumerate(scenario["phases"].items()):
+            rps = phase["requests"] / max(1, len(scenario["rounds"])) / outage["phase_s"][name]
+            lines.append(f"{kind if index == 0 else '':<9}{name:<10}{n(rps, 0):>9}"
+                         f"{n(phase['p50_ms']):>8}{n(phase['p99_ms']):>8}{n(phase['max_ms'], 1):>9}"
+                         f"{phase['not_found']:>6}{phase['bad']:>5}")
+        lines.append(f"{'':<9}detection {n(scenario['detection_ms'], 1)} ms, recovery "
+                     f"{n(scenario['recovery_ms'], 0)} ms (pending backoff "
+                     f"{n(scenario['pending_backoff_ms'], 0)} ms), medians")
+    reference = outage["memory_only_mix"]
+    return [*lines, f"{'':<9}same mix, memory only (no Redis at all): p50 "
+                    f"{n(reference['p50_ms'])} ms, p99 {n(reference['p99_ms'])} ms"]
+
+
+def _worst(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return max(present) if len(present) == len(values) else None
+
+
+def outage_targets(outage: dict[str, Any]) -> list[dict[str, Any]]:
+    link, reference = outage["link"], outage["memory_only_mix"]["p99_ms"]
+    found = []
+    for kind in ("kill", "pause"):
+        rounds, phases = outage[kind]["rounds"], outage[kind]["phases"]
+        excess = [None if r["recovery_ms"] is None else r["recovery_ms"]
+                  - (r["pending_backoff_ms"] or 0) for r in rounds]
+        found += [
+            target(f"{kind}: non-2xx/404 answers and socket errors",
+                   sum(phase["bad"] for phase in phases.values()), 0, "answers"),
+            target(f"{kind}: worst detection", _worst([r["detection_ms"] for r in rounds]),
+                   link["command_timeout_ms"] + link["health_check_interval_ms"], "ms"),
+            target(f"{kind}: worst recovery beyond the pending backoff step",
+                   _worst(excess), RECOVERY_SLACK_MS, "ms"),
+            target(f"{kind}: p99 once detected (same mix memory-only p99 {reference:.2f} ms + "
+                   f"{P99_SLACK_MS:.0f})", phases["outage"]["p99_ms"], reference + P99_SLACK_MS,
+                   "ms"),
+        ]
+    hung = max(outage["pause"]["phases"][name]["max_ms"] for name in ("failure", "outage"))
+    return [*found, target("pause: slowest request while hung", hung,
+                           link["command_timeout_ms"] + HANG_SLACK_MS, "ms")]

@@ -1,16 +1,21 @@
-"""The processes scripts/bench starts (redis-server from the tests' harness,
-the service, the baselines, load generators, helpers) and what it asks them.
+"""The processes scripts/bench starts (redis-server from scripts/harness/,
+the service, the baselines, Webdis, wrk, helpers), what it asks them, and
+what it asks of the OS for them.
 
 Every process runs in its own session (a Ctrl-C at the terminal reaches only
-the bench, which then stops them in order), placed and with a parent-death
-signal (placement.py). `Processes.close()` stops everything the group
-started, paused servers included. Servers listen on free loopback ports,
-never on the machine's 6379.
+the bench, which then stops them in order) with a parent-death signal (a
+child dies with the bench even when the bench is killed outright) and a CPU
+placement: with two or more CPUs the server under test gets the first CPU to
+itself and everything else shares the others (a single-threaded server moved
+between the cores it shared with wrk made runs differ by a third).
+`Processes.close()` stops everything the group started, paused servers
+included. Servers listen on free loopback ports, never on the machine's 6379.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import signal
@@ -19,23 +24,17 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from scripts.benchmark import RESULT_MARK
-from scripts.benchmark.placement import (
-    ROOT,
-    CPUs,
-    Placement,
-    child_setup,
-    module_argv,
-    module_env,
-)
 from scripts.harness.ports import free_port
 from scripts.harness.redis_server import RedisServer, RedisServers
 from scripts.harness.tls import Certificates
 from scripts.harness.waiting import wait_for
 
+ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 15.0
 READY_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 10.0
@@ -44,7 +43,8 @@ SERVICE_VARIABLE_PREFIXES = ("REDIS_", "CACHE_")
 SERVICE_VARIABLES = ("HOST", "PORT", "LOG_LEVEL", "JOURNAL_CAPACITY", "SHUTDOWN_DRAIN_MS",
                      "SHUTDOWN_TIMEOUT_MS", "WORKERS", "EVENT_LOOP", "WORKER_TMP_DIR")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
+PR_SET_PDEATHSIG = 1
+CPUs = frozenset[int] | None
 T = TypeVar("T")
 
 
@@ -64,8 +64,12 @@ def http(url: str, *, method: str = "GET", body: bytes | None = None,
         return exc.code, dict(exc.headers), exc.read()
 
 
-def http_json(url: str, **request: Any) -> tuple[int, Any]:
-    """`http()`'s status and parsed JSON body (None when there is none)."""
+def http_json(url: str, post: Any = None, **request: Any) -> tuple[int, Any]:
+    """`http()`'s status and parsed JSON body (None when there is none); `post`
+    is sent as JSON, by POST."""
+    if post is not None:
+        request = {"method": "POST", "body": json.dumps(post).encode(),
+                   "headers": {"Content-Type": "application/json"}, **request}
     status, _, raw = http(url, **request)
     try:
         return status, json.loads(raw) if raw else None
@@ -73,13 +77,49 @@ def http_json(url: str, **request: Any) -> tuple[int, Any]:
         return status, None
 
 
-def result_of(output: str, what: str, err: str = "") -> dict[str, Any]:
-    """The one result line a helper process printed (scripts.benchmark.emit)."""
-    for line in output.splitlines():
-        if line.startswith(RESULT_MARK):
-            parsed: dict[str, Any] = json.loads(line[len(RESULT_MARK):])
-            return parsed
-    raise BenchError(f"{what} gave no result: {err.strip()[-800:]}")
+def child_setup(cpus: CPUs) -> Callable[[], None]:
+    """What a child runs before exec: SIGKILL when the bench dies, stay on `cpus`."""
+
+    def setup() -> None:
+        with contextlib.suppress(OSError, AttributeError):  # not Linux: close() stops it
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if cpus:
+            os.sched_setaffinity(0, cpus)
+
+    return setup
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Which CPUs the servers under test get, and which everything else gets."""
+
+    servers: CPUs = None
+    others: CPUs = None
+
+    @classmethod
+    def choose(cls, pin: bool) -> Placement:
+        cpus = sorted(os.sched_getaffinity(0))
+        if not pin or len(cpus) < 2:
+            return cls()
+        return cls(frozenset(cpus[:1]), frozenset(cpus[1:]))
+
+    def describe(self) -> str:
+        if self.servers is None or self.others is None:
+            return "not pinned"
+        return (f"server under test on CPU {','.join(map(str, sorted(self.servers)))}; "
+                f"redis-server and load generator on CPU {','.join(map(str, sorted(self.others)))}")
+
+
+def module_argv(module: str, *args: str) -> list[str]:
+    """`python -m scripts.benchmark.<module> ...`: run it with `module_env()`."""
+    return [sys.executable, "-m", f"scripts.benchmark.{module}", *args]
+
+
+def module_env(*first: Path) -> dict[str, str]:
+    """This environment with `first`, then this checkout, ahead on PYTHONPATH."""
+    inherited = os.environ.get("PYTHONPATH", "")
+    path = [str(p) for p in (*first, ROOT)] + ([inherited] if inherited else [])
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
 
 
 class Process:
@@ -90,8 +130,7 @@ class Process:
                  env: Mapping[str, str] | None = None, cwd: Path | None = None,
                  cpus: CPUs = None) -> None:
         self.name, self.argv, self.log_path = name, list(argv), log_path
-        self.env = dict(env) if env is not None else None
-        self.cwd, self.cpus = cwd, cpus
+        self.env, self.cwd, self.cpus = (dict(env) if env is not None else None), cwd, cpus
         self.popen: subprocess.Popen[bytes] | None = None
 
     @property
@@ -114,7 +153,11 @@ class Process:
         except BaseException:
             self.kill()
             raise
-        return result_of(self.log_path.read_text(errors="replace"), self.name, self.log_tail())
+        for line in self.log_path.read_text(errors="replace").splitlines():
+            if line.startswith(RESULT_MARK):
+                parsed: dict[str, Any] = json.loads(line[len(RESULT_MARK):])
+                return parsed
+        raise BenchError(f"{self.name} gave no result: {self.log_tail()}")
 
     def kill(self) -> None:
         if self.running:
@@ -122,7 +165,7 @@ class Process:
             self.popen.kill()
             self.popen.wait()
 
-    def stop(self) -> None:
+    def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
         """SIGTERM (a paused process is woken first); SIGKILL when it won't exit."""
         if not self.running:
             return
@@ -130,10 +173,9 @@ class Process:
         for signum in (signal.SIGCONT, signal.SIGTERM):
             os.kill(self.popen.pid, signum)
         try:
-            self.popen.wait(timeout=STOP_TIMEOUT_S)
+            self.popen.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
-            self.popen.kill()
-            self.popen.wait(timeout=STOP_TIMEOUT_S)
+            self.kill()
 
     def cpu_seconds(self) -> float:
         """User + system CPU time the process and its living children (a
@@ -159,15 +201,14 @@ class HttpProcess(Process):
 
     def __init__(self, name: str, argv: Sequence[str], log_path: Path, probe_path: str, *,
                  port: int | None = None, **more: Any) -> None:
-        self.port = port or free_port()
-        self.probe_path = probe_path
+        self.port, self.probe_path = port or free_port(), probe_path
         super().__init__(name, argv, log_path, **more)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def wait_answering(self) -> None:
+    def wait_answering(self, timeout_s: float = START_TIMEOUT_S) -> None:
         def answers() -> bool:
             if not self.running:
                 raise BenchError(f"{self.name} exited at start-up:\n{self.log_tail()}")
@@ -175,7 +216,7 @@ class HttpProcess(Process):
                 return http(self.url + self.probe_path, timeout=0.5)[0] == 200
             return False
 
-        wait_for(answers, START_TIMEOUT_S, f"{self.name} answering {self.probe_path}",
+        wait_for(answers, timeout_s, f"{self.name} answering {self.probe_path}",
                  every=0.005, error=BenchError)
 
     def wait_ready(self, healthy: bool = False) -> None:
@@ -189,16 +230,9 @@ class HttpProcess(Process):
         wait_for(ready, READY_TIMEOUT_S, f"{self.name}: Redis link ready", error=BenchError)
 
 
-def _scrubbed_environ() -> dict[str, str]:
-    # No PYTHONPATH either: the service is imported from its own checkout (cwd).
-    return {name: value for name, value in os.environ.items()
-            if name not in (*SERVICE_VARIABLES, "PYTHONPATH")
-            and not name.startswith(SERVICE_VARIABLE_PREFIXES)}
-
-
 class Processes(RedisServers):
     """Everything the run started, stopped in reverse order by `close()`; a
-    `RedisServers` group of the tests' harness, so its Sentinel and Cluster
+    `RedisServers` group of scripts/harness/, so its Sentinel and Cluster
     set-ups start their servers here.
 
     The service runs as `python -m service` from `service_root` (this checkout
@@ -208,8 +242,7 @@ class Processes(RedisServers):
     def __init__(self, run_dir: Path, service_root: Path = ROOT,
                  placement: Placement | None = None) -> None:
         super().__init__(run_dir)
-        self.run_dir = run_dir
-        self.service_root = service_root
+        self.run_dir, self.service_root = run_dir, service_root
         self.placement = placement or Placement()
         self.started: list[Process | RedisServer | Processes] = []
 
@@ -257,20 +290,25 @@ class Processes(RedisServers):
             group.close()
 
     def service(self, name: str, env: Mapping[str, str], root: Path | None = None, *,
-                wait: bool = True) -> HttpProcess:
-        """`python -m service`; with wait=False, call wait_answering() later."""
+                wait: bool = True, prefix: Sequence[str] = ()) -> HttpProcess:
+        """`python -m service` (after `prefix`: valgrind...); with wait=False,
+        call wait_answering() later, or give it to `ready()`."""
         port = free_port()
-        full_env = {**_scrubbed_environ(), "HOST": "127.0.0.1", "PORT": str(port),
-                    "LOG_LEVEL": "WARNING", "SHUTDOWN_DRAIN_MS": "0", **env}
+        full_env = {**{name: value for name, value in os.environ.items()  # no PYTHONPATH:
+                       if name not in (*SERVICE_VARIABLES, "PYTHONPATH")  # the service comes
+                       and not name.startswith(SERVICE_VARIABLE_PREFIXES)},  # from its cwd
+                    "HOST": "127.0.0.1", "PORT": str(port), "LOG_LEVEL": "WARNING",
+                    "SHUTDOWN_DRAIN_MS": "0", **env}
         return self.launch(HttpProcess(
-            name, [sys.executable, "-m", "service"], self.run_dir / f"{name}.log", "/health",
-            env=full_env, port=port, cwd=root or self.service_root, cpus=self.placement.servers),
-            wait)
+            name, [*prefix, sys.executable, "-m", "service"], self.run_dir / f"{name}.log",
+            "/health", env=full_env, port=port, cwd=root or self.service_root,
+            cpus=self.placement.servers), wait)
 
-    def baseline(self, name: str, mode: str, *args: str, wait: bool = True) -> HttpProcess:
-        """A bare handler of baselines.py; wait as for service()."""
+    def baseline(self, name: str, mode: str, *args: str, wait: bool = True,
+                 prefix: Sequence[str] = ()) -> HttpProcess:
+        """A bare handler of baselines.py; wait and prefix as for service()."""
         port = free_port()
-        argv = module_argv("baselines", mode, "--port", str(port), *args)
+        argv = [*prefix, *module_argv("baselines", mode, "--port", str(port), *args)]
         return self.launch(HttpProcess(name, argv, self.run_dir / f"{name}.log", "/ping",
                                        port=port, env=module_env(), cpus=self.placement.servers),
                            wait)
@@ -292,3 +330,11 @@ class Processes(RedisServers):
             with contextlib.suppress(Exception):
                 process.stop()
         self.started.clear()
+
+
+def ready(*services: HttpProcess) -> tuple[HttpProcess, ...]:
+    """Services started with wait=False, once each answers and its link is ready."""
+    for service in services:
+        service.wait_answering()
+        service.wait_ready()
+    return services

@@ -24,8 +24,8 @@ from typing import Any
 from scripts.benchmark import workloads as wl
 from scripts.benchmark.compare import Comparison, Rounds, compare, one_after_the_other, summarize
 from scripts.benchmark.load import Generator
-from scripts.benchmark.placement import Placement
-from scripts.benchmark.processes import BenchError, HttpProcess, Processes, http
+from scripts.benchmark.processes import BenchError, HttpProcess, Placement, Processes, http
+from scripts.benchmark.report import SIDE_HEADER, comparison_lines, side
 
 WORKER_COUNTS = (1, 2)
 WARM_PASSES = 50
@@ -91,3 +91,15 @@ def warm(server: HttpProcess, hit: str) -> None:
         if all(answer == hit for answer in answers):
             return
     raise BenchError(f"{server.name}: hot keys still not {hit} after {WARM_PASSES} passes")
+
+
+def worker_lines(figures: dict[str, Any]) -> list[str]:
+    lines = [*comparison_lines("event loop", figures["event_loop"].values()), "",
+             f"{'workers':<16}{'WORKERS=1':>32}{'WORKERS=2':>32}{'2 / 1':>8}",
+             f"{'':<16}{SIDE_HEADER * 2}"]
+    for case, row in figures["workers"].items():
+        rounds = row["scaling_per_round"]
+        lines.append(f"{case:<16}{side(row['workers_1'])}{side(row['workers_2'])}"
+                     f"{row['scaling']:>7.2f}x  (rounds {min(rounds):.2f}-{max(rounds):.2f})")
+    return [*lines, "  alone, one after the other; the service free to use every CPU, wrk and "
+                    "redis-server on the second (see workers.py)"]

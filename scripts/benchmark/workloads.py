@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 
 from scripts.benchmark.load import Request, Workload
-from scripts.benchmark.processes import BenchError, HttpProcess, Processes, http, http_json
+from scripts.benchmark.processes import BenchError, HttpProcess, Processes, http, http_json, ready
 
 Servers = tuple[HttpProcess, ...]
 
@@ -104,9 +104,7 @@ def hot_services(procs: Processes, name: str, redis_url: str, instances: int, va
         f"{name}-{kind}", redis_url, **env, **extra), root, wait=False)
         for i in range(instances)) for kind, extra in (("memory", {}), ("redis", {
             "CACHE_LRU_MAX_ITEMS": "0"})))
-    for service in (*memory, *redis_only):
-        service.wait_answering()
-        service.wait_ready()
+    ready(*memory, *redis_only)
     for first in (memory[0], redis_only[0]):
         seed_hot_keys(first.url, value)
     for service in memory:

@@ -52,7 +52,7 @@ def test_run_describes_machine_generator_and_settings(run: tuple[dict[str, Any],
     assert isinstance(machine["cpu_model"], str) and isinstance(machine["cpus"], int)
     assert isinstance(machine["redis_server"], str)
     generator = figures["generator"]
-    assert generator["name"] in ("wrk", "python")
+    assert generator["name"] == "wrk"
     assert isinstance(generator["version"], str)
     assert isinstance(generator["threads"], int) and isinstance(generator["connections"], int)
     assert figures["settings"]["quick"] is True
