@@ -165,8 +165,10 @@ def compare(generator: Generator, split: Generator, comparison: Comparison,
     two. Without `comparison.alone`, side by side only (no alone figures)."""
     if plan.warmup_s > 0:
         # Every instance at once: warming is about first requests, not speed.
-        for load in [split.start(server.url, comparison.workload, plan.warmup_s)
-                     for server in (*comparison.services, *comparison.baselines)]:
+        for load in [split.start(server.url, comparison.load(side), plan.warmup_s)
+                     for side, servers in (("service", comparison.services),
+                                           ("baseline", comparison.baselines))
+                     for server in servers]:
             load.wait()
     figures: dict[str, Any] = {"title": comparison.title, "baseline_kind": comparison.baseline_kind,
                                "instances": len(comparison.services)}
