@@ -85,6 +85,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="run `python -m service` from this checkout instead")
     parser.add_argument("--compare", metavar="REF",
                         help="this tree (or --service-root) against a git ref or a checkout")
+    parser.add_argument("--replica", action="store_true",
+                        help="with --compare: the Redis has a replica in sync, and both trees' "
+                             "services run with REDIS_REPLICA_CONFIRM=auto")
     for which in ("this", "ref"):
         parser.add_argument(f"--{which}-env", action="append", default=[], metavar="NAME=VALUE",
                             help=f"with --compare: a variable for {which} tree's services only "
@@ -103,6 +106,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         value = getattr(args, name.replace("-", "_"))
         if value is not None and value < 1:
             parser.error(f"--{name} must be >= 1")
+    if args.replica and not args.compare:
+        parser.error("--replica goes with --compare")
     if args.connections < args.threads:
         parser.error("--connections must be >= --threads")
     if args.service_root is not None and not (args.service_root / "service").is_dir():
@@ -139,7 +144,7 @@ def measure(args: argparse.Namespace, run_dir: Path) -> dict[str, Any]:
     try:
         if args.compare:
             figures = {"compare": compare_trees(procs, split, plan.throughput, args.compare,
-                                                args.envs, value)}
+                                                args.envs, value, args.replica)}
         else:
             figures = run_sections(Run(procs, generator, split, plan, value, value_file),
                                    args.sections)
