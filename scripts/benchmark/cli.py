@@ -1,5 +1,5 @@
-"""scripts/bench: the service against bare aiohttp and redis-py, and what an
-outage costs, side by side in one run (docs/performance.md).
+"""scripts/bench: the service against bare aiohttp, redis-py and Webdis, and
+what an outage costs, side by side in one run (docs/performance.md).
 
 Flow: parse -> wrk -> start what each section needs (sections.py) on free
 loopback ports and measure, section by section; or, with --compare, this
@@ -32,18 +32,19 @@ DEFAULT_SECTIONS = ("memory", "throughput", "outage", "invalidation")
 
 EPILOG = """\
 exit codes: 0 measured (targets met or not: they are read by people, see the
-table); 1 a server would not start, wrk is missing or a measurement failed
-(logs are kept); 2 bad usage; 130 interrupted (everything started is stopped).
+table); 1 a server would not start, wrk or webdis is missing or a measurement
+failed (logs are kept); 2 bad usage; 130 interrupted (all started is stopped).
 
-On 2 cores: the default run about 2 min 35 s, --quick about 25 s. Not in the
+On 2 cores: the default run about 3 min 30 s, --quick about 40 s. Not in the
 default run: failover (Sentinel and Cluster master kills, ~7 s a run of
 each), stampede (200 callers miss one key, with and without leases; GET vs
 GET ?lease=1; ~35 s), batch (_mget of 100 keys against single GETs and
-Webdis /MGET/; ~40 s), workers (uvloop against asyncio's loop, WORKERS=1
-against 2; ~2 min). `--compare REF` (instead of the sections): this tree
-against a git ref or a checkout, memory-hit GET, Redis-hit GET, PUT and
-_mget side by side, in both orientations (--rounds x 2 s each way, over
---instances processes). docs/performance.md says how each is measured.
+Webdis /MGET/, one after the other; ~40 s), workers (uvloop against asyncio's
+loop, WORKERS=1 against 2; ~2 min). `--compare REF` (instead of the
+sections): this tree against a git ref or a checkout, memory-hit GET,
+Redis-hit GET, PUT and _mget side by side, in both orientations (--rounds x
+2 s each way, over --instances processes; --replica: writes confirmed by a
+replica). docs/performance.md says how each is measured.
 """
 # Option, help; all take a whole number >= 1.
 COUNTS = (

@@ -152,8 +152,8 @@ class Trickle(threading.Thread):
     def result(self) -> dict[str, Any]:
         self.stopping.set()
         self.join()
-        bad = self.counts["s5xx"] + self.counts["refused"] + self.counts["failed"]
-        return {**self.counts, "max_ms": self.max_ms, "bad": bad}
+        return {**self.counts, "max_ms": self.max_ms,
+                "bad": sum(self.counts[name] for name in ("s5xx", "refused", "failed"))}
 
 
 def knows_everyone(sentinel: Any) -> bool:
@@ -195,8 +195,8 @@ def cluster_run(procs: Processes) -> dict[str, Any]:
     a, b = (procs.service(name, env, wait=False) for name in ("service-a", "service-b"))
     for service in (a, b):
         service.wait_answering()
-        wait_for(partial(cluster_ready, service), READY_LIMIT_S,
-                 f"{service.name} ready on every master", error=BenchError)
+        wait_for(partial(cluster_ready, service), READY_LIMIT_S, f"{service.name} ready on every "
+                 "master", error=BenchError)
     victim = cluster.master_for(f"{PREFIX}:default:{PROBE_KEY}")
     promoted = f"{HOST}:{cluster.replica_of(victim).port}"
     cluster.close()  # its clients: the bench asks the service from here on
@@ -232,10 +232,8 @@ def spread(values: list[float | None]) -> dict[str, float | None]:
 
 
 def load_total(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    names = ("requests", "s2xx", "s404", "s4xx", "s5xx", "refused", "failed", "bad")
-    total: dict[str, Any] = {name: sum(run["load"][name] for run in runs) for name in names}
-    total["max_ms"] = max(run["load"]["max_ms"] for run in runs)
-    return total
+    return {**{name: sum(run["load"][name] for run in runs) for name in runs[0]["load"]},
+            "max_ms": max(run["load"]["max_ms"] for run in runs)}
 
 
 def run_failovers(procs: Processes, runs: int) -> dict[str, Any]:
@@ -243,22 +241,16 @@ def run_failovers(procs: Processes, runs: int) -> dict[str, Any]:
     sentinel = [procs.in_group(f"failover-sentinel-{i}", sentinel_run) for i in range(runs)]
     cluster = [procs.in_group(f"failover-cluster-{i}", cluster_run) for i in range(runs)]
     return {
-        "runs": runs,
-        "poll_interval_ms": POLL_INTERVAL_S * 1000,
+        "runs": runs, "poll_interval_ms": POLL_INTERVAL_S * 1000, "service_env": LINK_ENV,
         "load": {"rate_per_s": TRICKLE_RATE, "mix": "PUT k then GET k, a new connection each"},
-        "service_env": LINK_ENV,
-        "sentinel": {
-            "down_after_ms": DOWN_AFTER_MS, "failover_timeout_ms": FAILOVER_TIMEOUT_MS,
-            "quorum": se.QUORUM, "target_s": SENTINEL_TARGET_S,
-            "ready": spread([r["ready_s"] for r in sentinel]),
-            "load": load_total(sentinel), "rounds": sentinel,
-        },
-        "cluster": {
-            "node_timeout_ms": NODE_TIMEOUT_MS, "target_s": CLUSTER_TARGET_S,
-            "ready": spread([r["ready_s"] for r in cluster]),
-            "topology_ready": spread([r["topology_ready_s"] for r in cluster]),
-            "load": load_total(cluster), "rounds": cluster,
-        },
+        "sentinel": {"down_after_ms": DOWN_AFTER_MS, "failover_timeout_ms": FAILOVER_TIMEOUT_MS,
+                     "quorum": se.QUORUM, "target_s": SENTINEL_TARGET_S,
+                     "ready": spread([r["ready_s"] for r in sentinel]),
+                     "load": load_total(sentinel), "rounds": sentinel},
+        "cluster": {"node_timeout_ms": NODE_TIMEOUT_MS, "target_s": CLUSTER_TARGET_S,
+                    "ready": spread([r["ready_s"] for r in cluster]),
+                    "topology_ready": spread([r["topology_ready_s"] for r in cluster]),
+                    "load": load_total(cluster), "rounds": cluster},
     }
 
 

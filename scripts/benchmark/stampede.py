@@ -63,20 +63,15 @@ def _times(callers: list[dict[str, Any]]) -> dict[str, float | None]:
 
 def summarize_scenario(callers: list[dict[str, Any]]) -> dict[str, Any]:
     """Counts and times of one scenario's callers (herd.py's outcomes)."""
-    answers: dict[str, int] = {}
-    for c in callers:
-        answers[c["how"]] = answers.get(c["how"], 0) + 1
+    answers = dict(Counter(c["how"] for c in callers))
     puts = [c["put_done_ms"] for c in callers if c["put_done_ms"] is not None]
     first_put = min(puts, default=None)
     waiters = [c["ms"] - first_put for c in callers
                if first_put is not None and c["how"] == "hit-fill" and c["ms"] is not None]
     computing = [c for c in callers if c["how"] == "computed"]
     return {
-        "callers": len(callers),
-        "computations": answers.get("computed", 0),
-        "answers": answers,
-        "retries": sum(c["retries"] for c in callers),
-        "errors": answers.get("error", 0),
+        "callers": len(callers), "computations": answers.get("computed", 0), "answers": answers,
+        "retries": sum(c["retries"] for c in callers), "errors": answers.get("error", 0),
         "wrong_values": sum(1 for c in callers if c["how"] != "error" and not c["right_value"]),
         "puts_refused": sum(1 for c in callers if c["put_status"] not in (None, 204)),
         **_times(callers),
@@ -102,32 +97,26 @@ def summarize_herd(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for mode in ("lease", "plain"):
         per_round = [summarize_scenario(r[mode]["callers"]) for r in rounds]
-        pooled = [c for r in rounds for c in r[mode]["callers"]]
         computations = [r["computations"] for r in per_round]
         result[mode] = {
-            "rounds": per_round,
-            "computations_per_round": computations,
-            "computations_max": max(computations),
-            "computations_min": min(computations),
-            "retries": sum(r["retries"] for r in per_round),
-            "errors": sum(r["errors"] for r in per_round),
-            "wrong_values": sum(r["wrong_values"] for r in per_round),
-            "puts_refused": sum(r["puts_refused"] for r in per_round),
-            **_times(pooled),
+            "rounds": per_round, "computations_per_round": computations,
+            "computations_max": max(computations), "computations_min": min(computations),
+            **{key: sum(r[key] for r in per_round)
+               for key in ("retries", "errors", "wrong_values", "puts_refused")},
+            **_times([c for r in rounds for c in r[mode]["callers"]]),
         }
     return result
 
 
 def lease_counters(services: tuple[HttpProcess, ...]) -> dict[str, int]:
     """The services' lease counters (checks.cache.leases), summed."""
-    total: dict[str, int] = {}
+    total: Counter[str] = Counter()
     for service in services:
         status, body = http_json(service.url + "/health/detailed")
         if status != 200:
             raise BenchError(f"{service.name}: /health/detailed answered {status}")
-        for name, value in body["checks"]["cache"]["leases"].items():
-            total[name] = total.get(name, 0) + value
-    return total
+        total.update(body["checks"]["cache"]["leases"])
+    return dict(total)
 
 
 def store_hit_key(services: tuple[HttpProcess, ...], value: bytes) -> None:
