@@ -13,6 +13,7 @@ off and count only what wrk calls status errors (every answer >= 400).
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -24,6 +25,9 @@ from scripts.benchmark.processes import BenchError, CPUs, Process
 WRK_TIMEOUT_S = 5
 # How long past its duration wrk may take to report before it is killed.
 GRACE_S = 30.0
+# One number per wrk run of the whole bench: the full and the halved load are
+# two Wrk objects, and two runs sharing a log would read each other's figures.
+RUNS = itertools.count(1)
 
 
 @dataclass(frozen=True)
@@ -190,12 +194,11 @@ class Wrk:
         words = (done.stdout + done.stderr).split()
         self.version = words[1] if len(words) > 1 else "unknown"
         self.binary, self.threads, self.connections = binary, threads, connections
-        self.run_dir, self.cpus, self._runs = run_dir, cpus, 0
+        self.run_dir, self.cpus = run_dir, cpus
 
     def start(self, base_url: str, workload: Workload, duration_s: int, *,
               statuses: bool = False) -> WrkRun:
-        self._runs += 1
-        script = self.run_dir / f"wrk-{self._runs}-{workload.name}.lua"
+        script = self.run_dir / f"wrk-{next(RUNS)}-{workload.name}.lua"
         script.write_text(lua_script(workload.requests, statuses=statuses))
         argv = [self.binary, "-t", str(self.threads), "-c", str(self.connections),
                 "-d", f"{duration_s}s", "--timeout", f"{WRK_TIMEOUT_S}s", "-s", str(script),

@@ -153,7 +153,8 @@ class Process:
         except BaseException:
             self.kill()
             raise
-        for line in self.log_path.read_text(errors="replace").splitlines():
+        # The last one: a log is appended to, never one run's alone.
+        for line in reversed(self.log_path.read_text(errors="replace").splitlines()):
             if line.startswith(RESULT_MARK):
                 parsed: dict[str, Any] = json.loads(line[len(RESULT_MARK):])
                 return parsed
