@@ -97,14 +97,22 @@ def read_back(writer: HttpProcess, reader: HttpProcess, value: bytes) -> bool:
     return status == 200 and headers.get("X-Cache") == "hit-redis" and body == value
 
 
-def seconds_until(ready: Callable[[], bool], since: float) -> float | None:
-    """Seconds from `since` to the first poll for which `ready()` held (None: never)."""
-    while time.monotonic() - since < READY_LIMIT_S:
+def killed_under_load(service: HttpProcess, kill: Callable[[], None],
+                      ready: Callable[[], bool]) -> dict[str, Any]:
+    """The trickle on `service`, `kill()` after STEADY_S, then seconds from
+    the kill to the first poll for which `ready()` held (None: never)."""
+    trickle = Trickle(service)
+    time.sleep(STEADY_S)
+    killed_at = time.monotonic()
+    kill()
+    ready_s = None
+    while ready_s is None and time.monotonic() - killed_at < READY_LIMIT_S:
         polled = time.monotonic()
         if ready():
-            return time.monotonic() - since
+            ready_s = time.monotonic() - killed_at
         time.sleep(max(0.0, polled + POLL_INTERVAL_S - time.monotonic()))
-    return None
+    time.sleep(STEADY_S)
+    return {"ready_s": ready_s, "killed_at": killed_at, "load": trickle.result()}
 
 
 class Trickle(threading.Thread):
@@ -125,29 +133,27 @@ class Trickle(threading.Thread):
     def run(self) -> None:
         next_at = time.monotonic()
         while not self.stopping.is_set():
-            method = "PUT" if self.counts["requests"] % 2 == 0 else "GET"
-            self.one(method, f"/cache/default/t{(self.counts['requests'] // 2) % 32}")
+            started, sent = time.perf_counter(), self.counts["requests"]
+            connection = HTTPConnection(HOST, self.port, timeout=REQUEST_TIMEOUT_S)
+            try:
+                path = f"/cache/default/t{sent // 2 % 32}"
+                if sent % 2 == 0:
+                    connection.request("PUT", path, TRICKLE_VALUE, {"Content-Type": "application/json"})
+                else:
+                    connection.request("GET", path)
+                status = connection.getresponse().status
+                self.counts["s2xx" if 200 <= status < 300 else "s404" if status == 404
+                            else "s5xx" if status >= 500 else "s4xx"] += 1
+            except ConnectionRefusedError:
+                self.counts["refused"] += 1
+            except (OSError, HTTPException):
+                self.counts["failed"] += 1
+            finally:
+                connection.close()
+            self.counts["requests"] += 1
+            self.max_ms = max(self.max_ms, (time.perf_counter() - started) * 1000)
             next_at = max(next_at + 1 / TRICKLE_RATE, time.monotonic())
             self.stopping.wait(max(0.0, next_at - time.monotonic()))
-
-    def one(self, method: str, path: str) -> None:
-        started = time.perf_counter()
-        connection = HTTPConnection(HOST, self.port, timeout=REQUEST_TIMEOUT_S)
-        try:
-            body = TRICKLE_VALUE if method == "PUT" else None
-            connection.request(method, path, body=body,
-                               headers={"Content-Type": "application/json"} if body else {})
-            status = connection.getresponse().status
-            self.counts["s2xx" if 200 <= status < 300 else "s404" if status == 404
-                        else "s5xx" if status >= 500 else "s4xx"] += 1
-        except ConnectionRefusedError:
-            self.counts["refused"] += 1
-        except (OSError, HTTPException):
-            self.counts["failed"] += 1
-        finally:
-            connection.close()
-        self.counts["requests"] += 1
-        self.max_ms = max(self.max_ms, (time.perf_counter() - started) * 1000)
 
     def result(self) -> dict[str, Any]:
         self.stopping.set()
@@ -174,14 +180,10 @@ def sentinel_run(procs: Processes) -> dict[str, Any]:
     service.wait_answering()
     wait_for(lambda: on_master(service, setup.master.port), READY_LIMIT_S,
              "the service on the master", error=BenchError)
-    trickle = Trickle(service)
-    time.sleep(STEADY_S)
-    killed_at = time.monotonic()
-    setup.master.kill()
-    ready_s = seconds_until(lambda: on_master(service, setup.replica.port), killed_at)
-    time.sleep(STEADY_S)
-    return {"ready_s": ready_s, "old_master": f"{HOST}:{setup.master.port}",
-            "new_master": f"{HOST}:{setup.replica.port}", "load": trickle.result()}
+    run = killed_under_load(service, setup.master.kill,
+                            lambda: on_master(service, setup.replica.port))
+    return {"ready_s": run["ready_s"], "old_master": f"{HOST}:{setup.master.port}",
+            "new_master": f"{HOST}:{setup.replica.port}", "load": run["load"]}
 
 
 def cluster_run(procs: Processes) -> dict[str, Any]:
@@ -189,23 +191,18 @@ def cluster_run(procs: Processes) -> dict[str, Any]:
         cluster = LocalCluster(procs, masters=MASTERS).start()
     except (AssertionError, RuntimeError) as exc:  # the harness's failures
         raise BenchError(f"cluster: {exc}") from exc
-    env = {**LINK_ENV, "REDIS_CLUSTER_NODES": cluster.seeds,
-           # Cluster mode reads only credentials and TLS from it.
-           "REDIS_URL": "redis://127.0.0.1:1"}
+    # Cluster mode reads only credentials and TLS from REDIS_URL.
+    env = {**LINK_ENV, "REDIS_CLUSTER_NODES": cluster.seeds, "REDIS_URL": "redis://127.0.0.1:1"}
     a, b = (procs.service(name, env, wait=False) for name in ("service-a", "service-b"))
     for service in (a, b):
         service.wait_answering()
-        wait_for(partial(cluster_ready, service), READY_LIMIT_S, f"{service.name} ready on every "
-                 "master", error=BenchError)
+        wait_for(partial(cluster_ready, service), READY_LIMIT_S,
+                 f"{service.name} ready on every master", error=BenchError)
     victim = cluster.master_for(f"{PREFIX}:default:{PROBE_KEY}")
     promoted = f"{HOST}:{cluster.replica_of(victim).port}"
     cluster.close()  # its clients: the bench asks the service from here on
     wait_for(lambda: read_back(a, b, b"before"), READY_LIMIT_S,
              "the probe key read back before the kill", error=BenchError)
-    trickle = Trickle(a)
-    time.sleep(STEADY_S)
-    killed_at = time.monotonic()
-    victim.kill()
     topology_at: list[float] = []
 
     def ready() -> bool:
@@ -214,12 +211,10 @@ def cluster_run(procs: Processes) -> dict[str, Any]:
         topology_at.append(time.monotonic())
         return read_back(a, b, f"after-{len(topology_at)}".encode())
 
-    ready_s = seconds_until(ready, killed_at)
-    time.sleep(STEADY_S)
-    return {"ready_s": ready_s,
-            "topology_ready_s": topology_at[0] - killed_at if topology_at else None,
-            "old_master": f"{HOST}:{victim.port}", "new_master": promoted,
-            "load": trickle.result()}
+    run = killed_under_load(a, victim.kill, ready)
+    return {"ready_s": run["ready_s"],
+            "topology_ready_s": topology_at[0] - run["killed_at"] if topology_at else None,
+            "old_master": f"{HOST}:{victim.port}", "new_master": promoted, "load": run["load"]}
 
 
 def spread(values: list[float | None]) -> dict[str, float | None]:

@@ -26,47 +26,37 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from http.client import HTTPConnection, HTTPResponse
 from pathlib import Path
 
-from scripts.benchmark.processes import BenchError, HttpProcess, Processes
+from scripts.benchmark.batch import KEYS
+from scripts.benchmark.batch import MGET as MGET_WORKLOAD
+from scripts.benchmark.processes import BenchError, Connection, HttpProcess, Processes
 from scripts.benchmark.workloads import make_value
 from scripts.harness.waiting import wait_for
 
 KINDS = ("bare", "memory", "redis", "put", "mget-memory", "mget-redis")
 VALUE = make_value(64)
-MGET = json.dumps({"keys": [f"b{i:03d}" for i in range(100)]}).encode()
+MGET = MGET_WORKLOAD.requests[0].body
 WARM_UP = 100
 START_TIMEOUT_S = 300.0  # Python's imports under valgrind take a while
 
 
-def _request(conn: HTTPConnection, method: str, path: str, body: bytes | None = None,
-             expect: int | None = 200) -> HTTPResponse:
-    conn.request(method, path, body=body,
-                 headers={"Content-Type": "application/json"} if body is not None else {})
-    response = conn.getresponse()
-    data = response.read()
-    if expect is not None and response.status != expect:
-        raise BenchError(f"{method} {path}: {response.status} {data[:200]!r}")
-    return response
-
-
-SENDS: dict[str, Callable[[HTTPConnection, int], object]] = {
-    **{kind: lambda conn, i: _request(conn, "GET", "/cache/default/hot")
+SENDS: dict[str, Callable[[Connection, int], object]] = {
+    **{kind: lambda conn, i: conn.call("GET", "/cache/default/hot", expect=200)
        for kind in ("bare", "memory", "redis")},
-    "put": lambda conn, i: _request(conn, "PUT", f"/cache/default/p{i % 64}", VALUE, 204),
-    **{kind: lambda conn, i: _request(conn, "POST", "/cache/default/_mget", MGET)
+    "put": lambda conn, i: conn.call("PUT", f"/cache/default/p{i % 64}", VALUE, 204),
+    **{kind: lambda conn, i: conn.call("POST", "/cache/default/_mget", MGET, 200)
        for kind in ("mget-memory", "mget-redis")},
 }
 
 
-def _seed(conn: HTTPConnection) -> None:
+def _seed(conn: Connection) -> None:
     # Under valgrind the link may still be settling after /health/ready.
-    wait_for(lambda: _request(conn, "PUT", "/cache/default/hot", VALUE, None).status == 204, 120.0,
+    wait_for(lambda: conn.call("PUT", "/cache/default/hot", VALUE)[0] == 204, 120.0,
              "a first PUT", every=1.0, error=BenchError)
-    for key in json.loads(MGET)["keys"]:
-        _request(conn, "PUT", f"/cache/default/{key}", VALUE, 204)
-    if _request(conn, "GET", "/cache/default/hot").getheader("X-Cache-Degraded") is not None:
+    for key in KEYS:
+        conn.call("PUT", f"/cache/default/{key}", VALUE, 204)
+    if "X-Cache-Degraded" in conn.call("GET", "/cache/default/hot", expect=200)[1]:
         raise BenchError("the service answers degraded: Redis is not reachable")
 
 
@@ -120,7 +110,7 @@ def measure(procs: Processes, kind: str, n: int, redis_url: str) -> dict[str, fl
     try:
         server.wait_answering(START_TIMEOUT_S)
         assert server.popen is not None
-        conn = HTTPConnection("127.0.0.1", server.port, timeout=120)
+        conn = Connection(server.port, timeout=120)
         if kind != "bare":
             _seed(conn)
         for i in range(WARM_UP):

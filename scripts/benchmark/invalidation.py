@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable
-from http.client import HTTPConnection
 from typing import Any
 
 from scripts.benchmark import workloads as wl
-from scripts.benchmark.processes import BenchError, HttpProcess, Processes, ready
+from scripts.benchmark.processes import BenchError, Connection, HttpProcess, Processes, ready
 from scripts.benchmark.report import n, target
 
 SAMPLES = 300
@@ -25,26 +23,11 @@ POLL_LIMIT_S = 2.0
 TARGET_P99_MS = 10.0
 
 
-def _client(server: HttpProcess) -> tuple[HTTPConnection, Callable[..., tuple[int, bytes]]]:
-    """One keep-alive connection to `server`, and a call(method, path, body) on it."""
-    connection = HTTPConnection("127.0.0.1", server.port, timeout=5)
-
-    def call(method: str, path: str, body: bytes | None = None,
-             expect: int | None = None) -> tuple[int, bytes]:
-        connection.request(method, path, body=body)
-        response = connection.getresponse()
-        answer = response.status, response.read()
-        if expect is not None and answer[0] != expect:
-            raise BenchError(f"{path} answered {answer[0]}, expected {expect}")
-        return answer
-
-    return connection, call
-
-
 def measure_invalidation(a: HttpProcess, b: HttpProcess, samples: int = SAMPLES) -> dict[str, Any]:
     """Latency figures of `samples` keys written through `a`, read through `b`
     (two services of one Redis and one key prefix)."""
-    (writing, write), (reading, read) = _client(a), _client(b)
+    writer, reader = Connection(a.port), Connection(b.port)
+    write, read = writer.call, reader.call
     latencies, round_trips = [], []
     try:
         for i in range(samples):
@@ -55,7 +38,7 @@ def measure_invalidation(a: HttpProcess, b: HttpProcess, samples: int = SAMPLES)
             acknowledged = time.perf_counter()
             while True:
                 started = time.perf_counter()
-                status, body = read("GET", path)
+                status, _, body = read("GET", path)
                 seen = time.perf_counter()
                 if status == 200 and body == b"v1":
                     break
@@ -64,8 +47,8 @@ def measure_invalidation(a: HttpProcess, b: HttpProcess, samples: int = SAMPLES)
             latencies.append((seen - acknowledged) * 1000)
             round_trips.append((seen - started) * 1000)
     finally:
-        writing.close()
-        reading.close()
+        writer.close()
+        reader.close()
     return {"samples": samples, "p50_ms": statistics.median(latencies),
             "p99_ms": sorted(latencies)[min(samples - 1, int(0.99 * samples))],
             "max_ms": max(latencies), "get_round_trip_p50_ms": statistics.median(round_trips),

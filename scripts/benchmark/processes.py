@@ -1,15 +1,12 @@
 """The processes scripts/bench starts (redis-server from scripts/harness/,
-the service, the baselines, Webdis, wrk, helpers), what it asks them, and
-what it asks of the OS for them.
+the service, the baselines, Webdis, wrk, helpers) and what it asks of them.
 
-Every process runs in its own session (a Ctrl-C at the terminal reaches only
-the bench, which then stops them in order) with a parent-death signal (a
-child dies with the bench even when the bench is killed outright) and a CPU
-placement: with two or more CPUs the server under test gets the first CPU to
-itself and everything else shares the others (a single-threaded server moved
-between the cores it shared with wrk made runs differ by a third).
-`Processes.close()` stops everything the group started, paused servers
-included. Servers listen on free loopback ports, never on the machine's 6379.
+Each runs in its own session (a Ctrl-C at the terminal reaches only the
+bench, which stops them in order), with a parent-death signal (it dies with
+the bench even when the bench is killed outright) and a CPU placement: the
+server under test gets the first CPU to itself, everything else the others
+(a single-threaded server moved between the cores it shared with wrk made
+runs differ by a third). Servers listen on free loopback ports, never 6379.
 """
 
 from __future__ import annotations
@@ -25,6 +22,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from http.client import HTTPConnection
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -75,6 +73,28 @@ def http_json(url: str, post: Any = None, **request: Any) -> tuple[int, Any]:
         return status, json.loads(raw) if raw else None
     except ValueError:
         return status, None
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection to a local server, requests one after
+    another; `call()` answers as `http()` does, checked against `expect`."""
+
+    def __init__(self, port: int, timeout: float = 5.0) -> None:
+        self.connection = HTTPConnection("127.0.0.1", port, timeout=timeout)
+
+    def call(self, method: str, path: str, body: bytes | None = None,
+             expect: int | None = None) -> tuple[int, dict[str, str], bytes]:
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        self.connection.request(method, path, body=body, headers=headers)
+        response = self.connection.getresponse()
+        answer = response.status, dict(response.getheaders()), response.read()
+        if expect is not None and answer[0] != expect:
+            raise BenchError(f"{method} {path} answered {answer[0]}, expected {expect}: "
+                             f"{answer[2][:200]!r}")
+        return answer
+
+    def close(self) -> None:
+        self.connection.close()
 
 
 def child_setup(cpus: CPUs) -> Callable[[], None]:
@@ -161,16 +181,14 @@ class Process:
         raise BenchError(f"{self.name} gave no result: {self.log_tail()}")
 
     def kill(self) -> None:
-        if self.running:
-            assert self.popen is not None
+        if self.popen is not None and self.running:
             self.popen.kill()
             self.popen.wait()
 
     def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
         """SIGTERM (a paused process is woken first); SIGKILL when it won't exit."""
-        if not self.running:
+        if self.popen is None or not self.running:
             return
-        assert self.popen is not None
         for signum in (signal.SIGCONT, signal.SIGTERM):
             os.kill(self.popen.pid, signum)
         try:
@@ -245,7 +263,7 @@ class Processes(RedisServers):
         super().__init__(run_dir)
         self.run_dir, self.service_root = run_dir, service_root
         self.placement = placement or Placement()
-        self.started: list[Process | RedisServer | Processes] = []
+        self.started: list[Process | RedisServer] = []
 
     def start(self, *args: str, port: int | None = None, data_dir: Path | None = None,
               conf: Path | None = None, password: str | None = None,
@@ -274,17 +292,11 @@ class Processes(RedisServers):
         process.spawn()
         return process
 
-    def group(self, name: str, placement: Placement | None = None) -> Processes:
-        """A group of its own under run_dir/name (closed by its user, or with this one)."""
-        directory = self.run_dir / name
-        directory.mkdir(parents=True, exist_ok=True)
-        group = Processes(directory, self.service_root, placement or self.placement)
-        self.started.append(group)
-        return group
-
-    def in_group(self, name: str, run: Callable[[Processes], T]) -> T:
-        """`run` with a group of its own, every process of which is stopped after it."""
-        group = self.group(name)
+    def in_group(self, name: str, run: Callable[[Processes], T],
+                 placement: Placement | None = None) -> T:
+        """`run` with a group of its own under run_dir/name, stopped after it."""
+        (self.run_dir / name).mkdir(parents=True, exist_ok=True)
+        group = Processes(self.run_dir / name, self.service_root, placement or self.placement)
         try:
             return run(group)
         finally:
@@ -320,9 +332,6 @@ class Processes(RedisServers):
         if wait:
             process.wait_answering()
         return process
-
-    def stop(self) -> None:
-        self.close()
 
     def close(self) -> None:
         for process in reversed(self.started):
