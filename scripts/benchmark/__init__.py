@@ -5,7 +5,8 @@ Webdis, what a Redis outage costs, and (--compare) two trees side by side.
     sections.py   the sections, in order; each in its own module
     compare.py    side-by-side and one-after-the-other rounds; ab.py two trees
     load.py       the load driver: wrk
-    processes.py  every child process, what the bench asks of them and of the OS
+    processes.py  every child process, what the bench asks of them and of the OS;
+                  client.py the bench's own HTTP requests
     report.py     the table and the targets
 
 The service is only ever started as a process (`python -m service` from a

@@ -30,9 +30,10 @@ from pathlib import Path
 from typing import Any
 
 from scripts.benchmark import workloads as wl
+from scripts.benchmark.client import BenchError, http
 from scripts.benchmark.compare import Comparison, Rounds, side_by_side
 from scripts.benchmark.load import Generator, Request, Workload
-from scripts.benchmark.processes import ROOT, BenchError, HttpProcess, Processes, http
+from scripts.benchmark.processes import ROOT, HttpProcess, Processes
 from scripts.harness.sentinel import replica_in_sync
 from scripts.harness.waiting import wait_for
 

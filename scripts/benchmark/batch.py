@@ -29,9 +29,10 @@ import statistics
 from typing import Any
 
 from scripts.benchmark import workloads as wl
+from scripts.benchmark.client import BenchError, http, http_json
 from scripts.benchmark.compare import Measured, run_one
 from scripts.benchmark.load import Generator, Request, Workload
-from scripts.benchmark.processes import BenchError, HttpProcess, Processes, http, http_json, ready
+from scripts.benchmark.processes import HttpProcess, Processes, ready
 from scripts.benchmark.report import target
 from scripts.harness.redis_server import RedisServer
 

@@ -18,10 +18,11 @@ from typing import Any
 
 from scripts import runner
 from scripts.benchmark.ab import compare_trees
+from scripts.benchmark.client import BenchError
 from scripts.benchmark.compare import Rounds
 from scripts.benchmark.load import Wrk
 from scripts.benchmark.outage import OutagePlan
-from scripts.benchmark.processes import ROOT, BenchError, Placement, Processes
+from scripts.benchmark.processes import ROOT, Placement, Processes
 from scripts.benchmark.report import render
 from scripts.benchmark.sections import REPORTED, SECTIONS, Plan, Run, evaluate, machine, run_sections, values
 from scripts.benchmark.stampede import StampedePlan

@@ -22,8 +22,8 @@ import statistics
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from scripts.benchmark.client import BenchError
 from scripts.benchmark.load import Generator, LoadResult, Workload
-from scripts.benchmark.processes import BenchError
 
 
 class Server(Protocol):

@@ -33,7 +33,8 @@ from functools import partial
 from http.client import HTTPConnection, HTTPException
 from typing import Any
 
-from scripts.benchmark.processes import BenchError, HttpProcess, Processes, http, http_json
+from scripts.benchmark.client import BenchError, http, http_json
+from scripts.benchmark.processes import HttpProcess, Processes
 from scripts.benchmark.report import n, target
 from scripts.harness import sentinel as se
 from scripts.harness.redis_cluster import NODE_TIMEOUT_MS, LocalCluster

@@ -30,7 +30,8 @@ from pathlib import Path
 
 from scripts.benchmark.batch import KEYS
 from scripts.benchmark.batch import MGET as MGET_WORKLOAD
-from scripts.benchmark.processes import BenchError, Connection, HttpProcess, Processes
+from scripts.benchmark.client import BenchError, Connection
+from scripts.benchmark.processes import HttpProcess, Processes
 from scripts.benchmark.workloads import make_value
 from scripts.harness.waiting import wait_for
 

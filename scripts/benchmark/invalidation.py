@@ -15,7 +15,8 @@ import time
 from typing import Any
 
 from scripts.benchmark import workloads as wl
-from scripts.benchmark.processes import BenchError, Connection, HttpProcess, Processes, ready
+from scripts.benchmark.client import BenchError, Connection
+from scripts.benchmark.processes import HttpProcess, Processes, ready
 from scripts.benchmark.report import n, target
 
 SAMPLES = 300

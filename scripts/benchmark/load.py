@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from scripts.benchmark.processes import BenchError, CPUs, Process
+from scripts.benchmark.client import BenchError
+from scripts.benchmark.processes import CPUs, Process
 
 WRK_TIMEOUT_S = 5
 # How long past its duration wrk may take to report before it is killed.

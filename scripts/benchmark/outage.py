@@ -26,8 +26,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from scripts.benchmark import workloads as wl
+from scripts.benchmark.client import http_json
 from scripts.benchmark.load import Generator, LoadResult, Workload
-from scripts.benchmark.processes import HttpProcess, Processes, http_json
+from scripts.benchmark.processes import HttpProcess, Processes
 from scripts.benchmark.report import n, target
 from scripts.harness.redis_server import RedisServer
 

@@ -25,9 +25,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from scripts.benchmark import workloads as wl
+from scripts.benchmark.client import BenchError, http, http_json
 from scripts.benchmark.compare import Comparison, Rounds, compare
 from scripts.benchmark.load import Generator, Request, Workload
-from scripts.benchmark.processes import BenchError, HttpProcess, Processes, http, http_json, ready
+from scripts.benchmark.processes import HttpProcess, Processes, ready
 from scripts.benchmark.report import n, target
 
 PREFIX = "bench-stampede"

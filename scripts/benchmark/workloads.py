@@ -15,8 +15,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from scripts.benchmark.client import BenchError, http
 from scripts.benchmark.load import Request, Workload
-from scripts.benchmark.processes import BenchError, HttpProcess, Processes, http, ready
+from scripts.benchmark.processes import HttpProcess, Processes, ready
 
 Servers = tuple[HttpProcess, ...]
 

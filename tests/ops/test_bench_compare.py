@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 
 from scripts.benchmark.ab import combined, tree_of
+from scripts.benchmark.client import BenchError
 from scripts.benchmark.compare import Comparison, side_by_side
 from scripts.benchmark.load import LoadResult, Request, Workload, Wrk
-from scripts.benchmark.processes import BenchError, Process
+from scripts.benchmark.processes import Process
 
 WORKLOAD = Workload("w", (Request("GET", "/x"),))
 
