@@ -1,18 +1,18 @@
-"""scripts/bench: the service against bare aiohttp and redis-py handlers, what
-a Redis outage costs, and (--compare) two trees side by side.
+"""scripts/bench: the service against bare aiohttp and redis-py handlers and
+Webdis, what a Redis outage costs, and (--compare) two trees side by side.
 
     cli.py        the command line, `python -m scripts.benchmark` (scripts/bench)
-    sections.py   which servers each section starts and what it measures
+    sections.py   the sections, in order; each in its own module
     compare.py    side-by-side and one-after-the-other rounds; ab.py two trees
-    load.py       the load driver: wrk (wrk.py) or Python workers (pyload.py)
-    processes.py  every child process, and what the bench asks of them;
-                  placement.py what it asks of the OS for them
-    report.py     the table; targets.py what it is held to
+    load.py       the load driver: wrk
+    processes.py  every child process, what the bench asks of them and of the OS;
+                  client.py the bench's own HTTP requests
+    report.py     the table and the targets
 
 The service is only ever started as a process (`python -m service` from a
 given checkout) and spoken to over HTTP; memory.py, run as its own process
 from the checkout under test, is the one exception. Each helper process
-(pyload, trickle, herd, memory) prints its figures as one `emit()` line.
+(herd, memory) prints its figures as one `emit()` line.
 """
 
 import json

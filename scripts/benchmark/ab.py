@@ -16,6 +16,8 @@ case runs in both orientations, each with fresh processes: this tree in
 the "after" slot, then REF in it; this/REF without the slot's bias is
 sqrt(forward / swapped). Cases: memory-hit GET, Redis-hit GET, PUT, and
 `_mget` of the 64 hot keys (memory hits; left out when a tree has no _mget).
+With --replica the Redis has a replica in sync and both trees' services run
+with REDIS_REPLICA_CONFIRM=auto: what a PUT costs where writes are confirmed.
 """
 
 from __future__ import annotations
@@ -28,10 +30,12 @@ from pathlib import Path
 from typing import Any
 
 from scripts.benchmark import workloads as wl
+from scripts.benchmark.client import BenchError, http
 from scripts.benchmark.compare import Comparison, Rounds, side_by_side
 from scripts.benchmark.load import Generator, Request, Workload
-from scripts.benchmark.placement import ROOT
-from scripts.benchmark.processes import BenchError, HttpProcess, Processes, http
+from scripts.benchmark.processes import ROOT, HttpProcess, Processes
+from scripts.harness.sentinel import replica_in_sync
+from scripts.harness.waiting import wait_for
 
 CASES = ("memory_hit_get", "redis_hit_get", "put", "mget")
 
@@ -64,9 +68,13 @@ Side = tuple[Path, dict[str, str]]  # a tree's checkout, and variables for its s
 
 
 def orientation(procs: Processes, split: Generator, plan: Rounds, after: Side, before: Side,
-                value: bytes) -> dict[str, Any]:
-    """after/before of every case: side_by_side's figures (after in its "service" slot)."""
+                value: bytes, replica: bool = False) -> dict[str, Any]:
+    """after/before of every case: side_by_side's figures (after in its "service" slot).
+    With `replica`, the Redis has a replica in sync (a tree confirms its writes there)."""
     redis = procs.redis("redis")
+    if replica:
+        copy = procs.redis("redis-replica", "--replicaof", "127.0.0.1", str(redis.port))
+        wait_for(lambda: replica_in_sync(copy), 10.0, "the replica in sync", error=BenchError)
     trees = {side: start_tree(procs, side, root, redis.url, env, plan.instances, value)
              for side, (root, env) in (("after", after), ("before", before))}
     mget = json.dumps({"keys": [f"hot{i}" for i in range(wl.HOT_KEYS)]}).encode()
@@ -83,14 +91,19 @@ def orientation(procs: Processes, split: Generator, plan: Rounds, after: Side, b
 
 
 def compare_trees(procs: Processes, split: Generator, plan: Rounds, ref: str,
-                  envs: dict[str, dict[str, str]], value: bytes) -> dict[str, Any]:
+                  envs: dict[str, dict[str, str]], value: bytes,
+                  replica: bool = False) -> dict[str, Any]:
     """Both orientations, each in a group of fresh processes; per case the
-    ratios this/REF, REF/this and this/REF without the slot's bias."""
-    this, other = (procs.service_root, envs["this"]), (tree_of(ref, procs.run_dir), envs["ref"])
+    ratios this/REF, REF/this and this/REF without the slot's bias. With
+    `replica`, both trees' services run with REDIS_REPLICA_CONFIRM=auto
+    against a master that has a replica."""
+    confirm = {"REDIS_REPLICA_CONFIRM": "auto"} if replica else {}
+    this = (procs.service_root, {**confirm, **envs["this"]})
+    other = (tree_of(ref, procs.run_dir), {**confirm, **envs["ref"]})
     runs = {name: procs.in_group(name, partial(orientation, split=split, plan=plan, after=after,
-                                               before=before, value=value))
+                                               before=before, value=value, replica=replica))
             for name, after, before in (("forward", this, other), ("swapped", other, this))}
-    return {"ref": ref, "tree": str(other[0]),
+    return {"ref": ref, "tree": str(other[0]), "replica": replica,
             "cases": {case: combined(runs["forward"][case], runs["swapped"][case])
                       for case in runs["forward"].keys() & runs["swapped"].keys()}}
 
@@ -108,7 +121,9 @@ def combined(forward: dict[str, Any], swapped: dict[str, Any]) -> dict[str, Any]
 
 def compare_lines(figures: dict[str, Any]) -> list[str]:
     lines = ["", f"this tree against {figures['ref']}, side by side on one CPU, both "
-                 "orientations; medians (rounds min-max)"]
+                 "orientations; medians (rounds min-max)" + (
+                     "; the Redis with a replica, REDIS_REPLICA_CONFIRM=auto"
+                     if figures.get("replica") else "")]
     for case, row in sorted(figures["cases"].items(), key=lambda item: CASES.index(item[0])):
         f, s = row["forward"], row["swapped"]
         lines.append(

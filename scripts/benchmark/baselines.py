@@ -19,63 +19,46 @@ import argparse
 import asyncio
 import signal
 import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import web
 from redis.asyncio import Redis
 
 ROUTE = "/cache/{namespace}/{key}"
-KEY_PREFIX = "bench"
 TTL_MS = 300_000
-Handler = Callable[[web.Request], Awaitable[web.Response]]
-
-
-def redis_key(request: web.Request) -> str:
-    return f"{KEY_PREFIX}:{request.match_info['namespace']}:{request.match_info['key']}"
-
-
-def bytes_handler(value: bytes, content_type: str) -> Handler:
-    async def handler(request: web.Request) -> web.Response:
-        return web.Response(body=value, headers={"Content-Type": content_type})
-
-    return handler
-
-
-def redis_get_handler(redis: Redis, content_type: str) -> Handler:
-    async def handler(request: web.Request) -> web.Response:
-        value = await redis.get(redis_key(request))
-        if value is None:
-            return web.Response(status=404)
-        return web.Response(body=value, headers={"Content-Type": content_type})
-
-    return handler
-
-
-def redis_set_handler(redis: Redis) -> Handler:
-    async def handler(request: web.Request) -> web.Response:
-        await redis.set(redis_key(request), await request.read(), px=TTL_MS)
-        return web.Response(status=204)
-
-    return handler
-
-
-async def ping(request: web.Request) -> web.Response:
-    return web.Response(text="ok")
 
 
 def build_app(args: argparse.Namespace, redis: Redis | None) -> web.Application:
+    content_type = args.content_type
+
+    def key(request: web.Request) -> str:
+        return f"bench:{request.match_info['namespace']}:{request.match_info['key']}"
+
+    async def ping(request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    async def fixed(request: web.Request) -> web.Response:
+        return web.Response(body=value, headers={"Content-Type": content_type})
+
+    async def get(request: web.Request) -> web.Response:
+        assert redis is not None
+        found = await redis.get(key(request))
+        if found is None:
+            return web.Response(status=404)
+        return web.Response(body=found, headers={"Content-Type": content_type})
+
+    async def put(request: web.Request) -> web.Response:
+        assert redis is not None
+        await redis.set(key(request), await request.read(), px=TTL_MS)
+        return web.Response(status=204)
+
+    value = Path(args.value_file).read_bytes() if args.mode == "bytes" else b""
     app = web.Application()
     app.router.add_get("/ping", ping)
-    if args.mode == "bytes":
-        value = Path(args.value_file).read_bytes()
-        app.router.add_get(ROUTE, bytes_handler(value, args.content_type), allow_head=False)
-    elif args.mode == "redis-get":
-        assert redis is not None
-        app.router.add_get(ROUTE, redis_get_handler(redis, args.content_type), allow_head=False)
+    if args.mode == "redis-set":
+        app.router.add_put(ROUTE, put)
     else:
-        assert redis is not None
-        app.router.add_put(ROUTE, redis_set_handler(redis))
+        app.router.add_get(ROUTE, fixed if args.mode == "bytes" else get, allow_head=False)
     return app
 
 
@@ -84,9 +67,8 @@ async def serve(args: argparse.Namespace) -> None:
     runner = web.AppRunner(build_app(args, redis), access_log=None)
     await runner.setup()
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
+        asyncio.get_running_loop().add_signal_handler(signum, stop.set)
     try:
         await web.TCPSite(runner, "127.0.0.1", args.port).start()
         await stop.wait()
@@ -96,7 +78,7 @@ async def serve(args: argparse.Namespace) -> None:
             await redis.aclose()
 
 
-def parse_args(argv: list[str]) -> argparse.Namespace:
+def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("mode", choices=("bytes", "redis-get", "redis-set"))
     parser.add_argument("--port", type=int, required=True)
@@ -105,28 +87,19 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--content-type", default="application/json")
     parser.add_argument("--event-loop", choices=("uvloop", "asyncio"), default="uvloop")
     args = parser.parse_args(argv)
-    if args.mode == "bytes" and not args.value_file:
-        parser.error("bytes needs --value-file")
-    if args.mode != "bytes" and not args.redis_url:
-        parser.error(f"{args.mode} needs --redis-url")
-    return args
-
-
-def main(argv: list[str]) -> int:
-    args = parse_args(argv)
-    with asyncio.Runner(loop_factory=_loop_factory(args.event_loop)) as runner:
-        runner.run(serve(args))
-    return 0
-
-
-def _loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop]:
-    if name == "uvloop":
+    if (args.mode == "bytes") != bool(args.value_file) or (args.mode != "bytes") != bool(
+            args.redis_url):
+        parser.error("bytes needs --value-file, redis-get and redis-set --redis-url")
+    loop_factory = asyncio.new_event_loop
+    if args.event_loop == "uvloop":
         try:
             import uvloop
+            loop_factory = uvloop.new_event_loop
         except ImportError:  # as the service does where uvloop is missing
-            return asyncio.new_event_loop
-        return uvloop.new_event_loop
-    return asyncio.new_event_loop
+            pass
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        runner.run(serve(args))
+    return 0
 
 
 if __name__ == "__main__":

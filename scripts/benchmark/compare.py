@@ -22,8 +22,8 @@ import statistics
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from scripts.benchmark.client import BenchError
 from scripts.benchmark.load import Generator, LoadResult, Workload
-from scripts.benchmark.processes import BenchError
 
 
 class Server(Protocol):
@@ -46,6 +46,7 @@ class Comparison:
     target_ratio: float
     baseline_workload: Workload | None = None  # default: `workload`
     strict: bool = False
+    alone: bool = True  # also one after the other
 
     def load(self, side: str) -> Workload:
         return self.workload if side == "service" else self.baseline_workload or self.workload
@@ -160,34 +161,27 @@ def side_by_side(generator: Generator, comparison: Comparison, rounds: int,
 
 def compare(generator: Generator, split: Generator, comparison: Comparison,
             plan: Rounds) -> dict[str, Any]:
-    """`generator` drives one server at a time; `split` (half the load) each of two."""
+    """`generator` drives one server at a time; `split` (half the load) each of
+    two. Without `comparison.alone`, side by side only (no alone figures)."""
     if plan.warmup_s > 0:
         # Every instance at once: warming is about first requests, not speed.
-        warming = [split.start(server.url, comparison.workload, plan.warmup_s)
-                   for server in (*comparison.services, *comparison.baselines)]
-        for load in warming:
+        for load in [split.start(server.url, comparison.load(side), plan.warmup_s)
+                     for side, servers in (("service", comparison.services),
+                                           ("baseline", comparison.baselines))
+                     for server in servers]:
             load.wait()
-    alone = one_after_the_other(generator, comparison, plan.rounds, plan.duration_s)
-    service, baseline = summarize(alone["service"]), summarize(alone["baseline"])
-    paired = [
-        s.load.rps / b.load.rps if b.load.rps else 0.0
-        for s, b in zip(alone["service"], alone["baseline"], strict=True)
-    ]
+    figures: dict[str, Any] = {"title": comparison.title, "baseline_kind": comparison.baseline_kind,
+                               "instances": len(comparison.services)}
+    if comparison.alone:
+        alone = one_after_the_other(generator, comparison, plan.rounds, plan.duration_s)
+        paired = [s.load.rps / b.load.rps if b.load.rps else 0.0
+                  for s, b in zip(alone["service"], alone["baseline"], strict=True)]
+        figures.update(service=summarize(alone["service"]), baseline=summarize(alone["baseline"]),
+                       ratio_one_after_the_other=statistics.median(paired),
+                       ratio_one_after_the_other_per_round=paired)
     together = side_by_side(split, comparison, plan.side_by_side_rounds, plan.side_by_side_s)
-    ratio = together["ratio"]
-    return {
-        "title": comparison.title,
-        "baseline_kind": comparison.baseline_kind,
-        "instances": len(comparison.services),
-        "service": service,
-        "baseline": baseline,
-        "ratio": ratio,
-        "ratio_per_round": together["ratio_per_round"],
-        "cpu_ratio": together["cpu_ratio"],
-        "cpu_ratio_per_round": together["cpu_ratio_per_round"],
+    return {**figures, **{key: together[key] for key in (
+        "ratio", "ratio_per_round", "cpu_ratio", "cpu_ratio_per_round")},
         "side_by_side": {"service": together["service"], "baseline": together["baseline"]},
-        "ratio_one_after_the_other": statistics.median(paired),
-        "ratio_one_after_the_other_per_round": paired,
         "target_ratio": comparison.target_ratio,
-        "met": ratio >= comparison.target_ratio,
-    }
+        "met": together["ratio"] >= comparison.target_ratio}

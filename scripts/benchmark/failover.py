@@ -17,7 +17,8 @@ harness (scripts/harness/sentinel.py, redis_cluster.py):
 
 The time is kill -> the first poll that passed (polls every POLL_INTERVAL_S,
 so the figure is late by at most one interval plus one round trip).
-Throughout, trickle.py sends a few PUT+GET a second through the service;
+Throughout, a trickle (a thread of the bench) sends PUT k then GET k, a few
+a second, each on a new connection (so a refused connection shows as one);
 any 5xx, refused or failed connection counts as bad. The service runs with
 the defaults (the guide's 1, 2, 4... s backoff), REDIS_LAZY_CONNECT=false.
 """
@@ -25,19 +26,16 @@ the defaults (the guide's 1, 2, 4... s backoff), REDIS_LAZY_CONNECT=false.
 from __future__ import annotations
 
 import statistics
+import threading
 import time
 from collections.abc import Callable
 from functools import partial
+from http.client import HTTPConnection, HTTPException
 from typing import Any
 
-from scripts.benchmark.processes import (
-    BenchError,
-    HttpProcess,
-    Process,
-    Processes,
-    http,
-    http_json,
-)
+from scripts.benchmark.client import BenchError, http, http_json
+from scripts.benchmark.processes import HttpProcess, Processes
+from scripts.benchmark.report import n, target
 from scripts.harness import sentinel as se
 from scripts.harness.redis_cluster import NODE_TIMEOUT_MS, LocalCluster
 from scripts.harness.waiting import wait_for
@@ -49,6 +47,8 @@ SETUP_TIMEOUT_S = 20.0
 # Load on the old master before the kill, and on the new one after ready.
 STEADY_S = 0.5
 TRICKLE_RATE = 10
+TRICKLE_VALUE = b'{"score": 87, "source": "failover trickle"}'
+REQUEST_TIMEOUT_S = 5.0
 PREFIX = "bench-failover"
 PROBE_KEY = "failover-probe"
 LINK_ENV = {"REDIS_LAZY_CONNECT": "false", "CACHE_KEY_PREFIX": PREFIX}
@@ -98,25 +98,69 @@ def read_back(writer: HttpProcess, reader: HttpProcess, value: bytes) -> bool:
     return status == 200 and headers.get("X-Cache") == "hit-redis" and body == value
 
 
-def seconds_until(ready: Callable[[], bool], since: float) -> float | None:
-    """Seconds from `since` to the first poll for which `ready()` held (None: never)."""
-    while time.monotonic() - since < READY_LIMIT_S:
+def killed_under_load(service: HttpProcess, kill: Callable[[], None],
+                      ready: Callable[[], bool]) -> dict[str, Any]:
+    """The trickle on `service`, `kill()` after STEADY_S, then seconds from
+    the kill to the first poll for which `ready()` held (None: never)."""
+    trickle = Trickle(service)
+    time.sleep(STEADY_S)
+    killed_at = time.monotonic()
+    kill()
+    ready_s = None
+    while ready_s is None and time.monotonic() - killed_at < READY_LIMIT_S:
         polled = time.monotonic()
         if ready():
-            return time.monotonic() - since
+            ready_s = time.monotonic() - killed_at
         time.sleep(max(0.0, polled + POLL_INTERVAL_S - time.monotonic()))
-    return None
+    time.sleep(STEADY_S)
+    return {"ready_s": ready_s, "killed_at": killed_at, "load": trickle.result()}
 
 
-def start_trickle(procs: Processes, service: HttpProcess) -> Process:
-    return procs.helper("trickle", "trickle", service.url, "--rate", str(TRICKLE_RATE))
+class Trickle(threading.Thread):
+    """PUT k, then GET k, for keys t0..t31 in turn, TRICKLE_RATE requests a
+    second at a steady pace (a slow answer is not made up for with a burst),
+    each on a new connection, until `result()`: the answers by class (2xx,
+    404, other 4xx, 5xx), refused connections, other failures (reset,
+    timeout) and the slowest request."""
 
+    def __init__(self, service: HttpProcess) -> None:
+        super().__init__(daemon=True)
+        self.port, self.stopping = service.port, threading.Event()
+        self.counts = dict.fromkeys(("requests", "s2xx", "s404", "s4xx", "s5xx", "refused",
+                                     "failed"), 0)
+        self.max_ms = 0.0
+        self.start()
 
-def trickle_result(trickle: Process) -> dict[str, Any]:
-    trickle.stop()  # SIGTERM: it prints its tally and exits
-    figures = trickle.result(0)
-    figures["bad"] = figures["s5xx"] + figures["refused"] + figures["failed"]
-    return figures
+    def run(self) -> None:
+        next_at = time.monotonic()
+        while not self.stopping.is_set():
+            started, sent = time.perf_counter(), self.counts["requests"]
+            connection = HTTPConnection(HOST, self.port, timeout=REQUEST_TIMEOUT_S)
+            try:
+                path = f"/cache/default/t{sent // 2 % 32}"
+                if sent % 2 == 0:
+                    connection.request("PUT", path, TRICKLE_VALUE, {"Content-Type": "application/json"})
+                else:
+                    connection.request("GET", path)
+                status = connection.getresponse().status
+                self.counts["s2xx" if 200 <= status < 300 else "s404" if status == 404
+                            else "s5xx" if status >= 500 else "s4xx"] += 1
+            except ConnectionRefusedError:
+                self.counts["refused"] += 1
+            except (OSError, HTTPException):
+                self.counts["failed"] += 1
+            finally:
+                connection.close()
+            self.counts["requests"] += 1
+            self.max_ms = max(self.max_ms, (time.perf_counter() - started) * 1000)
+            next_at = max(next_at + 1 / TRICKLE_RATE, time.monotonic())
+            self.stopping.wait(max(0.0, next_at - time.monotonic()))
+
+    def result(self) -> dict[str, Any]:
+        self.stopping.set()
+        self.join()
+        return {**self.counts, "max_ms": self.max_ms,
+                "bad": sum(self.counts[name] for name in ("s5xx", "refused", "failed"))}
 
 
 def knows_everyone(sentinel: Any) -> bool:
@@ -137,14 +181,10 @@ def sentinel_run(procs: Processes) -> dict[str, Any]:
     service.wait_answering()
     wait_for(lambda: on_master(service, setup.master.port), READY_LIMIT_S,
              "the service on the master", error=BenchError)
-    trickle = start_trickle(procs, service)
-    time.sleep(STEADY_S)
-    killed_at = time.monotonic()
-    setup.master.kill()
-    ready_s = seconds_until(lambda: on_master(service, setup.replica.port), killed_at)
-    time.sleep(STEADY_S)
-    return {"ready_s": ready_s, "old_master": f"{HOST}:{setup.master.port}",
-            "new_master": f"{HOST}:{setup.replica.port}", "load": trickle_result(trickle)}
+    run = killed_under_load(service, setup.master.kill,
+                            lambda: on_master(service, setup.replica.port))
+    return {"ready_s": run["ready_s"], "old_master": f"{HOST}:{setup.master.port}",
+            "new_master": f"{HOST}:{setup.replica.port}", "load": run["load"]}
 
 
 def cluster_run(procs: Processes) -> dict[str, Any]:
@@ -152,9 +192,8 @@ def cluster_run(procs: Processes) -> dict[str, Any]:
         cluster = LocalCluster(procs, masters=MASTERS).start()
     except (AssertionError, RuntimeError) as exc:  # the harness's failures
         raise BenchError(f"cluster: {exc}") from exc
-    env = {**LINK_ENV, "REDIS_CLUSTER_NODES": cluster.seeds,
-           # Cluster mode reads only credentials and TLS from it.
-           "REDIS_URL": "redis://127.0.0.1:1"}
+    # Cluster mode reads only credentials and TLS from REDIS_URL.
+    env = {**LINK_ENV, "REDIS_CLUSTER_NODES": cluster.seeds, "REDIS_URL": "redis://127.0.0.1:1"}
     a, b = (procs.service(name, env, wait=False) for name in ("service-a", "service-b"))
     for service in (a, b):
         service.wait_answering()
@@ -165,10 +204,6 @@ def cluster_run(procs: Processes) -> dict[str, Any]:
     cluster.close()  # its clients: the bench asks the service from here on
     wait_for(lambda: read_back(a, b, b"before"), READY_LIMIT_S,
              "the probe key read back before the kill", error=BenchError)
-    trickle = start_trickle(procs, a)
-    time.sleep(STEADY_S)
-    killed_at = time.monotonic()
-    victim.kill()
     topology_at: list[float] = []
 
     def ready() -> bool:
@@ -177,12 +212,10 @@ def cluster_run(procs: Processes) -> dict[str, Any]:
         topology_at.append(time.monotonic())
         return read_back(a, b, f"after-{len(topology_at)}".encode())
 
-    ready_s = seconds_until(ready, killed_at)
-    time.sleep(STEADY_S)
-    return {"ready_s": ready_s,
-            "topology_ready_s": topology_at[0] - killed_at if topology_at else None,
-            "old_master": f"{HOST}:{victim.port}", "new_master": promoted,
-            "load": trickle_result(trickle)}
+    run = killed_under_load(a, victim.kill, ready)
+    return {"ready_s": run["ready_s"],
+            "topology_ready_s": topology_at[0] - run["killed_at"] if topology_at else None,
+            "old_master": f"{HOST}:{victim.port}", "new_master": promoted, "load": run["load"]}
 
 
 def spread(values: list[float | None]) -> dict[str, float | None]:
@@ -195,10 +228,8 @@ def spread(values: list[float | None]) -> dict[str, float | None]:
 
 
 def load_total(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    names = ("requests", "s2xx", "s404", "s4xx", "s5xx", "refused", "failed", "bad")
-    total: dict[str, Any] = {name: sum(run["load"][name] for run in runs) for name in names}
-    total["max_ms"] = max(run["load"]["max_ms"] for run in runs)
-    return total
+    return {**{name: sum(run["load"][name] for run in runs) for name in runs[0]["load"]},
+            "max_ms": max(run["load"]["max_ms"] for run in runs)}
 
 
 def run_failovers(procs: Processes, runs: int) -> dict[str, Any]:
@@ -206,20 +237,51 @@ def run_failovers(procs: Processes, runs: int) -> dict[str, Any]:
     sentinel = [procs.in_group(f"failover-sentinel-{i}", sentinel_run) for i in range(runs)]
     cluster = [procs.in_group(f"failover-cluster-{i}", cluster_run) for i in range(runs)]
     return {
-        "runs": runs,
-        "poll_interval_ms": POLL_INTERVAL_S * 1000,
+        "runs": runs, "poll_interval_ms": POLL_INTERVAL_S * 1000, "service_env": LINK_ENV,
         "load": {"rate_per_s": TRICKLE_RATE, "mix": "PUT k then GET k, a new connection each"},
-        "service_env": LINK_ENV,
-        "sentinel": {
-            "down_after_ms": DOWN_AFTER_MS, "failover_timeout_ms": FAILOVER_TIMEOUT_MS,
-            "quorum": se.QUORUM, "target_s": SENTINEL_TARGET_S,
-            "ready": spread([r["ready_s"] for r in sentinel]),
-            "load": load_total(sentinel), "rounds": sentinel,
-        },
-        "cluster": {
-            "node_timeout_ms": NODE_TIMEOUT_MS, "target_s": CLUSTER_TARGET_S,
-            "ready": spread([r["ready_s"] for r in cluster]),
-            "topology_ready": spread([r["topology_ready_s"] for r in cluster]),
-            "load": load_total(cluster), "rounds": cluster,
-        },
+        "sentinel": {"down_after_ms": DOWN_AFTER_MS, "failover_timeout_ms": FAILOVER_TIMEOUT_MS,
+                     "quorum": se.QUORUM, "target_s": SENTINEL_TARGET_S,
+                     "ready": spread([r["ready_s"] for r in sentinel]),
+                     "load": load_total(sentinel), "rounds": sentinel},
+        "cluster": {"node_timeout_ms": NODE_TIMEOUT_MS, "target_s": CLUSTER_TARGET_S,
+                    "ready": spread([r["ready_s"] for r in cluster]),
+                    "topology_ready": spread([r["topology_ready_s"] for r in cluster]),
+                    "load": load_total(cluster), "rounds": cluster},
     }
+
+
+def failover_lines(failover: dict[str, Any]) -> list[str]:
+    load = failover["load"]
+    lines = ["", (f"failover: master SIGKILLed, {failover['runs']} run(s) each, under "
+                  f"{load['rate_per_s']} req/s ({load['mix']}); /health/detailed polled every "
+                  f"{failover['poll_interval_ms']:.0f} ms"),
+             (f"{'':<10}{'kill -> ready, s':<28}{'target':>9}{'requests':>10}{'5xx':>6}"
+              f"{'refused':>9}{'failed':>8}{'max ms':>9}"),
+             f"{'':<10}{'min':>8}{'median':>10}{'max':>10}"]
+    for mode in ("sentinel", "cluster"):
+        ready, total = failover[mode]["ready"], failover[mode]["load"]
+        lines.append(f"{mode:<10}{n(ready['min_s']):>8}{n(ready['median_s']):>10}"
+                     f"{n(ready['max_s']):>10}{failover[mode]['target_s']:>8.1f}s"
+                     f"{total['requests']:>10}{total['s5xx']:>6}{total['refused']:>9}"
+                     f"{total['failed']:>8}{n(total['max_ms'], 1):>9}")
+    sentinel, cluster = failover["sentinel"], failover["cluster"]
+    return [*lines, (f"  sentinel: down-after-milliseconds {sentinel['down_after_ms']}, "
+                     f"failover-timeout {sentinel['failover_timeout_ms']}, quorum "
+                     f"{sentinel['quorum']}; ready = healthy, topology.master the promoted replica"),
+            (f"  cluster: cluster-node-timeout {cluster['node_timeout_ms']}; ready = every node "
+             f"ready with the promoted replica (median {n(cluster['topology_ready']['median_s'])}"
+             f" s), then a key of the lost master PUT through A, read through B as hit-redis")]
+
+
+def failover_targets(failover: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every run ready on the new master within the limit, no bad answer."""
+    sentinel, cluster = failover["sentinel"], failover["cluster"]
+    return [
+        target(f"sentinel failover: slowest kill -> ready on the new master "
+               f"(down-after-milliseconds {sentinel['down_after_ms']} + 2 s)",
+               sentinel["ready"]["max_s"], sentinel["target_s"], "s"),
+        target("cluster failover: slowest kill -> ready with the promoted replica, "
+               "the key read back from Redis", cluster["ready"]["max_s"], cluster["target_s"], "s"),
+        *(target(f"{mode} failover: 5xx answers, refused or failed connections",
+                 failover[mode]["load"]["bad"], 0, "answers") for mode in ("sentinel", "cluster")),
+    ]

@@ -63,11 +63,8 @@ def value_for(key: str) -> bytes:
 
 
 class Herd:
-    def __init__(self, session: aiohttp.ClientSession, urls: list[str],
-                 compute_s: float) -> None:
-        self.session = session
-        self.urls = urls
-        self.compute_s = compute_s
+    def __init__(self, session: aiohttp.ClientSession, urls: list[str], compute_s: float) -> None:
+        self.session, self.urls, self.compute_s = session, urls, compute_s
 
     async def fill_pool(self, callers: int) -> None:
         async def one(index: int) -> None:
@@ -150,9 +147,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--compute-ms", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--key-prefix", default="stampede")
-    args = parser.parse_args(argv)
-    result = asyncio.run(run(args))
-    return emit(result)
+    return emit(asyncio.run(run(parser.parse_args(argv))))
 
 
 if __name__ == "__main__":

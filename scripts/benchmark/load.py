@@ -1,39 +1,34 @@
-"""Load generation for scripts/bench: wrk when installed, else Python workers.
+"""The load driver of scripts/bench: wrk (Debian package `wrk`, which
+scripts/bench installs when run as root; without it the bench stops with
+one clear error rather than measure with something weaker).
 
 A `Workload` is a fixed list of requests that every connection cycles
-through (each thread from its own offset). Both generators take it and give
-a `LoadResult`, so two servers are always driven alike:
-
-    wrk        one process, -t threads, a generated Lua script (wrk.py)
-    python     -t worker processes (pyload.py), each running
-               connections/threads keep-alive connections on one event loop
-
-`statuses=True` also counts answers by class (2xx, 404, other); wrk then
-parses every response in Lua, so throughput runs leave it off and count
-only what wrk calls status errors (every answer >= 400).
+through. wrk runs them from a generated Lua script: the requests are
+formatted once per thread in init(); request() cycles through them from a
+per-thread offset (set in setup()); done() prints every figure as one
+`BENCH_JSON {...}` line. `statuses=True` also counts answers by class (2xx,
+404, other), which parses every response in Lua, so throughput runs leave it
+off and count only what wrk calls status errors (every answer >= 400).
 """
 
 from __future__ import annotations
 
-import base64
-import json
+import itertools
 import shutil
 import subprocess
-import sys
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
-from scripts.benchmark.placement import CPUs, module_argv, module_env
-from scripts.benchmark.processes import BenchError, Process
-from scripts.benchmark.wrk import lua_script
+from scripts.benchmark.client import BenchError
+from scripts.benchmark.processes import CPUs, Process
 
 WRK_TIMEOUT_S = 5
-# How long past its duration a generator may take to report before it is killed.
+# How long past its duration wrk may take to report before it is killed.
 GRACE_S = 30.0
+# One number per wrk run of the whole bench: the full and the halved load are
+# two Wrk objects, and two runs sharing a log would read each other's figures.
+RUNS = itertools.count(1)
 
 
 @dataclass(frozen=True)
@@ -48,13 +43,6 @@ class Request:
 class Workload:
     name: str
     requests: tuple[Request, ...]
-
-    def to_json(self) -> list[dict[str, Any]]:
-        return [
-            {"method": r.method, "path": r.path, "content_type": r.content_type,
-             "body": base64.b64encode(r.body).decode()}
-            for r in self.requests
-        ]
 
 
 @dataclass(frozen=True)
@@ -98,124 +86,123 @@ class Generator(Protocol):
               statuses: bool = False) -> RunningLoad: ...
 
 
-class _Run:
-    """A load under way: its generator processes, and how their result lines
-    make one LoadResult."""
+LUA = """\
+local threads = {}
+local formatted = {}
+local counter = 0
+s2xx, s404, sother = 0, 0, 0
 
-    def __init__(self, processes: list[Process], deadline_s: float,
-                 combine: Callable[[list[dict[str, Any]]], LoadResult]) -> None:
-        self._processes, self._deadline_s, self._combine = processes, deadline_s, combine
-        for process in processes:
-            process.spawn()
+function setup(thread)
+  thread:set("offset", #threads * 7919)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  for i, spec in ipairs(specs) do
+    formatted[i] = wrk.format(spec[1], spec[2], spec[3], spec[4])
+  end
+  counter = offset or 0
+end
+
+function request()
+  counter = counter + 1
+  return formatted[(counter % #formatted) + 1]
+end
+-- response()
+function done(summary, latency, requests)
+  local a, b, c = 0, 0, 0
+  for _, thread in ipairs(threads) do
+    a = a + (thread:get("s2xx") or 0)
+    b = b + (thread:get("s404") or 0)
+    c = c + (thread:get("sother") or 0)
+  end
+  local e = summary.errors
+  io.write(string.format(
+    'BENCH_JSON {"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, ' ..
+    '"max_us": %d, "status_errors": %d, "connect": %d, "read": %d, "write": %d, ' ..
+    '"timeout": %d, "s2xx": %d, "s404": %d, "sother": %d}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    latency.max, e.status, e.connect, e.read, e.write, e.timeout, a, b, c))
+end
+"""
+COUNT_STATUSES = """
+function response(status, headers, body)
+  if status >= 200 and status < 300 then
+    s2xx = s2xx + 1
+  elseif status == 404 then
+    s404 = s404 + 1
+  else
+    sother = sother + 1
+  end
+end
+"""
+
+
+def lua_string(data: bytes) -> str:
+    """A Lua string literal holding exactly `data` (decimal escapes, no surprises)."""
+    safe = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 /:._-{},=+"
+    return '"' + "".join(chr(b) if b in safe else f"\\{b:03d}" for b in data) + '"'
+
+
+def lua_script(requests: tuple[Request, ...], *, statuses: bool) -> str:
+    specs = []
+    for r in requests:
+        headers = "nil" if r.content_type is None else (
+            "{[" + lua_string(b"Content-Type") + "] = "
+            + lua_string(r.content_type.encode("latin-1")) + "}")
+        body = lua_string(r.body) if r.body else "nil"
+        specs.append(f"  {{{lua_string(r.method.encode())}, {lua_string(r.path.encode())}, "
+                     f"{headers}, {body}}},")
+    return "specs = {\n" + "\n".join(specs) + "\n}\n" + LUA.replace(
+        "-- response()\n", COUNT_STATUSES if statuses else "")
+
+
+class WrkRun:
+    """One wrk process under way."""
+
+    def __init__(self, process: Process, deadline_s: float, statuses: bool) -> None:
+        self.process, self.deadline_s, self.statuses = process, deadline_s, statuses
+        process.spawn()
 
     def wait(self) -> LoadResult:
         try:
-            return self._combine([p.result(self._deadline_s) for p in self._processes])
+            raw = self.process.result(self.deadline_s)
         finally:
             self.stop()
+        socket_errors = raw["connect"] + raw["read"] + raw["write"] + raw["timeout"]
+        times = (raw["requests"], raw["duration_us"] / 1e6, raw["p50_us"] / 1e3,
+                 raw["p99_us"] / 1e3, raw["max_us"] / 1e3)
+        if not self.statuses:
+            return LoadResult(*times, raw["status_errors"], socket_errors)
+        return LoadResult(*times, raw["s404"] + raw["sother"], socket_errors, raw["s404"],
+                          raw["sother"])
 
     def stop(self) -> None:
-        for process in self._processes:
-            process.kill()
+        self.process.kill()
 
 
-def _wrk_result(statuses: bool, parts: list[dict[str, Any]]) -> LoadResult:
-    (raw,) = parts
-    socket_errors = raw["connect"] + raw["read"] + raw["write"] + raw["timeout"]
-    times = (raw["requests"], raw["duration_us"] / 1e6, raw["p50_us"] / 1e3,
-             raw["p99_us"] / 1e3, raw["max_us"] / 1e3)
-    if not statuses:
-        return LoadResult(*times, raw["status_errors"], socket_errors)
-    return LoadResult(*times, raw["s404"] + raw["sother"], socket_errors, raw["s404"],
-                      raw["sother"])
-
-
-def _python_result(parts: list[dict[str, Any]]) -> LoadResult:
-    latencies = sorted(us for part in parts for us in part["latencies_us"])
-    s404 = sum(part["s404"] for part in parts)
-    sother = sum(part["sother"] for part in parts)
-    return LoadResult(len(latencies), max(part["duration_s"] for part in parts),
-                      percentile(latencies, 50) / 1e3, percentile(latencies, 99) / 1e3,
-                      latencies[-1] / 1e3 if latencies else 0.0, s404 + sother,
-                      sum(part["errors"] for part in parts), s404, sother)
-
-
-class _Generator:
-    name = ""
-
-    def __init__(self, threads: int, connections: int, run_dir: Path, cpus: CPUs,
-                 version: str) -> None:
-        self.threads, self.connections, self.version = threads, connections, version
-        self.run_dir, self.cpus = run_dir, cpus
-        self._runs = 0
-
-    def _file(self, workload: Workload, suffix: str) -> Path:
-        """A new file in the run's directory for one run's script or workload."""
-        self._runs += 1
-        return self.run_dir / f"{self.name}-{self._runs}-{workload.name}{suffix}"
-
-
-class Wrk(_Generator):
+class Wrk:
     """The wrk binary: one process, -t threads, cycling the workload's requests."""
 
     name = "wrk"
 
-    def __init__(self, binary: str, threads: int, connections: int, run_dir: Path,
-                 cpus: CPUs) -> None:
+    def __init__(self, threads: int, connections: int, run_dir: Path, cpus: CPUs) -> None:
+        binary = shutil.which("wrk")
+        if binary is None:
+            raise BenchError("wrk is not installed: scripts/bench installs it when run as root "
+                             "(Debian: apt-get install wrk)")
         done = subprocess.run([binary, "--version"], capture_output=True, text=True, check=False)
         words = (done.stdout + done.stderr).split()
-        super().__init__(threads, connections, run_dir, cpus,
-                         words[1] if len(words) > 1 else "unknown")
-        self.binary = binary
+        self.version = words[1] if len(words) > 1 else "unknown"
+        self.binary, self.threads, self.connections = binary, threads, connections
+        self.run_dir, self.cpus = run_dir, cpus
 
     def start(self, base_url: str, workload: Workload, duration_s: int, *,
-              statuses: bool = False) -> RunningLoad:
-        script = self._file(workload, ".lua")
+              statuses: bool = False) -> WrkRun:
+        script = self.run_dir / f"wrk-{next(RUNS)}-{workload.name}.lua"
         script.write_text(lua_script(workload.requests, statuses=statuses))
         argv = [self.binary, "-t", str(self.threads), "-c", str(self.connections),
                 "-d", f"{duration_s}s", "--timeout", f"{WRK_TIMEOUT_S}s", "-s", str(script),
                 base_url]
-        return _Run([Process("wrk", argv, script.with_suffix(".log"), cpus=self.cpus)],
-                    duration_s + GRACE_S, partial(_wrk_result, statuses))
-
-
-class PythonLoad(_Generator):
-    """Worker processes of pyload.py, one per 'thread'."""
-
-    name = "python"
-
-    def __init__(self, threads: int, connections: int, run_dir: Path, cpus: CPUs) -> None:
-        super().__init__(threads, connections, run_dir, cpus, sys.version.split()[0])
-
-    def start(self, base_url: str, workload: Workload, duration_s: int, *,
-              statuses: bool = False) -> RunningLoad:
-        spec = self._file(workload, ".json")
-        spec.write_text(json.dumps(workload.to_json()))
-        start_at = time.monotonic() + 0.2  # every worker starts at the same moment
-        per_worker = max(1, self.connections // self.threads)
-        return _Run([
-            Process(f"pyload-{index}", module_argv(
-                "pyload", base_url, str(spec), "--connections", str(per_worker), "--duration",
-                str(duration_s), "--start-at", str(start_at), "--offset", str(index * 7919)),
-                spec.with_suffix(f".{index}.log"), env=module_env(), cpus=self.cpus)
-            for index in range(self.threads)
-        ], duration_s + GRACE_S, _python_result)
-
-
-def percentile(sorted_values: list[float], q: float) -> float:
-    """Nearest-rank percentile of an ascending list (0.0 when empty)."""
-    if not sorted_values:
-        return 0.0
-    rank = max(1, round(q / 100 * len(sorted_values)))
-    return float(sorted_values[min(rank, len(sorted_values)) - 1])
-
-
-def make_generator(choice: str, threads: int, connections: int, run_dir: Path,
-                   cpus: CPUs) -> Generator:
-    """wrk when asked for or (with 'auto') when on PATH, else the Python workers."""
-    binary = shutil.which("wrk")
-    if choice == "wrk" and binary is None:
-        raise BenchError("--generator wrk: wrk is not on PATH (Debian: apt-get install wrk)")
-    if choice in ("wrk", "auto") and binary is not None:
-        return Wrk(binary, threads, connections, run_dir, cpus)
-    return PythonLoad(threads, connections, run_dir, cpus)
+        return WrkRun(Process("wrk", argv, script.with_suffix(".log"), cpus=self.cpus),
+                      duration_s + GRACE_S, statuses)

@@ -21,24 +21,26 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from scripts.benchmark import workloads as wl
+from scripts.benchmark.client import http_json
 from scripts.benchmark.load import Generator, LoadResult, Workload
-from scripts.benchmark.processes import HttpProcess, Processes, http_json
+from scripts.benchmark.processes import HttpProcess, Processes
+from scripts.benchmark.report import n, target
 from scripts.harness.redis_server import RedisServer
 
 PHASES = ("failure", "outage", "recovery")
+# Slack the targets allow: outage p99 over the memory-only p99, a hung request
+# over the command timeout, recovery over the pending backoff step.
+P99_SLACK_MS, HANG_SLACK_MS, RECOVERY_SLACK_MS = 2.0, 50.0, 500.0
 # REDIS_COMMAND_TIMEOUT_MS=250 is the default, named for the targets.
 OUTAGE_LINK_ENV = {
-    "REDIS_LAZY_CONNECT": "false",
-    "REDIS_COMMAND_TIMEOUT_MS": "250",
-    "REDIS_HEALTH_CHECK_INTERVAL_MS": "250",
-    "REDIS_BACKOFF_BASE_MS": "100",
-    "REDIS_BACKOFF_MAX_MS": "1000",
-    "REDIS_CONNECT_TIMEOUT_MS": "1000",
+    "REDIS_LAZY_CONNECT": "false", "REDIS_COMMAND_TIMEOUT_MS": "250",
+    "REDIS_HEALTH_CHECK_INTERVAL_MS": "250", "REDIS_BACKOFF_BASE_MS": "100",
+    "REDIS_BACKOFF_MAX_MS": "1000", "REDIS_CONNECT_TIMEOUT_MS": "1000",
 }
 
 
@@ -51,22 +53,8 @@ class OutagePlan:
     back_after_s: float
 
 
-def break_redis(redis: RedisServer, kind: str) -> None:
-    if kind == "kill":
-        redis.kill()
-    else:
-        redis.pause()
-
-
-def restore_redis(redis: RedisServer, kind: str) -> None:
-    if kind == "kill":
-        redis.start()  # same port, empty data set: the memory tier carries on
-    else:
-        redis.resume()
-
-
 def load_around(generator: Generator, service: HttpProcess, workload: Workload,
-                duration_s: int, after_s: float, action: Any) -> tuple[LoadResult, float]:
+                duration_s: int, after_s: float, action: Callable[[], object]) -> tuple[LoadResult, float]:
     """Run the load, call `action()` `after_s` into it; (result, monotonic of action)."""
     running = generator.start(service.url, workload, duration_s, statuses=True)
     try:
@@ -82,47 +70,37 @@ def outage_round(generator: Generator, service: HttpProcess, redis: RedisServer,
                  plan: OutagePlan, workload: Workload) -> dict[str, Any]:
     service.wait_ready()
     failure, failed_at = load_around(generator, service, workload, plan.failure_s, plan.lead_s,
-                                     lambda: break_redis(redis, kind))
+                                     redis.kill if kind == "kill" else redis.pause)
     outage_started = time.monotonic()
     outage = generator.start(service.url, workload, plan.outage_s, statuses=True).wait()
+    # Killed: started on the same port, an empty data set (the memory tier carries on).
     recovery, back_at = load_around(generator, service, workload, plan.recovery_s,
-                                    plan.back_after_s, lambda: restore_redis(redis, kind))
+                                    plan.back_after_s, redis.start if kind == "kill" else redis.resume)
     service.wait_ready()
-    _, body = http_json(service.url + "/health/events?limit=1000")
-    timings = link_timings(body["events"], failed_at, back_at)
+    timings = link_timings(http_json(service.url + "/health/events?limit=1000")[1]["events"],
+                           failed_at, back_at)
     detected = timings["detection_ms"]
     timings["detected_before_outage_phase"] = (
-        detected is not None and failed_at + detected / 1000 <= outage_started
-    )
-    phases = dict(zip(PHASES, (failure, outage, recovery), strict=True))
-    return {**timings, "phases": {name: phase_figures(r) for name, r in phases.items()}}
+        detected is not None and failed_at + detected / 1000 <= outage_started)
+    return {**timings, "phases": {name: {
+        "requests": r.requests, "rps": r.rps, "p50_ms": r.p50_ms, "p99_ms": r.p99_ms,
+        "max_ms": r.max_ms, "not_found": r.not_found or 0, "bad": r.bad,
+    } for name, r in zip(PHASES, (failure, outage, recovery), strict=True)}}
 
 
-def link_timings(events: list[dict[str, Any]], failed_at: float,
-                 back_at: float) -> dict[str, Any]:
+def link_timings(events: list[dict[str, Any]], failed_at: float, back_at: float) -> dict[str, Any]:
     """Detection, recovery and the backoff step pending at recovery, in ms."""
     left = next((e for e in events if e["from"] == "ready" and e["to"] != "ready"
                  and e["monotonic"] >= failed_at), None)
     connected = next((e for e in events if e["type"] == "Connected"
                       and e["monotonic"] >= back_at), None)
-    pending = None
-    if connected is not None:
-        waits = [e for e in events if e["type"] in ("BackoffScheduled", "GaveUp")
-                 and e["monotonic"] < connected["monotonic"]]
-        if waits:
-            pending = 1000 * waits[-1].get("delay_s", waits[-1].get("probe_in_s", 0.0))
+    waits = [e for e in events if connected is not None and e["type"] in ("BackoffScheduled", "GaveUp")
+             and e["monotonic"] < connected["monotonic"]]
     return {
         "detection_ms": None if left is None else 1000 * (left["monotonic"] - failed_at),
         "recovery_ms": None if connected is None else 1000 * (connected["monotonic"] - back_at),
-        "pending_backoff_ms": pending,
-    }
-
-
-def phase_figures(result: LoadResult) -> dict[str, Any]:
-    return {
-        "requests": result.requests, "rps": result.rps, "p50_ms": result.p50_ms,
-        "p99_ms": result.p99_ms, "max_ms": result.max_ms,
-        "not_found": result.not_found or 0, "bad": result.bad,
+        "pending_backoff_ms": 1000 * waits[-1].get("delay_s", waits[-1].get("probe_in_s", 0.0))
+        if waits else None,
     }
 
 
@@ -136,62 +114,88 @@ def summarize(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     for name in PHASES:
         figures = [r["phases"][name] for r in rounds]
         phases[name] = {
-            "p50_ms": statistics.median(f["p50_ms"] for f in figures),
-            "p99_ms": statistics.median(f["p99_ms"] for f in figures),
+            **{key: statistics.median(f[key] for f in figures) for key in ("p50_ms", "p99_ms")},
             "max_ms": max(f["max_ms"] for f in figures),
-            "requests": sum(f["requests"] for f in figures),
-            "not_found": sum(f["not_found"] for f in figures),
-            "bad": sum(f["bad"] for f in figures),
+            **{key: sum(f[key] for f in figures) for key in ("requests", "not_found", "bad")},
         }
-    return {
-        "detection_ms": _median(r["detection_ms"] for r in rounds),
-        "recovery_ms": _median(r["recovery_ms"] for r in rounds),
-        "pending_backoff_ms": _median(r["pending_backoff_ms"] for r in rounds),
-        "phases": phases,
-        "rounds": rounds,
-    }
-
-
-def run_outages(generator: Generator, service: HttpProcess, redis: RedisServer,
-                workload: Workload, plan: OutagePlan, rounds: int) -> dict[str, Any]:
-    """Every round of `kill`, then every round of `pause`."""
-    return {
-        kind: summarize([outage_round(generator, service, redis, kind, plan, workload)
-                         for _ in range(rounds)])
-        for kind in ("kill", "pause")
-    }
+    return {**{key: _median(r[key] for r in rounds) for key in (
+        "detection_ms", "recovery_ms", "pending_backoff_ms")}, "phases": phases, "rounds": rounds}
 
 
 def run_outage(procs: Processes, generator: Generator, plan: OutagePlan, rounds: int,
                value: bytes) -> dict[str, Any]:
+    """Every round of `kill`, then every round of `pause`; and the same mix
+    without Redis at all."""
     redis = procs.redis("redis-outage")
-    service = procs.service("service-outage", {"REDIS_URL": redis.url,
-                                               "CACHE_KEY_PREFIX": "bench-service-outage",
-                                               **OUTAGE_LINK_ENV})
+    service = procs.service("service-outage", {
+        "REDIS_URL": redis.url, "CACHE_KEY_PREFIX": "bench-service-outage", **OUTAGE_LINK_ENV})
     service.wait_ready()
     wl.seed_hot_keys(service.url, value)
     mix = wl.outage_mix(value)
-    results = run_outages(generator, service, redis, mix, plan, rounds)
+    results = {kind: summarize([outage_round(generator, service, redis, kind, plan, mix)
+                                for _ in range(rounds)]) for kind in ("kill", "pause")}
     # What the same mix costs when Redis plays no part at all: the floor an
     # outage, once detected, is held to (its PUTs cost more than memory hits).
     memory_only = procs.service("service-memory-only", {"REDIS_URL": ""})
     wl.seed_hot_keys(memory_only.url, value)
-    reference = [generator.start(memory_only.url, mix, plan.outage_s).wait()
-                 for _ in range(rounds)]
+    reference = [generator.start(memory_only.url, mix, plan.outage_s).wait() for _ in range(rounds)]
     return {
         "workload": "3 memory-hit GETs : 1 PUT",
-        "link": {
-            "env": OUTAGE_LINK_ENV,
-            "command_timeout_ms": int(OUTAGE_LINK_ENV["REDIS_COMMAND_TIMEOUT_MS"]),
-            "health_check_interval_ms": int(OUTAGE_LINK_ENV["REDIS_HEALTH_CHECK_INTERVAL_MS"]),
-        },
+        "link": {"env": OUTAGE_LINK_ENV,
+                 "command_timeout_ms": int(OUTAGE_LINK_ENV["REDIS_COMMAND_TIMEOUT_MS"]),
+                 "health_check_interval_ms": int(OUTAGE_LINK_ENV["REDIS_HEALTH_CHECK_INTERVAL_MS"])},
         "plan": {"lead_s": plan.lead_s, "back_after_s": plan.back_after_s},
-        "phase_s": {"failure": plan.failure_s, "outage": plan.outage_s,
-                    "recovery": plan.recovery_s},
-        "memory_only_mix": {
-            "p50_ms": statistics.median(r.p50_ms for r in reference),
-            "p99_ms": statistics.median(r.p99_ms for r in reference),
-            "rounds": len(reference),
-        },
+        "phase_s": {"failure": plan.failure_s, "outage": plan.outage_s, "recovery": plan.recovery_s},
+        "memory_only_mix": {"p50_ms": statistics.median(r.p50_ms for r in reference),
+                            "p99_ms": statistics.median(r.p99_ms for r in reference),
+                            "rounds": len(reference)},
         **results,
     }
+
+
+def outage_lines(outage: dict[str, Any]) -> list[str]:
+    lines = ["", f"outage under load ({outage['workload']}); link: " + ", ".join(
+        f"{name}={value}" for name, value in outage["link"]["env"].items()),
+        (f"{'':<9}{'phase':<10}{'req/s':>9}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>9}{'404':>6}"
+         f"{'bad':>5}")]
+    for kind in ("kill", "pause"):
+        scenario = outage[kind]
+        for index, (name, phase) in enumerate(scenario["phases"].items()):
+            rps = phase["requests"] / max(1, len(scenario["rounds"])) / outage["phase_s"][name]
+            lines.append(f"{kind if index == 0 else '':<9}{name:<10}{n(rps, 0):>9}"
+                         f"{n(phase['p50_ms']):>8}{n(phase['p99_ms']):>8}{n(phase['max_ms'], 1):>9}"
+                         f"{phase['not_found']:>6}{phase['bad']:>5}")
+        lines.append(f"{'':<9}detection {n(scenario['detection_ms'], 1)} ms, recovery "
+                     f"{n(scenario['recovery_ms'], 0)} ms (pending backoff "
+                     f"{n(scenario['pending_backoff_ms'], 0)} ms), medians")
+    reference = outage["memory_only_mix"]
+    return [*lines, f"{'':<9}same mix, memory only (no Redis at all): p50 "
+                    f"{n(reference['p50_ms'])} ms, p99 {n(reference['p99_ms'])} ms"]
+
+
+def _worst(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return max(present) if len(present) == len(values) else None
+
+
+def outage_targets(outage: dict[str, Any]) -> list[dict[str, Any]]:
+    link, reference = outage["link"], outage["memory_only_mix"]["p99_ms"]
+    found = []
+    for kind in ("kill", "pause"):
+        rounds, phases = outage[kind]["rounds"], outage[kind]["phases"]
+        excess = [None if r["recovery_ms"] is None else r["recovery_ms"]
+                  - (r["pending_backoff_ms"] or 0) for r in rounds]
+        found += [
+            target(f"{kind}: non-2xx/404 answers and socket errors",
+                   sum(phase["bad"] for phase in phases.values()), 0, "answers"),
+            target(f"{kind}: worst detection", _worst([r["detection_ms"] for r in rounds]),
+                   link["command_timeout_ms"] + link["health_check_interval_ms"], "ms"),
+            target(f"{kind}: worst recovery beyond the pending backoff step",
+                   _worst(excess), RECOVERY_SLACK_MS, "ms"),
+            target(f"{kind}: p99 once detected (same mix memory-only p99 {reference:.2f} ms + "
+                   f"{P99_SLACK_MS:.0f})", phases["outage"]["p99_ms"], reference + P99_SLACK_MS,
+                   "ms"),
+        ]
+    hung = max(outage["pause"]["phases"][name]["max_ms"] for name in ("failure", "outage"))
+    return [*found, target("pause: slowest request while hung", hung,
+                           link["command_timeout_ms"] + HANG_SLACK_MS, "ms")]

@@ -1,41 +1,36 @@
-"""The processes scripts/bench starts (redis-server from the tests' harness,
-the service, the baselines, load generators, helpers) and what it asks them.
+"""The processes scripts/bench starts (redis-server from scripts/harness/,
+the service, the baselines, Webdis, wrk, helpers) and what it asks of them.
 
-Every process runs in its own session (a Ctrl-C at the terminal reaches only
-the bench, which then stops them in order), placed and with a parent-death
-signal (placement.py). `Processes.close()` stops everything the group
-started, paused servers included. Servers listen on free loopback ports,
-never on the machine's 6379.
+Each runs in its own session (a Ctrl-C at the terminal reaches only the
+bench, which stops them in order), with a parent-death signal (it dies with
+the bench even when the bench is killed outright) and a CPU placement: the
+server under test gets the first CPU to itself, everything else the others
+(a single-threaded server moved between the cores it shared with wrk made
+runs differ by a third). Servers listen on free loopback ports, never 6379.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import signal
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from scripts.benchmark import RESULT_MARK
-from scripts.benchmark.placement import (
-    ROOT,
-    CPUs,
-    Placement,
-    child_setup,
-    module_argv,
-    module_env,
-)
+from scripts.benchmark.client import BenchError, http, http_json
 from scripts.harness.ports import free_port
 from scripts.harness.redis_server import RedisServer, RedisServers
 from scripts.harness.tls import Certificates
 from scripts.harness.waiting import wait_for
 
+ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 15.0
 READY_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 10.0
@@ -44,42 +39,54 @@ SERVICE_VARIABLE_PREFIXES = ("REDIS_", "CACHE_")
 SERVICE_VARIABLES = ("HOST", "PORT", "LOG_LEVEL", "JOURNAL_CAPACITY", "SHUTDOWN_DRAIN_MS",
                      "SHUTDOWN_TIMEOUT_MS", "WORKERS", "EVENT_LOOP", "WORKER_TMP_DIR")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
+PR_SET_PDEATHSIG = 1
+CPUs = frozenset[int] | None
 T = TypeVar("T")
 
 
-class BenchError(RuntimeError):
-    """A process would not start or answer: the run cannot go on."""
+def child_setup(cpus: CPUs) -> Callable[[], None]:
+    """What a child runs before exec: SIGKILL when the bench dies, stay on `cpus`."""
+
+    def setup() -> None:
+        with contextlib.suppress(OSError, AttributeError):  # not Linux: close() stops it
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if cpus:
+            os.sched_setaffinity(0, cpus)
+
+    return setup
 
 
-def http(url: str, *, method: str = "GET", body: bytes | None = None,
-         headers: Mapping[str, str] | None = None,
-         timeout: float = 2.0) -> tuple[int, dict[str, str], bytes]:
-    """One request with the standard library: (status, headers, body)."""
-    request = urllib.request.Request(url, data=body, method=method, headers=dict(headers or {}))
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, dict(response.headers), response.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, dict(exc.headers), exc.read()
+@dataclass(frozen=True)
+class Placement:
+    """Which CPUs the servers under test get, and which everything else gets."""
+
+    servers: CPUs = None
+    others: CPUs = None
+
+    @classmethod
+    def choose(cls, pin: bool) -> Placement:
+        cpus = sorted(os.sched_getaffinity(0))
+        if not pin or len(cpus) < 2:
+            return cls()
+        return cls(frozenset(cpus[:1]), frozenset(cpus[1:]))
+
+    def describe(self) -> str:
+        if self.servers is None or self.others is None:
+            return "not pinned"
+        return (f"server under test on CPU {','.join(map(str, sorted(self.servers)))}; "
+                f"redis-server and load generator on CPU {','.join(map(str, sorted(self.others)))}")
 
 
-def http_json(url: str, **request: Any) -> tuple[int, Any]:
-    """`http()`'s status and parsed JSON body (None when there is none)."""
-    status, _, raw = http(url, **request)
-    try:
-        return status, json.loads(raw) if raw else None
-    except ValueError:
-        return status, None
+def module_argv(module: str, *args: str) -> list[str]:
+    """`python -m scripts.benchmark.<module> ...`: run it with `module_env()`."""
+    return [sys.executable, "-m", f"scripts.benchmark.{module}", *args]
 
 
-def result_of(output: str, what: str, err: str = "") -> dict[str, Any]:
-    """The one result line a helper process printed (scripts.benchmark.emit)."""
-    for line in output.splitlines():
-        if line.startswith(RESULT_MARK):
-            parsed: dict[str, Any] = json.loads(line[len(RESULT_MARK):])
-            return parsed
-    raise BenchError(f"{what} gave no result: {err.strip()[-800:]}")
+def module_env(*first: Path) -> dict[str, str]:
+    """This environment with `first`, then this checkout, ahead on PYTHONPATH."""
+    inherited = os.environ.get("PYTHONPATH", "")
+    path = [str(p) for p in (*first, ROOT)] + ([inherited] if inherited else [])
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
 
 
 class Process:
@@ -90,8 +97,7 @@ class Process:
                  env: Mapping[str, str] | None = None, cwd: Path | None = None,
                  cpus: CPUs = None) -> None:
         self.name, self.argv, self.log_path = name, list(argv), log_path
-        self.env = dict(env) if env is not None else None
-        self.cwd, self.cpus = cwd, cpus
+        self.env, self.cwd, self.cpus = (dict(env) if env is not None else None), cwd, cpus
         self.popen: subprocess.Popen[bytes] | None = None
 
     @property
@@ -114,26 +120,28 @@ class Process:
         except BaseException:
             self.kill()
             raise
-        return result_of(self.log_path.read_text(errors="replace"), self.name, self.log_tail())
+        # The last one: a log is appended to, never one run's alone.
+        for line in reversed(self.log_path.read_text(errors="replace").splitlines()):
+            if line.startswith(RESULT_MARK):
+                parsed: dict[str, Any] = json.loads(line[len(RESULT_MARK):])
+                return parsed
+        raise BenchError(f"{self.name} gave no result: {self.log_tail()}")
 
     def kill(self) -> None:
-        if self.running:
-            assert self.popen is not None
+        if self.popen is not None and self.running:
             self.popen.kill()
             self.popen.wait()
 
-    def stop(self) -> None:
+    def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
         """SIGTERM (a paused process is woken first); SIGKILL when it won't exit."""
-        if not self.running:
+        if self.popen is None or not self.running:
             return
-        assert self.popen is not None
         for signum in (signal.SIGCONT, signal.SIGTERM):
             os.kill(self.popen.pid, signum)
         try:
-            self.popen.wait(timeout=STOP_TIMEOUT_S)
+            self.popen.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
-            self.popen.kill()
-            self.popen.wait(timeout=STOP_TIMEOUT_S)
+            self.kill()
 
     def cpu_seconds(self) -> float:
         """User + system CPU time the process and its living children (a
@@ -159,15 +167,14 @@ class HttpProcess(Process):
 
     def __init__(self, name: str, argv: Sequence[str], log_path: Path, probe_path: str, *,
                  port: int | None = None, **more: Any) -> None:
-        self.port = port or free_port()
-        self.probe_path = probe_path
+        self.port, self.probe_path = port or free_port(), probe_path
         super().__init__(name, argv, log_path, **more)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def wait_answering(self) -> None:
+    def wait_answering(self, timeout_s: float = START_TIMEOUT_S) -> None:
         def answers() -> bool:
             if not self.running:
                 raise BenchError(f"{self.name} exited at start-up:\n{self.log_tail()}")
@@ -175,7 +182,7 @@ class HttpProcess(Process):
                 return http(self.url + self.probe_path, timeout=0.5)[0] == 200
             return False
 
-        wait_for(answers, START_TIMEOUT_S, f"{self.name} answering {self.probe_path}",
+        wait_for(answers, timeout_s, f"{self.name} answering {self.probe_path}",
                  every=0.005, error=BenchError)
 
     def wait_ready(self, healthy: bool = False) -> None:
@@ -189,16 +196,9 @@ class HttpProcess(Process):
         wait_for(ready, READY_TIMEOUT_S, f"{self.name}: Redis link ready", error=BenchError)
 
 
-def _scrubbed_environ() -> dict[str, str]:
-    # No PYTHONPATH either: the service is imported from its own checkout (cwd).
-    return {name: value for name, value in os.environ.items()
-            if name not in (*SERVICE_VARIABLES, "PYTHONPATH")
-            and not name.startswith(SERVICE_VARIABLE_PREFIXES)}
-
-
 class Processes(RedisServers):
     """Everything the run started, stopped in reverse order by `close()`; a
-    `RedisServers` group of the tests' harness, so its Sentinel and Cluster
+    `RedisServers` group of scripts/harness/, so its Sentinel and Cluster
     set-ups start their servers here.
 
     The service runs as `python -m service` from `service_root` (this checkout
@@ -208,10 +208,9 @@ class Processes(RedisServers):
     def __init__(self, run_dir: Path, service_root: Path = ROOT,
                  placement: Placement | None = None) -> None:
         super().__init__(run_dir)
-        self.run_dir = run_dir
-        self.service_root = service_root
+        self.run_dir, self.service_root = run_dir, service_root
         self.placement = placement or Placement()
-        self.started: list[Process | RedisServer | Processes] = []
+        self.started: list[Process | RedisServer] = []
 
     def start(self, *args: str, port: int | None = None, data_dir: Path | None = None,
               conf: Path | None = None, password: str | None = None,
@@ -240,37 +239,36 @@ class Processes(RedisServers):
         process.spawn()
         return process
 
-    def group(self, name: str, placement: Placement | None = None) -> Processes:
-        """A group of its own under run_dir/name (closed by its user, or with this one)."""
-        directory = self.run_dir / name
-        directory.mkdir(parents=True, exist_ok=True)
-        group = Processes(directory, self.service_root, placement or self.placement)
-        self.started.append(group)
-        return group
-
-    def in_group(self, name: str, run: Callable[[Processes], T]) -> T:
-        """`run` with a group of its own, every process of which is stopped after it."""
-        group = self.group(name)
+    def in_group(self, name: str, run: Callable[[Processes], T],
+                 placement: Placement | None = None) -> T:
+        """`run` with a group of its own under run_dir/name, stopped after it."""
+        (self.run_dir / name).mkdir(parents=True, exist_ok=True)
+        group = Processes(self.run_dir / name, self.service_root, placement or self.placement)
         try:
             return run(group)
         finally:
             group.close()
 
     def service(self, name: str, env: Mapping[str, str], root: Path | None = None, *,
-                wait: bool = True) -> HttpProcess:
-        """`python -m service`; with wait=False, call wait_answering() later."""
+                wait: bool = True, prefix: Sequence[str] = ()) -> HttpProcess:
+        """`python -m service` (after `prefix`: valgrind...); with wait=False,
+        call wait_answering() later, or give it to `ready()`."""
         port = free_port()
-        full_env = {**_scrubbed_environ(), "HOST": "127.0.0.1", "PORT": str(port),
-                    "LOG_LEVEL": "WARNING", "SHUTDOWN_DRAIN_MS": "0", **env}
+        full_env = {**{name: value for name, value in os.environ.items()  # no PYTHONPATH:
+                       if name not in (*SERVICE_VARIABLES, "PYTHONPATH")  # the service comes
+                       and not name.startswith(SERVICE_VARIABLE_PREFIXES)},  # from its cwd
+                    "HOST": "127.0.0.1", "PORT": str(port), "LOG_LEVEL": "WARNING",
+                    "SHUTDOWN_DRAIN_MS": "0", **env}
         return self.launch(HttpProcess(
-            name, [sys.executable, "-m", "service"], self.run_dir / f"{name}.log", "/health",
-            env=full_env, port=port, cwd=root or self.service_root, cpus=self.placement.servers),
-            wait)
+            name, [*prefix, sys.executable, "-m", "service"], self.run_dir / f"{name}.log",
+            "/health", env=full_env, port=port, cwd=root or self.service_root,
+            cpus=self.placement.servers), wait)
 
-    def baseline(self, name: str, mode: str, *args: str, wait: bool = True) -> HttpProcess:
-        """A bare handler of baselines.py; wait as for service()."""
+    def baseline(self, name: str, mode: str, *args: str, wait: bool = True,
+                 prefix: Sequence[str] = ()) -> HttpProcess:
+        """A bare handler of baselines.py; wait and prefix as for service()."""
         port = free_port()
-        argv = module_argv("baselines", mode, "--port", str(port), *args)
+        argv = [*prefix, *module_argv("baselines", mode, "--port", str(port), *args)]
         return self.launch(HttpProcess(name, argv, self.run_dir / f"{name}.log", "/ping",
                                        port=port, env=module_env(), cpus=self.placement.servers),
                            wait)
@@ -282,9 +280,6 @@ class Processes(RedisServers):
             process.wait_answering()
         return process
 
-    def stop(self) -> None:
-        self.close()
-
     def close(self) -> None:
         for process in reversed(self.started):
             # Stop the others whatever this one does; the parent-death
@@ -292,3 +287,11 @@ class Processes(RedisServers):
             with contextlib.suppress(Exception):
                 process.stop()
         self.started.clear()
+
+
+def ready(*services: HttpProcess) -> tuple[HttpProcess, ...]:
+    """Services started with wait=False, once each answers and its link is ready."""
+    for service in services:
+        service.wait_answering()
+        service.wait_ready()
+    return services

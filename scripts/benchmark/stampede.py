@@ -6,11 +6,10 @@
         compute_ms and PUTs with the token, the others wait for hit-fill
         (or retry after Retry-After on `pending`); then the same without
         leases on another fresh key: every caller that misses computes and PUTs
-    hit cost: wrk (or the Python workers) on one present key, memory hits,
-        GET against GET ?lease=1 as the throughput section compares (one
-        after the other on instance i mod 2, in alternating order; side by
-        side, one on each instance, swapped each round); the ratio of each
-        round's req/s
+    hit cost: wrk on one present key, memory hits, GET against GET
+        ?lease=1 as the throughput section compares (compare.py: one after
+        the other, in alternating order, and side by side, ?lease=1 on one
+        instance and plain GET on the other, swapped each round)
 
 Computations are the callers that computed (with leases: that got a token);
 time to value runs from the callers' release to the value in hand. The
@@ -21,13 +20,16 @@ cross-check of the callers' count.
 from __future__ import annotations
 
 import statistics
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
 from scripts.benchmark import workloads as wl
-from scripts.benchmark.compare import Comparison, one_after_the_other, side_by_side
-from scripts.benchmark.load import Generator, Request, Workload, percentile
-from scripts.benchmark.processes import BenchError, HttpProcess, Processes, http, http_json
+from scripts.benchmark.client import BenchError, http, http_json
+from scripts.benchmark.compare import Comparison, Rounds, compare
+from scripts.benchmark.load import Generator, Request, Workload
+from scripts.benchmark.processes import HttpProcess, Processes, ready
+from scripts.benchmark.report import n, target
 
 PREFIX = "bench-stampede"
 HIT_KEY = "stampede-hit"
@@ -47,6 +49,11 @@ class StampedePlan:
     hit_duration_s: int = 1
 
 
+def percentile(sorted_values: list[float], q: float) -> float:
+    """Nearest-rank percentile of an ascending list."""
+    return sorted_values[min(max(1, round(q / 100 * len(sorted_values))), len(sorted_values)) - 1]
+
+
 def _times(callers: list[dict[str, Any]]) -> dict[str, float | None]:
     times = sorted(c["ms"] for c in callers if c["ms"] is not None)
     if not times:
@@ -57,20 +64,15 @@ def _times(callers: list[dict[str, Any]]) -> dict[str, float | None]:
 
 def summarize_scenario(callers: list[dict[str, Any]]) -> dict[str, Any]:
     """Counts and times of one scenario's callers (herd.py's outcomes)."""
-    answers: dict[str, int] = {}
-    for c in callers:
-        answers[c["how"]] = answers.get(c["how"], 0) + 1
+    answers = dict(Counter(c["how"] for c in callers))
     puts = [c["put_done_ms"] for c in callers if c["put_done_ms"] is not None]
     first_put = min(puts, default=None)
     waiters = [c["ms"] - first_put for c in callers
                if first_put is not None and c["how"] == "hit-fill" and c["ms"] is not None]
     computing = [c for c in callers if c["how"] == "computed"]
     return {
-        "callers": len(callers),
-        "computations": answers.get("computed", 0),
-        "answers": answers,
-        "retries": sum(c["retries"] for c in callers),
-        "errors": answers.get("error", 0),
+        "callers": len(callers), "computations": answers.get("computed", 0), "answers": answers,
+        "retries": sum(c["retries"] for c in callers), "errors": answers.get("error", 0),
         "wrong_values": sum(1 for c in callers if c["how"] != "error" and not c["right_value"]),
         "puts_refused": sum(1 for c in callers if c["put_status"] not in (None, 204)),
         **_times(callers),
@@ -96,40 +98,26 @@ def summarize_herd(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for mode in ("lease", "plain"):
         per_round = [summarize_scenario(r[mode]["callers"]) for r in rounds]
-        pooled = [c for r in rounds for c in r[mode]["callers"]]
         computations = [r["computations"] for r in per_round]
         result[mode] = {
-            "rounds": per_round,
-            "computations_per_round": computations,
-            "computations_max": max(computations),
-            "computations_min": min(computations),
-            "retries": sum(r["retries"] for r in per_round),
-            "errors": sum(r["errors"] for r in per_round),
-            "wrong_values": sum(r["wrong_values"] for r in per_round),
-            "puts_refused": sum(r["puts_refused"] for r in per_round),
-            **_times(pooled),
+            "rounds": per_round, "computations_per_round": computations,
+            "computations_max": max(computations), "computations_min": min(computations),
+            **{key: sum(r[key] for r in per_round)
+               for key in ("retries", "errors", "wrong_values", "puts_refused")},
+            **_times([c for r in rounds for c in r[mode]["callers"]]),
         }
     return result
 
 
-def run_herd(procs: Processes, services: tuple[HttpProcess, ...],
-             plan: StampedePlan) -> dict[str, Any]:
-    """herd.py beside redis-server (the CPUs of the generators); its outcomes."""
-    return procs.helper("herd", "herd", *(s.url for s in services), "--callers",
-                        str(plan.callers), "--compute-ms", str(plan.compute_ms), "--rounds",
-                        str(plan.rounds), "--key-prefix", "stampede").result(HERD_LIMIT_S)
-
-
 def lease_counters(services: tuple[HttpProcess, ...]) -> dict[str, int]:
     """The services' lease counters (checks.cache.leases), summed."""
-    total: dict[str, int] = {}
+    total: Counter[str] = Counter()
     for service in services:
         status, body = http_json(service.url + "/health/detailed")
         if status != 200:
             raise BenchError(f"{service.name}: /health/detailed answered {status}")
-        for name, value in body["checks"]["cache"]["leases"].items():
-            total[name] = total.get(name, 0) + value
-    return total
+        total.update(body["checks"]["cache"]["leases"])
+    return dict(total)
 
 
 def store_hit_key(services: tuple[HttpProcess, ...], value: bytes) -> None:
@@ -145,74 +133,106 @@ def store_hit_key(services: tuple[HttpProcess, ...], value: bytes) -> None:
             raise BenchError(f"{url}: expected X-Cache hit-memory, got {header}")
 
 
-def _spread(plain: list[dict[str, float]], lease: list[dict[str, float]]) -> dict[str, Any]:
-    """Per-round and median figures of one way of comparing; `plain` and
-    `lease` have each round's rps and cpu_us_per_request."""
-    rows = [{"plain_rps": p["rps"], "lease_rps": q["rps"],
-             "plain_cpu_us": p["cpu_us_per_request"], "lease_cpu_us": q["cpu_us_per_request"],
-             "ratio": q["rps"] / p["rps"] if p["rps"] else 0.0,
-             "cpu_ratio": p["cpu_us_per_request"] / q["cpu_us_per_request"]
-             if q["cpu_us_per_request"] else 0.0} for p, q in zip(plain, lease, strict=True)]
-    ratios = [r["ratio"] for r in rows]
-    plain_rps = [r["plain_rps"] for r in rows]
-    median_plain = statistics.median(plain_rps)
-    return {
-        "ratio": statistics.median(ratios), "ratio_min": min(ratios), "ratio_max": max(ratios),
-        "cpu_ratio": statistics.median(r["cpu_ratio"] for r in rows),
-        "plain_rps": median_plain, "lease_rps": statistics.median(r["lease_rps"] for r in rows),
-        # plain GET req/s from round to round: the noise the ratio sits in.
-        "plain_rps_spread": (max(plain_rps) - min(plain_rps)) / median_plain
-        if median_plain else 0.0,
-        "rounds": rows,
-    }
-
-
-def hit_cost(generators: tuple[Generator, Generator], services: tuple[HttpProcess, ...],
-             plan: StampedePlan) -> dict[str, Any]:
-    """GET vs GET ?lease=1 of one memory-resident key, two ways (compare.py):
-    one after the other on instance i mod 2 under the full load, and side by
-    side, one on each instance (swapped each round), under half each."""
-    generator, split = generators
-    a, b = services[:2]
-    plain = Workload("hit-plain", (Request("GET", wl.path(HIT_KEY)),))
-    leased = Workload("hit-lease", (Request("GET", wl.path(HIT_KEY) + "?lease=1"),))
-
-    def comparison(lease_on: tuple[HttpProcess, ...]) -> Comparison:
-        return Comparison("hit_cost", "?lease=1", leased, lease_on, (a, b), "plain GET",
-                          HIT_COST_TARGET, baseline_workload=plain, strict=True)
-
-    alone = one_after_the_other(generator, comparison((a, b)), plan.hit_rounds,
-                                plan.hit_duration_s)
-    rows = {side: [{"rps": m.load.rps, "cpu_us_per_request": m.cpu_us_per_request}
-                   for m in measured] for side, measured in alone.items()}
-    together = side_by_side(split, comparison((b, a)), plan.hit_rounds,
-                            2 * plan.hit_duration_s)["rounds"]
-    return {
-        "generator": generator.name, "threads": generator.threads,
-        "connections": generator.connections, "duration_s": plan.hit_duration_s,
-        "side_by_side": _spread(together["baseline"], together["service"]),
-        "one_after_the_other": _spread(rows["baseline"], rows["service"]),
-        "target_ratio": HIT_COST_TARGET,
-    }
-
-
 def run_stampede(procs: Processes, generators: tuple[Generator, Generator], plan: StampedePlan,
                  value: bytes) -> dict[str, Any]:
     redis = procs.redis("redis-stampede")
     env = {"REDIS_URL": redis.url, "REDIS_LAZY_CONNECT": "false", "CACHE_KEY_PREFIX": PREFIX}
-    services = tuple(procs.service(f"service-stampede-{name}", env, wait=False)
-                     for name in ("a", "b"))
-    for service in services:
-        service.wait_answering()
-        service.wait_ready()
-    herd = run_herd(procs, services, plan)
+    services = ready(*(procs.service(f"service-stampede-{name}", env, wait=False)
+                       for name in ("a", "b")))
+    herd = procs.helper("herd", "herd", *(s.url for s in services), "--callers",
+                        str(plan.callers), "--compute-ms", str(plan.compute_ms), "--rounds",
+                        str(plan.rounds), "--key-prefix", "stampede").result(HERD_LIMIT_S)
     counters = lease_counters(services)
     store_hit_key(services, value)
+    # GET vs GET ?lease=1 of one memory-resident key as the throughput section
+    # compares (compare.py): ?lease=1 on A and plain on B, swapped each round.
+    a, b = services
+    get = Workload("hit-plain", (Request("GET", wl.path(HIT_KEY)),))
+    leased = Workload("hit-lease", (Request("GET", wl.path(HIT_KEY) + "?lease=1"),))
+    hit = compare(*generators, Comparison(
+        "hit_cost", "?lease=1", leased, (a, b), (b, a), "plain GET", HIT_COST_TARGET,
+        baseline_workload=get, strict=True), Rounds(
+        plan.hit_rounds, plan.hit_duration_s, plan.hit_rounds, 2 * plan.hit_duration_s, 0, 2))
     return {
         "callers": plan.callers, "rounds": plan.rounds, "compute_ms": plan.compute_ms,
         "instances": len(services), "client": herd["client"],
         "target_p99_ms": plan.compute_ms + TIME_TO_VALUE_SLACK_MS,
-        **summarize_herd(herd["rounds"]),
-        "server_lease_counters": counters,
-        "hit_cost": hit_cost(generators, services, plan),
+        **summarize_herd(herd["rounds"]), "server_lease_counters": counters,
+        "hit_cost": {"generator": generators[0].name, "threads": generators[0].threads,
+                     "connections": generators[0].connections,
+                     "duration_s": plan.hit_duration_s, **hit},
     }
+
+
+def _row(label: str, figures: dict[str, Any], answers: dict[str, int]) -> str:
+    hits = answers.get("hit-memory", 0) + answers.get("hit-redis", 0)
+    return (f"{label:<10}{figures['computations']:>8}{answers.get('hit-fill', 0):>7}{hits:>6}"
+            f"{figures['retries']:>8}{figures['errors']:>7}{n(figures['p50_ms'], 1):>9}"
+            f"{n(figures['p99_ms'], 1):>9}{n(figures['max_ms'], 1):>9}")
+
+
+def stampede_lines(stampede: dict[str, Any]) -> list[str]:
+    lease, hit = stampede["lease"], stampede["hit_cost"]
+    lines = ["", (f"stampede: {stampede['callers']} callers at once miss one fresh key, half on "
+                  f"each of {stampede['instances']} instances; compute {stampede['compute_ms']} "
+                  f"ms; {stampede['rounds']} round(s); client: {stampede['client']}"),
+             (f"{'':<10}{'computed':>8}{'fill':>7}{'hit':>6}{'retries':>8}{'errors':>7}"
+              f"{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}   (time to value, from the start)")]
+    for mode, title in (("lease", "leases"), ("plain", "no lease")):
+        figures, answers = stampede[mode], Counter[str]()
+        for index, row in enumerate(figures["rounds"]):
+            answers.update(row["answers"])
+            lines.append(_row(title if index == 0 else "", row, row["answers"])
+                         + f"   round {index + 1}")
+        total = {**figures, "computations": sum(figures["computations_per_round"])}
+        lines.append(_row("", total, answers) + "   all rounds")
+    counters = stampede["server_lease_counters"]
+    lines += [
+        (f"  computations: target 1 per round with leases, {stampede['callers']} expected "
+         "without; services' counters: " + ", ".join(
+             f"{name} {counters.get(name)}" for name in ("issued", "filled", "refused",
+                                                         "takenOver"))),
+        ("  with leases, per round: last caller's GET began / holder's token / its PUT "
+         "acknowledged / slowest hit-fill after that PUT (ms): " + "; ".join(
+             f"{n(r['last_asked_ms'], 1)} / {n(r['first_token_ms'], 1)} / "
+             f"{n(r['first_put_done_ms'], 1)} / +{n(r['fill_after_put_max_ms'], 1)}"
+             for r in lease["rounds"])),
+        "  with leases, slowest caller on instance A / B per round (ms): " + "; ".join(
+            " / ".join(n(v, 1) for v in r["max_ms_by_instance"]) for r in lease["rounds"]),
+        *(f"  {'with' if mode == 'lease' else 'without'} leases: wrong values "
+          f"{stampede[mode]['wrong_values']}, refused PUTs {stampede[mode]['puts_refused']}"
+          for mode in ("lease", "plain")),
+        (f"  ?lease=1 on a memory hit vs plain GET ({hit['generator']} -t{hit['threads']} "
+         f"-c{hit['connections']}; {len(hit['ratio_per_round'])} rounds, {hit['duration_s']} s "
+         "each alone, twice that side by side, ?lease=1 on A and plain on B, swapped each round)"),
+    ]
+    plain = [r["rps"] for r in hit["baseline"]["rounds"]]
+    for title, key in (("side by side", "ratio"), ("one after the other",
+                                                   "ratio_one_after_the_other")):
+        rounds = hit[f"{key}_per_round"]
+        lines.append(f"    {title}: ratio {n(hit[key], 3)}x, rounds "
+                     + ", ".join(f"{r:.3f}" for r in rounds))
+    return [*lines, (f"    alone: GET {n(hit['baseline']['rps'], 0)} req/s, ?lease=1 "
+                     f"{n(hit['service']['rps'], 0)} req/s (medians); CPU per request side by "
+                     f"side {n(hit['cpu_ratio'], 3)}x; plain GET req/s varied "
+                     f"{100 * (max(plain) - min(plain)) / statistics.median(plain):.0f} % "
+                     "between rounds")]
+
+
+def stampede_targets(stampede: dict[str, Any]) -> list[dict[str, Any]]:
+    """One computation per stampede, its waiters served within one
+    computation + 50 ms, and ?lease=1 on a hit within noise of a plain GET."""
+    lease, hit = stampede["lease"], stampede["hit_cost"]
+    return [
+        target(f"stampede with leases: computations per round, worst of {stampede['rounds']} "
+               f"({stampede['callers']} callers on {stampede['instances']} instances)",
+               lease["computations_max"], 1, "computations"),
+        target("stampede with leases: errors, wrong values and refused PUTs",
+               lease["errors"] + lease["wrong_values"] + lease["puts_refused"], 0, "answers"),
+        target(f"stampede with leases: p99 time to value, all rounds (compute "
+               f"{stampede['compute_ms']} ms + 50)", lease["p99_ms"], stampede["target_p99_ms"],
+               "ms"),
+        target(f"GET ?lease=1 memory hit vs plain GET, side by side, median of "
+               f"{len(hit['ratio_per_round'])} rounds (within noise)", hit["ratio"],
+               HIT_COST_TARGET, "x", at_least=True),
+    ]

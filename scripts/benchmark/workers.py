@@ -24,8 +24,8 @@ from typing import Any
 from scripts.benchmark import workloads as wl
 from scripts.benchmark.compare import Comparison, Rounds, compare, one_after_the_other, summarize
 from scripts.benchmark.load import Generator
-from scripts.benchmark.placement import Placement
-from scripts.benchmark.processes import BenchError, HttpProcess, Processes, http
+from scripts.benchmark.processes import Placement, Processes
+from scripts.benchmark.report import SIDE_HEADER, comparison_lines, side
 
 WORKER_COUNTS = (1, 2)
 WARM_PASSES = 50
@@ -59,35 +59,36 @@ def event_loops(procs: Processes, generators: tuple[Generator, Generator], plan:
 def worker_counts(procs: Processes, generator: Generator, plan: Rounds, redis_url: str,
                   value: bytes) -> dict[str, Any]:
     """WORKERS=1 and 2, free to use every CPU, each alone in alternating order."""
-    unpinned = procs.group("workers", Placement(servers=None, others=procs.placement.others))
-    results: dict[str, Any] = {}
-    for case, hit, extra in CASES:
-        key = f"{case}_hit_get"
-        one, two = (unpinned.service(f"{key}-workers-{count}", wl.service_env(
-            f"workers-{key}", redis_url, WORKERS=str(count), **extra)) for count in WORKER_COUNTS)
-        for server in (one, two):
-            server.wait_ready(healthy=True)
-        wl.seed_hot_keys(one.url, value)
-        for server in (one, two):
-            warm(server, hit)
-        measured = one_after_the_other(generator, Comparison(
-            key, key, wl.hot_get(), (one,), (two,), "WORKERS=2", 1.0), plan.rounds,
-            plan.duration_s)
-        scaling = [b.load.rps / a.load.rps if a.load.rps else 0.0
-                   for a, b in zip(measured["service"], measured["baseline"], strict=True)]
-        results[key] = {"workers_1": summarize(measured["service"]),
-                        "workers_2": summarize(measured["baseline"]),
-                        "scaling": statistics.median(scaling), "scaling_per_round": scaling}
-    return results
+    return procs.in_group("workers", lambda unpinned: {
+        f"{case}_hit_get": worker_count(unpinned, generator, plan, redis_url, value, case, hit, extra)
+        for case, hit, extra in CASES}, Placement(servers=None, others=procs.placement.others))
 
 
-def warm(server: HttpProcess, hit: str) -> None:
-    """Until a pass of new connections answers every hot key as `hit`: each
-    connection reaches whichever worker accepts it, and each worker has its
-    own memory tier to fill."""
-    for _ in range(WARM_PASSES):
-        answers = [http(server.url + wl.path(f"hot{i}"))[1].get("X-Cache")
-                   for i in range(wl.HOT_KEYS)]  # every key each pass: each fills a worker
-        if all(answer == hit for answer in answers):
-            return
-    raise BenchError(f"{server.name}: hot keys still not {hit} after {WARM_PASSES} passes")
+def worker_count(procs: Processes, generator: Generator, plan: Rounds, redis_url: str,
+                 value: bytes, case: str, hit: str, extra: dict[str, str]) -> dict[str, Any]:
+    key = f"{case}_hit_get"
+    one, two = (procs.service(f"{key}-workers-{count}", wl.service_env(
+        f"workers-{key}", redis_url, WORKERS=str(count), **extra)) for count in WORKER_COUNTS)
+    for server in (one, two):
+        server.wait_ready(healthy=True)
+    wl.seed_hot_keys(one.url, value)
+    for server in (one, two):
+        wl.warm(server, hit, WARM_PASSES)
+    measured = one_after_the_other(generator, Comparison(
+        key, key, wl.hot_get(), (one,), (two,), "WORKERS=2", 1.0), plan.rounds, plan.duration_s)
+    scaling = [b.load.rps / a.load.rps if a.load.rps else 0.0
+               for a, b in zip(measured["service"], measured["baseline"], strict=True)]
+    return {"workers_1": summarize(measured["service"]), "workers_2": summarize(measured["baseline"]),
+            "scaling": statistics.median(scaling), "scaling_per_round": scaling}
+
+
+def worker_lines(figures: dict[str, Any]) -> list[str]:
+    lines = [*comparison_lines("event loop", figures["event_loop"].values()), "",
+             f"{'workers':<16}{'WORKERS=1':>32}{'WORKERS=2':>32}{'2 / 1':>8}",
+             f"{'':<16}{SIDE_HEADER * 2}"]
+    for case, row in figures["workers"].items():
+        rounds = row["scaling_per_round"]
+        lines.append(f"{case:<16}{side(row['workers_1'])}{side(row['workers_2'])}"
+                     f"{row['scaling']:>7.2f}x  (rounds {min(rounds):.2f}-{max(rounds):.2f})")
+    return [*lines, "  alone, one after the other; the service free to use every CPU, wrk and "
+                    "redis-server on the second (see workers.py)"]

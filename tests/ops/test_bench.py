@@ -52,7 +52,7 @@ def test_run_describes_machine_generator_and_settings(run: tuple[dict[str, Any],
     assert isinstance(machine["cpu_model"], str) and isinstance(machine["cpus"], int)
     assert isinstance(machine["redis_server"], str)
     generator = figures["generator"]
-    assert generator["name"] in ("wrk", "python")
+    assert generator["name"] == "wrk"
     assert isinstance(generator["version"], str)
     assert isinstance(generator["threads"], int) and isinstance(generator["connections"], int)
     assert figures["settings"]["quick"] is True
@@ -66,18 +66,24 @@ def test_throughput_comparisons_have_both_sides_and_a_ratio(
     figures, _ = run
     rounds = figures["settings"]["rounds"]
     throughput = figures["throughput"]
-    assert set(throughput) == {"memory_hit_get", "redis_hit_get", "put"}
-    for comparison in throughput.values():
-        assert_numbers(comparison, "ratio", "target_ratio", "ratio_one_after_the_other",
-                       "cpu_ratio")
+    alone = {"memory_hit_get", "redis_hit_get", "put"}
+    webdis = {"memory_hit_vs_webdis", "redis_hit_vs_webdis", "mget_memory_vs_webdis",
+              "mget_redis_vs_webdis"}
+    assert set(throughput) == alone | webdis
+    for key, comparison in throughput.items():
+        assert_numbers(comparison, "ratio", "target_ratio", "cpu_ratio")
         assert isinstance(comparison["met"], bool)
         assert comparison["instances"] == figures["settings"]["instances"] == 1
         assert len(comparison["ratio_per_round"]) == figures["settings"]["side_by_side_rounds"]
         assert len(comparison["cpu_ratio_per_round"]) == len(comparison["ratio_per_round"])
-        assert len(comparison["ratio_one_after_the_other_per_round"]) == rounds
         for side in ("service", "baseline"):
             assert_numbers(comparison["side_by_side"][side], "rps", "p99_ms",
                            "cpu_us_per_request")
+        if key in webdis:  # side by side only
+            assert "service" not in comparison and "ratio_one_after_the_other" not in comparison
+            continue
+        assert_numbers(comparison, "ratio_one_after_the_other")
+        assert len(comparison["ratio_one_after_the_other_per_round"]) == rounds
         for side in ("service", "baseline"):
             figures_of_side = comparison[side]
             assert_numbers(figures_of_side, "rps", "p50_ms", "p99_ms", "max_ms",
@@ -86,6 +92,15 @@ def test_throughput_comparisons_have_both_sides_and_a_ratio(
             assert isinstance(figures_of_side["non_2xx"], int)
             assert isinstance(figures_of_side["socket_errors"], int)
             assert len(figures_of_side["rounds"]) == rounds
+
+
+def test_the_hot_path_table_has_six_rows_with_goals(run: tuple[dict[str, Any], str]) -> None:
+    figures, table = run
+    rows = table.split("hot path, side by side")[1].split("\n\n")[0].splitlines()[1:]
+    assert len(rows) == 6 and all(row.endswith(("MET", "NOT MET")) for row in rows)
+    goals = {t["name"]: t["limit"] for t in figures["targets"]}
+    assert goals["memory-hit GET vs bare aiohttp handler returning fixed bytes"] == 0.95
+    assert goals["_mget of 100 Redis hits vs Webdis MGET of 100, keys/s"] == 0.3
 
 
 def test_outage_has_phases_detection_and_recovery(run: tuple[dict[str, Any], str]) -> None:
@@ -115,7 +130,7 @@ def test_memory_tier_is_compared_with_cachetools(run: tuple[dict[str, Any], str]
 
 def test_every_target_is_reported(run: tuple[dict[str, Any], str]) -> None:
     targets = run[0]["targets"]
-    assert len(targets) == 15
+    assert len(targets) == 19
     for found in targets:
         assert isinstance(found["name"], str) and isinstance(found["met"], bool)
         assert found["measured"] is None or is_number(found["measured"])

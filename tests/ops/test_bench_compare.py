@@ -1,6 +1,8 @@
 """scripts/benchmark/compare.py: rounds rotate over the instances of each side, and
 the side-by-side ratios (throughput and CPU per request) come from the
-rounds' own figures. Fake servers and a fake generator: no processes. And
+rounds' own figures. Fake servers and a fake generator: no processes; every
+wrk run (of the full and of the halved load) writes and reads a log of its
+own. And
 --compare's pieces (ab.py): the slot's bias removed from the two
 orientations' ratios, and the tree a git ref names."""
 
@@ -13,9 +15,10 @@ from pathlib import Path
 import pytest
 
 from scripts.benchmark.ab import combined, tree_of
+from scripts.benchmark.client import BenchError
 from scripts.benchmark.compare import Comparison, side_by_side
-from scripts.benchmark.load import LoadResult, Request, Workload
-from scripts.benchmark.processes import BenchError
+from scripts.benchmark.load import LoadResult, Request, Workload, Wrk
+from scripts.benchmark.processes import Process
 
 WORKLOAD = Workload("w", (Request("GET", "/x"),))
 
@@ -98,3 +101,18 @@ def test_a_git_ref_is_extracted_and_a_bad_one_is_refused(tmp_path: Path) -> None
     assert tree_of(str(tree), tmp_path / "unused") == tree  # a checkout is taken as it is
     with pytest.raises(BenchError, match="no-such-ref"):
         tree_of("no-such-ref", tmp_path / "other")
+
+
+def test_every_wrk_run_has_a_log_of_its_own_and_its_last_result_counts(tmp_path: Path) -> None:
+    # The full and the halved load are two Wrk objects: once they numbered
+    # their runs apart, shared wrk-N-<workload>.log and read each other's figures.
+    full, half = Wrk(2, 4, tmp_path, None), Wrk(1, 2, tmp_path, None)
+    runs = [generator.start("http://127.0.0.1:9", WORKLOAD, 1) for generator in (full, half, full)]
+    for run in runs:
+        run.stop()
+    assert len({run.process.log_path for run in runs}) == 3
+    log = tmp_path / "helper.log"
+    log.write_text('BENCH_JSON {"run": 1}\n')
+    helper = Process("helper", ["sh", "-c", 'echo \'BENCH_JSON {"run": 2}\''], log)
+    helper.spawn()
+    assert helper.result(10) == {"run": 2}

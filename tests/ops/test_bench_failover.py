@@ -11,9 +11,7 @@ from typing import Any
 
 import pytest
 
-from scripts.benchmark.failover import spread
-from scripts.benchmark.report import failover_lines
-from scripts.benchmark.targets import failover_targets
+from scripts.benchmark.failover import failover_lines, failover_targets, spread
 from scripts.harness.redis_cluster import parse_cluster_nodes
 
 ROOT = Path(__file__).resolve().parents[2]
