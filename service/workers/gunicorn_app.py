@@ -39,6 +39,7 @@ from gunicorn.glogging import Logger
 
 from service.config import Settings
 from service.eventloop import loop_in_use
+from service.workers.worker import WORKER_SIGNALS
 
 log = logging.getLogger("roleready.workers")
 WORKER_CLASSES = {
@@ -140,6 +141,15 @@ class ServiceApplication(BaseApplication):
 
 
 class ServiceArbiter(Arbiter):
+    def spawn_worker(self) -> int:
+        # The child unblocks them in its init_signals (worker.WORKER_SIGNALS);
+        # the child never returns here (gunicorn exits it), this process does.
+        signal.pthread_sigmask(signal.SIG_BLOCK, WORKER_SIGNALS)
+        try:
+            return int(super().spawn_worker())
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, WORKER_SIGNALS)
+
     def handle_hup(self) -> None:
         log.info("SIGHUP: passed on to the workers")
         self.kill_workers(signal.SIGHUP)

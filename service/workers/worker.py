@@ -40,6 +40,13 @@ from service.server import drain, freeze_start_up_objects, make_runner, reload_t
 
 log = logging.getLogger("roleready.workers")
 HEARTBEAT_S = 1.0
+# What the arbiter sends a worker. Between gunicorn's fork and the worker's
+# own handlers, one of these would reach the arbiter's handler copied into
+# the child and be lost (a SIGTERM then left the worker serving until the
+# graceful timeout): the arbiter forks with them blocked
+# (gunicorn_app.ServiceArbiter.spawn_worker), and the worker unblocks them
+# once its handlers stand, when any that came meanwhile is delivered.
+WORKER_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP})
 
 
 class ServiceWorker(GunicornWebWorker):
@@ -59,6 +66,7 @@ class ServiceWorker(GunicornWebWorker):
         # still lets requests in progress finish.
         self.loop.add_signal_handler(signal.SIGQUIT, self._quit)
         self.loop.add_signal_handler(signal.SIGHUP, self._reload)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, WORKER_SIGNALS)
 
     def _quit(self) -> None:
         self._drain = False
