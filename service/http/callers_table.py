@@ -1,14 +1,14 @@
 """CACHE_API_TOKENS_FILE at run time: the callers, followed as the file changes.
 
-    caller_of(header) ─► a second or more since the last look? ─► stat the file;
-                         changed? ─► read and check it (a bad file: keep the
-                         callers we have, one WARNING until it is good again)
+    caller_of(header) ─► the file changed (a look at most once a second,
+                         followed_file.py)? ─► its callers (a bad file: keep
+                         the callers we have, one WARNING until it is good again)
                       ─► one of the last RECENT headers that named a caller? ─► it
                       ─► SHA-256 of the token ─► the caller with that digest, or None
     SIGHUP ─► reload(): read the file now, whatever stat says
 
 Looked at from the request path, like CACHE_API_TOKEN_FILE
-(service.http.api_token, which says why). A token taken out of the file is
+(service.http.followed_file says why). A token taken out of the file is
 refused from the first request after the next look, so at most
 CHECK_INTERVAL_S (1 s) after the file changed, at once after a SIGHUP; there
 is no overlap: to rotate, list the new digest beside the old one, move the
@@ -39,7 +39,7 @@ import logging
 from collections.abc import Callable
 
 from service.config.callers import Caller, Callers, read_callers
-from service.http.api_token import CHECK_INTERVAL_S, Signature, file_signature
+from service.http.followed_file import FollowedFile
 
 log = logging.getLogger("roleready.auth")
 FILE_VARIABLE = "CACHE_API_TOKENS_FILE"
@@ -53,13 +53,14 @@ class CallersTable:
     """The callers of one file, re-read when it changes or on reload()."""
 
     def __init__(self, path: str, monotonic: Callable[[], float]) -> None:
-        self.path = path
-        self._monotonic = monotonic
-        self._signature = file_signature(path)
-        self._callers: Callers = read_callers(path)
+        self._file = FollowedFile(path, FILE_VARIABLE, read_callers, monotonic,
+                                  "the previous callers stay in use")
+        self._callers: Callers = self._file.first
         self._recent: dict[str, Caller] = {}
-        self._next_check = monotonic() + CHECK_INTERVAL_S
-        self._warned = False
+
+    @property
+    def path(self) -> str:
+        return self._file.path
 
     @property
     def names(self) -> list[str]:
@@ -67,12 +68,9 @@ class CallersTable:
 
     def caller_of(self, header: str) -> Caller | None:
         """The caller an (ASCII) Authorization header names, or None."""
-        now = self._monotonic()
-        if now >= self._next_check:
-            self._next_check = now + CHECK_INTERVAL_S
-            signature = file_signature(self.path)
-            if signature is None or signature != self._signature:
-                self._read(signature)
+        callers = self._file.look()
+        if callers is not None:
+            self._changed(callers)
         caller = self._recent.get(header)
         if caller is not None or not header.startswith(BEARER):
             return caller
@@ -85,22 +83,13 @@ class CallersTable:
 
     def reload(self) -> None:
         """Read the file now (SIGHUP), changed or not."""
-        self._read(file_signature(self.path))
+        callers = self._file.reload()
+        if callers is not None:
+            self._changed(callers)
 
-    def _read(self, signature: Signature | None) -> None:
-        try:
-            callers = read_callers(self.path)
-        except ValueError as exc:
-            # Not recorded as seen: the next look retries (a chmod moves no mtime).
-            if not self._warned:
-                self._warned = True
-                log.warning("%s: %s; the previous callers stay in use", FILE_VARIABLE, exc)
-            return
-        self._signature = signature
-        self._warned = False
+    def _changed(self, callers: Callers) -> None:
         if callers != self._callers:
             self._callers = callers
             self._recent = {}
             log.info("%s changed: %d callers (%s)", FILE_VARIABLE,
                      len({c.name for c in callers.values()}), ", ".join(self.names))
-

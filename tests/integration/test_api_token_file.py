@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestClient
 
 from scripts.harness.service_process import ServiceProcess
 from scripts.harness.waiting import wait_for
-from service.http.api_token import CHECK_INTERVAL_S
+from service.http.followed_file import CHECK_INTERVAL_S
 from statemachine.clock import FakeClock
 
 OLD = "tok-old-3b9e-never-logged"

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from service.http import api_token
-from service.http.api_token import CHECK_INTERVAL_S, FixedToken, TokenFile, expected_header
+from service.http import followed_file
+from service.http.api_token import FixedToken, TokenFile, expected_header
+from service.http.followed_file import CHECK_INTERVAL_S
 from statemachine.clock import FakeClock
 
 OLD = "old-7f3a-token"
@@ -114,13 +115,13 @@ def test_the_file_is_stat_once_a_second_at_most(
     tokens: TokenFile, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     looks: list[str] = []
-    real_signature = api_token.file_signature
+    real_signature = followed_file.file_signature
 
-    def counted(path: str) -> api_token.Signature | None:
+    def counted(path: str) -> followed_file.Signature | None:
         looks.append(path)
         return real_signature(path)
 
-    monkeypatch.setattr(api_token, "file_signature", counted)
+    monkeypatch.setattr(followed_file, "file_signature", counted)
     for _ in range(1000):
         assert tokens.accepts(_bearer(OLD))
     assert looks == []
