@@ -17,9 +17,9 @@ callers get back exactly what they stored; `attachment` additionally has a
 browser save an active document instead of rendering it, for browsers that
 ignore the policy.
 
-The cost: a hit's headers come from templates kept per content type
-(service.http.cache_api.hit_headers), so on the memory-hit fast path these
-are two more entries in a dict that is copied anyway; `stamp` adds them to
+The cost: a hit's headers come from templates kept per content type, and
+are serialized once per stored value (service.http.hits), so on a hit these
+are two more lines in bytes written as they are; `stamp` adds them to
 every other answer in the request layer, and to the answers aiohttp would
 give before any route runs (service.http.early_errors).
 """

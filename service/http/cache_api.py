@@ -14,19 +14,16 @@ handler.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from aiohttp import hdrs, web
+from aiohttp import web
 from multidict import CIMultiDict, istr
 
 from service import appkeys
 from service.byte_budget import Hold
-from service.cache.entry import Entry
 from service.cache.memory import MemoryTier
 from service.cache.two_tier import Lookup, Source, Write
 from service.config import Settings
 from service.config.callers import READ, WRITE
-from service.http import answer_headers, cache_status
+from service.http import cache_status
 from service.http.access import needs
 from service.http.bodies import BadRequest, admit, read_body
 from service.http.cache_status import CACHE_STATUS
@@ -34,20 +31,15 @@ from service.http.entries import (
     DEFAULT_CONTENT_TYPE,
     KEY_PATTERN,
     MAX_CONTENT_TYPE_CHARS,
-    REDIS_UNAVAILABLE,
-    X_CACHE_DEGRADED,
     degraded,
     marked,
 )
 from service.http.freshness import (
-    IF_NONE_MATCH,
     add_freshness,
-    age,
     not_modified,
-    stored_at_s,
-    validators,
 )
-from service.http.held import LARGE_ANSWER_BYTES, TimedResponse, answer_hold, hit_answer
+from service.http.held import TimedResponse, answer_hold, hit_answer
+from service.http.hits import X_CACHE, hit_head, hit_headers, rendered, renders
 from service.http.lease_api import (
     HIT_FILL,
     Refused,
@@ -59,24 +51,16 @@ from service.http.lease_api import (
     stale_lease,
 )
 from service.http.numbers import whole_number
-from service.http.rendered import MAX_HEADS, Head, RenderedHit, head
 from service.http.responses import error_response
 from service.http.tag_syntax import X_CACHE_TAGS, BadTags, from_header
 from service.http.tag_syntax import header as tags_header
 
-X_CACHE = istr("X-Cache")
-MAX_HEADER_TEMPLATES = 64
 MISS_HEADERS = {X_CACHE: "miss", CACHE_STATUS: cache_status.MISS}
 X_CACHE_STORED = istr("X-Cache-Stored")
 # Seconds a client should wait before retrying a PUT that could not be stored
 # (the first reconnect attempt comes after REDIS_BACKOFF_BASE_MS, 1 s).
 NOT_STORED_RETRY_AFTER_S = 1
-_hit_header_templates: dict[tuple[str, str, bool], CIMultiDict[str]] = {}
 ENTRY_PATH = "/cache/{namespace}/{key}"
-# (request, namespace, key, request id) -> a memory hit's 200, or None.
-MemoryAnswerer = Callable[[web.Request, str, str, str], "web.Response | None"]
-# Memory hits' heads by their value's version (service.http.rendered).
-_memory_heads: dict[str, Head] = {}
 
 
 def _target(request: web.Request, settings: Settings) -> tuple[str, str, int]:
@@ -126,89 +110,6 @@ def _ttl(request: web.Request, namespace_ttl_ms: int) -> int:
             )
         )
     return ttl_ms
-
-
-def hit_headers(content_type: str, source: str, degraded: bool) -> CIMultiDict[str]:
-    """A hit's headers (`source` a Source value), copied from a kept
-    template: aiohttp would otherwise turn a plain dict into a CIMultiDict on
-    every answer. Content types come from clients, so only a few dozen
-    templates are kept. The constant headers and an active type's
-    Content-Disposition are in the template (service.http.answer_headers)."""
-    template = _hit_header_templates.get((content_type, source, degraded))
-    if template is None:
-        if len(_hit_header_templates) >= MAX_HEADER_TEMPLATES:
-            _hit_header_templates.clear()
-        headers = {hdrs.CONTENT_TYPE: content_type, X_CACHE: source,
-                   CACHE_STATUS: cache_status.HITS[source], hdrs.SERVER: answer_headers.SERVER,
-                   **answer_headers.CONSTANT}
-        if answer_headers.is_active(content_type):
-            headers[answer_headers.CONTENT_DISPOSITION] = answer_headers.ATTACHMENT
-        if degraded:
-            headers[X_CACHE_DEGRADED] = REDIS_UNAVAILABLE
-        template = _hit_header_templates[(content_type, source, degraded)] = CIMultiDict(headers)
-    return template.copy()
-
-
-def memory_answerer(app: web.Application) -> MemoryAnswerer:
-    """The front door's answerer for `app` (service.http.front): a
-    memory-tier hit's 200, found without awaiting anything; None when the
-    GET handler must answer.
-
-    No key or namespace checks: only keys that passed them, in configured
-    namespaces, are ever stored, so whatever is found passed them.
-    """
-
-    settings = app[appkeys.SETTINGS]
-    refresh_ahead = settings.namespace_refresh_ahead
-    wall = app[appkeys.CLOCK].wall
-    cache = app[appkeys.CACHE]
-    link = app[appkeys.LINK]
-    redis_enabled, redis_ready = link.enabled, link.is_ready
-
-    def answer_from_memory(request: web.Request, namespace: str, key: str,
-                           request_id: str) -> web.Response | None:
-        if IF_NONE_MATCH in request.headers:
-            return None  # the handler may answer 304
-        raw_path = request.raw_path
-        if "?" in raw_path and not (  # the handler answers bad parameters (400)
-            raw_path.endswith("?lease=1") and namespace not in refresh_ahead
-        ):
-            asked = lease_request(request, settings)  # ... and refreshes ahead
-            if isinstance(asked, web.Response) or (asked.wanted and namespace in refresh_ahead):
-                return None
-        entry = cache.get_memory(namespace, key)
-        if entry is None or len(entry.value) > LARGE_ANSWER_BYTES:
-            return None  # a large value is answered with a write timeout (held.py)
-        found = memory_head(entry)
-        stored_at = found.stored_at_s
-        return RenderedHit(entry.value, found, None if stored_at is None else age(stored_at, wall()),
-                           request_id, redis_enabled and not redis_ready())
-
-    return answer_from_memory
-
-
-def memory_head(entry: Entry) -> Head:
-    """The head of a memory hit's answers (service.http.rendered), made once
-    per stored value (its PUT's version; a value without times, v1, every
-    time: its version is its bytes' digest, not a PUT's)."""
-    stamp = entry.stamp
-    version = stamp.version if stamp is not None and stamp.stored_at_ms is not None else None
-    if version is not None:
-        found = _memory_heads.get(version)
-        if found is not None:
-            return found
-    headers = hit_headers(entry.content_type, Source.MEMORY, False)
-    if stamp is not None:
-        headers.extend(validators(stamp))
-        if stamp.tags:
-            headers[X_CACHE_TAGS] = tags_header(stamp.tags)
-    headers[hdrs.CONTENT_LENGTH] = str(len(entry.value))
-    made = head(tuple(headers.items()), None if stamp is None else stored_at_s(stamp))
-    if version is not None:
-        if len(_memory_heads) >= MAX_HEADS:
-            _memory_heads.clear()
-        _memory_heads[version] = made
-    return made
 
 
 @needs(READ, namespaced=True)
@@ -266,9 +167,15 @@ async def _leased_hit(request: web.Request, found: Lookup) -> web.Response:
 
 
 def _hit(request: web.Request, found: Lookup, source: str | None = None) -> web.Response:
-    """A hit's answer: 200 with the value (a large one within the byte
-    budget, or 503), or 304 when the caller has it."""
-    headers = _hit_headers(request, found, source or found.source)
+    """A hit's answer: 200 with the value (rendered, or a large one within
+    the byte budget, or 503), or 304 when the caller has it."""
+    source = source or found.source
+    if renders(request, found.value):
+        app = request.app
+        found_head = hit_head(found.value, found.content_type, found.stamp, source)
+        # The request layer gives it its request id (service.http.request_layer).
+        return rendered(found.value, found_head, app[appkeys.CLOCK].wall(), "", degraded(app))
+    headers = _hit_headers(request, found, source)
     try:
         return not_modified(request, headers) or hit_answer(
             request, found.value, headers, answer_hold(request, len(found.value)))

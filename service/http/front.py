@@ -1,31 +1,36 @@
-"""The front door: a plain memory-hit GET answered before aiohttp routes it.
+"""The front door: a plain GET of an entry answered before aiohttp routes it.
 
     request ─► GET or HEAD of /cache/<namespace>/<key>, plainly written (no
-               '%', no empty or dot segment) and asking nothing the route's
-               handler must answer (no Expect; the rest: memory_answerer)?
-             ─► the caller may read that namespace (access.py)
-             ─► a memory-tier hit (cache_api.memory_answerer)
+               '%', no empty or dot segment), a configured namespace, no Expect?
+             ─► the caller may read that namespace (access.py) and the memory
+                tier has it (hits.memory_answerer: no If-None-Match, a small
+                value, no refresh-ahead lease)?
                  ─► 200, timed into the GET (or HEAD) route's series ─► answer
+             ─► otherwise: straight to the entry route's handler (the
+                per-request layer around cache_api.get_entry), with the match
+                the router would have made
     anything else, or anything raising ─► the app's own handler: the router,
-        the per-request layer, the route's handler (which answers hits too)
+        the per-request layer, the route's handler
 
 Why a door in front of the app: aiohttp's Application._handle resolves every
 request through the router (a walk of the path's prefixes, a regex, a
 match-info object), then the route's wrapper runs. For a memory hit that
-was ~29k of ~217k instructions (callgrind, `python -m
-scripts.benchmark.instructions memory`): more than everything the service
-itself does for the hit. A bare aiohttp handler pays the router too, so a
-hit answered here costs about what that floor costs.
+was ~27k of ~217k instructions (callgrind, `python -m
+scripts.benchmark.instructions memory`), for a Redis hit ~23k of ~456k. A
+bare aiohttp handler pays the router too, so a hit answered here costs
+less than that floor.
 
-Why it gives the router's answer: a path of exactly `/cache/<a>/<b>` without
-'%' is what aiohttp's router decodes to itself and matches to the
-`/cache/{namespace}/{key}` route with namespace a and key b; dot segments
-('.' and '..'), which yarl would normalise into another path, are left to
-the router. Only configured namespaces are looked up ('ns:key' names an
-entry only when 'ns' is one), and a key the route would refuse (400) is
-never in the memory tier, so it is never found here. Nothing here sets the request's
-match info: the answer needs none, and aiohttp skips its on_response_prepare
-hook without it (the app registers none).
+Why it matches as the router does: a path of exactly `/cache/<a>/<b>`
+without '%' is what aiohttp's router decodes to itself and matches to the
+`/cache/{namespace}/{key}` route (the first /cache/ resource registered)
+with namespace a and key b; dot segments ('.' and '..'), which yarl would
+normalise into another path, are left to the router
+(tests/service/test_front.py holds the door's reading against the router's).
+Only configured namespaces are looked up ('ns:key' names an entry only when
+'ns' is one), and a key the route would refuse (400) is never in the memory
+tier, so it is never found here. A memory hit sets no match info: the
+answer needs none, and aiohttp skips its on_response_prepare hook without
+it. An app with middlewares gets no door: they would be skipped.
 
 The door stands only where the runner installs it (service.server's
 ServiceRunner, used by both process paths and by the tests' app client),
@@ -42,7 +47,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import hdrs, web
 
 from service import appkeys
-from service.http import cache_api
+from service.http import cache_api, hits
 from service.http.access import need_of
 from service.http.request_ids import RequestIds
 from service.http.request_layer import log_access
@@ -57,9 +62,10 @@ _DOT_SEGMENTS = frozenset({".", ".."})
 def front_door(app: web.Application, inner: RequestHandler) -> RequestHandler:
     """`inner` (the app's handler) behind the door for `app`; `inner`
     itself when tracing is on, or for an app that is not the service's."""
-    if appkeys.TRACING in app or appkeys.CACHE not in app:
+    if appkeys.TRACING in app or appkeys.CACHE not in app or app.middlewares:
         return inner
-    answer_from_memory = cache_api.memory_answerer(app)
+    routes = _entry_routes(app)
+    answer_from_memory = hits.memory_answerer(app)
     guard = app[appkeys.GUARD]
     ids: RequestIds = app[appkeys.REQUEST_IDS]
     need = need_of(cache_api.get_entry)
@@ -78,6 +84,7 @@ def front_door(app: web.Application, inner: RequestHandler) -> RequestHandler:
         assert isinstance(request, web.Request)  # the app's request factory made it
         started = perf_counter()
         request_id = ids.of(request)
+        route = None
         try:
             target = _entry_of(raw_path)
             if target is not None and target[0] in namespaces \
@@ -94,13 +101,34 @@ def front_door(app: web.Application, inner: RequestHandler) -> RequestHandler:
                         REQUEST_ID.set(request_id)
                         log_access(request, response, seconds, caller.name)
                     return response
+                route = routes[request.method]
         except Exception:
             REQUEST_ID.set(request_id)
             log.exception("unhandled error on %s %s", request.method, request.path)
         REQUEST_ID.set(request_id)  # the per-request layer keeps it
-        return await inner(request)
+        if route is None:
+            return await inner(request)
+        # What Application._handle would do once its router had matched the
+        # entry route with these values (no middleware, no Expect: checked).
+        namespace, key = target  # type: ignore[misc]
+        match = web.UrlMappingMatchInfo({"namespace": namespace, "key": key}, route)
+        match.add_app(app)
+        match.freeze()
+        request._match_info = match
+        return await route.handler(request)
 
     return door
+
+
+def _entry_routes(app: web.Application) -> dict[str, web.AbstractRoute]:
+    """The entry route's GET and HEAD routes, as the router holds them."""
+    found = {}
+    for route in app.router.routes():
+        resource = route.resource
+        if resource is not None and resource.canonical == cache_api.ENTRY_PATH \
+                and route.method in (hdrs.METH_GET, hdrs.METH_HEAD):
+            found[route.method] = route
+    return found
 
 
 def _entry_of(raw_path: str) -> tuple[str, str] | None:

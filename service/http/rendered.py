@@ -68,8 +68,10 @@ def head(lines: Lines, stored_at_s: float | None) -> Head:
 
 
 class RenderedHit(web.Response):
-    """A memory hit's 200: `value`, the value's `head`, then the lines of
-    this answer. `headers` shows them all (an access log line reads it)."""
+    """A hit's 200: `value`, the value's `head`, then the lines of this
+    answer. Its head carries Server, nosniff and the CSP already; the
+    request layer sets `request_id` when the handler made it without one.
+    `headers` shows every line (an access log line reads it)."""
 
     # False: always through aiohttp's serializer (the tests compare both).
     buffered_writes = True
@@ -79,11 +81,11 @@ class RenderedHit(web.Response):
         super().__init__(body=value)
         self._head = head
         self._age = age
-        self._request_id = request_id
+        self.request_id = request_id
         self._degraded = degraded
 
     def _answer_lines(self) -> Lines:
-        lines = [*self._head.lines, (X_REQUEST_ID, self._request_id)]
+        lines = [*self._head.lines, (X_REQUEST_ID, self.request_id)]
         if self._age is not None:
             lines.append((hdrs.AGE, self._age))
         if self._degraded:
@@ -116,7 +118,7 @@ class RenderedHit(web.Response):
         age = b"" if self._age is None else b"Age: " + self._age.encode() + b"\r\n"
         writer._headers_buf = b"".join((
             status, self._head.block, age, b"Date: ", rfc822_formatted_time().encode(),
-            b"\r\nX-Request-ID: ", self._request_id.encode(), b"\r\n",
+            b"\r\nX-Request-ID: ", self.request_id.encode(), b"\r\n",
             _DEGRADED if self._degraded else b"", connection, b"\r\n",
         ))
         writer._headers_written = False  # type: ignore[attr-defined]

@@ -55,6 +55,7 @@ from service.http.access import ANONYMOUS_CALLER, Guard, Need, need_of
 from service.http.access import UNMATCHED as UNMATCHED_NEED
 from service.http.answer_headers import SERVER, stamp
 from service.http.early_errors import expect_handler
+from service.http.rendered import RenderedHit
 from service.http.request_ids import X_REQUEST_ID, RequestIds
 from service.http.responses import error_response, overloaded
 from service.logs import REQUEST_ID
@@ -191,10 +192,13 @@ def instrumented(
             # Never leak internals (or secrets inside them) to the caller.
             log.exception("unhandled error on %s %s", request.method, request.path)
             response = error_response(500, "internal", "The service failed to handle this request.")
-        headers = response.headers
-        headers[X_REQUEST_ID] = request_id
-        headers[hdrs.SERVER] = SERVER
-        stamp(headers)
+        if type(response) is RenderedHit:  # its head has the constant headers
+            response.request_id = request_id
+        else:
+            headers = response.headers
+            headers[X_REQUEST_ID] = request_id
+            headers[hdrs.SERVER] = SERVER
+            stamp(headers)
         seconds = perf_counter() - started
         observe(request, response.status, seconds)
         guard.count(caller.name)

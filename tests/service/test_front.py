@@ -81,16 +81,12 @@ async def test_a_memory_hit_is_answered_at_the_door_and_timed(
 
 
 @pytest.mark.parametrize(("method", "path", "headers"), [
-    ("GET", "/cache/default/absent", AUTH),  # a miss
-    ("GET", "/cache/default/k", {}),  # no token: the handler answers 401
     ("POST", "/cache/default/k", AUTH),
     ("GET", "/cache/default/%6b", AUTH),  # percent-encoded: the router decodes
     ("GET", "/cache/default/..", AUTH),  # a dot segment: yarl normalises it
     ("GET", "/cache/default/k/lease", AUTH),
     ("GET", "/cache/default//k", AUTH),
     ("GET", "/cache/default:b/c", AUTH),  # 'default:b:c' is no entry of namespace 'default:b'
-    ("GET", "/cache/default/k?lease=2", AUTH),  # the handler answers the 400
-    ("GET", "/cache/default/k", {**AUTH, "If-None-Match": '"x"'}),
     ("GET", "/cache/default/k", {**AUTH, "Expect": "100-continue"}),
     ("GET", "/health", {}),
 ])
@@ -99,6 +95,20 @@ async def test_anything_else_reaches_the_app(
 ) -> None:
     status, inner = await _through(client.app, method, path, headers)
     assert (status, inner.reached) == (299, [path])
+
+
+@pytest.mark.parametrize(("path", "headers", "status"), [
+    ("/cache/default/absent", AUTH, 404),  # a miss
+    ("/cache/default/k", {}, 401),  # no token
+    ("/cache/default/k?lease=2", AUTH, 400),
+    ("/cache/default/k", {**AUTH, "If-None-Match": '"x"'}, 200),  # not its ETag
+])
+async def test_an_entry_the_door_does_not_answer_goes_straight_to_its_route(
+    client: TestClient, path: str, headers: dict[str, str], status: int
+) -> None:
+    """The route's handler answers it, as if the router had matched it."""
+    answered, inner = await _through(client.app, "GET", path, headers)
+    assert (answered, inner.reached) == (status, [])
 
 
 async def test_the_app_answers_what_the_door_declines_as_the_router_would(
