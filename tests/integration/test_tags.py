@@ -266,8 +266,20 @@ async def test_cluster_an_invalidation_covers_entries_on_every_master(
         assert await _body(b, f"/cache/default/{key}") is None
         await _serves(a, f"/cache/default/{key}", None)
     key = next(iter(by_master.values()))
+    # B knows the records from its reads, not their life: the write's
+    # ENSUREs go to the records' masters in its batch, its SET to the key's.
     await b.put(f"/cache/default/{key}", data=b"new", headers={TAGS: tags})
     await _serves(a, f"/cache/default/{key}", b"new")
+    # A record evicted on its master: what carries its tag is a miss on
+    # every instance, and the next write re-creates it there.
+    record = "roleready:~tag:default:job:7"
+    with redis_cluster.master_for(record).client() as raw:
+        assert raw.delete(record) == 1
+    await _serves(a, f"/cache/default/{key}", None)
+    await a.put(f"/cache/default/{key}", data=b"newer", headers={TAGS: tags})
+    await _serves(b, f"/cache/default/{key}", b"newer")
+    with redis_cluster.master_for(record).client() as raw:
+        assert raw.exists(record) == 1
 
 
 async def test_without_redis_tags_work_on_the_one_instance(app_client: StartClient) -> None:
