@@ -40,6 +40,7 @@ MARGIN_MS = 60_000
 # Records known at most (a map past it is emptied: what it knew is read again).
 MAX_KNOWN = 100_000
 _NONE: dict[str, int] = {}
+_NO_TIMES: dict[str, float] = {}
 
 
 class TagState:
@@ -64,10 +65,11 @@ class TagState:
         # least this. A record evicted by Redis (maxmemory) reads as missing:
         # with this floor the values it invalidated stay invalidated here.
         self._last: dict[str, int] = {}
-        # `namespace:tag` -> until when (self._now) the record is known to
-        # live: a write made before then keeps it alive without a command.
-        # Gone with the record's value (a message, a reconnect).
-        self._until: dict[str, float] = {}
+        # namespace -> tag -> until when (self._now, seconds) the record is
+        # known to live at least H more: a write made before then keeps it
+        # alive without a command. Gone with the record's value (a message,
+        # a reconnect).
+        self._until: dict[str, dict[str, float]] = {}
         self._reads = FillGuard()
         self.invalidations = 0
         self.found_invalidated = 0
@@ -164,7 +166,7 @@ class TagState:
         known whose life is not known to last H more (their ensure travels
         with the write). Pending ones: the write fails every check anyway."""
         known = self._known.get(namespace, _NONE)
-        least_s = self.lifetimes_ms(namespace)[0] / 1000
+        until = self._until.get(namespace, _NO_TIMES)
         now = self._now()
         first: list[str] = []
         later: list[str] = []
@@ -172,9 +174,18 @@ class TagState:
             r = known.get(tag)
             if r is None or r == MISSING:
                 first.append(tag)
-            elif r != PENDING and self._until.get(f"{namespace}:{tag}", 0.0) - now < least_s:
+            elif r != PENDING and until.get(tag, 0.0) <= now:
                 later.append(tag)
         return first, later
+
+    def _lives(self, namespace: str, tag: str, from_s: float, pttl_ms: int) -> None:
+        """The record lives `pttl_ms` from `from_s` (-1: no expiry): until
+        when a write keeps it alive without a command."""
+        if pttl_ms < 0:
+            deadline = float("inf")
+        else:
+            deadline = from_s + (pttl_ms - self.lifetimes_ms(namespace)[0]) / 1000
+        self._until.setdefault(namespace, {})[tag] = deadline
 
     def begin(self, namespace: str, tags: Sequence[str]) -> tuple[float, list[int]]:
         """Ensures of `tags` are sent now: the time, and their read epochs."""
@@ -197,8 +208,7 @@ class TagState:
             values[tag] = int(reply[0])
             if fresh:
                 self._know(namespace, tag, self._floored(namespace, tag, reply[0]))
-                pttl = int(reply[1])
-                self._until[name] = sent_at + pttl / 1000 if pttl >= 0 else float("inf")
+                self._lives(namespace, tag, sent_at, int(reply[1]))
         return values
 
     def invalidated(self, namespace: str, tags: Sequence[str], values: Sequence[int]) -> None:
@@ -209,13 +219,13 @@ class TagState:
             self._reads.changed(f"{namespace}:{tag}")
             self._know(namespace, tag, value)
             if value != PENDING:  # INVALIDATE set its expiry: 2H
-                self._until[f"{namespace}:{tag}"] = self._now() + self.lifetimes_ms(namespace)[1] / 1000
+                self._lives(namespace, tag, self._now(), self.lifetimes_ms(namespace)[1])
 
     def heard(self, name: str) -> None:
         """Redis says the record `namespace:tag` changed: its value is unknown."""
         namespace, _, tag = name.partition(":")
         self._reads.changed(name)
-        self._until.pop(name, None)
+        self._until.get(namespace, {}).pop(tag, None)
         known = self._known.get(namespace)
         if known is not None and (value := known.pop(tag, None)) is not None:
             self._size -= 1
