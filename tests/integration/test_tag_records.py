@@ -16,8 +16,9 @@ from aiohttp.test_utils import TestClient
 
 from scripts.harness.redis_server import RedisServer
 from service import appkeys
-from tests.integration.test_tags import CONVERGED_S, TAGS, _body, _invalidate, _memory_hit, _serves
-from tests.support.waiting import eventually, eventually_async, ready_client
+from tests.integration.test_acl import create_user
+from tests.integration.test_tags import CONVERGED_S, NOT_READY, TAGS, _body, _invalidate, _memory_hit, _serves
+from tests.support.waiting import eventually, eventually_async, link_state, ready_client
 
 StartClient = Callable[..., Awaitable[TestClient]]
 RECORD = "roleready:~tag:default:t"
@@ -161,6 +162,36 @@ async def test_mset_and_a_lease_fill_re_create_a_vanished_record(
         assert fill.status == 204
         assert raw.pttl(RECORD) > RECORD_PX - 1000
     await _serves(b, "/cache/default/z", b"filled")
+
+
+async def test_an_outage_write_replayed_after_its_record_vanished_is_a_miss(
+    app_client: StartClient, redis_server: RedisServer
+) -> None:
+    """A is cut off (its ACL user switched off) while B invalidates the tag
+    and Redis evicts the record; A's outage write, from before, is written
+    back at its reconnect (CACHE_OUTAGE_REPLAY=write) and never served. A
+    runs as the documented ACL user: ENSURE needs no command more."""
+    a = await ready_client(app_client, create_user(redis_server, "cutoff"),
+                           CACHE_OUTAGE_REPLAY="write")
+    b = await ready_client(app_client, redis_server.url)
+    assert (await a.put("/cache/default/before", data=b"b", headers={TAGS: "t"})).status == 204
+    with redis_server.client() as admin:
+        assert admin.exists(RECORD) == 1
+        admin.execute_command("ACL", "SETUSER", "cutoff", "off")
+        admin.execute_command("CLIENT", "KILL", "USER", "cutoff")
+    await link_state(a.app, *NOT_READY)
+    put = await a.put("/cache/default/k", data=b"old", headers={TAGS: "t"})
+    assert put.headers["X-Cache-Stored"] == "memory"
+    await _invalidate(b, "default", "t")
+    with redis_server.client() as admin:
+        assert admin.delete(RECORD) == 1  # evicted
+        admin.execute_command("ACL", "SETUSER", "cutoff", "on")
+    await link_state(a.app, "ready")
+    with redis_server.client() as raw:
+        assert raw.exists(VALUE) == 1  # written back
+    fresh = await ready_client(app_client, redis_server.url)
+    for client in (fresh, b, a):
+        assert await _body(client, "/cache/default/k") is None
 
 
 def _calls(raw: redis_py.Redis) -> dict[str, int]:
