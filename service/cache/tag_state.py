@@ -65,6 +65,11 @@ class TagState:
         # least this. A record evicted by Redis (maxmemory) reads as missing:
         # with this floor the values it invalidated stay invalidated here.
         self._last: dict[str, int] = {}
+        # `namespace:tag` -> the value a record actually holds, where what is
+        # known here is the floor above it: a write stores that value, never
+        # the floor (an invalidation by an instance that never knew the
+        # floor may set the record below it).
+        self._below: dict[str, int] = {}
         # namespace -> tag -> until when (self._now, seconds) the record is
         # known to live at least H more: a write made before then keeps it
         # alive without a command. Gone with the record's value (a message,
@@ -108,7 +113,11 @@ class TagState:
         when unknown, pending or missing: the entry then fails every check)."""
         known = self._known.get(namespace, _NONE)
         floor = self._floor or 0
-        return tuple((tag, r if (r := known.get(tag, floor)) < MISSING else 0) for tag in tags)
+        tagged = tuple((tag, r if (r := known.get(tag, floor)) < MISSING else 0) for tag in tags)
+        if self._below:  # rare: a record found below what was known of it
+            below = self._below
+            tagged = tuple((tag, min(r, below.get(f"{namespace}:{tag}", r))) for tag, r in tagged)
+        return tagged
 
     async def learn(self, redis: RedisTier, namespace: str, tags: Sequence[str]) -> bool:
         """Read the records of `tags` not known here; False when Redis is
@@ -136,7 +145,12 @@ class TagState:
         ran back)."""
         if reply is None:
             return MISSING
-        return max(int(reply), self._last.get(f"{namespace}:{tag}", 0))
+        name, value = f"{namespace}:{tag}", int(reply)
+        last = self._last.get(name, 0)
+        if last <= value:
+            return value
+        self._below[name] = value
+        return last
 
     def lifetimes_ms(self, namespace: str) -> tuple[int, int]:
         """(H, 2H): a record must outlive a write made now by H, the
@@ -160,23 +174,33 @@ class TagState:
         return [["EVAL", INVALIDATE, 1, redis.tag_key(namespace, tag), px,
                  self.floor(namespace, tag)] for tag in tags]
 
-    def due(self, namespace: str, tags: Sequence[str]) -> tuple[list[str], list[str]]:
-        """The records a write made now must ensure (tag_writes.py): those
-        it must first create or read (unknown, or known missing), and those
-        known whose life is not known to last H more (their ensure travels
-        with the write). Pending ones: the write fails every check anyway."""
+    def plan(self, namespace: str, tags: Sequence[str]) -> tuple[dict[str, int], list[str], list[str]]:
+        """What a write made now does for `tags` (tag_writes.py): what each
+        value stores (as `seen`), the records it must first create or read
+        (unknown, or known missing), and those known whose life is not
+        known to last H more (their ENSURE travels with the write). Pending
+        ones: the write stores 0 and fails every check anyway. One pass:
+        it is on every tagged write's path."""
         known = self._known.get(namespace, _NONE)
         until = self._until.get(namespace, _NO_TIMES)
         now = self._now()
+        seen: dict[str, int] = {}
         first: list[str] = []
         later: list[str] = []
         for tag in tags:
             r = known.get(tag)
-            if r is None or r == MISSING:
-                first.append(tag)
-            elif r != PENDING and until.get(tag, 0.0) <= now:
-                later.append(tag)
-        return first, later
+            if r is None or r >= MISSING:
+                seen[tag] = 0
+                if r != PENDING:
+                    first.append(tag)
+            else:
+                seen[tag] = r
+                if until.get(tag, 0.0) <= now:
+                    later.append(tag)
+        if self._below:  # rare: a record found below what was known of it
+            for tag, r in self.seen(namespace, tags):
+                seen[tag] = r
+        return seen, first, later
 
     def _lives(self, namespace: str, tag: str, from_s: float, pttl_ms: int) -> None:
         """The record lives `pttl_ms` from `from_s` (-1: no expiry): until
@@ -226,6 +250,7 @@ class TagState:
         namespace, _, tag = name.partition(":")
         self._reads.changed(name)
         self._until.get(namespace, {}).pop(tag, None)
+        self._below.pop(name, None)
         known = self._known.get(namespace)
         if known is not None and (value := known.pop(tag, None)) is not None:
             self._size -= 1
@@ -240,6 +265,7 @@ class TagState:
                 self._remember(f"{namespace}:{tag}", value)
         self._known = {}
         self._until = {}
+        self._below = {}
         self._size = 0
         for name in keep:
             namespace, _, tag = name.partition(":")

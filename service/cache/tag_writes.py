@@ -5,7 +5,7 @@ have been evicted after an invalidation), so every tagged write makes sure
 its records exist and outlive the value, with ENSURE, one script per record
 on the record's own key (records live on other cluster slots than values):
 
-    write with tags ─► per tag, from what this instance knows (TagState.due):
+    write with tags ─► per tag, from what this instance knows (TagState.plan):
         unknown, or known missing ─► ENSURE first, one round trip (as the GET
             it replaces); the value stores the R it answers
         known, and known to live H more (H: the namespace's TTL + stale
@@ -63,14 +63,14 @@ class Upkeep:
 
     __slots__ = ("namespace", "seen", "commands", "_tags", "_began")
 
-    def __init__(self, namespace: str, seen: dict[str, int], commands: list[Any] | None = None,
-                 tags: list[str] | None = None, began: tuple[float, list[int]] = (0.0, [])) -> None:
+    def __init__(self, namespace: str, seen: dict[str, int], commands: Sequence[Any] = (),
+                 tags: Sequence[str] = (), began: tuple[float, list[int]] = (0.0, [])) -> None:
         self.namespace = namespace
         # tag -> the R a value written now stores for it (in the order asked).
         self.seen = seen
         # ENSUREs to send first in the write's own batch (their replies: `settle`).
-        self.commands = commands or []
-        self._tags = tags or []
+        self.commands = commands
+        self._tags = tags
         self._began = began
 
     def tagged(self, tags: Sequence[str] | None = None) -> Tagged:
@@ -84,8 +84,9 @@ class Upkeep:
         """The write's batch landed (None: it failed, or never went): the
         ENSUREs' replies, at its head, are what is known of those records
         now. Once; later calls do nothing."""
-        tags, self._tags, self.commands = self._tags, [], []
+        tags = self._tags
         if tags:
+            self._tags, self.commands = (), ()
             state.ensured(self.namespace, tags, self._began,
                           replies[: len(tags)] if replies is not None else None)
 
@@ -103,8 +104,7 @@ async def prepare(state: TagState, redis: RedisTier | None, namespace: str,
     trip for all of them, and for any others due with them)."""
     if redis is None:  # memory only: nothing to keep alive
         return Upkeep(namespace, dict(state.seen(namespace, tags)))
-    first, later = state.due(namespace, tags)
-    answered: dict[str, int] = {}
+    seen, first, later = state.plan(namespace, tags)
     if first:  # one round trip anyway: every due record goes in it
         due = first + later
         began = state.begin(namespace, due)
@@ -112,10 +112,8 @@ async def prepare(state: TagState, redis: RedisTier | None, namespace: str,
         try:
             replies = await redis.replies(commands(state, redis, namespace, due))
         finally:
-            answered = state.ensured(namespace, due, began, replies)
-        later = []
-    seen = dict(state.seen(namespace, tags))
-    seen.update(answered)
+            seen.update(state.ensured(namespace, due, began, replies))
+        return Upkeep(namespace, seen)
     if not later:
         return Upkeep(namespace, seen)
     return Upkeep(namespace, seen, commands(state, redis, namespace, later), later,

@@ -57,7 +57,7 @@ async def test_a_missing_record_fails_every_entry_carrying_its_tag() -> None:
     assert state.known("ns", "gone") == MISSING
     assert not state.valid("ns", (("gone", 0),)) and not state.valid("ns", (("gone", 2**62),))
     assert state.seen("ns", ["gone"]) == (("gone", 0),)  # never stored as a value
-    assert state.due("ns", ["gone"]) == (["gone"], [])  # a write creates it first
+    assert state.plan("ns", ["gone"])[1:] == (["gone"], [])  # a write creates it first
 
 
 async def test_a_record_read_that_a_change_overtook_is_not_kept() -> None:
@@ -131,34 +131,37 @@ async def test_a_record_that_goes_missing_is_missing_and_never_comes_back_below_
     records.values["p:~tag:ns:a"] = 5  # re-created lower
     state.heard("ns:a")
     assert await state.learn(redis, "ns", ["a"]) and state.known("ns", "a") == 10
+    # A write stores what the record holds, not the floor: an instance that
+    # never knew 10 may invalidate it to 6, and that must cover this write.
+    assert state.seen("ns", ["a"]) == (("a", 5),)
     records.values["p:~tag:ns:a"] = 20  # invalidated again: the record wins
     state.heard("ns:a")
     assert await state.learn(redis, "ns", ["a"]) and state.known("ns", "a") == 20
 
 
 def test_a_write_ensures_what_it_does_not_know_first_and_the_rest_about_once_per_h() -> None:
-    """due(): (ensure first, ensure in the write's batch). H = 125 s here."""
+    """plan(): (seen, ensure first, ensure in the write's batch). H = 125 s here."""
     clock = FakeClock()
     state = _state(clock)
-    assert state.due("ns", ["a", "b"]) == (["a", "b"], [])  # unknown: first
+    assert state.plan("ns", ["a", "b"])[1:] == (["a", "b"], [])  # unknown: first
     began = state.begin("ns", ["a", "b"])
     answered = state.ensured("ns", ["a", "b"], began, [[10, 250_000], None])  # b: refused
     assert answered == {"a": 10} and state.known("ns", "a") == 10
     assert state.unknown("ns", ["a", "b"]) == ["b"]
-    assert state.due("ns", ["a"]) == ([], [])  # known to live 250 s: nothing to send
+    assert state.plan("ns", ["a"])[1:] == ([], [])  # known to live 250 s: nothing to send
     clock.advance(124.0)
-    assert state.due("ns", ["a"]) == ([], [])
+    assert state.plan("ns", ["a"])[1:] == ([], [])
     clock.advance(2.0)  # under H left: its ensure travels with the write
-    assert state.due("ns", ["a"]) == ([], ["a"])
+    assert state.plan("ns", ["a"])[1:] == ([], ["a"])
     began = state.begin("ns", ["a"])
     state.heard("ns:a")  # a change overtook the ensure: answered, not kept
     assert state.ensured("ns", ["a"], began, [[12, 250_000]]) == {"a": 12}
     assert state.unknown("ns", ["a"]) == ["a"]
     state.invalidated("ns", ["p"], [PENDING])  # the write fails every check anyway
-    assert state.due("ns", ["p"]) == ([], [])
+    assert state.plan("ns", ["p"])[1:] == ([], [])
     state.invalidated("ns", ["i"], [30])  # INVALIDATE set 2H
-    assert state.due("ns", ["i"]) == ([], [])
+    assert state.plan("ns", ["i"])[1:] == ([], [])
     began = state.begin("ns", ["n"])
     state.ensured("ns", ["n"], began, [[40, -1]])  # no expiry: lives on
     clock.advance(10**6)
-    assert state.due("ns", ["n"]) == ([], [])
+    assert state.plan("ns", ["n"])[1:] == ([], [])
