@@ -14,7 +14,9 @@ constant number of Redis commands, checked lazily on read.
     read       the entry is served only if seen >= R for each of its tags, R
                as this instance knows it; an unknown R is read from Redis
     invalidate one INVALIDATE script per tag (no SCAN, whatever carries it);
-               the R it answers is known here at once (NOLOOP: no message)
+               the R it answers is known here at once (Redis 7.0 sends the
+               change to this instance too, despite NOLOOP, for a script's
+               writes: it is then read again once)
     tracking   a record is a key under the prefix: its change (an extension
                too, an eviction) reaches every instance as an invalidation
                message, which makes R unknown there (read again on the next
