@@ -13,7 +13,8 @@ part of the whole batch sent as one batch through the link.
              the answer's byte budget (service.cache.budget) spent ─► the
                 keys not read yet are "unread": neither hits nor misses
     write_many ─► each value stamped and put in memory (as `write`)
-               ─► one batch of SET PX ─► STORED, or MEMORY_FALLBACK (outbox)
+               ─► one batch of SET PX (the tags' ENSUREs ahead, when due:
+                  service.cache.tag_writes) ─► STORED, or MEMORY_FALLBACK (outbox)
                   (too large for memory and Redis unavailable: NOT_STORED)
     delete_many ─► memory, then one batch of DEL lease + DEL value per key
 
