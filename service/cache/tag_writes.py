@@ -118,3 +118,11 @@ async def prepare(state: TagState, redis: RedisTier | None, namespace: str,
         return Upkeep(namespace, seen)
     return Upkeep(namespace, seen, commands(state, redis, namespace, later), later,
                   state.begin(namespace, later))
+
+
+async def put(state: TagState, redis: RedisTier, upkeep: Upkeep, command: Any) -> bool:
+    """A value's SET with the upkeep's ENSUREs ahead of it, in one batch:
+    True once Redis stored it."""
+    replies = await redis.replies([*upkeep.commands, command])
+    upkeep.settle(state, replies)
+    return replies is not None

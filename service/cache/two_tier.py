@@ -40,7 +40,7 @@ ENSUREs in the value's own batch; an untagged one sends its SET alone.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final, NamedTuple
 
 from service.cache import codec
@@ -54,6 +54,7 @@ from service.cache.stats import CacheStats
 from service.cache.tag_state import TagState
 from service.cache.tag_writes import Upkeep
 from service.cache.tag_writes import prepare as prepare_tags
+from service.cache.tag_writes import put as put_upkept
 from service.cache.tags import checked as tag_checked
 from service.cache.tags import replay as replay_tags
 from service.cache.unconfirmed import Unconfirmed
@@ -257,54 +258,48 @@ class TwoTierCache:
         self, namespace: str, key: str, value: bytes, content_type: str, ttl_ms: int,
         tags: list[str] | None = None,
     ) -> str:
-        """`put`, telling where the value landed (a Write value)."""
-        if tags:
-            upkeep = await self.tag_upkeep(namespace, tags)
-            try:
-                return await self._write(namespace, key, value, content_type, ttl_ms, upkeep)
-            finally:  # the ensures' replies, if the batch did not hand them yet
-                self.tags_written(upkeep, None)
-        return await self._write(namespace, key, value, content_type, ttl_ms, None)
-
-    async def _write(
-        self, namespace: str, key: str, value: bytes, content_type: str, ttl_ms: int,
-        upkeep: Upkeep | None,
-    ) -> str:
-        self._changed(f"{namespace}:{key}")
-        stamp = new_stamp(self._wall(), ttl_ms, upkeep.tagged() if upkeep else ())
-        # Memory first: Redis's expiry is then set later than memory's, so
-        # the memory copy can never outlive the Redis one.
-        if self.memory.put(namespace, key, value, content_type, ttl_ms, stamp=stamp):
+        """`put`, telling where the value landed (a Write value). An
+        untagged write does no tag work: one test, and the SET alone."""
+        upkeep = await self.tag_upkeep(namespace, tags) if tags else None
+        try:
+            self._changed(f"{namespace}:{key}")
+            stamp = new_stamp(self._wall(), ttl_ms, upkeep.tagged() if upkeep else ())
+            # Memory first: Redis's expiry is then set later than memory's, so
+            # the memory copy can never outlive the Redis one.
+            if self.memory.put(namespace, key, value, content_type, ttl_ms, stamp=stamp):
+                self.stats.sets += 1
+                if self.redis is None:
+                    return Write.MEMORY_FALLBACK
+                stored = await self._put_redis(namespace, key, value, content_type, ttl_ms, stamp, upkeep)
+                self._note(namespace, key, PUT, stored)
+                await self.persisted()
+                return Write.STORED if stored else Write.MEMORY_FALLBACK
+            # Too large for memory: Redis alone may hold it.
+            if self.redis is None or not await self._put_redis(
+                namespace, key, value, content_type, ttl_ms, stamp, upkeep
+            ):
+                return Write.NOT_STORED
             self.stats.sets += 1
-            if self.redis is None:
-                return Write.MEMORY_FALLBACK
-            stored = await self._put_redis(namespace, key, value, content_type, ttl_ms, stamp, upkeep)
-            self._note(namespace, key, PUT, stored)
+            self.memory.delete(namespace, key)  # the older copy
+            self._note(namespace, key, PUT, True)
             await self.persisted()
-            return Write.STORED if stored else Write.MEMORY_FALLBACK
-        # Too large for memory: Redis alone may hold it.
-        if self.redis is None or not await self._put_redis(
-            namespace, key, value, content_type, ttl_ms, stamp, upkeep
-        ):
-            return Write.NOT_STORED
-        self.stats.sets += 1
-        self.memory.delete(namespace, key)  # the older copy
-        self._note(namespace, key, PUT, True)
-        await self.persisted()
-        return Write.STORED
+            return Write.STORED
+        finally:
+            if upkeep is not None:  # the ENSUREs' replies, if the batch did not hand them
+                self.tags_written(upkeep, None)
 
-    async def _put_redis(
+    def _put_redis(
         self, namespace: str, key: str, value: bytes, content_type: str, ttl_ms: int,
         stamp: Stamp, upkeep: Upkeep | None,
-    ) -> bool:
-        """SET PX, with the upkeep's ENSUREs ahead of it in one batch."""
+    ) -> Awaitable[bool]:
+        """The Redis part of a write, to await: the SET alone (untagged, or
+        no ENSURE due: no coroutine more than before tags), or with the
+        upkeep's ENSUREs ahead of it."""
         assert self.redis is not None
-        if upkeep is None or not upkeep.commands:  # an untagged write: one command
-            return await self.redis.put(namespace, key, value, content_type, ttl_ms, stamp)
+        if upkeep is None or not upkeep.commands:
+            return self.redis.put(namespace, key, value, content_type, ttl_ms, stamp)
         command = self.redis.set_command(namespace, key, value, content_type, ttl_ms, stamp)
-        replies = await self.redis.replies([*upkeep.commands, command])
-        self.tags_written(upkeep, replies)
-        return replies is not None
+        return put_upkept(self.tags, self.redis, upkeep, command)
 
     async def delete(self, namespace: str, key: str) -> bool:
         """False when Redis could not remove it (memory did)."""
