@@ -13,7 +13,8 @@ part of the whole batch sent as one batch through the link.
              the answer's byte budget (service.cache.budget) spent ─► the
                 keys not read yet are "unread": neither hits nor misses
     write_many ─► each value stamped and put in memory (as `write`)
-               ─► one batch of SET PX ─► STORED, or MEMORY_FALLBACK (outbox)
+               ─► one batch of SET PX (the tags' ENSUREs ahead, when due:
+                  service.cache.tag_writes) ─► STORED, or MEMORY_FALLBACK (outbox)
                   (too large for memory and Redis unavailable: NOT_STORED)
     delete_many ─► memory, then one batch of DEL lease + DEL value per key
 
@@ -33,6 +34,7 @@ from typing import Any, NamedTuple
 from service.cache.budget import AnswerBudget
 from service.cache.codec import new_stamp
 from service.cache.outbox import DELETE, PUT
+from service.cache.tag_writes import Upkeep
 from service.cache.tags import checked as tag_checked
 from service.cache.two_tier import Source, TwoTierCache, Write
 
@@ -128,14 +130,24 @@ async def write_many(
     if not entries:
         return {}
     tags = sorted({tag for entry in entries for tag in entry.tags})
-    if tags:  # the records not known here, read once for the whole batch
-        await cache.tag_seen(namespace, tags)
+    # The records of the batch's tags, kept alive once for all its values.
+    upkeep = await cache.tag_upkeep(namespace, tags) if tags else None
+    try:
+        return await _write_many(cache, namespace, entries, upkeep)
+    finally:
+        if upkeep is not None:  # if the batch did not hand the replies yet
+            cache.tags_written(upkeep, None)
+
+
+async def _write_many(
+    cache: TwoTierCache, namespace: str, entries: Sequence[NewValue], upkeep: Upkeep | None
+) -> dict[str, str]:
     wall_s = cache._wall()
     in_memory: dict[str, bool] = {}
     commands: list[list[Any]] = []
     for key, value, content_type, ttl_ms, entry_tags in entries:
         cache._changed(f"{namespace}:{key}")
-        stamp = new_stamp(wall_s, ttl_ms, cache.tags.seen(namespace, entry_tags))
+        stamp = new_stamp(wall_s, ttl_ms, upkeep.tagged(entry_tags) if upkeep and entry_tags else ())
         # Memory first, as `write`: the Redis copy then expires later.
         kept = in_memory[key] = cache.memory.put(
             namespace, key, value, content_type, ttl_ms, stamp=stamp
@@ -144,7 +156,13 @@ async def write_many(
             cache.stats.sets += 1
         if cache.redis is not None:
             commands.append(cache.redis.set_command(namespace, key, value, content_type, ttl_ms, stamp))
-    reached = cache.redis is not None and await cache.redis.run(commands)
+    reached = False
+    if cache.redis is not None:
+        ahead = upkeep.commands if upkeep is not None else []
+        replies = await cache.redis.replies([*ahead, *commands])
+        reached = replies is not None
+        if upkeep is not None:
+            cache.tags_written(upkeep, replies)
     landed: dict[str, str] = {}
     for key, kept in in_memory.items():
         if reached:

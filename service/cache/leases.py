@@ -256,14 +256,20 @@ class Leases:
         redis = self._redis
         if redis is None or not self._link.is_ready():
             return await cache.write(namespace, key, value, content_type, ttl_ms, tags)
-        tagged = await cache.tag_seen(namespace, tags) if tags else ()
-        payload, stamp = cache.stamped(value, content_type, ttl_ms, tagged)
-        replies = await self._link.execute((eval_command(
-            FILL, (redis.key(namespace, key), redis.lease_key(namespace, key)),
-            (token, payload, redis.px(namespace, ttl_ms))),))
+        upkeep = await cache.tag_upkeep(namespace, tags) if tags else None
+        payload, stamp = cache.stamped(value, content_type, ttl_ms,
+                                       upkeep.tagged() if upkeep is not None else ())
+        replies = None
+        try:  # the tags' ENSUREs, if any, ahead of the script in its batch
+            replies = await self._link.execute((*(upkeep.commands if upkeep else ()), eval_command(
+                FILL, (redis.key(namespace, key), redis.lease_key(namespace, key)),
+                (token, payload, redis.px(namespace, ttl_ms)))))
+        finally:
+            if upkeep is not None:
+                cache.tags_written(upkeep, replies)
         if replies is None:  # unknown whether it landed: as a PUT in an outage
             return await cache.write(namespace, key, value, content_type, ttl_ms, tags)
-        if replies[0] != 1:
+        if replies[-1] != 1:
             return self._refused()
         cache.remember(namespace, key, value, content_type, ttl_ms, stamp)
         await cache.persisted()  # a settled outage write, on disk before the answer

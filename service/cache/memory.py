@@ -68,6 +68,11 @@ class MemoryTier:
     def __len__(self) -> int:
         return len(self._entries)
 
+    @property
+    def clock(self) -> Callable[[], float]:
+        """The monotonic clock its expiry reads (seconds)."""
+        return self._now
+
     def __contains__(self, key: str) -> bool:
         return key in self._entries
 

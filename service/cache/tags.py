@@ -2,46 +2,58 @@
 constant number of Redis commands, checked lazily on read.
 
     record     {prefix}:~tag:{namespace}:{tag}  a string: an integer R, set by
-               INVALIDATE to max(Redis TIME in µs, R + 1), PX = the namespace's
-               TTL + stale window; missing means R = 0 (never invalidated, or
-               long enough ago that no entry carrying it can be alive)
-    write      the entry stores each tag with `seen`, the R its writer knew
-               (a record not yet known is read first: one GET per tag, once)
+               INVALIDATE to max(Redis TIME in µs, R + 1); created by the
+               first write carrying the tag, kept alive by later ones
+               (tag_writes.py), expiring 2H after (H: the namespace's TTL +
+               stale window + a margin); missing means "maybe invalidated":
+               R = MISSING, above every value (evicted, expired, or never
+               written, and then nothing alive carries it)
+    write      ENSURE per tag (tag_writes.py): the record exists and outlives
+               the value; the entry stores each tag with `seen`, the R its
+               writer knew (created or read first: one round trip, once)
     read       the entry is served only if seen >= R for each of its tags, R
                as this instance knows it; an unknown R is read from Redis
     invalidate one INVALIDATE script per tag (no SCAN, whatever carries it);
-               the R it answers is known here at once (NOLOOP: no message)
-    tracking   a record is a key under the prefix: its change reaches every
-               instance as an invalidation message, which makes R unknown
-               there (read again on the next read of an entry carrying it)
+               the R it answers is known here at once (Redis 7.0 sends the
+               change to this instance too, despite NOLOOP, for a script's
+               writes: it is then read again once)
+    tracking   a record is a key under the prefix: its change (an extension
+               too, an eviction) reaches every instance as an invalidation
+               message, which makes R unknown there (read again on the next
+               read of an entry carrying it)
     reconnect  everything known of records is forgotten, as the memory tier
                is (messages may have been lost)
     found      a Redis value found invalidated is removed there (DROP_IF_SAME:
                only if still those bytes), so that a lease can be taken on it
     no Redis   this instance is the only one: a record it never invalidated is 0
-    evicted    a record Redis evicted reads as 0: what an instance knew of it
-               stays a floor there (tag_state.py), so it never goes back
 
 Why an entry written before an acknowledged invalidation is never served
-after it. Each record only grows while it exists: INVALIDATE sets it above
-its old value, atomically (a script). R is only ever compared with values
-read from the same record, never with any instance's clock, so instance
-clocks play no part; Redis's TIME only makes a record recreated after its
-expiry start above every value it held before (the record lives TTL + stale
-window after its last invalidation, so its master's clock would have to run
-back by that much). A PUT acknowledged before the invalidation I began
-stored seen <= R_before < R_I. Once I is acknowledged, an instance knows
-R >= R_I or does not know R: the only values it holds were read from Redis,
-and a read that I overtook is not kept (the same guard as the memory tier's
-fills), while a value known before I is made unknown by I's tracking message
-(the coherence guarantee's delay, as for any key). So seen < R: not served.
-Writes concurrent with I may go either way; a write after I whose writer
-still knows an older R is dropped too (a miss, which is always allowed).
+after it. A record's values only grow, across its whole history: while it
+exists INVALIDATE sets it above its old value, atomically (a script), and
+one created again after it vanished starts at Redis's TIME, above every
+value it held (each was at most the TIME of its own moment), and above
+what its creator knew of it. R is only ever compared with values read from
+the same record, never with any instance's clock, so instance clocks play
+no part. A PUT acknowledged before the invalidation I began stored
+seen <= R_before < R_I. Once I is acknowledged the record holds R >= R_I,
+or is missing (which fails every entry); an instance knows a value read
+after I, or nothing: a read that I overtook is not kept (the same guard as
+the memory tier's fills), and a value known before I is made unknown by I's
+tracking message (the coherence guarantee's delay, as for any key). So
+seen < R: not served. Writes concurrent with I may go either way; a write
+after I whose writer still knows an older R is dropped too (a miss, which
+is always allowed).
 
-Cost: an untagged read does no tag work at all (one attribute test on a
-memory hit); a tagged memory hit is a dict lookup per tag. Tag records live
-on their own slots in a cluster: they are read with one GET each, never in a
-script with the value's key.
+Why values are not lost to this: a tagged write ensures its records, so a
+record outlives every value written with it (by the margin), and a missing
+record means it was evicted (its values are misses: the price of never
+serving what an invalidation covered), or every value carrying it expired.
+
+Cost: an untagged read or write does no tag work at all (one attribute
+test on a memory hit); a tagged memory hit is a dict lookup per tag; a
+tagged write adds an ENSURE to its own batch about once per record per H
+(tag_writes.py). Tag records live on their own slots in a cluster: they are
+read with one GET each, never in a script with the value's key.
 
 During an outage an invalidation is held in the outbox and marked PENDING
 here: every entry carrying the tag fails the check at once, on this instance,
@@ -59,7 +71,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from service.cache import codec
 from service.cache.redis_tier import RedisTier, StoredValue
-from service.cache.tag_state import INVALIDATE, PENDING, TagState
+from service.cache.tag_state import INVALIDATE, MISSING, PENDING, TagState
 from service.link.session import OptionalCommand, Send
 
 if TYPE_CHECKING:
@@ -147,7 +159,8 @@ async def checked(
     if learned and cache.tags.valid(namespace, tags):
         return stored, False
     # Removed from Redis only when every record is known (none pending):
-    # then it was invalidated, not merely unknown here.
+    # then it was invalidated, not merely unknown here (a missing record
+    # counts: re-created, it starts above the value's `seen`).
     if learned and not cache.tags.unknown(namespace, names) and PENDING not in (
         cache.tags.known(namespace, tag) for tag in names
     ):
@@ -166,4 +179,4 @@ async def drop(redis: RedisTier, namespace: str, key: str, stored: StoredValue) 
     digest = hashlib.sha1(raw, usedforsecurity=False).hexdigest()
     await redis.replies([["EVAL", DROP_IF_SAME, 1, redis.key(namespace, key), digest]])
 
-__all__ = ["INVALIDATE", "PENDING", "TagState", "checked", "drop", "invalidate", "replay"]
+__all__ = ["INVALIDATE", "MISSING", "PENDING", "TagState", "checked", "drop", "invalidate", "replay"]

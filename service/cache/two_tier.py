@@ -32,14 +32,16 @@ and no miss arriving after the change joins that read (SharedReads).
 
 Tags (service.cache.tags): a tagged entry is served only while none of its
 tags was invalidated since it was written, checked on every hit; a change to
-a tag record heard from Redis makes that record unknown, not the entries.
+a tag record heard from Redis makes that record unknown, not the entries. A
+tagged write keeps its records alive (service.cache.tag_writes), with its
+ENSUREs in the value's own batch; an untagged one sends its SET alone.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
-from typing import Final, NamedTuple
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Final, NamedTuple
 
 from service.cache import codec
 from service.cache.codec import Stamp, Tagged, new_stamp
@@ -50,6 +52,9 @@ from service.cache.reads import SharedReads
 from service.cache.redis_tier import TAG_HEAD, RedisTier, StoredValue
 from service.cache.stats import CacheStats
 from service.cache.tag_state import TagState
+from service.cache.tag_writes import Upkeep
+from service.cache.tag_writes import prepare as prepare_tags
+from service.cache.tag_writes import put as put_upkept
 from service.cache.tags import checked as tag_checked
 from service.cache.tags import replay as replay_tags
 from service.cache.unconfirmed import Unconfirmed
@@ -113,7 +118,7 @@ class TwoTierCache:
         self._reads = SharedReads(stats)
         # What this instance knows of tag records (service.cache.tags).
         self.tags = TagState(namespace_ttls_ms, redis.stale_ms if redis is not None else {},
-                             memory_only=redis is None)
+                             memory_only=redis is None, now=memory.clock)
         # Held here too: the memory-hit path bumps it with one dict increment.
         self._namespace_memory_hits = stats.namespace_memory_hits
         # Told the memory name of every change, made here or heard from
@@ -213,11 +218,15 @@ class TwoTierCache:
         self.stats.namespace_redis_hits[namespace] += 1
         return Lookup(stored.value, stored.content_type, Source.REDIS, stored.stamp)
 
-    async def tag_seen(self, namespace: str, tags: list[str]) -> Tagged:
-        """What a write of an entry with `tags` made now stores of them."""
-        if tags and self.redis is not None:
-            await self.tags.learn(self.redis, namespace, tags)
-        return self.tags.seen(namespace, tags)
+    async def tag_upkeep(self, namespace: str, tags: list[str]) -> Upkeep:
+        """What a write of values with `tags` (distinct) made now stores of
+        them, and the records it keeps alive (service.cache.tag_writes):
+        its `commands` go ahead of the write, in its batch, and the batch's
+        replies (None: it failed, or was never sent) to `tags_written`."""
+        return await prepare_tags(self.tags, self.redis, namespace, tags)
+
+    def tags_written(self, upkeep: Upkeep, replies: list[Any] | None) -> None:
+        upkeep.settle(self.tags, replies)
 
     def _fresh_ms(self, namespace: str, stamp: Stamp | None) -> int | None:
         """How long a value of a namespace with a stale window stays fresh
@@ -249,30 +258,48 @@ class TwoTierCache:
         self, namespace: str, key: str, value: bytes, content_type: str, ttl_ms: int,
         tags: list[str] | None = None,
     ) -> str:
-        """`put`, telling where the value landed (a Write value)."""
-        tagged = await self.tag_seen(namespace, tags) if tags else ()
-        self._changed(f"{namespace}:{key}")
-        stamp = new_stamp(self._wall(), ttl_ms, tagged)
-        # Memory first: Redis's expiry is then set later than memory's, so
-        # the memory copy can never outlive the Redis one.
-        if self.memory.put(namespace, key, value, content_type, ttl_ms, stamp=stamp):
+        """`put`, telling where the value landed (a Write value). An
+        untagged write does no tag work: one test, and the SET alone."""
+        upkeep = await self.tag_upkeep(namespace, tags) if tags else None
+        try:
+            self._changed(f"{namespace}:{key}")
+            stamp = new_stamp(self._wall(), ttl_ms, upkeep.tagged() if upkeep else ())
+            # Memory first: Redis's expiry is then set later than memory's, so
+            # the memory copy can never outlive the Redis one.
+            if self.memory.put(namespace, key, value, content_type, ttl_ms, stamp=stamp):
+                self.stats.sets += 1
+                if self.redis is None:
+                    return Write.MEMORY_FALLBACK
+                stored = await self._put_redis(namespace, key, value, content_type, ttl_ms, stamp, upkeep)
+                self._note(namespace, key, PUT, stored)
+                await self.persisted()
+                return Write.STORED if stored else Write.MEMORY_FALLBACK
+            # Too large for memory: Redis alone may hold it.
+            if self.redis is None or not await self._put_redis(
+                namespace, key, value, content_type, ttl_ms, stamp, upkeep
+            ):
+                return Write.NOT_STORED
             self.stats.sets += 1
-            if self.redis is None:
-                return Write.MEMORY_FALLBACK
-            stored = await self.redis.put(namespace, key, value, content_type, ttl_ms, stamp)
-            self._note(namespace, key, PUT, stored)
+            self.memory.delete(namespace, key)  # the older copy
+            self._note(namespace, key, PUT, True)
             await self.persisted()
-            return Write.STORED if stored else Write.MEMORY_FALLBACK
-        # Too large for memory: Redis alone may hold it.
-        if self.redis is None or not await self.redis.put(
-            namespace, key, value, content_type, ttl_ms, stamp
-        ):
-            return Write.NOT_STORED
-        self.stats.sets += 1
-        self.memory.delete(namespace, key)  # the older copy
-        self._note(namespace, key, PUT, True)
-        await self.persisted()
-        return Write.STORED
+            return Write.STORED
+        finally:
+            if upkeep is not None:  # the ENSUREs' replies, if the batch did not hand them
+                self.tags_written(upkeep, None)
+
+    def _put_redis(
+        self, namespace: str, key: str, value: bytes, content_type: str, ttl_ms: int,
+        stamp: Stamp, upkeep: Upkeep | None,
+    ) -> Awaitable[bool]:
+        """The Redis part of a write, to await: the SET alone (untagged, or
+        no ENSURE due: no coroutine more than before tags), or with the
+        upkeep's ENSUREs ahead of it."""
+        assert self.redis is not None
+        if upkeep is None or not upkeep.commands:
+            return self.redis.put(namespace, key, value, content_type, ttl_ms, stamp)
+        command = self.redis.set_command(namespace, key, value, content_type, ttl_ms, stamp)
+        return put_upkept(self.tags, self.redis, upkeep, command)
 
     async def delete(self, namespace: str, key: str) -> bool:
         """False when Redis could not remove it (memory did)."""
