@@ -68,16 +68,24 @@ class Fleet:
         return {name: service.base_url for name, service in self.services.items()}
 
     def __enter__(self) -> Self:
-        # Held while starting: an interrupt that lands inside Popen, after the
-        # fork, leaves a child no one recorded (and so no one stops).
-        held = signal.pthread_sigmask(signal.SIG_BLOCK, INTERRUPTS)
+        # Deferred while starting: an interrupt that lands inside Popen, after
+        # the fork, leaves a child no one recorded (and so no one stops). Not
+        # blocked: a child inherits the signal mask across exec, and services
+        # started with SIGTERM blocked never saw the fleet's graceful stop (each
+        # close waited 5 s, then SIGKILLed). A caught signal is reset at exec.
+        arrived: list[int] = []
+        previous = {signum: signal.signal(signum, lambda n, _f: arrived.append(n))
+                    for signum in INTERRUPTS}
         try:
             self._start()
-            signal.pthread_sigmask(signal.SIG_SETMASK, held)  # a held one lands here
         except BaseException:
             self.close()
-            signal.pthread_sigmask(signal.SIG_SETMASK, held)
             raise
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+            if arrived:
+                signal.raise_signal(arrived[0])  # lands now, in the restored handler
         return self
 
     def __exit__(self, *exc_info: object) -> None:
