@@ -77,15 +77,16 @@ class Fleet:
         previous = {signum: signal.signal(signum, lambda n, _f: arrived.append(n))
                     for signum in INTERRUPTS}
         try:
-            self._start()
+            try:
+                self._start()
+            finally:
+                for signum, handler in previous.items():
+                    signal.signal(signum, handler)
+                if arrived:
+                    signal.raise_signal(arrived[0])  # lands now, in the restored handler
         except BaseException:
             self.close()
             raise
-        finally:
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
-            if arrived:
-                signal.raise_signal(arrived[0])  # lands now, in the restored handler
         return self
 
     def __exit__(self, *exc_info: object) -> None:
