@@ -99,18 +99,23 @@ class Fleet:
             raise FleetError(str(exc)) from exc
         self._start_services({"REDIS_URL": redis.url})
 
-    def _start_services(self, redis_env: dict[str, str]) -> None:
-        """Every instance, with `redis_env` saying where Redis is; then ready."""
+    def _start_services(self, redis_env: dict[str, str],
+                        meanwhile: Callable[[], None] = lambda: None) -> None:
+        """Every instance, with `redis_env` saying where Redis is, started side
+        by side (`meanwhile` runs while they start); then ready."""
+        for name in self.names:
+            wanted = {**SERVICE_ENV, **redis_env}
+            if self.state_dirs:
+                wanted["CACHE_STATE_DIR"] = str(self.run_dir / f"state-{name}")
+            service = ServiceProcess(wanted, self.run_dir / f"service-{name}.log")
+            service.env = {k: v for k, v in service.env.items()
+                           if k in wanted or not k.startswith(SCRUBBED_PREFIXES)}
+            self.services[name] = service
+            service.spawn()
+        meanwhile()
         try:
-            for name in self.names:
-                wanted = {**SERVICE_ENV, **redis_env}
-                if self.state_dirs:
-                    wanted["CACHE_STATE_DIR"] = str(self.run_dir / f"state-{name}")
-                service = ServiceProcess(wanted, self.run_dir / f"service-{name}.log")
-                service.env = {k: v for k, v in service.env.items()
-                               if k in wanted or not k.startswith(SCRUBBED_PREFIXES)}
-                self.services[name] = service
-                service.start()
+            for service in self.services.values():
+                service.wait_answering()
         except RuntimeError as exc:
             raise FleetError(str(exc)) from exc
         for name in self.names:
