@@ -88,7 +88,8 @@ class ServiceProcess:
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
             if self.process.poll() is not None:
-                raise RuntimeError(f"service exited at start-up: {self.log()}")
+                raise RuntimeError(f"service exited at start-up (exit code "
+                                   f"{self.process.returncode}): {self.log()}")
             try:
                 if http_get(self.base_url + "/health", timeout=0.5)[0] == 200:
                     return self
