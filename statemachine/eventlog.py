@@ -20,9 +20,13 @@ from statemachine.events import Connected, ErrorSeen, GaveUp, LinkEvent, OutboxR
 from statemachine.states import State
 from statemachine.throttle import ErrorLogThrottle
 
-__all__ = ["FALLBACK_MESSAGE", "LinkEventLogger"]
+__all__ = ["FALLBACK_MESSAGE", "REFUSED_WRITES", "LinkEventLogger"]
 
 FALLBACK_MESSAGE = "Redis unavailable, serving from memory cache"
+# One line per replay (with its count), never one per key.
+REFUSED_WRITES = ("%d replayed writes refused for lack of memory (OOM: maxmemory under "
+                  "noeviction) were deleted instead: those keys read as misses, never as "
+                  "the values the writes replaced")
 
 # Entering "error" from these means requests now go to the memory tier.
 # "connecting" is included: a first connect that fails is a fallback too.
@@ -61,18 +65,25 @@ class LinkEventLogger:
                     "probe_in_s": event.probe_in_s,
                 },
             )
-        elif isinstance(event, OutboxReplayed) and event.unconfirmed:
-            self.logger.warning(
-                "%d writes no replica had confirmed were replayed at the reconnect "
-                "(a failover may have lost them: they read as misses, never as older values)",
-                event.unconfirmed, extra={"state": event.dest, "unconfirmed": event.unconfirmed},
-            )
+        elif isinstance(event, OutboxReplayed) and (event.unconfirmed or event.refused):
+            self._replayed(event)
         elif self.logger.isEnabledFor(logging.DEBUG):
             # Guarded: to_dict formats a timestamp, wasted when DEBUG is off.
             self.logger.debug(
                 "Redis link %s: %s", type(event).__name__, event.to_dict(),
                 extra={"state": event.dest, "event": type(event).__name__},
             )
+
+    def _replayed(self, event: OutboxReplayed) -> None:
+        if event.unconfirmed:
+            self.logger.warning(
+                "%d writes no replica had confirmed were replayed at the reconnect "
+                "(a failover may have lost them: they read as misses, never as older values)",
+                event.unconfirmed, extra={"state": event.dest, "unconfirmed": event.unconfirmed},
+            )
+        if event.refused:
+            self.logger.warning(REFUSED_WRITES, event.refused,
+                                extra={"state": event.dest, "refused": event.refused})
 
     def _error(self, event: ErrorSeen) -> None:
         suppressed = self.throttle.observe()

@@ -117,7 +117,9 @@ class OutboxReplayed(LinkEvent):
     the outbox having overflowed, every key of ``swept_namespaces`` was
     deleted (``swept_keys`` of them). ``unconfirmed`` of the keys and
     namespaces were writes the master had acknowledged but no replica had
-    confirmed (they may have been lost to a failover)."""
+    confirmed (they may have been lost to a failover). ``refused`` of the
+    keys were writes Redis refused for lack of memory (OOM under
+    ``noeviction``): they were deleted instead."""
 
     keys: int
     overflow: bool
@@ -125,6 +127,7 @@ class OutboxReplayed(LinkEvent):
     swept_keys: int
     duration_s: float
     unconfirmed: int = 0
+    refused: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

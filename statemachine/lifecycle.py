@@ -147,12 +147,13 @@ class ConnectionLifecycle:
 
     def replayed(
         self, keys: int, swept_namespaces: tuple[str, ...], swept_keys: int, duration_s: float,
-        unconfirmed: int = 0,
+        unconfirmed: int = 0, refused: int = 0,
     ) -> OutboxReplayed:
         """Within the attempt in flight: the outbox was applied to Redis."""
         return self._fire("replay", lambda s: OutboxReplayed(
             keys=keys, overflow=bool(swept_namespaces), swept_namespaces=swept_namespaces,
-            swept_keys=swept_keys, duration_s=duration_s, unconfirmed=unconfirmed, **s,
+            swept_keys=swept_keys, duration_s=duration_s, unconfirmed=unconfirmed,
+            refused=refused, **s,
         ))
 
     def disconnected(self, reason: str) -> Disconnected:

@@ -66,6 +66,12 @@ class ServiceProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> ServiceProcess:
+        self.spawn()
+        return self.wait_answering()
+
+    def spawn(self) -> ServiceProcess:
+        """The process started, not waited for (`wait_answering`): several
+        instances start side by side."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
@@ -74,10 +80,16 @@ class ServiceProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
+        return self
+
+    def wait_answering(self) -> ServiceProcess:
+        """Until the spawned process answers /health (killed if it never does)."""
+        assert self.process is not None, "spawn() first"
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
             if self.process.poll() is not None:
-                raise RuntimeError(f"service exited at start-up: {self.log()}")
+                raise RuntimeError(f"service exited at start-up (exit code "
+                                   f"{self.process.returncode}): {self.log()}")
             try:
                 if http_get(self.base_url + "/health", timeout=0.5)[0] == 200:
                     return self

@@ -68,15 +68,24 @@ class Fleet:
         return {name: service.base_url for name, service in self.services.items()}
 
     def __enter__(self) -> Self:
-        # Held while starting: an interrupt that lands inside Popen, after the
-        # fork, leaves a child no one recorded (and so no one stops).
-        held = signal.pthread_sigmask(signal.SIG_BLOCK, INTERRUPTS)
+        # Deferred while starting: an interrupt that lands inside Popen, after
+        # the fork, leaves a child no one recorded (and so no one stops). Not
+        # blocked: a child inherits the signal mask across exec, and services
+        # started with SIGTERM blocked never saw the fleet's graceful stop (each
+        # close waited 5 s, then SIGKILLed). A caught signal is reset at exec.
+        arrived: list[int] = []
+        previous = {signum: signal.signal(signum, lambda n, _f: arrived.append(n))
+                    for signum in INTERRUPTS}
         try:
-            self._start()
-            signal.pthread_sigmask(signal.SIG_SETMASK, held)  # a held one lands here
+            try:
+                self._start()
+            finally:
+                for signum, handler in previous.items():
+                    signal.signal(signum, handler)
+                if arrived:
+                    signal.raise_signal(arrived[0])  # lands now, in the restored handler
         except BaseException:
             self.close()
-            signal.pthread_sigmask(signal.SIG_SETMASK, held)
             raise
         return self
 
@@ -90,18 +99,23 @@ class Fleet:
             raise FleetError(str(exc)) from exc
         self._start_services({"REDIS_URL": redis.url})
 
-    def _start_services(self, redis_env: dict[str, str]) -> None:
-        """Every instance, with `redis_env` saying where Redis is; then ready."""
+    def _start_services(self, redis_env: dict[str, str],
+                        meanwhile: Callable[[], None] = lambda: None) -> None:
+        """Every instance, with `redis_env` saying where Redis is, started side
+        by side (`meanwhile` runs while they start); then ready."""
+        for name in self.names:
+            wanted = {**SERVICE_ENV, **redis_env}
+            if self.state_dirs:
+                wanted["CACHE_STATE_DIR"] = str(self.run_dir / f"state-{name}")
+            service = ServiceProcess(wanted, self.run_dir / f"service-{name}.log")
+            service.env = {k: v for k, v in service.env.items()
+                           if k in wanted or not k.startswith(SCRUBBED_PREFIXES)}
+            self.services[name] = service
+            service.spawn()
+        meanwhile()
         try:
-            for name in self.names:
-                wanted = {**SERVICE_ENV, **redis_env}
-                if self.state_dirs:
-                    wanted["CACHE_STATE_DIR"] = str(self.run_dir / f"state-{name}")
-                service = ServiceProcess(wanted, self.run_dir / f"service-{name}.log")
-                service.env = {k: v for k, v in service.env.items()
-                               if k in wanted or not k.startswith(SCRUBBED_PREFIXES)}
-                self.services[name] = service
-                service.start()
+            for service in self.services.values():
+                service.wait_answering()
         except RuntimeError as exc:
             raise FleetError(str(exc)) from exc
         for name in self.names:

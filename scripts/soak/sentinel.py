@@ -66,10 +66,17 @@ class SentinelFleet(Fleet):
     def _start(self) -> None:
         try:
             self.setup = start_sentinel_setup(self._servers, self.run_dir / "sentinel")
-            self.setup.wait_until_acquainted()
         except (RuntimeError, AssertionError) as exc:
             raise FleetError(f"Sentinel setup: {exc}") from exc
-        self._start_services(self.setup.env())
+        # The sentinels hear each other's hellos (every 2 s) while the
+        # instances start: they ask for the master, which any sentinel names.
+        self._start_services(self.setup.env(), meanwhile=self._acquainted)
+
+    def _acquainted(self) -> None:
+        try:
+            self.setup.wait_until_acquainted()
+        except AssertionError as exc:
+            raise FleetError(f"Sentinel setup: {exc}") from exc
 
 
 @dataclass

@@ -5,6 +5,7 @@
     reconnect, before `ready` (the link calls `replay` through the new connection)
         ─► DEL every key (CACHE_OUTAGE_REPLAY=delete, the default), or
            SET the value this instance holds for a PUT (=write), DEL for a DELETE
+           (and DEL for a SET that a full Redis refuses: OOM)
         ─► overflowed? SCAN + DEL every key of the namespaces written meanwhile
 
 Without it, an instance's outage writes would be undone for everyone else:
@@ -19,12 +20,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, cast
+
+from redis.exceptions import OutOfMemoryError
 
 from service.cache.memory import MemoryTier
 from service.cache.redis_tier import RedisTier
-from service.link.session import ReplayReport, Send
+from service.link.session import RefusableWrite, ReplayReport, Request, Send
 
 log = logging.getLogger("roleready.cache")
 PUT, DELETE = "put", "delete"
@@ -117,7 +120,7 @@ class Outbox:
         replayed change is a write like any other: it awaits a replica's
         confirmation, service.cache.unconfirmed)."""
         started = time.perf_counter()
-        keys = swept = 0
+        keys = swept = refused = 0
         namespaces: set[str] = set()
         for _ in range(REPLAY_PASSES):
             ops = {name: record for name, record in self._ops.items()
@@ -127,11 +130,13 @@ class Outbox:
                 break
             # Each batch is built as it is sent: while the link is ready (the
             # stranded-write timer) a PUT made meanwhile reaches Redis after it.
+            deleted: set[str] = set()
             for names in _chunks(list(ops), DEL_BATCH):
-                await send([_command(name, ops[name][0], redis, memory, mode) for name in names])
+                deleted |= await _apply(send, names, ops, redis, memory, mode)
+            refused += len(deleted)
             if applied is not None:
                 for name, (op, _) in ops.items():
-                    applied(name, op)
+                    applied(name, DELETE if name in deleted else op)
             for namespace in sorted(sweep):
                 swept += await _sweep(send, redis, namespace)
             for name, (_, seq) in ops.items():  # what was recorded meanwhile stays
@@ -144,19 +149,41 @@ class Outbox:
             self._purged -= namespaces
         if not keys and not namespaces:
             return None
-        return ReplayReport(keys, tuple(sorted(namespaces)), swept, time.perf_counter() - started)
+        return ReplayReport(keys, tuple(sorted(namespaces)), swept, time.perf_counter() - started,
+                            refused=refused)
 
 
-def _command(name: str, op: str, redis: RedisTier, memory: MemoryTier, mode: str) -> list[Any]:
-    namespace, _, key = name.partition(":")
+async def _apply(send: Send, names: list[str], ops: dict[str, tuple[str, int]],
+                 redis: RedisTier, memory: MemoryTier, mode: str) -> set[str]:
+    """One batch of the replay; the names whose write Redis refused for lack
+    of memory (OOM under `noeviction`), deleted instead: a full Redis would
+    otherwise fail every attempt, and the key would keep the value the
+    write replaced. DEL is allowed while Redis is out of memory, and a miss
+    is always allowed."""
+    commands = [_command(name, ops[name][0], redis, memory, mode) for name in names]
+    replies = await send(cast(list[Sequence[Any]], commands))
+    refused = [name for name, reply in zip(names, replies, strict=True)
+               if isinstance(reply, OutOfMemoryError)]
+    if refused:
+        await send([redis.delete_command(*_split(name)) for name in refused])
+    return set(refused)
+
+
+def _command(name: str, op: str, redis: RedisTier, memory: MemoryTier, mode: str) -> Request:
+    namespace, key = _split(name)
     if op == PUT and mode == "write":
         held = memory.get_by_name(name)
         remaining_ms = memory.remaining_ms(held) if held is not None else 0
         if held is not None and remaining_ms > 0:
-            return redis.set_command(
+            return RefusableWrite(tuple(redis.set_command(
                 namespace, key, held.value, held.content_type, remaining_ms, held.stamp
-            )
+            )))
     return redis.delete_command(namespace, key)
+
+
+def _split(name: str) -> tuple[str, str]:
+    namespace, _, key = name.partition(":")
+    return namespace, key
 
 
 async def _sweep(send: Send, redis: RedisTier, namespace: str) -> int:

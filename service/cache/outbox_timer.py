@@ -34,6 +34,7 @@ from service.link.interface import Link
 from service.link.session import ReplayReport, Send
 from statemachine.backoff import BackoffPolicy
 from statemachine.clock import Clock
+from statemachine.eventlog import REFUSED_WRITES
 
 log = logging.getLogger("roleready.cache")
 # How often shutdown looks whether the hurried attempt is over.
@@ -114,6 +115,8 @@ class OutboxTimer:
         self.applied += 1
         log.info("outbox applied while the link stayed up: %d keys, %d namespaces swept",
                  report.keys, len(report.swept_namespaces))
+        if report.refused:
+            log.warning(REFUSED_WRITES, report.refused, extra={"refused": report.refused})
 
     async def close(self, timeout_s: float) -> None:
         """Stop the timer; apply what is owed within `timeout_s`; say what

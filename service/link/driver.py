@@ -299,7 +299,7 @@ class RedisLink:
         if replay is not None:
             self.lifecycle.replayed(
                 replay.keys, replay.swept_namespaces, replay.swept_keys, replay.duration_s,
-                replay.unconfirmed,
+                replay.unconfirmed, replay.refused,
             )
         self.lifecycle.connected()
         self._ready.set()

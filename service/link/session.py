@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
-from redis.exceptions import ResponseError
+from redis.exceptions import OutOfMemoryError, ResponseError
 
 from service.link.factory import ClientFactory
 from service.link.pipeline import AutoPipeline, Command, mark_retrieved
@@ -37,6 +37,15 @@ class OptionalCommand:
     as None instead of failing its batch, and is not counted as an error."""
 
     args: Command
+
+
+@dataclass(frozen=True, slots=True)
+class RefusableWrite(OptionalCommand):
+    """A write whose refusal for lack of memory (an OOM reply: maxmemory
+    under `noeviction`) is answered as that OutOfMemoryError instead of
+    failing its batch, and is not counted as an error; any other error
+    fails the batch as usual. The outbox's replay deletes such a key
+    instead: DEL is allowed while Redis is out of memory."""
 
 
 Request = Command | OptionalCommand
@@ -56,6 +65,8 @@ class ReplayReport:
     duration_s: float
     # Of the keys and swept namespaces: writes no replica had confirmed.
     unconfirmed: int = 0
+    # Of the keys: writes Redis refused for lack of memory, deleted instead.
+    refused: int = 0
 
 
 class LinkListener(Protocol):
@@ -135,7 +146,8 @@ async def send_batch(pipeline: AutoPipeline, commands: Sequence[Request]) -> lis
     """`commands` as one batch on `pipeline`: their replies in order, or the
     first failure (every other reply then marked as seen)."""
     futures = [
-        none_on_error(pipeline.call(*c.args)) if isinstance(c, OptionalCommand)
+        oom_as_reply(pipeline.call(*c.args)) if isinstance(c, RefusableWrite)
+        else none_on_error(pipeline.call(*c.args)) if isinstance(c, OptionalCommand)
         else pipeline.call(*c)
         for c in commands
     ]
@@ -157,6 +169,17 @@ def sender(pipeline: AutoPipeline) -> Send:
 
 def none_on_error(future: asyncio.Future[Any]) -> asyncio.Future[Any]:
     """A future that settles as `future` does, but with None for an error reply."""
+    return _tolerant(future, ResponseError, lambda error: None)
+
+
+def oom_as_reply(future: asyncio.Future[Any]) -> asyncio.Future[Any]:
+    """A future that settles as `future` does, but with the OutOfMemoryError
+    itself as the answer to an OOM reply."""
+    return _tolerant(future, OutOfMemoryError, lambda error: error)
+
+
+def _tolerant(future: asyncio.Future[Any], tolerated: type[BaseException],
+              answer: Callable[[BaseException], Any]) -> asyncio.Future[Any]:
     tolerant: asyncio.Future[Any] = future.get_loop().create_future()
 
     def settle(done: asyncio.Future[Any]) -> None:
@@ -166,8 +189,8 @@ def none_on_error(future: asyncio.Future[Any]) -> asyncio.Future[Any]:
             tolerant.cancel()
             return
         error = done.exception()
-        if isinstance(error, ResponseError):
-            tolerant.set_result(None)
+        if isinstance(error, tolerated):
+            tolerant.set_result(answer(error))
         elif error is not None:
             tolerant.set_exception(error)
         else:

@@ -21,6 +21,7 @@ from service.cache.outbox import DELETE, PUT
 from service.cache.redis_tier import RedisTier
 from service.cache.stats import CacheStats
 from service.link.interface import Link
+from service.link.session import OptionalCommand
 from statemachine.clock import FakeClock
 
 TTL_MS = 60_000
@@ -48,9 +49,11 @@ async def _replayed(outbox: DurableOutbox, memory: MemoryTier, redis: RedisTier,
                     mode: str) -> list[list[Any]]:
     sent: list[list[Any]] = []
 
-    async def send(batch: Sequence[Sequence[Any]]) -> list[Any]:
-        sent.extend(list(command) for command in batch)
-        return [(b"0", []) if command[0] == "SCAN" else 1 for command in batch]
+    async def send(batch: Sequence[Any]) -> list[Any]:
+        # A replayed SET comes as a RefusableWrite (an OptionalCommand).
+        commands = [list(c.args if isinstance(c, OptionalCommand) else c) for c in batch]
+        sent.extend(commands)
+        return [(b"0", []) if command[0] == "SCAN" else 1 for command in commands]
 
     await outbox.replay(send, redis, memory, mode)
     return sent

@@ -7,26 +7,34 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from redis.exceptions import OutOfMemoryError
+
 from service.cache import codec
 from service.cache.memory import MemoryTier
 from service.cache.outbox import DELETE, PUT, Outbox
 from service.cache.redis_tier import RedisTier
 from service.cache.stats import CacheStats
+from service.link.session import OptionalCommand
 from statemachine.clock import FakeClock
 
 REDIS = RedisTier(None, "rr", 0, CacheStats(), FakeClock().wall)  # type: ignore[arg-type]  # only names commands
 
 
 class Recorder:
-    def __init__(self, on_first: Any = None) -> None:
+    """Records each command (an OptionalCommand's own); answers 1, or what
+    `answer(command)` says."""
+
+    def __init__(self, on_first: Any = None, answer: Any = None) -> None:
         self.sent: list[list[Any]] = []
         self._on_first = on_first
+        self._answer = answer or (lambda command: 1)
 
-    async def __call__(self, commands: Sequence[Sequence[Any]]) -> list[Any]:
+    async def __call__(self, commands: Sequence[Any]) -> list[Any]:
         if self._on_first is not None and not self.sent:
             self._on_first()  # a request writes while the replay awaits Redis
-        self.sent += [list(command) for command in commands]
-        return [1 for _ in commands]
+        sent = [list(c.args if isinstance(c, OptionalCommand) else c) for c in commands]
+        self.sent += sent
+        return [self._answer(command) for command in sent]
 
 
 def _memory() -> tuple[MemoryTier, FakeClock]:
@@ -69,6 +77,26 @@ async def test_write_mode_sets_the_held_value_with_its_remaining_ttl_and_stamp()
         ["SET", "rr:ns:k", codec.encode(b"v", "text/plain", stamp), "PX", 6000],
         ["DEL", "rr:ns:gone"],
     ]
+
+
+async def test_a_write_redis_refuses_for_lack_of_memory_is_deleted_instead() -> None:
+    memory, clock = _memory()
+    for key in ("full", "fits"):
+        memory.put("ns", key, b"v", "text/plain", 10_000)
+    outbox = Outbox(10)
+    outbox.record("ns", "full", PUT)
+    outbox.record("ns", "fits", PUT)
+    applied: list[tuple[str, str]] = []
+    refuse = OutOfMemoryError("command not allowed when used memory > 'maxmemory'.")
+    send = Recorder(answer=lambda command: refuse if command[1] == "rr:ns:full" else b"OK")
+    report = await outbox.replay(send, REDIS, memory, "write",
+                                 applied=lambda name, op: applied.append((name, op)))
+    assert [command[:2] for command in send.sent] == [
+        ["SET", "rr:ns:full"], ["SET", "rr:ns:fits"], ["DEL", "rr:ns:full"]]
+    assert report is not None and (report.keys, report.refused) == (2, 1)
+    # What Redis carried out: a DEL for the refused one (a replica confirms that).
+    assert applied == [("ns:full", DELETE), ("ns:fits", PUT)]
+    assert len(outbox) == 0
 
 
 async def test_an_overflow_sweeps_every_namespace_written() -> None:
