@@ -30,11 +30,11 @@ from pathlib import Path
 from typing import Any
 
 from scripts.benchmark import workloads as wl
-from scripts.benchmark.client import BenchError, http
 from scripts.benchmark.compare import Comparison, Rounds, side_by_side
 from scripts.benchmark.load import Generator, Request, Workload
-from scripts.benchmark.processes import ROOT, HttpProcess, Processes
+from scripts.benchmark.processes import ROOT, BenchError, Processes
 from scripts.harness.sentinel import replica_in_sync
+from scripts.harness.service_process import ServiceProcess, http
 from scripts.harness.waiting import wait_for
 
 CASES = ("memory_hit_get", "redis_hit_get", "put", "mget")
@@ -55,7 +55,7 @@ def tree_of(ref: str, run_dir: Path) -> Path:
 
 
 def start_tree(procs: Processes, side: str, root: Path, redis_url: str, env: dict[str, str],
-               instances: int, value: bytes) -> dict[str, tuple[HttpProcess, ...]]:
+               instances: int, value: bytes) -> dict[str, tuple[ServiceProcess, ...]]:
     """One tree's services, hot keys warm. Keys under one prefix per side: a
     tree that tracks keys hears only its own side's writes as invalidations,
     as a fleet of its own would."""
@@ -81,7 +81,7 @@ def orientation(procs: Processes, split: Generator, plan: Rounds, after: Side, b
     workloads = {"memory_hit_get": wl.hot_get(), "redis_hit_get": wl.hot_get(),
                  "put": wl.put(value), "mget": Workload("mget", (Request(
                      "POST", wl.path("_mget"), mget, wl.CONTENT_TYPE),))}
-    has_mget = all(http(t["mget"][0].url + wl.path("_mget"), method="POST", body=mget,
+    has_mget = all(http(t["mget"][0].base_url + wl.path("_mget"), method="POST", body=mget,
                         headers={"Content-Type": wl.CONTENT_TYPE})[0] == 200
                    for t in trees.values())
     return {case: side_by_side(split, Comparison(

@@ -29,12 +29,13 @@ import statistics
 from typing import Any
 
 from scripts.benchmark import workloads as wl
-from scripts.benchmark.client import BenchError, http, http_json
 from scripts.benchmark.compare import Measured, run_one
 from scripts.benchmark.load import Generator, Request, Workload
-from scripts.benchmark.processes import HttpProcess, Processes, ready
+from scripts.benchmark.processes import BenchError, Processes, http_json, ready
 from scripts.benchmark.report import target
+from scripts.harness.ports import free_port
 from scripts.harness.redis_server import RedisServer
+from scripts.harness.service_process import HttpProcess, ServiceProcess, http
 
 KEYS = [f"b{i:03d}" for i in range(100)]
 VALUE_BYTES = 64
@@ -62,33 +63,31 @@ def start_webdis(procs: Processes, redis: RedisServer, value: bytes) -> HttpProc
     if binary is None:
         raise BenchError("webdis is not installed: scripts/bench installs it when run as root "
                          "(Debian: apt-get install webdis)")
-    config = procs.run_dir / "webdis.json"
-    webdis = HttpProcess("webdis", [binary, str(config)], procs.run_dir / "webdis.out",
-                         "/PING", cpus=procs.placement.servers)
+    config, port = procs.run_dir / "webdis.json", free_port()
     config.write_text(json.dumps({
         "redis_host": "127.0.0.1", "redis_port": redis.port, "http_host": "127.0.0.1",
-        "http_port": webdis.port, "threads": 1, "pool_size": 10, "daemonize": False,
-        "database": 0, "verbosity": 1, "logfile": str(procs.run_dir / "webdis.log"),
+        "http_port": port, "threads": 1, "pool_size": 10, "daemonize": False,
+        "database": 0, "verbosity": 1, "logfile": str(procs.run_dir / "webdis-server.log"),
     }))
-    procs.launch(webdis)
-    status, _, body = http(webdis.url + WEBDIS_GET.requests[0].path)
+    webdis = procs.http_server("webdis", [binary, str(config)], "/PING", port)
+    status, _, body = http(webdis.base_url + WEBDIS_GET.requests[0].path)
     if status != 200 or json.loads(body)["GET"].encode() != value:
         raise BenchError(f"Webdis GET answered {status} {body[:80]!r}")
     return webdis
 
 
-def seed_batch(services: tuple[HttpProcess, ...], source: str) -> None:
+def seed_batch(services: tuple[ServiceProcess, ...], source: str) -> None:
     """The batch keys stored by one `_mset` through the first service (one key
     prefix for all), read once by single GETs on each (so memory tiers hold
     them), then an `_mget` on each must answer every key from `source`."""
     entries = {key: {"value": "x" * VALUE_BYTES, "contentType": "text/plain"} for key in KEYS}
-    status, body = http_json(services[0].url + wl.path("_mset"), {"entries": entries})
+    status, body = http_json(services[0].base_url + wl.path("_mset"), {"entries": entries})
     if status != 200 or set(body["stored"].values()) != {"redis"}:
         raise BenchError(f"seeding the batch keys answered {status}: {body}")
     for service in services:
         for key in KEYS:
-            http(service.url + wl.path(key))
-        status, body = http_json(service.url + wl.path("_mget"), {"keys": KEYS})
+            http(service.base_url + wl.path(key))
+        status, body = http_json(service.base_url + wl.path("_mget"), {"keys": KEYS})
         sources = {hit["source"] for hit in (body or {}).get("hits", {}).values()}
         if status != 200 or len(body["hits"]) != len(KEYS) or sources != {source}:
             raise BenchError(f"{service.name}: _mget expected {len(KEYS)} {source} hits, got "
@@ -113,7 +112,7 @@ def run_batch(procs: Processes, generator: Generator, rounds: int,
     for index in range(rounds):
         for name in names[index % len(names):] + names[:index % len(names)]:
             server, workload, _ = cases[name]
-            if server is not webdis:  # a link dropped by the last run is back first
+            if isinstance(server, ServiceProcess):  # a link dropped by the last run is back first
                 server.wait_ready()
             runs[name].append(run_one(generator, server, workload, duration_s, strict=True))
     figures = {name: {

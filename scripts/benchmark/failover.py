@@ -33,11 +33,11 @@ from functools import partial
 from http.client import HTTPConnection, HTTPException
 from typing import Any
 
-from scripts.benchmark.client import BenchError, http, http_json
-from scripts.benchmark.processes import HttpProcess, Processes
+from scripts.benchmark.processes import BenchError, Processes, http_json
 from scripts.benchmark.report import n, target
 from scripts.harness import sentinel as se
 from scripts.harness.redis_cluster import NODE_TIMEOUT_MS, LocalCluster
+from scripts.harness.service_process import ServiceProcess, http
 from scripts.harness.waiting import wait_for
 
 HOST = "127.0.0.1"
@@ -58,21 +58,21 @@ CLUSTER_TARGET_S = 15.0
 MASTERS = 3
 
 
-def redis_check(service: HttpProcess) -> dict[str, Any]:
+def redis_check(service: ServiceProcess) -> dict[str, Any]:
     """checks.redis of /health/detailed ({} when the service does not answer)."""
     try:
-        status, body = http_json(service.url + "/health/detailed")
+        status, body = http_json(service.base_url + "/health/detailed")
     except OSError:
         return {}
     return body["checks"]["redis"] if status == 200 and body else {}
 
 
-def on_master(service: HttpProcess, port: int) -> bool:
+def on_master(service: ServiceProcess, port: int) -> bool:
     check = redis_check(service)
     return check.get("status") == "healthy" and check["topology"].get("master") == f"{HOST}:{port}"
 
 
-def cluster_ready(service: HttpProcess, expected: str | None = None) -> bool:
+def cluster_ready(service: ServiceProcess, expected: str | None = None) -> bool:
     check = redis_check(service)
     if check.get("status") != "healthy":
         return False
@@ -82,23 +82,23 @@ def cluster_ready(service: HttpProcess, expected: str | None = None) -> bool:
             and (expected is None or expected in addresses))
 
 
-def read_back(writer: HttpProcess, reader: HttpProcess, value: bytes) -> bool:
+def read_back(writer: ServiceProcess, reader: ServiceProcess, value: bytes) -> bool:
     """The reader forgets PROBE_KEY, the writer stores it in Redis, the reader
     reads it from Redis: the key's master serves both instances."""
     path = f"/cache/default/{PROBE_KEY}"
     try:
-        if http(reader.url + path, method="DELETE")[0] != 204:
+        if http(reader.base_url + path, method="DELETE")[0] != 204:
             return False
-        status, headers, _ = http(writer.url + path, method="PUT", body=value)
+        status, headers, _ = http(writer.base_url + path, method="PUT", body=value)
         if status != 204 or headers.get("X-Cache-Stored") != "redis":
             return False
-        status, headers, body = http(reader.url + path)
+        status, headers, body = http(reader.base_url + path)
     except OSError:
         return False
     return status == 200 and headers.get("X-Cache") == "hit-redis" and body == value
 
 
-def killed_under_load(service: HttpProcess, kill: Callable[[], None],
+def killed_under_load(service: ServiceProcess, kill: Callable[[], None],
                       ready: Callable[[], bool]) -> dict[str, Any]:
     """The trickle on `service`, `kill()` after STEADY_S, then seconds from
     the kill to the first poll for which `ready()` held (None: never)."""
@@ -123,7 +123,7 @@ class Trickle(threading.Thread):
     404, other 4xx, 5xx), refused connections, other failures (reset,
     timeout) and the slowest request."""
 
-    def __init__(self, service: HttpProcess) -> None:
+    def __init__(self, service: ServiceProcess) -> None:
         super().__init__(daemon=True)
         self.port, self.stopping = service.port, threading.Event()
         self.counts = dict.fromkeys(("requests", "s2xx", "s404", "s4xx", "s5xx", "refused",

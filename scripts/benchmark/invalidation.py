@@ -15,16 +15,16 @@ import time
 from typing import Any
 
 from scripts.benchmark import workloads as wl
-from scripts.benchmark.client import BenchError, Connection
-from scripts.benchmark.processes import HttpProcess, Processes, ready
+from scripts.benchmark.processes import BenchError, Connection, Processes, ready
 from scripts.benchmark.report import n, target
+from scripts.harness.service_process import ServiceProcess
 
 SAMPLES = 300
 POLL_LIMIT_S = 2.0
 TARGET_P99_MS = 10.0
 
 
-def measure_invalidation(a: HttpProcess, b: HttpProcess, samples: int = SAMPLES) -> dict[str, Any]:
+def measure_invalidation(a: ServiceProcess, b: ServiceProcess, samples: int = SAMPLES) -> dict[str, Any]:
     """Latency figures of `samples` keys written through `a`, read through `b`
     (two services of one Redis and one key prefix)."""
     writer, reader = Connection(a.port), Connection(b.port)

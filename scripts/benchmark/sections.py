@@ -28,7 +28,7 @@ from scripts.benchmark.failover import failover_lines, failover_targets, run_fai
 from scripts.benchmark.invalidation import invalidation_lines, invalidation_targets, run_invalidation
 from scripts.benchmark.load import Generator
 from scripts.benchmark.outage import OutagePlan, outage_lines, outage_targets, run_outage
-from scripts.benchmark.processes import Processes
+from scripts.benchmark.processes import Processes, result
 from scripts.benchmark.report import Figures, Lines, target
 from scripts.benchmark.stampede import StampedePlan, run_stampede, stampede_lines, stampede_targets
 from scripts.benchmark.throughput import run_throughput, throughput_lines, throughput_targets
@@ -96,9 +96,9 @@ def memory_targets(memory: Figures) -> list[Figures]:
 
 SECTIONS = {
     # memory.py in its own process, importing the tier of the checkout under test.
-    "memory": Section("memory_tier", lambda r: r.procs.helper(
+    "memory": Section("memory_tier", lambda r: result(r.procs.helper(
         "memory", "memory", "--ops", str(r.plan.memory_ops), "--rounds",
-        str(r.plan.memory_rounds), root=r.procs.service_root).result(MEMORY_LIMIT_S),
+        str(r.plan.memory_rounds), root=r.procs.service_root), MEMORY_LIMIT_S),
         memory_lines, memory_targets),
     "throughput": Section("throughput", lambda r: run_throughput(
         r.procs, r.generator, r.split, r.plan.throughput, r.value, r.value_file),

@@ -53,7 +53,7 @@ def run_throughput(procs: Processes, generator: Generator, split: Generator, pla
     webdis = (start_webdis(procs, redis, value),)
     for server in (*bare, *bare_get, *bare_set):
         server.wait_answering()
-    wl.seed_hot_keys(bare_set[0].url, value)
+    wl.seed_hot_keys(bare_set[0].base_url, value)
     seed_batch(memory, "memory")
     seed_batch(redis_only, "redis")
     hot, side = wl.hot_get(), {"strict": True, "alone": False}

@@ -38,8 +38,6 @@ SERVICE_ENV = {
     "JOURNAL_CAPACITY": str(JOURNAL_CAPACITY),
     "LOG_LEVEL": "WARNING",
 }
-# The machine's own settings must not leak into the services.
-SCRUBBED_PREFIXES = ("REDIS_", "CACHE_")
 INTERRUPTS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 
 
@@ -97,9 +95,8 @@ class Fleet:
                 wanted = {**SERVICE_ENV, **redis_env}
                 if self.state_dirs:
                     wanted["CACHE_STATE_DIR"] = str(self.run_dir / f"state-{name}")
-                service = ServiceProcess(wanted, self.run_dir / f"service-{name}.log")
-                service.env = {k: v for k, v in service.env.items()
-                               if k in wanted or not k.startswith(SCRUBBED_PREFIXES)}
+                service = ServiceProcess(wanted, self.run_dir / f"service-{name}.log",
+                                         clean=True)
                 self.services[name] = service
                 service.start()
         except RuntimeError as exc:
