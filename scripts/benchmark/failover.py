@@ -52,8 +52,7 @@ REQUEST_TIMEOUT_S = 5.0
 PREFIX = "bench-failover"
 PROBE_KEY = "failover-probe"
 LINK_ENV = {"REDIS_LAZY_CONNECT": "false", "CACHE_KEY_PREFIX": PREFIX}
-DOWN_AFTER_MS, FAILOVER_TIMEOUT_MS, SENTINELS = 1000, 5000, 3
-SENTINEL_TARGET_S = DOWN_AFTER_MS / 1000 + 2.0
+SENTINEL_TARGET_S = se.DOWN_AFTER_MS / 1000 + 2.0
 CLUSTER_TARGET_S = 15.0
 MASTERS = 3
 
@@ -163,21 +162,11 @@ class Trickle(threading.Thread):
                 "bad": sum(self.counts[name] for name in ("s5xx", "refused", "failed"))}
 
 
-def knows_everyone(sentinel: Any) -> bool:
-    """The sentinel knows the replica and the other sentinels, so a kill is
-    followed by a failover at once rather than after the discovery."""
-    with sentinel.client() as client:
-        fields = client.sentinel_master(se.MASTER_NAME)
-    return bool(fields["flags"] == "master" and fields["num-slaves"] == 1
-                and fields["num-other-sentinels"] == SENTINELS - 1)
-
-
 def sentinel_run(procs: Processes) -> dict[str, Any]:
     setup = se.start_sentinel_setup(procs, procs.run_dir)
     # The service imports while the sentinels find each other (~2 s: hellos).
     service = procs.service("service", {**LINK_ENV, **setup.env()}, wait=False)
-    wait_for(lambda: all(knows_everyone(s) for s in setup.sentinels), SETUP_TIMEOUT_S,
-             "sentinels knowing the replica and each other", error=BenchError)
+    setup.wait_until_acquainted(SETUP_TIMEOUT_S, error=BenchError)
     service.wait_answering()
     wait_for(lambda: on_master(service, setup.master.port), READY_LIMIT_S,
              "the service on the master", error=BenchError)
@@ -239,7 +228,7 @@ def run_failovers(procs: Processes, runs: int) -> dict[str, Any]:
     return {
         "runs": runs, "poll_interval_ms": POLL_INTERVAL_S * 1000, "service_env": LINK_ENV,
         "load": {"rate_per_s": TRICKLE_RATE, "mix": "PUT k then GET k, a new connection each"},
-        "sentinel": {"down_after_ms": DOWN_AFTER_MS, "failover_timeout_ms": FAILOVER_TIMEOUT_MS,
+        "sentinel": {"down_after_ms": se.DOWN_AFTER_MS, "failover_timeout_ms": se.FAILOVER_TIMEOUT_MS,
                      "quorum": se.QUORUM, "target_s": SENTINEL_TARGET_S,
                      "ready": spread([r["ready_s"] for r in sentinel]),
                      "load": load_total(sentinel), "rounds": sentinel},

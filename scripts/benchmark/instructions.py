@@ -28,9 +28,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from scripts.benchmark.batch import KEYS
-from scripts.benchmark.batch import MGET as MGET_WORKLOAD
 from scripts.benchmark.processes import BenchError, Connection, Processes
+from scripts.benchmark.throughput import KEYS
+from scripts.benchmark.throughput import MGET as MGET_WORKLOAD
 from scripts.benchmark.workloads import make_value
 from scripts.harness.service_process import HttpProcess
 from scripts.harness.waiting import wait_for

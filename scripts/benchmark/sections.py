@@ -22,7 +22,6 @@ from typing import Any
 
 from scripts.benchmark import workloads as wl
 from scripts.benchmark.ab import compare_lines
-from scripts.benchmark.batch import batch_lines, batch_targets, run_batch
 from scripts.benchmark.compare import Rounds
 from scripts.benchmark.failover import failover_lines, failover_targets, run_failovers
 from scripts.benchmark.invalidation import invalidation_lines, invalidation_targets, run_invalidation
@@ -31,7 +30,14 @@ from scripts.benchmark.outage import OutagePlan, outage_lines, outage_targets, r
 from scripts.benchmark.processes import Processes, result
 from scripts.benchmark.report import Figures, Lines, target
 from scripts.benchmark.stampede import StampedePlan, run_stampede, stampede_lines, stampede_targets
-from scripts.benchmark.throughput import run_throughput, throughput_lines, throughput_targets
+from scripts.benchmark.throughput import (
+    batch_lines,
+    batch_targets,
+    run_batch,
+    run_throughput,
+    throughput_lines,
+    throughput_targets,
+)
 from scripts.benchmark.workers import run_workers, worker_lines
 
 MEMORY_LIMIT_S = 300
