@@ -2,11 +2,10 @@
 baselines, Webdis, wrk, helpers: the harness's, scripts/harness/), what it
 asks of them, and its own HTTP clients (not the load).
 
-Each runs detached (a session of its own, so a Ctrl-C at the terminal
-reaches only the bench, which stops them in order; and it dies with the
-bench even when the bench is killed outright) with a CPU placement: the
-server under test gets the first CPU to itself, everything else the others
-(a single-threaded server moved between the cores it shared with wrk made
+Each runs detached (stopped in order by the bench, and killed with it: see
+scripts/harness/service_process.py) with a CPU placement: the server under
+test gets the first CPU to itself, everything else the others (a
+single-threaded server moved between the cores it shared with wrk made
 runs differ by a third). Servers listen on free loopback ports, never 6379.
 """
 

@@ -123,10 +123,7 @@ def lease_counters(services: tuple[ServiceProcess, ...]) -> dict[str, int]:
 def store_hit_key(services: tuple[ServiceProcess, ...], value: bytes) -> None:
     """HIT_KEY PUT through A, then a memory hit on every instance, with and
     without ?lease=1 (of two GETs, the first may fill the memory tier)."""
-    status, _ = http_json(services[0].base_url + wl.path(HIT_KEY), method="PUT", body=value,
-                          headers={"Content-Type": wl.CONTENT_TYPE})
-    if status != 204:
-        raise BenchError(f"storing {HIT_KEY} answered {status}")
+    wl.store(services[0].base_url, HIT_KEY, value)
     for url in (s.base_url + wl.path(HIT_KEY) + q for s in services for q in ("", "?lease=1")):
         header = [http(url)[1].get("X-Cache") for _ in range(2)][-1]
         if header != "hit-memory":

@@ -80,13 +80,17 @@ def warm(server: ServiceProcess, hit: str, passes: int = 3) -> None:
     raise BenchError(f"{server.name}: hot keys still not {hit} after {passes} passes")
 
 
+def store(base_url: str, key: str, value: bytes) -> None:
+    """PUT `key` through the server's own handler."""
+    status, _, _ = http(base_url + path(key), method="PUT", body=value,
+                        headers={"Content-Type": CONTENT_TYPE})
+    if status != 204:
+        raise BenchError(f"storing {base_url}{path(key)} answered {status}")
+
+
 def seed_hot_keys(base_url: str, value: bytes) -> None:
-    """PUT every hot key through the server's own handler."""
     for i in range(HOT_KEYS):
-        status, _, _ = http(base_url + path(f"hot{i}"), method="PUT", body=value,
-                            headers={"Content-Type": CONTENT_TYPE})
-        if status != 204:
-            raise BenchError(f"seeding {base_url}{path(f'hot{i}')} answered {status}")
+        store(base_url, f"hot{i}", value)
 
 
 def hot_services(procs: Processes, name: str, redis_url: str, instances: int, value: bytes,

@@ -25,6 +25,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Self
 
 from scripts.harness.ports import free_port
 from scripts.harness.waiting import wait_for
@@ -169,7 +170,7 @@ class HttpProcess(ChildProcess):
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = START_TIMEOUT_S) -> HttpProcess:
+    def start(self, timeout: float = START_TIMEOUT_S) -> Self:
         self.spawn()
         self.wait_answering(timeout)
         return self
@@ -195,9 +196,9 @@ class ServiceProcess(HttpProcess):
     `terminate()` (SIGTERM, graceful).
 
     `command` runs instead of `python -m service` (the README's `scripts/run`,
-    or the service under valgrind). `cwd`: the checkout to run it from (its
-    own service/ package, PYTHONPATH dropped). `clean`: the machine's own
-    REDIS_*/CACHE_* and other service settings do not reach it.
+    or the service under valgrind); `cwd`, the checkout to run it from.
+    `clean`: the machine's own REDIS_*/CACHE_* and other service settings do
+    not reach it, nor (with `cwd`) PYTHONPATH: the service is cwd's.
     """
 
     def __init__(self, env: Mapping[str, str], log_path: Path,
@@ -215,10 +216,6 @@ class ServiceProcess(HttpProcess):
                              # drain for, unless a test asks for it.
                              "SHUTDOWN_DRAIN_MS": "0", **env},
                          cwd=cwd, cpus=cpus, detached=detached)
-
-    def start(self, timeout: float = START_TIMEOUT_S) -> ServiceProcess:
-        super().start(timeout)
-        return self
 
     def wait_ready(self, healthy: bool = False, timeout: float = 20.0) -> None:
         """Until its Redis link is ready (/api/status); with `healthy`, until

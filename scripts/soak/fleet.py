@@ -148,7 +148,5 @@ class Fleet:
         """Services first (SIGTERM, then SIGKILL if they linger), then Redis."""
         for service in self.services.values():
             with contextlib.suppress(Exception):
-                service.terminate(timeout=5.0)
-            with contextlib.suppress(Exception):
-                service.kill()
+                service.stop(timeout=5.0)
         self._servers.close()
