@@ -25,7 +25,7 @@ from scripts.benchmark.processes import ROOT, Placement, Processes
 from scripts.benchmark.report import render
 from scripts.benchmark.sections import REPORTED, SECTIONS, Plan, Run, evaluate, machine, run_sections, values
 from scripts.benchmark.stampede import StampedePlan
-from scripts.harness.service_process import ProcessError
+from scripts.harness import ProcessError
 
 EXIT_OK, EXIT_FAILED = 0, 1
 # The others take a while each (the epilog): only when asked for.

@@ -22,18 +22,17 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from scripts.benchmark import RESULT_MARK
+from scripts.harness import ProcessError
 from scripts.harness.ports import free_port
 from scripts.harness.redis_server import RedisServer, RedisServers
 from scripts.harness.service_process import (
     ChildProcess,
     CPUs,
     HttpProcess,
-    ProcessError,
     ServiceProcess,
     child_setup,
     http,
 )
-from scripts.harness.tls import Certificates
 
 ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
@@ -130,9 +129,9 @@ def result(process: ChildProcess, deadline_s: float) -> dict[str, Any]:
 
 
 class Processes(RedisServers):
-    """Everything the run started, stopped in reverse order by `close()`; a
-    `RedisServers` group of scripts/harness/, so its Sentinel and Cluster
-    set-ups start their servers here.
+    """Everything the run started, stopped by `close()`; a `RedisServers`
+    group of scripts/harness/, so its Sentinel and Cluster set-ups start
+    their servers here.
 
     The service runs as `python -m service` from `service_root` (this checkout
     by default; another one to compare two trees on the same machine).
@@ -140,23 +139,11 @@ class Processes(RedisServers):
 
     def __init__(self, run_dir: Path, service_root: Path = ROOT,
                  placement: Placement | None = None) -> None:
-        super().__init__(run_dir)
-        self.run_dir, self.service_root = run_dir, service_root
         self.placement = placement or Placement()
-        self.started: list[ChildProcess | RedisServer] = []
-
-    def start(self, *args: str, port: int | None = None, data_dir: Path | None = None,
-              conf: Path | None = None, password: str | None = None,
-              tls: Certificates | None = None) -> RedisServer:
-        """redis-server beside the load generator; failing to start is a BenchError."""
-        server = RedisServer(data_dir or self.run_dir / f"redis-{len(self.started)}", port=port,
-                             args=args, conf=conf, password=password, tls=tls,
-                             preexec_fn=child_setup(self.placement.others))
-        self.started.append(server)
-        try:
-            return server.start()
-        except RuntimeError as exc:
-            raise BenchError(str(exc)) from exc
+        # redis-server beside the load generator.
+        super().__init__(run_dir, preexec_fn=child_setup(self.placement.others))
+        self.run_dir, self.service_root = run_dir, service_root
+        self.started: list[ChildProcess] = []
 
     def redis(self, name: str, *args: str) -> RedisServer:
         """redis-server in run_dir/name; `args` come last (--replicaof...)."""
@@ -212,12 +199,14 @@ class Processes(RedisServers):
         return process
 
     def close(self) -> None:
+        """Every child in reverse order, then every redis-server."""
         for process in reversed(self.started):
             # Stop the others whatever this one does; the parent-death
             # signal is the backstop for a process that would not stop.
             with contextlib.suppress(Exception):
                 process.stop()
         self.started.clear()
+        super().close()
 
 
 def ready(*services: ServiceProcess) -> tuple[ServiceProcess, ...]:

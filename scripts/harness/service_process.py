@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Self
 
+from scripts.harness import ProcessError
 from scripts.harness.ports import free_port
 from scripts.harness.waiting import wait_for
 
@@ -39,10 +40,6 @@ CPUs = frozenset[int] | None
 SERVICE_VARIABLE_PREFIXES = ("REDIS_", "CACHE_")
 SERVICE_VARIABLES = ("HOST", "PORT", "LOG_LEVEL", "JOURNAL_CAPACITY", "SHUTDOWN_DRAIN_MS",
                      "SHUTDOWN_TIMEOUT_MS", "WORKERS", "EVENT_LOOP", "WORKER_TMP_DIR")
-
-
-class ProcessError(RuntimeError):
-    """A child would not start or answer."""
 
 
 def http(url: str, *, method: str = "GET", body: bytes | None = None,
