@@ -5,14 +5,14 @@ Webdis, what a Redis outage costs, and (--compare) two trees side by side.
     sections.py   the sections, in order; each in its own module
     compare.py    side-by-side and one-after-the-other rounds; ab.py two trees
     load.py       the load driver: wrk
-    processes.py  every child process, what the bench asks of them and of the OS;
-                  client.py the bench's own HTTP requests
+    processes.py  every child process (scripts/harness/'s), what the bench asks
+                  of them and of the OS; the bench's own HTTP requests
     report.py     the table and the targets
 
 The service is only ever started as a process (`python -m service` from a
 given checkout) and spoken to over HTTP; memory.py, run as its own process
-from the checkout under test, is the one exception. Each helper process
-(herd, memory) prints its figures as one `emit()` line.
+from the checkout under test, is the one exception (also the home of
+`python -m scripts.benchmark.memory tags`). Each helper process (herd, memory) prints its figures as one `emit()` line.
 """
 
 import json

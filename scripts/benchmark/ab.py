@@ -30,11 +30,11 @@ from pathlib import Path
 from typing import Any
 
 from scripts.benchmark import workloads as wl
-from scripts.benchmark.client import BenchError, http
 from scripts.benchmark.compare import Comparison, Rounds, side_by_side
 from scripts.benchmark.load import Generator, Request, Workload
-from scripts.benchmark.processes import ROOT, HttpProcess, Processes
+from scripts.benchmark.processes import ROOT, BenchError, Processes
 from scripts.harness.sentinel import replica_in_sync
+from scripts.harness.service_process import http
 from scripts.harness.waiting import wait_for
 
 CASES = ("memory_hit_get", "redis_hit_get", "put", "mget")
@@ -54,16 +54,6 @@ def tree_of(ref: str, run_dir: Path) -> Path:
     return tree
 
 
-def start_tree(procs: Processes, side: str, root: Path, redis_url: str, env: dict[str, str],
-               instances: int, value: bytes) -> dict[str, tuple[HttpProcess, ...]]:
-    """One tree's services, hot keys warm. Keys under one prefix per side: a
-    tree that tracks keys hears only its own side's writes as invalidations,
-    as a fleet of its own would."""
-    memory, redis_only = wl.hot_services(procs, side, redis_url, instances, value, root, **env)
-    return {"memory_hit_get": memory, "redis_hit_get": redis_only, "put": memory,
-            "mget": memory}
-
-
 Side = tuple[Path, dict[str, str]]  # a tree's checkout, and variables for its services only
 
 
@@ -75,19 +65,22 @@ def orientation(procs: Processes, split: Generator, plan: Rounds, after: Side, b
     if replica:
         copy = procs.redis("redis-replica", "--replicaof", "127.0.0.1", str(redis.port))
         wait_for(lambda: replica_in_sync(copy), 10.0, "the replica in sync", error=BenchError)
-    trees = {side: start_tree(procs, side, root, redis.url, env, plan.instances, value)
+    # (memory tier, Redis hits) of each tree. Keys under one prefix per side: a
+    # tree that tracks keys hears only its own side's writes as invalidations,
+    # as a fleet of its own would.
+    trees = {side: wl.hot_services(procs, side, redis.url, plan.instances, value, root, **env)
              for side, (root, env) in (("after", after), ("before", before))}
     mget = json.dumps({"keys": [f"hot{i}" for i in range(wl.HOT_KEYS)]}).encode()
-    workloads = {"memory_hit_get": wl.hot_get(), "redis_hit_get": wl.hot_get(),
-                 "put": wl.put(value), "mget": Workload("mget", (Request(
-                     "POST", wl.path("_mget"), mget, wl.CONTENT_TYPE),))}
-    has_mget = all(http(t["mget"][0].url + wl.path("_mget"), method="POST", body=mget,
+    cases = {"memory_hit_get": (wl.hot_get(), 0), "redis_hit_get": (wl.hot_get(), 1),
+             "put": (wl.put(value), 0),
+             "mget": (Workload("mget", (Request("POST", wl.path("_mget"), mget, wl.CONTENT_TYPE),)), 0)}
+    has_mget = all(http(t[0][0].base_url + wl.path("_mget"), method="POST", body=mget,
                         headers={"Content-Type": wl.CONTENT_TYPE})[0] == 200
                    for t in trees.values())
     return {case: side_by_side(split, Comparison(
-        case, case, workloads[case], trees["after"][case], trees["before"][case], "before", 1.0,
+        case, case, workload, trees["after"][kind], trees["before"][kind], "before", 1.0,
         strict=True), plan.side_by_side_rounds, plan.side_by_side_s)
-        for case in CASES if case != "mget" or has_mget}
+        for case, (workload, kind) in cases.items() if case != "mget" or has_mget}
 
 
 def compare_trees(procs: Processes, split: Generator, plan: Rounds, ref: str,

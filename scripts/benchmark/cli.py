@@ -18,7 +18,6 @@ from typing import Any
 
 from scripts import runner
 from scripts.benchmark.ab import compare_trees
-from scripts.benchmark.client import BenchError
 from scripts.benchmark.compare import Rounds
 from scripts.benchmark.load import Wrk
 from scripts.benchmark.outage import OutagePlan
@@ -26,6 +25,7 @@ from scripts.benchmark.processes import ROOT, Placement, Processes
 from scripts.benchmark.report import render
 from scripts.benchmark.sections import REPORTED, SECTIONS, Plan, Run, evaluate, machine, run_sections, values
 from scripts.benchmark.stampede import StampedePlan
+from scripts.harness import ProcessError
 
 EXIT_OK, EXIT_FAILED = 0, 1
 # The others take a while each (the epilog): only when asked for.
@@ -177,5 +177,5 @@ def main(argv: list[str]) -> int:
             args.json.write_text(json.dumps(report, indent=2) + "\n")
         return EXIT_OK
 
-    return runner.run("scripts/bench", work, keep=args.keep, failures=(BenchError,),
+    return runner.run("scripts/bench", work, keep=args.keep, failures=(ProcessError,),
                       failed=EXIT_FAILED)

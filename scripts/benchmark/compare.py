@@ -22,13 +22,13 @@ import statistics
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from scripts.benchmark.client import BenchError
 from scripts.benchmark.load import Generator, LoadResult, Workload
+from scripts.benchmark.processes import BenchError
 
 
 class Server(Protocol):
     @property
-    def url(self) -> str: ...
+    def base_url(self) -> str: ...
     def cpu_seconds(self) -> float: ...
 
 
@@ -90,7 +90,7 @@ def checked(load: LoadResult, what: str) -> LoadResult:
 def run_one(generator: Generator, server: Server, workload: Workload,
             duration_s: int, strict: bool = False) -> Measured:
     cpu_before = server.cpu_seconds()
-    load = generator.start(server.url, workload, duration_s).wait()
+    load = generator.start(server.base_url, workload, duration_s).wait()
     return Measured(checked(load, workload.name) if strict else load,
                     server.cpu_seconds() - cpu_before)
 
@@ -136,7 +136,7 @@ def side_by_side(generator: Generator, comparison: Comparison, rounds: int,
         sides = (("baseline", baseline), ("service", service))
         order = sides if index % 2 == 0 else sides[::-1]  # neither always starts first
         cpu = {name: server.cpu_seconds() for name, server in sides}
-        running = {name: generator.start(server.url, comparison.load(name), duration_s)
+        running = {name: generator.start(server.base_url, comparison.load(name), duration_s)
                    for name, server in order}
         for name, server in sides:
             load = running[name].wait()
@@ -165,7 +165,7 @@ def compare(generator: Generator, split: Generator, comparison: Comparison,
     two. Without `comparison.alone`, side by side only (no alone figures)."""
     if plan.warmup_s > 0:
         # Every instance at once: warming is about first requests, not speed.
-        for load in [split.start(server.url, comparison.load(side), plan.warmup_s)
+        for load in [split.start(server.base_url, comparison.load(side), plan.warmup_s)
                      for side, servers in (("service", comparison.services),
                                            ("baseline", comparison.baselines))
                      for server in servers]:

@@ -33,11 +33,11 @@ from functools import partial
 from http.client import HTTPConnection, HTTPException
 from typing import Any
 
-from scripts.benchmark.client import BenchError, http, http_json
-from scripts.benchmark.processes import HttpProcess, Processes
+from scripts.benchmark.processes import BenchError, Processes, http_json
 from scripts.benchmark.report import n, target
 from scripts.harness import sentinel as se
 from scripts.harness.redis_cluster import NODE_TIMEOUT_MS, LocalCluster
+from scripts.harness.service_process import ServiceProcess, http
 from scripts.harness.waiting import wait_for
 
 HOST = "127.0.0.1"
@@ -52,27 +52,26 @@ REQUEST_TIMEOUT_S = 5.0
 PREFIX = "bench-failover"
 PROBE_KEY = "failover-probe"
 LINK_ENV = {"REDIS_LAZY_CONNECT": "false", "CACHE_KEY_PREFIX": PREFIX}
-DOWN_AFTER_MS, FAILOVER_TIMEOUT_MS, SENTINELS = 1000, 5000, 3
-SENTINEL_TARGET_S = DOWN_AFTER_MS / 1000 + 2.0
+SENTINEL_TARGET_S = se.DOWN_AFTER_MS / 1000 + 2.0
 CLUSTER_TARGET_S = 15.0
 MASTERS = 3
 
 
-def redis_check(service: HttpProcess) -> dict[str, Any]:
+def redis_check(service: ServiceProcess) -> dict[str, Any]:
     """checks.redis of /health/detailed ({} when the service does not answer)."""
     try:
-        status, body = http_json(service.url + "/health/detailed")
+        status, body = http_json(service.base_url + "/health/detailed")
     except OSError:
         return {}
     return body["checks"]["redis"] if status == 200 and body else {}
 
 
-def on_master(service: HttpProcess, port: int) -> bool:
+def on_master(service: ServiceProcess, port: int) -> bool:
     check = redis_check(service)
     return check.get("status") == "healthy" and check["topology"].get("master") == f"{HOST}:{port}"
 
 
-def cluster_ready(service: HttpProcess, expected: str | None = None) -> bool:
+def cluster_ready(service: ServiceProcess, expected: str | None = None) -> bool:
     check = redis_check(service)
     if check.get("status") != "healthy":
         return False
@@ -82,23 +81,23 @@ def cluster_ready(service: HttpProcess, expected: str | None = None) -> bool:
             and (expected is None or expected in addresses))
 
 
-def read_back(writer: HttpProcess, reader: HttpProcess, value: bytes) -> bool:
+def read_back(writer: ServiceProcess, reader: ServiceProcess, value: bytes) -> bool:
     """The reader forgets PROBE_KEY, the writer stores it in Redis, the reader
     reads it from Redis: the key's master serves both instances."""
     path = f"/cache/default/{PROBE_KEY}"
     try:
-        if http(reader.url + path, method="DELETE")[0] != 204:
+        if http(reader.base_url + path, method="DELETE")[0] != 204:
             return False
-        status, headers, _ = http(writer.url + path, method="PUT", body=value)
+        status, headers, _ = http(writer.base_url + path, method="PUT", body=value)
         if status != 204 or headers.get("X-Cache-Stored") != "redis":
             return False
-        status, headers, body = http(reader.url + path)
+        status, headers, body = http(reader.base_url + path)
     except OSError:
         return False
     return status == 200 and headers.get("X-Cache") == "hit-redis" and body == value
 
 
-def killed_under_load(service: HttpProcess, kill: Callable[[], None],
+def killed_under_load(service: ServiceProcess, kill: Callable[[], None],
                       ready: Callable[[], bool]) -> dict[str, Any]:
     """The trickle on `service`, `kill()` after STEADY_S, then seconds from
     the kill to the first poll for which `ready()` held (None: never)."""
@@ -123,7 +122,7 @@ class Trickle(threading.Thread):
     404, other 4xx, 5xx), refused connections, other failures (reset,
     timeout) and the slowest request."""
 
-    def __init__(self, service: HttpProcess) -> None:
+    def __init__(self, service: ServiceProcess) -> None:
         super().__init__(daemon=True)
         self.port, self.stopping = service.port, threading.Event()
         self.counts = dict.fromkeys(("requests", "s2xx", "s404", "s4xx", "s5xx", "refused",
@@ -163,21 +162,11 @@ class Trickle(threading.Thread):
                 "bad": sum(self.counts[name] for name in ("s5xx", "refused", "failed"))}
 
 
-def knows_everyone(sentinel: Any) -> bool:
-    """The sentinel knows the replica and the other sentinels, so a kill is
-    followed by a failover at once rather than after the discovery."""
-    with sentinel.client() as client:
-        fields = client.sentinel_master(se.MASTER_NAME)
-    return bool(fields["flags"] == "master" and fields["num-slaves"] == 1
-                and fields["num-other-sentinels"] == SENTINELS - 1)
-
-
 def sentinel_run(procs: Processes) -> dict[str, Any]:
     setup = se.start_sentinel_setup(procs, procs.run_dir)
     # The service imports while the sentinels find each other (~2 s: hellos).
     service = procs.service("service", {**LINK_ENV, **setup.env()}, wait=False)
-    wait_for(lambda: all(knows_everyone(s) for s in setup.sentinels), SETUP_TIMEOUT_S,
-             "sentinels knowing the replica and each other", error=BenchError)
+    setup.wait_until_acquainted(SETUP_TIMEOUT_S, error=BenchError)
     service.wait_answering()
     wait_for(lambda: on_master(service, setup.master.port), READY_LIMIT_S,
              "the service on the master", error=BenchError)
@@ -239,7 +228,7 @@ def run_failovers(procs: Processes, runs: int) -> dict[str, Any]:
     return {
         "runs": runs, "poll_interval_ms": POLL_INTERVAL_S * 1000, "service_env": LINK_ENV,
         "load": {"rate_per_s": TRICKLE_RATE, "mix": "PUT k then GET k, a new connection each"},
-        "sentinel": {"down_after_ms": DOWN_AFTER_MS, "failover_timeout_ms": FAILOVER_TIMEOUT_MS,
+        "sentinel": {"down_after_ms": se.DOWN_AFTER_MS, "failover_timeout_ms": se.FAILOVER_TIMEOUT_MS,
                      "quorum": se.QUORUM, "target_s": SENTINEL_TARGET_S,
                      "ready": spread([r["ready_s"] for r in sentinel]),
                      "load": load_total(sentinel), "rounds": sentinel},

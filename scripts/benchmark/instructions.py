@@ -28,11 +28,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from scripts.benchmark.batch import KEYS
-from scripts.benchmark.batch import MGET as MGET_WORKLOAD
-from scripts.benchmark.client import BenchError, Connection
-from scripts.benchmark.processes import HttpProcess, Processes
+from scripts.benchmark.processes import BenchError, Connection, Processes
+from scripts.benchmark.throughput import KEYS
+from scripts.benchmark.throughput import MGET as MGET_WORKLOAD
 from scripts.benchmark.workloads import make_value
+from scripts.harness.service_process import HttpProcess
 from scripts.harness.waiting import wait_for
 
 KINDS = ("bare", "memory", "redis", "put", "mget-memory", "mget-redis")
@@ -110,17 +110,17 @@ def measure(procs: Processes, kind: str, n: int, redis_url: str) -> dict[str, fl
     server = _start(procs, kind, redis_url)
     try:
         server.wait_answering(START_TIMEOUT_S)
-        assert server.popen is not None
+        assert server.process is not None
         conn = Connection(server.port, timeout=120)
         if kind != "bare":
             _seed(conn)
         for i in range(WARM_UP):
             SENDS[kind](conn, i)
         started = time.monotonic()
-        busy = _counted(procs.run_dir, server.popen.pid,
+        busy = _counted(procs.run_dir, server.process.pid,
                         lambda: [SENDS[kind](conn, i) for i in range(n)])
         elapsed = time.monotonic() - started
-        idle = _counted(procs.run_dir, server.popen.pid, lambda: time.sleep(elapsed))
+        idle = _counted(procs.run_dir, server.process.pid, lambda: time.sleep(elapsed))
         conn.close()
     finally:
         server.stop(60.0)

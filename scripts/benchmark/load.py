@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from scripts.benchmark.client import BenchError
-from scripts.benchmark.processes import CPUs, Process
+from scripts.benchmark.processes import BenchError, result
+from scripts.harness.service_process import ChildProcess, CPUs
 
 WRK_TIMEOUT_S = 5
 # How long past its duration wrk may take to report before it is killed.
@@ -160,13 +160,13 @@ def lua_script(requests: tuple[Request, ...], *, statuses: bool) -> str:
 class WrkRun:
     """One wrk process under way."""
 
-    def __init__(self, process: Process, deadline_s: float, statuses: bool) -> None:
+    def __init__(self, process: ChildProcess, deadline_s: float, statuses: bool) -> None:
         self.process, self.deadline_s, self.statuses = process, deadline_s, statuses
         process.spawn()
 
     def wait(self) -> LoadResult:
         try:
-            raw = self.process.result(self.deadline_s)
+            raw = result(self.process, self.deadline_s)
         finally:
             self.stop()
         socket_errors = raw["connect"] + raw["read"] + raw["write"] + raw["timeout"]
@@ -204,5 +204,5 @@ class Wrk:
         argv = [self.binary, "-t", str(self.threads), "-c", str(self.connections),
                 "-d", f"{duration_s}s", "--timeout", f"{WRK_TIMEOUT_S}s", "-s", str(script),
                 base_url]
-        return WrkRun(Process("wrk", argv, script.with_suffix(".log"), cpus=self.cpus),
+        return WrkRun(ChildProcess(argv, script.with_suffix(".log"), cpus=self.cpus, detached=True),
                       duration_s + GRACE_S, statuses)

@@ -1,4 +1,5 @@
-"""In-process: the memory tier against cachetools' LRUCache and TTLCache.
+"""In process, from the checkout under test: the memory tier against
+cachetools' LRUCache and TTLCache (the memory section), and what tags cost.
 
     get-hit   every key present (capacity keys), read in a fixed order
     set       twice capacity distinct keys, so (at steady state) every set evicts
@@ -10,16 +11,31 @@ cachetools is driven through its fastest public path (`cache[key]`,
 tier's get answers None on a miss (reported, not a target). Each contender
 runs its own plain loop, so no call wrapper is timed; rounds interleave them.
 
+What tags cost (docs/consistency.md, "Tags"; `tags`):
+
+    memory hit   TwoTierCache.get_memory of an untagged entry, and of one
+                 with 4 tags, rounds interleaved as above (the untagged one
+                 is the path every untagged GET takes)
+    invalidate   with --redis-url: one tag invalidation (the INVALIDATE
+                 script, as the service sends it) after 100,000 entries
+                 carrying the tag were written: its round trip at the
+                 caller, p50 and p99 (the entries are never touched)
+
 The benchmark's one import of the service (MemoryTier, its get_by_name, what
-a memory-hit GET calls, and put; SystemClock). Runs as its own process from
-the checkout under test (cwd and first on the path), so the bench's own heap
-does not colour the figures:
+a memory-hit GET calls, and put; SystemClock; for `tags` the two-tier cache).
+Runs as its own process from the checkout under test (cwd and first on the
+path), so the bench's own heap does not colour the figures:
     python -m scripts.benchmark.memory --ops N --rounds R   -> one result line
+    python -m scripts.benchmark.memory tags [--rounds R] [--redis-url URL]  -> one JSON line
+(`tags` is not part of scripts/bench; its figures mean something only on a
+quiet machine.)
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import statistics
 import sys
 import time
@@ -34,6 +50,8 @@ from service.cache.memory import MemoryTier
 from service.clock import SystemClock
 
 CAPACITY, MAX_BYTES, TTL_S = 1000, 64 * 1024 * 1024, 600.0
+TAG_PASSES, TAGGED_ENTRIES = 100_000, 100_000
+TAGS = ["candidate:1", "candidate:2", "job:3", "job:4"]
 VALUE, CONTENT_TYPE, NAMESPACE = b"x" * 64, "application/json", "bench"
 Loop = Callable[[list[str], int], float]
 
@@ -123,12 +141,85 @@ def run_memory(ops: int, rounds: int) -> dict[str, Any]:
             "target_ratio": 1.0, "get_hit": get_hit, "set": sets}
 
 
+def tagged_cache() -> Any:
+    """A two-tier cache (no Redis) holding `plain`, untagged, and `tagged`, with TAGS."""
+    # Here, not at the top: the memory section runs this module from any
+    # checkout, one older than tags too.
+    from service.cache import codec
+    from service.cache.stats import CacheStats
+    from service.cache.two_tier import TwoTierCache
+
+    clock = SystemClock()
+    memory = MemoryTier(CAPACITY, MAX_BYTES, TTL_S, clock.monotonic)
+    cache = TwoTierCache(memory, None, {"bench": 600_000}, CacheStats(), wall=clock.wall)
+    cache.tags.invalidated("bench", TAGS, [1, 2, 3, 4])
+    plain = codec.new_stamp(clock.wall(), 600_000)
+    tagged = codec.new_stamp(clock.wall(), 600_000, cache.tags.seen("bench", TAGS))
+    memory.put("bench", "plain", b"x" * 64, "application/json", 600_000, stamp=plain)
+    memory.put("bench", "tagged", b"x" * 64, "application/json", 600_000, stamp=tagged)
+    return cache
+
+
+def entry_get(get: Callable[[str, str], Any], key: str, keys: list[str], passes: int) -> float:
+    assert get("bench", key) is not None
+    started = time.perf_counter()
+    for _ in range(passes):
+        get("bench", key)
+    return time.perf_counter() - started
+
+
+async def tag_invalidation(url: str, rounds: int) -> dict[str, float]:
+    import redis.asyncio as aioredis
+
+    from service.cache import codec
+    from service.cache.tags import INVALIDATE
+
+    client = aioredis.Redis.from_url(url)
+    try:
+        value = codec.encode(b"x" * 64, "application/json",
+                             codec.new_stamp(time.time(), 600_000, (("candidate:1", 0),)))
+        for start in range(0, TAGGED_ENTRIES, 1000):
+            async with client.pipeline(transaction=False) as pipe:
+                for i in range(start, start + 1000):
+                    pipe.set(f"roleready:bench:k{i}", value, px=600_000)
+                await pipe.execute()
+        record = "roleready:~tag:bench:candidate:1"
+        took = []
+        for _ in range(rounds * 100):
+            started = time.perf_counter()
+            await client.eval(INVALIDATE, 1, record, 600_000)
+            took.append((time.perf_counter() - started) * 1000)
+        took.sort()
+        return {"invalidate_p50_ms": took[len(took) // 2],
+                "invalidate_p99_ms": took[int(len(took) * 0.99)]}
+    finally:
+        await client.aclose()
+
+
+def run_tags(rounds: int, redis_url: str) -> dict[str, float]:
+    """µs per get_memory (medians of `rounds` interleaved rounds) and, with
+    `redis_url`, the invalidation's round trip."""
+    get = tagged_cache().get_memory
+    rates = measure({"plain": partial(entry_get, get, "plain"),
+                     "tagged_4": partial(entry_get, get, "tagged")}, ["bench"], TAG_PASSES, rounds)
+    figures = {f"memory_hit_{label}_us": 1e6 / rates[label] for label in ("plain", "tagged_4")}
+    if redis_url:
+        figures |= asyncio.run(tag_invalidation(redis_url, rounds))
+    return figures
+
+
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.splitlines()[:2]))
+    parser.add_argument("what", nargs="?", choices=("tier", "tags"), default="tier")
     parser.add_argument("--ops", type=int, default=300_000, help="operations per measurement")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, help="default 3 (tags: 5)")
+    parser.add_argument("--redis-url", default="", help="tags: a Redis to write 100,000 entries to")
     args = parser.parse_args(argv)
-    return emit(run_memory(args.ops, args.rounds))
+    if args.what == "tier":
+        return emit(run_memory(args.ops, args.rounds or 3))
+    figures = run_tags(args.rounds or 5, args.redis_url)
+    print(json.dumps({name: round(value, 4) for name, value in figures.items()}))
+    return 0
 
 
 if __name__ == "__main__":

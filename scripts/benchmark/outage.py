@@ -26,11 +26,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from scripts.benchmark import workloads as wl
-from scripts.benchmark.client import http_json
 from scripts.benchmark.load import Generator, LoadResult, Workload
-from scripts.benchmark.processes import HttpProcess, Processes
+from scripts.benchmark.processes import Processes, http_json
 from scripts.benchmark.report import n, target
 from scripts.harness.redis_server import RedisServer
+from scripts.harness.service_process import ServiceProcess
 
 PHASES = ("failure", "outage", "recovery")
 # Slack the targets allow: outage p99 over the memory-only p99, a hung request
@@ -53,10 +53,10 @@ class OutagePlan:
     back_after_s: float
 
 
-def load_around(generator: Generator, service: HttpProcess, workload: Workload,
+def load_around(generator: Generator, service: ServiceProcess, workload: Workload,
                 duration_s: int, after_s: float, action: Callable[[], object]) -> tuple[LoadResult, float]:
     """Run the load, call `action()` `after_s` into it; (result, monotonic of action)."""
-    running = generator.start(service.url, workload, duration_s, statuses=True)
+    running = generator.start(service.base_url, workload, duration_s, statuses=True)
     try:
         time.sleep(after_s)
         at = time.monotonic()
@@ -66,18 +66,18 @@ def load_around(generator: Generator, service: HttpProcess, workload: Workload,
         running.stop()
 
 
-def outage_round(generator: Generator, service: HttpProcess, redis: RedisServer, kind: str,
+def outage_round(generator: Generator, service: ServiceProcess, redis: RedisServer, kind: str,
                  plan: OutagePlan, workload: Workload) -> dict[str, Any]:
     service.wait_ready()
     failure, failed_at = load_around(generator, service, workload, plan.failure_s, plan.lead_s,
                                      redis.kill if kind == "kill" else redis.pause)
     outage_started = time.monotonic()
-    outage = generator.start(service.url, workload, plan.outage_s, statuses=True).wait()
+    outage = generator.start(service.base_url, workload, plan.outage_s, statuses=True).wait()
     # Killed: started on the same port, an empty data set (the memory tier carries on).
     recovery, back_at = load_around(generator, service, workload, plan.recovery_s,
                                     plan.back_after_s, redis.start if kind == "kill" else redis.resume)
     service.wait_ready()
-    timings = link_timings(http_json(service.url + "/health/events?limit=1000")[1]["events"],
+    timings = link_timings(http_json(service.base_url + "/health/events?limit=1000")[1]["events"],
                            failed_at, back_at)
     detected = timings["detection_ms"]
     timings["detected_before_outage_phase"] = (
@@ -130,15 +130,15 @@ def run_outage(procs: Processes, generator: Generator, plan: OutagePlan, rounds:
     service = procs.service("service-outage", {
         "REDIS_URL": redis.url, "CACHE_KEY_PREFIX": "bench-service-outage", **OUTAGE_LINK_ENV})
     service.wait_ready()
-    wl.seed_hot_keys(service.url, value)
+    wl.seed_hot_keys(service.base_url, value)
     mix = wl.outage_mix(value)
     results = {kind: summarize([outage_round(generator, service, redis, kind, plan, mix)
                                 for _ in range(rounds)]) for kind in ("kill", "pause")}
     # What the same mix costs when Redis plays no part at all: the floor an
     # outage, once detected, is held to (its PUTs cost more than memory hits).
     memory_only = procs.service("service-memory-only", {"REDIS_URL": ""})
-    wl.seed_hot_keys(memory_only.url, value)
-    reference = [generator.start(memory_only.url, mix, plan.outage_s).wait() for _ in range(rounds)]
+    wl.seed_hot_keys(memory_only.base_url, value)
+    reference = [generator.start(memory_only.base_url, mix, plan.outage_s).wait() for _ in range(rounds)]
     return {
         "workload": "3 memory-hit GETs : 1 PUT",
         "link": {"env": OUTAGE_LINK_ENV,

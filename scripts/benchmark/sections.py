@@ -7,12 +7,23 @@ targets; each starts its own servers.
                   bare baselines, `instances` of each (throughput.py)
     outage        its own redis-server and service (outage.py)
     invalidation  one redis-server, two services: how soon B serves A's write
+                  (here, below)
     failover, stampede, batch, workers   only when asked for: their modules
+
+Invalidation latency, how soon another instance serves a new value:
+
+    B GET k (its memory now holds v0) ─► A PUT k=v1, acknowledged at t0
+    ─► B GET k, again and again, until it answers v1 at t1: latency t1 - t0
+
+Two services on one Redis with one key prefix; one key per sample, so every
+sample starts from B's memory holding the old value. The latency includes
+one GET round trip to B (the polling resolution), reported beside it.
 """
 
 from __future__ import annotations
 
 import platform
+import statistics
 import subprocess
 import time
 from collections.abc import Callable
@@ -22,19 +33,28 @@ from typing import Any
 
 from scripts.benchmark import workloads as wl
 from scripts.benchmark.ab import compare_lines
-from scripts.benchmark.batch import batch_lines, batch_targets, run_batch
 from scripts.benchmark.compare import Rounds
 from scripts.benchmark.failover import failover_lines, failover_targets, run_failovers
-from scripts.benchmark.invalidation import invalidation_lines, invalidation_targets, run_invalidation
 from scripts.benchmark.load import Generator
 from scripts.benchmark.outage import OutagePlan, outage_lines, outage_targets, run_outage
-from scripts.benchmark.processes import Processes
-from scripts.benchmark.report import Figures, Lines, target
+from scripts.benchmark.processes import BenchError, Connection, Processes, ready, result
+from scripts.benchmark.report import Figures, Lines, n, target
 from scripts.benchmark.stampede import StampedePlan, run_stampede, stampede_lines, stampede_targets
-from scripts.benchmark.throughput import run_throughput, throughput_lines, throughput_targets
+from scripts.benchmark.throughput import (
+    batch_lines,
+    batch_targets,
+    run_batch,
+    run_throughput,
+    throughput_lines,
+    throughput_targets,
+)
 from scripts.benchmark.workers import run_workers, worker_lines
+from scripts.harness.service_process import ServiceProcess
 
 MEMORY_LIMIT_S = 300
+INVALIDATION_SAMPLES = 300
+POLL_LIMIT_S = 2.0
+INVALIDATION_TARGET_P99_MS = 10.0
 
 
 @dataclass(frozen=True)
@@ -94,11 +114,62 @@ def memory_targets(memory: Figures) -> list[Figures]:
             for key, op in (("get_hit", "get-hit"), ("set", "set"))]
 
 
+def measure_invalidation(a: ServiceProcess, b: ServiceProcess,
+                         samples: int = INVALIDATION_SAMPLES) -> dict[str, Any]:
+    """Latency figures of `samples` keys written through `a`, read through `b`
+    (two services of one Redis and one key prefix)."""
+    writer, reader = Connection(a.port), Connection(b.port)
+    write, read = writer.call, reader.call
+    latencies, round_trips = [], []
+    try:
+        for i in range(samples):
+            path = f"/cache/default/inv{i}"
+            write("PUT", path, b"v0", expect=204)
+            read("GET", path, expect=200)  # b's memory holds v0
+            write("PUT", path, b"v1", expect=204)
+            acknowledged = time.perf_counter()
+            while True:
+                started = time.perf_counter()
+                status, _, body = read("GET", path)
+                seen = time.perf_counter()
+                if status == 200 and body == b"v1":
+                    break
+                if seen - acknowledged > POLL_LIMIT_S:
+                    raise BenchError(f"{path}: the reader still served {body[:20]!r} after 2 s")
+            latencies.append((seen - acknowledged) * 1000)
+            round_trips.append((seen - started) * 1000)
+    finally:
+        writer.close()
+        reader.close()
+    return {"samples": samples, "p50_ms": statistics.median(latencies),
+            "p99_ms": sorted(latencies)[min(samples - 1, int(0.99 * samples))],
+            "max_ms": max(latencies), "get_round_trip_p50_ms": statistics.median(round_trips),
+            "target_p99_ms": INVALIDATION_TARGET_P99_MS}
+
+
+def run_invalidation(procs: Processes) -> dict[str, Any]:
+    redis = procs.redis("redis-invalidation")
+    a, b = ready(*(procs.service(f"service-invalidation-{name}", wl.service_env(
+        "invalidation", redis.url), wait=False) for name in ("a", "b")))
+    return measure_invalidation(a, b)
+
+
+def invalidation_lines(figures: dict[str, Any]) -> list[str]:
+    return ["", "invalidation: B serves A's new value, from A's PUT acknowledged",
+            f"  {figures['samples']} keys: p50 {n(figures['p50_ms'])} ms, "
+            f"p99 {n(figures['p99_ms'])} ms, max {n(figures['max_ms'])} ms (polling resolution: "
+            f"one GET round trip, p50 {n(figures['get_round_trip_p50_ms'])} ms)"]
+
+
+def invalidation_targets(figures: dict[str, Any]) -> list[dict[str, Any]]:
+    return [target("invalidation latency p99 (A's PUT acknowledged -> B serves it)",
+                   figures["p99_ms"], figures["target_p99_ms"], "ms")]
+
 SECTIONS = {
     # memory.py in its own process, importing the tier of the checkout under test.
-    "memory": Section("memory_tier", lambda r: r.procs.helper(
+    "memory": Section("memory_tier", lambda r: result(r.procs.helper(
         "memory", "memory", "--ops", str(r.plan.memory_ops), "--rounds",
-        str(r.plan.memory_rounds), root=r.procs.service_root).result(MEMORY_LIMIT_S),
+        str(r.plan.memory_rounds), root=r.procs.service_root), MEMORY_LIMIT_S),
         memory_lines, memory_targets),
     "throughput": Section("throughput", lambda r: run_throughput(
         r.procs, r.generator, r.split, r.plan.throughput, r.value, r.value_file),

@@ -25,11 +25,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from scripts.benchmark import workloads as wl
-from scripts.benchmark.client import BenchError, http, http_json
 from scripts.benchmark.compare import Comparison, Rounds, compare
 from scripts.benchmark.load import Generator, Request, Workload
-from scripts.benchmark.processes import HttpProcess, Processes, ready
+from scripts.benchmark.processes import BenchError, Processes, http_json, ready, result
 from scripts.benchmark.report import n, target
+from scripts.harness.service_process import ServiceProcess, http
 
 PREFIX = "bench-stampede"
 HIT_KEY = "stampede-hit"
@@ -109,25 +109,22 @@ def summarize_herd(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def lease_counters(services: tuple[HttpProcess, ...]) -> dict[str, int]:
+def lease_counters(services: tuple[ServiceProcess, ...]) -> dict[str, int]:
     """The services' lease counters (checks.cache.leases), summed."""
     total: Counter[str] = Counter()
     for service in services:
-        status, body = http_json(service.url + "/health/detailed")
+        status, body = http_json(service.base_url + "/health/detailed")
         if status != 200:
             raise BenchError(f"{service.name}: /health/detailed answered {status}")
         total.update(body["checks"]["cache"]["leases"])
     return dict(total)
 
 
-def store_hit_key(services: tuple[HttpProcess, ...], value: bytes) -> None:
+def store_hit_key(services: tuple[ServiceProcess, ...], value: bytes) -> None:
     """HIT_KEY PUT through A, then a memory hit on every instance, with and
     without ?lease=1 (of two GETs, the first may fill the memory tier)."""
-    status, _ = http_json(services[0].url + wl.path(HIT_KEY), method="PUT", body=value,
-                          headers={"Content-Type": wl.CONTENT_TYPE})
-    if status != 204:
-        raise BenchError(f"storing {HIT_KEY} answered {status}")
-    for url in (s.url + wl.path(HIT_KEY) + q for s in services for q in ("", "?lease=1")):
+    wl.store(services[0].base_url, HIT_KEY, value)
+    for url in (s.base_url + wl.path(HIT_KEY) + q for s in services for q in ("", "?lease=1")):
         header = [http(url)[1].get("X-Cache") for _ in range(2)][-1]
         if header != "hit-memory":
             raise BenchError(f"{url}: expected X-Cache hit-memory, got {header}")
@@ -139,9 +136,9 @@ def run_stampede(procs: Processes, generators: tuple[Generator, Generator], plan
     env = {"REDIS_URL": redis.url, "REDIS_LAZY_CONNECT": "false", "CACHE_KEY_PREFIX": PREFIX}
     services = ready(*(procs.service(f"service-stampede-{name}", env, wait=False)
                        for name in ("a", "b")))
-    herd = procs.helper("herd", "herd", *(s.url for s in services), "--callers",
-                        str(plan.callers), "--compute-ms", str(plan.compute_ms), "--rounds",
-                        str(plan.rounds), "--key-prefix", "stampede").result(HERD_LIMIT_S)
+    herd = result(procs.helper("herd", "herd", *(s.base_url for s in services), "--callers",
+                               str(plan.callers), "--compute-ms", str(plan.compute_ms), "--rounds",
+                               str(plan.rounds), "--key-prefix", "stampede"), HERD_LIMIT_S)
     counters = lease_counters(services)
     store_hit_key(services, value)
     # GET vs GET ?lease=1 of one memory-resident key as the throughput section

@@ -1,6 +1,7 @@
 """Throughput and the hot path: the service against bare aiohttp handlers
-(baselines.py) and against Webdis (batch.py), all on one redis-server,
-compared as compare.py compares.
+(baselines.py) and against Webdis (Debian package `webdis`: C, one thread
+here, pinned to the servers' CPU like the service), all on one
+redis-server, compared as compare.py compares; and the batch section.
 
     memory-hit GET   the service (default memory tier) vs a handler returning
                      the same bytes from a constant; vs Webdis GET (side by side)
@@ -10,22 +11,103 @@ compared as compare.py compares.
     _mget of 100     memory hits, and Redis hits, vs Webdis MGET of the same
                      100 keys (side by side; keys/s ratio = req/s ratio)
 
-Webdis reads plain copies of the same values (batch.py says why). The six
-hot path rows (both GETs against their bare handler and against Webdis, both
-_mget against Webdis) are printed as one table with their goals.
+The six hot path rows (both GETs against their bare handler and against
+Webdis, both _mget against Webdis) are printed as one table with their goals.
+
+The batch section (`--only batch`): keys per second through `_mget` of 100
+keys, against this service's single-key GETs and Webdis's `/MGET/` of the
+same keys.
+
+    redis-server; the service twice on it (one key prefix): default memory
+    tier (memory hits), and CACHE_LRU_MAX_ITEMS=0 (every key a Redis hit)
+    seed: one `_mset` of 100 keys of 64 bytes
+    per round, one after the other, in an order rotated each round:
+        POST _mget of the 100 keys, memory hits      keys/s = req/s x 100
+        POST _mget of the 100 keys, Redis hits       keys/s = req/s x 100
+        GET /MGET/<the 100 Redis keys> on Webdis     keys/s = req/s x 100
+        GET of one key at a time, memory hits        keys/s = req/s
+        GET of one key at a time, Redis hits         keys/s = req/s
+
+Webdis reads plain copies of the values (the same bytes the service
+answers) under `webdis:`, stored directly in Redis: its JSON ends a string at
+the first NUL byte, and the service's stored format has NULs in its header,
+so on the service's own keys it answered a few bytes a key (910 bytes for an
+MGET of 100). Figures are medians over the rounds.
 """
 
 from __future__ import annotations
 
+import json
+import shutil
+import statistics
 from pathlib import Path
 from typing import Any
 
 from scripts.benchmark import workloads as wl
-from scripts.benchmark.batch import MGET, WEBDIS_GET, WEBDIS_MGET, seed_batch, start_webdis
-from scripts.benchmark.compare import Comparison, Rounds, compare
-from scripts.benchmark.load import Generator
-from scripts.benchmark.processes import Processes
+from scripts.benchmark.compare import Comparison, Measured, Rounds, compare, run_one
+from scripts.benchmark.load import Generator, Request, Workload
+from scripts.benchmark.processes import BenchError, Processes, http_json, ready
 from scripts.benchmark.report import comparison_lines, n, target
+from scripts.harness.ports import free_port
+from scripts.harness.redis_server import RedisServer
+from scripts.harness.service_process import HttpProcess, ServiceProcess, http
+
+KEYS = [f"b{i:03d}" for i in range(100)]
+VALUE_BYTES = 64
+# The targets: _mget keys/s over Webdis MGET keys/s, and over single GETs' req/s.
+TARGETS = {"memory_vs_webdis": 0.8, "redis_vs_webdis": 0.3,
+           "memory_vs_single": 15.0, "redis_vs_single": 10.0}
+MGET = Workload("mget", (Request("POST", wl.path("_mget"), json.dumps({"keys": KEYS}).encode(),
+                                 wl.CONTENT_TYPE),))
+SINGLE = Workload("single-get", tuple(Request("GET", wl.path(key)) for key in KEYS))
+
+
+WEBDIS_MGET = Workload("webdis-mget", (Request("GET", "/MGET/" + "/".join(
+    f"webdis:{key}" for key in KEYS)),))
+WEBDIS_GET = Workload("webdis-get", tuple(Request("GET", f"/GET/webdis:hot{i}")
+                                          for i in range(wl.HOT_KEYS)))
+
+
+def start_webdis(procs: Processes, redis: RedisServer, value: bytes) -> HttpProcess:
+    """Webdis on `redis`, the plain copies stored: the hot keys holding `value`,
+    the batch keys their 64 bytes; checked to answer them whole."""
+    with redis.client() as client:
+        client.mset({**{f"webdis:hot{i}": value for i in range(wl.HOT_KEYS)},
+                     **{f"webdis:{key}": "x" * VALUE_BYTES for key in KEYS}})
+    binary = shutil.which("webdis")
+    if binary is None:
+        raise BenchError("webdis is not installed: scripts/bench installs it when run as root "
+                         "(Debian: apt-get install webdis)")
+    config, port = procs.run_dir / "webdis.json", free_port()
+    config.write_text(json.dumps({
+        "redis_host": "127.0.0.1", "redis_port": redis.port, "http_host": "127.0.0.1",
+        "http_port": port, "threads": 1, "pool_size": 10, "daemonize": False,
+        "database": 0, "verbosity": 1, "logfile": str(procs.run_dir / "webdis-server.log"),
+    }))
+    webdis = procs.http_server("webdis", [binary, str(config)], "/PING", port)
+    status, _, body = http(webdis.base_url + WEBDIS_GET.requests[0].path)
+    if status != 200 or json.loads(body)["GET"].encode() != value:
+        raise BenchError(f"Webdis GET answered {status} {body[:80]!r}")
+    return webdis
+
+
+def seed_batch(services: tuple[ServiceProcess, ...], source: str) -> None:
+    """The batch keys stored by one `_mset` through the first service (one key
+    prefix for all), read once by single GETs on each (so memory tiers hold
+    them), then an `_mget` on each must answer every key from `source`."""
+    entries = {key: {"value": "x" * VALUE_BYTES, "contentType": "text/plain"} for key in KEYS}
+    status, body = http_json(services[0].base_url + wl.path("_mset"), {"entries": entries})
+    if status != 200 or set(body["stored"].values()) != {"redis"}:
+        raise BenchError(f"seeding the batch keys answered {status}: {body}")
+    for service in services:
+        for key in KEYS:
+            http(service.base_url + wl.path(key))
+        status, body = http_json(service.base_url + wl.path("_mget"), {"keys": KEYS})
+        sources = {hit["source"] for hit in (body or {}).get("hits", {}).values()}
+        if status != 200 or len(body["hits"]) != len(KEYS) or sources != {source}:
+            raise BenchError(f"{service.name}: _mget expected {len(KEYS)} {source} hits, got "
+                             f"{status} {sources} {len(body.get('hits', {}))}")
+
 
 # key: title, goal (the side-by-side ratio); in the hot path table's order.
 HOT_PATH = {
@@ -53,7 +135,7 @@ def run_throughput(procs: Processes, generator: Generator, split: Generator, pla
     webdis = (start_webdis(procs, redis, value),)
     for server in (*bare, *bare_get, *bare_set):
         server.wait_answering()
-    wl.seed_hot_keys(bare_set[0].url, value)
+    wl.seed_hot_keys(bare_set[0].base_url, value)
     seed_batch(memory, "memory")
     seed_batch(redis_only, "redis")
     hot, side = wl.hot_get(), {"strict": True, "alone": False}
@@ -93,3 +175,57 @@ def throughput_targets(throughput: dict[str, Any]) -> list[dict[str, Any]]:
             "put": "PUT vs bare aiohttp + one redis-py SET per request"}
     return [target(title, throughput[key]["ratio"], throughput[key]["target_ratio"], "x",
                    at_least=True) for key, title in rows.items()]
+
+
+def run_batch(procs: Processes, generator: Generator, rounds: int,
+              duration_s: int) -> dict[str, Any]:
+    redis = procs.redis("redis-batch")
+    env = wl.service_env("batch", redis.url)
+    memory, redis_only = ready(procs.service("service-batch-memory", env, wait=False),
+                               procs.service("service-batch-redis", {
+                                   **env, "CACHE_LRU_MAX_ITEMS": "0"}, wait=False))
+    webdis = start_webdis(procs, redis, wl.make_value(VALUE_BYTES))
+    seed_batch((memory,), "memory")
+    seed_batch((redis_only,), "redis")
+    cases = {"mget_memory": (memory, MGET, len(KEYS)), "mget_redis": (redis_only, MGET, len(KEYS)),
+             "webdis_mget": (webdis, WEBDIS_MGET, len(KEYS)),
+             "single_memory": (memory, SINGLE, 1), "single_redis": (redis_only, SINGLE, 1)}
+    names = list(cases)
+    runs: dict[str, list[Measured]] = {name: [] for name in names}
+    for index in range(rounds):
+        for name in names[index % len(names):] + names[:index % len(names)]:
+            server, workload, _ = cases[name]
+            if isinstance(server, ServiceProcess):  # a link dropped by the last run is back first
+                server.wait_ready()
+            runs[name].append(run_one(generator, server, workload, duration_s, strict=True))
+    figures = {name: {
+        "keys_per_s": statistics.median(m.load.rps * keys for m in runs[name]),
+        "rps": statistics.median(m.load.rps for m in runs[name]),
+        "p99_ms": statistics.median(m.load.p99_ms for m in runs[name]),
+        "cpu_us_per_request": statistics.median(m.cpu_us_per_request for m in runs[name]),
+    } for name, (_, _, keys) in cases.items()}
+    keys_s = {name: figures[name]["keys_per_s"] for name in names}
+    ratios = {f"{tier}_vs_{other}": keys_s[f"mget_{tier}"] / keys_s[
+        "webdis_mget" if other == "webdis" else f"single_{tier}"]
+        for tier in ("memory", "redis") for other in ("webdis", "single")}
+    return {"keys": len(KEYS), "value_bytes": VALUE_BYTES, "rounds": rounds,
+            "duration_s": duration_s, "generator": generator.name, **figures, "ratios": ratios,
+            "targets": TARGETS}
+
+
+def batch_lines(figures: dict[str, Any]) -> list[str]:
+    lines = ["", f"batch: {figures['keys']} keys of {figures['value_bytes']} bytes, "
+                 f"{figures['rounds']} round(s) of {figures['duration_s']} s each, one after the "
+                 "other, medians"]
+    for name in ("mget_memory", "mget_redis", "webdis_mget", "single_memory", "single_redis"):
+        row = figures[name]
+        lines.append(f"  {name:<14} {row['keys_per_s']:>11,.0f} keys/s  {row['rps']:>9,.0f} req/s"
+                     f"  p99 {row['p99_ms']:.1f} ms  {row['cpu_us_per_request']:.0f} us CPU/req")
+    return lines
+
+
+def batch_targets(figures: dict[str, Any]) -> list[dict[str, Any]]:
+    return [target(f"_mget of 100 {name.split('_')[0]} hits vs "
+                   f"{'Webdis MGET' if name.endswith('webdis') else 'single GETs'} (keys/s, "
+                   "one after the other)", figures["ratios"][name], limit, "x", at_least=True)
+            for name, limit in TARGETS.items()]

@@ -71,7 +71,7 @@ def worker_count(procs: Processes, generator: Generator, plan: Rounds, redis_url
         f"workers-{key}", redis_url, WORKERS=str(count), **extra)) for count in WORKER_COUNTS)
     for server in (one, two):
         server.wait_ready(healthy=True)
-    wl.seed_hot_keys(one.url, value)
+    wl.seed_hot_keys(one.base_url, value)
     for server in (one, two):
         wl.warm(server, hit, WARM_PASSES)
     measured = one_after_the_other(generator, Comparison(

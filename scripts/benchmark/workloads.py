@@ -15,11 +15,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from scripts.benchmark.client import BenchError, http
 from scripts.benchmark.load import Request, Workload
-from scripts.benchmark.processes import HttpProcess, Processes, ready
+from scripts.benchmark.processes import BenchError, Processes, ready
+from scripts.harness.service_process import ServiceProcess, http
 
-Servers = tuple[HttpProcess, ...]
+Servers = tuple[ServiceProcess, ...]
 
 NAMESPACE = "default"
 CONTENT_TYPE = "application/json"
@@ -65,7 +65,7 @@ def outage_mix(value: bytes) -> Workload:
     return Workload("outage-mix", tuple(requests))
 
 
-def warm(server: HttpProcess, hit: str, passes: int = 3) -> None:
+def warm(server: ServiceProcess, hit: str, passes: int = 3) -> None:
     """GET every hot key, pass after pass, until a whole pass answers `hit`.
 
     A memory tier fills by reading: seeding writes through one instance (a
@@ -74,19 +74,23 @@ def warm(server: HttpProcess, hit: str, passes: int = 3) -> None:
     each new connection reaches whichever worker accepts it, each worker with
     a memory tier of its own, so every key is read on every pass."""
     for _ in range(passes):
-        if all([http(server.url + path(f"hot{i}"))[1].get("X-Cache") == hit
+        if all([http(server.base_url + path(f"hot{i}"))[1].get("X-Cache") == hit
                 for i in range(HOT_KEYS)]):
             return
     raise BenchError(f"{server.name}: hot keys still not {hit} after {passes} passes")
 
 
+def store(base_url: str, key: str, value: bytes) -> None:
+    """PUT `key` through the server's own handler."""
+    status, _, _ = http(base_url + path(key), method="PUT", body=value,
+                        headers={"Content-Type": CONTENT_TYPE})
+    if status != 204:
+        raise BenchError(f"storing {base_url}{path(key)} answered {status}")
+
+
 def seed_hot_keys(base_url: str, value: bytes) -> None:
-    """PUT every hot key through the server's own handler."""
     for i in range(HOT_KEYS):
-        status, _, _ = http(base_url + path(f"hot{i}"), method="PUT", body=value,
-                            headers={"Content-Type": CONTENT_TYPE})
-        if status != 204:
-            raise BenchError(f"seeding {base_url}{path(f'hot{i}')} answered {status}")
+        store(base_url, f"hot{i}", value)
 
 
 def hot_services(procs: Processes, name: str, redis_url: str, instances: int, value: bytes,
@@ -102,7 +106,7 @@ def hot_services(procs: Processes, name: str, redis_url: str, instances: int, va
             "CACHE_LRU_MAX_ITEMS": "0"})))
     ready(*memory, *redis_only)
     for servers, hit in ((memory, "hit-memory"), (redis_only, "hit-redis")):
-        seed_hot_keys(servers[0].url, value)
+        seed_hot_keys(servers[0].base_url, value)
         for service in servers:
             warm(service, hit)
     return memory, redis_only

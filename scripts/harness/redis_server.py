@@ -25,6 +25,7 @@ from typing import Self
 
 import redis
 
+from scripts.harness import ProcessError
 from scripts.harness.ports import free_port
 from scripts.harness.tls import Certificates
 
@@ -37,7 +38,7 @@ READY = (b"Ready to accept connections", b"Sentinel ID is")
 def redis_server_binary() -> str:
     path = shutil.which("redis-server")
     if path is None:
-        raise RuntimeError("redis-server is not on PATH (scripts/test installs it)")
+        raise ProcessError("redis-server is not on PATH (scripts/test installs it)")
     return path
 
 
@@ -58,6 +59,7 @@ class RedisServer:
     fast defaults apply); `password` adds --requirepass; `tls` makes `port`
     the TLS port and turns the plain port off; `args` come last and win.
     `preexec_fn` runs in the child before exec (the benchmark pins CPUs).
+    A server that exits or never gets ready at start-up is a ProcessError.
     """
 
     def __init__(self, data_dir: Path, *, port: int | None = None, args: Sequence[str] = (),
@@ -103,7 +105,7 @@ class RedisServer:
 
     def start(self) -> RedisServer:
         if self.running:
-            raise RuntimeError(f"redis-server on {self.port} is already running")
+            raise ProcessError(f"redis-server on {self.port} is already running")
         self.data_dir.mkdir(parents=True, exist_ok=True)
         # Readiness is read from this start's part of the log only.
         self._log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
@@ -116,10 +118,10 @@ class RedisServer:
         deadline = time.monotonic() + START_TIMEOUT_S
         while not any(line in self._log_since_start() for line in READY):
             if self.process.poll() is not None:
-                raise RuntimeError(f"redis-server exited at start-up: {self.log_tail()}")
+                raise ProcessError(f"redis-server exited at start-up: {self.log_tail()}")
             if time.monotonic() > deadline:
                 self.kill()
-                raise RuntimeError(f"redis-server did not become ready: {self.log_tail()}")
+                raise ProcessError(f"redis-server did not become ready: {self.log_tail()}")
             time.sleep(0.005)
         return self
 
@@ -189,10 +191,11 @@ def _signal(send: Callable[[int, int], None], pid: int, signum: signal.Signals) 
 
 
 class RedisServers:
-    """A group of servers under one directory, all killed on close."""
+    """A group of servers under one directory, all killed on close; each
+    runs `preexec_fn` before exec."""
 
-    def __init__(self, base_dir: Path) -> None:
-        self.base_dir = base_dir
+    def __init__(self, base_dir: Path, preexec_fn: Callable[[], None] | None = None) -> None:
+        self.base_dir, self.preexec_fn = base_dir, preexec_fn
         self.servers: list[RedisServer] = []
 
     def start(self, *args: str, port: int | None = None, data_dir: Path | None = None,
@@ -200,7 +203,7 @@ class RedisServers:
               tls: Certificates | None = None) -> RedisServer:
         directory = data_dir or self.base_dir / f"redis-{len(self.servers)}"
         server = RedisServer(directory, port=port, args=args, conf=conf, password=password,
-                             tls=tls)
+                             tls=tls, preexec_fn=self.preexec_fn)
         self.servers.append(server)
         return server.start()
 

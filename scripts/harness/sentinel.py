@@ -18,6 +18,7 @@ from scripts.harness.waiting import wait_for
 
 MASTER_NAME = "cachemaster"
 QUORUM = 2
+DOWN_AFTER_MS, FAILOVER_TIMEOUT_MS = 1000, 5000
 
 
 def sentinel_conf(directory: Path, master: RedisServer) -> Path:
@@ -25,8 +26,8 @@ def sentinel_conf(directory: Path, master: RedisServer) -> Path:
     conf = directory / "sentinel.conf"  # sentinels rewrite it: one writable copy each
     conf.write_text(
         f"sentinel monitor {MASTER_NAME} 127.0.0.1 {master.port} {QUORUM}\n"
-        f"sentinel down-after-milliseconds {MASTER_NAME} 1000\n"
-        f"sentinel failover-timeout {MASTER_NAME} 5000\n"
+        f"sentinel down-after-milliseconds {MASTER_NAME} {DOWN_AFTER_MS}\n"
+        f"sentinel failover-timeout {MASTER_NAME} {FAILOVER_TIMEOUT_MS}\n"
     )
     return conf
 
@@ -54,20 +55,25 @@ class SentinelSetup:
                 # Only credentials, database and TLS are read from it.
                 "REDIS_URL": "redis://127.0.0.1:1/0"}
 
-    def wait_until_acquainted(self, timeout: float = 10.0) -> None:
-        """Until each sentinel has heard the others' hellos (every 2 s on the
-        master): before that, SENTINEL CKQUORUM counts fewer usable sentinels."""
+    def wait_until_acquainted(self, timeout: float = 10.0,
+                              error: type[Exception] = AssertionError) -> None:
+        """Until each sentinel knows the replica and has heard the others'
+        hellos (every 2 s on the master): before that, SENTINEL CKQUORUM counts
+        fewer usable sentinels, and a kill of the master is not followed by a
+        failover at once."""
         others = len(self.sentinels) - 1
 
         def acquainted() -> bool:
             for sentinel in self.sentinels:
                 with sentinel.client() as client:
                     state = client.sentinel_master(self.master_name)
-                    if state["num-other-sentinels"] != others:
+                    if (state["flags"], state["num-slaves"], state["num-other-sentinels"]) != (
+                            "master", 1, others):
                         return False
             return True
 
-        wait_for(acquainted, timeout, "the sentinels to know each other")
+        wait_for(acquainted, timeout, "the sentinels to know the replica and each other",
+                 error=error)
 
 
 def start_sentinel_setup(servers: RedisServers, base: Path) -> SentinelSetup:

@@ -38,8 +38,6 @@ SERVICE_ENV = {
     "JOURNAL_CAPACITY": str(JOURNAL_CAPACITY),
     "LOG_LEVEL": "WARNING",
 }
-# The machine's own settings must not leak into the services.
-SCRUBBED_PREFIXES = ("REDIS_", "CACHE_")
 INTERRUPTS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 
 
@@ -107,9 +105,7 @@ class Fleet:
             wanted = {**SERVICE_ENV, **redis_env}
             if self.state_dirs:
                 wanted["CACHE_STATE_DIR"] = str(self.run_dir / f"state-{name}")
-            service = ServiceProcess(wanted, self.run_dir / f"service-{name}.log")
-            service.env = {k: v for k, v in service.env.items()
-                           if k in wanted or not k.startswith(SCRUBBED_PREFIXES)}
+            service = ServiceProcess(wanted, self.run_dir / f"service-{name}.log", clean=True)
             self.services[name] = service
             service.spawn()
         meanwhile()
@@ -165,7 +161,5 @@ class Fleet:
         """Services first (SIGTERM, then SIGKILL if they linger), then Redis."""
         for service in self.services.values():
             with contextlib.suppress(Exception):
-                service.terminate(timeout=5.0)
-            with contextlib.suppress(Exception):
-                service.kill()
+                service.stop(timeout=5.0)
         self._servers.close()

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from scripts.benchmark.ab import combined, tree_of
-from scripts.benchmark.client import BenchError
 from scripts.benchmark.compare import Comparison, side_by_side
 from scripts.benchmark.load import LoadResult, Request, Workload, Wrk
-from scripts.benchmark.processes import Process
+from scripts.benchmark.processes import BenchError, result
+from scripts.harness.service_process import ChildProcess
 
 WORKLOAD = Workload("w", (Request("GET", "/x"),))
 
@@ -27,7 +27,7 @@ WORKLOAD = Workload("w", (Request("GET", "/x"),))
 class FakeServer:
     """Answers `rps` requests a second at `cpu_us` of CPU each."""
 
-    url: str
+    base_url: str
     rps: float
     cpu_us: float
     used_s: float = 0.0
@@ -68,7 +68,7 @@ class FakeGenerator:
 def test_rounds_rotate_over_instances_and_ratios_come_from_each_round() -> None:
     services = (FakeServer("s0", 900, 110), FakeServer("s1", 950, 105))
     baselines = (FakeServer("b0", 1000, 100), FakeServer("b1", 1000, 100))
-    generator = FakeGenerator({s.url: s for s in (*services, *baselines)})
+    generator = FakeGenerator({s.base_url: s for s in (*services, *baselines)})
     comparison = Comparison("k", "title", WORKLOAD, services, baselines, "bare", 0.9)
 
     assert [comparison.pair(i) for i in range(3)] == [
@@ -113,6 +113,6 @@ def test_every_wrk_run_has_a_log_of_its_own_and_its_last_result_counts(tmp_path:
     assert len({run.process.log_path for run in runs}) == 3
     log = tmp_path / "helper.log"
     log.write_text('BENCH_JSON {"run": 1}\n')
-    helper = Process("helper", ["sh", "-c", 'echo \'BENCH_JSON {"run": 2}\''], log)
+    helper = ChildProcess(["sh", "-c", 'echo \'BENCH_JSON {"run": 2}\''], log)
     helper.spawn()
-    assert helper.result(10) == {"run": 2}
+    assert result(helper, 10) == {"run": 2}
