@@ -45,7 +45,8 @@ HEARTBEAT_S = 1.0
 # the child and be lost (a SIGTERM then left the worker serving until the
 # graceful timeout): the arbiter forks with them blocked
 # (gunicorn_app.ServiceArbiter.spawn_worker), and the worker unblocks them
-# once its handlers stand, when any that came meanwhile is delivered.
+# once its loop runs its handlers (`_run`), when any that came meanwhile is
+# delivered.
 WORKER_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP})
 
 
@@ -66,13 +67,15 @@ class ServiceWorker(GunicornWebWorker):
         # still lets requests in progress finish.
         self.loop.add_signal_handler(signal.SIGQUIT, self._quit)
         self.loop.add_signal_handler(signal.SIGHUP, self._reload)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, WORKER_SIGNALS)
 
     def _quit(self) -> None:
         self._drain = False
         self._stop.set()
 
     async def _run(self) -> None:
+        # Only now, with the loop running: a signal the loop's handlers
+        # received before it ran was lost (uvloop), one kept blocked is not.
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, WORKER_SIGNALS)
         settings: Settings = self.app.settings
         directory: Path = self.app.directory
         # Tracing is set up here, after the fork: its exporter's thread and
