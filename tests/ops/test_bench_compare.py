@@ -19,7 +19,7 @@ from scripts.benchmark.ab import combined, tree_of
 from scripts.benchmark.compare import Comparison, per_round, rotated, side_by_side
 from scripts.benchmark.load import LoadResult, Request, Workload, Wrk
 from scripts.benchmark.processes import BenchError, result
-from scripts.benchmark.report import row, table, table_lines, targets_table, target
+from scripts.benchmark.report import row, table, table_lines, target, targets_table
 from scripts.harness.service_process import ChildProcess
 
 WORKLOAD = Workload("w", (Request("GET", "/x"),))
