@@ -118,22 +118,13 @@ def run_one(generator: Generator, server: Server, workload: Workload,
 
 
 def summarize(measured: list[Measured]) -> dict[str, Any]:
-    results = [m.load for m in measured]
-    return {
-        "cpu_us_per_request": statistics.median(m.cpu_us_per_request for m in measured),
-        "rps": statistics.median(r.rps for r in results),
-        "p50_ms": statistics.median(r.p50_ms for r in results),
-        "p99_ms": statistics.median(r.p99_ms for r in results),
-        "max_ms": max(r.max_ms for r in results),
-        "requests": sum(r.requests for r in results),
-        "non_2xx": sum(r.non_2xx for r in results),
-        "socket_errors": sum(r.socket_errors for r in results),
-        "rounds": [
-            {"rps": m.load.rps, "p50_ms": m.load.p50_ms, "p99_ms": m.load.p99_ms,
-             "max_ms": m.load.max_ms, "cpu_us_per_request": m.cpu_us_per_request}
-            for m in measured
-        ],
-    }
+    """Medians of the rounds' figures, their worst max latency and summed counts."""
+    rounds = [{"rps": m.load.rps, "p50_ms": m.load.p50_ms, "p99_ms": m.load.p99_ms,
+               "max_ms": m.load.max_ms, "cpu_us_per_request": m.cpu_us_per_request}
+              for m in measured]
+    return {**medians(rounds), "max_ms": max(r["max_ms"] for r in rounds),
+            **{key: sum(getattr(m.load, key) for m in measured)
+               for key in ("requests", "non_2xx", "socket_errors")}, "rounds": rounds}
 
 
 def one_after_the_other(generator: Generator, comparison: Comparison,
