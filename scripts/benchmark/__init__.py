@@ -7,7 +7,7 @@ Webdis, what a Redis outage costs, and (--compare) two trees side by side.
     load.py       the load driver: wrk
     processes.py  every child process (scripts/harness/'s), what the bench asks
                   of them and of the OS; the bench's own HTTP requests
-    report.py     the table and the targets
+    report.py     the one table writer (every section gives rows) and the targets
 
 The service is only ever started as a process (`python -m service` from a
 given checkout) and spoken to over HTTP; memory.py, run as its own process

@@ -33,6 +33,7 @@ from scripts.benchmark import workloads as wl
 from scripts.benchmark.compare import Comparison, Rounds, side_by_side
 from scripts.benchmark.load import Generator, Request, Workload
 from scripts.benchmark.processes import ROOT, BenchError, Processes
+from scripts.benchmark.report import Figures, n, row, span, table
 from scripts.harness.sentinel import replica_in_sync
 from scripts.harness.service_process import http
 from scripts.harness.waiting import wait_for
@@ -112,17 +113,19 @@ def combined(forward: dict[str, Any], swapped: dict[str, Any]) -> dict[str, Any]
                                    / min(swapped["ratio_per_round"]))}
 
 
-def compare_lines(figures: dict[str, Any]) -> list[str]:
-    lines = ["", f"this tree against {figures['ref']}, side by side on one CPU, both "
-                 "orientations; medians (rounds min-max)" + (
-                     "; the Redis with a replica, REDIS_REPLICA_CONFIRM=auto"
-                     if figures.get("replica") else "")]
-    for case, row in sorted(figures["cases"].items(), key=lambda item: CASES.index(item[0])):
-        f, s = row["forward"], row["swapped"]
-        lines.append(
-            f"  {case:<15} this/ref {f['ratio']:.3f} ({min(f['ratio_per_round']):.3f}-"
-            f"{max(f['ratio_per_round']):.3f}), ref/this in the same slot {s['ratio']:.3f} "
-            f"({min(s['ratio_per_round']):.3f}-{max(s['ratio_per_round']):.3f}); "
-            f"slot bias removed {row['ratio']:.3f} ({row['ratio_min']:.3f}-"
-            f"{row['ratio_max']:.3f}); CPU {f['cpu_ratio']:.3f}")
-    return lines
+def compare_tables(figures: dict[str, Any]) -> list[Figures]:
+    rows = []
+    for case, both in sorted(figures["cases"].items(), key=lambda item: CASES.index(item[0])):
+        f, s = both["forward"], both["swapped"]
+        rows.append(row(case, n(f["ratio"], 3), span(f["ratio_per_round"], 3), n(s["ratio"], 3),
+                        span(s["ratio_per_round"], 3), n(both["ratio"], 3),
+                        f"{both['ratio_min']:.3f}-{both['ratio_max']:.3f}",
+                        n(f["cpu_ratio"], 3)))
+    return [table(f"this tree against {figures['ref']}, side by side on one CPU, both "
+                  "orientations; medians (rounds min-max)" + (
+                      "; the Redis with a replica, REDIS_REPLICA_CONFIRM=auto"
+                      if figures.get("replica") else ""),
+                  ("this/ref", "rounds", "ref/this", "rounds", "no bias", "range", "CPU"), rows,
+                  ("ref/this: REF in this tree's slot (the swapped orientation); no bias: "
+                   "sqrt(this/ref / ref/this), the slot's bias removed;",
+                   "CPU: REF's CPU time per request / this tree's, this/ref orientation"))]

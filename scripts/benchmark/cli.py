@@ -23,7 +23,7 @@ from scripts.benchmark.load import Wrk
 from scripts.benchmark.outage import OutagePlan
 from scripts.benchmark.processes import ROOT, Placement, Processes
 from scripts.benchmark.report import render
-from scripts.benchmark.sections import REPORTED, SECTIONS, Plan, Run, evaluate, machine, run_sections, values
+from scripts.benchmark.sections import SECTIONS, Plan, Run, evaluate, machine, run_sections, tables, values
 from scripts.benchmark.stampede import StampedePlan
 from scripts.harness import ProcessError
 
@@ -164,7 +164,8 @@ def measure(args: argparse.Namespace, run_dir: Path) -> dict[str, Any]:
                      "service_root": str(procs.service_root), "placement": placement.describe()},
         **figures,
     }
-    return {**report, "targets": evaluate(report), "runtime_s": time.monotonic() - started}
+    report["targets"] = evaluate(report)
+    return {**report, "tables": tables(report), "runtime_s": time.monotonic() - started}
 
 
 def main(argv: list[str]) -> int:
@@ -172,7 +173,7 @@ def main(argv: list[str]) -> int:
 
     def work(run_dir: Path) -> int:
         report = measure(args, run_dir)
-        print(render(report, REPORTED))
+        print(render(report))
         if args.json is not None:
             args.json.write_text(json.dumps(report, indent=2) + "\n")
         return EXIT_OK

@@ -19,11 +19,14 @@ that is not 2xx (an error answer would be the faster one).
 from __future__ import annotations
 
 import statistics
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from scripts.benchmark.load import Generator, LoadResult, Workload
 from scripts.benchmark.processes import BenchError
+
+T = TypeVar("T")
 
 
 class Server(Protocol):
@@ -80,6 +83,25 @@ class Rounds:
     instances: int
 
 
+def rotated(items: Sequence[T], index: int) -> list[T]:
+    """`items` starting from item `index` mod len: round `index`'s order, so
+    that no item always runs first (with two items: alternating order)."""
+    start = index % len(items)
+    return [*items[start:], *items[:start]]
+
+
+def per_round(key: str, over: Iterable[float], under: Iterable[float]) -> dict[str, Any]:
+    """`key`: the median of the per-round ratios over/under (0.0 where under
+    is 0), and `key`_per_round: the ratios themselves."""
+    ratios = [o / u if u else 0.0 for o, u in zip(over, under, strict=True)]
+    return {key: statistics.median(ratios), f"{key}_per_round": ratios}
+
+
+def medians(rows: list[dict[str, float]]) -> dict[str, float]:
+    """Per key, the median over the rounds' rows."""
+    return {key: statistics.median(r[key] for r in rows) for key in rows[0]}
+
+
 def checked(load: LoadResult, what: str) -> LoadResult:
     """The load, when every request had a 2xx answer; else a BenchError."""
     if load.non_2xx or load.socket_errors or not load.requests:
@@ -96,22 +118,13 @@ def run_one(generator: Generator, server: Server, workload: Workload,
 
 
 def summarize(measured: list[Measured]) -> dict[str, Any]:
-    results = [m.load for m in measured]
-    return {
-        "cpu_us_per_request": statistics.median(m.cpu_us_per_request for m in measured),
-        "rps": statistics.median(r.rps for r in results),
-        "p50_ms": statistics.median(r.p50_ms for r in results),
-        "p99_ms": statistics.median(r.p99_ms for r in results),
-        "max_ms": max(r.max_ms for r in results),
-        "requests": sum(r.requests for r in results),
-        "non_2xx": sum(r.non_2xx for r in results),
-        "socket_errors": sum(r.socket_errors for r in results),
-        "rounds": [
-            {"rps": m.load.rps, "p50_ms": m.load.p50_ms, "p99_ms": m.load.p99_ms,
-             "max_ms": m.load.max_ms, "cpu_us_per_request": m.cpu_us_per_request}
-            for m in measured
-        ],
-    }
+    """Medians of the rounds' figures, their worst max latency and summed counts."""
+    rounds = [{"rps": m.load.rps, "p50_ms": m.load.p50_ms, "p99_ms": m.load.p99_ms,
+               "max_ms": m.load.max_ms, "cpu_us_per_request": m.cpu_us_per_request}
+              for m in measured]
+    return {**medians(rounds), "max_ms": max(r["max_ms"] for r in rounds),
+            **{key: sum(getattr(m.load, key) for m in measured)
+               for key in ("requests", "non_2xx", "socket_errors")}, "rounds": rounds}
 
 
 def one_after_the_other(generator: Generator, comparison: Comparison,
@@ -120,8 +133,7 @@ def one_after_the_other(generator: Generator, comparison: Comparison,
     for index in range(rounds):
         service, baseline = comparison.pair(index)
         servers = {"service": service, "baseline": baseline}
-        order = ("service", "baseline") if index % 2 == 0 else ("baseline", "service")
-        for side in order:
+        for side in rotated(("service", "baseline"), index):
             results[side].append(run_one(generator, servers[side], comparison.load(side),
                                          duration_s, comparison.strict))
     return results
@@ -134,10 +146,9 @@ def side_by_side(generator: Generator, comparison: Comparison, rounds: int,
     for index in range(rounds):
         service, baseline = comparison.pair(index)
         sides = (("baseline", baseline), ("service", service))
-        order = sides if index % 2 == 0 else sides[::-1]  # neither always starts first
         cpu = {name: server.cpu_seconds() for name, server in sides}
         running = {name: generator.start(server.base_url, comparison.load(name), duration_s)
-                   for name, server in order}
+                   for name, server in rotated(sides, index)}
         for name, server in sides:
             load = running[name].wait()
             if comparison.strict:
@@ -145,18 +156,12 @@ def side_by_side(generator: Generator, comparison: Comparison, rounds: int,
             used = server.cpu_seconds() - cpu[name]
             figures[name].append({"rps": load.rps, "p99_ms": load.p99_ms,
                                   "cpu_us_per_request": used * 1e6 / max(1, load.requests)})
-    pairs = list(zip(figures["baseline"], figures["service"], strict=True))
-    ratios = [s["rps"] / b["rps"] if b["rps"] else 0.0 for b, s in pairs]
-    # The same comparison without the scheduler's share: CPU cost per request.
-    cpu_ratios = [b["cpu_us_per_request"] / s["cpu_us_per_request"]
-                  if s["cpu_us_per_request"] else 0.0 for b, s in pairs]
-    result: dict[str, Any] = {
-        name: {key: statistics.median(row[key] for row in rows) for key in rows[0]}
-        for name, rows in figures.items()
-    }
-    return {**result, "ratio": statistics.median(ratios), "ratio_per_round": ratios,
-            "cpu_ratio": statistics.median(cpu_ratios), "cpu_ratio_per_round": cpu_ratios,
-            "rounds": figures}
+    ours, theirs = figures["service"], figures["baseline"]
+    return {name: medians(rows) for name, rows in figures.items()} | per_round(
+        "ratio", (s["rps"] for s in ours), (b["rps"] for b in theirs)) | per_round(
+        # The same comparison without the scheduler's share: CPU cost per request.
+        "cpu_ratio", (b["cpu_us_per_request"] for b in theirs),
+        (s["cpu_us_per_request"] for s in ours)) | {"rounds": figures}
 
 
 def compare(generator: Generator, split: Generator, comparison: Comparison,
@@ -174,11 +179,10 @@ def compare(generator: Generator, split: Generator, comparison: Comparison,
                                "instances": len(comparison.services)}
     if comparison.alone:
         alone = one_after_the_other(generator, comparison, plan.rounds, plan.duration_s)
-        paired = [s.load.rps / b.load.rps if b.load.rps else 0.0
-                  for s, b in zip(alone["service"], alone["baseline"], strict=True)]
         figures.update(service=summarize(alone["service"]), baseline=summarize(alone["baseline"]),
-                       ratio_one_after_the_other=statistics.median(paired),
-                       ratio_one_after_the_other_per_round=paired)
+                       **per_round("ratio_one_after_the_other",
+                                   (m.load.rps for m in alone["service"]),
+                                   (m.load.rps for m in alone["baseline"])))
     together = side_by_side(split, comparison, plan.side_by_side_rounds, plan.side_by_side_s)
     return {**figures, **{key: together[key] for key in (
         "ratio", "ratio_per_round", "cpu_ratio", "cpu_ratio_per_round")},

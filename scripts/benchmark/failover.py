@@ -34,7 +34,7 @@ from http.client import HTTPConnection, HTTPException
 from typing import Any
 
 from scripts.benchmark.processes import BenchError, Processes, http_json
-from scripts.benchmark.report import n, target
+from scripts.benchmark.report import Figures, n, row, table, target
 from scripts.harness import sentinel as se
 from scripts.harness.redis_cluster import NODE_TIMEOUT_MS, LocalCluster
 from scripts.harness.service_process import ServiceProcess, http
@@ -239,27 +239,26 @@ def run_failovers(procs: Processes, runs: int) -> dict[str, Any]:
     }
 
 
-def failover_lines(failover: dict[str, Any]) -> list[str]:
-    load = failover["load"]
-    lines = ["", (f"failover: master SIGKILLed, {failover['runs']} run(s) each, under "
-                  f"{load['rate_per_s']} req/s ({load['mix']}); /health/detailed polled every "
-                  f"{failover['poll_interval_ms']:.0f} ms"),
-             (f"{'':<10}{'kill -> ready, s':<28}{'target':>9}{'requests':>10}{'5xx':>6}"
-              f"{'refused':>9}{'failed':>8}{'max ms':>9}"),
-             f"{'':<10}{'min':>8}{'median':>10}{'max':>10}"]
+def failover_tables(failover: dict[str, Any]) -> list[Figures]:
+    load, rows = failover["load"], []
     for mode in ("sentinel", "cluster"):
-        ready, total = failover[mode]["ready"], failover[mode]["load"]
-        lines.append(f"{mode:<10}{n(ready['min_s']):>8}{n(ready['median_s']):>10}"
-                     f"{n(ready['max_s']):>10}{failover[mode]['target_s']:>8.1f}s"
-                     f"{total['requests']:>10}{total['s5xx']:>6}{total['refused']:>9}"
-                     f"{total['failed']:>8}{n(total['max_ms'], 1):>9}")
+        ready, total, limit = (failover[mode][key] for key in ("ready", "load", "target_s"))
+        rows.append(row(mode, n(ready["min_s"]), n(ready["median_s"]), n(ready["max_s"]),
+                        str(total["requests"]), str(total["s5xx"]), str(total["refused"]),
+                        str(total["failed"]), n(total["max_ms"], 1), target=f"<= {limit:.1f} s",
+                        met=ready["max_s"] is not None and ready["max_s"] <= limit))
     sentinel, cluster = failover["sentinel"], failover["cluster"]
-    return [*lines, (f"  sentinel: down-after-milliseconds {sentinel['down_after_ms']}, "
-                     f"failover-timeout {sentinel['failover_timeout_ms']}, quorum "
-                     f"{sentinel['quorum']}; ready = healthy, topology.master the promoted replica"),
-            (f"  cluster: cluster-node-timeout {cluster['node_timeout_ms']}; ready = every node "
-             f"ready with the promoted replica (median {n(cluster['topology_ready']['median_s'])}"
-             f" s), then a key of the lost master PUT through A, read through B as hit-redis")]
+    return [table(
+        (f"failover: master SIGKILLed, {failover['runs']} run(s) each, under "
+         f"{load['rate_per_s']} req/s ({load['mix']}); /health/detailed polled every "
+         f"{failover['poll_interval_ms']:.0f} ms; kill -> ready, s (min, median, max)"),
+        ("min s", "median s", "max s", "requests", "5xx", "refused", "failed", "max ms"), rows,
+        ((f"sentinel: down-after-milliseconds {sentinel['down_after_ms']}, failover-timeout "
+          f"{sentinel['failover_timeout_ms']}, quorum {sentinel['quorum']}; ready = healthy, "
+          "topology.master the promoted replica"),
+         (f"cluster: cluster-node-timeout {cluster['node_timeout_ms']}; ready = every node ready "
+          f"with the promoted replica (median {n(cluster['topology_ready']['median_s'])} s), "
+          "then a key of the lost master PUT through A, read through B as hit-redis")))]
 
 
 def failover_targets(failover: dict[str, Any]) -> list[dict[str, Any]]:

@@ -28,7 +28,7 @@ from typing import Any
 from scripts.benchmark import workloads as wl
 from scripts.benchmark.load import Generator, LoadResult, Workload
 from scripts.benchmark.processes import Processes, http_json
-from scripts.benchmark.report import n, target
+from scripts.benchmark.report import Figures, n, row, table, target
 from scripts.harness.redis_server import RedisServer
 from scripts.harness.service_process import ServiceProcess
 
@@ -153,24 +153,23 @@ def run_outage(procs: Processes, generator: Generator, plan: OutagePlan, rounds:
     }
 
 
-def outage_lines(outage: dict[str, Any]) -> list[str]:
-    lines = ["", f"outage under load ({outage['workload']}); link: " + ", ".join(
-        f"{name}={value}" for name, value in outage["link"]["env"].items()),
-        (f"{'':<9}{'phase':<10}{'req/s':>9}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>9}{'404':>6}"
-         f"{'bad':>5}")]
+def outage_tables(outage: dict[str, Any]) -> list[Figures]:
+    rows, notes = [], []
     for kind in ("kill", "pause"):
         scenario = outage[kind]
-        for index, (name, phase) in enumerate(scenario["phases"].items()):
+        for name, phase in scenario["phases"].items():
             rps = phase["requests"] / max(1, len(scenario["rounds"])) / outage["phase_s"][name]
-            lines.append(f"{kind if index == 0 else '':<9}{name:<10}{n(rps, 0):>9}"
-                         f"{n(phase['p50_ms']):>8}{n(phase['p99_ms']):>8}{n(phase['max_ms'], 1):>9}"
-                         f"{phase['not_found']:>6}{phase['bad']:>5}")
-        lines.append(f"{'':<9}detection {n(scenario['detection_ms'], 1)} ms, recovery "
+            rows.append(row(f"{kind} {name}", n(rps, 0), n(phase["p50_ms"]), n(phase["p99_ms"]),
+                            n(phase["max_ms"], 1), str(phase["not_found"]), str(phase["bad"])))
+        notes.append(f"{kind}: detection {n(scenario['detection_ms'], 1)} ms, recovery "
                      f"{n(scenario['recovery_ms'], 0)} ms (pending backoff "
                      f"{n(scenario['pending_backoff_ms'], 0)} ms), medians")
     reference = outage["memory_only_mix"]
-    return [*lines, f"{'':<9}same mix, memory only (no Redis at all): p50 "
-                    f"{n(reference['p50_ms'])} ms, p99 {n(reference['p99_ms'])} ms"]
+    return [table(f"outage under load ({outage['workload']}), by phase; link: " + ", ".join(
+        f"{name}={value}" for name, value in outage["link"]["env"].items()),
+        ("req/s", "p50 ms", "p99 ms", "max ms", "404", "bad"), rows,
+        [*notes, f"same mix, memory only (no Redis at all): p50 {n(reference['p50_ms'])} ms, "
+                 f"p99 {n(reference['p99_ms'])} ms"])]
 
 
 def _worst(values: list[float | None]) -> float | None:

@@ -1,25 +1,41 @@
-"""The one report writer: the table scripts/bench prints, built from the dict
-it writes as JSON, and the targets (read by people).
+"""The one report writer: every table scripts/bench prints, kept in the JSON
+as it is printed (`tables`), and the targets (read by people).
 
-Each section's module gives its lines and its targets (sections.py lists
-them); this module gives the header, the formatting and the targets list.
-Each target says what was measured, the limit and whether it was met; the
-bench never fails on them: on a noisy machine a missed target is a finding
-to report, not a crash.
+A section gives its tables (sections.py lists them); each table is a title,
+column headers, rows and notes, and a row is a label, its figures (text, as
+printed), and where it has one its target and MET / NOT MET. This module
+aligns them. Each target says what was measured, the limit and whether it
+was met; the bench never fails on them: on a noisy machine a missed target
+is a finding to report, not a crash.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 Figures = dict[str, Any]
-Lines = Callable[[Figures], list[str]]
+GAP = "  "
 
 
 def n(value: float | None, digits: int = 2) -> str:
     """A figure for the table ('-' when there is none)."""
     return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def span(values: Sequence[float], digits: int = 2) -> str:
+    """The range of per-round figures, 'min-max'."""
+    return f"{n(min(values), digits)}-{n(max(values), digits)}"
+
+
+def row(label: str, *figures: str, target: str = "", met: bool | None = None) -> Figures:
+    """A table row; a row without figures prints its label alone."""
+    return {"label": label, "figures": list(figures), "target": target, "met": met}
+
+
+def table(title: str, columns: Iterable[str], rows: Iterable[Figures],
+          notes: Iterable[str] = ()) -> Figures:
+    return {"title": title, "columns": list(columns), "rows": list(rows), "notes": list(notes)}
 
 
 def target(name: str, measured: float | None, limit: float, unit: str,
@@ -29,10 +45,48 @@ def target(name: str, measured: float | None, limit: float, unit: str,
             "comparison": ">=" if at_least else "<=", "met": met}
 
 
-def _with_unit(value: float | None, unit: str) -> str:
+def with_unit(value: float | None, unit: str) -> str:
     if unit in ("x", "s"):
         return f"{n(value)}{' s' if unit == 's' else 'x'}"
     return f"{n(value, 1 if unit == 'ms' else 0)} {unit}"
+
+
+def at_least(limit: float) -> str:
+    """A ratio's target, as its column prints it."""
+    return f">= {limit:.2f}x"
+
+
+def targets_table(targets: Iterable[Figures]) -> Figures:
+    return table("targets", ("measured",), (
+        row(t["name"], with_unit(t["measured"], t["unit"]),
+            target=f"{t['comparison']} {with_unit(t['limit'], t['unit'])}", met=t["met"])
+        for t in targets))
+
+
+def table_lines(figures: Figures) -> list[str]:
+    """A table as aligned text: labels left, figures and targets right, then
+    the verdict; every column as wide as its widest cell."""
+    rows, columns = figures["rows"], figures["columns"]
+    full = [r for r in rows if r["figures"]]
+    label_width = max((len(r["label"]) for r in full), default=0)
+    widths = [max(len(column), *(len(r["figures"][i]) for r in full))
+              for i, column in enumerate(columns)]
+    targets = [r["target"] for r in rows if r["target"]]
+    target_width = max((len(t) for t in targets), default=0)
+
+    def line(label: str, cells: Sequence[str], goal: str, verdict: str) -> str:
+        text = f"{label:<{label_width}}" + "".join(
+            f"{GAP}{cell:>{width}}" for cell, width in zip(cells, widths, strict=True))
+        if targets:
+            text += f"{GAP}{goal:>{max(target_width, len('target'))}}{GAP}{verdict}"
+        return text.rstrip()
+
+    lines = ["", figures["title"], line("", columns, "target" if targets else "", "")]
+    for r in rows:
+        verdict = "" if r["met"] is None else "MET" if r["met"] else "NOT MET"
+        lines.append(line(r["label"], r["figures"], r["target"], verdict)
+                     if r["figures"] else r["label"])
+    return [*lines, *(f"{GAP}{note}" for note in figures["notes"])]
 
 
 def header(report: Figures) -> list[str]:
@@ -53,40 +107,35 @@ def header(report: Figures) -> list[str]:
     return [*lines, f"placement: {settings['placement']}"]
 
 
-def side(figures: Figures) -> str:
+SIDE_COLUMNS = ("req/s", "p50 ms", "p99 ms", "CPU us")
+
+
+def side(figures: Figures) -> list[str]:
     """req/s, p50, p99 and CPU us per request of one side of a comparison."""
-    return (f"{n(figures['rps'], 0):>9}{n(figures['p50_ms']):>7}{n(figures['p99_ms']):>7}"
-            f"{n(figures['cpu_us_per_request'], 1):>9}")
+    return [n(figures["rps"], 0), n(figures["p50_ms"]), n(figures["p99_ms"]),
+            n(figures["cpu_us_per_request"], 1)]
 
 
-SIDE_HEADER = f"{'req/s':>9}{'p50 ms':>7}{'p99 ms':>7}{'CPU us':>9}"
-
-
-def comparison_lines(title: str, comparisons: Iterable[Figures]) -> list[str]:
+def comparison_table(title: str, comparisons: Iterable[Figures]) -> Figures:
     """compare.compare()'s figures: each side alone, and the ratios."""
-    lines = ["", (f"{title:<16}{'service, alone':>32}{'baseline, alone':>32}"
-                  f"{'ratio':>8}{'target':>8}{'alone':>8}{'CPU':>8}"), f"{'':<16}{SIDE_HEADER * 2}"]
+    rows = []
     for f in comparisons:
         s, b = f["service"], f["baseline"]
-        lines += [f"{f['title']:<16}{side(s)}{side(b)}{f['ratio']:>7.2f}x{f['target_ratio']:>7.2f}x"
-                  f"{f['ratio_one_after_the_other']:>7.2f}x{f['cpu_ratio']:>7.2f}x",
-                  f"{'':<4}vs {f['baseline_kind']}"]
+        rows += [row(f["title"], *side(s), *side(b), f"{f['ratio']:.2f}x",
+                     f"{f['ratio_one_after_the_other']:.2f}x", f"{f['cpu_ratio']:.2f}x",
+                     target=at_least(f["target_ratio"]), met=f["met"]),
+                 row(f"{GAP}vs {f['baseline_kind']}")]
         if s["non_2xx"] or b["non_2xx"] or s["socket_errors"] or b["socket_errors"]:
-            lines.append(f"{'':<4}! non-2xx {s['non_2xx']}/{b['non_2xx']}, socket errors "
-                         f"{s['socket_errors']}/{b['socket_errors']} (service/baseline)")
-    return [*lines, "  ratio: both loaded side by side on one CPU (robust to CPU drift); "
-                    "alone: median of per-round ratios, one after the other;",
-            "  CPU: side by side, baseline CPU time per request / the service's"]
+            rows.append(row(f"{GAP}! non-2xx {s['non_2xx']}/{b['non_2xx']}, socket errors "
+                            f"{s['socket_errors']}/{b['socket_errors']} (service/baseline)"))
+    return table(f"{title}: the service alone, then its baseline (base) alone; ratios",
+                 (*SIDE_COLUMNS, *(f"base {c}" for c in SIDE_COLUMNS), "ratio", "alone", "CPU"),
+                 rows, ("ratio: both loaded side by side on one CPU (robust to CPU drift); "
+                        "alone: median of per-round ratios, one after the other;",
+                        "CPU: side by side, baseline CPU time per request / the service's"))
 
 
-def render(report: Figures, sections: Iterable[tuple[str, Lines]]) -> str:
-    lines = header(report)
-    for key, lines_of in sections:
-        if key in report:
-            lines += lines_of(report[key])
-    lines += ["", "targets"]
-    for t in report["targets"]:
-        lines.append(f"  {'met' if t['met'] else 'NOT MET':<8}{t['name']}: "
-                     f"{_with_unit(t['measured'], t['unit'])} ({t['comparison']} "
-                     f"{_with_unit(t['limit'], t['unit'])})")
-    return "\n".join(lines)
+def render(report: Figures) -> str:
+    """The header, and every table of report["tables"], in order."""
+    return "\n".join([*header(report), *(line for t in report["tables"]
+                                          for line in table_lines(t))])

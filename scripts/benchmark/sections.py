@@ -32,29 +32,30 @@ from pathlib import Path
 from typing import Any
 
 from scripts.benchmark import workloads as wl
-from scripts.benchmark.ab import compare_lines
+from scripts.benchmark.ab import compare_tables
 from scripts.benchmark.compare import Rounds
-from scripts.benchmark.failover import failover_lines, failover_targets, run_failovers
+from scripts.benchmark.failover import failover_tables, failover_targets, run_failovers
 from scripts.benchmark.load import Generator
-from scripts.benchmark.outage import OutagePlan, outage_lines, outage_targets, run_outage
+from scripts.benchmark.outage import OutagePlan, outage_tables, outage_targets, run_outage
 from scripts.benchmark.processes import BenchError, Connection, Processes, ready, result
-from scripts.benchmark.report import Figures, Lines, n, target
-from scripts.benchmark.stampede import StampedePlan, run_stampede, stampede_lines, stampede_targets
+from scripts.benchmark.report import Figures, at_least, n, row, table, target, targets_table
+from scripts.benchmark.stampede import StampedePlan, run_stampede, stampede_tables, stampede_targets
 from scripts.benchmark.throughput import (
-    batch_lines,
+    batch_tables,
     batch_targets,
     run_batch,
     run_throughput,
-    throughput_lines,
+    throughput_tables,
     throughput_targets,
 )
-from scripts.benchmark.workers import run_workers, worker_lines
+from scripts.benchmark.workers import run_workers, worker_tables
 from scripts.harness.service_process import ServiceProcess
 
 MEMORY_LIMIT_S = 300
 INVALIDATION_SAMPLES = 300
 POLL_LIMIT_S = 2.0
 INVALIDATION_TARGET_P99_MS = 10.0
+Tables = Callable[[Figures], list[Figures]]
 
 
 @dataclass(frozen=True)
@@ -86,22 +87,22 @@ class Run:
 class Section:
     key: str  # of its figures in the report
     run: Callable[[Run], Figures]
-    lines: Lines
+    tables: Tables
     targets: Callable[[Figures], list[Figures]] = lambda figures: []
 
 
-def memory_lines(memory: Figures) -> list[str]:
-    lines = ["", "in-process: the memory tier against cachetools",
-             (f"{'in-process (M ops/s)':<24}{'memory tier':>12}{'LRUCache':>10}"
-              f"{'TTLCache':>10}{'vs LRU':>9}{'vs TTL':>9}")]
+def memory_tables(memory: Figures) -> list[Figures]:
+    limit, rows = memory["target_ratio"], []
     for key, title in (("get_hit", "get hit"), ("set", "set (evicting)")):
-        row = memory[key]
-        lines.append(f"{title:<24}{row['memory_tier'] / 1e6:>12.2f}{row['lru_cache'] / 1e6:>10.2f}"
-                     f"{row['ttl_cache'] / 1e6:>10.2f}{row['ratio_vs_lru']:>8.2f}x"
-                     f"{row['ratio_vs_ttl']:>8.2f}x")
-    return [*lines, (f"  get hit vs LRUCache.get(key) (None on a miss, as the tier's get): "
-                     f"{memory['get_hit']['ratio_vs_lru_get']:.2f}x; the tier reads the clock on "
-                     "every get, so it never serves an expired entry")]
+        f = memory[key]
+        rows.append(row(title, *(f"{f[name] / 1e6:.2f}" for name in (
+            "memory_tier", "lru_cache", "ttl_cache")), f"{f['ratio_vs_lru']:.2f}x",
+            f"{f['ratio_vs_ttl']:.2f}x", target=at_least(limit), met=f["ratio_vs_ttl"] >= limit))
+    return [table("in-process: the memory tier against cachetools, M ops/s; the target is "
+                  "vs TTLCache", ("memory tier", "LRUCache", "TTLCache", "vs LRU", "vs TTL"), rows,
+                  (f"get hit vs LRUCache.get(key) (None on a miss, as the tier's get): "
+                   f"{memory['get_hit']['ratio_vs_lru_get']:.2f}x; the tier reads the clock on "
+                   "every get, so it never serves an expired entry",))]
 
 
 def memory_targets(memory: Figures) -> list[Figures]:
@@ -154,11 +155,15 @@ def run_invalidation(procs: Processes) -> dict[str, Any]:
     return measure_invalidation(a, b)
 
 
-def invalidation_lines(figures: dict[str, Any]) -> list[str]:
-    return ["", "invalidation: B serves A's new value, from A's PUT acknowledged",
-            f"  {figures['samples']} keys: p50 {n(figures['p50_ms'])} ms, "
-            f"p99 {n(figures['p99_ms'])} ms, max {n(figures['max_ms'])} ms (polling resolution: "
-            f"one GET round trip, p50 {n(figures['get_round_trip_p50_ms'])} ms)"]
+def invalidation_tables(figures: dict[str, Any]) -> list[Figures]:
+    return [table("invalidation: B serves A's new value, from A's PUT acknowledged",
+                  ("keys", "p50 ms", "p99 ms", "max ms"),
+                  (row("A's PUT -> B serves it", str(figures["samples"]), n(figures["p50_ms"]),
+                       n(figures["p99_ms"]), n(figures["max_ms"]),
+                       target=f"p99 <= {figures['target_p99_ms']:.1f} ms",
+                       met=figures["p99_ms"] <= figures["target_p99_ms"]),),
+                  (f"polling resolution: one GET round trip, p50 "
+                   f"{n(figures['get_round_trip_p50_ms'])} ms",))]
 
 
 def invalidation_targets(figures: dict[str, Any]) -> list[dict[str, Any]]:
@@ -170,28 +175,28 @@ SECTIONS = {
     "memory": Section("memory_tier", lambda r: result(r.procs.helper(
         "memory", "memory", "--ops", str(r.plan.memory_ops), "--rounds",
         str(r.plan.memory_rounds), root=r.procs.service_root), MEMORY_LIMIT_S),
-        memory_lines, memory_targets),
+        memory_tables, memory_targets),
     "throughput": Section("throughput", lambda r: run_throughput(
         r.procs, r.generator, r.split, r.plan.throughput, r.value, r.value_file),
-        throughput_lines, throughput_targets),
+        throughput_tables, throughput_targets),
     "outage": Section("outage", lambda r: run_outage(
         r.procs, r.generator, r.plan.outage, r.plan.outage_rounds, r.value),
-        outage_lines, outage_targets),
+        outage_tables, outage_targets),
     "invalidation": Section("invalidation", lambda r: run_invalidation(r.procs),
-                            invalidation_lines, invalidation_targets),
+                            invalidation_tables, invalidation_targets),
     "failover": Section("failover", lambda r: run_failovers(r.procs, r.plan.failover_runs),
-                        failover_lines, failover_targets),
+                        failover_tables, failover_targets),
     "stampede": Section("stampede", lambda r: run_stampede(
         r.procs, (r.generator, r.split), r.plan.stampede, r.value),
-        stampede_lines, stampede_targets),
+        stampede_tables, stampede_targets),
     "batch": Section("batch", lambda r: run_batch(
         r.procs, r.generator, r.plan.throughput.rounds, r.plan.throughput.duration_s),
-        batch_lines, batch_targets),
+        batch_tables, batch_targets),
     "workers": Section("workers", lambda r: run_workers(
-        r.procs, (r.generator, r.split), r.plan.throughput, r.value), worker_lines),
+        r.procs, (r.generator, r.split), r.plan.throughput, r.value), worker_tables),
 }
-# What the report prints, in order: every section's lines, and --compare's.
-REPORTED = [*((s.key, s.lines) for s in SECTIONS.values()), ("compare", compare_lines)]
+# What the report prints, in order: every section's tables, and --compare's.
+REPORTED = [*((s.key, s.tables) for s in SECTIONS.values()), ("compare", compare_tables)]
 
 
 def machine() -> dict[str, Any]:
@@ -222,6 +227,12 @@ def run_sections(run: Run, sections: set[str]) -> Figures:
 
 def evaluate(report: Figures) -> list[Figures]:
     return [found for s in SECTIONS.values() if s.key in report for found in s.targets(report[s.key])]
+
+
+def tables(report: Figures) -> list[Figures]:
+    """Every table of the report, in order, the targets last."""
+    return [*(found for key, tables_of in REPORTED if key in report
+              for found in tables_of(report[key])), targets_table(report["targets"])]
 
 
 def values(run_dir: Path, value_bytes: int) -> tuple[bytes, Path]:

@@ -28,7 +28,7 @@ from scripts.benchmark import workloads as wl
 from scripts.benchmark.compare import Comparison, Rounds, compare
 from scripts.benchmark.load import Generator, Request, Workload
 from scripts.benchmark.processes import BenchError, Processes, http_json, ready, result
-from scripts.benchmark.report import n, target
+from scripts.benchmark.report import Figures, at_least, n, row, table, target
 from scripts.harness.service_process import ServiceProcess, http
 
 PREFIX = "bench-stampede"
@@ -161,59 +161,68 @@ def run_stampede(procs: Processes, generators: tuple[Generator, Generator], plan
     }
 
 
-def _row(label: str, figures: dict[str, Any], answers: dict[str, int]) -> str:
+def _row(label: str, figures: dict[str, Any], answers: dict[str, int]) -> Figures:
     hits = answers.get("hit-memory", 0) + answers.get("hit-redis", 0)
-    return (f"{label:<10}{figures['computations']:>8}{answers.get('hit-fill', 0):>7}{hits:>6}"
-            f"{figures['retries']:>8}{figures['errors']:>7}{n(figures['p50_ms'], 1):>9}"
-            f"{n(figures['p99_ms'], 1):>9}{n(figures['max_ms'], 1):>9}")
+    return row(label, str(figures["computations"]), str(answers.get("hit-fill", 0)), str(hits),
+               str(figures["retries"]), str(figures["errors"]), n(figures["p50_ms"], 1),
+               n(figures["p99_ms"], 1), n(figures["max_ms"], 1))
 
 
-def stampede_lines(stampede: dict[str, Any]) -> list[str]:
-    lease, hit = stampede["lease"], stampede["hit_cost"]
-    lines = ["", (f"stampede: {stampede['callers']} callers at once miss one fresh key, half on "
-                  f"each of {stampede['instances']} instances; compute {stampede['compute_ms']} "
-                  f"ms; {stampede['rounds']} round(s); client: {stampede['client']}"),
-             (f"{'':<10}{'computed':>8}{'fill':>7}{'hit':>6}{'retries':>8}{'errors':>7}"
-              f"{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}   (time to value, from the start)")]
+def herd_table(stampede: dict[str, Any]) -> Figures:
+    """Per round and over all rounds, with and without leases."""
+    rows, lease = [], stampede["lease"]
     for mode, title in (("lease", "leases"), ("plain", "no lease")):
         figures, answers = stampede[mode], Counter[str]()
-        for index, row in enumerate(figures["rounds"]):
-            answers.update(row["answers"])
-            lines.append(_row(title if index == 0 else "", row, row["answers"])
-                         + f"   round {index + 1}")
+        for index, done in enumerate(figures["rounds"]):
+            answers.update(done["answers"])
+            rows.append(_row(f"{title}, round {index + 1}", done, done["answers"]))
         total = {**figures, "computations": sum(figures["computations_per_round"])}
-        lines.append(_row("", total, answers) + "   all rounds")
+        rows.append(_row(f"{title}, all rounds", total, answers))
     counters = stampede["server_lease_counters"]
-    lines += [
-        (f"  computations: target 1 per round with leases, {stampede['callers']} expected "
-         "without; services' counters: " + ", ".join(
-             f"{name} {counters.get(name)}" for name in ("issued", "filled", "refused",
-                                                         "takenOver"))),
-        ("  with leases, per round: last caller's GET began / holder's token / its PUT "
-         "acknowledged / slowest hit-fill after that PUT (ms): " + "; ".join(
-             f"{n(r['last_asked_ms'], 1)} / {n(r['first_token_ms'], 1)} / "
-             f"{n(r['first_put_done_ms'], 1)} / +{n(r['fill_after_put_max_ms'], 1)}"
-             for r in lease["rounds"])),
-        "  with leases, slowest caller on instance A / B per round (ms): " + "; ".join(
-            " / ".join(n(v, 1) for v in r["max_ms_by_instance"]) for r in lease["rounds"]),
-        *(f"  {'with' if mode == 'lease' else 'without'} leases: wrong values "
-          f"{stampede[mode]['wrong_values']}, refused PUTs {stampede[mode]['puts_refused']}"
-          for mode in ("lease", "plain")),
-        (f"  ?lease=1 on a memory hit vs plain GET ({hit['generator']} -t{hit['threads']} "
+    return table(
+        (f"stampede: {stampede['callers']} callers at once miss one fresh key, half on each of "
+         f"{stampede['instances']} instances; compute {stampede['compute_ms']} ms; "
+         f"{stampede['rounds']} round(s); client: {stampede['client']}; times: to value, "
+         "from the start"),
+        ("computed", "fill", "hit", "retries", "errors", "p50 ms", "p99 ms", "max ms"), rows, (
+            (f"computations: target 1 per round with leases, {stampede['callers']} expected "
+             "without; services' counters: " + ", ".join(
+                 f"{name} {counters.get(name)}" for name in ("issued", "filled", "refused",
+                                                             "takenOver"))),
+            ("with leases, per round: last caller's GET began / holder's token / its PUT "
+             "acknowledged / slowest hit-fill after that PUT (ms): " + "; ".join(
+                 f"{n(r['last_asked_ms'], 1)} / {n(r['first_token_ms'], 1)} / "
+                 f"{n(r['first_put_done_ms'], 1)} / +{n(r['fill_after_put_max_ms'], 1)}"
+                 for r in lease["rounds"])),
+            "with leases, slowest caller on instance A / B per round (ms): " + "; ".join(
+                " / ".join(n(v, 1) for v in r["max_ms_by_instance"]) for r in lease["rounds"]),
+            *(f"{'with' if mode == 'lease' else 'without'} leases: wrong values "
+              f"{stampede[mode]['wrong_values']}, refused PUTs {stampede[mode]['puts_refused']}"
+              for mode in ("lease", "plain"))))
+
+
+def hit_cost_table(hit: dict[str, Any]) -> Figures:
+    """GET ?lease=1 against plain GET of one memory hit."""
+    plain = [r["rps"] for r in hit["baseline"]["rounds"]]
+    return table(
+        (f"?lease=1 on a memory hit vs plain GET ({hit['generator']} -t{hit['threads']} "
          f"-c{hit['connections']}; {len(hit['ratio_per_round'])} rounds, {hit['duration_s']} s "
          "each alone, twice that side by side, ?lease=1 on A and plain on B, swapped each round)"),
-    ]
-    plain = [r["rps"] for r in hit["baseline"]["rounds"]]
-    for title, key in (("side by side", "ratio"), ("one after the other",
-                                                   "ratio_one_after_the_other")):
-        rounds = hit[f"{key}_per_round"]
-        lines.append(f"    {title}: ratio {n(hit[key], 3)}x, rounds "
-                     + ", ".join(f"{r:.3f}" for r in rounds))
-    return [*lines, (f"    alone: GET {n(hit['baseline']['rps'], 0)} req/s, ?lease=1 "
-                     f"{n(hit['service']['rps'], 0)} req/s (medians); CPU per request side by "
-                     f"side {n(hit['cpu_ratio'], 3)}x; plain GET req/s varied "
-                     f"{100 * (max(plain) - min(plain)) / statistics.median(plain):.0f} % "
-                     "between rounds")]
+        ("ratio", "rounds"),
+        (row("side by side", f"{n(hit['ratio'], 3)}x",
+             ", ".join(f"{r:.3f}" for r in hit["ratio_per_round"]),
+             target=at_least(HIT_COST_TARGET), met=hit["ratio"] >= HIT_COST_TARGET),
+         row("one after the other", f"{n(hit['ratio_one_after_the_other'], 3)}x",
+             ", ".join(f"{r:.3f}" for r in hit["ratio_one_after_the_other_per_round"]))),
+        ((f"alone: GET {n(hit['baseline']['rps'], 0)} req/s, ?lease=1 "
+          f"{n(hit['service']['rps'], 0)} req/s (medians); CPU per request side by "
+          f"side {n(hit['cpu_ratio'], 3)}x; plain GET req/s varied "
+          f"{100 * (max(plain) - min(plain)) / statistics.median(plain):.0f} % "
+          "between rounds"),))
+
+
+def stampede_tables(stampede: dict[str, Any]) -> list[Figures]:
+    return [herd_table(stampede), hit_cost_table(stampede["hit_cost"])]
 
 
 def stampede_targets(stampede: dict[str, Any]) -> list[dict[str, Any]]:

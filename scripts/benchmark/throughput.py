@@ -39,15 +39,14 @@ from __future__ import annotations
 
 import json
 import shutil
-import statistics
 from pathlib import Path
 from typing import Any
 
 from scripts.benchmark import workloads as wl
-from scripts.benchmark.compare import Comparison, Measured, Rounds, compare, run_one
+from scripts.benchmark.compare import Comparison, Measured, Rounds, compare, medians, rotated, run_one
 from scripts.benchmark.load import Generator, Request, Workload
 from scripts.benchmark.processes import BenchError, Processes, http_json, ready
-from scripts.benchmark.report import comparison_lines, n, target
+from scripts.benchmark.report import Figures, at_least, comparison_table, n, row, span, table, target
 from scripts.harness.ports import free_port
 from scripts.harness.redis_server import RedisServer
 from scripts.harness.service_process import HttpProcess, ServiceProcess, http
@@ -60,8 +59,6 @@ TARGETS = {"memory_vs_webdis": 0.8, "redis_vs_webdis": 0.3,
 MGET = Workload("mget", (Request("POST", wl.path("_mget"), json.dumps({"keys": KEYS}).encode(),
                                  wl.CONTENT_TYPE),))
 SINGLE = Workload("single-get", tuple(Request("GET", wl.path(key)) for key in KEYS))
-
-
 WEBDIS_MGET = Workload("webdis-mget", (Request("GET", "/MGET/" + "/".join(
     f"webdis:{key}" for key in KEYS)),))
 WEBDIS_GET = Workload("webdis-get", tuple(Request("GET", f"/GET/webdis:hot{i}")
@@ -158,16 +155,16 @@ def run_throughput(procs: Processes, generator: Generator, split: Generator, pla
     return {c.key: compare(generator, split, c, plan) for c in comparisons}
 
 
-def throughput_lines(throughput: dict[str, Any]) -> list[str]:
-    lines = comparison_lines("throughput", (f for f in throughput.values() if "service" in f))
-    lines += ["", (f"hot path, side by side on one CPU, one redis-server; median ratio "
-                   f"(rounds min-max), CPU per request ratio{'goal':>10}")]
+def throughput_tables(throughput: dict[str, Any]) -> list[Figures]:
+    hot_path = []
     for key, (title, goal) in HOT_PATH.items():
         f = throughput[key]
-        lines.append(f"  {title:<62}{n(f['ratio']):>6}x ({n(min(f['ratio_per_round']))}-"
-                     f"{n(max(f['ratio_per_round']))}) CPU {n(f['cpu_ratio'])}x  >= {goal:.2f}x  "
-                     f"{'MET' if f['ratio'] >= goal else 'NOT MET'}")
-    return lines
+        hot_path.append(row(title, f"{n(f['ratio'])}x", span(f["ratio_per_round"]),
+                            f"{n(f['cpu_ratio'])}x", target=at_least(goal),
+                            met=f["ratio"] >= goal))
+    return [comparison_table("throughput", (f for f in throughput.values() if "service" in f)),
+            table("hot path, side by side on one CPU, one redis-server; median ratio, its "
+                  "rounds min-max, CPU per request ratio", ("ratio", "rounds", "CPU"), hot_path)]
 
 
 def throughput_targets(throughput: dict[str, Any]) -> list[dict[str, Any]]:
@@ -193,17 +190,15 @@ def run_batch(procs: Processes, generator: Generator, rounds: int,
     names = list(cases)
     runs: dict[str, list[Measured]] = {name: [] for name in names}
     for index in range(rounds):
-        for name in names[index % len(names):] + names[:index % len(names)]:
+        for name in rotated(names, index):
             server, workload, _ = cases[name]
             if isinstance(server, ServiceProcess):  # a link dropped by the last run is back first
                 server.wait_ready()
             runs[name].append(run_one(generator, server, workload, duration_s, strict=True))
-    figures = {name: {
-        "keys_per_s": statistics.median(m.load.rps * keys for m in runs[name]),
-        "rps": statistics.median(m.load.rps for m in runs[name]),
-        "p99_ms": statistics.median(m.load.p99_ms for m in runs[name]),
-        "cpu_us_per_request": statistics.median(m.cpu_us_per_request for m in runs[name]),
-    } for name, (_, _, keys) in cases.items()}
+    figures = {name: medians([{"keys_per_s": m.load.rps * keys, "rps": m.load.rps,
+                               "p99_ms": m.load.p99_ms,
+                               "cpu_us_per_request": m.cpu_us_per_request} for m in runs[name]])
+               for name, (_, _, keys) in cases.items()}
     keys_s = {name: figures[name]["keys_per_s"] for name in names}
     ratios = {f"{tier}_vs_{other}": keys_s[f"mget_{tier}"] / keys_s[
         "webdis_mget" if other == "webdis" else f"single_{tier}"]
@@ -213,15 +208,14 @@ def run_batch(procs: Processes, generator: Generator, rounds: int,
             "targets": TARGETS}
 
 
-def batch_lines(figures: dict[str, Any]) -> list[str]:
-    lines = ["", f"batch: {figures['keys']} keys of {figures['value_bytes']} bytes, "
-                 f"{figures['rounds']} round(s) of {figures['duration_s']} s each, one after the "
-                 "other, medians"]
-    for name in ("mget_memory", "mget_redis", "webdis_mget", "single_memory", "single_redis"):
-        row = figures[name]
-        lines.append(f"  {name:<14} {row['keys_per_s']:>11,.0f} keys/s  {row['rps']:>9,.0f} req/s"
-                     f"  p99 {row['p99_ms']:.1f} ms  {row['cpu_us_per_request']:.0f} us CPU/req")
-    return lines
+def batch_tables(figures: dict[str, Any]) -> list[Figures]:
+    names = ("mget_memory", "mget_redis", "webdis_mget", "single_memory", "single_redis")
+    return [table(f"batch: {figures['keys']} keys of {figures['value_bytes']} bytes, "
+                  f"{figures['rounds']} round(s) of {figures['duration_s']} s each, one after "
+                  "the other, medians", ("keys/s", "req/s", "p99 ms", "CPU us/req"),
+                  (row(name, n(figures[name]["keys_per_s"], 0), n(figures[name]["rps"], 0),
+                       n(figures[name]["p99_ms"], 1), n(figures[name]["cpu_us_per_request"], 0))
+                   for name in names))]
 
 
 def batch_targets(figures: dict[str, Any]) -> list[dict[str, Any]]:

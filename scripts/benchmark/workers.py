@@ -18,14 +18,20 @@ worker and the load coming from elsewhere.
 
 from __future__ import annotations
 
-import statistics
 from typing import Any
 
 from scripts.benchmark import workloads as wl
-from scripts.benchmark.compare import Comparison, Rounds, compare, one_after_the_other, summarize
+from scripts.benchmark.compare import (
+    Comparison,
+    Rounds,
+    compare,
+    one_after_the_other,
+    per_round,
+    summarize,
+)
 from scripts.benchmark.load import Generator
 from scripts.benchmark.processes import Placement, Processes
-from scripts.benchmark.report import SIDE_HEADER, comparison_lines, side
+from scripts.benchmark.report import SIDE_COLUMNS, Figures, comparison_table, row, side, span, table
 
 WORKER_COUNTS = (1, 2)
 WARM_PASSES = 50
@@ -76,19 +82,16 @@ def worker_count(procs: Processes, generator: Generator, plan: Rounds, redis_url
         wl.warm(server, hit, WARM_PASSES)
     measured = one_after_the_other(generator, Comparison(
         key, key, wl.hot_get(), (one,), (two,), "WORKERS=2", 1.0), plan.rounds, plan.duration_s)
-    scaling = [b.load.rps / a.load.rps if a.load.rps else 0.0
-               for a, b in zip(measured["service"], measured["baseline"], strict=True)]
     return {"workers_1": summarize(measured["service"]), "workers_2": summarize(measured["baseline"]),
-            "scaling": statistics.median(scaling), "scaling_per_round": scaling}
+            **per_round("scaling", (m.load.rps for m in measured["baseline"]),
+                        (m.load.rps for m in measured["service"]))}
 
 
-def worker_lines(figures: dict[str, Any]) -> list[str]:
-    lines = [*comparison_lines("event loop", figures["event_loop"].values()), "",
-             f"{'workers':<16}{'WORKERS=1':>32}{'WORKERS=2':>32}{'2 / 1':>8}",
-             f"{'':<16}{SIDE_HEADER * 2}"]
-    for case, row in figures["workers"].items():
-        rounds = row["scaling_per_round"]
-        lines.append(f"{case:<16}{side(row['workers_1'])}{side(row['workers_2'])}"
-                     f"{row['scaling']:>7.2f}x  (rounds {min(rounds):.2f}-{max(rounds):.2f})")
-    return [*lines, "  alone, one after the other; the service free to use every CPU, wrk and "
-                    "redis-server on the second (see workers.py)"]
+def worker_tables(figures: dict[str, Any]) -> list[Figures]:
+    return [comparison_table("event loop", figures["event_loop"].values()), table(
+        "workers: WORKERS=1 alone, then WORKERS=2 (w2) alone; 2 / 1 and its rounds min-max",
+        (*SIDE_COLUMNS, *(f"w2 {c}" for c in SIDE_COLUMNS), "2 / 1", "rounds"),
+        (row(case, *side(f["workers_1"]), *side(f["workers_2"]), f"{f['scaling']:.2f}x",
+             span(f["scaling_per_round"])) for case, f in figures["workers"].items()),
+        ("alone, one after the other; the service free to use every CPU, wrk and "
+         "redis-server on the second (see workers.py)",))]

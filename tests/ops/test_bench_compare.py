@@ -4,7 +4,8 @@ rounds' own figures. Fake servers and a fake generator: no processes; every
 wrk run (of the full and of the halved load) writes and reads a log of its
 own. And
 --compare's pieces (ab.py): the slot's bias removed from the two
-orientations' ratios, and the tree a git ref names."""
+orientations' ratios, and the tree a git ref names. And the one table
+writer (report.py) every section's rows go through."""
 
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ from pathlib import Path
 import pytest
 
 from scripts.benchmark.ab import combined, tree_of
-from scripts.benchmark.compare import Comparison, side_by_side
+from scripts.benchmark.compare import Comparison, per_round, rotated, side_by_side
 from scripts.benchmark.load import LoadResult, Request, Workload, Wrk
 from scripts.benchmark.processes import BenchError, result
+from scripts.benchmark.report import row, table, table_lines, target, targets_table
 from scripts.harness.service_process import ChildProcess
 
 WORKLOAD = Workload("w", (Request("GET", "/x"),))
@@ -116,3 +118,35 @@ def test_every_wrk_run_has_a_log_of_its_own_and_its_last_result_counts(tmp_path:
     helper = ChildProcess(["sh", "-c", 'echo \'BENCH_JSON {"run": 2}\''], log)
     helper.spawn()
     assert result(helper, 10) == {"run": 2}
+
+
+def test_rounds_rotate_and_per_round_ratios_have_their_median() -> None:
+    assert [rotated("abc", i) for i in range(4)] == [
+        list("abc"), list("bca"), list("cab"), list("abc")]
+    assert [rotated(("s", "b"), i) for i in range(2)] == [["s", "b"], ["b", "s"]]
+    assert per_round("scaling", [3.0, 2.0, 9.0], [2.0, 0.0, 3.0]) == {
+        "scaling": 1.5, "scaling_per_round": [1.5, 0.0, 3.0]}
+
+
+def test_a_table_aligns_its_columns_and_prints_each_verdict() -> None:
+    written = table("title", ("req/s", "p99 ms"), (
+        row("long label", "1,234", "0.50", target=">= 0.95x", met=True),
+        row("  a note row, as long as it likes to be"),
+        row("short", "5", "12.25", target=">= 1.60x", met=False),
+        row("no goal", "6", "7.00")), ("a note",))
+    lines = table_lines(written)
+    assert lines == [
+        "",
+        "title",
+        "            req/s  p99 ms    target",
+        "long label  1,234    0.50  >= 0.95x  MET",
+        "  a note row, as long as it likes to be",
+        "short           5   12.25  >= 1.60x  NOT MET",
+        "no goal         6    7.00",
+        "  a note",
+    ]
+
+
+def test_the_targets_are_a_table_too() -> None:
+    (found,) = targets_table([target("p99", 12.0, 10.0, "ms")])["rows"]
+    assert found == {"label": "p99", "figures": ["12.0 ms"], "target": "<= 10.0 ms", "met": False}

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from scripts.benchmark.failover import failover_lines, failover_targets, spread
+from scripts.benchmark.failover import failover_tables, failover_targets, spread
+from scripts.benchmark.report import table_lines
 from scripts.harness.redis_cluster import parse_cluster_nodes
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,7 +78,10 @@ def test_a_run_that_never_got_ready_leaves_no_max_and_misses_the_target() -> Non
                 "cluster": {**mode, "node_timeout_ms": 1000}}
     found = failover_targets(failover)
     assert [t["met"] for t in found] == [False, False, True, True]
-    assert "  -" in "\n".join(failover_lines(failover))
+    (table,) = failover_tables(failover)
+    assert [(r["label"], r["figures"][2], r["met"]) for r in table["rows"]] == [
+        ("sentinel", "-", False), ("cluster", "-", False)]
+    assert "  -" in "\n".join(table_lines(table))
 
 
 def test_cluster_nodes_parses_redis_cli_output() -> None:
