@@ -69,7 +69,7 @@ def table_lines(figures: Figures) -> list[str]:
     rows, columns = figures["rows"], figures["columns"]
     full = [r for r in rows if r["figures"]]
     label_width = max((len(r["label"]) for r in full), default=0)
-    widths = [max(len(column), *(len(r["figures"][i]) for r in full))
+    widths = [max([len(column), *(len(r["figures"][i]) for r in full)])
               for i, column in enumerate(columns)]
     targets = [r["target"] for r in rows if r["target"]]
     target_width = max((len(t) for t in targets), default=0)

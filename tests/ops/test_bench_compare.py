@@ -150,3 +150,10 @@ def test_a_table_aligns_its_columns_and_prints_each_verdict() -> None:
 def test_the_targets_are_a_table_too() -> None:
     (found,) = targets_table([target("p99", 12.0, 10.0, "ms")])["rows"]
     assert found == {"label": "p99", "figures": ["12.0 ms"], "target": "<= 10.0 ms", "met": False}
+
+
+def test_a_table_of_notes_alone_is_written_too() -> None:
+    """A table whose rows carry no figures (a run that measured nothing of
+    it) is its title, headers and notes: what --compare printed crashed on."""
+    written = table("title", ("ratio",), (row("  nothing measured"),), ())
+    assert table_lines(written) == ["", "title", "  ratio", "  nothing measured"]
