@@ -155,7 +155,8 @@ async def replay(
         command = OptionalCommand(tuple(cache.tags.commands(redis, namespace, [tag])[0]))
         (reply,) = await send(cast(list[Sequence[Any]], [command]))
         if reply is None:
-            (deleted,) = await send([OptionalCommand(("DEL", redis.tag_key(namespace, tag)))])
+            delete = OptionalCommand(("DEL", redis.tag_key(namespace, tag)))
+            (deleted,) = await send(cast(list[Sequence[Any]], [delete]))
             log.warning("tag invalidation %s refused by Redis at reconnect: its record %s",
                         name, "was deleted instead" if deleted is not None else
                         "could not be deleted either: dropped")
