@@ -13,6 +13,8 @@ against real processes.
   reconnect: the record is deleted instead (DEL is allowed then), so the
   values it covered are misses. Before, it was dropped with a warning and a
   fresh instance served them.
+- A shutdown applies an invalidation still held once more, as it does a
+  held write.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp.test_utils import TestClient
 
-from scripts.harness.redis_server import RedisServer
-from scripts.harness.sentinel import SentinelSetup
+from scripts.harness.redis_server import RedisServer, RedisServers
+from scripts.harness.sentinel import SentinelSetup, replica_in_sync
+from scripts.harness.waiting import wait_for
 from service import appkeys
 from service.cache.unconfirmed import Unconfirmed
 from tests.conftest import FAST_LINK_ENV
@@ -116,3 +119,29 @@ async def test_an_outage_invalidation_a_full_redis_refuses_deletes_the_record(
     assert client.exists("roleready:default:k") == 1
     fresh = await ready_client(app_client, redis.url)
     assert (await _get(fresh, "k"))[0] == 404
+
+
+async def test_an_invalidation_still_held_at_shutdown_is_applied_again(
+    app_client: StartClient, redis_servers: RedisServers
+) -> None:
+    """As a held write is (test_replica_confirm.py): the shutdown adopts it
+    and applies it once more while Redis answers (with CACHE_STATE_DIR,
+    what cannot be applied is kept for the next start)."""
+    server = redis_servers.start()
+    replica = redis_servers.start("--replicaof", "127.0.0.1", str(server.port))
+    wait_for(lambda: replica_in_sync(replica), what="the replica in sync")
+    a = await ready_client(app_client, server.url)
+    await eventually(lambda: _held(a).required, what="the confirmer to see the replica")
+    assert (await a.put("/cache/default/k", data=b"old", headers={TAGS: "t"})).status == 204
+    await eventually(lambda: len(_held(a)) == 0, what="the replica to confirm the write")
+    replica.pause()  # SIGSTOP: it acknowledges nothing from here on
+    try:
+        assert await _invalidate(a, "t") == "redis"
+        assert len(_held(a)) == 1
+        with server.client() as raw:
+            invalidated = int(raw.get(RECORD))
+        await a.close()  # the app's cleanup: the shutdown
+        with server.client() as raw:
+            assert int(raw.get(RECORD)) > invalidated  # applied again
+    finally:
+        replica.resume()
