@@ -163,6 +163,9 @@ async def replay(
         outbox.tags.discard(name)
         if applied is not None:
             applied(namespace, tag)
+    if names:
+        log.info("%d tag invalidations applied before ready (made during an outage, "
+                 "or not yet confirmed by a replica)", len(names))
     return len(names)
 
 
