@@ -23,8 +23,8 @@ def unconfirmed_metrics(held: Unconfirmed | None, view: LinkView, prefix: str) -
     age = held.oldest_age_s() if held is not None else None
     for family, name, text, value in (
         (GaugeMetricFamily, "unconfirmed_keys",
-         "Writes the master acknowledged that no replica has confirmed yet "
-         "(keys, and namespaces after an overflow).", len(held) if held is not None else 0),
+         "Writes and tag invalidations the master acknowledged that no replica has "
+         "confirmed yet (keys and tags, and namespaces after an overflow).", len(held) if held is not None else 0),
         (GaugeMetricFamily, "unconfirmed_oldest_age_seconds",
          "Age of the oldest unconfirmed write (0: none held).", age or 0.0),
         (CounterMetricFamily, "unconfirmed_confirmed",

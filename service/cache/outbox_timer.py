@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from service.cache.durable_outbox import DurableOutbox
+from service.cache.tags import replay as replay_tags
 from service.cache.two_tier import TwoTierCache
 from service.link.classify import REDIS_FAILURES
 from service.link.cluster import ClusterLink
@@ -88,7 +89,7 @@ class OutboxTimer:
 
     def _owed(self) -> bool:
         outbox = self._cache.outbox
-        return outbox is not None and bool(len(outbox) or outbox.namespaces())
+        return outbox is not None and bool(len(outbox) or outbox.namespaces() or outbox.tags)
 
     async def apply(self) -> bool:
         """One replay of what is owed through the ready link; True when all
@@ -100,6 +101,9 @@ class OutboxTimer:
             targets = _targets(self._link)
             try:
                 for index, (send, owns) in enumerate(targets):
+                    # Tag invalidations first, as at a reconnect (at shutdown:
+                    # those no replica had confirmed, adopted from the held).
+                    await replay_tags(self._cache, send, owns)
                     report = await outbox.replay(
                         send, redis, self._cache.memory, self._mode, owns=owns,
                         others_ready=index == len(targets) - 1,
@@ -153,7 +157,8 @@ class OutboxTimer:
         if outbox is None or not self._owed():
             log.info("shutdown: the outbox reached Redis, nothing is left owed")
             return
-        namespaces = ", ".join(sorted(outbox.namespaces()))
+        namespaces = ", ".join(sorted(outbox.namespaces() | {
+            f"{name.partition(':')[0]} (tag invalidations)" for name in outbox.tags}))
         if durable:
             assert isinstance(outbox, DurableOutbox)
             log.warning("shutdown: %d outage writes (namespaces: %s) did not reach Redis; "

@@ -60,6 +60,12 @@ here: every entry carrying the tag fails the check at once, on this instance,
 and one written meanwhile stores seen = 0 (so it too fails it, and fails it
 in Redis if the outbox writes it back). At reconnect the outbox applies the
 invalidation before `ready`.
+
+An invalidation the master acknowledged is held until a replica confirms
+it, as a write is (service.cache.unconfirmed): a master that fails over
+before its replica has it takes it along, and the promoted replica's
+record is still below the values it covered. What is held is applied again
+at every reconnect, before `ready`, like an outage invalidation.
 """
 
 from __future__ import annotations
@@ -116,15 +122,23 @@ async def invalidate(cache: TwoTierCache, namespace: str, tags: Sequence[str]) -
         return Invalidation(now_us, False)
     values = [int(reply) for reply in replies]
     state.invalidated(namespace, tags, values)
+    held = cache.unconfirmed
+    if held is not None and held.required:  # as a write: until a replica has it
+        for tag in tags:
+            held.hold_tag(namespace, tag)
     return Invalidation(max(values), True)
 
 
 async def replay(
-    cache: TwoTierCache, send: Send, owns: Callable[[str], bool] | None = None
+    cache: TwoTierCache, send: Send, owns: Callable[[str], bool] | None = None,
+    applied: Callable[[str, str], None] | None = None,
 ) -> int:
     """At reconnect, before `ready`: apply the outbox's tag invalidations
-    (those whose record `owns` accepts, in a cluster); how many. Raises
-    when Redis does (the attempt fails; they stay in the outbox)."""
+    (outage ones, and those no replica had confirmed: service.cache.unconfirmed;
+    those whose record `owns` accepts, in a cluster); how many. Raises
+    when Redis does (the attempt fails; they stay in the outbox).
+    `applied(namespace, tag)` hears of each one Redis carried out: on the
+    master just reached it awaits a replica's confirmation again."""
     outbox, redis = cache.outbox, cache.redis
     if outbox is None or redis is None or not outbox.tags:
         return 0
@@ -132,13 +146,26 @@ async def replay(
              if owns is None or owns(redis.tag_key(*name.split(":", 1)))]
     for name in names:
         namespace, _, tag = name.partition(":")
-        # An error reply (a user without +time, a foreign value under the
-        # record's key) must not fail every reconnect: it is logged and dropped.
+        # An error reply (OOM under `noeviction`, a user without +time, a
+        # foreign value under the record's key) must not fail every
+        # reconnect; nor may the invalidation be lost: the record is deleted
+        # instead (DEL is allowed even when Redis is full). A missing record
+        # fails every value carrying its tag: more misses, never a value
+        # the invalidation covered.
         command = OptionalCommand(tuple(cache.tags.commands(redis, namespace, [tag])[0]))
         (reply,) = await send(cast(list[Sequence[Any]], [command]))
         if reply is None:
-            log.warning("tag invalidation %s refused by Redis at reconnect: dropped", name)
+            delete = OptionalCommand(("DEL", redis.tag_key(namespace, tag)))
+            (deleted,) = await send(cast(list[Sequence[Any]], [delete]))
+            log.warning("tag invalidation %s refused by Redis at reconnect: its record %s",
+                        name, "was deleted instead" if deleted is not None else
+                        "could not be deleted either: dropped")
         outbox.tags.discard(name)
+        if applied is not None:
+            applied(namespace, tag)
+    if names:
+        log.info("%d tag invalidations applied before ready (made during an outage, "
+                 "or not yet confirmed by a replica)", len(names))
     return len(names)
 
 

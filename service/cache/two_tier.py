@@ -395,13 +395,14 @@ class TwoTierCache:
         its keys are replayed and forgotten."""
         replay = None
         if self.outbox is not None and self.redis is not None:
-            await replay_tags(self, send, owns)
-            # Unconfirmed writes may be missing from this master (a failover):
-            # they are replayed as outage writes are.
+            # Unconfirmed writes and invalidations may be missing from this
+            # master (a failover): they are replayed as outage ones are.
             unconfirmed = self.unconfirmed
             held = unconfirmed.adopt(self.outbox, owns) if unconfirmed is not None else 0
             # What the replay changes on the new master is unconfirmed too.
             holding = unconfirmed if unconfirmed is not None and unconfirmed.required else None
+            await replay_tags(self, send, owns,
+                              holding.hold_tag if holding is not None else None)
             mode = "write" if first_connect else self._outage_replay
             replay = await self.outbox.replay(
                 send, self.redis, self.memory, mode, owns=owns, others_ready=others_ready,

@@ -18,9 +18,18 @@ Only writes whose reply came before the heartbeat was sent are confirmed
 by it: the sequence is taken after the reply, `mark` before the heartbeat,
 and Redis replicates in the order it executed, whichever connection wrote.
 
+Tag invalidations (service.cache.tags) are held the same way, under the
+name `~tag:{namespace}:{tag}` (whose Redis key is the tag's record, so in a
+cluster the record's master confirms it); at a reconnect what is still held
+is applied again (INVALIDATE, before `ready`, as an outage invalidation
+is): a failover can invalidate more (misses), never bring back what an
+acknowledged invalidation covered.
+
 Bounded like the outbox (CACHE_OUTBOX_MAX_KEYS): past it, the namespaces
 count instead of the keys, and each is swept (every key deleted) at a
-reconnect that comes before a confirmation covering them.
+reconnect that comes before a confirmation covering them; for held
+invalidations the unit is `~tag:{namespace}`, every tag record of the
+namespace (deleted: a missing record fails every value carrying its tag).
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ import logging
 from collections.abc import Callable
 
 from service.cache.outbox import Outbox
+from service.cache.redis_tier import TAG_HEAD
 
 log = logging.getLogger("roleready.cache")
 
@@ -64,11 +74,15 @@ class Unconfirmed:
         """A write's reply came: held until a replica confirms it."""
         self.hold_name(f"{namespace}:{key}", operation)
 
+    def hold_tag(self, namespace: str, tag: str) -> None:
+        """An invalidation's reply came: held until a replica confirms it."""
+        self.hold_name(f"{TAG_HEAD}{namespace}:{tag}", TAG)
+
     def hold_name(self, name: str, operation: str) -> None:
-        """`hold` of the memory name `namespace:key`."""
+        """`hold` of the memory name `namespace:key` (`~tag:namespace:tag`)."""
         self._seq += 1
         if self._sweep:
-            self._mark_namespace(name.partition(":")[0])
+            self._mark_namespace(_unit(name))
         else:
             held = self._held
             held.pop(name, None)
@@ -141,6 +155,9 @@ class Unconfirmed:
                  if owns is None or owns(self._key_of(name))]
         for name in names:
             operation = self._held.pop(name)[0]
+            if operation == TAG:
+                outbox.record_tag(*name[len(TAG_HEAD) :].split(":", 1))
+                continue
             namespace, _, key = name.partition(":")
             outbox.record(namespace, key, operation)
         swept = list(self._sweep)
@@ -162,7 +179,7 @@ class Unconfirmed:
 
     def _overflow(self) -> None:
         oldest = next(iter(self._held.values()))[2]
-        for namespace in {name.partition(":")[0] for name in self._held}:
+        for namespace in {_unit(name) for name in self._held}:
             self._sweep[namespace] = (self._seq, oldest)
         self._held.clear()
         self.overflows += 1
@@ -175,3 +192,15 @@ class Unconfirmed:
     def _settle_pending(self) -> None:
         if not self._held and not self._sweep:
             self._pending.clear()
+
+
+TAG = "tag"  # the operation of a held invalidation
+
+
+def _unit(name: str) -> str:
+    """What an overflow holds in place of `name`: its namespace, or for an
+    invalidation `~tag:{namespace}`, whose sweep (SCAN MATCH under it)
+    deletes every tag record of the namespace."""
+    if name.startswith(TAG_HEAD):
+        return TAG_HEAD + name[len(TAG_HEAD) :].partition(":")[0]
+    return name.partition(":")[0]
