@@ -73,6 +73,10 @@ return replies
 READ_CHUNK_BYTES = 1 << 20
 
 
+# A key's value as Redis holds it (None: no such key) and its PTTL.
+Reply = tuple[bytes | None, int]
+
+
 class StoredValue(NamedTuple):
     """A value read back from Redis (a NamedTuple: built on every Redis hit)."""
 
@@ -141,13 +145,14 @@ class RedisTier:
 
     async def get_many(
         self, namespace: str, keys: list[str], budget: AnswerBudget
-    ) -> dict[str, StoredValue | None] | None:
-        """The stored value (None: a miss) of each key read within `budget`;
-        a key absent from the answer was not read. None when Redis is
-        unavailable. One READ_MANY script for all of them (one per slot in
-        a cluster, the chunk shared among them), then a GET per value the
-        script only sized."""
-        names = [self.key(namespace, key) for key in keys]
+    ) -> dict[str, Reply] | None:
+        """What Redis holds (as stored: codec.decode_many decodes it) and its
+        PTTL for each key read within `budget`; a key absent from the answer
+        was not read. None when Redis is unavailable. One READ_MANY script
+        for all of them (one per slot in a cluster, the chunk shared among
+        them), then a GET per value the script only sized. Not counted here:
+        the caller counts what it decoded (`count_reads`)."""
+        names = list(map(f"{self._prefix}:{namespace}:".__add__, keys))
         groups = _by_slot(names) if self._link.mode == "cluster" else [names]
         limit = max(0, min(READ_CHUNK_BYTES, budget.left)) // len(groups)
         commands: list[list[str | int]] = [
@@ -156,7 +161,12 @@ class RedisTier:
         replies = await self._link.execute(commands, retries=self._retries)
         if replies is None:
             return None
-        found: dict[str, StoredValue | None] = {}
+        if groups[0] is names and int not in map(type, replies[0][0::2]):
+            # One script (not split by slot) read every value: in C.
+            raws = replies[0][0::2]
+            budget.spend(sum(map(len, filter(None, raws))))
+            return dict(zip(keys, zip(raws, replies[0][1::2], strict=True), strict=True))
+        found: dict[str, Reply] = {}
         sized: dict[str, tuple[int, int]] = {}
         for group, reply in zip(groups, replies, strict=True):
             for i, name in enumerate(group):
@@ -165,14 +175,19 @@ class RedisTier:
                     sized[name] = (raw, pttl)
                 else:
                     budget.spend(0 if raw is None else len(raw))
-                    found[name] = self._stored(raw, pttl)
+                    found[name] = (raw, pttl)
         if sized and not await self._get_sized(names, sized, budget, found):
             return None
         return {key: found[name] for key, name in zip(keys, names, strict=True) if name in found}
 
+    def count_reads(self, hits: int, misses: int) -> None:
+        """A batch's reads, as `get` counts each one (hits: decoded values)."""
+        self._stats.redis_hits += hits
+        self._stats.redis_misses += misses
+
     async def _get_sized(
         self, names: list[str], sized: dict[str, tuple[int, int]], budget: AnswerBudget,
-        found: dict[str, StoredValue | None],
+        found: dict[str, Reply],
     ) -> bool:
         """GET the values READ_MANY only sized, in the order asked, while
         `budget` takes them, into `found`; False when Redis is unavailable.
@@ -185,7 +200,7 @@ class RedisTier:
             if replies is None:
                 return False
             for name, raw in zip(part, replies, strict=True):
-                found[name] = self._stored(raw, sized[name][1])
+                found[name] = (raw, sized[name][1])
         return True
 
     def _stored(self, raw: bytes | None, pttl: int) -> StoredValue | None:

@@ -1,0 +1,88 @@
+"""A batch's Redis part (`_mget`'s keys memory missed): read, decoded and
+settled in one pass, as TwoTierCache settles a single GET's reply.
+
+    keys ─► SharedReads.read_many: ONE script for all of them (RedisTier
+            .get_many), the fill guard begun and ended for all at once
+         ─► codec.decode_many: every value decoded in one loop
+         ─► one loop settling each key, as `_settle` does a single read's:
+              absent, undecodable, past its logical expiry ─► a miss
+              tagged ─► its tags checked (tags.checked), then as the others
+              otherwise ─► a hit; kept in memory unless a change overtook
+                 its read (FillGuard), for at most the namespace's TTL, its
+                 logical expiry and what Redis keeps it for
+         ─► the counters, added once for the batch
+
+Why not `_settle` per key: it built three records per key (StoredValue,
+Lookup, a tuple) and called four functions; a `_mget` of 100 Redis hits
+spent most of its time there and in decoding (docs/performance.md, "_mget
+per key"). The memory fill is kept: it is what makes the next read of
+these keys a memory hit, and the tests of coherence hold batches to it.
+With the memory tier holding nothing (CACHE_LRU_MAX_ITEMS=0) no fill is
+tried and no fill guard kept.
+"""
+
+from __future__ import annotations
+
+from service.cache import codec
+from service.cache.budget import AnswerBudget
+from service.cache.redis_tier import RedisTier, StoredValue
+from service.cache.tags import checked as tag_checked
+from service.cache.two_tier import TwoTierCache
+
+# A Redis hit in a batch's answer: its value and content type. A plain
+# tuple: a batch builds hundreds, and a NamedTuple cost twice as much.
+Hit = tuple[bytes, str]
+
+
+async def from_redis(
+    cache: TwoTierCache, redis: RedisTier, namespace: str, keys: list[str],
+    budget: AnswerBudget,
+) -> tuple[dict[str, Hit], list[str] | None]:
+    """Redis's hits among `keys` (without repeats) read within `budget`, by
+    key, and its misses (None: Redis unavailable, nothing read); a key in
+    neither was not read (the budget closed before it)."""
+    fill = cache.memory.capacity > 0
+    read = await cache._reads.read_many(redis, namespace, keys, budget, fill=fill)
+    if read is None:
+        return {}, None
+    replies, overtaken = read
+    decoded = codec.decode_many([None if pttl == -2 else raw for raw, pttl in replies.values()])
+    stats = cache.stats
+    stale_window = redis.stale_ms.get(namespace)
+    now_ms = int(cache.wall() * 1000)
+    ttl_ms = cache.namespace_ttls_ms[namespace]
+    put = cache.memory.put
+    hits: dict[str, Hit] = {}
+    misses: list[str] = []
+    for (key, (_, pttl)), found in zip(replies.items(), decoded, strict=True):
+        if found is None:  # no such key (or not a value this service wrote)
+            misses.append(key)
+            continue
+        value, content_type, stamp = found
+        keep = fill and key not in overtaken
+        if stamp.tags:
+            checked, keep = await tag_checked(cache, namespace, key, StoredValue(
+                value, content_type, pttl if pttl >= 0 else None, stamp), keep)
+            if checked is None:
+                misses.append(key)
+                continue
+        keep_ms = ttl_ms
+        expires_at_ms = stamp.expires_at_ms
+        if stale_window and expires_at_ms is not None:
+            # A namespace with a stale window: past its logical expiry is a
+            # miss here (only a single GET may ask for a stale value).
+            if expires_at_ms <= now_ms:
+                misses.append(key)
+                continue
+            keep_ms = min(keep_ms, expires_at_ms - now_ms)
+        if keep:
+            # Never longer than Redis keeps the key.
+            put(namespace, key, value, content_type, min(keep_ms, pttl) if pttl >= 0 else keep_ms,
+                from_redis=True, stamp=stamp)
+        hits[key] = (value, content_type)
+    read_hits = len(decoded) - decoded.count(None)
+    redis.count_reads(read_hits, len(replies) - read_hits)
+    stats.misses += len(misses)
+    stats.namespace_misses[namespace] += len(misses)
+    stats.namespace_redis_hits[namespace] += len(hits)
+    return hits, misses
