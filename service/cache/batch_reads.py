@@ -3,9 +3,11 @@ settled in one pass, as TwoTierCache settles a single GET's reply.
 
     keys ─► SharedReads.read_many: ONE script for all of them (RedisTier
             .get_many), the fill guard begun and ended for all at once
-         ─► codec.decode_many: every value decoded in one loop
-         ─► one loop settling each key, as `_settle` does a single read's:
+         ─► one loop over the replies, each settled as `_settle` settles a
+            single read's:
               absent, undecodable, past its logical expiry ─► a miss
+              the same bytes as this key's last batch read ─► that decoding
+                 (service.cache.decodings), else codec.decode
               tagged ─► its tags checked (tags.checked), then as the others
               otherwise ─► a hit; kept in memory unless a change overtook
                  its read (FillGuard), for at most the namespace's TTL, its
@@ -19,11 +21,16 @@ per key"). The memory fill is kept: it is what makes the next read of
 these keys a memory hit, and the tests of coherence hold batches to it.
 With the memory tier holding nothing (CACHE_LRU_MAX_ITEMS=0) no fill is
 tried and no fill guard kept.
+
+Redis is read every time; what a key read again unchanged saves is its
+decoding (service.cache.decodings) and, since its value is then the very
+same bytes object, the answer's JSON fragment (service.http
+.batch_fragments): most of what a batch of Redis hits costs where the
+memory tier is off.
 """
 
 from __future__ import annotations
 
-from service.cache import codec
 from service.cache.budget import AnswerBudget
 from service.cache.redis_tier import RedisTier, StoredValue
 from service.cache.tags import checked as tag_checked
@@ -32,8 +39,6 @@ from service.cache.two_tier import TwoTierCache
 # A Redis hit in a batch's answer: its value and content type. A plain
 # tuple: a batch builds hundreds, and a NamedTuple cost twice as much.
 Hit = tuple[bytes, str]
-
-
 async def from_redis(
     cache: TwoTierCache, redis: RedisTier, namespace: str, keys: list[str],
     budget: AnswerBudget,
@@ -46,16 +51,21 @@ async def from_redis(
     if read is None:
         return {}, None
     replies, overtaken = read
-    decoded = codec.decode_many([None if pttl == -2 else raw for raw, pttl in replies.values()])
-    stats = cache.stats
     stale_window = redis.stale_ms.get(namespace)
     now_ms = int(cache.wall() * 1000)
     ttl_ms = cache.namespace_ttls_ms[namespace]
-    put = cache.memory.put
+    decodings = cache.decodings
+    put, kept, decode = cache.memory.put, decodings.kept.get, decodings.decode
     hits: dict[str, Hit] = {}
     misses: list[str] = []
-    for (key, (_, pttl)), found in zip(replies.items(), decoded, strict=True):
+    absent = 0
+    for key, (raw, pttl) in replies.items():
+        found = None
+        if raw is not None and pttl != -2:
+            known = kept(key)
+            found = known[1] if known is not None and known[0] == raw else decode(key, raw)
         if found is None:  # no such key (or not a value this service wrote)
+            absent += 1
             misses.append(key)
             continue
         value, content_type, stamp = found
@@ -80,8 +90,8 @@ async def from_redis(
             put(namespace, key, value, content_type, min(keep_ms, pttl) if pttl >= 0 else keep_ms,
                 from_redis=True, stamp=stamp)
         hits[key] = (value, content_type)
-    read_hits = len(decoded) - decoded.count(None)
-    redis.count_reads(read_hits, len(replies) - read_hits)
+    redis.count_reads(len(replies) - absent, absent)
+    stats = cache.stats
     stats.misses += len(misses)
     stats.namespace_misses[namespace] += len(misses)
     stats.namespace_redis_hits[namespace] += len(hits)

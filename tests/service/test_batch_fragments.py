@@ -40,7 +40,7 @@ def test_the_same_bytes_as_the_whole_answer_encoded_again_and_again() -> None:
     for _ in range(3):  # encoded, then kept
         assert fragments.answer(memory, redis, ["m"], ["u", "v"]) == whole(
             memory, redis, ["m"], ["u", "v"])
-    assert len(fragments) == 2  # memory hits only
+    assert len(fragments) == 4  # each hit's fragment, kept
     assert fragments.answer({}, {}, [], []) == whole({}, {}, [], [])
 
 
@@ -61,6 +61,9 @@ def test_a_rewritten_value_or_type_is_never_answered_from_an_old_fragment() -> N
         assert fragments.answer(memory, {}, [], []) == whole(memory, {}, [], [])
     redis = {"k": (b"old", "text/plain")}
     assert fragments.answer({}, redis, [], []) == whole({}, redis, [], [])
+    for redis in ({"k": (b"new", "text/plain")}, {"k": (redis["k"][0], "text/html")},
+                  {"k": (bytes(bytearray(b"new")), "text/html")}):
+        assert fragments.answer({}, redis, [], []) == whole({}, redis, [], [])
 
 
 def test_kept_fragments_stay_within_their_bytes() -> None:
