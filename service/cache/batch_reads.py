@@ -69,15 +69,17 @@ async def from_redis(
             misses.append(key)
             continue
         value, content_type, stamp = found
+        # Unpacked, not read by name: a NamedTuple's field is a descriptor
+        # call, an unpacking one specialized instruction.
+        _, expires_at_ms, _, tags = stamp
         keep = fill and key not in overtaken
-        if stamp.tags:
+        if tags:
             checked, keep = await tag_checked(cache, namespace, key, StoredValue(
                 value, content_type, pttl if pttl >= 0 else None, stamp), keep)
             if checked is None:
                 misses.append(key)
                 continue
         keep_ms = ttl_ms
-        expires_at_ms = stamp.expires_at_ms
         if stale_window and expires_at_ms is not None:
             # A namespace with a stale window: past its logical expiry is a
             # miss here (only a single GET may ask for a stale value).

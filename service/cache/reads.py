@@ -103,7 +103,8 @@ class SharedReads:
         if not fill:
             replies = await redis.get_many(namespace, keys, budget)
             return None if replies is None else (replies, set(replies))
-        names = list(map(f"{namespace}:".__add__, keys))
+        head = f"{namespace}:"
+        names = [head + key for key in keys]
         fills = self._fills
         began = fills.begin_many(names)
         replies = None
@@ -113,8 +114,7 @@ class SharedReads:
             overtaken = fills.end_many(names, began)
         if replies is None:
             return None
-        head = len(namespace) + 1
-        return replies, {name[head:] for name in overtaken}
+        return replies, {name[len(head):] for name in overtaken}
 
     def changed(self, name: str) -> None:
         """`name` changed: a read in flight is neither kept nor joined."""

@@ -53,9 +53,11 @@ TAG_HEAD = "~tag:"
 # KEYS: the values' keys; ARGV[1]: the bytes of values the reply may carry.
 # Answers, in order, each key's GET (a missing value's is false in Lua: a nil
 # in the reply) and PTTL; from the first value that would pass the limit on,
-# its STRLEN (an integer) instead of its GET.
+# its STRLEN (an integer) instead of its GET. Then the bytes of the values
+# it carries and how many it only sized (so that the usual reply, every
+# value read, needs no look at each element to tell).
 READ_MANY = """
-local limit, used, replies = tonumber(ARGV[1]), 0, {}
+local limit, used, sized, replies = tonumber(ARGV[1]), 0, 0, {}
 for i, key in ipairs(KEYS) do
   local size = redis.call('STRLEN', key)
   if used + size <= limit then
@@ -63,10 +65,13 @@ for i, key in ipairs(KEYS) do
     replies[2 * i - 1] = redis.call('GET', key)
   else
     limit = -1
+    sized = sized + 1
     replies[2 * i - 1] = size
   end
   replies[2 * i] = redis.call('PTTL', key)
 end
+replies[2 * #KEYS + 1] = used
+replies[2 * #KEYS + 2] = sized
 return replies
 """
 # What the script's one reply may carry (see the module's docstring).
@@ -152,7 +157,8 @@ class RedisTier:
         for all of them (one per slot in a cluster, the chunk shared among
         them), then a GET per value the script only sized. Not counted here:
         the caller counts what it decoded (`count_reads`)."""
-        names = list(map(f"{self._prefix}:{namespace}:".__add__, keys))
+        head = f"{self._prefix}:{namespace}:"
+        names = [head + key for key in keys]
         groups = _by_slot(names) if self._link.mode == "cluster" else [names]
         limit = max(0, min(READ_CHUNK_BYTES, budget.left)) // len(groups)
         commands: list[list[str | int]] = [
@@ -161,11 +167,11 @@ class RedisTier:
         replies = await self._link.execute(commands, retries=self._retries)
         if replies is None:
             return None
-        if groups[0] is names and int not in map(type, replies[0][0::2]):
-            # One script (not split by slot) read every value: in C.
-            raws = replies[0][0::2]
-            budget.spend(sum(map(len, filter(None, raws))))
-            return dict(zip(keys, zip(raws, replies[0][1::2], strict=True), strict=True))
+        reply = replies[0]
+        if groups[0] is names and reply[-1] == 0:
+            # One script (not split by slot) read every value: no loop.
+            budget.spend(reply[-2])
+            return dict(zip(keys, zip(reply[0:-2:2], reply[1:-2:2], strict=True), strict=True))
         found: dict[str, Reply] = {}
         sized: dict[str, tuple[int, int]] = {}
         for group, reply in zip(groups, replies, strict=True):
