@@ -120,6 +120,8 @@ class MemoryTier:
         besides (their bytes, whether any carries tags) counted in it: the
         loop is most of what a batch of memory hits costs."""
         entries = self._entries
+        if not entries:  # nothing to find (CACHE_LRU_MAX_ITEMS=0: always)
+            return Found({}, list(keys), 0, False)
         get, move_to_end = entries.get, entries.move_to_end
         now = self._now()
         head = f"{namespace}:"

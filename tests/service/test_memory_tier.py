@@ -188,3 +188,8 @@ def test_a_batch_look_up_tells_when_an_entry_carries_tags() -> None:
     _put(tier, "plain")
     assert tier.get_many("ns", ["plain", "t"]).tagged is True
     assert tier.get_many("ns", ["plain"]).tagged is True  # no stamp: the caller looks
+
+
+def test_a_batch_look_up_in_an_empty_tier_misses_every_key() -> None:
+    tier, _ = _tier(capacity=0)
+    assert tier.get_many("ns", ["a", "b"]) == ({}, ["a", "b"], 0, False)
