@@ -32,7 +32,8 @@ memory tier is off.
 from __future__ import annotations
 
 from service.cache.budget import AnswerBudget
-from service.cache.redis_tier import RedisTier, StoredValue
+from service.cache.codec import Decoded
+from service.cache.redis_tier import RedisTier, Reply, StoredValue
 from service.cache.tags import checked as tag_checked
 from service.cache.two_tier import TwoTierCache
 
@@ -51,11 +52,28 @@ async def from_redis(
     if read is None:
         return {}, None
     replies, overtaken = read
+    hits, misses, absent = await _settled(cache, redis, namespace, replies,
+                                          overtaken if fill else None)
+    stats = cache.stats
+    stats.redis_hits += len(replies) - absent
+    stats.redis_misses += absent
+    stats.misses += len(misses)
+    stats.namespace_misses[namespace] += len(misses)
+    stats.namespace_redis_hits[namespace] += len(hits)
+    return hits, misses
+
+
+async def _settled(
+    cache: TwoTierCache, redis: RedisTier, namespace: str, replies: dict[str, Reply],
+    overtaken: set[str] | None,
+) -> tuple[dict[str, Hit], list[str], int]:
+    """The hits and misses of `replies`, and how many were absent (or not
+    ours); each hit kept in memory unless `overtaken` names it (None: none
+    may be kept)."""
     stale_window = redis.stale_ms.get(namespace)
     now_ms = int(cache.wall() * 1000)
     ttl_ms = cache.namespace_ttls_ms[namespace]
-    decodings = cache.decodings
-    put, kept, decode = cache.memory.put, decodings.kept.get, decodings.decode
+    put, kept, decode = cache.memory.put, cache.decodings.kept.get, cache.decodings.decode
     hits: dict[str, Hit] = {}
     misses: list[str] = []
     absent = 0
@@ -72,13 +90,13 @@ async def from_redis(
         # Unpacked, not read by name: a NamedTuple's field is a descriptor
         # call, an unpacking one specialized instruction.
         _, expires_at_ms, _, tags = stamp
-        keep = fill and key not in overtaken
+        keep = overtaken is not None and key not in overtaken
         if tags:
-            checked, keep = await tag_checked(cache, namespace, key, StoredValue(
-                value, content_type, pttl if pttl >= 0 else None, stamp), keep)
-            if checked is None:
+            held = await _tags_hold(cache, namespace, key, found, pttl, keep)
+            if held is None:
                 misses.append(key)
                 continue
+            keep = held
         keep_ms = ttl_ms
         if stale_window and expires_at_ms is not None:
             # A namespace with a stale window: past its logical expiry is a
@@ -87,14 +105,18 @@ async def from_redis(
                 misses.append(key)
                 continue
             keep_ms = min(keep_ms, expires_at_ms - now_ms)
-        if keep:
-            # Never longer than Redis keeps the key.
+        if keep:  # never longer than Redis keeps the key
             put(namespace, key, value, content_type, min(keep_ms, pttl) if pttl >= 0 else keep_ms,
                 from_redis=True, stamp=stamp)
         hits[key] = (value, content_type)
-    redis.count_reads(len(replies) - absent, absent)
-    stats = cache.stats
-    stats.misses += len(misses)
-    stats.namespace_misses[namespace] += len(misses)
-    stats.namespace_redis_hits[namespace] += len(hits)
-    return hits, misses
+    return hits, misses, absent
+
+
+async def _tags_hold(cache: TwoTierCache, namespace: str, key: str, found: Decoded, pttl: int,
+                     keep: bool) -> bool | None:
+    """A tagged value's tags checked (tags.checked): None when one of them
+    was invalidated (a miss), else whether it may still be kept."""
+    value, content_type, stamp = found
+    stored = StoredValue(value, content_type, pttl if pttl >= 0 else None, stamp)
+    checked, keep = await tag_checked(cache, namespace, key, stored, keep)
+    return None if checked is None else keep

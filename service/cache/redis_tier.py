@@ -54,8 +54,7 @@ TAG_HEAD = "~tag:"
 # Answers, in order, each key's GET (a missing value's is false in Lua: a nil
 # in the reply) and PTTL; from the first value that would pass the limit on,
 # its STRLEN (an integer) instead of its GET. Then the bytes of the values
-# it carries and how many it only sized (so that the usual reply, every
-# value read, needs no look at each element to tell).
+# it carries and how many it only sized (the usual reply: none).
 READ_MANY = """
 local limit, used, sized, replies = tonumber(ARGV[1]), 0, 0, {}
 for i, key in ipairs(KEYS) do
@@ -156,7 +155,7 @@ class RedisTier:
         was not read. None when Redis is unavailable. One READ_MANY script
         for all of them (one per slot in a cluster, the chunk shared among
         them), then a GET per value the script only sized. Not counted here:
-        the caller counts what it decoded (`count_reads`)."""
+        the caller counts what it decoded (service.cache.batch_reads)."""
         head = f"{self._prefix}:{namespace}:"
         names = [head + key for key in keys]
         groups = _by_slot(names) if self._link.mode == "cluster" else [names]
@@ -185,11 +184,6 @@ class RedisTier:
         if sized and not await self._get_sized(names, sized, budget, found):
             return None
         return {key: found[name] for key, name in zip(keys, names, strict=True) if name in found}
-
-    def count_reads(self, hits: int, misses: int) -> None:
-        """A batch's reads, as `get` counts each one (hits: decoded values)."""
-        self._stats.redis_hits += hits
-        self._stats.redis_misses += misses
 
     async def _get_sized(
         self, names: list[str], sized: dict[str, tuple[int, int]], budget: AnswerBudget,
