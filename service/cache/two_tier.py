@@ -193,7 +193,8 @@ class TwoTierCache:
         allow_stale: bool = False,
     ) -> Lookup | None:
         """What a Redis read of `key` answers (counted), remembered in memory
-        when `keep` says the read may be (shared with `get_many`)."""
+        when `keep` says the read may be (a batch's replies are settled by
+        the same rules, in one pass: service.cache.batch_reads)."""
         if stored is None:
             self.stats.misses += 1
             self.stats.namespace_misses[namespace] += 1
