@@ -2,13 +2,15 @@
 key exactly what the single operations of TwoTierCache do, with Redis's
 part of the whole batch sent as one batch through the link.
 
-    get_many ─► memory, all keys in one pass (one clock reading; hits answered there)
+    get_many ─► memory, all keys in one loop (MemoryTier.get_many: one clock
+                reading; hits answered there)
              ─► the misses: ONE command, a script answering each key's value
                 and PTTL (RedisTier.get_many; one per slot in a cluster, each
                 master's in one round trip, in parallel), and a GET per value
                 too large for that script's reply
-                ─► each reply settled as a single GET settles it (stale
-                   window, FillGuard, memory fill): TwoTierCache._settle
+                ─► every reply decoded and settled in one pass, as a single
+                   GET's is settled (stale window, FillGuard, memory fill):
+                   batch_reads.py
              Redis unavailable ─► the misses stay misses, at once
              the answer's byte budget (service.cache.budget) spent ─► the
                 keys not read yet are "unread": neither hits nor misses
@@ -22,8 +24,9 @@ Not MGET: a read needs each key's PTTL for the memory fill, as a single
 GET has it.
 
 This is TwoTierCache's other half, kept apart for size: it calls the
-cache's own steps (`_settle`, `_changed`, `_note`, `_reads`) so that a batch
-cannot drift from what the single operations promise.
+cache's own steps (`_changed`, `_note`, `_reads`) so that a batch cannot
+drift from what the single operations promise; a batch's Redis replies are
+settled by batch_reads.py, in one pass, by the rules of `_settle`.
 """
 
 from __future__ import annotations
@@ -31,12 +34,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
+from service.cache.batch_reads import Hit, from_redis
 from service.cache.budget import AnswerBudget
 from service.cache.codec import new_stamp
+from service.cache.entry import Entry
 from service.cache.outbox import DELETE, PUT
 from service.cache.tag_writes import Upkeep
-from service.cache.tags import checked as tag_checked
-from service.cache.two_tier import Source, TwoTierCache, Write
+from service.cache.two_tier import TwoTierCache, Write
 
 
 class NewValue(NamedTuple):
@@ -49,16 +53,14 @@ class NewValue(NamedTuple):
     tags: tuple[str, ...] = ()
 
 
-# One key's answer in a batch: its value, content type and Source value. A
-# plain tuple: a batch builds hundreds, and a NamedTuple cost twice as much.
-Hit = tuple[bytes, str, str]
 
 
 class Answer(NamedTuple):
-    """A batch read: the hits by key (memory's, then Redis's), the keys
-    missed, and the keys not read within the answer's byte budget."""
+    """A batch read: memory's hits (its entries) and Redis's by key, the
+    keys missed, and the keys not read within the answer's byte budget."""
 
-    hits: dict[str, Hit]
+    memory: dict[str, Entry]
+    redis: dict[str, Hit]
     misses: list[str]
     unread: list[str]
 
@@ -66,61 +68,50 @@ class Answer(NamedTuple):
 async def get_many(
     cache: TwoTierCache, namespace: str, keys: list[str], max_bytes: int
 ) -> Answer:
-    """`keys` read into an answer carrying at most `max_bytes` of values
-    (at least one value, whatever its size, when there is one to give)."""
+    """`keys` (without repeats) read into an answer carrying at most
+    `max_bytes` of values (at least one value, whatever its size, when
+    there is one to give)."""
     budget = AnswerBudget(max_bytes)
-    hits: dict[str, Hit] = {}
-    missed: list[str] = []
-    memory = Source.MEMORY
-    size = 0
-    for key, entry in zip(keys, cache.memory.get_many([f"{namespace}:{key}" for key in keys]),
-                          strict=True):
-        # A tagged entry whose tag was invalidated is dropped: a miss.
-        if entry is None or (entry.stamp is not None and entry.stamp.tags
-                             and cache.drop_if_invalidated(namespace, key, entry)):
-            missed.append(key)
-        else:
-            value = entry.value
-            hits[key] = (value, entry.content_type, memory)
-            size += len(value)
+    memory, missed, size, tagged = cache.memory.get_many(namespace, keys)
+    if tagged:  # a tag may have been invalidated: that entry is dropped, a miss
+        memory = {key: entry for key, entry in memory.items()
+                  if not cache.drop_if_invalidated(namespace, key, entry)}
+        missed = [key for key in keys if key not in memory]
+        size = sum(len(entry.value) for entry in memory.values())
     # Summed, and walked again only when over: a budget call per hit cost
     # ~10 us per 100 memory hits, on every batch, for the rare large one.
     if size > max_bytes:
-        hits = {key: hit for key, hit in hits.items() if budget.takes(len(hit[0]))}
+        memory = {key: entry for key, entry in memory.items() if budget.takes(len(entry.value))}
     else:
         budget.spend(size)
-    cache.count_memory_hits(namespace, len(hits), len(missed))
+    cache.count_memory_hits(namespace, len(memory), len(missed))
     if not missed or (budget.closed and cache.redis is not None):
-        return _answer(keys, hits, [], budget)
-    reads = None
-    if cache.redis is not None:
-        reads = await cache._reads.read_many(cache.redis, namespace, missed, budget)
-    if reads is None:
-        # Memory-only, or Redis unavailable: what memory missed is a miss.
-        cache.stats.misses += len(missed)
-        cache.stats.namespace_misses[namespace] += len(missed)
-        return _answer(keys, hits, missed, budget)
-    misses: list[str] = []
-    for key, (stored, keep) in reads.items():
-        if stored is not None and stored.stamp.tags:
-            stored, keep = await tag_checked(cache, namespace, key, stored, keep)
-        found = cache._settle(namespace, key, stored, keep)
-        if found is None:
-            misses.append(key)
-        else:
-            hits[key] = (found.value, found.content_type, found.source)
-    return _answer(keys, hits, misses, budget)
+        return _answer(keys, memory, {}, [], budget)
+    if cache.redis is None:
+        return _answer(keys, memory, {}, _missed(cache, namespace, missed), budget)
+    redis, misses = await from_redis(cache, cache.redis, namespace, missed, budget)
+    if misses is None:  # Redis unavailable
+        return _answer(keys, memory, {}, _missed(cache, namespace, missed), budget)
+    return _answer(keys, memory, redis, misses, budget)
 
 
-def _answer(keys: list[str], hits: dict[str, Hit], misses: list[str],
-            budget: AnswerBudget) -> Answer:
+def _missed(cache: TwoTierCache, namespace: str, missed: list[str]) -> list[str]:
+    """Memory-only, or Redis unavailable: what memory missed is a miss."""
+    cache.stats.misses += len(missed)
+    cache.stats.namespace_misses[namespace] += len(missed)
+    return missed
+
+
+def _answer(keys: list[str], memory: dict[str, Entry], redis: dict[str, Hit],
+            misses: list[str], budget: AnswerBudget) -> Answer:
     """The answer; the keys it neither carries nor calls a miss are unread.
     Only a closed budget leaves any (Redis's script sizes what it does not
     read, never drops it; each sized key is then taken or the budget closes)."""
     if not budget.closed:
-        return Answer(hits, misses, [])
+        return Answer(memory, redis, misses, [])
     answered = set(misses)
-    return Answer(hits, misses, [key for key in keys if key not in hits and key not in answered])
+    return Answer(memory, redis, misses, [key for key in keys if key not in memory
+                                          and key not in redis and key not in answered])
 
 
 async def write_many(

@@ -73,6 +73,10 @@ class Stamp(NamedTuple):
     tags: Tagged = ()
 
 
+# A decoded value: its body, content type and stamp.
+Decoded = tuple[bytes, str, Stamp]
+
+
 def new_stamp(wall_s: float, ttl_ms: int, tags: Tagged = ()) -> Stamp:
     """The stamp of a PUT made at `wall_s` (epoch seconds, the injected clock's)."""
     stored_at_ms = int(wall_s * 1000)
@@ -107,7 +111,7 @@ def encode_v1(value: bytes, content_type: str) -> bytes:
     return b"".join((FORMAT_V1, content_type.encode("latin-1"), _SEPARATOR, value))
 
 
-def decode(raw: bytes) -> tuple[bytes, str, Stamp]:
+def decode(raw: bytes) -> Decoded:
     """The body, content type and stamp of any version this service ever
     wrote; UndecodableValue for anything else. (A plain tuple: a NamedTuple
     would cost a fifth of the decoding, on every Redis hit.)"""

@@ -16,6 +16,9 @@ small as the number of requests in flight.
 
 from __future__ import annotations
 
+from collections import deque
+from itertools import filterfalse, repeat
+
 
 class FillGuard:
     def __init__(self) -> None:
@@ -41,6 +44,39 @@ class FillGuard:
             del self._in_flight[name]
             self._changed_at.pop(name, None)
         return fresh
+
+    def begin_many(self, names: list[str]) -> int:
+        """`begin` of each name (a batch; no name twice): in C when none of
+        them is in flight already, the usual case."""
+        in_flight = self._in_flight
+        new = dict.fromkeys(names, 1)
+        if len(new) != len(names):
+            raise ValueError("a batch's names repeat")
+        if in_flight.keys().isdisjoint(new):
+            in_flight.update(new)
+        else:
+            for name in names:
+                in_flight[name] = in_flight.get(name, 0) + 1
+        return self._epoch
+
+    def end_many(self, names: list[str], began: int) -> list[str]:
+        """`end` of each name (a batch begun at `began`): the names whose
+        fill may NOT be kept. When nothing at all changed since `began`
+        (the usual case) every fill may be, and it all runs in C."""
+        in_flight = self._in_flight
+        changed_at = self._changed_at
+        overtaken = [] if self._epoch == began else [
+            name for name in names
+            if self._all_changed_at > began or changed_at.get(name, 0) > began]
+        counts = list(map(in_flight.pop, names))
+        if max(counts, default=1) > 1:  # another fill of a name still in flight
+            for name, count in zip(names, counts, strict=True):
+                if count > 1:
+                    in_flight[name] = count - 1
+        if changed_at:
+            deque(map(changed_at.pop, filterfalse(in_flight.__contains__, names),
+                      repeat(None)), maxlen=0)
+        return overtaken
 
     def changed(self, name: str) -> None:
         self._epoch += 1

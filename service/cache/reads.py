@@ -29,7 +29,7 @@ import asyncio
 
 from service.cache.budget import AnswerBudget
 from service.cache.fills import FillGuard
-from service.cache.redis_tier import RedisTier, StoredValue
+from service.cache.redis_tier import RedisTier, Reply, StoredValue
 from service.cache.stats import CacheStats
 
 
@@ -90,25 +90,31 @@ class SharedReads:
         return stored, fresh
 
     async def read_many(
-        self, redis: RedisTier, namespace: str, keys: list[str], budget: AnswerBudget
-    ) -> dict[str, tuple[StoredValue | None, bool]] | None:
-        """A batch's Redis reads (`_mget`) within `budget` (RedisTier
-        .get_many): each key read, with its value and whether it may be kept
-        (FillGuard, as for `read`); a key absent was not read. None when
-        Redis is unavailable. A batch neither joins single reads in flight
-        nor is joinable: it never waits behind another caller's read."""
-        names = [f"{namespace}:{key}" for key in keys]
+        self, redis: RedisTier, namespace: str, keys: list[str], budget: AnswerBudget,
+        *, fill: bool = True,
+    ) -> tuple[dict[str, Reply], set[str]] | None:
+        """A batch's Redis reads (`_mget`, keys without repeats) within
+        `budget` (RedisTier.get_many: each key read, as stored, and its
+        PTTL; a key absent was not read), and the keys read whose value may
+        not be kept (FillGuard, as for `read`; all of them without `fill`,
+        and then no guard is kept either). None when Redis is unavailable.
+        A batch neither joins single reads in flight nor is joinable: it
+        never waits behind another caller's read."""
+        if not fill:
+            replies = await redis.get_many(namespace, keys, budget)
+            return None if replies is None else (replies, set(replies))
+        head = f"{namespace}:"
+        names = [head + key for key in keys]
         fills = self._fills
-        began = [fills.begin(name) for name in names]
-        values = None
+        began = fills.begin_many(names)
+        replies = None
         try:
-            values = await redis.get_many(namespace, keys, budget)
+            replies = await redis.get_many(namespace, keys, budget)
         finally:
-            fresh = [fills.end(name, epoch) for name, epoch in zip(names, began, strict=True)]
-        if values is None:
+            overtaken = fills.end_many(names, began)
+        if replies is None:
             return None
-        return {key: (values[key], keep)
-                for key, keep in zip(keys, fresh, strict=True) if key in values}
+        return replies, {name[len(head):] for name in overtaken}
 
     def changed(self, name: str) -> None:
         """`name` changed: a read in flight is neither kept nor joined."""

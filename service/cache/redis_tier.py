@@ -53,9 +53,10 @@ TAG_HEAD = "~tag:"
 # KEYS: the values' keys; ARGV[1]: the bytes of values the reply may carry.
 # Answers, in order, each key's GET (a missing value's is false in Lua: a nil
 # in the reply) and PTTL; from the first value that would pass the limit on,
-# its STRLEN (an integer) instead of its GET.
+# its STRLEN (an integer) instead of its GET. Then the bytes of the values
+# it carries and how many it only sized (the usual reply: none).
 READ_MANY = """
-local limit, used, replies = tonumber(ARGV[1]), 0, {}
+local limit, used, sized, replies = tonumber(ARGV[1]), 0, 0, {}
 for i, key in ipairs(KEYS) do
   local size = redis.call('STRLEN', key)
   if used + size <= limit then
@@ -63,14 +64,21 @@ for i, key in ipairs(KEYS) do
     replies[2 * i - 1] = redis.call('GET', key)
   else
     limit = -1
+    sized = sized + 1
     replies[2 * i - 1] = size
   end
   replies[2 * i] = redis.call('PTTL', key)
 end
+replies[2 * #KEYS + 1] = used
+replies[2 * #KEYS + 2] = sized
 return replies
 """
 # What the script's one reply may carry (see the module's docstring).
 READ_CHUNK_BYTES = 1 << 20
+
+
+# A key's value as Redis holds it (None: no such key) and its PTTL.
+Reply = tuple[bytes | None, int]
 
 
 class StoredValue(NamedTuple):
@@ -141,13 +149,15 @@ class RedisTier:
 
     async def get_many(
         self, namespace: str, keys: list[str], budget: AnswerBudget
-    ) -> dict[str, StoredValue | None] | None:
-        """The stored value (None: a miss) of each key read within `budget`;
-        a key absent from the answer was not read. None when Redis is
-        unavailable. One READ_MANY script for all of them (one per slot in
-        a cluster, the chunk shared among them), then a GET per value the
-        script only sized."""
-        names = [self.key(namespace, key) for key in keys]
+    ) -> dict[str, Reply] | None:
+        """What Redis holds (as stored: codec.decode_many decodes it) and its
+        PTTL for each key read within `budget`; a key absent from the answer
+        was not read. None when Redis is unavailable. One READ_MANY script
+        for all of them (one per slot in a cluster, the chunk shared among
+        them), then a GET per value the script only sized. Not counted here:
+        the caller counts what it decoded (service.cache.batch_reads)."""
+        head = f"{self._prefix}:{namespace}:"
+        names = [head + key for key in keys]
         groups = _by_slot(names) if self._link.mode == "cluster" else [names]
         limit = max(0, min(READ_CHUNK_BYTES, budget.left)) // len(groups)
         commands: list[list[str | int]] = [
@@ -156,7 +166,12 @@ class RedisTier:
         replies = await self._link.execute(commands, retries=self._retries)
         if replies is None:
             return None
-        found: dict[str, StoredValue | None] = {}
+        reply = replies[0]
+        if groups[0] is names and reply[-1] == 0:
+            # One script (not split by slot) read every value: no loop.
+            budget.spend(reply[-2])
+            return dict(zip(keys, zip(reply[0:-2:2], reply[1:-2:2], strict=True), strict=True))
+        found: dict[str, Reply] = {}
         sized: dict[str, tuple[int, int]] = {}
         for group, reply in zip(groups, replies, strict=True):
             for i, name in enumerate(group):
@@ -165,14 +180,14 @@ class RedisTier:
                     sized[name] = (raw, pttl)
                 else:
                     budget.spend(0 if raw is None else len(raw))
-                    found[name] = self._stored(raw, pttl)
+                    found[name] = (raw, pttl)
         if sized and not await self._get_sized(names, sized, budget, found):
             return None
         return {key: found[name] for key, name in zip(keys, names, strict=True) if name in found}
 
     async def _get_sized(
         self, names: list[str], sized: dict[str, tuple[int, int]], budget: AnswerBudget,
-        found: dict[str, StoredValue | None],
+        found: dict[str, Reply],
     ) -> bool:
         """GET the values READ_MANY only sized, in the order asked, while
         `budget` takes them, into `found`; False when Redis is unavailable.
@@ -185,7 +200,7 @@ class RedisTier:
             if replies is None:
                 return False
             for name, raw in zip(part, replies, strict=True):
-                found[name] = self._stored(raw, sized[name][1])
+                found[name] = (raw, sized[name][1])
         return True
 
     def _stored(self, raw: bytes | None, pttl: int) -> StoredValue | None:

@@ -45,6 +45,7 @@ from typing import Any, Final, NamedTuple
 
 from service.cache import codec
 from service.cache.codec import Stamp, Tagged, new_stamp
+from service.cache.decodings import Decodings
 from service.cache.entry import Entry
 from service.cache.memory import MemoryTier
 from service.cache.outbox import DELETE, PUT, Outbox
@@ -116,6 +117,8 @@ class TwoTierCache:
         # The injected clock's wall time (epoch seconds): a PUT's stored-at.
         self._wall = wall
         self._reads = SharedReads(stats)
+        # Batch reads' decodings of what Redis returned (service.cache.batch_reads).
+        self.decodings = Decodings()
         # What this instance knows of tag records (service.cache.tags).
         self.tags = TagState(namespace_ttls_ms, redis.stale_ms if redis is not None else {},
                              memory_only=redis is None, now=memory.clock)
@@ -190,7 +193,8 @@ class TwoTierCache:
         allow_stale: bool = False,
     ) -> Lookup | None:
         """What a Redis read of `key` answers (counted), remembered in memory
-        when `keep` says the read may be (shared with `get_many`)."""
+        when `keep` says the read may be (a batch's replies are settled by
+        the same rules, in one pass: service.cache.batch_reads)."""
         if stored is None:
             self.stats.misses += 1
             self.stats.namespace_misses[namespace] += 1

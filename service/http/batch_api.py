@@ -41,13 +41,20 @@ from service.http.access import needs
 from service.http.batch_fragments import Fragments
 from service.http.batch_shape import too_complex
 from service.http.bodies import BadRequest, read_body
-from service.http.entries import DEFAULT_CONTENT_TYPE, KEY_PATTERN, MAX_CONTENT_TYPE_CHARS, marked
+from service.http.entries import (
+    DEFAULT_CONTENT_TYPE,
+    KEY_CHARACTERS,
+    KEY_PATTERN,
+    MAX_CONTENT_TYPE_CHARS,
+    MAX_KEY_CHARS,
+    marked,
+)
 from service.http.held import BATCH_HOLD, budgeted
 from service.http.responses import JSON, error_response, json_response
 from service.http.tag_syntax import BadTags, checked
 
-# Keys joined by newlines (see _all_good); the key pattern's, repeated.
-_KEYS = re.compile(rf"(?:{KEY_PATTERN.pattern})(?:\n{KEY_PATTERN.pattern})*")
+# Keys joined by newlines (see _all_good): their characters, and newlines.
+_KEYS = re.compile(f"[{re.escape(KEY_CHARACTERS)}\n]*")
 PURGE_JOB = "/cache/{namespace}/_purge/{job}"
 
 
@@ -99,14 +106,19 @@ async def _keyed(request: web.Request) -> tuple[str, list[str]]:
 
 
 def _all_good(keys: list[Any]) -> bool:
-    """Every key checked by one regex pass over all of them, joined by a
-    newline (which no good key holds: the count tells a key that does):
-    a tenth of the cost of a match per key, in a body of hundreds."""
+    """Every key checked at once, in C: joined by newlines (which no good
+    key holds: the count tells a key that does), one pass of a character
+    class over the whole, no empty key, none longer than 512 (a question
+    only when the whole is). A fifth of the cost of the key pattern
+    repeated over the same string (~5 us for 100 keys; that regex's
+    bounded repeats are what cost)."""
     try:
         joined = "\n".join(keys)
     except TypeError:  # a key that is not a string
         return False
-    return joined.count("\n") == len(keys) - 1 and _KEYS.fullmatch(joined) is not None
+    return (joined.count("\n") == len(keys) - 1 and _KEYS.fullmatch(joined) is not None
+            and "" not in keys
+            and (len(joined) <= MAX_KEY_CHARS or max(map(len, keys)) <= MAX_KEY_CHARS))
 
 
 def _check(key: Any) -> None:
@@ -175,8 +187,8 @@ def mget_answering(fragments: Fragments) -> Handler:
         except BadRequest as bad:
             return marked(bad.response, app)
         max_bytes = app[appkeys.SETTINGS].cache_batch_max_answer_bytes
-        hits, misses, unread = await batch.get_many(app[appkeys.CACHE], namespace, keys, max_bytes)
-        body = fragments.answer(hits, misses, unread)
+        found = await batch.get_many(app[appkeys.CACHE], namespace, keys, max_bytes)
+        body = fragments.answer(*found)
         return marked(web.Response(body=body, content_type=JSON), app)
 
     return mget

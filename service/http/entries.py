@@ -5,6 +5,7 @@ content type's default and bound, and the X-Cache-Degraded mark."""
 from __future__ import annotations
 
 import re
+import string
 
 from aiohttp import web
 from multidict import istr
@@ -13,7 +14,9 @@ from service import appkeys
 from service.cache import codec
 
 # RFC 3986 unreserved characters plus ':' (keys often carry ids like "job:42").
-KEY_PATTERN = re.compile(r"[A-Za-z0-9._~:-]{1,512}")
+KEY_CHARACTERS = string.ascii_letters + string.digits + "._~:-"
+MAX_KEY_CHARS = 512
+KEY_PATTERN = re.compile(f"[{re.escape(KEY_CHARACTERS)}]{{1,{MAX_KEY_CHARS}}}")
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 # As many as the stored format's one-byte length holds (ASCII only, so
 # characters are bytes).

@@ -59,6 +59,9 @@ Command = Sequence[bytes | str | int | float]
 
 # How stale the deadline may be behind the newest reply (see above).
 PROGRESS_STEP_S = 0.001
+# A bulk string's `$<length>` line, for the lengths most arguments have.
+_BULK_TABLE = 1024
+_BULK = [b"$%d\r\n" % size for size in range(_BULK_TABLE)]
 
 
 class AutoPipeline:
@@ -210,22 +213,28 @@ def pack(commands: Iterable[Command], encoding: str, errors: str) -> bytes:
     Byte for byte what redis-py's pack_commands sends for the arguments this
     service uses (str in the client's encoding, bytes as they are, int and
     float as their repr), without its general-purpose encoder and buffer
-    splitting: ~1.1 instead of ~3.9 us for a GET + PTTL.
+    splitting: ~1.1 instead of ~3.9 us for a GET + PTTL. An argument's
+    `$<length>` line comes from a table, and UTF-8 is `str.encode()`'s own
+    fast path: a `_mget`'s script of 100 keys packed in two thirds of the
+    instructions that formatting each line and naming the codec took.
     """
     parts: list[bytes] = []
     append = parts.append
+    bulk = _BULK
+    utf8 = encoding == "utf-8" and errors == "strict"
     for args in commands:
         append(b"*%d\r\n" % len(args))
         for arg in args:
             if isinstance(arg, str):
-                data = arg.encode(encoding, errors)
+                data = arg.encode() if utf8 else arg.encode(encoding, errors)
             elif isinstance(arg, bytes):
                 data = arg
             elif type(arg) in (int, float):  # exactly: redis-py refuses bool
                 data = repr(arg).encode()
             else:
                 raise TypeError(f"cannot send a {type(arg).__name__} to Redis")
-            append(b"$%d\r\n" % len(data))
+            size = len(data)
+            append(bulk[size] if size < _BULK_TABLE else b"$%d\r\n" % size)
             append(data)
             append(b"\r\n")
     return b"".join(parts)

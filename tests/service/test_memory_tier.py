@@ -164,3 +164,32 @@ def test_the_size_estimate_matches_what_an_entry_really_allocates(body: int) -> 
         tracemalloc.stop()
     estimated = tier.bytes_used / n
     assert 0.8 * allocated <= estimated <= 1.25 * allocated, (estimated, allocated)
+
+
+def test_a_batch_look_up_answers_as_get_does_for_each_key() -> None:
+    tier, clock = _tier(capacity=4)
+    for key in "abcd":
+        ttl_ms = 1_000 if key == "c" else 10_000
+        tier.put("ns", key, key.encode() * 3, "text/plain", ttl_ms, stamp=new_stamp(0.0, ttl_ms))
+    tier.put("ns", "t", b"tagged", "text/plain", 10_000, stamp=new_stamp(0.0, 10_000, (("x", 1),)))
+    clock.advance(2.0)  # c expired; t evicted a
+    found = tier.get_many("ns", ["d", "c", "zz", "b", "a"])
+    assert list(found.hits) == ["d", "b"] and found.missed == ["c", "zz", "a"]
+    assert found.hits["d"] is tier.get("ns", "d")
+    assert (found.size, found.tagged, tier.expirations, "ns:c" in tier) == (6, False, 1, False)
+    _put(tier, "e")
+    _put(tier, "f")  # b and d were made more recent than t: t goes first
+    assert "ns:t" not in tier and tier.get_many("ns", ["b", "d"]).missed == []
+
+
+def test_a_batch_look_up_tells_when_an_entry_carries_tags() -> None:
+    tier, _ = _tier()
+    tier.put("ns", "t", b"v", "text/plain", 10_000, stamp=new_stamp(0.0, 10_000, (("x", 1),)))
+    _put(tier, "plain")
+    assert tier.get_many("ns", ["plain", "t"]).tagged is True
+    assert tier.get_many("ns", ["plain"]).tagged is True  # no stamp: the caller looks
+
+
+def test_a_batch_look_up_in_an_empty_tier_misses_every_key() -> None:
+    tier, _ = _tier(capacity=0)
+    assert tier.get_many("ns", ["a", "b"]) == ({}, ["a", "b"], 0, False)

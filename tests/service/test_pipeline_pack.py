@@ -17,6 +17,7 @@ COMMANDS = [
     ("INFO", "memory"),
     ("INCRBYFLOAT", "n", 0.5),
     ("SET", "empty", b""),
+    ("SET", "k" * 1023, "v" * 1024),  # either side of the table of length lines
 ]
 
 
