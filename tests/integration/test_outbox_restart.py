@@ -201,13 +201,14 @@ def test_workers_each_keep_a_file_and_a_killed_one_s_is_taken_over(
     kill of the container), and a start with WORKERS=1 applies both."""
     redis = redis_factory(*DURABLE)
     state = tmp_path / "state"
-    env = {**FAST_LINK_ENV, "REDIS_URL": redis.url, "CACHE_STATE_DIR": str(state)}
+    env = {**FAST_LINK_ENV, "REDIS_URL": redis.url, "CACHE_STATE_DIR": str(state),
+           "REDIS_LAZY_CONNECT": "false"}
     service = service_process(**env, WORKERS="2")
     assert service.process is not None
     # New connections go to whichever worker accepts first, which one
     # worker may win many times running: DELETEs go on until both hold some.
     keys = tuple(f"k{i}" for i in range(200))
-    wait_ready(service)
+    service.wait_ready(healthy=True)  # both workers' links: a lazy one answers from memory
     for key in keys:
         status, headers = request(service, "PUT", f"/cache/default/{key}", b"old")
         assert (status, headers["X-Cache-Stored"]) == (204, "redis")
