@@ -120,6 +120,8 @@ def memory_answerer(app: web.Application) -> MemoryAnswerer:
 
     def answer_from_memory(request: web.Request, namespace: str, key: str,
                            request_id: str) -> web.Response | None:
+        if IF_NONE_MATCH in request.headers:
+            return None  # the handler may answer 304 (looked at first: a hit counts once)
         raw_path = request.raw_path
         if "?" in raw_path and not (  # the handler answers bad parameters (400)
             raw_path.endswith("?lease=1") and namespace not in refresh_ahead
@@ -128,8 +130,8 @@ def memory_answerer(app: web.Application) -> MemoryAnswerer:
             if isinstance(asked, web.Response) or (asked.wanted and namespace in refresh_ahead):
                 return None
         entry = cache.get_memory(namespace, key)
-        if entry is None or not renders(request, entry.value):
-            return None  # the handler answers (a 304, a large value)
+        if entry is None or len(entry.value) > LARGE_ANSWER_BYTES:
+            return None  # a large value is written with a write timeout (held.py)
         found = hit_head(entry.value, entry.content_type, entry.stamp, Source.MEMORY)
         return rendered(entry.value, found, wall(), request_id,
                         redis_enabled and not redis_ready())

@@ -163,3 +163,13 @@ async def test_the_door_reads_a_path_as_the_router_does(
         assert match.route.resource is not None
         assert match.route.resource.canonical == "/cache/{namespace}/{key}"
         assert (match["namespace"], match["key"]) == read
+
+
+@pytest.mark.parametrize("if_none_match", ['"x"', "*"])
+async def test_a_conditional_hit_is_counted_once(client: TestClient, if_none_match: str) -> None:
+    """The door leaves it to the handler without looking it up first."""
+    stats = client.app[appkeys.CACHE].stats
+    before = stats.memory_hits
+    got = await client.get("/cache/default/k", headers={**AUTH, "If-None-Match": if_none_match})
+    assert got.status == (200 if if_none_match == '"x"' else 304)
+    assert stats.memory_hits == before + 1
