@@ -7,14 +7,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from service.cache.memory import MemoryTier
 from service.cache.outbox import DELETE, PUT, Outbox
-from service.cache.redis_tier import RedisTier
-from service.cache.stats import CacheStats
-from service.cache.two_tier import TwoTierCache
 from service.cache.unconfirmed import Unconfirmed
 from service.link.confirmer import _Master, _offset_mark
 from statemachine.clock import FakeClock
+from tests.support.held_cache import held_cache
 
 
 def _held(max_keys: int = 100, clock: FakeClock | None = None) -> Unconfirmed:
@@ -107,19 +104,11 @@ async def _send(commands: Sequence[Sequence[Any]]) -> list[Any]:
     return [[b"0", []] if command[0] == "SCAN" else 1 for command in commands]
 
 
-def _cache(held: Unconfirmed) -> TwoTierCache:
-    clock = FakeClock()
-    memory = MemoryTier(100, 1 << 20, 600.0, clock.monotonic)
-    redis = RedisTier(None, "p", 0, CacheStats(), clock.wall)  # type: ignore[arg-type]  # names only
-    return TwoTierCache(memory, redis, {"ns": 60_000}, CacheStats(), Outbox(10),
-                        wall=clock.wall, unconfirmed=held)
-
-
 async def test_a_reconnect_replays_what_is_held_and_holds_what_it_replayed() -> None:
     """The replay's DELs are writes to the new master: if it dies before a
     replica has them, the next master must get them again."""
     held = _held()
-    cache = _cache(held)
+    cache = held_cache(held)
     held.hold("ns", "acknowledged", PUT)
     assert cache.outbox is not None
     cache.outbox.record("ns", "outage", DELETE)
@@ -135,7 +124,7 @@ async def test_a_reconnect_replays_what_is_held_and_holds_what_it_replayed() -> 
 async def test_writes_settled_on_reply_hold_nothing_at_a_reconnect() -> None:
     held = _held()
     held.required = False
-    cache = _cache(held)
+    cache = held_cache(held)
     assert cache.outbox is not None
     cache.outbox.record("ns", "outage", DELETE)
     await cache.reconnected(_send, first_connect=False)

@@ -8,14 +8,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from service.cache.memory import MemoryTier
-from service.cache.outbox import PUT, Outbox
-from service.cache.redis_tier import RedisTier
-from service.cache.stats import CacheStats
-from service.cache.two_tier import TwoTierCache
+from service.cache.outbox import PUT
 from service.cache.unconfirmed import Unconfirmed
 from service.link.session import OptionalCommand
 from statemachine.clock import FakeClock
+from tests.support.held_cache import held_cache
 
 
 def _held(max_keys: int = 100) -> Unconfirmed:
@@ -39,14 +36,6 @@ class _Redis:
         return replies
 
 
-def _cache(held: Unconfirmed) -> TwoTierCache:
-    clock = FakeClock()
-    memory = MemoryTier(100, 1 << 20, 600.0, clock.monotonic)
-    redis = RedisTier(None, "p", 0, CacheStats(), clock.wall)  # type: ignore[arg-type]  # names only
-    return TwoTierCache(memory, redis, {"ns": 60_000}, CacheStats(), Outbox(10),
-                        wall=clock.wall, unconfirmed=held)
-
-
 def test_an_invalidation_is_confirmed_by_its_record_s_master() -> None:
     held = _held()
     held.hold("ns", "t", PUT)  # a value whose key is on another master
@@ -58,7 +47,7 @@ def test_an_invalidation_is_confirmed_by_its_record_s_master() -> None:
 
 async def test_a_reconnect_applies_held_invalidations_first_and_holds_them_again() -> None:
     held = _held()
-    cache = _cache(held)
+    cache = held_cache(held)
     held.hold_tag("ns", "cand:42")
     redis = _Redis()
     await cache.reconnected(redis.send, first_connect=False)
@@ -69,7 +58,7 @@ async def test_a_reconnect_applies_held_invalidations_first_and_holds_them_again
 
 async def test_an_invalidation_refused_at_a_reconnect_deletes_its_record() -> None:
     held = _held()
-    cache = _cache(held)
+    cache = held_cache(held)
     held.hold_tag("ns", "t")
     redis = _Redis(invalidate=None)  # an error reply (OOM, say)
     await cache.reconnected(redis.send, first_connect=False)
@@ -79,7 +68,7 @@ async def test_an_invalidation_refused_at_a_reconnect_deletes_its_record() -> No
 
 async def test_overflowed_invalidations_sweep_every_record_of_the_namespace() -> None:
     held = _held(max_keys=2)
-    cache = _cache(held)
+    cache = held_cache(held)
     for tag in ("a", "b", "c"):
         held.hold_tag("ns", tag)
     assert held.overflows == 1 and set(held._sweep) == {"~tag:ns"}
