@@ -84,7 +84,7 @@ def front_door(app: web.Application, inner: RequestHandler) -> RequestHandler:
         assert isinstance(request, web.Request)  # the app's request factory made it
         started = perf_counter()
         request_id = ids.of(request)
-        route = None
+        route, values = None, {}
         try:
             target = _entry_of(raw_path)
             if target is not None and target[0] in namespaces \
@@ -101,7 +101,7 @@ def front_door(app: web.Application, inner: RequestHandler) -> RequestHandler:
                         REQUEST_ID.set(request_id)
                         log_access(request, response, seconds, caller.name)
                     return response
-                route = routes[request.method]
+                route, values = routes[request.method], {"namespace": namespace, "key": key}
         except Exception:
             REQUEST_ID.set(request_id)
             log.exception("unhandled error on %s %s", request.method, request.path)
@@ -110,8 +110,7 @@ def front_door(app: web.Application, inner: RequestHandler) -> RequestHandler:
             return await inner(request)
         # What Application._handle would do once its router had matched the
         # entry route with these values (no middleware, no Expect: checked).
-        namespace, key = target  # type: ignore[misc]
-        match = web.UrlMappingMatchInfo({"namespace": namespace, "key": key}, route)
+        match = web.UrlMappingMatchInfo(values, route)
         match.add_app(app)
         match.freeze()
         request._match_info = match
