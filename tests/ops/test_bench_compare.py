@@ -10,6 +10,7 @@ writer (report.py) every section's rows go through."""
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -105,9 +106,17 @@ def test_a_git_ref_is_extracted_and_a_bad_one_is_refused(tmp_path: Path) -> None
         tree_of("no-such-ref", tmp_path / "other")
 
 
-def test_every_wrk_run_has_a_log_of_its_own_and_its_last_result_counts(tmp_path: Path) -> None:
+def test_every_wrk_run_has_a_log_of_its_own_and_its_last_result_counts(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The full and the halved load are two Wrk objects: once they numbered
     # their runs apart, shared wrk-N-<workload>.log and read each other's figures.
+    # A stand-in wrk on PATH: the numbering is under test, not wrk (which
+    # scripts/bench installs and scripts/test does not).
+    stand_in = tmp_path / "bin" / "wrk"
+    stand_in.parent.mkdir()
+    stand_in.write_text('#!/bin/sh\n[ "$1" = --version ] && exec echo "wrk 4.1.0"\nexec sleep 30\n')
+    stand_in.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{stand_in.parent}:{os.environ['PATH']}")
     full, half = Wrk(2, 4, tmp_path, None), Wrk(1, 2, tmp_path, None)
     runs = [generator.start("http://127.0.0.1:9", WORKLOAD, 1) for generator in (full, half, full)]
     for run in runs:
