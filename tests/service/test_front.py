@@ -1,6 +1,8 @@
 """The front door: a plain memory hit is answered before the router, with
-the route's token rules, request id and timing; everything else reaches the
-app's own handler, which answers as if the door were not there."""
+the route's token rules, request id and timing; a plainly written request
+of another /cache/<namespace>/<segment> route goes straight to that route;
+everything else reaches the app's own handler, which answers as if the door
+were not there."""
 
 from __future__ import annotations
 
@@ -173,3 +175,48 @@ async def test_a_conditional_hit_is_counted_once(client: TestClient, if_none_mat
     got = await client.get("/cache/default/k", headers={**AUTH, "If-None-Match": if_none_match})
     assert got.status == (200 if if_none_match == '"x"' else 304)
     assert stats.memory_hits == before + 1
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD", "PUT", "DELETE", "POST", "PATCH"])
+@pytest.mark.parametrize("segment", ["k", "_mget", "_mset", "_mdelete", "_invalidate", "_purge"])
+async def test_the_door_takes_each_method_to_the_route_the_router_would(
+    client: TestClient, method: str, segment: str
+) -> None:
+    app = client.app
+    path = f"/cache/default/{segment}"
+    entry, named = front._routes(app)
+    chosen = entry.get(method) or named.get((method, segment))
+    match = await app.router.resolve(make_mocked_request(method, path, app=app))
+    resource = match.route.resource
+    assert resource is not None
+    if chosen is None:  # the router's fallback: 405 or 404
+        assert resource.canonical not in {"/cache/{namespace}/{key}", path}
+    else:
+        assert match.route is chosen
+
+
+@pytest.mark.parametrize(("method", "path", "body", "status"), [
+    ("PUT", "/cache/default/new", b"v", 204),
+    ("DELETE", "/cache/default/k", None, 204),
+    ("POST", "/cache/default/_mget", b'{"keys": ["k", "absent"]}', 200),
+    ("POST", "/cache/default/_mdelete", b'{"keys": ["k"]}', 200),
+])
+async def test_a_request_the_door_routes_keeps_its_route_s_layer(
+    client: TestClient, method: str, path: str, body: bytes | None, status: int
+) -> None:
+    """Taken to its route by the door (not to the app's handler, which
+    answers 299 here): its token rule, request id and timing as through
+    the router."""
+    app = client.app
+    assert (await _through(app, method, path))[0] == 401
+    response = await client.request(method, path, data=body,
+                                    headers={**AUTH, "X-Request-ID": "door-2"})
+    assert response.status == status, await response.text()
+    assert response.headers["X-Request-ID"] == "door-2"
+    assert response.headers["Server"] == "roleready-cache"
+    route = "/cache/{namespace}/{key}" if path.count("/") == 3 and "_m" not in path \
+        else path.replace("default", "{namespace}")
+    timed = app[appkeys.METRICS].registry.get_sample_value(
+        "roleready_http_request_duration_seconds_count",
+        {"route": route, "method": method, "status": str(status)})
+    assert timed == 1
