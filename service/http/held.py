@@ -6,7 +6,7 @@ and large answers, and a write timeout for large answers.
                      declared body? ─► 503 `overloaded` + Retry-After, at once
                   ─► its body held while the handler runs (a chunked body as
                      it arrives: BATCH_HOLD, service.http.bodies)
-                  ─► its answer's bytes held until written (or dropped)
+                  ─► its answer, when large, held until written (or dropped)
     large answer (a batch's, or a hit over LARGE_ANSWER_BYTES)
                   ─► a hit's bytes taken from the budget, or 503 `overloaded`
                   ─► written within HTTP_WRITE_TIMEOUT_MS, or the connection
@@ -19,7 +19,8 @@ meanwhile; a client that asks for a 16 MiB `_mget` and never reads would
 hold them for as long as it keeps the connection open. Small answers fit
 in the kernel's socket buffer and never wait: they keep aiohttp's plain
 Response (no extra coroutine, and no budget arithmetic, on the memory-hit
-path).
+path), a batch's small answer too (a second Response and the timeout's
+scheduling were ~8 % of a `_mget` of 100 memory hits).
 """
 
 from __future__ import annotations
@@ -121,7 +122,7 @@ def budgeted(handler: Handler) -> Handler:
         finally:
             hold.release()
         body = response.body if isinstance(response, web.Response) else None
-        if not isinstance(body, bytes):
+        if not isinstance(body, bytes) or len(body) <= LARGE_ANSWER_BYTES:
             return response
         held = Hold(budget)
         held.force(len(body))  # made already: held whatever the budget says
