@@ -33,7 +33,7 @@ from scripts.benchmark import workloads as wl
 from scripts.benchmark.compare import Comparison, Rounds, side_by_side
 from scripts.benchmark.load import Generator, Request, Workload
 from scripts.benchmark.processes import ROOT, BenchError, Processes
-from scripts.benchmark.report import Figures, n, row, span, table
+from scripts.benchmark.report import Report, n, row, span, table
 from scripts.harness.sentinel import replica_in_sync
 from scripts.harness.service_process import http
 from scripts.harness.waiting import wait_for
@@ -113,7 +113,7 @@ def combined(forward: dict[str, Any], swapped: dict[str, Any]) -> dict[str, Any]
                                    / min(swapped["ratio_per_round"]))}
 
 
-def compare_tables(figures: dict[str, Any]) -> list[Figures]:
+def compare_report(figures: dict[str, Any]) -> Report:
     rows = []
     for case, both in sorted(figures["cases"].items(), key=lambda item: CASES.index(item[0])):
         f, s = both["forward"], both["swapped"]
@@ -128,4 +128,4 @@ def compare_tables(figures: dict[str, Any]) -> list[Figures]:
                   ("this/ref", "rounds", "ref/this", "rounds", "no bias", "range", "CPU"), rows,
                   ("ref/this: REF in this tree's slot (the swapped orientation); no bias: "
                    "sqrt(this/ref / ref/this), the slot's bias removed;",
-                   "CPU: REF's CPU time per request / this tree's, this/ref orientation"))]
+                   "CPU: REF's CPU time per request / this tree's, this/ref orientation"))], []

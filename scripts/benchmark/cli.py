@@ -23,7 +23,7 @@ from scripts.benchmark.load import Wrk
 from scripts.benchmark.outage import OutagePlan
 from scripts.benchmark.processes import ROOT, Placement, Processes
 from scripts.benchmark.report import render
-from scripts.benchmark.sections import SECTIONS, Plan, Run, evaluate, machine, run_sections, tables, values
+from scripts.benchmark.sections import SECTIONS, Plan, Run, machine, run_sections, tables_and_targets, values
 from scripts.benchmark.stampede import StampedePlan
 from scripts.harness import ProcessError
 
@@ -164,8 +164,8 @@ def measure(args: argparse.Namespace, run_dir: Path) -> dict[str, Any]:
                      "service_root": str(procs.service_root), "placement": placement.describe()},
         **figures,
     }
-    report["targets"] = evaluate(report)
-    return {**report, "tables": tables(report), "runtime_s": time.monotonic() - started}
+    tables, report["targets"] = tables_and_targets(report)
+    return {**report, "tables": tables, "runtime_s": time.monotonic() - started}
 
 
 def main(argv: list[str]) -> int:

@@ -31,14 +31,17 @@ import time
 from collections.abc import Callable
 from functools import partial
 from http.client import HTTPConnection, HTTPException
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scripts.benchmark.processes import BenchError, Processes, http_json
-from scripts.benchmark.report import Figures, n, row, table, target
+from scripts.benchmark.report import Report, n, row, table, target
 from scripts.harness import sentinel as se
 from scripts.harness.redis_cluster import NODE_TIMEOUT_MS, LocalCluster
 from scripts.harness.service_process import ServiceProcess, http
 from scripts.harness.waiting import wait_for
+
+if TYPE_CHECKING:
+    from scripts.benchmark.sections import Run
 
 HOST = "127.0.0.1"
 POLL_INTERVAL_S = 0.025
@@ -221,8 +224,9 @@ def load_total(runs: list[dict[str, Any]]) -> dict[str, Any]:
             "max_ms": max(run["load"]["max_ms"] for run in runs)}
 
 
-def run_failovers(procs: Processes, runs: int) -> dict[str, Any]:
+def run_failovers(run: Run) -> dict[str, Any]:
     # Each run with fresh processes, stopped after it.
+    runs, procs = run.plan.failover_runs, run.procs
     sentinel = [procs.in_group(f"failover-sentinel-{i}", sentinel_run) for i in range(runs)]
     cluster = [procs.in_group(f"failover-cluster-{i}", cluster_run) for i in range(runs)]
     return {
@@ -239,15 +243,18 @@ def run_failovers(procs: Processes, runs: int) -> dict[str, Any]:
     }
 
 
-def failover_tables(failover: dict[str, Any]) -> list[Figures]:
-    load, rows = failover["load"], []
-    for mode in ("sentinel", "cluster"):
-        ready, total, limit = (failover[mode][key] for key in ("ready", "load", "target_s"))
-        rows.append(row(mode, n(ready["min_s"]), n(ready["median_s"]), n(ready["max_s"]),
-                        str(total["requests"]), str(total["s5xx"]), str(total["refused"]),
-                        str(total["failed"]), n(total["max_ms"], 1), target=f"<= {limit:.1f} s",
-                        met=ready["max_s"] is not None and ready["max_s"] <= limit))
-    sentinel, cluster = failover["sentinel"], failover["cluster"]
+def failover_report(failover: dict[str, Any]) -> Report:
+    """Every run ready on the new master within the limit, no bad answer."""
+    load, sentinel, cluster = failover["load"], failover["sentinel"], failover["cluster"]
+    ready = [target(f"sentinel failover: slowest kill -> ready on the new master "
+                    f"(down-after-milliseconds {sentinel['down_after_ms']} + 2 s)",
+                    sentinel["ready"]["max_s"], sentinel["target_s"], "s"),
+             target("cluster failover: slowest kill -> ready with the promoted replica, "
+                    "the key read back from Redis", cluster["ready"]["max_s"], cluster["target_s"], "s")]
+    rows = [row(mode, n(f["ready"]["min_s"]), n(f["ready"]["median_s"]), n(f["ready"]["max_s"]),
+                *(str(f["load"][key]) for key in ("requests", "s5xx", "refused", "failed")),
+                n(f["load"]["max_ms"], 1), target=f"<= {f['target_s']:.1f} s", goal=goal)
+            for mode, f, goal in (("sentinel", sentinel, ready[0]), ("cluster", cluster, ready[1]))]
     return [table(
         (f"failover: master SIGKILLed, {failover['runs']} run(s) each, under "
          f"{load['rate_per_s']} req/s ({load['mix']}); /health/detailed polled every "
@@ -258,18 +265,6 @@ def failover_tables(failover: dict[str, Any]) -> list[Figures]:
           "topology.master the promoted replica"),
          (f"cluster: cluster-node-timeout {cluster['node_timeout_ms']}; ready = every node ready "
           f"with the promoted replica (median {n(cluster['topology_ready']['median_s'])} s), "
-          "then a key of the lost master PUT through A, read through B as hit-redis")))]
-
-
-def failover_targets(failover: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every run ready on the new master within the limit, no bad answer."""
-    sentinel, cluster = failover["sentinel"], failover["cluster"]
-    return [
-        target(f"sentinel failover: slowest kill -> ready on the new master "
-               f"(down-after-milliseconds {sentinel['down_after_ms']} + 2 s)",
-               sentinel["ready"]["max_s"], sentinel["target_s"], "s"),
-        target("cluster failover: slowest kill -> ready with the promoted replica, "
-               "the key read back from Redis", cluster["ready"]["max_s"], cluster["target_s"], "s"),
-        *(target(f"{mode} failover: 5xx answers, refused or failed connections",
-                 failover[mode]["load"]["bad"], 0, "answers") for mode in ("sentinel", "cluster")),
-    ]
+          "then a key of the lost master PUT through A, read through B as hit-redis")))], [
+        *ready, *(target(f"{mode} failover: 5xx answers, refused or failed connections",
+                         failover[mode]["load"]["bad"], 0, "answers") for mode in ("sentinel", "cluster"))]

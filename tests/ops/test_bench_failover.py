@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from scripts.benchmark.failover import failover_tables, failover_targets, spread
+from scripts.benchmark.failover import failover_report, spread
 from scripts.benchmark.report import table_lines
 from scripts.harness.redis_cluster import parse_cluster_nodes
 
@@ -76,9 +76,8 @@ def test_a_run_that_never_got_ready_leaves_no_max_and_misses_the_target() -> Non
                 "sentinel": {**mode, "down_after_ms": 1000, "failover_timeout_ms": 5000,
                              "quorum": 2},
                 "cluster": {**mode, "node_timeout_ms": 1000}}
-    found = failover_targets(failover)
+    (table,), found = failover_report(failover)
     assert [t["met"] for t in found] == [False, False, True, True]
-    (table,) = failover_tables(failover)
     assert [(r["label"], r["figures"][2], r["met"]) for r in table["rows"]] == [
         ("sentinel", "-", False), ("cluster", "-", False)]
     assert "  -" in "\n".join(table_lines(table))
