@@ -6,14 +6,11 @@ The other tree runs from this .venv, its directory first on the path (as
 `--service-root` does): a REF whose dependencies differ from this tree's
 needs its own checkout and .venv instead.
 
-This machine's CPUs change speed by tens of percent from one second to the
-next, so two runs made one after the other cannot show a 5 % change. Here
-both trees share the one CPU given to servers and are loaded at the same
-moment, each by its own generator with half the connections (compare.py,
-side by side, rounds rotating over the processes of each tree). An A/A run
-showed the "after" slot at ~0.97x (the slot itself costs ~3 %), so every
-case runs in both orientations, each with fresh processes: this tree in
-the "after" slot, then REF in it; this/REF without the slot's bias is
+Both trees are loaded side by side (compare.py says why), rounds rotating
+over the processes of each tree. An A/A run showed the "after" slot at
+~0.97x (the slot itself costs ~3 %), so every case runs in both
+orientations, each with fresh processes: this tree in the "after" slot,
+then REF in it; this/REF without the slot's bias is
 sqrt(forward / swapped). Cases: memory-hit GET, Redis-hit GET, PUT, and
 `_mget` of the 64 hot keys (memory hits; left out when a tree has no _mget).
 With --replica the Redis has a replica in sync and both trees' services run

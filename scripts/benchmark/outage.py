@@ -130,8 +130,8 @@ def run_outage(run: Run) -> dict[str, Any]:
     without Redis at all."""
     procs, plan, rounds, value = run.procs, run.plan.outage, run.plan.outage_rounds, run.value
     redis = procs.redis("redis-outage")
-    service = procs.service("service-outage", {
-        "REDIS_URL": redis.url, "CACHE_KEY_PREFIX": "bench-service-outage", **OUTAGE_LINK_ENV})
+    service = procs.service("service-outage", wl.service_env("service-outage", redis.url,
+                                                             **OUTAGE_LINK_ENV))
     service.wait_ready()
     wl.seed_hot_keys(service.base_url, value)
     mix = wl.outage_mix(value)

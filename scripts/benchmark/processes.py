@@ -44,12 +44,12 @@ class BenchError(ProcessError):
     run cannot go on."""
 
 
-def http_json(url: str, post: Any = None, **request: Any) -> tuple[int, Any]:
+def http_json(url: str, post: Any = None) -> tuple[int, Any]:
     """`http()`'s status and parsed JSON body (None when there is none); `post`
     is sent as JSON, by POST."""
-    if post is not None:
-        request = {"method": "POST", "body": json.dumps(post).encode(),
-                   "headers": {"Content-Type": "application/json"}, **request}
+    request: dict[str, Any] = {} if post is None else {
+        "method": "POST", "body": json.dumps(post).encode(),
+        "headers": {"Content-Type": "application/json"}}
     status, _, raw = http(url, **request)
     try:
         return status, json.loads(raw) if raw else None
@@ -101,7 +101,6 @@ class Placement:
 
 
 def module_argv(module: str, *args: str) -> list[str]:
-    """`python -m scripts.benchmark.<module> ...`: run it with `module_env()`."""
     return [sys.executable, "-m", f"scripts.benchmark.{module}", *args]
 
 
@@ -149,12 +148,12 @@ class Processes(RedisServers):
         """redis-server in run_dir/name; `args` come last (--replicaof...)."""
         return self.start(*args, data_dir=self.run_dir / name)
 
-    def helper(self, name: str, module: str, *args: str, root: Path | None = None) -> ChildProcess:
+    def helper(self, module: str, *args: str, root: Path | None = None) -> ChildProcess:
         """`python -m scripts.benchmark.<module>` beside the servers (output in its
         log, its figures `result()`); with `root`, on the server CPU, that
         checkout its cwd and first on its path."""
         return self.launch(ChildProcess(
-            module_argv(module, *args), self.run_dir / f"{name}.log", env=module_env(
+            module_argv(module, *args), self.run_dir / f"{module}.log", env=module_env(
                 *([root] if root else [])), cwd=root, detached=True,
             cpus=self.placement.servers if root else self.placement.others))
 

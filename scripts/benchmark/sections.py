@@ -1,15 +1,8 @@
-"""The sections of one bench run, in order (SECTIONS): each a module's
-`run(Run)`, which starts its own servers, and `report(figures)`, its tables
-and targets.
-
-    memory        memory.py in its own process, before any server starts
-    throughput    one redis-server; the service twice (default memory tier,
-                  and CACHE_LRU_MAX_ITEMS=0: every GET a Redis hit) and the
-                  bare baselines, `instances` of each (throughput.py)
-    outage        its own redis-server and service (outage.py)
-    invalidation  one redis-server, two services: how soon B serves A's write
-                  (here, below)
-    failover, stampede, batch, workers   only when asked for: their modules
+"""The sections of one bench run, in order (SECTIONS), each a `run(Run)`
+that starts its own servers and a report of its tables and targets: memory
+(memory.py in its own process, before any server starts) and invalidation
+here, the others in their modules (throughput.py also holds batch and
+workers).
 
 Invalidation latency, how soon another instance serves a new value:
 
@@ -81,7 +74,7 @@ class Section:
 
 def run_memory(run: Run) -> Figures:
     """memory.py in its own process, importing the tier of the checkout under test."""
-    return result(run.procs.helper("memory", "memory", "--ops", str(run.plan.memory_ops),
+    return result(run.procs.helper("memory", "--ops", str(run.plan.memory_ops),
                                    "--rounds", str(run.plan.memory_rounds),
                                    root=run.procs.service_root), MEMORY_LIMIT_S)
 

@@ -34,7 +34,6 @@ from scripts.harness.service_process import ServiceProcess, http
 if TYPE_CHECKING:
     from scripts.benchmark.sections import Run
 
-PREFIX = "bench-stampede"
 HIT_KEY = "stampede-hit"
 # The slack the target gives the time to value over one computation.
 TIME_TO_VALUE_SLACK_MS = 50.0
@@ -130,11 +129,10 @@ def store_hit_key(services: tuple[ServiceProcess, ...], value: bytes) -> None:
 def run_stampede(run: Run) -> dict[str, Any]:
     plan, generators = run.plan.stampede, (run.generator, run.split)
     redis = run.procs.redis("redis-stampede")
-    env = {"REDIS_URL": redis.url, "REDIS_LAZY_CONNECT": "false", "CACHE_KEY_PREFIX": PREFIX}
-    services = ready(*(run.procs.service(f"service-stampede-{name}", env, wait=False)
-                       for name in ("a", "b")))
+    services = ready(*(run.procs.service(f"service-stampede-{name}", wl.service_env(
+        "stampede", redis.url), wait=False) for name in ("a", "b")))
     herd = result(run.procs.helper(
-        "herd", "herd", *(s.base_url for s in services), "--callers", str(plan.callers),
+        "herd", *(s.base_url for s in services), "--callers", str(plan.callers),
         "--compute-ms", str(plan.compute_ms), "--rounds", str(plan.rounds)), HERD_LIMIT_S)
     counters = lease_counters(services)
     store_hit_key(services, run.value)

@@ -12,9 +12,6 @@ sections, which start the same kinds of servers.
     _mget of 100     memory hits, and Redis hits, vs Webdis MGET of the same
                      100 keys (side by side; keys/s ratio = req/s ratio)
 
-The six hot path rows (both GETs against their bare handler and against
-Webdis, both _mget against Webdis) are printed as one table with their goals.
-
 batch (`--only batch`): keys per second through `_mget` of 100 keys of 64
 bytes (memory hits, and Redis hits), against single-key GETs of the same
 keys and Webdis's `/MGET/`, one after the other in an order rotated each
