@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -42,6 +43,15 @@ Child = TypeVar("Child", bound=ChildProcess)
 class BenchError(ProcessError):
     """A process would not start or answer, or a measurement went wrong: the
     run cannot go on."""
+
+
+def installed(binary: str) -> str:
+    """The path of `binary`, of the Debian package of that name."""
+    path = shutil.which(binary)
+    if path is None:
+        raise BenchError(f"{binary} is not installed: scripts/bench installs it when run as root "
+                         f"(Debian: apt-get install {binary})")
+    return path
 
 
 def http_json(url: str, post: Any = None) -> tuple[int, Any]:

@@ -35,7 +35,6 @@ coming from elsewhere.
 from __future__ import annotations
 
 import json
-import shutil
 from typing import TYPE_CHECKING, Any
 
 from scripts.benchmark import workloads as wl
@@ -51,7 +50,7 @@ from scripts.benchmark.compare import (
     summarize,
 )
 from scripts.benchmark.load import Request, Workload
-from scripts.benchmark.processes import BenchError, Placement, Processes, http_json, ready
+from scripts.benchmark.processes import BenchError, Placement, Processes, http_json, installed, ready
 from scripts.benchmark.report import (
     SIDE_COLUMNS,
     Figures,
@@ -103,10 +102,7 @@ def start_webdis(procs: Processes, redis: RedisServer, value: bytes) -> HttpProc
     with redis.client() as client:
         client.mset({**{f"webdis:hot{i}": value for i in range(wl.HOT_KEYS)},
                      **{f"webdis:{key}": "x" * VALUE_BYTES for key in KEYS}})
-    binary = shutil.which("webdis")
-    if binary is None:
-        raise BenchError("webdis is not installed: scripts/bench installs it when run as root "
-                         "(Debian: apt-get install webdis)")
+    binary = installed("webdis")
     config, port = procs.run_dir / "webdis.json", free_port()
     config.write_text(json.dumps({
         "redis_host": "127.0.0.1", "redis_port": redis.port, "http_host": "127.0.0.1",
