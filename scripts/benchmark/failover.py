@@ -25,7 +25,6 @@ the defaults (the guide's 1, 2, 4... s backoff), REDIS_LAZY_CONNECT=false.
 
 from __future__ import annotations
 
-import statistics
 import threading
 import time
 from collections.abc import Callable
@@ -34,7 +33,7 @@ from http.client import HTTPConnection, HTTPException
 from typing import TYPE_CHECKING, Any
 
 from scripts.benchmark.processes import BenchError, Processes, http_json
-from scripts.benchmark.report import Report, n, row, table, target
+from scripts.benchmark.report import Report, n, row, spread, table, target
 from scripts.harness import sentinel as se
 from scripts.harness.redis_cluster import NODE_TIMEOUT_MS, LocalCluster
 from scripts.harness.service_process import ServiceProcess, http
@@ -210,15 +209,6 @@ def cluster_run(procs: Processes) -> dict[str, Any]:
             "old_master": f"{HOST}:{victim.port}", "new_master": promoted, "load": run["load"]}
 
 
-def spread(values: list[float | None]) -> dict[str, float | None]:
-    """min / median / max over the runs; max is None when a run never got there."""
-    present = sorted(v for v in values if v is not None)
-    if not present:
-        return {"min_s": None, "median_s": None, "max_s": None}
-    return {"min_s": present[0], "median_s": statistics.median(present),
-            "max_s": None if len(present) < len(values) else present[-1]}
-
-
 def load_total(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return {**{name: sum(run["load"][name] for run in runs) for name in runs[0]["load"]},
             "max_ms": max(run["load"]["max_ms"] for run in runs)}
@@ -234,11 +224,11 @@ def run_failovers(run: Run) -> dict[str, Any]:
         "load": {"rate_per_s": TRICKLE_RATE, "mix": "PUT k then GET k, a new connection each"},
         "sentinel": {"down_after_ms": se.DOWN_AFTER_MS, "failover_timeout_ms": se.FAILOVER_TIMEOUT_MS,
                      "quorum": se.QUORUM, "target_s": SENTINEL_TARGET_S,
-                     "ready": spread([r["ready_s"] for r in sentinel]),
+                     "ready": spread((r["ready_s"] for r in sentinel), "s"),
                      "load": load_total(sentinel), "rounds": sentinel},
         "cluster": {"node_timeout_ms": NODE_TIMEOUT_MS, "target_s": CLUSTER_TARGET_S,
-                    "ready": spread([r["ready_s"] for r in cluster]),
-                    "topology_ready": spread([r["topology_ready_s"] for r in cluster]),
+                    "ready": spread((r["ready_s"] for r in cluster), "s"),
+                    "topology_ready": spread((r["topology_ready_s"] for r in cluster), "s"),
                     "load": load_total(cluster), "rounds": cluster},
     }
 

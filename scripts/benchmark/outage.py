@@ -21,14 +21,14 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from scripts.benchmark import workloads as wl
 from scripts.benchmark.load import Generator, LoadResult, Workload
 from scripts.benchmark.processes import http_json
-from scripts.benchmark.report import Report, n, row, table, target
+from scripts.benchmark.report import Report, n, row, spread, table, target
 from scripts.harness.redis_server import RedisServer
 from scripts.harness.service_process import ServiceProcess
 
@@ -107,11 +107,6 @@ def link_timings(events: list[dict[str, Any]], failed_at: float, back_at: float)
     }
 
 
-def _median(values: Iterable[float | None]) -> float | None:
-    present = [v for v in values if v is not None]
-    return statistics.median(present) if present else None
-
-
 def summarize(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     phases = {}
     for name in PHASES:
@@ -121,7 +116,7 @@ def summarize(rounds: list[dict[str, Any]]) -> dict[str, Any]:
             "max_ms": max(f["max_ms"] for f in figures),
             **{key: sum(f[key] for f in figures) for key in ("requests", "not_found", "bad")},
         }
-    return {**{key: _median(r[key] for r in rounds) for key in (
+    return {**{key: spread((r[key] for r in rounds), "ms")["median_ms"] for key in (
         "detection_ms", "recovery_ms", "pending_backoff_ms")}, "phases": phases, "rounds": rounds}
 
 
@@ -170,15 +165,15 @@ def outage_report(outage: dict[str, Any]) -> Report:
         notes.append(f"{kind}: detection {n(scenario['detection_ms'], 1)} ms, recovery "
                      f"{n(scenario['recovery_ms'], 0)} ms (pending backoff "
                      f"{n(scenario['pending_backoff_ms'], 0)} ms), medians")
-        excess = [None if r["recovery_ms"] is None else r["recovery_ms"]
-                  - (r["pending_backoff_ms"] or 0) for r in rounds]
+        excess = (None if r["recovery_ms"] is None else r["recovery_ms"]
+                  - (r["pending_backoff_ms"] or 0) for r in rounds)
         goals += [
             target(f"{kind}: non-2xx/404 answers and socket errors",
                    sum(phase["bad"] for phase in phases.values()), 0, "answers"),
-            target(f"{kind}: worst detection", _worst([r["detection_ms"] for r in rounds]),
-                   link["command_timeout_ms"] + link["health_check_interval_ms"], "ms"),
+            target(f"{kind}: worst detection", spread((r["detection_ms"] for r in rounds), "ms")[
+                "max_ms"], link["command_timeout_ms"] + link["health_check_interval_ms"], "ms"),
             target(f"{kind}: worst recovery beyond the pending backoff step",
-                   _worst(excess), RECOVERY_SLACK_MS, "ms"),
+                   spread(excess, "ms")["max_ms"], RECOVERY_SLACK_MS, "ms"),
             target(f"{kind}: p99 once detected (same mix memory-only p99 "
                    f"{reference['p99_ms']:.2f} ms + {P99_SLACK_MS:.0f})", phases["outage"]["p99_ms"],
                    reference["p99_ms"] + P99_SLACK_MS, "ms"),
@@ -191,8 +186,3 @@ def outage_report(outage: dict[str, Any]) -> Report:
         ("req/s", "p50 ms", "p99 ms", "max ms", "404", "bad"), rows,
         [*notes, f"same mix, memory only (no Redis at all): p50 {n(reference['p50_ms'])} ms, "
                  f"p99 {n(reference['p99_ms'])} ms"])], goals
-
-
-def _worst(values: list[float | None]) -> float | None:
-    present = [v for v in values if v is not None]
-    return max(present) if len(present) == len(values) else None

@@ -11,6 +11,7 @@ them: on a noisy machine a missed target is a finding to report, not a crash.
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -66,6 +67,17 @@ def percentile(values: Iterable[float], q: float) -> float:
     """Nearest-rank percentile `q` (0-100) of `values`."""
     ordered = sorted(values)
     return ordered[min(max(1, round(q / 100 * len(ordered))), len(ordered)) - 1]
+
+
+def spread(values: Iterable[float | None], unit: str) -> dict[str, float | None]:
+    """min / median / max of the figures there are, keyed min_`unit`...; max
+    is None when one is missing (a run that never got there)."""
+    given = list(values)
+    present = sorted(v for v in given if v is not None)
+    if not present:
+        return dict.fromkeys((f"min_{unit}", f"median_{unit}", f"max_{unit}"))
+    return {f"min_{unit}": present[0], f"median_{unit}": statistics.median(present),
+            f"max_{unit}": None if len(present) < len(given) else present[-1]}
 
 
 def targets_table(targets: Iterable[Figures]) -> Figures:
