@@ -17,10 +17,9 @@ harness (scripts/harness/sentinel.py, redis_cluster.py):
 
 The time is kill -> the first poll that passed (polls every POLL_INTERVAL_S,
 so the figure is late by at most one interval plus one round trip).
-Throughout, a trickle (a thread of the bench) sends PUT k then GET k, a few
-a second, each on a new connection (so a refused connection shows as one);
-any 5xx, refused or failed connection counts as bad. The service runs with
-the defaults (the guide's 1, 2, 4... s backoff), REDIS_LAZY_CONNECT=false.
+Throughout, a `Trickle` of requests, each on a new connection (so a refused
+connection shows as one). The service runs with the defaults (the guide's
+1, 2, 4... s backoff), REDIS_LAZY_CONNECT=false.
 """
 
 from __future__ import annotations

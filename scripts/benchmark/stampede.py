@@ -2,14 +2,10 @@
 
     redis-server + services A and B (one key prefix, REDIS_LAZY_CONNECT=false)
     herd.py (its own process): per round, N callers, half on each instance,
-        GET ?lease=1 a fresh key; the token's holder "computes" for
-        compute_ms and PUTs with the token, the others wait for hit-fill
-        (or retry after Retry-After on `pending`); then the same without
-        leases on another fresh key: every caller that misses computes and PUTs
+        miss a fresh key with leases, then another without (see there)
     hit cost: wrk on one present key, memory hits, GET against GET
-        ?lease=1 as the throughput section compares (compare.py: one after
-        the other, in alternating order, and side by side, ?lease=1 on one
-        instance and plain GET on the other, swapped each round)
+        ?lease=1 as the throughput section compares (compare.py), ?lease=1
+        on one instance and plain GET on the other, swapped each round
 
 Computations are the callers that computed (with leases: that got a token);
 time to value runs from the callers' release to the value in hand. The
