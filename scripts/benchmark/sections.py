@@ -195,10 +195,3 @@ def tables_and_targets(report: Figures) -> Report:
             tables += found[0]
             targets += found[1]
     return [*tables, targets_table(targets)], targets
-
-
-def values(run_dir: Path, value_bytes: int) -> tuple[bytes, Path]:
-    """The stored value, and a file holding it (the bare handler's answer)."""
-    value = wl.make_value(value_bytes)
-    (run_dir / "value.bin").write_bytes(value)
-    return value, run_dir / "value.bin"
