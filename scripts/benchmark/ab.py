@@ -6,14 +6,11 @@ The other tree runs from this .venv, its directory first on the path (as
 `--service-root` does): a REF whose dependencies differ from this tree's
 needs its own checkout and .venv instead.
 
-This machine's CPUs change speed by tens of percent from one second to the
-next, so two runs made one after the other cannot show a 5 % change. Here
-both trees share the one CPU given to servers and are loaded at the same
-moment, each by its own generator with half the connections (compare.py,
-side by side, rounds rotating over the processes of each tree). An A/A run
-showed the "after" slot at ~0.97x (the slot itself costs ~3 %), so every
-case runs in both orientations, each with fresh processes: this tree in
-the "after" slot, then REF in it; this/REF without the slot's bias is
+Both trees are loaded side by side (compare.py says why), rounds rotating
+over the processes of each tree. An A/A run showed the "after" slot at
+~0.97x (the slot itself costs ~3 %), so every case runs in both
+orientations, each with fresh processes: this tree in the "after" slot,
+then REF in it; this/REF without the slot's bias is
 sqrt(forward / swapped). Cases: memory-hit GET, Redis-hit GET, PUT, and
 `_mget` of the 64 hot keys (memory hits; left out when a tree has no _mget).
 With --replica the Redis has a replica in sync and both trees' services run
@@ -33,7 +30,7 @@ from scripts.benchmark import workloads as wl
 from scripts.benchmark.compare import Comparison, Rounds, side_by_side
 from scripts.benchmark.load import Generator, Request, Workload
 from scripts.benchmark.processes import ROOT, BenchError, Processes
-from scripts.benchmark.report import Figures, n, row, span, table
+from scripts.benchmark.report import Report, n, row, span, table
 from scripts.harness.sentinel import replica_in_sync
 from scripts.harness.service_process import http
 from scripts.harness.waiting import wait_for
@@ -113,7 +110,7 @@ def combined(forward: dict[str, Any], swapped: dict[str, Any]) -> dict[str, Any]
                                    / min(swapped["ratio_per_round"]))}
 
 
-def compare_tables(figures: dict[str, Any]) -> list[Figures]:
+def compare_report(figures: dict[str, Any]) -> Report:
     rows = []
     for case, both in sorted(figures["cases"].items(), key=lambda item: CASES.index(item[0])):
         f, s = both["forward"], both["swapped"]
@@ -128,4 +125,4 @@ def compare_tables(figures: dict[str, Any]) -> list[Figures]:
                   ("this/ref", "rounds", "ref/this", "rounds", "no bias", "range", "CPU"), rows,
                   ("ref/this: REF in this tree's slot (the swapped orientation); no bias: "
                    "sqrt(this/ref / ref/this), the slot's bias removed;",
-                   "CPU: REF's CPU time per request / this tree's, this/ref orientation"))]
+                   "CPU: REF's CPU time per request / this tree's, this/ref orientation"))], []

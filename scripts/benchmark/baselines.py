@@ -6,11 +6,9 @@
 
 Each runs as its own process with the service's server settings: the same
 route pattern, `web.AppRunner(access_log=None)`, the service's default event
-loop (uvloop; `--event-loop asyncio` for the standard library's), no
-middlewares. They are deliberately naive: one Redis round trip per
-request is what the service's auto-pipelining is compared with.
+loop (uvloop), no middlewares. They are deliberately naive: one Redis round
+trip per request is what the service's auto-pipelining is compared with.
 Run: python -m scripts.benchmark.baselines MODE --port N [--redis-url URL] [--value-file F]
-        [--event-loop uvloop|asyncio]
 """
 
 from __future__ import annotations
@@ -26,11 +24,10 @@ from redis.asyncio import Redis
 
 ROUTE = "/cache/{namespace}/{key}"
 TTL_MS = 300_000
+CONTENT_TYPE = "application/json"
 
 
 def build_app(args: argparse.Namespace, redis: Redis | None) -> web.Application:
-    content_type = args.content_type
-
     def key(request: web.Request) -> str:
         return f"bench:{request.match_info['namespace']}:{request.match_info['key']}"
 
@@ -38,14 +35,14 @@ def build_app(args: argparse.Namespace, redis: Redis | None) -> web.Application:
         return web.Response(text="ok")
 
     async def fixed(request: web.Request) -> web.Response:
-        return web.Response(body=value, headers={"Content-Type": content_type})
+        return web.Response(body=value, headers={"Content-Type": CONTENT_TYPE})
 
     async def get(request: web.Request) -> web.Response:
         assert redis is not None
         found = await redis.get(key(request))
         if found is None:
             return web.Response(status=404)
-        return web.Response(body=found, headers={"Content-Type": content_type})
+        return web.Response(body=found, headers={"Content-Type": CONTENT_TYPE})
 
     async def put(request: web.Request) -> web.Response:
         assert redis is not None
@@ -84,19 +81,16 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--redis-url", default="")
     parser.add_argument("--value-file", default="")
-    parser.add_argument("--content-type", default="application/json")
-    parser.add_argument("--event-loop", choices=("uvloop", "asyncio"), default="uvloop")
     args = parser.parse_args(argv)
     if (args.mode == "bytes") != bool(args.value_file) or (args.mode != "bytes") != bool(
             args.redis_url):
         parser.error("bytes needs --value-file, redis-get and redis-set --redis-url")
     loop_factory = asyncio.new_event_loop
-    if args.event_loop == "uvloop":
-        try:
-            import uvloop
-            loop_factory = uvloop.new_event_loop
-        except ImportError:  # as the service does where uvloop is missing
-            pass
+    try:
+        import uvloop
+        loop_factory = uvloop.new_event_loop
+    except ImportError:  # as the service does where uvloop is missing
+        pass
     with asyncio.Runner(loop_factory=loop_factory) as runner:
         runner.run(serve(args))
     return 0

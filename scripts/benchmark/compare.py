@@ -55,10 +55,8 @@ class Comparison:
         return self.workload if side == "service" else self.baseline_workload or self.workload
 
     def pair(self, index: int) -> tuple[Server, Server]:
-        """(service, baseline) of round `index`: rotating over the instances
-        averages out what one process's memory layout costs or saves (two
-        identical bare servers differed by a steady 5 % on the reference
-        machine, whichever ran first)."""
+        """(service, baseline) of round `index`, rotating over the instances
+        (so what one process's memory layout costs or saves averages out)."""
         return (self.services[index % len(self.services)],
                 self.baselines[index % len(self.baselines)])
 

@@ -17,28 +17,29 @@ harness (scripts/harness/sentinel.py, redis_cluster.py):
 
 The time is kill -> the first poll that passed (polls every POLL_INTERVAL_S,
 so the figure is late by at most one interval plus one round trip).
-Throughout, a trickle (a thread of the bench) sends PUT k then GET k, a few
-a second, each on a new connection (so a refused connection shows as one);
-any 5xx, refused or failed connection counts as bad. The service runs with
-the defaults (the guide's 1, 2, 4... s backoff), REDIS_LAZY_CONNECT=false.
+Throughout, a `Trickle` of requests, each on a new connection (so a refused
+connection shows as one). The service runs with the defaults (the guide's
+1, 2, 4... s backoff), REDIS_LAZY_CONNECT=false.
 """
 
 from __future__ import annotations
 
-import statistics
 import threading
 import time
 from collections.abc import Callable
 from functools import partial
 from http.client import HTTPConnection, HTTPException
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scripts.benchmark.processes import BenchError, Processes, http_json
-from scripts.benchmark.report import Figures, n, row, table, target
+from scripts.benchmark.report import Report, n, row, spread, table, target
 from scripts.harness import sentinel as se
 from scripts.harness.redis_cluster import NODE_TIMEOUT_MS, LocalCluster
 from scripts.harness.service_process import ServiceProcess, http
 from scripts.harness.waiting import wait_for
+
+if TYPE_CHECKING:
+    from scripts.benchmark.sections import Run
 
 HOST = "127.0.0.1"
 POLL_INTERVAL_S = 0.025
@@ -207,22 +208,14 @@ def cluster_run(procs: Processes) -> dict[str, Any]:
             "old_master": f"{HOST}:{victim.port}", "new_master": promoted, "load": run["load"]}
 
 
-def spread(values: list[float | None]) -> dict[str, float | None]:
-    """min / median / max over the runs; max is None when a run never got there."""
-    present = sorted(v for v in values if v is not None)
-    if not present:
-        return {"min_s": None, "median_s": None, "max_s": None}
-    return {"min_s": present[0], "median_s": statistics.median(present),
-            "max_s": None if len(present) < len(values) else present[-1]}
-
-
 def load_total(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return {**{name: sum(run["load"][name] for run in runs) for name in runs[0]["load"]},
             "max_ms": max(run["load"]["max_ms"] for run in runs)}
 
 
-def run_failovers(procs: Processes, runs: int) -> dict[str, Any]:
+def run_failovers(run: Run) -> dict[str, Any]:
     # Each run with fresh processes, stopped after it.
+    runs, procs = run.plan.failover_runs, run.procs
     sentinel = [procs.in_group(f"failover-sentinel-{i}", sentinel_run) for i in range(runs)]
     cluster = [procs.in_group(f"failover-cluster-{i}", cluster_run) for i in range(runs)]
     return {
@@ -230,24 +223,27 @@ def run_failovers(procs: Processes, runs: int) -> dict[str, Any]:
         "load": {"rate_per_s": TRICKLE_RATE, "mix": "PUT k then GET k, a new connection each"},
         "sentinel": {"down_after_ms": se.DOWN_AFTER_MS, "failover_timeout_ms": se.FAILOVER_TIMEOUT_MS,
                      "quorum": se.QUORUM, "target_s": SENTINEL_TARGET_S,
-                     "ready": spread([r["ready_s"] for r in sentinel]),
+                     "ready": spread((r["ready_s"] for r in sentinel), "s"),
                      "load": load_total(sentinel), "rounds": sentinel},
         "cluster": {"node_timeout_ms": NODE_TIMEOUT_MS, "target_s": CLUSTER_TARGET_S,
-                    "ready": spread([r["ready_s"] for r in cluster]),
-                    "topology_ready": spread([r["topology_ready_s"] for r in cluster]),
+                    "ready": spread((r["ready_s"] for r in cluster), "s"),
+                    "topology_ready": spread((r["topology_ready_s"] for r in cluster), "s"),
                     "load": load_total(cluster), "rounds": cluster},
     }
 
 
-def failover_tables(failover: dict[str, Any]) -> list[Figures]:
-    load, rows = failover["load"], []
-    for mode in ("sentinel", "cluster"):
-        ready, total, limit = (failover[mode][key] for key in ("ready", "load", "target_s"))
-        rows.append(row(mode, n(ready["min_s"]), n(ready["median_s"]), n(ready["max_s"]),
-                        str(total["requests"]), str(total["s5xx"]), str(total["refused"]),
-                        str(total["failed"]), n(total["max_ms"], 1), target=f"<= {limit:.1f} s",
-                        met=ready["max_s"] is not None and ready["max_s"] <= limit))
-    sentinel, cluster = failover["sentinel"], failover["cluster"]
+def failover_report(failover: dict[str, Any]) -> Report:
+    """Every run ready on the new master within the limit, no bad answer."""
+    load, sentinel, cluster = failover["load"], failover["sentinel"], failover["cluster"]
+    ready = [target(f"sentinel failover: slowest kill -> ready on the new master "
+                    f"(down-after-milliseconds {sentinel['down_after_ms']} + 2 s)",
+                    sentinel["ready"]["max_s"], sentinel["target_s"], "s"),
+             target("cluster failover: slowest kill -> ready with the promoted replica, "
+                    "the key read back from Redis", cluster["ready"]["max_s"], cluster["target_s"], "s")]
+    rows = [row(mode, n(f["ready"]["min_s"]), n(f["ready"]["median_s"]), n(f["ready"]["max_s"]),
+                *(str(f["load"][key]) for key in ("requests", "s5xx", "refused", "failed")),
+                n(f["load"]["max_ms"], 1), target=f"<= {f['target_s']:.1f} s", goal=goal)
+            for mode, f, goal in (("sentinel", sentinel, ready[0]), ("cluster", cluster, ready[1]))]
     return [table(
         (f"failover: master SIGKILLed, {failover['runs']} run(s) each, under "
          f"{load['rate_per_s']} req/s ({load['mix']}); /health/detailed polled every "
@@ -258,18 +254,6 @@ def failover_tables(failover: dict[str, Any]) -> list[Figures]:
           "topology.master the promoted replica"),
          (f"cluster: cluster-node-timeout {cluster['node_timeout_ms']}; ready = every node ready "
           f"with the promoted replica (median {n(cluster['topology_ready']['median_s'])} s), "
-          "then a key of the lost master PUT through A, read through B as hit-redis")))]
-
-
-def failover_targets(failover: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every run ready on the new master within the limit, no bad answer."""
-    sentinel, cluster = failover["sentinel"], failover["cluster"]
-    return [
-        target(f"sentinel failover: slowest kill -> ready on the new master "
-               f"(down-after-milliseconds {sentinel['down_after_ms']} + 2 s)",
-               sentinel["ready"]["max_s"], sentinel["target_s"], "s"),
-        target("cluster failover: slowest kill -> ready with the promoted replica, "
-               "the key read back from Redis", cluster["ready"]["max_s"], cluster["target_s"], "s"),
-        *(target(f"{mode} failover: 5xx answers, refused or failed connections",
-                 failover[mode]["load"]["bad"], 0, "answers") for mode in ("sentinel", "cluster")),
-    ]
+          "then a key of the lost master PUT through A, read through B as hit-redis")))], [
+        *ready, *(target(f"{mode} failover: 5xx answers, refused or failed connections",
+                         failover[mode]["load"]["bad"], 0, "answers") for mode in ("sentinel", "cluster"))]

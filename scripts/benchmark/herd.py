@@ -1,7 +1,6 @@
 """The callers of the stampede section (stampede.py), as one process.
 
-    python -m scripts.benchmark.herd URL_A URL_B --callers N --compute-ms MS
-        --rounds R --key-prefix P
+    python -m scripts.benchmark.herd URL_A URL_B --callers N --compute-ms MS --rounds R
 
 The load generator is Python: one asyncio loop, one aiohttp ClientSession
 (no connection limit) with each caller its own request. Per round, twice,
@@ -130,7 +129,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         herd = Herd(session, args.urls, args.compute_ms / 1000)
         for index in range(args.rounds):
-            keys = {mode: f"{args.key_prefix}-r{index}-{mode}" for mode in ("lease", "plain")}
+            keys = {mode: f"stampede-r{index}-{mode}" for mode in ("lease", "plain")}
             rounds.append({
                 mode: {"key": keys[mode],
                        "callers": await herd.scenario(args.callers, keys[mode], mode == "lease")}
@@ -146,7 +145,6 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--callers", type=int, default=200)
     parser.add_argument("--compute-ms", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--key-prefix", default="stampede")
     return emit(asyncio.run(run(parser.parse_args(argv))))
 
 

@@ -31,7 +31,7 @@ from pathlib import Path
 from scripts.benchmark.processes import BenchError, Connection, Processes
 from scripts.benchmark.throughput import KEYS
 from scripts.benchmark.throughput import MGET as MGET_WORKLOAD
-from scripts.benchmark.workloads import make_value
+from scripts.benchmark.workloads import make_value, service_env
 from scripts.harness.service_process import HttpProcess
 from scripts.harness.waiting import wait_for
 
@@ -67,12 +67,12 @@ def _start(procs: Processes, kind: str, redis_url: str) -> HttpProcess:
         (procs.run_dir / "value").write_bytes(VALUE)
         return procs.baseline(kind, "bytes", "--value-file", str(procs.run_dir / "value"),
                               wait=False, prefix=valgrind)
-    server = procs.service(kind, {
-        "REDIS_URL": redis_url, "REDIS_LAZY_CONNECT": "false", "CACHE_KEY_PREFIX": f"cg-{kind}",
+    server = procs.service(kind, service_env(
+        f"cg-{kind}", redis_url,
         # Valgrind runs the service ~50x slower: 250 ms would time out.
-        "REDIS_COMMAND_TIMEOUT_MS": "20000",
+        REDIS_COMMAND_TIMEOUT_MS="20000",
         **({"CACHE_LRU_MAX_ITEMS": "0"} if kind in ("redis", "mget-redis") else {}),
-    }, wait=False, prefix=valgrind)
+    ), wait=False, prefix=valgrind)
     server.probe_path = "/health/ready"  # its Redis link connected: else a PUT is refused
     return server
 

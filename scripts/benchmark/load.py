@@ -14,13 +14,12 @@ off and count only what wrk calls status errors (every answer >= 400).
 from __future__ import annotations
 
 import itertools
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from scripts.benchmark.processes import BenchError, result
+from scripts.benchmark.processes import installed, result
 from scripts.harness.service_process import ChildProcess, CPUs
 
 WRK_TIMEOUT_S = 5
@@ -187,10 +186,7 @@ class Wrk:
     name = "wrk"
 
     def __init__(self, threads: int, connections: int, run_dir: Path, cpus: CPUs) -> None:
-        binary = shutil.which("wrk")
-        if binary is None:
-            raise BenchError("wrk is not installed: scripts/bench installs it when run as root "
-                             "(Debian: apt-get install wrk)")
+        binary = installed("wrk")
         done = subprocess.run([binary, "--version"], capture_output=True, text=True, check=False)
         words = (done.stdout + done.stderr).split()
         self.version = words[1] if len(words) > 1 else "unknown"

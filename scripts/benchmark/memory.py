@@ -4,27 +4,22 @@ cachetools' LRUCache and TTLCache (the memory section), and what tags cost.
     get-hit   every key present (capacity keys), read in a fixed order
     set       twice capacity distinct keys, so (at steady state) every set evicts
 
-The tier is built as the service builds it (the real clock, a TTL cap) and
-written as the two-tier cache writes it (value, content type, TTL).
-cachetools is driven through its fastest public path (`cache[key]`,
-`cache[key] = value`), and for reads also `LRUCache.get(key)`, which like the
-tier's get answers None on a miss (reported, not a target). Each contender
-runs its own plain loop, so no call wrapper is timed; rounds interleave them.
+The tier is built and written as the service builds and writes it (the real
+clock, a TTL cap; value, content type, TTL). cachetools is driven through its
+fastest public path (`cache[key]`, `cache[key] = value`), and for reads also
+`LRUCache.get(key)`, which like the tier's get answers None on a miss
+(reported, not a target). Each contender runs its own plain loop, so no call
+wrapper is timed; rounds interleave them.
 
-What tags cost (docs/consistency.md, "Tags"; `tags`):
+`tags` (docs/consistency.md, "Tags"): TwoTierCache.get_memory of an untagged
+entry (the path every untagged GET takes) against one with 4 tags, rounds
+interleaved as above; with --redis-url, also one tag invalidation (the
+INVALIDATE script, as the service sends it) after 100,000 entries carrying
+the tag were written: its round trip at the caller, p50 and p99.
 
-    memory hit   TwoTierCache.get_memory of an untagged entry, and of one
-                 with 4 tags, rounds interleaved as above (the untagged one
-                 is the path every untagged GET takes)
-    invalidate   with --redis-url: one tag invalidation (the INVALIDATE
-                 script, as the service sends it) after 100,000 entries
-                 carrying the tag were written: its round trip at the
-                 caller, p50 and p99 (the entries are never touched)
-
-The benchmark's one import of the service (MemoryTier, its get_by_name, what
-a memory-hit GET calls, and put; SystemClock; for `tags` the two-tier cache).
-Runs as its own process from the checkout under test (cwd and first on the
-path), so the bench's own heap does not colour the figures:
+The benchmark's one import of the service. Runs as its own process from the
+checkout under test (cwd and first on the path), so the bench's own heap does
+not colour the figures:
     python -m scripts.benchmark.memory --ops N --rounds R   -> one result line
     python -m scripts.benchmark.memory tags [--rounds R] [--redis-url URL]  -> one JSON line
 (`tags` is not part of scripts/bench; its figures mean something only on a
@@ -46,6 +41,7 @@ from typing import Any
 from cachetools import LRUCache, TTLCache
 
 from scripts.benchmark import emit
+from scripts.benchmark.report import percentile
 from service.cache.memory import MemoryTier
 from service.clock import SystemClock
 
@@ -56,16 +52,20 @@ VALUE, CONTENT_TYPE, NAMESPACE = b"x" * 64, "application/json", "bench"
 Loop = Callable[[list[str], int], float]
 
 
+def calls(call: Callable[[str], Any], args: list[str], passes: int) -> float:
+    """Seconds `passes` passes of `call(arg)` over `args` take."""
+    started = time.perf_counter()
+    for _ in range(passes):
+        for arg in args:
+            call(arg)
+    return time.perf_counter() - started
+
+
 def tier_get(keys: list[str], passes: int) -> float:
     tier = MemoryTier(CAPACITY, MAX_BYTES, TTL_S, SystemClock().monotonic)
     for key in keys:
         tier.put(NAMESPACE, key, VALUE, CONTENT_TYPE, int(TTL_S * 1000))
-    names, get = [f"{NAMESPACE}:{key}" for key in keys], tier.get_by_name
-    started = time.perf_counter()
-    for _ in range(passes):
-        for name in names:
-            get(name)
-    return time.perf_counter() - started
+    return calls(tier.get_by_name, [f"{NAMESPACE}:{key}" for key in keys], passes)
 
 
 def tier_set(keys: list[str], passes: int) -> float:
@@ -93,12 +93,7 @@ def cache_get_method(make: Callable[[], Any], keys: list[str], passes: int) -> f
     cache = make()
     for key in keys:
         cache[key] = VALUE
-    get = cache.get
-    started = time.perf_counter()
-    for _ in range(passes):
-        for key in keys:
-            get(key)
-    return time.perf_counter() - started
+    return calls(cache.get, keys, passes)
 
 
 def cache_set(make: Callable[[], Any], keys: list[str], passes: int) -> float:
@@ -189,9 +184,7 @@ async def tag_invalidation(url: str, rounds: int) -> dict[str, float]:
             started = time.perf_counter()
             await client.eval(INVALIDATE, 1, record, 600_000)
             took.append((time.perf_counter() - started) * 1000)
-        took.sort()
-        return {"invalidate_p50_ms": took[len(took) // 2],
-                "invalidate_p99_ms": took[int(len(took) * 0.99)]}
+        return {"invalidate_p50_ms": percentile(took, 50), "invalidate_p99_ms": percentile(took, 99)}
     finally:
         await client.aclose()
 

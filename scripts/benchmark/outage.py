@@ -21,16 +21,19 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scripts.benchmark import workloads as wl
 from scripts.benchmark.load import Generator, LoadResult, Workload
-from scripts.benchmark.processes import Processes, http_json
-from scripts.benchmark.report import Figures, n, row, table, target
+from scripts.benchmark.processes import http_json
+from scripts.benchmark.report import Report, n, row, spread, table, target
 from scripts.harness.redis_server import RedisServer
 from scripts.harness.service_process import ServiceProcess
+
+if TYPE_CHECKING:
+    from scripts.benchmark.sections import Run
 
 PHASES = ("failure", "outage", "recovery")
 # Slack the targets allow: outage p99 over the memory-only p99, a hung request
@@ -104,11 +107,6 @@ def link_timings(events: list[dict[str, Any]], failed_at: float, back_at: float)
     }
 
 
-def _median(values: Iterable[float | None]) -> float | None:
-    present = [v for v in values if v is not None]
-    return statistics.median(present) if present else None
-
-
 def summarize(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     phases = {}
     for name in PHASES:
@@ -118,27 +116,28 @@ def summarize(rounds: list[dict[str, Any]]) -> dict[str, Any]:
             "max_ms": max(f["max_ms"] for f in figures),
             **{key: sum(f[key] for f in figures) for key in ("requests", "not_found", "bad")},
         }
-    return {**{key: _median(r[key] for r in rounds) for key in (
+    return {**{key: spread((r[key] for r in rounds), "ms")["median_ms"] for key in (
         "detection_ms", "recovery_ms", "pending_backoff_ms")}, "phases": phases, "rounds": rounds}
 
 
-def run_outage(procs: Processes, generator: Generator, plan: OutagePlan, rounds: int,
-               value: bytes) -> dict[str, Any]:
+def run_outage(run: Run) -> dict[str, Any]:
     """Every round of `kill`, then every round of `pause`; and the same mix
     without Redis at all."""
+    procs, plan, rounds, value = run.procs, run.plan.outage, run.plan.outage_rounds, run.value
     redis = procs.redis("redis-outage")
-    service = procs.service("service-outage", {
-        "REDIS_URL": redis.url, "CACHE_KEY_PREFIX": "bench-service-outage", **OUTAGE_LINK_ENV})
+    service = procs.service("service-outage", wl.service_env("service-outage", redis.url,
+                                                             **OUTAGE_LINK_ENV))
     service.wait_ready()
     wl.seed_hot_keys(service.base_url, value)
     mix = wl.outage_mix(value)
-    results = {kind: summarize([outage_round(generator, service, redis, kind, plan, mix)
+    results = {kind: summarize([outage_round(run.generator, service, redis, kind, plan, mix)
                                 for _ in range(rounds)]) for kind in ("kill", "pause")}
     # What the same mix costs when Redis plays no part at all: the floor an
     # outage, once detected, is held to (its PUTs cost more than memory hits).
     memory_only = procs.service("service-memory-only", {"REDIS_URL": ""})
     wl.seed_hot_keys(memory_only.base_url, value)
-    reference = [generator.start(memory_only.base_url, mix, plan.outage_s).wait() for _ in range(rounds)]
+    reference = [run.generator.start(memory_only.base_url, mix, plan.outage_s).wait()
+                 for _ in range(rounds)]
     return {
         "workload": "3 memory-hit GETs : 1 PUT",
         "link": {"env": OUTAGE_LINK_ENV,
@@ -153,48 +152,37 @@ def run_outage(procs: Processes, generator: Generator, plan: OutagePlan, rounds:
     }
 
 
-def outage_tables(outage: dict[str, Any]) -> list[Figures]:
-    rows, notes = [], []
+def outage_report(outage: dict[str, Any]) -> Report:
+    link, reference = outage["link"], outage["memory_only_mix"]
+    rows, notes, goals = [], [], []
     for kind in ("kill", "pause"):
         scenario = outage[kind]
-        for name, phase in scenario["phases"].items():
-            rps = phase["requests"] / max(1, len(scenario["rounds"])) / outage["phase_s"][name]
+        rounds, phases = scenario["rounds"], scenario["phases"]
+        for name, phase in phases.items():
+            rps = phase["requests"] / max(1, len(rounds)) / outage["phase_s"][name]
             rows.append(row(f"{kind} {name}", n(rps, 0), n(phase["p50_ms"]), n(phase["p99_ms"]),
                             n(phase["max_ms"], 1), str(phase["not_found"]), str(phase["bad"])))
         notes.append(f"{kind}: detection {n(scenario['detection_ms'], 1)} ms, recovery "
                      f"{n(scenario['recovery_ms'], 0)} ms (pending backoff "
                      f"{n(scenario['pending_backoff_ms'], 0)} ms), medians")
-    reference = outage["memory_only_mix"]
-    return [table(f"outage under load ({outage['workload']}), by phase; link: " + ", ".join(
-        f"{name}={value}" for name, value in outage["link"]["env"].items()),
-        ("req/s", "p50 ms", "p99 ms", "max ms", "404", "bad"), rows,
-        [*notes, f"same mix, memory only (no Redis at all): p50 {n(reference['p50_ms'])} ms, "
-                 f"p99 {n(reference['p99_ms'])} ms"])]
-
-
-def _worst(values: list[float | None]) -> float | None:
-    present = [v for v in values if v is not None]
-    return max(present) if len(present) == len(values) else None
-
-
-def outage_targets(outage: dict[str, Any]) -> list[dict[str, Any]]:
-    link, reference = outage["link"], outage["memory_only_mix"]["p99_ms"]
-    found = []
-    for kind in ("kill", "pause"):
-        rounds, phases = outage[kind]["rounds"], outage[kind]["phases"]
-        excess = [None if r["recovery_ms"] is None else r["recovery_ms"]
-                  - (r["pending_backoff_ms"] or 0) for r in rounds]
-        found += [
+        excess = (None if r["recovery_ms"] is None else r["recovery_ms"]
+                  - (r["pending_backoff_ms"] or 0) for r in rounds)
+        goals += [
             target(f"{kind}: non-2xx/404 answers and socket errors",
                    sum(phase["bad"] for phase in phases.values()), 0, "answers"),
-            target(f"{kind}: worst detection", _worst([r["detection_ms"] for r in rounds]),
-                   link["command_timeout_ms"] + link["health_check_interval_ms"], "ms"),
+            target(f"{kind}: worst detection", spread((r["detection_ms"] for r in rounds), "ms")[
+                "max_ms"], link["command_timeout_ms"] + link["health_check_interval_ms"], "ms"),
             target(f"{kind}: worst recovery beyond the pending backoff step",
-                   _worst(excess), RECOVERY_SLACK_MS, "ms"),
-            target(f"{kind}: p99 once detected (same mix memory-only p99 {reference:.2f} ms + "
-                   f"{P99_SLACK_MS:.0f})", phases["outage"]["p99_ms"], reference + P99_SLACK_MS,
-                   "ms"),
+                   spread(excess, "ms")["max_ms"], RECOVERY_SLACK_MS, "ms"),
+            target(f"{kind}: p99 once detected (same mix memory-only p99 "
+                   f"{reference['p99_ms']:.2f} ms + {P99_SLACK_MS:.0f})", phases["outage"]["p99_ms"],
+                   reference["p99_ms"] + P99_SLACK_MS, "ms"),
         ]
     hung = max(outage["pause"]["phases"][name]["max_ms"] for name in ("failure", "outage"))
-    return [*found, target("pause: slowest request while hung", hung,
-                           link["command_timeout_ms"] + HANG_SLACK_MS, "ms")]
+    goals.append(target("pause: slowest request while hung", hung,
+                        link["command_timeout_ms"] + HANG_SLACK_MS, "ms"))
+    return [table(f"outage under load ({outage['workload']}), by phase; link: " + ", ".join(
+        f"{name}={value}" for name, value in link["env"].items()),
+        ("req/s", "p50 ms", "p99 ms", "max ms", "404", "bad"), rows,
+        [*notes, f"same mix, memory only (no Redis at all): p50 {n(reference['p50_ms'])} ms, "
+                 f"p99 {n(reference['p99_ms'])} ms"])], goals

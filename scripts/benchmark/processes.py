@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -44,12 +45,21 @@ class BenchError(ProcessError):
     run cannot go on."""
 
 
-def http_json(url: str, post: Any = None, **request: Any) -> tuple[int, Any]:
+def installed(binary: str) -> str:
+    """The path of `binary`, of the Debian package of that name."""
+    path = shutil.which(binary)
+    if path is None:
+        raise BenchError(f"{binary} is not installed: scripts/bench installs it when run as root "
+                         f"(Debian: apt-get install {binary})")
+    return path
+
+
+def http_json(url: str, post: Any = None) -> tuple[int, Any]:
     """`http()`'s status and parsed JSON body (None when there is none); `post`
     is sent as JSON, by POST."""
-    if post is not None:
-        request = {"method": "POST", "body": json.dumps(post).encode(),
-                   "headers": {"Content-Type": "application/json"}, **request}
+    request: dict[str, Any] = {} if post is None else {
+        "method": "POST", "body": json.dumps(post).encode(),
+        "headers": {"Content-Type": "application/json"}}
     status, _, raw = http(url, **request)
     try:
         return status, json.loads(raw) if raw else None
@@ -101,7 +111,6 @@ class Placement:
 
 
 def module_argv(module: str, *args: str) -> list[str]:
-    """`python -m scripts.benchmark.<module> ...`: run it with `module_env()`."""
     return [sys.executable, "-m", f"scripts.benchmark.{module}", *args]
 
 
@@ -131,11 +140,8 @@ def result(process: ChildProcess, deadline_s: float) -> dict[str, Any]:
 class Processes(RedisServers):
     """Everything the run started, stopped by `close()`; a `RedisServers`
     group of scripts/harness/, so its Sentinel and Cluster set-ups start
-    their servers here.
-
-    The service runs as `python -m service` from `service_root` (this checkout
-    by default; another one to compare two trees on the same machine).
-    """
+    their servers here. The service runs from `service_root` (this checkout
+    by default; another one to compare two trees on the same machine)."""
 
     def __init__(self, run_dir: Path, service_root: Path = ROOT,
                  placement: Placement | None = None) -> None:
@@ -149,12 +155,12 @@ class Processes(RedisServers):
         """redis-server in run_dir/name; `args` come last (--replicaof...)."""
         return self.start(*args, data_dir=self.run_dir / name)
 
-    def helper(self, name: str, module: str, *args: str, root: Path | None = None) -> ChildProcess:
+    def helper(self, module: str, *args: str, root: Path | None = None) -> ChildProcess:
         """`python -m scripts.benchmark.<module>` beside the servers (output in its
         log, its figures `result()`); with `root`, on the server CPU, that
         checkout its cwd and first on its path."""
         return self.launch(ChildProcess(
-            module_argv(module, *args), self.run_dir / f"{name}.log", env=module_env(
+            module_argv(module, *args), self.run_dir / f"{module}.log", env=module_env(
                 *([root] if root else [])), cwd=root, detached=True,
             cpus=self.placement.servers if root else self.placement.others))
 

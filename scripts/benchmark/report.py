@@ -1,20 +1,22 @@
 """The one report writer: every table scripts/bench prints, kept in the JSON
 as it is printed (`tables`), and the targets (read by people).
 
-A section gives its tables (sections.py lists them); each table is a title,
-column headers, rows and notes, and a row is a label, its figures (text, as
-printed), and where it has one its target and MET / NOT MET. This module
-aligns them. Each target says what was measured, the limit and whether it
-was met; the bench never fails on them: on a noisy machine a missed target
-is a finding to report, not a crash.
+A section gives its tables and its targets (sections.py lists them); each
+table is a title, column headers, rows and notes, and a row is a label, its
+figures (text, as printed), and where it has one its target and MET / NOT
+MET, which a row with a `goal` takes from that target. Each target says what
+was measured, the limit and whether it was met; the bench never fails on
+them: on a noisy machine a missed target is a finding to report, not a crash.
 """
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 Figures = dict[str, Any]
+Report = tuple[list[Figures], list[Figures]]  # a section's tables, its targets
 GAP = "  "
 
 
@@ -28,8 +30,13 @@ def span(values: Sequence[float], digits: int = 2) -> str:
     return f"{n(min(values), digits)}-{n(max(values), digits)}"
 
 
-def row(label: str, *figures: str, target: str = "", met: bool | None = None) -> Figures:
-    """A table row; a row without figures prints its label alone."""
+def row(label: str, *figures: str, target: str = "", met: bool | None = None,
+        goal: Figures | None = None) -> Figures:
+    """A table row; a row without figures prints its label alone. With `goal`
+    (a `target()`), its limit as the row's target (unless given) and its verdict."""
+    if goal is not None:
+        met = goal["met"]
+        target = target or f"{goal['comparison']} {with_unit(goal['limit'], goal['unit'])}"
     return {"label": label, "figures": list(figures), "target": target, "met": met}
 
 
@@ -56,11 +63,26 @@ def at_least(limit: float) -> str:
     return f">= {limit:.2f}x"
 
 
+def percentile(values: Iterable[float], q: float) -> float:
+    """Nearest-rank percentile `q` (0-100) of `values`."""
+    ordered = sorted(values)
+    return ordered[min(max(1, round(q / 100 * len(ordered))), len(ordered)) - 1]
+
+
+def spread(values: Iterable[float | None], unit: str) -> dict[str, float | None]:
+    """min / median / max of the figures there are, keyed min_`unit`...; max
+    is None when one is missing (a run that never got there)."""
+    given = list(values)
+    present = sorted(v for v in given if v is not None)
+    if not present:
+        return dict.fromkeys((f"min_{unit}", f"median_{unit}", f"max_{unit}"))
+    return {f"min_{unit}": present[0], f"median_{unit}": statistics.median(present),
+            f"max_{unit}": None if len(present) < len(given) else present[-1]}
+
+
 def targets_table(targets: Iterable[Figures]) -> Figures:
     return table("targets", ("measured",), (
-        row(t["name"], with_unit(t["measured"], t["unit"]),
-            target=f"{t['comparison']} {with_unit(t['limit'], t['unit'])}", met=t["met"])
-        for t in targets))
+        row(t["name"], with_unit(t["measured"], t["unit"]), goal=t) for t in targets))
 
 
 def table_lines(figures: Figures) -> list[str]:

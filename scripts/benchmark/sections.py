@@ -1,14 +1,8 @@
-"""The sections of one bench run, in order, each with its report lines and
-targets; each starts its own servers.
-
-    memory        memory.py in its own process, before any server starts
-    throughput    one redis-server; the service twice (default memory tier,
-                  and CACHE_LRU_MAX_ITEMS=0: every GET a Redis hit) and the
-                  bare baselines, `instances` of each (throughput.py)
-    outage        its own redis-server and service (outage.py)
-    invalidation  one redis-server, two services: how soon B serves A's write
-                  (here, below)
-    failover, stampede, batch, workers   only when asked for: their modules
+"""The sections of one bench run, in order (SECTIONS), each a `run(Run)`
+that starts its own servers and a report of its tables and targets: memory
+(memory.py in its own process, before any server starts) and invalidation
+here, the others in their modules (throughput.py also holds batch and
+workers).
 
 Invalidation latency, how soon another instance serves a new value:
 
@@ -31,31 +25,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from scripts.benchmark import ab, failover, outage, stampede, throughput
 from scripts.benchmark import workloads as wl
-from scripts.benchmark.ab import compare_tables
 from scripts.benchmark.compare import Rounds
-from scripts.benchmark.failover import failover_tables, failover_targets, run_failovers
 from scripts.benchmark.load import Generator
-from scripts.benchmark.outage import OutagePlan, outage_tables, outage_targets, run_outage
+from scripts.benchmark.outage import OutagePlan
 from scripts.benchmark.processes import BenchError, Connection, Processes, ready, result
-from scripts.benchmark.report import Figures, at_least, n, row, table, target, targets_table
-from scripts.benchmark.stampede import StampedePlan, run_stampede, stampede_tables, stampede_targets
-from scripts.benchmark.throughput import (
-    batch_tables,
-    batch_targets,
-    run_batch,
-    run_throughput,
-    throughput_tables,
-    throughput_targets,
-)
-from scripts.benchmark.workers import run_workers, worker_tables
-from scripts.harness.service_process import ServiceProcess
+from scripts.benchmark.report import Figures, Report, n, percentile, row, table, target, targets_table
+from scripts.benchmark.stampede import StampedePlan
 
 MEMORY_LIMIT_S = 300
 INVALIDATION_SAMPLES = 300
 POLL_LIMIT_S = 2.0
 INVALIDATION_TARGET_P99_MS = 10.0
-Tables = Callable[[Figures], list[Figures]]
 
 
 @dataclass(frozen=True)
@@ -87,43 +69,47 @@ class Run:
 class Section:
     key: str  # of its figures in the report
     run: Callable[[Run], Figures]
-    tables: Tables
-    targets: Callable[[Figures], list[Figures]] = lambda figures: []
+    report: Callable[[Figures], Report]
 
 
-def memory_tables(memory: Figures) -> list[Figures]:
-    limit, rows = memory["target_ratio"], []
-    for key, title in (("get_hit", "get hit"), ("set", "set (evicting)")):
-        f = memory[key]
-        rows.append(row(title, *(f"{f[name] / 1e6:.2f}" for name in (
-            "memory_tier", "lru_cache", "ttl_cache")), f"{f['ratio_vs_lru']:.2f}x",
-            f"{f['ratio_vs_ttl']:.2f}x", target=at_least(limit), met=f["ratio_vs_ttl"] >= limit))
-    return [table("in-process: the memory tier against cachetools, M ops/s; the target is "
-                  "vs TTLCache", ("memory tier", "LRUCache", "TTLCache", "vs LRU", "vs TTL"), rows,
-                  (f"get hit vs LRUCache.get(key) (None on a miss, as the tier's get): "
-                   f"{memory['get_hit']['ratio_vs_lru_get']:.2f}x; the tier reads the clock on "
-                   "every get, so it never serves an expired entry",))]
+def run_memory(run: Run) -> Figures:
+    """memory.py in its own process, importing the tier of the checkout under test."""
+    return result(run.procs.helper("memory", "--ops", str(run.plan.memory_ops),
+                                   "--rounds", str(run.plan.memory_rounds),
+                                   root=run.procs.service_root), MEMORY_LIMIT_S)
 
 
-def memory_targets(memory: Figures) -> list[Figures]:
+def memory_report(memory: Figures) -> Report:
     # Held against TTLCache, the like-for-like cache (LRU with per-entry
     # expiry): LRUCache reads no clock and stays in the table for reference
     # only, since the tier is plain Python methods by choice (a closure or a
     # compiled build bought ~40 ns of a ~54 us request).
-    return [target(f"memory tier {op} vs TTLCache", memory[key]["ratio_vs_ttl"],
-                   memory["target_ratio"], "x", at_least=True)
-            for key, op in (("get_hit", "get-hit"), ("set", "set"))]
+    rows, goals = [], []
+    for key, title, op in (("get_hit", "get hit", "get-hit"), ("set", "set (evicting)", "set")):
+        f = memory[key]
+        goals.append(target(f"memory tier {op} vs TTLCache", f["ratio_vs_ttl"],
+                            memory["target_ratio"], "x", at_least=True))
+        rows.append(row(title, *(f"{f[name] / 1e6:.2f}" for name in (
+            "memory_tier", "lru_cache", "ttl_cache")), f"{f['ratio_vs_lru']:.2f}x",
+            f"{f['ratio_vs_ttl']:.2f}x", goal=goals[-1]))
+    return [table("in-process: the memory tier against cachetools, M ops/s; the target is "
+                  "vs TTLCache", ("memory tier", "LRUCache", "TTLCache", "vs LRU", "vs TTL"), rows,
+                  (f"get hit vs LRUCache.get(key) (None on a miss, as the tier's get): "
+                   f"{memory['get_hit']['ratio_vs_lru_get']:.2f}x; the tier reads the clock on "
+                   "every get, so it never serves an expired entry",))], goals
 
 
-def measure_invalidation(a: ServiceProcess, b: ServiceProcess,
-                         samples: int = INVALIDATION_SAMPLES) -> dict[str, Any]:
-    """Latency figures of `samples` keys written through `a`, read through `b`
-    (two services of one Redis and one key prefix)."""
+def run_invalidation(run: Run) -> Figures:
+    """Latency figures of INVALIDATION_SAMPLES keys written through service A,
+    read through B (one Redis and one key prefix)."""
+    redis = run.procs.redis("redis-invalidation")
+    a, b = ready(*(run.procs.service(f"service-invalidation-{name}", wl.service_env(
+        "invalidation", redis.url), wait=False) for name in ("a", "b")))
     writer, reader = Connection(a.port), Connection(b.port)
     write, read = writer.call, reader.call
     latencies, round_trips = [], []
     try:
-        for i in range(samples):
+        for i in range(INVALIDATION_SAMPLES):
             path = f"/cache/default/inv{i}"
             write("PUT", path, b"v0", expect=204)
             read("GET", path, expect=200)  # b's memory holds v0
@@ -142,61 +128,36 @@ def measure_invalidation(a: ServiceProcess, b: ServiceProcess,
     finally:
         writer.close()
         reader.close()
-    return {"samples": samples, "p50_ms": statistics.median(latencies),
-            "p99_ms": sorted(latencies)[min(samples - 1, int(0.99 * samples))],
-            "max_ms": max(latencies), "get_round_trip_p50_ms": statistics.median(round_trips),
+    return {"samples": INVALIDATION_SAMPLES, "p50_ms": statistics.median(latencies),
+            "p99_ms": percentile(latencies, 99), "max_ms": max(latencies),
+            "get_round_trip_p50_ms": statistics.median(round_trips),
             "target_p99_ms": INVALIDATION_TARGET_P99_MS}
 
 
-def run_invalidation(procs: Processes) -> dict[str, Any]:
-    redis = procs.redis("redis-invalidation")
-    a, b = ready(*(procs.service(f"service-invalidation-{name}", wl.service_env(
-        "invalidation", redis.url), wait=False) for name in ("a", "b")))
-    return measure_invalidation(a, b)
-
-
-def invalidation_tables(figures: dict[str, Any]) -> list[Figures]:
+def invalidation_report(figures: Figures) -> Report:
+    goal = target("invalidation latency p99 (A's PUT acknowledged -> B serves it)",
+                  figures["p99_ms"], figures["target_p99_ms"], "ms")
     return [table("invalidation: B serves A's new value, from A's PUT acknowledged",
                   ("keys", "p50 ms", "p99 ms", "max ms"),
                   (row("A's PUT -> B serves it", str(figures["samples"]), n(figures["p50_ms"]),
                        n(figures["p99_ms"]), n(figures["max_ms"]),
-                       target=f"p99 <= {figures['target_p99_ms']:.1f} ms",
-                       met=figures["p99_ms"] <= figures["target_p99_ms"]),),
+                       target=f"p99 <= {figures['target_p99_ms']:.1f} ms", goal=goal),),
                   (f"polling resolution: one GET round trip, p50 "
-                   f"{n(figures['get_round_trip_p50_ms'])} ms",))]
+                   f"{n(figures['get_round_trip_p50_ms'])} ms",))], [goal]
 
-
-def invalidation_targets(figures: dict[str, Any]) -> list[dict[str, Any]]:
-    return [target("invalidation latency p99 (A's PUT acknowledged -> B serves it)",
-                   figures["p99_ms"], figures["target_p99_ms"], "ms")]
 
 SECTIONS = {
-    # memory.py in its own process, importing the tier of the checkout under test.
-    "memory": Section("memory_tier", lambda r: result(r.procs.helper(
-        "memory", "memory", "--ops", str(r.plan.memory_ops), "--rounds",
-        str(r.plan.memory_rounds), root=r.procs.service_root), MEMORY_LIMIT_S),
-        memory_tables, memory_targets),
-    "throughput": Section("throughput", lambda r: run_throughput(
-        r.procs, r.generator, r.split, r.plan.throughput, r.value, r.value_file),
-        throughput_tables, throughput_targets),
-    "outage": Section("outage", lambda r: run_outage(
-        r.procs, r.generator, r.plan.outage, r.plan.outage_rounds, r.value),
-        outage_tables, outage_targets),
-    "invalidation": Section("invalidation", lambda r: run_invalidation(r.procs),
-                            invalidation_tables, invalidation_targets),
-    "failover": Section("failover", lambda r: run_failovers(r.procs, r.plan.failover_runs),
-                        failover_tables, failover_targets),
-    "stampede": Section("stampede", lambda r: run_stampede(
-        r.procs, (r.generator, r.split), r.plan.stampede, r.value),
-        stampede_tables, stampede_targets),
-    "batch": Section("batch", lambda r: run_batch(
-        r.procs, r.generator, r.plan.throughput.rounds, r.plan.throughput.duration_s),
-        batch_tables, batch_targets),
-    "workers": Section("workers", lambda r: run_workers(
-        r.procs, (r.generator, r.split), r.plan.throughput, r.value), worker_tables),
+    "memory": Section("memory_tier", run_memory, memory_report),
+    "throughput": Section("throughput", throughput.run_throughput, throughput.throughput_report),
+    "outage": Section("outage", outage.run_outage, outage.outage_report),
+    "invalidation": Section("invalidation", run_invalidation, invalidation_report),
+    "failover": Section("failover", failover.run_failovers, failover.failover_report),
+    "stampede": Section("stampede", stampede.run_stampede, stampede.stampede_report),
+    "batch": Section("batch", throughput.run_batch, throughput.batch_report),
+    "workers": Section("workers", throughput.run_workers, throughput.workers_report),
 }
 # What the report prints, in order: every section's tables, and --compare's.
-REPORTED = [*((s.key, s.tables) for s in SECTIONS.values()), ("compare", compare_tables)]
+REPORTED = [*((s.key, s.report) for s in SECTIONS.values()), ("compare", ab.compare_report)]
 
 
 def machine() -> dict[str, Any]:
@@ -225,18 +186,12 @@ def run_sections(run: Run, sections: set[str]) -> Figures:
     return {**report, "section_runtimes_s": runtimes}
 
 
-def evaluate(report: Figures) -> list[Figures]:
-    return [found for s in SECTIONS.values() if s.key in report for found in s.targets(report[s.key])]
-
-
-def tables(report: Figures) -> list[Figures]:
-    """Every table of the report, in order, the targets last."""
-    return [*(found for key, tables_of in REPORTED if key in report
-              for found in tables_of(report[key])), targets_table(report["targets"])]
-
-
-def values(run_dir: Path, value_bytes: int) -> tuple[bytes, Path]:
-    """The stored value, and a file holding it (the bare handler's answer)."""
-    value = wl.make_value(value_bytes)
-    (run_dir / "value.bin").write_bytes(value)
-    return value, run_dir / "value.bin"
+def tables_and_targets(report: Figures) -> Report:
+    """Every table of the report, in order, the targets' last; and the targets."""
+    tables, targets = [], []
+    for key, report_of in REPORTED:
+        if key in report:
+            found = report_of(report[key])
+            tables += found[0]
+            targets += found[1]
+    return [*tables, targets_table(targets)], targets

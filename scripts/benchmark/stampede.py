@@ -2,14 +2,10 @@
 
     redis-server + services A and B (one key prefix, REDIS_LAZY_CONNECT=false)
     herd.py (its own process): per round, N callers, half on each instance,
-        GET ?lease=1 a fresh key; the token's holder "computes" for
-        compute_ms and PUTs with the token, the others wait for hit-fill
-        (or retry after Retry-After on `pending`); then the same without
-        leases on another fresh key: every caller that misses computes and PUTs
+        miss a fresh key with leases, then another without (see there)
     hit cost: wrk on one present key, memory hits, GET against GET
-        ?lease=1 as the throughput section compares (compare.py: one after
-        the other, in alternating order, and side by side, ?lease=1 on one
-        instance and plain GET on the other, swapped each round)
+        ?lease=1 as the throughput section compares (compare.py), ?lease=1
+        on one instance and plain GET on the other, swapped each round
 
 Computations are the callers that computed (with leases: that got a token);
 time to value runs from the callers' release to the value in hand. The
@@ -22,16 +18,18 @@ from __future__ import annotations
 import statistics
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scripts.benchmark import workloads as wl
 from scripts.benchmark.compare import Comparison, Rounds, compare
-from scripts.benchmark.load import Generator, Request, Workload
-from scripts.benchmark.processes import BenchError, Processes, http_json, ready, result
-from scripts.benchmark.report import Figures, at_least, n, row, table, target
+from scripts.benchmark.load import Request, Workload
+from scripts.benchmark.processes import BenchError, http_json, ready, result
+from scripts.benchmark.report import Figures, Report, n, percentile, row, table, target
 from scripts.harness.service_process import ServiceProcess, http
 
-PREFIX = "bench-stampede"
+if TYPE_CHECKING:
+    from scripts.benchmark.sections import Run
+
 HIT_KEY = "stampede-hit"
 # The slack the target gives the time to value over one computation.
 TIME_TO_VALUE_SLACK_MS = 50.0
@@ -49,17 +47,11 @@ class StampedePlan:
     hit_duration_s: int = 1
 
 
-def percentile(sorted_values: list[float], q: float) -> float:
-    """Nearest-rank percentile of an ascending list."""
-    return sorted_values[min(max(1, round(q / 100 * len(sorted_values))), len(sorted_values)) - 1]
-
-
 def _times(callers: list[dict[str, Any]]) -> dict[str, float | None]:
-    times = sorted(c["ms"] for c in callers if c["ms"] is not None)
+    times = [c["ms"] for c in callers if c["ms"] is not None]
     if not times:
         return {"p50_ms": None, "p99_ms": None, "max_ms": None}
-    return {"p50_ms": percentile(times, 50), "p99_ms": percentile(times, 99),
-            "max_ms": times[-1]}
+    return {"p50_ms": percentile(times, 50), "p99_ms": percentile(times, 99), "max_ms": max(times)}
 
 
 def summarize_scenario(callers: list[dict[str, Any]]) -> dict[str, Any]:
@@ -130,17 +122,16 @@ def store_hit_key(services: tuple[ServiceProcess, ...], value: bytes) -> None:
             raise BenchError(f"{url}: expected X-Cache hit-memory, got {header}")
 
 
-def run_stampede(procs: Processes, generators: tuple[Generator, Generator], plan: StampedePlan,
-                 value: bytes) -> dict[str, Any]:
-    redis = procs.redis("redis-stampede")
-    env = {"REDIS_URL": redis.url, "REDIS_LAZY_CONNECT": "false", "CACHE_KEY_PREFIX": PREFIX}
-    services = ready(*(procs.service(f"service-stampede-{name}", env, wait=False)
-                       for name in ("a", "b")))
-    herd = result(procs.helper("herd", "herd", *(s.base_url for s in services), "--callers",
-                               str(plan.callers), "--compute-ms", str(plan.compute_ms), "--rounds",
-                               str(plan.rounds), "--key-prefix", "stampede"), HERD_LIMIT_S)
+def run_stampede(run: Run) -> dict[str, Any]:
+    plan, generators = run.plan.stampede, (run.generator, run.split)
+    redis = run.procs.redis("redis-stampede")
+    services = ready(*(run.procs.service(f"service-stampede-{name}", wl.service_env(
+        "stampede", redis.url), wait=False) for name in ("a", "b")))
+    herd = result(run.procs.helper(
+        "herd", *(s.base_url for s in services), "--callers", str(plan.callers),
+        "--compute-ms", str(plan.compute_ms), "--rounds", str(plan.rounds)), HERD_LIMIT_S)
     counters = lease_counters(services)
-    store_hit_key(services, value)
+    store_hit_key(services, run.value)
     # GET vs GET ?lease=1 of one memory-resident key as the throughput section
     # compares (compare.py): ?lease=1 on A and plain on B, swapped each round.
     a, b = services
@@ -201,7 +192,7 @@ def herd_table(stampede: dict[str, Any]) -> Figures:
               for mode in ("lease", "plain"))))
 
 
-def hit_cost_table(hit: dict[str, Any]) -> Figures:
+def hit_cost_table(hit: dict[str, Any], goal: Figures) -> Figures:
     """GET ?lease=1 against plain GET of one memory hit."""
     plain = [r["rps"] for r in hit["baseline"]["rounds"]]
     return table(
@@ -210,8 +201,7 @@ def hit_cost_table(hit: dict[str, Any]) -> Figures:
          "each alone, twice that side by side, ?lease=1 on A and plain on B, swapped each round)"),
         ("ratio", "rounds"),
         (row("side by side", f"{n(hit['ratio'], 3)}x",
-             ", ".join(f"{r:.3f}" for r in hit["ratio_per_round"]),
-             target=at_least(HIT_COST_TARGET), met=hit["ratio"] >= HIT_COST_TARGET),
+             ", ".join(f"{r:.3f}" for r in hit["ratio_per_round"]), goal=goal),
          row("one after the other", f"{n(hit['ratio_one_after_the_other'], 3)}x",
              ", ".join(f"{r:.3f}" for r in hit["ratio_one_after_the_other_per_round"]))),
         ((f"alone: GET {n(hit['baseline']['rps'], 0)} req/s, ?lease=1 "
@@ -221,15 +211,14 @@ def hit_cost_table(hit: dict[str, Any]) -> Figures:
           "between rounds"),))
 
 
-def stampede_tables(stampede: dict[str, Any]) -> list[Figures]:
-    return [herd_table(stampede), hit_cost_table(stampede["hit_cost"])]
-
-
-def stampede_targets(stampede: dict[str, Any]) -> list[dict[str, Any]]:
+def stampede_report(stampede: dict[str, Any]) -> Report:
     """One computation per stampede, its waiters served within one
     computation + 50 ms, and ?lease=1 on a hit within noise of a plain GET."""
     lease, hit = stampede["lease"], stampede["hit_cost"]
-    return [
+    hit_goal = target(f"GET ?lease=1 memory hit vs plain GET, side by side, median of "
+                      f"{len(hit['ratio_per_round'])} rounds (within noise)", hit["ratio"],
+                      HIT_COST_TARGET, "x", at_least=True)
+    return [herd_table(stampede), hit_cost_table(hit, hit_goal)], [
         target(f"stampede with leases: computations per round, worst of {stampede['rounds']} "
                f"({stampede['callers']} callers on {stampede['instances']} instances)",
                lease["computations_max"], 1, "computations"),
@@ -238,7 +227,5 @@ def stampede_targets(stampede: dict[str, Any]) -> list[dict[str, Any]]:
         target(f"stampede with leases: p99 time to value, all rounds (compute "
                f"{stampede['compute_ms']} ms + 50)", lease["p99_ms"], stampede["target_p99_ms"],
                "ms"),
-        target(f"GET ?lease=1 memory hit vs plain GET, side by side, median of "
-               f"{len(hit['ratio_per_round'])} rounds (within noise)", hit["ratio"],
-               HIT_COST_TARGET, "x", at_least=True),
+        hit_goal,
     ]

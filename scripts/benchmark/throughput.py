@@ -1,7 +1,8 @@
 """Throughput and the hot path: the service against bare aiohttp handlers
 (baselines.py) and against Webdis (Debian package `webdis`: C, one thread
 here, pinned to the servers' CPU like the service), all on one
-redis-server, compared as compare.py compares; and the batch section.
+redis-server, compared as compare.py compares; and the batch and workers
+sections, which start the same kinds of servers.
 
     memory-hit GET   the service (default memory tier) vs a handler returning
                      the same bytes from a constant; vs Webdis GET (side by side)
@@ -11,49 +12,67 @@ redis-server, compared as compare.py compares; and the batch section.
     _mget of 100     memory hits, and Redis hits, vs Webdis MGET of the same
                      100 keys (side by side; keys/s ratio = req/s ratio)
 
-The six hot path rows (both GETs against their bare handler and against
-Webdis, both _mget against Webdis) are printed as one table with their goals.
-
-The batch section (`--only batch`): keys per second through `_mget` of 100
-keys, against this service's single-key GETs and Webdis's `/MGET/` of the
-same keys.
-
-    redis-server; the service twice on it (one key prefix): default memory
-    tier (memory hits), and CACHE_LRU_MAX_ITEMS=0 (every key a Redis hit)
-    seed: one `_mset` of 100 keys of 64 bytes
-    per round, one after the other, in an order rotated each round:
-        POST _mget of the 100 keys, memory hits      keys/s = req/s x 100
-        POST _mget of the 100 keys, Redis hits       keys/s = req/s x 100
-        GET /MGET/<the 100 Redis keys> on Webdis     keys/s = req/s x 100
-        GET of one key at a time, memory hits        keys/s = req/s
-        GET of one key at a time, Redis hits         keys/s = req/s
+batch (`--only batch`): keys per second through `_mget` of 100 keys of 64
+bytes (memory hits, and Redis hits), against single-key GETs of the same
+keys and Webdis's `/MGET/`, one after the other in an order rotated each
+round; medians over the rounds.
 
 Webdis reads plain copies of the values (the same bytes the service
 answers) under `webdis:`, stored directly in Redis: its JSON ends a string at
 the first NUL byte, and the service's stored format has NULs in its header,
 so on the service's own keys it answered a few bytes a key (910 bytes for an
-MGET of 100). Figures are medians over the rounds.
+MGET of 100).
+
+workers (`--only workers`): the service on uvloop against the same code on
+asyncio's loop (EVENT_LOOP), memory-hit and Redis-hit GETs, compared as
+above; and WORKERS=1 against WORKERS=2, each alone under the full load in
+alternating order (CPU time: the arbiter and its workers). On 2 cores the
+second worker shares a core with wrk and redis-server, so what the scaling
+shows is a lower bound for a machine with a core per worker and the load
+coming from elsewhere.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scripts.benchmark import workloads as wl
-from scripts.benchmark.compare import Comparison, Measured, Rounds, compare, medians, rotated, run_one
-from scripts.benchmark.load import Generator, Request, Workload
-from scripts.benchmark.processes import BenchError, Processes, http_json, ready
-from scripts.benchmark.report import Figures, at_least, comparison_table, n, row, span, table, target
+from scripts.benchmark.compare import (
+    Comparison,
+    Measured,
+    compare,
+    medians,
+    one_after_the_other,
+    per_round,
+    rotated,
+    run_one,
+    summarize,
+)
+from scripts.benchmark.load import Request, Workload
+from scripts.benchmark.processes import BenchError, Placement, Processes, http_json, installed, ready
+from scripts.benchmark.report import (
+    SIDE_COLUMNS,
+    Figures,
+    Report,
+    comparison_table,
+    n,
+    row,
+    side,
+    span,
+    table,
+    target,
+)
 from scripts.harness.ports import free_port
 from scripts.harness.redis_server import RedisServer
 from scripts.harness.service_process import HttpProcess, ServiceProcess, http
 
+if TYPE_CHECKING:
+    from scripts.benchmark.sections import Run
+
 KEYS = [f"b{i:03d}" for i in range(100)]
 VALUE_BYTES = 64
-# The targets: _mget keys/s over Webdis MGET keys/s, and over single GETs' req/s.
+# The batch targets: _mget keys/s over Webdis MGET keys/s, and over single GETs' req/s.
 TARGETS = {"memory_vs_webdis": 0.8, "redis_vs_webdis": 0.3,
            "memory_vs_single": 15.0, "redis_vs_single": 10.0}
 MGET = Workload("mget", (Request("POST", wl.path("_mget"), json.dumps({"keys": KEYS}).encode(),
@@ -63,6 +82,18 @@ WEBDIS_MGET = Workload("webdis-mget", (Request("GET", "/MGET/" + "/".join(
     f"webdis:{key}" for key in KEYS)),))
 WEBDIS_GET = Workload("webdis-get", tuple(Request("GET", f"/GET/webdis:hot{i}")
                                           for i in range(wl.HOT_KEYS)))
+# key: title, goal (the side-by-side ratio); in the hot path table's order.
+HOT_PATH = {
+    "memory_hit_get": ("memory-hit GET vs bare aiohttp handler returning fixed bytes", 0.95),
+    "redis_hit_get": ("Redis-hit GET vs aiohttp + one redis-py GET per request", 1.6),
+    "memory_hit_vs_webdis": ("memory-hit GET vs Webdis GET", 0.45),
+    "redis_hit_vs_webdis": ("Redis-hit GET vs Webdis GET", 0.30),
+    "mget_memory_vs_webdis": ("_mget of 100 memory hits vs Webdis MGET of 100, keys/s", 0.8),
+    "mget_redis_vs_webdis": ("_mget of 100 Redis hits vs Webdis MGET of 100, keys/s", 0.3),
+}
+PUT_TARGET = 1.5
+WORKER_COUNTS = (1, 2)
+WARM_PASSES = 50
 
 
 def start_webdis(procs: Processes, redis: RedisServer, value: bytes) -> HttpProcess:
@@ -71,10 +102,7 @@ def start_webdis(procs: Processes, redis: RedisServer, value: bytes) -> HttpProc
     with redis.client() as client:
         client.mset({**{f"webdis:hot{i}": value for i in range(wl.HOT_KEYS)},
                      **{f"webdis:{key}": "x" * VALUE_BYTES for key in KEYS}})
-    binary = shutil.which("webdis")
-    if binary is None:
-        raise BenchError("webdis is not installed: scripts/bench installs it when run as root "
-                         "(Debian: apt-get install webdis)")
+    binary = installed("webdis")
     config, port = procs.run_dir / "webdis.json", free_port()
     config.write_text(json.dumps({
         "redis_host": "127.0.0.1", "redis_port": redis.port, "http_host": "127.0.0.1",
@@ -106,26 +134,14 @@ def seed_batch(services: tuple[ServiceProcess, ...], source: str) -> None:
                              f"{status} {sources} {len(body.get('hits', {}))}")
 
 
-# key: title, goal (the side-by-side ratio); in the hot path table's order.
-HOT_PATH = {
-    "memory_hit_get": ("memory-hit GET vs bare aiohttp handler returning fixed bytes", 0.95),
-    "redis_hit_get": ("Redis-hit GET vs aiohttp + one redis-py GET per request", 1.6),
-    "memory_hit_vs_webdis": ("memory-hit GET vs Webdis GET", 0.45),
-    "redis_hit_vs_webdis": ("Redis-hit GET vs Webdis GET", 0.30),
-    "mget_memory_vs_webdis": ("_mget of 100 memory hits vs Webdis MGET of 100, keys/s", 0.8),
-    "mget_redis_vs_webdis": ("_mget of 100 Redis hits vs Webdis MGET of 100, keys/s", 0.3),
-}
-PUT_TARGET = 1.5
-
-
-def run_throughput(procs: Processes, generator: Generator, split: Generator, plan: Rounds,
-                   value: bytes, value_file: Path) -> dict[str, Any]:
+def run_throughput(run: Run) -> dict[str, Any]:
+    procs, plan, value = run.procs, run.plan.throughput, run.value
     redis = procs.redis("redis")
     # Every baseline is started at once (each takes most of a second to
     # import), then waited for; `instances` of each kind (see Comparison.pair).
     bare, bare_get, bare_set = (tuple(procs.baseline(
         f"baseline-{mode}-{i}", mode, *args, wait=False) for i in range(plan.instances))
-        for mode, args in (("bytes", ("--value-file", str(value_file))),
+        for mode, args in (("bytes", ("--value-file", str(run.value_file))),
                            ("redis-get", ("--redis-url", redis.url)),
                            ("redis-set", ("--redis-url", redis.url))))
     memory, redis_only = wl.hot_services(procs, "service", redis.url, plan.instances, value)
@@ -152,30 +168,25 @@ def run_throughput(procs: Processes, generator: Generator, split: Generator, pla
         Comparison("mget_redis_vs_webdis", "_mget Redis", MGET, redis_only, webdis, "Webdis MGET",
                    HOT_PATH["mget_redis_vs_webdis"][1], WEBDIS_MGET, **side),
     )
-    return {c.key: compare(generator, split, c, plan) for c in comparisons}
+    return {c.key: compare(run.generator, run.split, c, plan) for c in comparisons}
 
 
-def throughput_tables(throughput: dict[str, Any]) -> list[Figures]:
-    hot_path = []
-    for key, (title, goal) in HOT_PATH.items():
-        f = throughput[key]
-        hot_path.append(row(title, f"{n(f['ratio'])}x", span(f["ratio_per_round"]),
-                            f"{n(f['cpu_ratio'])}x", target=at_least(goal),
-                            met=f["ratio"] >= goal))
+def throughput_report(throughput: dict[str, Any]) -> Report:
+    goals = {key: target(title, throughput[key]["ratio"], goal, "x", at_least=True)
+             for key, (title, goal) in HOT_PATH.items()}
+    hot_path = [row(goal["name"], f"{n(f['ratio'])}x", span(f["ratio_per_round"]),
+                    f"{n(f['cpu_ratio'])}x", goal=goal)
+                for goal, f in ((goals[key], throughput[key]) for key in HOT_PATH)]
+    put = target("PUT vs bare aiohttp + one redis-py SET per request", throughput["put"]["ratio"],
+                 PUT_TARGET, "x", at_least=True)
     return [comparison_table("throughput", (f for f in throughput.values() if "service" in f)),
             table("hot path, side by side on one CPU, one redis-server; median ratio, its "
-                  "rounds min-max, CPU per request ratio", ("ratio", "rounds", "CPU"), hot_path)]
+                  "rounds min-max, CPU per request ratio", ("ratio", "rounds", "CPU"), hot_path)
+            ], [*goals.values(), put]
 
 
-def throughput_targets(throughput: dict[str, Any]) -> list[dict[str, Any]]:
-    rows = {**{key: title for key, (title, _) in HOT_PATH.items()},
-            "put": "PUT vs bare aiohttp + one redis-py SET per request"}
-    return [target(title, throughput[key]["ratio"], throughput[key]["target_ratio"], "x",
-                   at_least=True) for key, title in rows.items()]
-
-
-def run_batch(procs: Processes, generator: Generator, rounds: int,
-              duration_s: int) -> dict[str, Any]:
+def run_batch(run: Run) -> dict[str, Any]:
+    procs, rounds, duration_s = run.procs, run.plan.throughput.rounds, run.plan.throughput.duration_s
     redis = procs.redis("redis-batch")
     env = wl.service_env("batch", redis.url)
     memory, redis_only = ready(procs.service("service-batch-memory", env, wait=False),
@@ -187,39 +198,81 @@ def run_batch(procs: Processes, generator: Generator, rounds: int,
     cases = {"mget_memory": (memory, MGET, len(KEYS)), "mget_redis": (redis_only, MGET, len(KEYS)),
              "webdis_mget": (webdis, WEBDIS_MGET, len(KEYS)),
              "single_memory": (memory, SINGLE, 1), "single_redis": (redis_only, SINGLE, 1)}
-    names = list(cases)
-    runs: dict[str, list[Measured]] = {name: [] for name in names}
+    runs: dict[str, list[Measured]] = {name: [] for name in cases}
     for index in range(rounds):
-        for name in rotated(names, index):
+        for name in rotated(list(cases), index):
             server, workload, _ = cases[name]
             if isinstance(server, ServiceProcess):  # a link dropped by the last run is back first
                 server.wait_ready()
-            runs[name].append(run_one(generator, server, workload, duration_s, strict=True))
+            runs[name].append(run_one(run.generator, server, workload, duration_s, strict=True))
     figures = {name: medians([{"keys_per_s": m.load.rps * keys, "rps": m.load.rps,
                                "p99_ms": m.load.p99_ms,
                                "cpu_us_per_request": m.cpu_us_per_request} for m in runs[name]])
                for name, (_, _, keys) in cases.items()}
-    keys_s = {name: figures[name]["keys_per_s"] for name in names}
+    keys_s = {name: f["keys_per_s"] for name, f in figures.items()}
     ratios = {f"{tier}_vs_{other}": keys_s[f"mget_{tier}"] / keys_s[
         "webdis_mget" if other == "webdis" else f"single_{tier}"]
         for tier in ("memory", "redis") for other in ("webdis", "single")}
     return {"keys": len(KEYS), "value_bytes": VALUE_BYTES, "rounds": rounds,
-            "duration_s": duration_s, "generator": generator.name, **figures, "ratios": ratios,
-            "targets": TARGETS}
+            "duration_s": duration_s, "generator": run.generator.name, **figures,
+            "ratios": ratios, "targets": TARGETS}
 
 
-def batch_tables(figures: dict[str, Any]) -> list[Figures]:
+def batch_report(figures: dict[str, Any]) -> Report:
     names = ("mget_memory", "mget_redis", "webdis_mget", "single_memory", "single_redis")
     return [table(f"batch: {figures['keys']} keys of {figures['value_bytes']} bytes, "
                   f"{figures['rounds']} round(s) of {figures['duration_s']} s each, one after "
                   "the other, medians", ("keys/s", "req/s", "p99 ms", "CPU us/req"),
                   (row(name, n(figures[name]["keys_per_s"], 0), n(figures[name]["rps"], 0),
                        n(figures[name]["p99_ms"], 1), n(figures[name]["cpu_us_per_request"], 0))
-                   for name in names))]
+                   for name in names))], [
+        target(f"_mget of 100 {name.split('_')[0]} hits vs "
+               f"{'Webdis MGET' if name.endswith('webdis') else 'single GETs'} (keys/s, "
+               "one after the other)", figures["ratios"][name], limit, "x", at_least=True)
+        for name, limit in TARGETS.items()]
 
 
-def batch_targets(figures: dict[str, Any]) -> list[dict[str, Any]]:
-    return [target(f"_mget of 100 {name.split('_')[0]} hits vs "
-                   f"{'Webdis MGET' if name.endswith('webdis') else 'single GETs'} (keys/s, "
-                   "one after the other)", figures["ratios"][name], limit, "x", at_least=True)
-            for name, limit in TARGETS.items()]
+def run_workers(run: Run) -> dict[str, Any]:
+    """uvloop against asyncio's loop, the rest of the service the same; then
+    WORKERS=1 and 2, free to use every CPU, each alone in alternating order."""
+    procs, plan = run.procs, run.plan.throughput
+    redis = procs.redis("redis-workers")
+    loops = {loop: wl.hot_services(procs, f"loop-{loop}", redis.url, plan.instances, run.value,
+                                   EVENT_LOOP=loop) for loop in ("uvloop", "asyncio")}
+    event_loop = {key: compare(run.generator, run.split, Comparison(
+        key, title, wl.hot_get(), loops["uvloop"][kind], loops["asyncio"][kind],
+        "the same service on asyncio's loop", 1.0), plan)
+        for kind, key, title in ((0, "memory_hit_get", "GET memory hit"),
+                                 (1, "redis_hit_get", "GET Redis hit"))}
+
+    def worker_count(unpinned: Processes, key: str, hit: str, env: dict[str, str]) -> Figures:
+        one, two = (unpinned.service(f"{key}-workers-{count}", wl.service_env(
+            f"workers-{key}", redis.url, WORKERS=str(count), **env)) for count in WORKER_COUNTS)
+        for server in (one, two):
+            server.wait_ready(healthy=True)
+        wl.seed_hot_keys(one.base_url, run.value)
+        for server in (one, two):
+            wl.warm(server, hit, WARM_PASSES)
+        measured = one_after_the_other(run.generator, Comparison(
+            key, key, wl.hot_get(), (one,), (two,), "WORKERS=2", 1.0), plan.rounds, plan.duration_s)
+        return {"workers_1": summarize(measured["service"]),
+                "workers_2": summarize(measured["baseline"]),
+                **per_round("scaling", (m.load.rps for m in measured["baseline"]),
+                            (m.load.rps for m in measured["service"]))}
+
+    workers = procs.in_group("workers", lambda unpinned: {
+        "memory_hit_get": worker_count(unpinned, "memory_hit_get", "hit-memory", {}),
+        "redis_hit_get": worker_count(unpinned, "redis_hit_get", "hit-redis",
+                                      {"CACHE_LRU_MAX_ITEMS": "0"}),
+    }, Placement(servers=None, others=procs.placement.others))
+    return {"event_loop": event_loop, "workers": workers}
+
+
+def workers_report(figures: dict[str, Any]) -> Report:
+    return [comparison_table("event loop", figures["event_loop"].values()), table(
+        "workers: WORKERS=1 alone, then WORKERS=2 (w2) alone; 2 / 1 and its rounds min-max",
+        (*SIDE_COLUMNS, *(f"w2 {c}" for c in SIDE_COLUMNS), "2 / 1", "rounds"),
+        (row(case, *side(f["workers_1"]), *side(f["workers_2"]), f"{f['scaling']:.2f}x",
+             span(f["scaling_per_round"])) for case, f in figures["workers"].items()),
+        ("alone, one after the other; the service free to use every CPU, wrk and "
+         "redis-server on the second (see throughput.py)",))], []

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from scripts.benchmark.failover import failover_tables, failover_targets, spread
-from scripts.benchmark.report import table_lines
+from scripts.benchmark.failover import failover_report
+from scripts.benchmark.report import spread, table_lines
 from scripts.harness.redis_cluster import parse_cluster_nodes
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,19 +66,18 @@ def test_one_run_of_each_failover_is_reported(run: tuple[dict[str, Any], str]) -
 
 
 def test_a_run_that_never_got_ready_leaves_no_max_and_misses_the_target() -> None:
-    assert spread([2.0, None, 1.0]) == {"min_s": 1.0, "median_s": 1.5, "max_s": None}
-    assert spread([None]) == {"min_s": None, "median_s": None, "max_s": None}
-    assert spread([3.0, 1.0, 2.0])["median_s"] == 2.0
+    assert spread([2.0, None, 1.0], "s") == {"min_s": 1.0, "median_s": 1.5, "max_s": None}
+    assert spread([None], "s") == {"min_s": None, "median_s": None, "max_s": None}
+    assert spread([3.0, 1.0, 2.0], "s")["median_s"] == 2.0
     load = {name: 0 for name in LOAD_FIELDS} | {"max_ms": 1.0}
-    mode = {"target_s": 3.0, "ready": spread([2.0, None]), "load": load,
-            "topology_ready": spread([1.0])}
+    mode = {"target_s": 3.0, "ready": spread([2.0, None], "s"), "load": load,
+            "topology_ready": spread([1.0], "s")}
     failover = {"runs": 2, "poll_interval_ms": 25, "load": {"rate_per_s": 10, "mix": "m"},
                 "sentinel": {**mode, "down_after_ms": 1000, "failover_timeout_ms": 5000,
                              "quorum": 2},
                 "cluster": {**mode, "node_timeout_ms": 1000}}
-    found = failover_targets(failover)
+    (table,), found = failover_report(failover)
     assert [t["met"] for t in found] == [False, False, True, True]
-    (table,) = failover_tables(failover)
     assert [(r["label"], r["figures"][2], r["met"]) for r in table["rows"]] == [
         ("sentinel", "-", False), ("cluster", "-", False)]
     assert "  -" in "\n".join(table_lines(table))
