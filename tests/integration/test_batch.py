@@ -60,7 +60,7 @@ async def test_mget_answers_memory_redis_and_misses_with_base64_for_bytes(
     await client.put("/cache/default/mem", data=b"in memory", headers={"Content-Type": "text/plain"})
     await client.put("/cache/default/bin", data=NOT_UTF8)
     await raw.set("roleready:default:red", _v2(b"from redis"))
-    body = await _mget(client, ["mem", "red", "bin", "gone", "mem"])
+    body = await _mget(client, ["mem", "red", "bin", "gone", "mem", "gone"])  # repeats: once
     assert body["misses"] == ["gone"]
     assert _sources(body) == {"mem": "memory", "red": "redis", "bin": "memory"}
     assert body["hits"]["mem"] == {"value": "in memory", "encoding": "utf-8",
