@@ -63,8 +63,11 @@ async def read_body(request: web.Request, limit: int, what: str = "Values",
     declared = request.content_length
     if declared is not None and declared > limit:
         raise _too_large(limit, what)
-    if request.content.is_eof():  # all here already (the usual case): no timer
-        return await _read_body(request, limit, what, hold)
+    content = request.content
+    if content.is_eof():  # all here already (the usual case): no timer, no loop
+        body = content.read_nowait()
+        _check_size(len(body), limit, what, hold)
+        return body
     timeout_ms = request.app[appkeys.SETTINGS].http_body_timeout_ms
     try:
         async with asyncio.timeout(timeout_ms / 1000):
@@ -85,13 +88,7 @@ async def _read_body(request: web.Request, limit: int, what: str,
     try:
         while chunk := await request.content.readany():
             size += len(chunk)
-            if size > limit:
-                raise _too_large(limit, what)
-            # Only a body without Content-Length gets past what `admit` took.
-            if hold is not None and size > hold.size and not hold.take(size - hold.size):
-                response = over_budget()
-                response.force_close()  # the rest of the body is not wanted
-                raise BadRequest(response)
+            _check_size(size, limit, what, hold)
             chunks.append(chunk)
     except (ConnectionError, HttpProcessingError):
         # The client closed before its body was complete (shorter than its
@@ -101,3 +98,15 @@ async def _read_body(request: web.Request, limit: int, what: str,
         response.force_close()
         raise BadRequest(response) from None
     return b"".join(chunks)
+
+
+def _check_size(size: int, limit: int, what: str, hold: Hold | None) -> None:
+    """413 once `size` bytes have passed `limit`; 503 (the connection
+    closed: the rest of the body is not wanted) when `hold` cannot grow to
+    them. Only a body without Content-Length gets past what `admit` took."""
+    if size > limit:
+        raise _too_large(limit, what)
+    if hold is not None and size > hold.size and not hold.take(size - hold.size):
+        response = over_budget()
+        response.force_close()
+        raise BadRequest(response)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -136,6 +137,24 @@ async def test_body_over_the_limit_is_refused_with_413(app_client: StartClient) 
     streamed = await client.put("/cache/default/big", data=chunks())
     assert streamed.status == 413
     assert (await client.get("/cache/default/big")).status == 404
+
+
+async def test_a_chunked_body_that_arrived_whole_is_held_to_the_limit(
+    app_client: StartClient,
+) -> None:
+    """Sent in one write, the body is all there when the handler reads it
+    (read at once, without the chunk loop): the same 413, nothing changed."""
+    client = await app_client("", CACHE_MAX_VALUE_BYTES="10")
+    for body, status in ((b"x" * 10, 204), (b"y" * 11, 413)):
+        reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+        writer.write(b"PUT /cache/default/whole HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+                     b"Transfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n"
+                     % (len(body), body))
+        answer = await reader.read()
+        writer.close()
+        assert answer.startswith(b"HTTP/1.1 %d " % status), answer[:200]
+    kept = await client.get("/cache/default/whole")
+    assert (kept.status, await kept.read()) == (200, b"x" * 10)
 
 
 async def test_token_is_required_when_configured(app_client: StartClient) -> None:
