@@ -37,16 +37,7 @@ exit codes: 0 measured (targets met or not: they are read by people, see the
 table); 1 a server would not start, wrk or webdis is missing or a measurement
 failed (logs are kept); 2 bad usage; 130 interrupted (all started is stopped).
 
-On 2 cores: the default run about 3 min 30 s, --quick about 40 s. Not in the
-default run: failover (Sentinel and Cluster master kills, ~7 s a run of
-each), stampede (200 callers miss one key, with and without leases; GET vs
-GET ?lease=1; ~35 s), batch (_mget of 100 keys against single GETs and
-Webdis /MGET/, one after the other; ~40 s), workers (uvloop against asyncio's
-loop, WORKERS=1 against 2; ~2 min). `--compare REF` (instead of the
-sections): this tree against a git ref or a checkout, memory-hit GET,
-Redis-hit GET, PUT and _mget side by side, in both orientations (--rounds x
-2 s each way, over --instances processes; --replica: writes confirmed by a
-replica). docs/performance.md says how each is measured.
+The sections, how long each takes and how it measures: docs/performance.md.
 """
 # Option, help; all take a whole number >= 1.
 COUNTS = (

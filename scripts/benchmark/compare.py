@@ -1,19 +1,8 @@
-"""Comparisons of two servers (the service against a bare handler, two
-event loops, two trees, GET against GET ?lease=1), two ways:
+"""Comparisons of two servers, two ways: one after the other (each alone
+under the full load: absolute req/s, p50, p99) and side by side (both on
+the one server CPU at once, each under half the load: the ratio).
 
-    one after the other  each server alone under the full load (-t2 -c50), in
-                         alternating order; gives the absolute req/s, p50, p99
-    side by side         both servers on the one server CPU at the same moment,
-                         each under half the load (-t1 -c25); gives the ratio
-
-Why (docs/performance.md, "How it measures"): this machine's CPU speed
-swings by up to a third within seconds; loaded side by side, both servers
-see the same speed at every instant and the ratio of their throughputs is
-the inverse ratio of their CPU cost per request. Two identical processes
-differed by a steady 5 %, so each side runs as several processes and the
-rounds rotate over them. Medians throughout; max latency is the worst
-round; error counts are summed. A strict comparison fails on any answer
-that is not 2xx (an error answer would be the faster one).
+Method and why: docs/performance.md, "How to run it".
 """
 
 from __future__ import annotations

@@ -3,10 +3,8 @@ baselines, Webdis, wrk, helpers: the harness's, scripts/harness/), what it
 asks of them, and its own HTTP clients (not the load).
 
 Each runs detached (stopped in order by the bench, and killed with it: see
-scripts/harness/service_process.py) with a CPU placement: the server under
-test gets the first CPU to itself, everything else the others (a
-single-threaded server moved between the cores it shared with wrk made
-runs differ by a third). Servers listen on free loopback ports, never 6379.
+scripts/harness/service_process.py), the server under test on a CPU of its
+own (docs/performance.md, "How to run it"). Free loopback ports, never 6379.
 """
 
 from __future__ import annotations

@@ -1,12 +1,10 @@
 """The one report writer: every table scripts/bench prints, kept in the JSON
-as it is printed (`tables`), and the targets (read by people).
+as it is printed (`tables`), and the targets.
 
-A section gives its tables and its targets (sections.py lists them); each
-table is a title, column headers, rows and notes, and a row is a label, its
+A table is a title, column headers, rows and notes; a row a label, its
 figures (text, as printed), and where it has one its target and MET / NOT
-MET, which a row with a `goal` takes from that target. Each target says what
-was measured, the limit and whether it was met; the bench never fails on
-them: on a noisy machine a missed target is a finding to report, not a crash.
+MET. The bench never fails on a target: on a noisy machine a missed one is
+a finding to report, not a crash.
 """
 
 from __future__ import annotations

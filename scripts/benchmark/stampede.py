@@ -1,16 +1,9 @@
-"""Stampede: N callers miss one key at once, with and without leases.
+"""Stampede: N callers miss one key at once, with and without leases (herd.py,
+its own process), then what `?lease=1` costs on a hit (compare.py's side
+by side, ?lease=1 on one instance and plain GET on the other, swapped each
+round). The services' lease counters are read as a cross-check.
 
-    redis-server + services A and B (one key prefix, REDIS_LAZY_CONNECT=false)
-    herd.py (its own process): per round, N callers, half on each instance,
-        miss a fresh key with leases, then another without (see there)
-    hit cost: wrk on one present key, memory hits, GET against GET
-        ?lease=1 as the throughput section compares (compare.py), ?lease=1
-        on one instance and plain GET on the other, swapped each round
-
-Computations are the callers that computed (with leases: that got a token);
-time to value runs from the callers' release to the value in hand. The
-services' own lease counters (/health/detailed) are read at the end as a
-cross-check of the callers' count.
+Method: docs/performance.md, "Stampede: leases".
 """
 
 from __future__ import annotations
