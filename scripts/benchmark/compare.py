@@ -44,8 +44,6 @@ class Comparison:
         return self.workload if side == "service" else self.baseline_workload or self.workload
 
     def pair(self, index: int) -> tuple[Server, Server]:
-        """(service, baseline) of round `index`, rotating over the instances
-        (so what one process's memory layout costs or saves averages out)."""
         return (self.services[index % len(self.services)],
                 self.baselines[index % len(self.baselines)])
 
@@ -85,12 +83,10 @@ def per_round(key: str, over: Iterable[float], under: Iterable[float]) -> dict[s
 
 
 def medians(rows: list[dict[str, float]]) -> dict[str, float]:
-    """Per key, the median over the rounds' rows."""
     return {key: statistics.median(r[key] for r in rows) for key in rows[0]}
 
 
 def checked(load: LoadResult, what: str) -> LoadResult:
-    """The load, when every request had a 2xx answer; else a BenchError."""
     if load.non_2xx or load.socket_errors or not load.requests:
         raise BenchError(f"{what}: {load.non_2xx} non-2xx, {load.socket_errors} socket errors")
     return load

@@ -100,11 +100,9 @@ def killed_under_load(service: ServiceProcess, kill: Callable[[], None],
 
 
 class Trickle(threading.Thread):
-    """PUT k, then GET k, for keys t0..t31 in turn, TRICKLE_RATE requests a
-    second at a steady pace (a slow answer is not made up for with a burst),
-    each on a new connection, until `result()`: the answers by class (2xx,
-    404, other 4xx, 5xx), refused connections, other failures (reset,
-    timeout) and the slowest request."""
+    """PUT k then GET k over 32 keys, TRICKLE_RATE a second at a steady pace
+    (a slow answer is not made up for with a burst), each on a new connection,
+    until `result()`: answers by class, refused and failed connections."""
 
     def __init__(self, service: ServiceProcess) -> None:
         super().__init__(daemon=True)

@@ -137,9 +137,7 @@ def result(process: ChildProcess, deadline_s: float) -> dict[str, Any]:
 
 class Processes(RedisServers):
     """Everything the run started, stopped by `close()`; a `RedisServers`
-    group of scripts/harness/, so its Sentinel and Cluster set-ups start
-    their servers here. The service runs from `service_root` (this checkout
-    by default; another one to compare two trees on the same machine)."""
+    group, so the harness's Sentinel and Cluster set-ups start theirs here."""
 
     def __init__(self, run_dir: Path, service_root: Path = ROOT,
                  placement: Placement | None = None) -> None:

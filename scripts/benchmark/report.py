@@ -19,12 +19,10 @@ GAP = "  "
 
 
 def n(value: float | None, digits: int = 2) -> str:
-    """A figure for the table ('-' when there is none)."""
     return "-" if value is None else f"{value:,.{digits}f}"
 
 
 def span(values: Sequence[float], digits: int = 2) -> str:
-    """The range of per-round figures, 'min-max'."""
     return f"{n(min(values), digits)}-{n(max(values), digits)}"
 
 
@@ -57,7 +55,6 @@ def with_unit(value: float | None, unit: str) -> str:
 
 
 def at_least(limit: float) -> str:
-    """A ratio's target, as its column prints it."""
     return f">= {limit:.2f}x"
 
 
@@ -131,7 +128,6 @@ SIDE_COLUMNS = ("req/s", "p50 ms", "p99 ms", "CPU us")
 
 
 def side(figures: Figures) -> list[str]:
-    """req/s, p50, p99 and CPU us per request of one side of a comparison."""
     return [n(figures["rps"], 0), n(figures["p50_ms"]), n(figures["p99_ms"]),
             n(figures["cpu_us_per_request"], 1)]
 
@@ -156,6 +152,5 @@ def comparison_table(title: str, comparisons: Iterable[Figures]) -> Figures:
 
 
 def render(report: Figures) -> str:
-    """The header, and every table of report["tables"], in order."""
     return "\n".join([*header(report), *(line for t in report["tables"]
                                           for line in table_lines(t))])

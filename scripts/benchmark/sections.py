@@ -40,7 +40,6 @@ class Plan:
     outage_rounds: int
     memory_rounds: int
     memory_ops: int
-    value_bytes: int
     outage: OutagePlan
     failover_runs: int = 3
     stampede: StampedePlan = StampedePlan()

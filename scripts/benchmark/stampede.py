@@ -125,8 +125,6 @@ def run_stampede(run: Run) -> dict[str, Any]:
         "--compute-ms", str(plan.compute_ms), "--rounds", str(plan.rounds)), HERD_LIMIT_S)
     counters = lease_counters(services)
     store_hit_key(services, run.value)
-    # GET vs GET ?lease=1 of one memory-resident key as the throughput section
-    # compares (compare.py): ?lease=1 on A and plain on B, swapped each round.
     a, b = services
     get = Workload("hit-plain", (Request("GET", wl.path(HIT_KEY)),))
     leased = Workload("hit-lease", (Request("GET", wl.path(HIT_KEY) + "?lease=1"),))

@@ -114,7 +114,7 @@ def run_throughput(run: Run) -> dict[str, Any]:
     procs, plan, value = run.procs, run.plan.throughput, run.value
     redis = procs.redis("redis")
     # Every baseline is started at once (each takes most of a second to
-    # import), then waited for; `instances` of each kind (see Comparison.pair).
+    # import), then waited for; `instances` of each kind (see Comparison).
     bare, bare_get, bare_set = (tuple(procs.baseline(
         f"baseline-{mode}-{i}", mode, *args, wait=False) for i in range(plan.instances))
         for mode, args in (("bytes", ("--value-file", str(run.value_file))),
