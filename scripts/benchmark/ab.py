@@ -72,10 +72,8 @@ def orientation(procs: Processes, split: Generator, plan: Rounds, after: Side, b
 def compare_trees(procs: Processes, split: Generator, plan: Rounds, ref: str,
                   envs: dict[str, dict[str, str]], value: bytes,
                   replica: bool = False) -> dict[str, Any]:
-    """Both orientations, each in a group of fresh processes; per case the
-    ratios this/REF, REF/this and this/REF without the slot's bias. With
-    `replica`, both trees' services run with REDIS_REPLICA_CONFIRM=auto
-    against a master that has a replica."""
+    """Both orientations, each in a group of fresh processes; per case
+    this/REF, REF/this and this/REF without the slot's bias."""
     confirm = {"REDIS_REPLICA_CONFIRM": "auto"} if replica else {}
     this = (procs.service_root, {**confirm, **envs["this"]})
     other = (tree_of(ref, procs.run_dir), {**confirm, **envs["ref"]})

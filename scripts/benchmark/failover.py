@@ -214,7 +214,6 @@ def run_failovers(run: Run) -> dict[str, Any]:
 
 
 def failover_report(failover: dict[str, Any]) -> Report:
-    """Every run ready on the new master within the limit, no bad answer."""
     load, sentinel, cluster = failover["load"], failover["sentinel"], failover["cluster"]
     ready = [target(f"sentinel failover: slowest kill -> ready on the new master "
                     f"(down-after-milliseconds {sentinel['down_after_ms']} + 2 s)",

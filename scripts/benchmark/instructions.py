@@ -101,7 +101,6 @@ def _counted(out_dir: Path, pid: int, work: Callable[[], object]) -> int:
 
 
 def measure(procs: Processes, kind: str, n: int, redis_url: str) -> dict[str, float]:
-    """Instructions per request of `kind` over `n` requests."""
     server = _start(procs, kind, redis_url)
     try:
         server.wait_answering(START_TIMEOUT_S)

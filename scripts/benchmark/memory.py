@@ -90,8 +90,7 @@ def cache_set(make: Callable[[], Any], keys: list[str], passes: int) -> float:
 
 def measure(contenders: dict[str, Loop], keys: list[str], ops: int,
             rounds: int) -> dict[str, float]:
-    """Median rates, and the memory tier's ratios as medians of per-round ratios
-    (the contenders of a round run milliseconds apart, so CPU drift cancels)."""
+    """Median rates, and the memory tier's ratios as medians of per-round ratios."""
     passes = max(1, ops // len(keys))
     seconds: dict[str, list[float]] = {name: [] for name in contenders}
     for _ in range(rounds):

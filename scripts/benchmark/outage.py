@@ -115,8 +115,6 @@ def summarize(rounds: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def run_outage(run: Run) -> dict[str, Any]:
-    """Every round of `kill`, then every round of `pause`; and the same mix
-    without Redis at all."""
     procs, plan, rounds, value = run.procs, run.plan.outage, run.plan.outage_rounds, run.value
     redis = procs.redis("redis-outage")
     service = procs.service("service-outage", wl.service_env("service-outage", redis.url,

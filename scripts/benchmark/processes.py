@@ -201,7 +201,6 @@ class Processes(RedisServers):
         return process
 
     def close(self) -> None:
-        """Every child in reverse order, then every redis-server."""
         for process in reversed(self.started):
             # Stop the others whatever this one does; the parent-death
             # signal is the backstop for a process that would not stop.

@@ -151,7 +151,6 @@ def _row(label: str, figures: dict[str, Any], answers: dict[str, int]) -> Figure
 
 
 def herd_table(stampede: dict[str, Any]) -> Figures:
-    """Per round and over all rounds, with and without leases."""
     rows, lease = [], stampede["lease"]
     for mode, title in (("lease", "leases"), ("plain", "no lease")):
         figures, answers = stampede[mode], Counter[str]()
@@ -184,7 +183,6 @@ def herd_table(stampede: dict[str, Any]) -> Figures:
 
 
 def hit_cost_table(hit: dict[str, Any], goal: Figures) -> Figures:
-    """GET ?lease=1 against plain GET of one memory hit."""
     plain = [r["rps"] for r in hit["baseline"]["rounds"]]
     return table(
         (f"?lease=1 on a memory hit vs plain GET ({hit['generator']} -t{hit['threads']} "
@@ -203,8 +201,6 @@ def hit_cost_table(hit: dict[str, Any], goal: Figures) -> Figures:
 
 
 def stampede_report(stampede: dict[str, Any]) -> Report:
-    """One computation per stampede, its waiters served within one
-    computation + 50 ms, and ?lease=1 on a hit within noise of a plain GET."""
     lease, hit = stampede["lease"], stampede["hit_cost"]
     hit_goal = target(f"GET ?lease=1 memory hit vs plain GET, side by side, median of "
                       f"{len(hit['ratio_per_round'])} rounds (within noise)", hit["ratio"],

@@ -209,8 +209,6 @@ def batch_report(figures: dict[str, Any]) -> Report:
 
 
 def run_workers(run: Run) -> dict[str, Any]:
-    """uvloop against asyncio's loop, the rest of the service the same; then
-    WORKERS=1 and 2, free to use every CPU, each alone in alternating order."""
     procs, plan = run.procs, run.plan.throughput
     redis = procs.redis("redis-workers")
     loops = {loop: wl.hot_services(procs, f"loop-{loop}", redis.url, plan.instances, run.value,

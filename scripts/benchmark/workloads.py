@@ -73,7 +73,6 @@ def warm(server: ServiceProcess, hit: str, passes: int = 3) -> None:
 
 
 def store(base_url: str, key: str, value: bytes) -> None:
-    """PUT `key` through the server's own handler."""
     status, _, _ = http(base_url + path(key), method="PUT", body=value,
                         headers={"Content-Type": CONTENT_TYPE})
     if status != 204:
