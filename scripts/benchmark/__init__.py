@@ -1,18 +1,8 @@
-"""scripts/bench: the service against bare aiohttp and redis-py handlers and
-Webdis, what a Redis outage costs, and (--compare) two trees side by side.
+"""scripts/bench: the service measured against bare handlers and Webdis,
+section by section (sections.py), or two trees side by side (ab.py).
 
-    cli.py        the command line, `python -m scripts.benchmark` (scripts/bench)
-    sections.py   the sections, in order; each in its own module
-    compare.py    side-by-side and one-after-the-other rounds; ab.py two trees
-    load.py       the load driver: wrk
-    processes.py  every child process (scripts/harness/'s), what the bench asks
-                  of them and of the OS; the bench's own HTTP requests
-    report.py     the one table writer (every section gives rows) and the targets
-
-The service is only ever started as a process (`python -m service` from a
-given checkout) and spoken to over HTTP; memory.py, run as its own process
-from the checkout under test, is the one exception (also the home of
-`python -m scripts.benchmark.memory tags`). Each helper process (herd, memory) prints its figures as one `emit()` line.
+Method, figures and caveats: docs/performance.md. Helper processes (herd,
+memory) print their figures as one `emit()` line.
 """
 
 import json

@@ -1,20 +1,8 @@
-"""`scripts/bench --compare REF`: this tree against another, side by side.
+"""`scripts/bench --compare REF`: this tree against another, side by side,
+in both orientations (the slot itself costs ~3 %, so this/REF without it
+is sqrt(forward / swapped)).
 
-REF is a git ref of this repository (extracted with `git archive` into the
-run directory) or a directory holding a checkout (its service/ package).
-The other tree runs from this .venv, its directory first on the path (as
-`--service-root` does): a REF whose dependencies differ from this tree's
-needs its own checkout and .venv instead.
-
-Both trees are loaded side by side (compare.py says why), rounds rotating
-over the processes of each tree. An A/A run showed the "after" slot at
-~0.97x (the slot itself costs ~3 %), so every case runs in both
-orientations, each with fresh processes: this tree in the "after" slot,
-then REF in it; this/REF without the slot's bias is
-sqrt(forward / swapped). Cases: memory-hit GET, Redis-hit GET, PUT, and
-`_mget` of the 64 hot keys (memory hits; left out when a tree has no _mget).
-With --replica the Redis has a replica in sync and both trees' services run
-with REDIS_REPLICA_CONFIRM=auto: what a PUT costs where writes are confirmed.
+Method: docs/performance.md, "Comparing two trees: `scripts/bench --compare`".
 """
 
 from __future__ import annotations
@@ -84,10 +72,8 @@ def orientation(procs: Processes, split: Generator, plan: Rounds, after: Side, b
 def compare_trees(procs: Processes, split: Generator, plan: Rounds, ref: str,
                   envs: dict[str, dict[str, str]], value: bytes,
                   replica: bool = False) -> dict[str, Any]:
-    """Both orientations, each in a group of fresh processes; per case the
-    ratios this/REF, REF/this and this/REF without the slot's bias. With
-    `replica`, both trees' services run with REDIS_REPLICA_CONFIRM=auto
-    against a master that has a replica."""
+    """Both orientations, each in a group of fresh processes; per case
+    this/REF, REF/this and this/REF without the slot's bias."""
     confirm = {"REDIS_REPLICA_CONFIRM": "auto"} if replica else {}
     this = (procs.service_root, {**confirm, **envs["this"]})
     other = (tree_of(ref, procs.run_dir), {**confirm, **envs["ref"]})

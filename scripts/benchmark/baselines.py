@@ -4,10 +4,8 @@
     redis-get  GET /cache/{namespace}/{key} -> one `await redis.get(...)` per request
     redis-set  PUT /cache/{namespace}/{key} -> one `await redis.set(..., px=ttl)` per request
 
-Each runs as its own process with the service's server settings: the same
-route pattern, `web.AppRunner(access_log=None)`, the service's default event
-loop (uvloop), no middlewares. They are deliberately naive: one Redis round
-trip per request is what the service's auto-pipelining is compared with.
+Deliberately naive, with the service's server settings (route pattern,
+access log off, uvloop). Method: docs/performance.md, "How to run it".
 Run: python -m scripts.benchmark.baselines MODE --port N [--redis-url URL] [--value-file F]
 """
 

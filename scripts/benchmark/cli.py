@@ -29,6 +29,9 @@ from scripts.benchmark.workloads import make_value
 from scripts.harness import ProcessError
 
 EXIT_OK, EXIT_FAILED = 0, 1
+# wrk's threads and connections, and the stored value's size: the method's
+# (docs/performance.md), not options.
+THREADS, CONNECTIONS, VALUE_BYTES = 2, 50, 1024
 # The others take a while each (the epilog): only when asked for.
 DEFAULT_SECTIONS = ("memory", "throughput", "outage", "invalidation")
 
@@ -37,16 +40,7 @@ exit codes: 0 measured (targets met or not: they are read by people, see the
 table); 1 a server would not start, wrk or webdis is missing or a measurement
 failed (logs are kept); 2 bad usage; 130 interrupted (all started is stopped).
 
-On 2 cores: the default run about 3 min 30 s, --quick about 40 s. Not in the
-default run: failover (Sentinel and Cluster master kills, ~7 s a run of
-each), stampede (200 callers miss one key, with and without leases; GET vs
-GET ?lease=1; ~35 s), batch (_mget of 100 keys against single GETs and
-Webdis /MGET/, one after the other; ~40 s), workers (uvloop against asyncio's
-loop, WORKERS=1 against 2; ~2 min). `--compare REF` (instead of the
-sections): this tree against a git ref or a checkout, memory-hit GET,
-Redis-hit GET, PUT and _mget side by side, in both orientations (--rounds x
-2 s each way, over --instances processes; --replica: writes confirmed by a
-replica). docs/performance.md says how each is measured.
+The sections, how long each takes and how it measures: docs/performance.md.
 """
 # Option, help; all take a whole number >= 1.
 COUNTS = (
@@ -62,9 +56,6 @@ COUNTS = (
                          "instances (default 200)"),
     ("stampede-rounds", "stampede: rounds, each with fresh keys (default 5; --quick 1)"),
     ("stampede-compute-ms", "stampede: how long a caller 'computes' a value (default 500)"),
-    ("threads", "wrk threads (default 2)"),
-    ("connections", "concurrent connections (default 50)"),
-    ("value-bytes", "stored value size (default 1024)"),
 )
 
 
@@ -76,7 +67,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="1 round of 1 s per figure, short outage phases (smoke test)")
     for name, text in COUNTS:
         parser.add_argument(f"--{name}", type=int, help=text)
-    parser.set_defaults(threads=2, connections=50, value_bytes=1024)
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the figures here")
     parser.add_argument("--only", default=",".join(DEFAULT_SECTIONS),
                         help=f"comma-separated sections to run, of {','.join(SECTIONS)} "
@@ -111,25 +101,21 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
             parser.error(f"--{name} must be >= 1")
     if args.replica and not args.compare:
         parser.error("--replica goes with --compare")
-    if args.connections < args.threads:
-        parser.error("--connections must be >= --threads")
     if args.service_root is not None and not (args.service_root / "service").is_dir():
         parser.error(f"--service-root {args.service_root}: no service/ package there")
     return args
 
 
 def make_plan(args: argparse.Namespace) -> Plan:
-    """--quick: a round of each, short outage phases. Otherwise many short
-    rounds, which beat a few long ones on a machine whose speed drifts by tens
-    of percent within seconds: 6 rounds visit each of 3 instances twice. The
-    stampede's hit-cost rounds are the throughput rounds."""
+    """--quick: a round of each, short outage phases; the stampede's hit-cost
+    rounds are the throughput rounds."""
     quick, duration = args.quick, args.duration or 1
     rounds = args.rounds or (1 if quick else 6)
     return Plan(
         quick, Rounds(rounds, duration, rounds, duration if quick else 2 * duration,
                       0 if quick else 1, args.instances or (1 if quick else 3)),
         args.outage_rounds or (1 if quick else 3), 3 * rounds, 50_000 if quick else 100_000,
-        args.value_bytes, OutagePlan(0.5, 2, 1, 2, 0.3) if quick else OutagePlan(1.0, 3, 2, 3, 0.5),
+        OutagePlan(0.5, 2, 1, 2, 0.3) if quick else OutagePlan(1.0, 3, 2, 3, 0.5),
         args.failover_runs or (1 if quick else 3),
         StampedePlan(args.stampede_callers or 200, args.stampede_rounds or (1 if quick else 5),
                      args.stampede_compute_ms or 500, rounds, duration))
@@ -138,13 +124,12 @@ def make_plan(args: argparse.Namespace) -> Plan:
 def measure(args: argparse.Namespace, run_dir: Path) -> dict[str, Any]:
     started = time.monotonic()
     plan, placement = make_plan(args), Placement.choose(args.pin)
-    generator = Wrk(args.threads, args.connections, run_dir, placement.others)
+    generator = Wrk(THREADS, CONNECTIONS, run_dir, placement.others)
     # Side by side, each of the two servers gets half the load.
-    split = Wrk(max(1, args.threads // 2), max(1, args.connections // 2), run_dir,
-                placement.others)
+    split = Wrk(THREADS // 2, CONNECTIONS // 2, run_dir, placement.others)
     procs = Processes(run_dir, (args.service_root or ROOT).resolve(), placement)
     # The stored value, and a file holding it (the bare handler's answer).
-    value, value_file = make_value(plan.value_bytes), run_dir / "value.bin"
+    value, value_file = make_value(VALUE_BYTES), run_dir / "value.bin"
     value_file.write_bytes(value)
     try:
         if args.compare:
@@ -163,7 +148,7 @@ def measure(args: argparse.Namespace, run_dir: Path) -> dict[str, Any]:
                      "outage_rounds": plan.outage_rounds, "memory_rounds": plan.memory_rounds,
                      "failover_runs": plan.failover_runs,
                      "sections": [] if args.compare else sorted(args.sections),
-                     "stampede": asdict(plan.stampede), "value_bytes": plan.value_bytes,
+                     "stampede": asdict(plan.stampede), "value_bytes": VALUE_BYTES,
                      "service_root": str(procs.service_root), "placement": placement.describe()},
         **figures,
     }

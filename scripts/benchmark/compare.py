@@ -1,19 +1,8 @@
-"""Comparisons of two servers (the service against a bare handler, two
-event loops, two trees, GET against GET ?lease=1), two ways:
+"""Comparisons of two servers, two ways: one after the other (each alone
+under the full load: absolute req/s, p50, p99) and side by side (both on
+the one server CPU at once, each under half the load: the ratio).
 
-    one after the other  each server alone under the full load (-t2 -c50), in
-                         alternating order; gives the absolute req/s, p50, p99
-    side by side         both servers on the one server CPU at the same moment,
-                         each under half the load (-t1 -c25); gives the ratio
-
-Why (docs/performance.md, "How it measures"): this machine's CPU speed
-swings by up to a third within seconds; loaded side by side, both servers
-see the same speed at every instant and the ratio of their throughputs is
-the inverse ratio of their CPU cost per request. Two identical processes
-differed by a steady 5 %, so each side runs as several processes and the
-rounds rotate over them. Medians throughout; max latency is the worst
-round; error counts are summed. A strict comparison fails on any answer
-that is not 2xx (an error answer would be the faster one).
+Method and why: docs/performance.md, "How to run it".
 """
 
 from __future__ import annotations
@@ -55,8 +44,6 @@ class Comparison:
         return self.workload if side == "service" else self.baseline_workload or self.workload
 
     def pair(self, index: int) -> tuple[Server, Server]:
-        """(service, baseline) of round `index`, rotating over the instances
-        (so what one process's memory layout costs or saves averages out)."""
         return (self.services[index % len(self.services)],
                 self.baselines[index % len(self.baselines)])
 
@@ -96,12 +83,10 @@ def per_round(key: str, over: Iterable[float], under: Iterable[float]) -> dict[s
 
 
 def medians(rows: list[dict[str, float]]) -> dict[str, float]:
-    """Per key, the median over the rounds' rows."""
     return {key: statistics.median(r[key] for r in rows) for key in rows[0]}
 
 
 def checked(load: LoadResult, what: str) -> LoadResult:
-    """The load, when every request had a 2xx answer; else a BenchError."""
     if load.non_2xx or load.socket_errors or not load.requests:
         raise BenchError(f"{what}: {load.non_2xx} non-2xx, {load.socket_errors} socket errors")
     return load

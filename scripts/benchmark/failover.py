@@ -1,25 +1,8 @@
-"""Failover times: a Redis master SIGKILLed under light load, and how long
-until the service is ready on its promoted replica.
+"""Failover times: a Redis master SIGKILLed under a light `Trickle` of
+requests, and how long until the service is ready on its promoted replica
+(Sentinel, and Cluster), each run with fresh processes.
 
-One run, with its own fresh processes (stopped at its end), from the tests'
-harness (scripts/harness/sentinel.py, redis_cluster.py):
-
-    sentinel  master + replica + 3 sentinels (quorum 2, down-after-milliseconds
-              1000, failover-timeout 5000); the service in Sentinel mode
-              kill the master ─► poll /health/detailed until checks.redis is
-              healthy and topology.master is the replica's address
-    cluster   3 masters + 1 replica each; services A (under load) and B in
-              cluster mode; kill the master serving PROBE_KEY ─► poll A's
-              /health/detailed until it is healthy, every node in
-              topology.nodes is ready and the promoted replica is one of them,
-              and then B DELETE, A PUT (X-Cache-Stored: redis), B GET
-              (X-Cache: hit-redis, the value A wrote) of PROBE_KEY pass
-
-The time is kill -> the first poll that passed (polls every POLL_INTERVAL_S,
-so the figure is late by at most one interval plus one round trip).
-Throughout, a `Trickle` of requests, each on a new connection (so a refused
-connection shows as one). The service runs with the defaults (the guide's
-1, 2, 4... s backoff), REDIS_LAZY_CONNECT=false.
+Method: docs/performance.md, "Failover: kill -> ready on the new master".
 """
 
 from __future__ import annotations
@@ -117,11 +100,9 @@ def killed_under_load(service: ServiceProcess, kill: Callable[[], None],
 
 
 class Trickle(threading.Thread):
-    """PUT k, then GET k, for keys t0..t31 in turn, TRICKLE_RATE requests a
-    second at a steady pace (a slow answer is not made up for with a burst),
-    each on a new connection, until `result()`: the answers by class (2xx,
-    404, other 4xx, 5xx), refused connections, other failures (reset,
-    timeout) and the slowest request."""
+    """PUT k then GET k over 32 keys, TRICKLE_RATE a second at a steady pace
+    (a slow answer is not made up for with a burst), each on a new connection,
+    until `result()`: answers by class, refused and failed connections."""
 
     def __init__(self, service: ServiceProcess) -> None:
         super().__init__(daemon=True)
@@ -233,7 +214,6 @@ def run_failovers(run: Run) -> dict[str, Any]:
 
 
 def failover_report(failover: dict[str, Any]) -> Report:
-    """Every run ready on the new master within the limit, no bad answer."""
     load, sentinel, cluster = failover["load"], failover["sentinel"], failover["cluster"]
     ready = [target(f"sentinel failover: slowest kill -> ready on the new master "
                     f"(down-after-milliseconds {sentinel['down_after_ms']} + 2 s)",

@@ -2,9 +2,7 @@
 
     python -m scripts.benchmark.herd URL_A URL_B --callers N --compute-ms MS --rounds R
 
-The load generator is Python: one asyncio loop, one aiohttp ClientSession
-(no connection limit) with each caller its own request. Per round, twice,
-on a fresh key each time, caller i asking instance i mod 2:
+Per round, on a fresh key each time, caller i asking instance i mod 2:
 
     lease  GET ?lease=1 ─► 200 (hit-fill, hit-memory, hit-redis): has the value
                         ─► 404 + token: computes (sleeps MS), has the value,
@@ -12,12 +10,8 @@ on a fresh key each time, caller i asking instance i mod 2:
                         ─► 404 pending: sleeps Retry-After s, asks again
     plain  GET          ─► 200: has the value; 404: computes, has it, PUTs it
 
-Before each scenario N concurrent GET /health fill the session's pool, so
-the callers reuse open connections and no connect is timed. Every time is
-from the moment the callers are released (t0) to the caller having the
-value: the answer read, or (for a computing caller) its computation done;
-its PUT comes after. Prints one `BENCH_JSON {...}` line: every caller's
-outcome per round and scenario (summed up by stampede.py).
+Prints every caller's outcome as one `emit()` line (stampede.py sums it up).
+Method: docs/performance.md, "Stampede: leases".
 """
 
 from __future__ import annotations

@@ -7,12 +7,7 @@ loaded machine where requests per second are noise.
         ─► dump: Ir(N)  ─► zero ─► idle as long ─► dump: Ir(idle)
     instructions per request = (Ir(N) - Ir(idle)) / N
 
-Subtracting an idle stretch as long as the measured one removes what the
-server does on its own (timers, the link's probe), which under valgrind's
-slowdown is not small. Kinds: `memory` (memory-hit GET), `redis` (Redis-hit
-GET: CACHE_LRU_MAX_ITEMS=0), `put`, `mget-memory` and `mget-redis` (`_mget`
-of 100 hits), and `bare`, baselines.py's aiohttp handler returning fixed
-bytes (the floor); each is also given as a ratio to `bare`.
+Method and kinds: docs/performance.md, "Where a memory hit's instructions go".
 Run: python -m scripts.benchmark.instructions [KIND ...] [-n N] [--keep DIR]
 """
 
@@ -106,7 +101,6 @@ def _counted(out_dir: Path, pid: int, work: Callable[[], object]) -> int:
 
 
 def measure(procs: Processes, kind: str, n: int, redis_url: str) -> dict[str, float]:
-    """Instructions per request of `kind` over `n` requests."""
     server = _start(procs, kind, redis_url)
     try:
         server.wait_answering(START_TIMEOUT_S)

@@ -1,14 +1,12 @@
-"""The load driver of scripts/bench: wrk (Debian package `wrk`, which
-scripts/bench installs when run as root; without it the bench stops with
-one clear error rather than measure with something weaker).
+"""The load driver of scripts/bench: wrk (required: without it the bench
+stops with one clear error rather than measure with something weaker).
 
-A `Workload` is a fixed list of requests that every connection cycles
-through. wrk runs them from a generated Lua script: the requests are
-formatted once per thread in init(); request() cycles through them from a
-per-thread offset (set in setup()); done() prints every figure as one
-`BENCH_JSON {...}` line. `statuses=True` also counts answers by class (2xx,
-404, other), which parses every response in Lua, so throughput runs leave it
-off and count only what wrk calls status errors (every answer >= 400).
+wrk runs a `Workload` from a generated Lua script: the requests formatted
+once per thread in init(), cycled from a per-thread offset (set in
+setup()); done() prints every figure as one `BENCH_JSON {...}` line.
+`statuses=True` also counts answers by class (2xx, 404, other), which
+parses every response in Lua, so throughput runs leave it off and count
+only what wrk calls status errors (every answer >= 400).
 """
 
 from __future__ import annotations

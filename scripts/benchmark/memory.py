@@ -1,29 +1,12 @@
 """In process, from the checkout under test: the memory tier against
 cachetools' LRUCache and TTLCache (the memory section), and what tags cost.
 
-    get-hit   every key present (capacity keys), read in a fixed order
-    set       twice capacity distinct keys, so (at steady state) every set evicts
-
-The tier is built and written as the service builds and writes it (the real
-clock, a TTL cap; value, content type, TTL). cachetools is driven through its
-fastest public path (`cache[key]`, `cache[key] = value`), and for reads also
-`LRUCache.get(key)`, which like the tier's get answers None on a miss
-(reported, not a target). Each contender runs its own plain loop, so no call
-wrapper is timed; rounds interleave them.
-
-`tags` (docs/consistency.md, "Tags"): TwoTierCache.get_memory of an untagged
-entry (the path every untagged GET takes) against one with 4 tags, rounds
-interleaved as above; with --redis-url, also one tag invalidation (the
-INVALIDATE script, as the service sends it) after 100,000 entries carrying
-the tag were written: its round trip at the caller, p50 and p99.
-
-The benchmark's one import of the service. Runs as its own process from the
-checkout under test (cwd and first on the path), so the bench's own heap does
-not colour the figures:
+The benchmark's one import of the service, run as its own process (cwd and
+first on the path) so the bench's own heap does not colour the figures:
     python -m scripts.benchmark.memory --ops N --rounds R   -> one result line
     python -m scripts.benchmark.memory tags [--rounds R] [--redis-url URL]  -> one JSON line
-(`tags` is not part of scripts/bench; its figures mean something only on a
-quiet machine.)
+Method: docs/performance.md, "The memory tier against cachetools" and
+"What tags cost".
 """
 
 from __future__ import annotations
@@ -107,8 +90,7 @@ def cache_set(make: Callable[[], Any], keys: list[str], passes: int) -> float:
 
 def measure(contenders: dict[str, Loop], keys: list[str], ops: int,
             rounds: int) -> dict[str, float]:
-    """Median rates, and the memory tier's ratios as medians of per-round ratios
-    (the contenders of a round run milliseconds apart, so CPU drift cancels)."""
+    """Median rates, and the memory tier's ratios as medians of per-round ratios."""
     passes = max(1, ops // len(keys))
     seconds: dict[str, list[float]] = {name: [] for name in contenders}
     for _ in range(rounds):

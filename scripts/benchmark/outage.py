@@ -6,15 +6,9 @@ One round, with the outage mix running throughout (3 memory-hit GETs : 1 PUT):
     outage phase    Redis still down, the link long since detected it
     recovery phase  back_after_s in, Redis is restarted on its port / SIGCONT
 
-The p99 "once detected" is held against the same mix on a memory-only
-service (REDIS_URL empty): what serving costs when Redis plays no part,
-PUTs included. The outage service reconnects fast so a round takes
-seconds, not minutes (OUTAGE_LINK_ENV; everything else is the default).
-
-Detection (failure -> the state leaves `ready`) and recovery (Redis back ->
-`ready`) are read afterwards from /health/events, whose events carry the
-service's CLOCK_MONOTONIC; the bench's own time.monotonic() is the same
-clock, so nothing polls the service while it is under load.
+Detection and recovery are read afterwards from /health/events (the
+service's CLOCK_MONOTONIC is the bench's), so nothing polls under load.
+Method: docs/performance.md, "A Redis outage under load".
 """
 
 from __future__ import annotations
@@ -121,8 +115,6 @@ def summarize(rounds: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def run_outage(run: Run) -> dict[str, Any]:
-    """Every round of `kill`, then every round of `pause`; and the same mix
-    without Redis at all."""
     procs, plan, rounds, value = run.procs, run.plan.outage, run.plan.outage_rounds, run.value
     redis = procs.redis("redis-outage")
     service = procs.service("service-outage", wl.service_env("service-outage", redis.url,

@@ -3,10 +3,8 @@ baselines, Webdis, wrk, helpers: the harness's, scripts/harness/), what it
 asks of them, and its own HTTP clients (not the load).
 
 Each runs detached (stopped in order by the bench, and killed with it: see
-scripts/harness/service_process.py) with a CPU placement: the server under
-test gets the first CPU to itself, everything else the others (a
-single-threaded server moved between the cores it shared with wrk made
-runs differ by a third). Servers listen on free loopback ports, never 6379.
+scripts/harness/service_process.py), the server under test on a CPU of its
+own (docs/performance.md, "How to run it"). Free loopback ports, never 6379.
 """
 
 from __future__ import annotations
@@ -139,9 +137,7 @@ def result(process: ChildProcess, deadline_s: float) -> dict[str, Any]:
 
 class Processes(RedisServers):
     """Everything the run started, stopped by `close()`; a `RedisServers`
-    group of scripts/harness/, so its Sentinel and Cluster set-ups start
-    their servers here. The service runs from `service_root` (this checkout
-    by default; another one to compare two trees on the same machine)."""
+    group, so the harness's Sentinel and Cluster set-ups start theirs here."""
 
     def __init__(self, run_dir: Path, service_root: Path = ROOT,
                  placement: Placement | None = None) -> None:
@@ -205,7 +201,6 @@ class Processes(RedisServers):
         return process
 
     def close(self) -> None:
-        """Every child in reverse order, then every redis-server."""
         for process in reversed(self.started):
             # Stop the others whatever this one does; the parent-death
             # signal is the backstop for a process that would not stop.

@@ -1,12 +1,10 @@
 """The one report writer: every table scripts/bench prints, kept in the JSON
-as it is printed (`tables`), and the targets (read by people).
+as it is printed (`tables`), and the targets.
 
-A section gives its tables and its targets (sections.py lists them); each
-table is a title, column headers, rows and notes, and a row is a label, its
+A table is a title, column headers, rows and notes; a row a label, its
 figures (text, as printed), and where it has one its target and MET / NOT
-MET, which a row with a `goal` takes from that target. Each target says what
-was measured, the limit and whether it was met; the bench never fails on
-them: on a noisy machine a missed target is a finding to report, not a crash.
+MET. The bench never fails on a target: on a noisy machine a missed one is
+a finding to report, not a crash.
 """
 
 from __future__ import annotations
@@ -21,12 +19,10 @@ GAP = "  "
 
 
 def n(value: float | None, digits: int = 2) -> str:
-    """A figure for the table ('-' when there is none)."""
     return "-" if value is None else f"{value:,.{digits}f}"
 
 
 def span(values: Sequence[float], digits: int = 2) -> str:
-    """The range of per-round figures, 'min-max'."""
     return f"{n(min(values), digits)}-{n(max(values), digits)}"
 
 
@@ -56,11 +52,6 @@ def with_unit(value: float | None, unit: str) -> str:
     if unit in ("x", "s"):
         return f"{n(value)}{' s' if unit == 's' else 'x'}"
     return f"{n(value, 1 if unit == 'ms' else 0)} {unit}"
-
-
-def at_least(limit: float) -> str:
-    """A ratio's target, as its column prints it."""
-    return f">= {limit:.2f}x"
 
 
 def percentile(values: Iterable[float], q: float) -> float:
@@ -133,7 +124,6 @@ SIDE_COLUMNS = ("req/s", "p50 ms", "p99 ms", "CPU us")
 
 
 def side(figures: Figures) -> list[str]:
-    """req/s, p50, p99 and CPU us per request of one side of a comparison."""
     return [n(figures["rps"], 0), n(figures["p50_ms"]), n(figures["p99_ms"]),
             n(figures["cpu_us_per_request"], 1)]
 
@@ -145,7 +135,7 @@ def comparison_table(title: str, comparisons: Iterable[Figures]) -> Figures:
         s, b = f["service"], f["baseline"]
         rows += [row(f["title"], *side(s), *side(b), f"{f['ratio']:.2f}x",
                      f"{f['ratio_one_after_the_other']:.2f}x", f"{f['cpu_ratio']:.2f}x",
-                     target=at_least(f["target_ratio"]), met=f["met"]),
+                     target=f">= {f['target_ratio']:.2f}x", met=f["met"]),
                  row(f"{GAP}vs {f['baseline_kind']}")]
         if s["non_2xx"] or b["non_2xx"] or s["socket_errors"] or b["socket_errors"]:
             rows.append(row(f"{GAP}! non-2xx {s['non_2xx']}/{b['non_2xx']}, socket errors "
@@ -158,6 +148,5 @@ def comparison_table(title: str, comparisons: Iterable[Figures]) -> Figures:
 
 
 def render(report: Figures) -> str:
-    """The header, and every table of report["tables"], in order."""
     return "\n".join([*header(report), *(line for t in report["tables"]
                                           for line in table_lines(t))])

@@ -1,17 +1,10 @@
 """The sections of one bench run, in order (SECTIONS), each a `run(Run)`
 that starts its own servers and a report of its tables and targets: memory
-(memory.py in its own process, before any server starts) and invalidation
-here, the others in their modules (throughput.py also holds batch and
-workers).
+and invalidation here, the others in their modules (throughput.py also
+holds batch and workers).
 
-Invalidation latency, how soon another instance serves a new value:
-
-    B GET k (its memory now holds v0) ─► A PUT k=v1, acknowledged at t0
-    ─► B GET k, again and again, until it answers v1 at t1: latency t1 - t0
-
-Two services on one Redis with one key prefix; one key per sample, so every
-sample starts from B's memory holding the old value. The latency includes
-one GET round trip to B (the polling resolution), reported beside it.
+Method: docs/performance.md, a section for each ("Invalidation latency" for
+the one measured here).
 """
 
 from __future__ import annotations
@@ -47,7 +40,6 @@ class Plan:
     outage_rounds: int
     memory_rounds: int
     memory_ops: int
-    value_bytes: int
     outage: OutagePlan
     failover_runs: int = 3
     stampede: StampedePlan = StampedePlan()
@@ -80,10 +72,7 @@ def run_memory(run: Run) -> Figures:
 
 
 def memory_report(memory: Figures) -> Report:
-    # Held against TTLCache, the like-for-like cache (LRU with per-entry
-    # expiry): LRUCache reads no clock and stays in the table for reference
-    # only, since the tier is plain Python methods by choice (a closure or a
-    # compiled build bought ~40 ns of a ~54 us request).
+    # Held against TTLCache, the like-for-like cache (docs/performance.md).
     rows, goals = [], []
     for key, title, op in (("get_hit", "get hit", "get-hit"), ("set", "set (evicting)", "set")):
         f = memory[key]
@@ -100,8 +89,7 @@ def memory_report(memory: Figures) -> Report:
 
 
 def run_invalidation(run: Run) -> Figures:
-    """Latency figures of INVALIDATION_SAMPLES keys written through service A,
-    read through B (one Redis and one key prefix)."""
+    """A PUTs each key, B polls it until it serves the new value."""
     redis = run.procs.redis("redis-invalidation")
     a, b = ready(*(run.procs.service(f"service-invalidation-{name}", wl.service_env(
         "invalidation", redis.url), wait=False) for name in ("a", "b")))

@@ -1,16 +1,9 @@
-"""Stampede: N callers miss one key at once, with and without leases.
+"""Stampede: N callers miss one key at once, with and without leases (herd.py,
+its own process), then what `?lease=1` costs on a hit (compare.py's side
+by side, ?lease=1 on one instance and plain GET on the other, swapped each
+round). The services' lease counters are read as a cross-check.
 
-    redis-server + services A and B (one key prefix, REDIS_LAZY_CONNECT=false)
-    herd.py (its own process): per round, N callers, half on each instance,
-        miss a fresh key with leases, then another without (see there)
-    hit cost: wrk on one present key, memory hits, GET against GET
-        ?lease=1 as the throughput section compares (compare.py), ?lease=1
-        on one instance and plain GET on the other, swapped each round
-
-Computations are the callers that computed (with leases: that got a token);
-time to value runs from the callers' release to the value in hand. The
-services' own lease counters (/health/detailed) are read at the end as a
-cross-check of the callers' count.
+Method: docs/performance.md, "Stampede: leases".
 """
 
 from __future__ import annotations
@@ -132,8 +125,6 @@ def run_stampede(run: Run) -> dict[str, Any]:
         "--compute-ms", str(plan.compute_ms), "--rounds", str(plan.rounds)), HERD_LIMIT_S)
     counters = lease_counters(services)
     store_hit_key(services, run.value)
-    # GET vs GET ?lease=1 of one memory-resident key as the throughput section
-    # compares (compare.py): ?lease=1 on A and plain on B, swapped each round.
     a, b = services
     get = Workload("hit-plain", (Request("GET", wl.path(HIT_KEY)),))
     leased = Workload("hit-lease", (Request("GET", wl.path(HIT_KEY) + "?lease=1"),))
@@ -160,7 +151,6 @@ def _row(label: str, figures: dict[str, Any], answers: dict[str, int]) -> Figure
 
 
 def herd_table(stampede: dict[str, Any]) -> Figures:
-    """Per round and over all rounds, with and without leases."""
     rows, lease = [], stampede["lease"]
     for mode, title in (("lease", "leases"), ("plain", "no lease")):
         figures, answers = stampede[mode], Counter[str]()
@@ -193,7 +183,6 @@ def herd_table(stampede: dict[str, Any]) -> Figures:
 
 
 def hit_cost_table(hit: dict[str, Any], goal: Figures) -> Figures:
-    """GET ?lease=1 against plain GET of one memory hit."""
     plain = [r["rps"] for r in hit["baseline"]["rounds"]]
     return table(
         (f"?lease=1 on a memory hit vs plain GET ({hit['generator']} -t{hit['threads']} "
@@ -212,8 +201,6 @@ def hit_cost_table(hit: dict[str, Any], goal: Figures) -> Figures:
 
 
 def stampede_report(stampede: dict[str, Any]) -> Report:
-    """One computation per stampede, its waiters served within one
-    computation + 50 ms, and ?lease=1 on a hit within noise of a plain GET."""
     lease, hit = stampede["lease"], stampede["hit_cost"]
     hit_goal = target(f"GET ?lease=1 memory hit vs plain GET, side by side, median of "
                       f"{len(hit['ratio_per_round'])} rounds (within noise)", hit["ratio"],

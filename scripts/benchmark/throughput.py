@@ -1,35 +1,11 @@
 """Throughput and the hot path: the service against bare aiohttp handlers
-(baselines.py) and against Webdis (Debian package `webdis`: C, one thread
-here, pinned to the servers' CPU like the service), all on one
-redis-server, compared as compare.py compares; and the batch and workers
-sections, which start the same kinds of servers.
+(baselines.py) and Webdis, all on one redis-server; and the batch and
+workers sections, which start the same kinds of servers.
 
-    memory-hit GET   the service (default memory tier) vs a handler returning
-                     the same bytes from a constant; vs Webdis GET (side by side)
-    Redis-hit GET    the service with CACHE_LRU_MAX_ITEMS=0 vs a handler doing
-                     one redis-py GET per request; vs Webdis GET (side by side)
-    PUT              the service vs a handler doing one redis-py SET
-    _mget of 100     memory hits, and Redis hits, vs Webdis MGET of the same
-                     100 keys (side by side; keys/s ratio = req/s ratio)
-
-batch (`--only batch`): keys per second through `_mget` of 100 keys of 64
-bytes (memory hits, and Redis hits), against single-key GETs of the same
-keys and Webdis's `/MGET/`, one after the other in an order rotated each
-round; medians over the rounds.
-
-Webdis reads plain copies of the values (the same bytes the service
-answers) under `webdis:`, stored directly in Redis: its JSON ends a string at
-the first NUL byte, and the service's stored format has NULs in its header,
-so on the service's own keys it answered a few bytes a key (910 bytes for an
-MGET of 100).
-
-workers (`--only workers`): the service on uvloop against the same code on
-asyncio's loop (EVENT_LOOP), memory-hit and Redis-hit GETs, compared as
-above; and WORKERS=1 against WORKERS=2, each alone under the full load in
-alternating order (CPU time: the arbiter and its workers). On 2 cores the
-second worker shares a core with wrk and redis-server, so what the scaling
-shows is a lower bound for a machine with a core per worker and the load
-coming from elsewhere.
+Webdis reads plain copies of the values under `webdis:`: its JSON ends a
+string at the first NUL byte, and the service's stored format has NULs.
+Method: docs/performance.md, "Throughput against bare handlers", "Batch:
+`_mget` against single GETs and Webdis" and "Workers and uvloop".
 """
 
 from __future__ import annotations
@@ -138,7 +114,7 @@ def run_throughput(run: Run) -> dict[str, Any]:
     procs, plan, value = run.procs, run.plan.throughput, run.value
     redis = procs.redis("redis")
     # Every baseline is started at once (each takes most of a second to
-    # import), then waited for; `instances` of each kind (see Comparison.pair).
+    # import), then waited for; `instances` of each kind (see Comparison).
     bare, bare_get, bare_set = (tuple(procs.baseline(
         f"baseline-{mode}-{i}", mode, *args, wait=False) for i in range(plan.instances))
         for mode, args in (("bytes", ("--value-file", str(run.value_file))),
@@ -233,8 +209,6 @@ def batch_report(figures: dict[str, Any]) -> Report:
 
 
 def run_workers(run: Run) -> dict[str, Any]:
-    """uvloop against asyncio's loop, the rest of the service the same; then
-    WORKERS=1 and 2, free to use every CPU, each alone in alternating order."""
     procs, plan = run.procs, run.plan.throughput
     redis = procs.redis("redis-workers")
     loops = {loop: wl.hot_services(procs, f"loop-{loop}", redis.url, plan.instances, run.value,

@@ -1,13 +1,5 @@
-"""What scripts/bench sends: the stored value, the keys, the request mixes.
-
-    hot GET     GET /cache/default/hot{0..63}            (seeded first)
-    PUT         PUT /cache/default/put{0..255}           a 1 KiB JSON value
-    outage mix  3 hot GETs : 1 PUT /cache/default/out{i} (GETs stay memory hits;
-                                                          PUTs always go to Redis)
-
-The same workload drives the service and its baseline; keys are seeded
-through each server's own PUT handler, so the service stores them encoded
-under its prefix and the redis-set baseline under `bench:`.
+"""What scripts/bench sends: the stored value, the keys, the request mixes,
+and the seeding of the hot keys through each server's own PUT handler.
 """
 
 from __future__ import annotations
@@ -81,7 +73,6 @@ def warm(server: ServiceProcess, hit: str, passes: int = 3) -> None:
 
 
 def store(base_url: str, key: str, value: bytes) -> None:
-    """PUT `key` through the server's own handler."""
     status, _, _ = http(base_url + path(key), method="PUT", body=value,
                         headers={"Content-Type": CONTENT_TYPE})
     if status != 204:
