@@ -12,8 +12,12 @@ FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
+# A C compiler for the one compiled module (setup.py: service/_speedups.c);
+# the wheel carries it built, the second stage needs no compiler.
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && rm -rf /var/lib/apt/lists/*
 # setup.cfg reads README.md as the long description and LICENSE as the licence.
-COPY pyproject.toml setup.cfg README.md LICENSE ./
+COPY pyproject.toml setup.cfg setup.py README.md LICENSE ./
 COPY service ./service
 COPY statemachine ./statemachine
 COPY scripts/__init__.py ./scripts/__init__.py

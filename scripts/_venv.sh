@@ -3,7 +3,8 @@
 # exact versions of scripts/constraints.txt (what the suite last passed with).
 # With the test extra, the Python client (clients/python) too, editable: its
 # tests run in the suite. Re-installs only when setup.cfg, pyproject.toml,
-# the client's pyproject.toml or the constraints changed since the last install.
+# the client's pyproject.toml, the compiled module's source (setup.py builds
+# service/_speedups.c in place) or the constraints changed since the last install.
 # shellcheck shell=bash
 ensure_venv() {
   local extras="${1:-}"
@@ -15,8 +16,8 @@ ensure_venv() {
     python3 -m venv "$venv"
   fi
   stamp="$venv/.installed${extras:+-$extras}"
-  want="$(cd "$root" && cat setup.cfg pyproject.toml clients/python/pyproject.toml \
-    scripts/constraints.txt | sha256sum | cut -d' ' -f1)"
+  want="$(cd "$root" && cat setup.cfg setup.py pyproject.toml service/_speedups.c \
+    clients/python/pyproject.toml scripts/constraints.txt | sha256sum | cut -d' ' -f1)"
   # An install with extras holds the plain one too: `scripts/run` after
   # `scripts/test` (or the README's tour in the suite) installs nothing.
   if [ -z "$extras" ]; then

@@ -31,6 +31,7 @@ import orjson
 from service.cache import decodings
 from service.cache.batch import Hit
 from service.cache.entry import Entry
+from service.speedups import members
 
 MAX_BYTES = 8 << 20
 
@@ -60,14 +61,9 @@ class Fragments:
                unread: list[str]) -> bytes:
         """The whole `_mget` answer's JSON (batch.get_many's hits: memory's
         first, then Redis's)."""
-        parts: list[bytes] = []
-        append = parts.append
-        kept = self._memory
-        for key, entry in memory.items():
-            found = kept.get(key)
-            append(found[1] if found is not None and found[0] is entry
-                   else self._keep_memory(key, entry))
+        parts = members(self._memory, memory, self._keep_memory)  # in C where built
         if redis:
+            append = parts.append
             seen = self._redis
             for key, (value, content_type) in redis.items():
                 known = seen.get(key)

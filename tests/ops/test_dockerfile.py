@@ -90,12 +90,14 @@ def test_the_build_stage_builds_the_wheel_from_what_it_copies() -> None:
     assert (build.base, build.name) == ("python:3.11-slim", "build")
     assert final.base == "python:3.11-slim"
     sources = set(copied_sources(build))
-    assert {"pyproject.toml", "setup.cfg", "README.md", "LICENSE"} <= sources
+    assert {"pyproject.toml", "setup.cfg", "setup.py", "README.md", "LICENSE"} <= sources
     for package in wheel_packages():
         assert package in sources or f"{package}/__init__.py" in sources, package
     assert "scripts" not in sources and "tests" not in sources  # only the wheel's parts
-    [run] = build.args("RUN")
+    *before, run = build.args("RUN")
     assert run.startswith("pip wheel --no-deps --wheel-dir /dist ")
+    # The compiled module (setup.py) is built there: a compiler first.
+    assert [r for r in before if "apt-get install" in r and " gcc " in r]
 
 
 def test_the_image_installs_exactly_the_constraints() -> None:

@@ -87,8 +87,19 @@ def test_the_wheel_holds_the_packages_and_the_licence(built: tuple[Path, Path]) 
     left_out = ("tests", "scripts/benchmark", "scripts/soak", "scripts/runner", "scripts/harness")
     assert not {p for p in packages if p.startswith(left_out)}
     version = _setup()["metadata"]["version"]
-    assert wheel.name == f"roleready_cache-{version}-py3-none-any.whl"
+    # Built for this interpreter and platform: it carries the compiled module.
+    tag = f"cp{sys.version_info.major}{sys.version_info.minor}"
+    assert wheel.name.startswith(f"roleready_cache-{version}-{tag}-{tag}-linux_"), wheel.name
+    assert [n for n in names if n.startswith("service/_speedups.") and n.endswith(".so")]
     assert any(n.endswith(".dist-info/LICENSE") for n in names)
+
+
+def test_the_installed_wheel_runs_the_compiled_loops(built: tuple[Path, Path]) -> None:
+    _, venv = built
+    script = "import service.speedups as s; print(s.COMPILED, s.__file__)"
+    compiled, where = _run(venv / "bin" / "python", "-c", script).split()
+    assert compiled == "True"
+    assert not where.startswith(str(ROOT))  # the wheel's copy, not the checkout's
 
 
 def test_every_dependency_is_at_its_constraint(built: tuple[Path, Path]) -> None:
