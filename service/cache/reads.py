@@ -60,11 +60,12 @@ class SharedReads:
         self._flights: dict[str, _Flight] = {}
 
     async def read(
-        self, redis: RedisTier, namespace: str, key: str
+        self, redis: RedisTier, namespace: str, key: str, *, fill: bool = True
     ) -> tuple[StoredValue | None, bool]:
         """Redis's value (None: a miss, or Redis unavailable), and whether
         the caller may keep it in memory: only a leader whose read no change
-        overtook may."""
+        overtook may; never without `fill` (no memory tier to fill: the
+        value's PTTL is not read either)."""
         name = f"{namespace}:{key}"
         flights = self._flights
         while (joined := flights.get(name)) is not None:
@@ -77,12 +78,12 @@ class SharedReads:
                     self._stats.coalesced_hits += 1
                 return outcome, False
         flight = flights[name] = _Flight()
-        began = self._fills.begin(name)
+        began = self._fills.begin(name) if fill else 0  # no fill: no guard
         outcome = ABANDONED
         try:
-            stored = outcome = await redis.get(namespace, key)
+            stored = outcome = await redis.get(namespace, key, ttl=fill)
         finally:
-            fresh = self._fills.end(name, began)
+            fresh = fill and self._fills.end(name, began)
             if flights.get(name) is flight:
                 del flights[name]
             if flight.future is not None:

@@ -139,9 +139,15 @@ class RedisTier:
         head, sep, name = text.partition(":")
         return name if sep and head == self._prefix else None
 
-    async def get(self, namespace: str, key: str) -> StoredValue | None:
-        """The stored value, or None on a miss or when Redis is unavailable."""
+    async def get(self, namespace: str, key: str, *, ttl: bool = True) -> StoredValue | None:
+        """The stored value, or None on a miss or when Redis is unavailable;
+        with `ttl`, what Redis keeps it for too (its PTTL, read with it: all
+        a memory fill needs it for), else ttl_ms None (a GET alone: a reader
+        with no memory tier to fill saves a command a read)."""
         name = self.key(namespace, key)
+        if not ttl:
+            replies = await self._link.execute((("GET", name),), retries=self._retries)
+            return None if replies is None else self._stored(replies[0], -1)
         replies = await self._link.execute((("GET", name), ("PTTL", name)), retries=self._retries)
         if replies is None:
             return None

@@ -183,7 +183,8 @@ class TwoTierCache:
             self.stats.misses += 1
             self.stats.namespace_misses[namespace] += 1
             return None
-        stored, keep = await self._reads.read(self.redis, namespace, key)
+        stored, keep = await self._reads.read(self.redis, namespace, key,
+                                              fill=self.memory.capacity > 0)
         if stored is not None and stored.stamp.tags:
             stored, keep = await tag_checked(self, namespace, key, stored, keep)
         return self._settle(namespace, key, stored, keep, allow_stale)

@@ -94,6 +94,7 @@ async def test_concurrent_requests_to_the_service_share_round_trips(
     assert [a.status for a in answers] == [404] * 50
     batches = pipeline.batches_sent - before[0]
     commands = pipeline.commands_sent - before[1]
-    # GET + PTTL per request, and (idle PINGs aside) far fewer writes than requests.
-    assert commands >= 100
+    # A GET per request (no memory tier to fill: no PTTL), and (idle PINGs
+    # aside) far fewer writes than requests.
+    assert commands >= 50
     assert batches <= commands / 4, (batches, commands)

@@ -139,6 +139,25 @@ async def test_body_over_the_limit_is_refused_with_413(app_client: StartClient) 
     assert (await client.get("/cache/default/big")).status == 404
 
 
+@pytest.mark.parametrize(("memory_items", "pttl_calls"), [("0", 0), ("1000", 3)])
+async def test_a_redis_hit_reads_the_pttl_only_for_a_memory_tier_to_fill(
+    app_client: StartClient, redis_server: RedisServer, memory_items: str, pttl_calls: int,
+) -> None:
+    service = await ready_client(app_client, redis_server.url, CACHE_LRU_MAX_ITEMS=memory_items)
+    for i in range(3):
+        assert (await service.put(f"/cache/default/k{i}", data=b"v")).status == 204
+    service.app[appkeys.CACHE].memory.clear()  # each GET below reads Redis
+    with redis_server.client() as raw:
+        raw.config_resetstat()
+    for i in range(3):
+        got = await service.get(f"/cache/default/k{i}")
+        assert (got.status, got.headers["X-Cache"]) == (200, "hit-redis")
+    with redis_server.client() as raw:
+        stats = raw.info("commandstats")
+    assert stats["cmdstat_get"]["calls"] == 3
+    assert stats.get("cmdstat_pttl", {"calls": 0})["calls"] == pttl_calls
+
+
 async def test_a_chunked_body_that_arrived_whole_is_held_to_the_limit(
     app_client: StartClient,
 ) -> None:
@@ -316,6 +335,7 @@ async def test_every_value_is_answered_with_its_own_head_past_the_heads_kept(
     past the bound they are made again, never mixed up (memory hits here,
     Redis hits with Redis: the first GET after a PUT may be either)."""
     monkeypatch.setattr(hits, "MAX_HEADS", 3)
+    monkeypatch.setattr(hits, "_heads", {})  # what other tests' hits left is not this test's
     for round_ in range(2):
         values = {}
         for i in range(7):
