@@ -134,11 +134,14 @@ class TwoTierCache:
             return Lookup(entry.value, entry.content_type, Source.MEMORY, entry.stamp)
         return await self.get_redis(namespace, key)
 
-    def get_memory(self, namespace: str, key: str) -> Entry | None:
+    def get_memory(self, namespace: str, key: str, max_bytes: int | None = None) -> Entry | None:
         """The memory tier's entry (a counted memory hit), or None.
 
         A miss is counted by `get_redis`, which follows one: a caller that
         refuses the request after a miss (a bad key) leaves no count behind.
+        An entry longer than `max_bytes` is None, not counted: its caller
+        leaves it to another that reads it again (the front door leaves a
+        large value to the GET handler, which counts the hit).
         """
         entry = self.memory.get_by_name(f"{namespace}:{key}")
         if entry is not None:
@@ -146,6 +149,8 @@ class TwoTierCache:
             if entry.stamp is not None and entry.stamp.tags and self.drop_if_invalidated(
                 namespace, key, entry
             ):
+                return None
+            if max_bytes is not None and len(entry.value) > max_bytes:
                 return None
             self.stats.memory_hits += 1
             self._namespace_memory_hits[namespace] += 1

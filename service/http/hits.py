@@ -129,9 +129,11 @@ def memory_answerer(app: web.Application) -> MemoryAnswerer:
             asked = lease_request(request, settings)  # ... and refreshes ahead
             if isinstance(asked, web.Response) or (asked.wanted and namespace in refresh_ahead):
                 return None
-        entry = cache.get_memory(namespace, key)
-        if entry is None or len(entry.value) > LARGE_ANSWER_BYTES:
-            return None  # a large value is written with a write timeout (held.py)
+        # A large value is written with a write timeout (held.py): the
+        # handler's, which counts its hit.
+        entry = cache.get_memory(namespace, key, LARGE_ANSWER_BYTES)
+        if entry is None:
+            return None
         found = hit_head(entry.value, entry.content_type, entry.stamp, Source.MEMORY)
         return rendered(entry.value, found, wall(), request_id,
                         redis_enabled and not redis_ready())

@@ -15,7 +15,7 @@ from multidict import CIMultiDict
 
 from service import appkeys
 from service.app import create_app
-from service.http import front
+from service.http import front, hits
 from service.http.front import front_door
 from tests.conftest import make_settings
 from tests.support.app_server import ServiceTestServer
@@ -220,3 +220,15 @@ async def test_a_request_the_door_routes_keeps_its_route_s_layer(
         "roleready_http_request_duration_seconds_count",
         {"route": route, "method": method, "status": str(status)})
     assert timed == 1
+
+
+async def test_a_large_memory_hit_is_counted_once(client: TestClient) -> None:
+    """Over 64 KiB the door leaves it to the handler (a write timeout and
+    the byte budget), which counts the hit: once, not once a look."""
+    large = b"L" * (hits.LARGE_ANSWER_BYTES + 1)
+    assert (await client.put("/cache/default/large", data=large, headers=AUTH)).status == 204
+    stats = client.app[appkeys.CACHE].stats
+    before = stats.memory_hits
+    got = await client.get("/cache/default/large", headers=AUTH)
+    assert (got.status, got.headers["X-Cache"], await got.read()) == (200, "hit-memory", large)
+    assert stats.memory_hits == before + 1
