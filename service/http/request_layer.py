@@ -55,7 +55,7 @@ from service.http.access import ANONYMOUS_CALLER, Guard, Need, need_of
 from service.http.access import UNMATCHED as UNMATCHED_NEED
 from service.http.answer_headers import SERVER, stamp
 from service.http.early_errors import expect_handler
-from service.http.rendered import RenderedHit
+from service.http.rendered import Rendered
 from service.http.request_ids import X_REQUEST_ID, RequestIds
 from service.http.responses import error_response, overloaded
 from service.logs import REQUEST_ID
@@ -192,7 +192,7 @@ def instrumented(
             # Never leak internals (or secrets inside them) to the caller.
             log.exception("unhandled error on %s %s", request.method, request.path)
             response = error_response(500, "internal", "The service failed to handle this request.")
-        if type(response) is RenderedHit:  # its head has the constant headers
+        if isinstance(response, Rendered):  # its head has the constant headers
             response.request_id = request_id
         else:
             headers = response.headers

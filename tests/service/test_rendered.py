@@ -12,7 +12,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from service.http import rendered
-from service.http.rendered import RenderedHit
+from service.http.rendered import RenderedHit, RenderedStored
 
 LINES = (
     ("Content-Type", "text/html"), ("X-Cache", "hit-memory"), ("Server", "roleready-cache"),
@@ -111,3 +111,80 @@ def test_its_headers_show_every_line_of_the_answer() -> None:
     assert headers["X-Cache-Tags"] == "candidate:42, job:7"
     assert (headers["Age"], headers["X-Request-ID"]) == ("3", "rid-2")
     assert headers["X-Cache-Degraded"] == "redis-unavailable"
+
+
+STORED = (("X-Cache-Stored", "redis"), ("Server", "roleready-cache"),
+          ("X-Content-Type-Options", "nosniff"))
+
+
+class UnbufferedStored(RenderedStored):
+    buffered_writes = False
+
+
+@pytest.fixture
+async def writes() -> AsyncIterator[TestServer]:
+    def stored(cls: type[RenderedStored], request: web.Request) -> RenderedStored:
+        return cls(rendered.head(STORED, None), "rid-3", "degraded" in request.query)
+
+    async def fast(request: web.Request) -> web.StreamResponse:
+        return stored(RenderedStored, request)
+
+    async def through_aiohttp(request: web.Request) -> web.StreamResponse:
+        return stored(UnbufferedStored, request)
+
+    async def plain(request: web.Request) -> web.StreamResponse:
+        return web.Response(status=204, headers=stored(RenderedStored, request).headers)
+
+    app = web.Application()
+    app.router.add_put("/fast", fast)
+    app.router.add_put("/unbuffered", through_aiohttp)
+    app.router.add_put("/plain", plain)
+    async with TestServer(app) as started:
+        yield started
+
+
+@pytest.mark.parametrize(("version", "connection"), [
+    ("1.1", ""), ("1.1", "close"), ("1.0", ""), ("1.0", "keep-alive"),
+])
+@pytest.mark.parametrize("query", ["", "degraded"])
+async def test_a_rendered_204_is_what_aiohttp_would_write(
+    writes: TestServer, version: str, connection: str, query: str
+) -> None:
+    answers = []
+    for path in ("/fast", "/unbuffered", "/plain"):
+        request = f"PUT {path}?{query} HTTP/{version}\r\nHost: x\r\nContent-Length: 0\r\n"
+        if connection:
+            request += f"Connection: {connection}\r\n"
+        kept_alive = version == "1.1" and connection != "close" or connection == "keep-alive"
+        if kept_alive:  # a second request closes the connection after the first answer
+            request += "\r\nPUT /plain HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n"
+        answers.append(await _exchange(writes, (request + "\r\n").encode()))
+    fast, unbuffered, plain = (_parsed(answer, "HEAD") for answer in answers)
+    assert fast == unbuffered == plain
+    status, lines, _, after = fast
+    assert status == f"HTTP/{version} 204 No Content".encode()
+    assert b"X-Cache-Stored: redis" in lines and b"X-Request-ID: rid-3" in lines
+    assert not [line for line in lines if line.startswith(b"Content-Length")]
+    assert (b"X-Cache-Degraded: redis-unavailable" in lines) == (query == "degraded")
+    assert after == (b"HTTP/1.1 204 No" if kept_alive else b"")
+
+
+async def test_an_app_with_a_prepare_hook_gets_aiohttp_s_way() -> None:
+    """aiohttp calls an app's on_response_prepare from its own _start: a
+    rendered answer leaves the hook nothing to miss."""
+    seen: list[int] = []
+
+    async def hook(request: web.Request, response: web.StreamResponse) -> None:
+        seen.append(response.status)
+        response.headers["X-Hooked"] = "yes"
+
+    async def fast(request: web.Request) -> web.StreamResponse:
+        return _hit(RenderedHit, request)
+
+    app = web.Application()
+    app.on_response_prepare.append(hook)
+    app.router.add_get("/fast", fast)
+    async with TestServer(app) as started:
+        answer = await _exchange(started, b"GET /fast HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert seen == [200]
+    assert b"\r\nX-Hooked: yes\r\n" in answer and answer.endswith(b"\r\n\r\n" + VALUE)
