@@ -5,11 +5,13 @@ without keep-alive, for GET and HEAD, degraded or not."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
+from aiohttp.test_utils import BaseTestServer, TestServer
 
 from service.http import rendered
 from service.http.rendered import RenderedHit, RenderedStored
@@ -34,24 +36,36 @@ def _hit(cls: type[RenderedHit], request: web.Request) -> RenderedHit:
 
 @pytest.fixture
 async def server() -> AsyncIterator[TestServer]:
-    async def fast(request: web.Request) -> web.StreamResponse:
-        return _hit(RenderedHit, request)
-
-    async def through_aiohttp(request: web.Request) -> web.StreamResponse:
-        return _hit(Unbuffered, request)
-
-    async def plain(request: web.Request) -> web.StreamResponse:
-        return web.Response(body=VALUE, headers=_hit(RenderedHit, request).headers)
-
-    app = web.Application()
-    app.router.add_get("/fast", fast)
-    app.router.add_get("/unbuffered", through_aiohttp)
-    app.router.add_get("/plain", plain)
-    async with TestServer(app) as started:
+    async with _three_ways("GET", lambda request: _hit(RenderedHit, request),
+                           lambda request: _hit(Unbuffered, request),
+                           lambda request: web.Response(
+                               body=VALUE, headers=_hit(RenderedHit, request).headers)) as started:
         yield started
 
 
-async def _exchange(server: TestServer, head: bytes) -> bytes:
+@contextlib.asynccontextmanager
+async def _three_ways(method: str, *answers: Callable[[web.Request], web.Response],
+                      ) -> AsyncIterator[TestServer]:
+    """A server answering `method` on /fast, /unbuffered and /plain with the
+    three `answers`: rendered, rendered through aiohttp's serializer, and
+    aiohttp's own Response of the same lines."""
+    app = web.Application()
+    for path, answer in zip(("/fast", "/unbuffered", "/plain"), answers, strict=True):
+        async def handler(request: web.Request, answer: Any = answer) -> web.StreamResponse:
+            return answer(request)
+        if method == "GET":
+            app.router.add_get(path, handler)  # and HEAD
+        else:
+            app.router.add_route(method, path, handler)
+    started = TestServer(app)
+    await started.start_server()
+    try:
+        yield started
+    finally:
+        await started.close()
+
+
+async def _exchange(server: BaseTestServer, head: bytes) -> bytes:
     """Everything the server sends for `head` (a request), until it closes."""
     reader, writer = await asyncio.open_connection(server.host, server.port)
     writer.write(head)
@@ -126,20 +140,11 @@ async def writes() -> AsyncIterator[TestServer]:
     def stored(cls: type[RenderedStored], request: web.Request) -> RenderedStored:
         return cls(rendered.head(STORED, None), "rid-3", "degraded" in request.query)
 
-    async def fast(request: web.Request) -> web.StreamResponse:
-        return stored(RenderedStored, request)
-
-    async def through_aiohttp(request: web.Request) -> web.StreamResponse:
-        return stored(UnbufferedStored, request)
-
-    async def plain(request: web.Request) -> web.StreamResponse:
-        return web.Response(status=204, headers=stored(RenderedStored, request).headers)
-
-    app = web.Application()
-    app.router.add_put("/fast", fast)
-    app.router.add_put("/unbuffered", through_aiohttp)
-    app.router.add_put("/plain", plain)
-    async with TestServer(app) as started:
+    async with _three_ways("PUT", lambda request: stored(RenderedStored, request),
+                           lambda request: stored(UnbufferedStored, request),
+                           lambda request: web.Response(
+                               status=204, headers=stored(RenderedStored, request).headers),
+                           ) as started:
         yield started
 
 
