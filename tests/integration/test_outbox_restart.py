@@ -191,6 +191,19 @@ def _children(pid: int) -> set[int]:
     return found
 
 
+def _open_files(pid: int, directory: Path) -> list[Path]:
+    """The files in `directory` that process `pid` holds open."""
+    found = []
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            path = Path(os.readlink(fd))
+        except FileNotFoundError:  # closed since it was listed (a socket of a reconnect)
+            continue
+        if path.parent == directory:
+            found.append(path)
+    return found
+
+
 @pytest.mark.slow
 def test_workers_each_keep_a_file_and_a_killed_one_s_is_taken_over(
     service_process: StartService, redis_factory: Callable[..., RedisServer], tmp_path: Path,
@@ -221,8 +234,7 @@ def test_workers_each_keep_a_file_and_a_killed_one_s_is_taken_over(
     workers = _children(service.process.pid)
     assert len(list(state.glob("outbox-*.log"))) == 2 and len(workers) == 2
     victim = min(workers)
-    (victim_file,) = [path for fd in Path(f"/proc/{victim}/fd").iterdir()
-                      if (path := Path(os.readlink(fd))).parent == state]
+    (victim_file,) = _open_files(victim, state)
     os.kill(victim, signal.SIGKILL)
     wait_for(lambda: not victim_file.exists(), what="the dead worker's file taken over")
     assert len(_children(service.process.pid) - {victim}) == 2  # replaced by the arbiter
