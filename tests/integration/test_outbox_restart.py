@@ -22,6 +22,7 @@ from scripts.harness.redis_server import RedisServer
 from scripts.harness.service_process import ServiceProcess, http_get
 from scripts.harness.waiting import wait_for
 from tests.conftest import FAST_LINK_ENV
+from tests.support.proc import children, open_files
 
 StartService = Callable[..., ServiceProcess]
 DURABLE = ("--appendonly", "yes", "--appendfsync", "always")
@@ -184,26 +185,6 @@ def test_without_a_state_dir_shutdown_says_what_it_dropped(
     assert "3 outage writes dropped (namespaces: ai_draft, default)" in log
 
 
-def _children(pid: int) -> set[int]:
-    found: set[int] = set()
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        found.update(int(c) for c in (task / "children").read_text().split())
-    return found
-
-
-def _open_files(pid: int, directory: Path) -> list[Path]:
-    """The files in `directory` that process `pid` holds open."""
-    found = []
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
-        try:
-            path = Path(os.readlink(fd))
-        except FileNotFoundError:  # closed since it was listed (a socket of a reconnect)
-            continue
-        if path.parent == directory:
-            found.append(path)
-    return found
-
-
 @pytest.mark.slow
 def test_workers_each_keep_a_file_and_a_killed_one_s_is_taken_over(
     service_process: StartService, redis_factory: Callable[..., RedisServer], tmp_path: Path,
@@ -231,15 +212,15 @@ def test_workers_each_keep_a_file_and_a_killed_one_s_is_taken_over(
         if done >= 12 and len(list(state.glob("outbox-*.log"))) == 2:
             break
     keys = keys[:done]
-    workers = _children(service.process.pid)
+    workers = children(service.process.pid)
     assert len(list(state.glob("outbox-*.log"))) == 2 and len(workers) == 2
     victim = min(workers)
-    (victim_file,) = _open_files(victim, state)
+    (victim_file,) = open_files(victim, state)
     os.kill(victim, signal.SIGKILL)
     wait_for(lambda: not victim_file.exists(), what="the dead worker's file taken over")
-    assert len(_children(service.process.pid) - {victim}) == 2  # replaced by the arbiter
+    assert len(children(service.process.pid) - {victim}) == 2  # replaced by the arbiter
     assert len(list(state.glob("outbox-*.log"))) == 2
-    for pid in (*_children(service.process.pid), service.process.pid):
+    for pid in (*children(service.process.pid), service.process.pid):
         os.kill(pid, signal.SIGKILL)
     service.process.wait(timeout=10)
     redis.start()

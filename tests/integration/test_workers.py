@@ -27,6 +27,7 @@ from scripts.harness.service_process import ServiceProcess, http_get
 from scripts.harness.waiting import wait_for
 from service.http.api_description.service_paths import DETAILED, STATUS
 from tests.conftest import FAST_LINK_ENV
+from tests.support.proc import children
 
 pytestmark = pytest.mark.redis
 SIGHUP_LINE = "SIGHUP: re-reading CACHE_API_TOKEN_FILE"
@@ -311,11 +312,6 @@ def test_the_event_loop_asked_for_serves(
         assert service.terminate() == 0
 
 
-def _children(pid: int) -> list[int]:
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(child) for child in path.read_text().split()] if path.exists() else []
-
-
 @pytest.mark.slow  # on a loaded machine the arbiter may take long to fork
 def test_a_sigterm_while_the_workers_boot_stops_them_at_once(tmp_path: Path) -> None:
     """The arbiter passes a SIGTERM on to workers that may still be between
@@ -326,7 +322,7 @@ def test_a_sigterm_while_the_workers_boot_stops_them_at_once(tmp_path: Path) -> 
     service.spawn()
     assert service.process is not None
     try:
-        wait_for(lambda: len(_children(service.process.pid)) == 2, 60,
+        wait_for(lambda: len(children(service.process.pid)) == 2, 60,
                  "two workers forked", every=0.001)
         service.process.send_signal(signal.SIGTERM)
         assert service.process.wait(timeout=20) == 0, service.log()

@@ -32,6 +32,7 @@ from typing import Any
 import pytest
 
 from scripts.harness.waiting import wait_for
+from tests.support.proc import children
 
 ROOT = Path(__file__).resolve().parents[2]
 CHAOS = ROOT / "scripts" / "chaos"
@@ -136,13 +137,6 @@ def runs(request: pytest.FixtureRequest,
         pool.shutdown(cancel_futures=True)
 
 
-def _children(pid: int) -> set[int]:
-    found: set[int] = set()
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        found.update(int(c) for c in (task / "children").read_text().split())
-    return found
-
-
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -164,8 +158,8 @@ def _interrupted(runs: Runs) -> Interrupted:
     chaos = runs.popen("--duration", "60")
     try:
         # The shell script execs python: these are redis-server and both services.
-        wait_for(lambda: len(_children(chaos.pid)) == 3, RUN_TIMEOUT_S, "redis and 2 services")
-        started = _children(chaos.pid)
+        wait_for(lambda: len(children(chaos.pid)) == 3, RUN_TIMEOUT_S, "redis and 2 services")
+        started = children(chaos.pid)
         chaos.send_signal(signal.SIGTERM)
         _, stderr = chaos.communicate(timeout=RUN_TIMEOUT_S)
     finally:
