@@ -64,8 +64,12 @@ def load_around(generator: Generator, service: ServiceProcess, workload: Workloa
 
 
 def outage_round(generator: Generator, service: ServiceProcess, redis: RedisServer, kind: str,
-                 plan: OutagePlan, workload: Workload) -> dict[str, Any]:
+                 plan: OutagePlan, workload: Workload, value: bytes) -> dict[str, Any]:
     service.wait_ready()
+    # The hot keys in memory, as in the memory-only reference: the last
+    # round's Redis came back empty and the reconnect emptied the memory tier,
+    # so its GETs were all 404s, answered by the handler, not the front door.
+    wl.seed_hot_keys(service.base_url, value)
     failure, failed_at = load_around(generator, service, workload, plan.failure_s, plan.lead_s,
                                      redis.kill if kind == "kill" else redis.pause)
     outage_started = time.monotonic()
@@ -120,9 +124,8 @@ def run_outage(run: Run) -> dict[str, Any]:
     service = procs.service("service-outage", wl.service_env("service-outage", redis.url,
                                                              **OUTAGE_LINK_ENV))
     service.wait_ready()
-    wl.seed_hot_keys(service.base_url, value)
     mix = wl.outage_mix(value)
-    results = {kind: summarize([outage_round(run.generator, service, redis, kind, plan, mix)
+    results = {kind: summarize([outage_round(run.generator, service, redis, kind, plan, mix, value)
                                 for _ in range(rounds)]) for kind in ("kill", "pause")}
     # What the same mix costs when Redis plays no part at all: the floor an
     # outage, once detected, is held to (its PUTs cost more than memory hits).
