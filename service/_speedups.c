@@ -121,6 +121,10 @@ members(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         }
         PyList_SET_ITEM(parts, i++, member);
     }
+    if (i != PyList_GET_SIZE(parts)) {  /* `make` shrank `found`: slots left empty */
+        PyErr_SetString(PyExc_RuntimeError, "found changed size during members()");
+        goto error;
+    }
     return parts;
 error:
     Py_DECREF(parts);

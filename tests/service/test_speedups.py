@@ -109,3 +109,14 @@ def test_members_passes_on_what_make_raises() -> None:
     for implementation in (speedups.members, speedups.members_py):
         with pytest.raises(ValueError, match="k"):
             implementation({}, {"k": 1}, make)
+
+
+def test_members_refuses_a_found_that_changes_size_under_it() -> None:
+    found = {"a": 1, "b": 2}
+
+    def make(key: str, record: object) -> bytes:
+        found.pop("b", None)
+        return b"x"
+
+    with pytest.raises(RuntimeError, match="changed size"):
+        speedups.members({}, found, make)
