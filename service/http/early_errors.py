@@ -8,7 +8,11 @@ problem+json, `Server: roleready-cache`, nosniff and the sandbox CSP.
            naming the kind of fault (never the bytes), connection closed
     (a handler's exception that escaped the request layer: 500 `internal`)
     a route's request with an Expect other than 100-continue
-        ─► the route's expect handler (`expect_handler`): 417 `expectation_failed`
+        ─► the route's expect handler (`expect_handler_for`): 417 `expectation_failed`
+    a route's request with Expect: 100-continue
+        ─► `100 Continue` only when the route would take it from this caller
+           (`expect_handler_for`: a refused caller gets the route's 401 or
+           403 at once, and sends no body)
 
 Why here: aiohttp answers these from its protocol handler, before the
 router, the request layer (service.http.request_layer) and any middleware,
@@ -25,6 +29,7 @@ to answer once an answer has begun. A well-formed request runs none of this.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 
 from aiohttp import hdrs, web
@@ -83,16 +88,27 @@ class ProblemServer(web.Server):
         return ProblemRequestHandler(self, loop=self._loop, **self._kwargs)
 
 
-async def expect_handler(request: web.Request) -> web.StreamResponse | None:
+ExpectHandler = Callable[[web.Request], Awaitable["web.StreamResponse | None"]]
+
+
+def expect_handler_for(admitted: Callable[[web.Request], bool]) -> ExpectHandler:
     """A route's answer to its request's Expect header: `100 Continue` as
-    aiohttp's default handler writes it; any other expectation of an
-    HTTP/1.1 request 417 `expectation_failed` (aiohttp's raises a plain-text
-    one)."""
-    if request.version != HttpVersion11:
-        return None
-    if request.headers.get(hdrs.EXPECT, "").lower() == CONTINUE:
-        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        request.writer.output_size = 0  # the answer proper has not begun
-        return None
-    return finished(error_response(
-        417, "expectation_failed", "The only expectation this service meets is 100-continue."))
+    aiohttp's default handler writes it, when `admitted(request)` (the
+    caller may use the route); else nothing, and the route's handler gives
+    its final answer at once (RFC 9110, 10.1.1: a server may answer
+    without the 100), so a refused caller is not asked for its body. Any
+    other expectation of an HTTP/1.1 request: 417 `expectation_failed`
+    (aiohttp's raises a plain-text one)."""
+
+    async def expect(request: web.Request) -> web.StreamResponse | None:
+        if request.version != HttpVersion11:
+            return None
+        if request.headers.get(hdrs.EXPECT, "").lower() == CONTINUE:
+            if admitted(request):
+                await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+                request.writer.output_size = 0  # the answer proper has not begun
+            return None
+        return finished(error_response(
+            417, "expectation_failed", "The only expectation this service meets is 100-continue."))
+
+    return expect

@@ -54,7 +54,7 @@ from service.collectors import Metrics
 from service.http.access import ANONYMOUS_CALLER, Guard, Need, need_of
 from service.http.access import UNMATCHED as UNMATCHED_NEED
 from service.http.answer_headers import SERVER, stamp
-from service.http.early_errors import expect_handler
+from service.http.early_errors import ExpectHandler, expect_handler_for
 from service.http.rendered import Rendered
 from service.http.request_ids import X_REQUEST_ID, RequestIds
 from service.http.responses import error_response, overloaded
@@ -140,11 +140,16 @@ def mount_routes(
         need = need_of(route.handler)
         handler = instrumented(route.handler, observe, layer, limit, need)
         app.router.add_route(route.method, path, span(handler, path, route.method),
-                             name=route.name, expect_handler=expect_handler)
+                             name=route.name, expect_handler=_expecting(guard, need))
     observe = metrics.request_durations.observer(UNMATCHED, "*")
     fallback = instrumented(unmatched, observe, layer, Inflight(sys.maxsize), UNMATCHED_NEED)
     app.router.add_route("*", FALLBACK_PATH, span(fallback, UNMATCHED, "*"),
-                         expect_handler=expect_handler)
+                         expect_handler=_expecting(guard, UNMATCHED_NEED))
+
+
+def _expecting(guard: Guard, need: Need) -> ExpectHandler:
+    """The route's expect handler: a 100 only for a caller `need` admits."""
+    return expect_handler_for(lambda request: guard.decide(request, need)[1] is None)
 
 
 def _untraced(handler: Handler, path: str, method: str) -> Handler:

@@ -171,6 +171,7 @@ async def test_a_chunked_body_that_arrived_whole_is_held_to_the_limit(
                      % (len(body), body))
         answer = await reader.read()
         writer.close()
+        await writer.wait_closed()
         assert answer.startswith(b"HTTP/1.1 %d " % status), answer[:200]
     kept = await client.get("/cache/default/whole")
     assert (kept.status, await kept.read()) == (200, b"x" * 10)

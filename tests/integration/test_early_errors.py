@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.test_utils import TestClient
 
 from scripts.harness.service_process import ServiceProcess, http_get
 from service.http.answer_headers import POLICY, SERVER
@@ -113,6 +114,31 @@ def test_answers_before_any_route_carry_the_headers_of_every_answer(
     assert http_get(service.base_url + "/cache/default/k")[1] == b"v"
     log = service.log()
     assert "Traceback" not in log and "Error handling request" not in log
+
+
+async def test_a_refused_caller_gets_its_answer_instead_of_a_100(
+    app_client: Callable[..., Awaitable[TestClient]],
+) -> None:
+    """Expect: 100-continue asks leave to send the body: a caller the route
+    refuses gets its 401 at once (it sends no body), one it takes gets the
+    100, then the answer."""
+    client = await app_client("", CACHE_API_TOKEN="tok-9")
+    cases = ((b"", b"HTTP/1.1 401 "), (b"Authorization: Bearer wrong\r\n", b"HTTP/1.1 401 "),
+             (b"Authorization: Bearer tok-9\r\n", b"HTTP/1.1 100 Continue\r\n\r\n"))
+    for authorization, first in cases:
+        reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+        writer.write(PUT + authorization + b"Expect: 100-continue\r\nContent-Length: 1\r\n"
+                     b"Connection: close\r\n\r\n")  # no body yet: it waits for the 100
+        answer = await asyncio.wait_for(reader.read(65536), 5)
+        assert answer.startswith(first), answer[:80]
+        if first.startswith(b"HTTP/1.1 100"):
+            writer.write(b"v")
+            answer += await asyncio.wait_for(reader.read(), 5)
+            assert b"HTTP/1.1 204 " in answer
+        writer.close()
+        await writer.wait_closed()
+    stored = await client.get("/cache/default/k", headers={"Authorization": "Bearer tok-9"})
+    assert (stored.status, await stored.read()) == (200, b"v")
 
 
 async def test_a_failure_past_the_request_layer_is_a_problem_too() -> None:
