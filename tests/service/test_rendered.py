@@ -76,6 +76,26 @@ async def _exchange(server: BaseTestServer, head: bytes) -> bytes:
     return answer
 
 
+def _kept_alive(version: str, connection: str) -> bool:
+    return version == "1.1" and connection != "close" or connection == "keep-alive"
+
+
+async def _three_ways_answers(server: BaseTestServer, method: str, query: str, version: str,
+                              connection: str, headers: str = "") -> list[bytes]:
+    """What /fast, /unbuffered and /plain each send for one request (with
+    `headers`), followed on a kept-alive connection by a second one that
+    closes it."""
+    answers = []
+    for path in ("/fast", "/unbuffered", "/plain"):
+        request = f"{method} {path}?{query} HTTP/{version}\r\nHost: x\r\n{headers}"
+        if connection:
+            request += f"Connection: {connection}\r\n"
+        if _kept_alive(version, connection):
+            request += f"\r\n{method} /plain HTTP/1.1\r\nHost: x\r\n{headers}Connection: close\r\n"
+        answers.append(await _exchange(server, (request + "\r\n").encode()))
+    return answers
+
+
 def _parsed(answer: bytes, method: str) -> tuple[bytes, list[bytes], bytes, bytes]:
     """The first answer's status line, its header lines but Date (sorted),
     its body, and the start of what follows it."""
@@ -96,15 +116,7 @@ def _parsed(answer: bytes, method: str) -> tuple[bytes, list[bytes], bytes, byte
 async def test_a_rendered_hit_is_what_aiohttp_would_write(
     server: TestServer, method: str, version: str, connection: str, query: str
 ) -> None:
-    answers = []
-    for path in ("/fast", "/unbuffered", "/plain"):
-        request = f"{method} {path}?{query} HTTP/{version}\r\nHost: x\r\n"
-        if connection:
-            request += f"Connection: {connection}\r\n"
-        if version == "1.1" and connection != "close" or connection == "keep-alive":
-            # a second request closes the connection after the first answer
-            request += "\r\nGET /plain HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
-        answers.append(await _exchange(server, (request + "\r\n").encode()))
+    answers = await _three_ways_answers(server, method, query, version, connection)
     fast, unbuffered, plain = (_parsed(answer, method) for answer in answers)
     assert fast == unbuffered == plain
     status, lines, body, after = fast
@@ -113,7 +125,7 @@ async def test_a_rendered_hit_is_what_aiohttp_would_write(
     assert (b"X-Cache-Degraded: redis-unavailable" in lines) == ("degraded" in query)
     assert b"X-Request-ID: rid-1" in lines and b"Content-Length: 5" in lines
     assert body == (VALUE if method == "GET" else b"")
-    kept_alive = version == "1.1" and connection != "close" or connection == "keep-alive"
+    kept_alive = _kept_alive(version, connection)
     assert after == (b"HTTP/1.1 200 OK" if kept_alive else b"")
     assert (b"Connection: close" in lines) == (version == "1.1" and connection == "close")
     assert (b"Connection: keep-alive" in lines) == (connection == "keep-alive")
@@ -155,16 +167,10 @@ async def writes() -> AsyncIterator[TestServer]:
 async def test_a_rendered_204_is_what_aiohttp_would_write(
     writes: TestServer, version: str, connection: str, query: str
 ) -> None:
-    answers = []
-    for path in ("/fast", "/unbuffered", "/plain"):
-        request = f"PUT {path}?{query} HTTP/{version}\r\nHost: x\r\nContent-Length: 0\r\n"
-        if connection:
-            request += f"Connection: {connection}\r\n"
-        kept_alive = version == "1.1" and connection != "close" or connection == "keep-alive"
-        if kept_alive:  # a second request closes the connection after the first answer
-            request += "\r\nPUT /plain HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n"
-        answers.append(await _exchange(writes, (request + "\r\n").encode()))
-    fast, unbuffered, plain = (_parsed(answer, "HEAD") for answer in answers)
+    answers = await _three_ways_answers(writes, "PUT", query, version, connection,
+                                        "Content-Length: 0\r\n")
+    fast, unbuffered, plain = (_parsed(answer, "HEAD") for answer in answers)  # no body
+    kept_alive = _kept_alive(version, connection)
     assert fast == unbuffered == plain
     status, lines, _, after = fast
     assert status == f"HTTP/{version} 204 No Content".encode()
