@@ -19,6 +19,7 @@ from service import appkeys
 from service.cache import codec
 from service.link.traced import TracedLink
 from service.telemetry import Tracing
+from tests.support.batches import mget
 from tests.support.waiting import eventually_async, link_state, ready_client
 
 StartClient = Callable[..., Awaitable[TestClient]]
@@ -43,12 +44,6 @@ async def _post(client: TestClient, path: str, body: Any) -> tuple[int, Any]:
     return response.status, await response.json()
 
 
-async def _mget(client: TestClient, keys: list[str], namespace: str = "default") -> Any:
-    status, body = await _post(client, f"/cache/{namespace}/_mget", {"keys": keys})
-    assert status == 200, body
-    return body
-
-
 def _sources(body: Any) -> dict[str, str]:
     return {key: hit["source"] for key, hit in body["hits"].items()}
 
@@ -60,7 +55,7 @@ async def test_mget_answers_memory_redis_and_misses_with_base64_for_bytes(
     await client.put("/cache/default/mem", data=b"in memory", headers={"Content-Type": "text/plain"})
     await client.put("/cache/default/bin", data=NOT_UTF8)
     await raw.set("roleready:default:red", _v2(b"from redis"))
-    body = await _mget(client, ["mem", "red", "bin", "gone", "mem", "gone"])  # repeats: once
+    body = await mget(client, ["mem", "red", "bin", "gone", "mem", "gone"])  # repeats: once
     assert body["misses"] == ["gone"]
     assert _sources(body) == {"mem": "memory", "red": "redis", "bin": "memory"}
     assert body["hits"]["mem"] == {"value": "in memory", "encoding": "utf-8",
@@ -68,7 +63,7 @@ async def test_mget_answers_memory_redis_and_misses_with_base64_for_bytes(
     assert body["hits"]["bin"]["encoding"] == "base64"
     assert base64.b64decode(body["hits"]["bin"]["value"]) == NOT_UTF8
     # The Redis hit filled memory, as a single GET does.
-    assert _sources(await _mget(client, ["red"])) == {"red": "memory"}
+    assert _sources(await mget(client, ["red"])) == {"red": "memory"}
 
 
 async def test_100_redis_misses_are_read_in_one_round_trip_and_a_stale_value_is_a_miss(
@@ -81,7 +76,7 @@ async def test_100_redis_misses_are_read_in_one_round_trip_and_a_stale_value_is_
     session = client.app[appkeys.LINK].session()
     assert session is not None
     before = (session.pipeline.batches_sent, session.pipeline.commands_sent)
-    body = await _mget(client, [f"k{i}" for i in range(100)] + ["old"])
+    body = await mget(client, [f"k{i}" for i in range(100)] + ["old"])
     # One command (READ_MANY: values and PTTLs), in one round trip.
     assert (session.pipeline.batches_sent, session.pipeline.commands_sent) == (
         before[0] + 1, before[1] + 1)
@@ -110,7 +105,7 @@ async def test_an_mget_read_overtaken_by_a_put_is_not_kept_in_memory(
         return values
 
     monkeypatch.setattr(tier, "get_many", overtaken)
-    body = await _mget(client, ["k"])
+    body = await mget(client, ["k"])
     # The batch began before the PUT: either value may answer it ...
     assert body["hits"]["k"]["value"] == "older"
     monkeypatch.undo()
@@ -137,7 +132,7 @@ async def test_one_bad_entry_refuses_the_whole_batch_and_nothing_is_written(
     status, body = await _post(client, "/cache/default/_mdelete", {"keys": ["k0", "no/slash"]})
     assert (status, body["error"], body["key"]) == (400, "bad_key", "no/slash")
     assert await raw.dbsize() == 0
-    assert (await _mget(client, ["k0", "k9"]))["misses"] == ["k0", "k9"]
+    assert (await mget(client, ["k0", "k9"]))["misses"] == ["k0", "k9"]
     status, body = await _post(client, "/cache/nope/_mget", {"keys": ["k0"]})
     assert (status, body["error"]) == (404, "unknown_namespace")
 
@@ -168,7 +163,7 @@ async def test_with_redis_down_batches_are_answered_from_memory_at_once(
     response = await client.post("/cache/default/_mset", json={"entries": {"c": {"value": "3"}}})
     assert response.headers["X-Cache-Degraded"] == "redis-unavailable"
     assert await response.json() == {"stored": {"c": "memory"}, "notStored": []}
-    body = await _mget(client, ["a", "c", "x"])
+    body = await mget(client, ["a", "c", "x"])
     assert (_sources(body), body["misses"]) == ({"a": "memory", "c": "memory"}, ["x"])
     status, body = await _post(client, "/cache/default/_mdelete", {"keys": ["a"]})
     assert body == {"deleted": {"a": "memory"}}
@@ -198,8 +193,8 @@ async def test_a_purge_unlinks_the_namespace_and_every_instance_forgets_it(
         entries = {f"k{i}": {"value": f"v{i}"} for i in range(part * 500, part * 500 + 500)}
         assert (await _post(a, "/cache/default/_mset", {"entries": entries}))[0] == 200
     await _post(a, "/cache/ai_draft/_mset", {"entries": {"kept": {"value": "x"}}})
-    assert len((await _mget(b, ["k1", "k2"]))["hits"]) == 2
-    assert _sources(await _mget(b, ["k1", "k2"])) == {"k1": "memory", "k2": "memory"}
+    assert len((await mget(b, ["k1", "k2"]))["hits"]) == 2
+    assert _sources(await mget(b, ["k1", "k2"])) == {"k1": "memory", "k2": "memory"}
 
     held = sum(name.startswith("default:") for name in a.app[appkeys.CACHE].memory.names())
     response = await a.delete("/cache/default")
@@ -213,13 +208,13 @@ async def test_a_purge_unlinks_the_namespace_and_every_instance_forgets_it(
     job = await (await a.get(location)).json()
     assert job["unlinked"] == 1500 and job["forgottenInMemory"] == held
     assert await raw.dbsize() == 1  # ai_draft's key only
-    assert (await _mget(a, ["k1"]))["misses"] == ["k1"]
+    assert (await mget(a, ["k1"]))["misses"] == ["k1"]
 
     async def b_forgot() -> bool:  # UNLINK reaches B through its invalidation stream
-        return (await _mget(b, ["k1", "k2"]))["misses"] == ["k1", "k2"]
+        return (await mget(b, ["k1", "k2"]))["misses"] == ["k1", "k2"]
 
     await eventually_async(b_forgot, timeout=2, what="B's memory following the purge")
-    assert _sources(await _mget(b, ["kept"], "ai_draft")) == {"kept": "redis"}
+    assert _sources(await mget(b, ["kept"], "ai_draft")) == {"kept": "redis"}
     assert (await b.get(location)).status == 404  # jobs are their instance's
 
 
@@ -240,14 +235,14 @@ async def test_mget_and_a_traced_purge_over_the_masters_of_a_cluster(
                                {"entries": {key: {"value": key} for key in keys}})
     assert set(body["stored"].values()) == {"redis"}
     client.app[appkeys.CACHE].memory.clear()
-    body = await _mget(client, [*keys, "missing"])
+    body = await mget(client, [*keys, "missing"])
     assert body["misses"] == ["missing"]
     assert {key: hit["value"] for key, hit in body["hits"].items()} == {k: k for k in keys}
     assert set(_sources(body).values()) == {"redis"}
     assert (await client.delete("/cache/default")).status == 202
 
     async def purged() -> bool:
-        return (await _mget(client, keys))["misses"] == keys and all(
+        return (await mget(client, keys))["misses"] == keys and all(
             redis_cluster.node_client(m).dbsize() == 0 for m in redis_cluster.masters)
 
     await eventually_async(purged, timeout=5, what="the cluster purge")

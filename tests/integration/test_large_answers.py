@@ -19,6 +19,7 @@ from scripts.harness.redis_server import RedisServer
 from scripts.harness.service_process import ServiceProcess
 from service import appkeys
 from service.cache import codec
+from tests.support.batches import mget
 from tests.support.slow_link import SlowLink
 from tests.support.waiting import ready_client
 
@@ -170,12 +171,6 @@ async def test_replies_still_arriving_are_progress_and_a_hang_among_them_is_stil
         await proxy.close()
 
 
-async def _mget(client: TestClient, keys: list[str]) -> Any:
-    answer = await client.post("/cache/default/_mget", json={"keys": keys})
-    assert answer.status == 200
-    return await answer.json()
-
-
 async def test_redis_hits_past_the_budget_are_unread_and_a_second_call_reads_them(
     app_client: StartClient, redis_server: RedisServer
 ) -> None:
@@ -184,12 +179,12 @@ async def test_redis_hits_past_the_budget_are_unread_and_a_second_call_reads_the
         raw.mset({f"roleready:default:{k}": _v2(v) for k, v in values.items()})
     client = await ready_client(app_client, redis_server.url, **SMALL_BUDGET)
     keys = [*values, "gone"]
-    first = await _mget(client, keys)
+    first = await mget(client, keys)
     # Two stored values (4000 bytes and a header each) fit in 10000; the
     # third does not, and the answer stops there, in the order asked.
     assert (sorted(first["hits"]), first["misses"]) == (["r0", "r1"], [])
     assert first["unread"] == ["r2", "r3", "r4", "r5", "gone"]
-    hits, misses, calls = await _read_all(lambda keys: _mget(client, keys), first["unread"])
+    hits, misses, calls = await _read_all(lambda keys: mget(client, keys), first["unread"])
     assert (sorted(hits), misses, calls) == (["r2", "r3", "r4", "r5"], ["gone"], 2)
     assert {k: h["value"].encode() for k, h in hits.items()} == {
         k: v for k, v in values.items() if k in hits}
@@ -204,17 +199,17 @@ async def test_memory_hits_past_the_budget_are_unread_and_a_large_value_comes_al
         assert (await client.put(f"/cache/default/m{i}", data=b"m" * 4000)).status == 204
     large = b"L" * 30_000  # three budgets: carried alone, never stuck as unread
     assert (await client.put("/cache/default/large", data=large)).status == 204
-    first = await _mget(client, ["m0", "m1", "m2", "m3"])
+    first = await mget(client, ["m0", "m1", "m2", "m3"])
     assert (sorted(first["hits"]), first["unread"]) == (["m0", "m1"], ["m2", "m3"])
     assert {h["source"] for h in first["hits"].values()} == {"memory"}
-    alone = await _mget(client, ["large", "m0"])
+    alone = await mget(client, ["large", "m0"])
     assert (list(alone["hits"]), alone["unread"]) == (["large"], ["m0"])
     assert alone["hits"]["large"]["value"] == large.decode()
     # A single GET of it is no batch: no budget applies.
     got = await client.get("/cache/default/large")
     assert (got.status, await got.read()) == (200, large)
     # Below the budget nothing is unread.
-    assert (await _mget(client, ["m3", "nope"]))["unread"] == []
+    assert (await mget(client, ["m3", "nope"]))["unread"] == []
 
 
 async def test_the_budget_holds_in_memory_only_mode(app_client: StartClient) -> None:
@@ -222,11 +217,11 @@ async def test_the_budget_holds_in_memory_only_mode(app_client: StartClient) -> 
     for i in range(5):
         assert (await client.put(f"/cache/default/k{i}", data=b"v" * 3000)).status == 204
     keys = [f"k{i}" for i in range(5)] + ["never"]
-    first = await _mget(client, keys)
+    first = await mget(client, keys)
     # Without Redis a memory miss is a miss at once, whatever the budget.
     assert (sorted(first["hits"]), first["misses"]) == (["k0", "k1", "k2"], ["never"])
     assert first["unread"] == ["k3", "k4"]
-    hits, misses, calls = await _read_all(lambda keys: _mget(client, keys), first["unread"])
+    hits, misses, calls = await _read_all(lambda keys: mget(client, keys), first["unread"])
     assert (sorted(hits), misses, calls) == (["k3", "k4"], [], 1)
 
 
@@ -245,7 +240,7 @@ async def test_the_budget_holds_over_the_masters_of_a_cluster(
     client.app[appkeys.CACHE].memory.clear()
     answers = []
     while len(answers) < 12 and (not answers or answers[-1]["unread"]):
-        answers.append(await _mget(client, answers[-1]["unread"] if answers else keys))
+        answers.append(await mget(client, answers[-1]["unread"] if answers else keys))
     assert [sorted(answer["hits"]) for answer in answers] == [keys[i:i + 2] for i in range(0, 12, 2)]
     assert all(hit["value"] == key * 1500 for answer in answers
                for key, hit in answer["hits"].items())
@@ -265,7 +260,7 @@ async def test_a_batch_read_asks_redis_for_about_a_mib_per_round_trip(
     session = client.app[appkeys.LINK].session()
     assert session is not None
     before = (session.pipeline.batches_sent, session.pipeline.commands_sent)
-    body = await _mget(client, list(values))
+    body = await mget(client, list(values))
     assert {k: h["value"].encode() for k, h in body["hits"].items()} == values
     # The script (q0, q1), then GETs: q2 + q3, then q4.
     sent = (session.pipeline.batches_sent - before[0], session.pipeline.commands_sent - before[1])
