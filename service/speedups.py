@@ -20,14 +20,16 @@ against the compiled one, case by case.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
 Looked = tuple[dict[str, Any], list[str], list[str], int, bool]
 
 
-def lookup_many_py(entries: dict[str, Any], head: str, keys: list[str], now: float) -> Looked:
-    get, move_to_end = entries.get, entries.move_to_end  # type: ignore[attr-defined]
+def lookup_many_py(entries: OrderedDict[str, Any], head: str, keys: list[str],
+                   now: float) -> Looked:
+    get, move_to_end = entries.get, entries.move_to_end
     hits: dict[str, Any] = {}
     missed: list[str] = []
     expired: list[str] = []
